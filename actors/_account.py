@@ -1,0 +1,161 @@
+"""AccountActor: the only writer of one account and its agents.
+
+Registering an agent, rotating its key, setting its webhook endpoint and its sender
+policies all change an Account or Agent aggregate; serialising them per account is
+what makes the plan limit and "one active key per agent" hold without locks.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, assert_never
+
+from actors._actor import Actor
+from actors._commands import (
+    AccountCommand,
+    OpenAccount,
+    RegisterAgent,
+    Reply,
+    RotateAgentKey,
+    SetSenderPolicy,
+    SetWebhookEndpoint,
+)
+from atp.domain import Account, Agent, aggregate_id, new_id, new_token, token_hash
+from atp.errors import NotFound
+from atp.wire import sender_policy_document
+
+if TYPE_CHECKING:
+    from actors._runtime import Runtime
+
+__all__ = ["AccountActor"]
+
+
+class AccountActor(Actor[AccountCommand]):
+    """One account: its plan limit, its agents' keys, endpoints and policies."""
+
+    def __init__(self, account_id: str, runtime: Runtime) -> None:
+        super().__init__(self.key_of(account_id), runtime)
+        self.account_id = account_id
+        self.account: Account | None = None
+        self.agents: dict[str, Agent] = {}
+
+    @staticmethod
+    def key_of(account_id: str) -> str:
+        """The supervisor key of an account's actor."""
+        return "account:" + account_id
+
+    async def rehydrate(self) -> None:
+        self.account = await self.runtime.ledger.get(Account, aggregate_id(self.account_id))
+        self.agents = {}
+
+    async def handle(self, command: AccountCommand) -> Reply:
+        now = datetime.now(UTC)
+        match command:
+            case OpenAccount():
+                return self._open(command, now)
+            case RegisterAgent():
+                return self._register(command, now)
+            case RotateAgentKey():
+                agent = await self._agent(command.agent_id)
+                key_id, token = new_id("agtkey"), new_token("agk")
+                agent.rotate_key(key_id, token_hash(token), now)
+                self.stage(agent)
+                return self.answer(command.ticket, 201, {"id": key_id, "token": token}, now)
+            case SetWebhookEndpoint():
+                agent = await self._agent(command.agent_id)
+                secret = new_token("whsec")
+                sealed = self.runtime.sealer.seal(secret.encode())
+                agent.set_webhook_endpoint(command.url, sealed, now)
+                self.stage(agent)
+                body = {
+                    "webhook_endpoint": {
+                        "url": command.url,
+                        "active": True,
+                        "endpoint_secret": secret,
+                    }
+                }
+                return self.answer(command.ticket, 200, body, now)
+            case SetSenderPolicy():
+                return await self._set_policy(command, now)
+            case _:
+                assert_never(command)
+
+    def committed(self) -> None:
+        identities = self.runtime.identities
+        if self.account is not None:
+            identities.publish_account(self.account)
+        for agent in self.agents.values():
+            identities.publish_agent(agent)
+
+    # -- commands -----------------------------------------------------------------------
+
+    def _open(self, command: OpenAccount, now: datetime) -> Reply:
+        assert self.account is None, "account ids are fresh"
+        key_id, token = new_id("acctkey"), new_token("ak")
+        self.account = Account(
+            account_id=command.account_id, name=command.name, plan="free",
+            key_id=key_id, key_hash=token_hash(token), at=now,
+        )  # fmt: skip
+        self.stage(self.account)
+        body = {
+            "id": command.account_id, "name": command.name, "plan": "free",
+            "account_api_key": {"id": key_id, "token": token},
+        }  # fmt: skip
+        return Reply(201, body)
+
+    def _register(self, command: RegisterAgent, now: datetime) -> Reply:
+        account = self._account()
+        agent_id, key_id, token = new_id("agt"), new_id("agtkey"), new_token("agk")
+        limit = self.runtime.settings.agents_per_account.get(account.plan, 2)
+        account.admit_agent(agent_id, limit)
+        agent = Agent(
+            agent_id=agent_id, account_id=self.account_id, display_name=command.display_name,
+            description=command.description, key_id=key_id, key_hash=token_hash(token), at=now,
+        )  # fmt: skip
+        self.agents[agent_id] = agent
+        self.stage(account, agent)
+        body = {
+            "id": agent_id, "address": agent.address, "display_name": agent.display_name,
+            "description": agent.description, "active_agent_key_id": key_id,
+            "agent_api_key": {"id": key_id, "token": token},
+        }  # fmt: skip
+        return self.answer(command.ticket, 201, body, now)
+
+    async def _set_policy(self, command: SetSenderPolicy, now: datetime) -> Reply:
+        agent = await self._agent(command.agent_id)
+        identities = self.runtime.identities
+        if command.sender_agent_id is not None:
+            sender = await identities.agent(command.sender_agent_id)
+            if sender is None or sender.status != "active":
+                raise NotFound("sender agent")
+        elif command.sender_account_id is not None and (
+            await identities.account(command.sender_account_id) is None
+        ):
+            raise NotFound("sender account")
+        policy = agent.set_sender_policy(
+            new_id("spol"), command.effect, command.sender_agent_id, command.sender_account_id, now
+        )
+        self.stage(agent)
+        body = {"sender_policy": sender_policy_document(agent.agent_id, policy)}
+        return self.answer(command.ticket, 200, body, now)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _account(self) -> Account:
+        if self.account is None:
+            raise NotFound("account")
+        return self.account
+
+    async def _agent(self, agent_id: str) -> Agent:
+        """One of this account's agents (any status).
+
+        Raises:
+            NotFound: no such agent in this account.
+        """
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            agent = await self.runtime.ledger.get(Agent, aggregate_id(agent_id))
+            if agent is None or agent.account_id != self.account_id:
+                raise NotFound("agent")
+            self.agents[agent_id] = agent
+        return agent

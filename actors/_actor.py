@@ -1,0 +1,155 @@
+"""The Actor base: one Trio task, one channel of commands, one writer of its aggregates.
+
+An actor rehydrates from the ledger, then loops: take every command that is waiting,
+handle each against its in-memory aggregates, commit all of their events through the
+journal in one go, then answer. Commands check before they record, so a command
+that fails with an ``AtpError`` changes nothing and the others of its batch go on.
+Anything else is a crash: every command of the batch gets ``UnexpectedError`` and
+the supervisor restarts the actor, which rehydrates from the committed ledger.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import attrs
+import trio
+from eventsourcing.domain import Aggregate
+
+from actors._commands import Reply
+from actors._idempotency import Ticket
+from atp.errors import AtpError, UnexpectedError
+
+if TYPE_CHECKING:
+    from actors._runtime import Runtime
+
+__all__ = ["Actor", "ActorStatistics"]
+
+C = TypeVar("C")
+_MAX_BATCH = 256
+
+
+@attrs.frozen
+class ActorStatistics:
+    key: str
+    queued: int
+    handled: int
+    batches: int
+
+
+@attrs.define(eq=False)
+class _Envelope(Generic[C]):
+    command: C
+    done: trio.Event = attrs.field(factory=trio.Event)
+    reply: Reply | None = None
+    error: AtpError | None = None
+
+
+class Actor(Generic[C]):
+    """Base of the mailbox and account actors. Subclasses implement ``rehydrate`` and ``handle``."""
+
+    def __init__(self, key: str, runtime: Runtime) -> None:
+        self.key = key
+        self.runtime = runtime
+        self._send, self._receive = trio.open_memory_channel[_Envelope[C]](math.inf)
+        self._staged: list[Aggregate] = []
+        self._handled = 0
+        self._batches = 0
+
+    # -- the seam -----------------------------------------------------------------------
+
+    async def ask(self, command: C) -> Reply:
+        """Send a command and wait for its reply.
+
+        Raises:
+            AtpError: the command was refused (nothing was recorded).
+        """
+        envelope = _Envelope(command)
+        self._send.send_nowait(envelope)
+        await envelope.done.wait()
+        if envelope.error is not None:
+            raise envelope.error
+        assert envelope.reply is not None
+        return envelope.reply
+
+    @property
+    def queued(self) -> int:
+        return self._receive.statistics().current_buffer_used
+
+    # -- for subclasses -----------------------------------------------------------------
+
+    async def rehydrate(self) -> None:
+        """Load the live state from the ledger (and caught-up views)."""
+
+    async def handle(self, command: C) -> Reply:
+        """Check the command against live state, record events, and return the reply."""
+        raise NotImplementedError
+
+    def stage(self, *aggregates: Aggregate) -> None:
+        """Include these aggregates' new events in this batch's commit."""
+        for aggregate in aggregates:
+            if not any(a is aggregate for a in self._staged):
+                self._staged.append(aggregate)
+
+    def answer(self, ticket: Ticket, status: int, body: dict[str, Any], now: datetime) -> Reply:
+        """Reply, and stage the idempotency record of this reply in the same commit."""
+        self.stage(ticket.record(status, body, self.runtime.sealer, now))
+        return Reply(status, body)
+
+    def committed(self) -> None:
+        """Called after each successful commit (publish new state to other readers)."""
+
+    def may_stop(self) -> bool:
+        """Whether an idle actor may stop now (subclasses keep live timers running)."""
+        return True
+
+    # -- the loop -----------------------------------------------------------------------
+
+    async def run(self, idle_timeout: float) -> None:
+        """Rehydrate, then serve commands until idle for ``idle_timeout`` seconds."""
+        await self.rehydrate()
+        while True:
+            first: _Envelope[C] | None = None
+            with trio.move_on_after(idle_timeout):
+                first = await self._receive.receive()
+            if first is None:
+                # No await between this check and returning: nothing can slip into the channel.
+                if self.queued == 0 and self.may_stop():
+                    return
+                continue
+            batch = [first]
+            while len(batch) < _MAX_BATCH:
+                try:
+                    batch.append(self._receive.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            await self._process(batch)
+
+    async def _process(self, batch: list[_Envelope[C]]) -> None:
+        self._staged = []
+        try:
+            for envelope in batch:
+                try:
+                    envelope.reply = await self.handle(envelope.command)
+                except AtpError as exc:
+                    envelope.error = exc
+            if self._staged:
+                await self.runtime.journal.commit(self._staged)
+                self.committed()
+        except BaseException:
+            for envelope in batch:
+                if envelope.error is None:  # refused ones changed nothing: keep their error
+                    envelope.reply, envelope.error = None, UnexpectedError()
+                envelope.done.set()
+            raise
+        finally:
+            self._staged = []
+        self._handled += len(batch)
+        self._batches += 1
+        for envelope in batch:
+            envelope.done.set()
+
+    def statistics(self) -> ActorStatistics:
+        return ActorStatistics(self.key, self.queued, self._handled, self._batches)

@@ -1,0 +1,133 @@
+"""Commands the actors accept, and the reply they give.
+
+A command says what the caller wants; the owning actor checks it against the live
+aggregates and either records events or raises an ``AtpError``. A reply is the
+HTTP answer the contract fixes (status and body), because idempotent replay must
+return exactly that answer, and the actor stores it in the same commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, final
+
+import attrs
+
+from actors._idempotency import Ticket
+from atp.domain import AckStatus
+
+__all__ = [
+    "AccountCommand",
+    "ClaimInbox",
+    "Command",
+    "ExtendLease",
+    "MailboxCommand",
+    "OpenAccount",
+    "RecordAck",
+    "RegisterAgent",
+    "Reply",
+    "RotateAgentKey",
+    "SendMessage",
+    "SetSenderPolicy",
+    "SetWebhookEndpoint",
+]
+
+
+@final
+@attrs.frozen
+class Reply:
+    """What the HTTP edge answers: a status and a JSON body."""
+
+    status: int
+    body: dict[str, Any]
+
+
+# -- account actor: accounts and their agents -------------------------------------------
+
+
+@final
+@attrs.frozen
+class OpenAccount:
+    account_id: str
+    name: str
+
+
+@final
+@attrs.frozen
+class RegisterAgent:
+    account_id: str
+    display_name: str | None
+    description: str | None
+    ticket: Ticket
+
+
+@final
+@attrs.frozen
+class RotateAgentKey:
+    account_id: str
+    agent_id: str
+    ticket: Ticket
+
+
+@final
+@attrs.frozen
+class SetWebhookEndpoint:
+    account_id: str
+    agent_id: str
+    url: str
+    ticket: Ticket
+
+
+@final
+@attrs.frozen
+class SetSenderPolicy:
+    account_id: str
+    agent_id: str
+    effect: Literal["allow", "block"]
+    sender_agent_id: str | None
+    sender_account_id: str | None
+    ticket: Ticket
+
+
+# -- mailbox actor: one recipient's messages ---------------------------------------------
+
+
+@final
+@attrs.frozen
+class SendMessage:
+    recipient_agent_id: str
+    sender_agent_id: str
+    sender_account_id: str
+    payload: Any
+    ticket: Ticket
+
+
+@final
+@attrs.frozen
+class ClaimInbox:
+    recipient_agent_id: str
+    lease_seconds: int
+    ticket: Ticket
+
+
+@final
+@attrs.frozen
+class ExtendLease:
+    recipient_agent_id: str
+    delivery_id: str
+    lease_seconds: int
+    ticket: Ticket
+
+
+@final
+@attrs.frozen
+class RecordAck:
+    recipient_agent_id: str
+    delivery_id: str
+    status: AckStatus
+    payload: Any
+    ticket: Ticket
+
+
+AccountCommand = OpenAccount | RegisterAgent | RotateAgentKey | SetWebhookEndpoint | SetSenderPolicy
+MailboxCommand = SendMessage | ClaimInbox | ExtendLease | RecordAck
+Command = AccountCommand | MailboxCommand

@@ -1,0 +1,191 @@
+"""MailboxActor: one recipient agent's messages, the only writer of them.
+
+It takes sends addressed to its agent (applying the agent's sender policies and the
+unknown-sender limit), hands messages out to inbox claims one at a time under the
+single-active-lease rule, extends leases and records ACKs. Because one task owns all
+of a recipient's messages, two claimers can never be handed the same message.
+
+Live state: the open messages (queued or handed out, not ACKed), oldest first, and
+the recent unknown-sender sends per sender account. Both are rebuilt from the ledger
+and the caught-up views when the actor starts.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, assert_never
+
+from actors._actor import Actor
+from actors._commands import ClaimInbox, ExtendLease, MailboxCommand, RecordAck, Reply, SendMessage
+from atp.domain import Agent, Message, aggregate_id, new_id
+from atp.errors import NotFound, RecipientNotFound, UnknownSenderRateLimited
+from atp.wire import ack_document, claim_document, message_status
+
+if TYPE_CHECKING:
+    from actors._runtime import Runtime
+
+__all__ = ["MailboxActor"]
+
+_RECENT_CLOSED = 256  # closed messages kept for late ACKs (completed after accepted)
+
+
+class MailboxActor(Actor[MailboxCommand]):
+    """One recipient's mailbox."""
+
+    def __init__(self, agent_id: str, runtime: Runtime) -> None:
+        super().__init__(self.key_of(agent_id), runtime)
+        self.agent_id = agent_id
+        self.open: OrderedDict[str, Message] = OrderedDict()
+        self.recent: OrderedDict[str, Message] = OrderedDict()
+        self.delivery_index: dict[str, str] = {}
+        self.unknown_senders: dict[str, deque[datetime]] = {}
+
+    @staticmethod
+    def key_of(agent_id: str) -> str:
+        """The supervisor key of an agent's mailbox."""
+        return "mailbox:" + agent_id
+
+    async def rehydrate(self) -> None:
+        runtime = self.runtime
+        self.open.clear()
+        self.recent.clear()
+        self.delivery_index.clear()
+        self.unknown_senders.clear()
+        await runtime.projections.wait_current()
+        for message_id in await runtime.queries.open_message_ids(self.agent_id):
+            message = await runtime.ledger.get(Message, aggregate_id(message_id))
+            if message is not None and message.is_open:
+                self._keep(message)
+        since = datetime.now(UTC) - timedelta(seconds=runtime.settings.unknown_sender_window)
+        for account_id, created_at in await runtime.queries.unknown_sender_times(
+            self.agent_id, since
+        ):
+            moment = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+            self.unknown_senders.setdefault(account_id, deque()).append(moment)
+
+    async def handle(self, command: MailboxCommand) -> Reply:
+        now = datetime.now(UTC)
+        match command:
+            case SendMessage():
+                return await self._intake(command, now)
+            case ClaimInbox():
+                return self._claim(command, now)
+            case ExtendLease():
+                message = await self._message_of(command.delivery_id)
+                delivery = message.extend(command.delivery_id, command.lease_seconds, now)
+                self.stage(message)
+                return self.answer(command.ticket, 200, claim_document(message, delivery), now)
+            case RecordAck():
+                message = await self._message_of(command.delivery_id)
+                ack = message.ack(
+                    new_id("ack"), command.delivery_id, command.status, command.payload, now
+                )
+                self.stage(message)
+                if not message.is_open:
+                    self._close(message)
+                return self.answer(command.ticket, 201, ack_document(message, ack), now)
+            case _:
+                assert_never(command)
+
+    # -- commands -----------------------------------------------------------------------
+
+    async def _intake(self, command: SendMessage, now: datetime) -> Reply:
+        settings = self.runtime.settings
+        recipient = await self._recipient()
+        trust, blocked = recipient.trust_for(command.sender_agent_id, command.sender_account_id)
+        unknown = trust == "untrusted" and command.sender_account_id != recipient.account_id
+        if unknown and not blocked:
+            recent = self._recent_unknown(command.sender_account_id, now)
+            if len(recent) >= settings.unknown_sender_limit:
+                raise UnknownSenderRateLimited()
+        message = Message(
+            message_id=new_id("msg"),
+            sender_agent_id=command.sender_agent_id,
+            sender_account_id=command.sender_account_id,
+            recipient_agent_id=self.agent_id,
+            recipient_account_id=recipient.account_id,
+            trust=trust,
+            payload=command.payload,
+            at=now,
+            expires_at=now + timedelta(seconds=settings.message_ttl),
+        )
+        if blocked:
+            message.reject(now)
+        elif trust == "trusted" and recipient.webhook and recipient.webhook["active"]:
+            account = await self.runtime.identities.account(recipient.account_id)
+            plan = account.plan if account else "free"
+            message.schedule_webhook(new_id("dlv"), settings.webhook_max_attempts.get(plan, 3), now)
+        if unknown and not blocked:
+            self._recent_unknown(command.sender_account_id, now).append(now)
+        if message.is_open:
+            self._keep(message)
+        self.stage(message)
+        return self.answer(command.ticket, 201, message_status(message), now)
+
+    def _claim(self, command: ClaimInbox, now: datetime) -> Reply:
+        for message in list(self.open.values()):
+            if message.expire_if_due(now):
+                self.stage(message)
+                self._close(message)
+            elif message.claimable(now):
+                delivery = message.lease(new_id("dlv"), command.lease_seconds, now)
+                self.delivery_index[delivery["id"]] = message.message_id
+                self.stage(message)
+                return self.answer(command.ticket, 201, claim_document(message, delivery), now)
+        return self.answer(command.ticket, 200, {"delivery": None}, now)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    async def _recipient(self) -> Agent:
+        agent = await self.runtime.identities.agent(self.agent_id)
+        if agent is None or agent.status != "active":
+            raise RecipientNotFound()
+        return agent
+
+    def _recent_unknown(self, account_id: str, now: datetime) -> deque[datetime]:
+        window = timedelta(seconds=self.runtime.settings.unknown_sender_window)
+        recent = self.unknown_senders.setdefault(account_id, deque())
+        while recent and recent[0] < now - window:
+            recent.popleft()
+        return recent
+
+    def _keep(self, message: Message) -> None:
+        self.open[message.message_id] = message
+        for delivery in message.deliveries:
+            self.delivery_index[delivery["id"]] = message.message_id
+
+    def _close(self, message: Message) -> None:
+        """A message leaves the open set but stays reachable for a while (late ACKs)."""
+        self.open.pop(message.message_id, None)
+        self.recent[message.message_id] = message
+        if len(self.recent) > _RECENT_CLOSED:
+            _, evicted = self.recent.popitem(last=False)
+            for delivery in evicted.deliveries:
+                self.delivery_index.pop(delivery["id"], None)
+
+    async def _message_of(self, delivery_id: str) -> Message:
+        """The message a delivery of this recipient belongs to.
+
+        Raises:
+            NotFound: not a delivery addressed to this agent.
+        """
+        message_id = self.delivery_index.get(delivery_id)
+        if message_id is not None:
+            message = self.open.get(message_id) or self.recent.get(message_id)
+            if message is not None:
+                return message
+        runtime = self.runtime
+        await runtime.projections.wait_current()
+        found = await runtime.queries.delivery_message(delivery_id)
+        if found is None or found[1] != self.agent_id:
+            raise NotFound("delivery")
+        message = await runtime.ledger.get(Message, aggregate_id(found[0]))
+        if message is None:
+            raise NotFound("delivery")
+        if message.is_open:
+            self._keep(message)
+        else:
+            self._close(message)
+        self.delivery_index[delivery_id] = message.message_id
+        return message

@@ -1,0 +1,88 @@
+"""The runtime: everything an actor needs, and where a command finds its actor.
+
+``ask`` is the one seam between the HTTP edge and the live state. Today every
+mailbox and account lives in this process; running several processes on one
+PostgreSQL means changing only ``_owner``: find the process that holds the actor's
+lease and forward the command there.
+"""
+
+from __future__ import annotations
+
+from typing import Any, assert_never
+
+import attrs
+
+from actors._account import AccountActor
+from actors._actor import Actor
+from actors._commands import (
+    ClaimInbox,
+    Command,
+    ExtendLease,
+    OpenAccount,
+    RecordAck,
+    RegisterAgent,
+    Reply,
+    RotateAgentKey,
+    SendMessage,
+    SetSenderPolicy,
+    SetWebhookEndpoint,
+)
+from actors._idempotency import IdempotencyGate
+from actors._identities import Identities
+from actors._journal import JournalWriter
+from actors._mailbox import MailboxActor
+from actors._supervisor import Supervisor
+from atp.ledger import Ledger
+from atp.sealing import Sealer
+from atp.settings import Settings
+from projections import ProjectionRunner, Queries
+
+__all__ = ["Runtime"]
+
+
+@attrs.define(eq=False)
+class Runtime:
+    """The carrier's live parts, wired together once at start."""
+
+    settings: Settings
+    ledger: Ledger
+    journal: JournalWriter
+    supervisor: Supervisor
+    projections: ProjectionRunner
+    queries: Queries
+    identities: Identities
+    gate: IdempotencyGate
+    sealer: Sealer
+
+    async def ask(self, command: Command) -> Reply:
+        """Deliver ``command`` to the actor that owns its aggregates and return the reply.
+
+        Raises:
+            AtpError: the command was refused; nothing was recorded.
+        """
+        return await self._owner(command).ask(command)
+
+    def _owner(self, command: Command) -> Actor[Any]:
+        match command:
+            case (
+                OpenAccount()
+                | RegisterAgent()
+                | RotateAgentKey()
+                | SetWebhookEndpoint()
+                | SetSenderPolicy()
+            ):
+                account_id = command.account_id
+                return self.supervisor.actor(
+                    AccountActor.key_of(account_id),
+                    AccountActor,
+                    lambda: AccountActor(account_id, self),
+                )
+            case SendMessage() | ClaimInbox() | ExtendLease() | RecordAck():
+                agent_id = command.recipient_agent_id
+                return self.supervisor.actor(
+                    MailboxActor.key_of(agent_id),
+                    MailboxActor,
+                    lambda: MailboxActor(agent_id, self),
+                )
+            case _:
+                assert_never(command)

@@ -1,0 +1,115 @@
+"""The supervisor: owns every actor's task; restarts crashed ones, forgets idle ones.
+
+Like OTP's one_for_one: a crash stays inside its actor. The supervisor logs it,
+counts it, waits a backoff that doubles with each consecutive crash, and runs the
+same actor again, which rehydrates from the ledger; commands queued meanwhile are
+kept. An actor that returns (idle) is removed, and the next command starts a fresh
+one. No exception from an actor ever reaches the nursery, the server or a sibling.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import attrs
+import trio
+
+from actors._actor import Actor
+
+__all__ = ["Supervisor", "SupervisorStatistics"]
+
+log = logging.getLogger(__name__)
+A = TypeVar("A", bound=Actor[Any])
+
+_FIRST_BACKOFF = 0.01
+_MAX_BACKOFF = 5.0
+_STABLE_AFTER = 10.0
+
+
+@attrs.frozen
+class SupervisorStatistics:
+    running: int
+    started: int
+    restarts: int
+    stopped_idle: int
+
+
+class Supervisor:
+    """Starts actors on first use and keeps them running while they are needed."""
+
+    def __init__(self, idle_timeout: float) -> None:
+        self.idle_timeout = idle_timeout
+        self._actors: dict[str, Actor[Any]] = {}
+        self._nursery: trio.Nursery | None = None
+        self._started = 0
+        self._restarts = 0
+        self._stopped_idle = 0
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Own the actors' nursery until cancelled."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            try:
+                await trio.sleep_forever()
+            finally:
+                self._nursery = None
+
+    def actor(self, key: str, cls: type[A], factory: Callable[[], A]) -> A:
+        """The running actor for ``key``, started with ``factory()`` if there is none."""
+        actor = self._actors.get(key)
+        if actor is None:
+            if self._nursery is None:
+                raise RuntimeError("supervisor is not running")
+            actor = factory()
+            self._actors[key] = actor
+            self._started += 1
+            self._nursery.start_soon(self._supervise, actor, name=f"actor {key}")
+        assert isinstance(actor, cls)
+        return actor
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the supervisor can start actors (its nursery is open)."""
+        return self._nursery is not None
+
+    def running(self, key: str) -> Actor[Any] | None:
+        """The actor for ``key`` if it is running now (never starts one)."""
+        return self._actors.get(key)
+
+    async def _supervise(self, actor: Actor[Any]) -> None:
+        crashes = 0
+        try:
+            while True:
+                started = trio.current_time()
+                try:
+                    await actor.run(self.idle_timeout)
+                except Exception as exc:
+                    if trio.current_time() - started > _STABLE_AFTER:
+                        crashes = 0  # it ran well for a while: start the backoff over
+                    crashes += 1
+                    self._restarts += 1
+                    backoff = min(_FIRST_BACKOFF * 2 ** (crashes - 1), _MAX_BACKOFF)
+                    # Class and place only: an exception's text may carry payloads or secrets.
+                    frame = traceback.extract_tb(exc.__traceback__)[-1]
+                    log.warning(
+                        "actor %s crashed (%s at %s:%s); restart %d in %.2fs",
+                        actor.key, type(exc).__name__, frame.filename, frame.lineno,
+                        crashes, backoff,
+                    )  # fmt: skip
+                    await trio.sleep(backoff)
+                    continue
+                self._stopped_idle += 1
+                return
+        finally:
+            if self._actors.get(actor.key) is actor:
+                del self._actors[actor.key]
+
+    def statistics(self) -> SupervisorStatistics:
+        """Counters for /metrics and tests."""
+        return SupervisorStatistics(
+            len(self._actors), self._started, self._restarts, self._stopped_idle
+        )

@@ -1,0 +1,59 @@
+"""``POST /api/accounts`` (public signup) and the agents of an account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint
+
+from actors import OpenAccount, RegisterAgent, RotateAgentKey, Ticket
+from atp.api._requests import authenticate, idempotent, read_params, runtime
+from atp.domain import new_id
+from atp.errors import InvalidAccount, InvalidRequest, NotFound
+from atp.wire import AccountBody, AgentBody, parse_body
+
+__all__ = ["blueprint"]
+
+blueprint = Blueprint("accounts", __name__)
+
+
+@blueprint.post("/api/accounts")
+async def open_account() -> tuple[dict[str, Any], int]:
+    """Sign up: a free account and its account key (no auth, no idempotency: contract §1.4)."""
+    body = parse_body(AccountBody, await read_params(), InvalidAccount)
+    reply = await runtime().ask(OpenAccount(new_id("acct"), body.name.strip()))
+    return reply.body, reply.status
+
+
+@blueprint.post("/api/agents")
+async def register_agent() -> tuple[dict[str, Any], int]:
+    principal = await authenticate("account")
+    params = await read_params()
+
+    async def build(ticket: Ticket) -> RegisterAgent:
+        body = parse_body(AgentBody, params, InvalidRequest)
+        return RegisterAgent(principal.account_id, body.display_name, body.description, ticket)
+
+    return await idempotent(principal, "POST /api/agents", params, build)
+
+
+@blueprint.get("/api/agents/<agent_id>")
+async def show_agent(agent_id: str) -> dict[str, Any]:
+    principal = await authenticate("account")
+    rt = runtime()
+    await rt.projections.wait_current()
+    agent = await rt.queries.agent(agent_id)
+    if agent is None or agent.account_id != principal.account_id:
+        raise NotFound("agent")
+    return agent.document()
+
+
+@blueprint.post("/api/agents/<agent_id>/keys")
+async def rotate_agent_key(agent_id: str) -> tuple[dict[str, Any], int]:
+    principal = await authenticate("account")
+    params = await read_params()
+
+    async def build(ticket: Ticket) -> RotateAgentKey:
+        return RotateAgentKey(principal.account_id, agent_id, ticket)
+
+    return await idempotent(principal, f"POST /api/agents/{agent_id}/keys", params, build)

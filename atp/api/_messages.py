@@ -1,0 +1,75 @@
+"""``POST /api/messages`` (direct send) and ``GET /api/messages/:id`` (status)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint
+
+from actors import SendMessage, Ticket
+from atp.api._requests import authenticate, idempotent, read_params, runtime
+from atp.domain import ADDRESS_PREFIX
+from atp.errors import NotFound, PayloadRequired, RecipientNotFound, RecipientRequired
+from atp.wire import check_payload, viewer_document
+
+__all__ = ["blueprint"]
+
+blueprint = Blueprint("messages", __name__)
+
+
+@blueprint.post("/api/messages")
+async def send_message() -> tuple[dict[str, Any], int]:
+    principal = await authenticate("agent")
+    assert principal.agent_id is not None
+    params = await read_params()
+    # Contract precedence: recipient, payload presence, payload validity, then idempotency.
+    to = params.get("to")
+    if not isinstance(to, str) or not to.strip():
+        raise RecipientRequired()
+    if "payload" not in params:
+        raise PayloadRequired()
+    check_payload(params["payload"])
+    sender_agent_id = principal.agent_id
+
+    async def build(ticket: Ticket) -> SendMessage:
+        recipient_agent_id = await _resolve(to.strip())
+        return SendMessage(
+            recipient_agent_id, sender_agent_id, principal.account_id, params["payload"], ticket
+        )
+
+    return await idempotent(principal, "POST /api/messages", params, build)
+
+
+async def _resolve(address: str) -> str:
+    """The active agent at exactly this address.
+
+    Raises:
+        RecipientNotFound: no such active agent.
+    """
+    agent_id = address.removeprefix(ADDRESS_PREFIX)
+    if agent_id == address or not agent_id:
+        raise RecipientNotFound()
+    agent = await runtime().identities.agent(agent_id)
+    if agent is None or agent.status != "active" or agent.address != address:
+        raise RecipientNotFound()
+    return agent_id
+
+
+@blueprint.get("/api/messages/<message_id>")
+async def message_status(message_id: str) -> dict[str, Any]:
+    """Visible to the sender and recipient agents and to their accounts (contract §1.8)."""
+    principal = await authenticate("account", "agent")
+    rt = runtime()
+    await rt.projections.wait_current()
+    row = await rt.queries.message(message_id)
+    if row is None:
+        raise NotFound("message")
+    if principal.agent_id is not None:
+        recipient_side = principal.agent_id == row.recipient_agent_id
+        visible = recipient_side or principal.agent_id == row.sender_agent_id
+    else:
+        recipient_side = principal.account_id == row.recipient_account_id
+        visible = recipient_side or principal.account_id == row.sender_account_id
+    if not visible:
+        raise NotFound("message")
+    return viewer_document(row.document, recipient_side=recipient_side)

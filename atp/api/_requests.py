@@ -1,0 +1,107 @@
+"""What every handler does first: read the parameters, authenticate, gate idempotency."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from quart import current_app, request
+
+from actors import Command, Principal, Replay, Reply, Runtime, Ticket, request_hash
+from atp.errors import (
+    AccountKeyRequired,
+    AgentKeyRequired,
+    IdempotencyKeyRequired,
+    MalformedRequest,
+    Unauthorized,
+)
+
+__all__ = ["authenticate", "idempotency_key", "idempotent", "read_params", "runtime"]
+
+
+def runtime() -> Runtime:
+    """The carrier runtime this app serves."""
+    rt: Runtime = current_app.config["ATP_RUNTIME"]
+    return rt
+
+
+async def read_params() -> dict[str, Any]:
+    """Query string and JSON body merged into one mapping, as the contract's params.
+
+    A non-JSON content type yields no body parameters (the contract passes such
+    bodies through unparsed); a top-level array lands under ``"_json"``.
+
+    Raises:
+        MalformedRequest: the body claims to be JSON and is not.
+    """
+    params: dict[str, Any] = dict(request.args.items())
+    raw = await request.get_data(cache=True)
+    content_type = request.mimetype or ""
+    if raw and (
+        content_type == "application/json" or content_type.endswith("+json") or not content_type
+    ):
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise MalformedRequest("body is not JSON") from None
+        if isinstance(body, dict):
+            params.update(body)
+        else:
+            params["_json"] = body
+    return params
+
+
+async def authenticate(*kinds: str) -> Principal:
+    """The caller, from exactly one ``Authorization: Bearer <token>`` header.
+
+    Raises:
+        Unauthorized: missing, malformed, unknown or revoked token.
+        AccountKeyRequired / AgentKeyRequired: the wrong kind of key for this route.
+    """
+    values = request.headers.getlist("Authorization")
+    if len(values) != 1 or not values[0].startswith("Bearer ") or not values[0][7:]:
+        raise Unauthorized()
+    principal = await runtime().identities.principal(values[0][7:])
+    if principal is None:
+        raise Unauthorized()
+    if principal.kind not in kinds:
+        raise AccountKeyRequired() if "account" in kinds else AgentKeyRequired()
+    return principal
+
+
+def idempotency_key() -> str:
+    """The trimmed ``Idempotency-Key`` header.
+
+    Raises:
+        IdempotencyKeyRequired: missing or blank.
+    """
+    key = (request.headers.get("Idempotency-Key") or "").strip()
+    if not key:
+        raise IdempotencyKeyRequired()
+    return key
+
+
+async def idempotent(
+    principal: Principal,
+    route: str,
+    params: dict[str, Any],
+    build: Callable[[Ticket], Awaitable[Command]],
+) -> tuple[dict[str, Any], int]:
+    """Run a mutation at most once per (principal, route, key) and replay its answer.
+
+    ``build`` makes the command from the admission ticket; it may validate the body
+    and raise, which frees the key again (errors are never stored).
+    """
+    rt = runtime()
+    key = idempotency_key()
+    scope = rt.gate.scope(principal.account_id, principal.kind, principal.id, route, key)
+    digest = request_hash({k: v for k, v in params.items() if k != "id"})
+    entered = await rt.gate.enter(scope, digest)
+    if isinstance(entered, Replay):
+        return entered.body, entered.status
+    try:
+        reply: Reply = await rt.ask(await build(entered))
+    finally:
+        rt.gate.leave(entered)
+    return reply.body, reply.status

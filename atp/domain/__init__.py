@@ -1,0 +1,36 @@
+"""The domain: aggregates and their past-tense events. Pure and synchronous: no trio, no I/O.
+
+Every state the API shows is a fold over these events (design rule 1).
+"""
+
+from atp.domain._account import Account
+from atp.domain._agent import ADDRESS_PREFIX, Agent, SenderPolicy, Trust
+from atp.domain._idempotency import IdempotencyRecord
+from atp.domain._ids import aggregate_id, new_id, new_token, token_hash
+from atp.domain._message import (
+    ACK_STATUSES,
+    TERMINAL_ACK_STATUSES,
+    Ack,
+    AckStatus,
+    Delivery,
+    Message,
+)
+
+__all__ = [
+    "ACK_STATUSES",
+    "ADDRESS_PREFIX",
+    "TERMINAL_ACK_STATUSES",
+    "Account",
+    "Ack",
+    "AckStatus",
+    "Agent",
+    "Delivery",
+    "IdempotencyRecord",
+    "Message",
+    "SenderPolicy",
+    "Trust",
+    "aggregate_id",
+    "new_id",
+    "new_token",
+    "token_hash",
+]

@@ -1,0 +1,43 @@
+"""Identifiers and tokens in the contract's formats, and their ledger ids.
+
+Wire ids are ``<prefix>_`` + base64url(16 random bytes) and tokens ``<prefix>_`` +
+base64url(32 random bytes) (wire-contract, conventions). The ledger keys every
+aggregate by a UUID derived from its wire id (uuid5), so a wire id is enough to load
+an aggregate, and an idempotency record's id follows from its scope alone: the
+store's uniqueness on (id, version) then makes a second record impossible.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import uuid
+
+__all__ = ["aggregate_id", "new_id", "new_token", "token_hash"]
+
+_NAMESPACE = uuid.UUID("6f1c2b1e-3d5a-4c8e-9a47-0b2f7e5d1a93")
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def new_id(prefix: str) -> str:
+    """A fresh wire id such as ``msg_3q2-…`` (22 characters after the prefix)."""
+    return f"{prefix}_{_b64(secrets.token_bytes(16))}"
+
+
+def new_token(prefix: str) -> str:
+    """A fresh secret such as ``agk_…`` (43 characters after the prefix)."""
+    return f"{prefix}_{_b64(secrets.token_bytes(32))}"
+
+
+def token_hash(token: str) -> str:
+    """Lower-hex SHA-256 of a token: the only form in which a key is stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def aggregate_id(wire_id: str) -> uuid.UUID:
+    """The ledger id of the aggregate that a wire id names."""
+    return uuid.uuid5(_NAMESPACE, wire_id)

@@ -1,0 +1,320 @@
+"""Message: one A2A payload from one agent to another, with its deliveries and ACKs.
+
+A message is the consistency boundary for everything that happens to it: leases
+(polling and webhook share the single-active-lease rule, contract §4.6), extensions,
+ACKs and expiry. Its recipient's mailbox actor is its only writer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypedDict
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from atp.domain._agent import Trust
+from atp.domain._ids import aggregate_id
+from atp.errors import (
+    DeliveryNotDelivered,
+    InvalidAckTransition,
+    InvalidLease,
+    LeaseExpired,
+    NotFound,
+    TerminalAckStatus,
+)
+
+__all__ = ["ACK_STATUSES", "TERMINAL_ACK_STATUSES", "Ack", "AckStatus", "Delivery", "Message"]
+
+AckStatus = Literal["accepted", "completed", "failed", "rejected"]
+ACK_STATUSES: tuple[AckStatus, ...] = ("accepted", "completed", "failed", "rejected")
+TERMINAL_ACK_STATUSES = frozenset({"completed", "failed", "rejected"})
+
+
+class Delivery(TypedDict):
+    """One hand-out of the message: a polling lease, or the webhook delivery and its attempts."""
+
+    id: str
+    mode: Literal["polling", "webhook"]
+    status: Literal["leased", "delivered", "retry_scheduled", "failed"]
+    claimed_at: datetime | None
+    leased_until: datetime | None
+    attempt_count: int
+    max_attempts: int | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    last_error: str | None
+    attempts: list[dict[str, Any]]
+    created_at: datetime
+
+
+class Ack(TypedDict):
+    id: str
+    delivery_id: str
+    status: AckStatus
+    payload: Any
+    created_at: datetime
+
+
+class Message(Aggregate):
+    """A message and everything that happened to it."""
+
+    class Sent(Aggregate.Created):
+        message_id: str
+        sender_agent_id: str
+        sender_account_id: str
+        recipient_agent_id: str
+        recipient_account_id: str
+        trust: Trust
+        payload: Any
+        at: datetime
+        expires_at: datetime
+
+    class Rejected(Aggregate.Event):
+        """The recipient's sender policy blocks the sender: terminal, never delivered."""
+
+        at: datetime
+
+    class WebhookDeliveryScheduled(Aggregate.Event):
+        delivery_id: str
+        max_attempts: int
+        at: datetime
+
+    class DeliveryLeased(Aggregate.Event):
+        delivery_id: str
+        leased_until: datetime
+        at: datetime
+
+    class LeaseExtended(Aggregate.Event):
+        delivery_id: str
+        leased_until: datetime
+
+    class AckRecorded(Aggregate.Event):
+        ack_id: str
+        delivery_id: str
+        status: AckStatus
+        payload: Any
+        at: datetime
+
+    class Expired(Aggregate.Event):
+        at: datetime
+
+    @staticmethod
+    def create_id(message_id: str) -> UUID:
+        return aggregate_id(message_id)
+
+    @event(Sent)
+    def __init__(
+        self,
+        message_id: str,
+        sender_agent_id: str,
+        sender_account_id: str,
+        recipient_agent_id: str,
+        recipient_account_id: str,
+        trust: Trust,
+        payload: Any,
+        at: datetime,
+        expires_at: datetime,
+    ) -> None:
+        self.message_id = message_id
+        self.sender_agent_id = sender_agent_id
+        self.sender_account_id = sender_account_id
+        self.recipient_agent_id = recipient_agent_id
+        self.recipient_account_id = recipient_account_id
+        self.trust = trust
+        self.payload = payload
+        self.created_at = at
+        self.expires_at = expires_at
+        self.carrier_status = "queued"
+        self.ack_status: AckStatus | None = None
+        self.terminal_at: datetime | None = None
+        self.deliveries: list[Delivery] = []
+        self.acks: list[Ack] = []
+
+    # -- intake -----------------------------------------------------------------------
+
+    @event(Rejected)
+    def reject(self, at: datetime) -> None:
+        """Record that the recipient's policy blocked the sender."""
+        self.carrier_status = "rejected"
+        self.terminal_at = at
+
+    @event(WebhookDeliveryScheduled)
+    def schedule_webhook(self, delivery_id: str, max_attempts: int, at: datetime) -> None:
+        """Open the webhook delivery, due now (the dispatcher picks it up)."""
+        self.deliveries.append(_delivery(delivery_id, "webhook", at, max_attempts=max_attempts))
+
+    # -- polling ----------------------------------------------------------------------
+
+    def claimable(self, now: datetime) -> bool:
+        """Whether an inbox claim may hand this message out now (contract §4.2, rules 2-6)."""
+        return (
+            self.carrier_status in ("queued", "delivered")
+            and self.ack_status is None
+            and self.expires_at > now
+            and self.active_lease(now) is None
+            and not any(
+                d["mode"] == "webhook" and d["status"] == "delivered" for d in self.deliveries
+            )
+        )
+
+    def active_lease(self, now: datetime) -> Delivery | None:
+        """The delivery holding the single active lease, if any (contract §4.6)."""
+        for delivery in self.deliveries:
+            until = delivery["leased_until"]
+            if delivery["status"] == "leased" and until is not None and until > now:
+                return delivery
+        return None
+
+    def lease(self, delivery_id: str, lease_seconds: int, now: datetime) -> Delivery:
+        """Hand the message out to a polling claimer.
+
+        Raises:
+            DeliveryInProgress: another delivery holds the lease (callers check first).
+        """
+        assert self.claimable(now), "lease() on a message that is not claimable"
+        self._delivery_leased(delivery_id, now + timedelta(seconds=lease_seconds), now)
+        return self.deliveries[-1]
+
+    @event(DeliveryLeased)
+    def _delivery_leased(self, delivery_id: str, leased_until: datetime, at: datetime) -> None:
+        self.deliveries.append(_delivery(delivery_id, "polling", at, leased_until=leased_until))
+        self.carrier_status = "delivered"
+
+    def extend(self, delivery_id: str, lease_seconds: int, now: datetime) -> Delivery:
+        """Push a polling lease further, from its current end (contract §1.18).
+
+        Raises:
+            NotFound: no such delivery on this message.
+            InvalidLease: not an active polling lease (webhook, or already ACKed).
+            LeaseExpired: the lease has already lapsed.
+        """
+        delivery = self.delivery(delivery_id)
+        until = delivery["leased_until"]
+        if delivery["mode"] != "polling" or delivery["status"] != "leased" or until is None:
+            raise InvalidLease(f"delivery {delivery_id} is not a leased polling delivery")
+        if until <= now:
+            raise LeaseExpired(f"delivery {delivery_id} lease ended")
+        self._lease_extended(delivery_id, until + timedelta(seconds=lease_seconds))
+        return delivery
+
+    @event(LeaseExtended)
+    def _lease_extended(self, delivery_id: str, leased_until: datetime) -> None:
+        self.delivery(delivery_id)["leased_until"] = leased_until
+
+    # -- ACKs -------------------------------------------------------------------------
+
+    def ack(
+        self, ack_id: str, delivery_id: str, status: AckStatus, payload: Any, now: datetime
+    ) -> Ack:
+        """Record the recipient's ACK (contract §4.4): lease first, then the transition.
+
+        Raises:
+            NotFound: no such delivery on this message.
+            DeliveryNotDelivered: a webhook delivery that has not been delivered.
+            LeaseExpired: a polling delivery whose lease has lapsed.
+            InvalidAckTransition: accepted twice, or rejected after accepted.
+            TerminalAckStatus: the message already has a terminal ACK.
+        """
+        self.check_ackable(delivery_id, now)
+        self.check_ack_transition(status)
+        self._ack_recorded(ack_id, delivery_id, status, payload, now)
+        return self.acks[-1]
+
+    def check_ackable(self, delivery_id: str, now: datetime) -> None:
+        """The delivery/lease precondition of an ACK (checked before the transition)."""
+        delivery = self.delivery(delivery_id)
+        if self.ack_status == "accepted":
+            return
+        if delivery["mode"] == "webhook":
+            if delivery["status"] != "delivered":
+                raise DeliveryNotDelivered(f"webhook delivery {delivery_id} not delivered")
+            return
+        until = delivery["leased_until"]
+        if until is None or until <= now:
+            raise LeaseExpired(f"delivery {delivery_id} lease ended")
+
+    def check_ack_transition(self, status: AckStatus) -> None:
+        """The ACK transition table of contract §4.4."""
+        if self.ack_status in TERMINAL_ACK_STATUSES:
+            raise TerminalAckStatus(f"message already {self.ack_status}")
+        if self.ack_status == "accepted" and status in ("accepted", "rejected"):
+            raise InvalidAckTransition(f"accepted -> {status}")
+
+    @event(AckRecorded)
+    def _ack_recorded(
+        self, ack_id: str, delivery_id: str, status: AckStatus, payload: Any, at: datetime
+    ) -> None:
+        delivery = self.delivery(delivery_id)
+        if delivery["mode"] == "polling" and delivery["status"] == "leased":
+            delivery["status"] = "delivered"
+            delivery["delivered_at"] = at
+        self.acks.append(
+            {"id": ack_id, "delivery_id": delivery_id, "status": status, "payload": payload,
+             "created_at": at}
+        )  # fmt: skip
+        self.ack_status = status
+        if self.carrier_status in ("queued", "delivery_failed"):
+            self.carrier_status = "delivered"
+        if status in TERMINAL_ACK_STATUSES:
+            self.terminal_at = at
+
+    # -- expiry -----------------------------------------------------------------------
+
+    def expire_if_due(self, now: datetime) -> bool:
+        """Expire a message nobody took before ``expires_at``; True if it did.
+
+        A message already handed out (``delivered``) keeps that status, as in the
+        contract; it only stops being claimable.
+        """
+        if self.expires_at > now or self.carrier_status != "queued" or self.ack_status:
+            return False
+        self._expired(now)
+        return True
+
+    @event(Expired)
+    def _expired(self, at: datetime) -> None:
+        self.carrier_status = "expired"
+        self.terminal_at = at
+
+    # -- queries ----------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        """Still the mailbox's business: not terminal and not handed to a finished webhook."""
+        return self.carrier_status in ("queued", "delivered") and self.ack_status is None
+
+    def delivery(self, delivery_id: str) -> Delivery:
+        """A delivery of this message by id.
+
+        Raises:
+            NotFound: not a delivery of this message.
+        """
+        for delivery in self.deliveries:
+            if delivery["id"] == delivery_id:
+                return delivery
+        raise NotFound(f"delivery {delivery_id}")
+
+
+def _delivery(
+    delivery_id: str,
+    mode: Literal["polling", "webhook"],
+    at: datetime,
+    *,
+    leased_until: datetime | None = None,
+    max_attempts: int | None = None,
+) -> Delivery:
+    return {
+        "id": delivery_id,
+        "mode": mode,
+        "status": "leased" if mode == "polling" else "retry_scheduled",
+        "claimed_at": None,
+        "leased_until": leased_until,
+        "attempt_count": 0,
+        "max_attempts": max_attempts,
+        "next_attempt_at": None,
+        "delivered_at": None,
+        "last_error": None,
+        "attempts": [],
+        "created_at": at,
+    }

@@ -1,0 +1,291 @@
+"""Every error the carrier answers with, and the one place its wire form is defined.
+
+The contract (``spec/wire-contract.md`` §1.0) fixes a code, a human message and a
+status for each error; they live here on the class so the HTTP edge, the client
+library and the tests read one table. Anything raised that is not an ``AtpError``
+becomes ``UnexpectedError`` at the edge.
+
+    AtpError                          500 unexpected_error
+    ├── BadRequest                    400  invalid_request, idempotency_key_required
+    ├── Unauthorized                  401  unauthorized
+    ├── Forbidden                     403  account_key_required, agent_key_required
+    ├── NotFound                      404  not_found
+    ├── Conflict                      409  idempotency_*, lease_expired, invalid_ack_transition, ...
+    ├── TooLarge                      413  payload_too_large, request_too_large
+    ├── Unprocessable                 422  invalid_request, recipient_required, ...
+    ├── RateLimited                   429  unknown_sender_rate_limited
+    └── NotReady                      503  not_ready
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AccountKeyRequired",
+    "AckStatusRequired",
+    "AgentKeyRequired",
+    "AtpError",
+    "BadRequest",
+    "Conflict",
+    "DeliveryInProgress",
+    "DeliveryNotDelivered",
+    "Forbidden",
+    "IdempotencyConflict",
+    "IdempotencyInProgress",
+    "IdempotencyKeyRequired",
+    "InvalidA2AMessage",
+    "InvalidAccount",
+    "InvalidAckStatus",
+    "InvalidAckTransition",
+    "InvalidLease",
+    "InvalidRequest",
+    "InvalidSenderPolicy",
+    "InvalidSessionRecipient",
+    "InvalidWebhookUrl",
+    "LeaseExpired",
+    "MalformedRequest",
+    "MessageExpired",
+    "NotFound",
+    "PayloadMustBeJson",
+    "PayloadRequired",
+    "PayloadTooLarge",
+    "PlanLimitExceeded",
+    "RateLimited",
+    "RecipientNotFound",
+    "RecipientRequired",
+    "RequestTooLarge",
+    "SessionNotOpen",
+    "TerminalAckStatus",
+    "TooLarge",
+    "Unauthorized",
+    "UnexpectedError",
+    "UnknownSenderRateLimited",
+    "Unprocessable",
+    "error_for_code",
+]
+
+
+class AtpError(Exception):
+    """Base of every carrier error; ``status``, ``code`` and ``message`` are its wire form."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "unexpected_error"
+    message: ClassVar[str] = "An unexpected error occurred."
+
+    def __init__(self, detail: str | None = None) -> None:
+        # ``detail`` is for logs and tracebacks only; the wire always carries ``message``.
+        super().__init__(detail or self.message)
+
+    def envelope(self) -> dict[str, dict[str, str]]:
+        """The contract's error body."""
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class UnexpectedError(AtpError):
+    """Anything that escaped the error tree."""
+
+
+class BadRequest(AtpError):
+    status = 400
+
+
+class MalformedRequest(BadRequest):
+    code = "invalid_request"
+    message = "The request is invalid."
+
+
+class IdempotencyKeyRequired(BadRequest):
+    code = "idempotency_key_required"
+    message = "An Idempotency-Key header is required."
+
+
+class Unauthorized(AtpError):
+    status = 401
+    code = "unauthorized"
+    message = "Authentication is required."
+
+
+class Forbidden(AtpError):
+    status = 403
+
+
+class AccountKeyRequired(Forbidden):
+    code = "account_key_required"
+    message = "An account API key is required for this operation."
+
+
+class AgentKeyRequired(Forbidden):
+    code = "agent_key_required"
+    message = "An agent API key is required for this operation."
+
+
+class NotFound(AtpError):
+    status = 404
+    code = "not_found"
+    message = "The requested resource was not found."
+
+
+class Conflict(AtpError):
+    status = 409
+
+
+class IdempotencyConflict(Conflict):
+    code = "idempotency_conflict"
+    message = "The idempotency key was already used with a different request body."
+
+
+class IdempotencyInProgress(Conflict):
+    code = "idempotency_in_progress"
+    message = "The idempotency key is already processing."
+
+
+class LeaseExpired(Conflict):
+    code = "lease_expired"
+    message = "The delivery lease has expired."
+
+
+class DeliveryNotDelivered(Conflict):
+    code = "delivery_not_delivered"
+    message = "The delivery has not been delivered by the carrier."
+
+
+class DeliveryInProgress(Conflict):
+    code = "delivery_in_progress"
+    message = "The delivery is already in progress."
+
+
+class InvalidAckTransition(Conflict):
+    code = "invalid_ack_transition"
+    message = "The ACK transition is invalid."
+
+
+class TerminalAckStatus(Conflict):
+    code = "terminal_ack_status"
+    message = "The message already has a terminal ACK status."
+
+
+class MessageExpired(Conflict):
+    code = "message_expired"
+    message = "The message has expired."
+
+
+class SessionNotOpen(Conflict):
+    code = "session_not_open"
+    message = "The session is not open."
+
+
+class TooLarge(AtpError):
+    status = 413
+
+
+class PayloadTooLarge(TooLarge):
+    code = "payload_too_large"
+    message = "The encoded JSON payload exceeds 64KB."
+
+
+class RequestTooLarge(TooLarge):
+    # The reference renders this as unexpected_error (a gap); we name it.
+    code = "request_too_large"
+    message = "The request body exceeds 128000 bytes."
+
+
+class Unprocessable(AtpError):
+    status = 422
+
+
+class InvalidRequest(Unprocessable):
+    code = "invalid_request"
+    message = "The request is invalid."
+
+
+class InvalidAccount(Unprocessable):
+    code = "invalid_account"
+    message = "The account request is invalid."
+
+
+class RecipientRequired(Unprocessable):
+    code = "recipient_required"
+    message = "A recipient address is required."
+
+
+class RecipientNotFound(Unprocessable):
+    code = "recipient_not_found"
+    message = "The recipient agent was not found."
+
+
+class PayloadRequired(Unprocessable):
+    code = "payload_required"
+    message = "A payload field is required."
+
+
+class PayloadMustBeJson(Unprocessable):
+    code = "payload_must_be_json"
+    message = "The payload must be valid JSON."
+
+
+class InvalidA2AMessage(Unprocessable):
+    code = "invalid_a2a_message"
+    message = "The payload must be a valid A2A Message object."
+
+
+class InvalidLease(Unprocessable):
+    code = "invalid_lease"
+    message = "The requested delivery lease is invalid."
+
+
+class AckStatusRequired(Unprocessable):
+    code = "ack_status_required"
+    message = "An ACK status is required."
+
+
+class InvalidAckStatus(Unprocessable):
+    code = "invalid_ack_status"
+    message = "The ACK status is invalid."
+
+
+class InvalidSenderPolicy(Unprocessable):
+    code = "invalid_sender_policy"
+    message = "The sender policy request is invalid."
+
+
+class InvalidSessionRecipient(Unprocessable):
+    code = "invalid_session_recipient"
+    message = "A session requires two distinct agent participants."
+
+
+class InvalidWebhookUrl(Unprocessable):
+    code = "invalid_webhook_url"
+    message = "The webhook endpoint URL must be a public http or https URL."
+
+
+class PlanLimitExceeded(Unprocessable):
+    code = "plan_limit_exceeded"
+    message = "The account plan limit has been exceeded."
+
+
+class RateLimited(AtpError):
+    status = 429
+
+
+class UnknownSenderRateLimited(RateLimited):
+    code = "unknown_sender_rate_limited"
+    message = "Unknown cross-account sender limit exceeded for this recipient."
+
+
+def _concrete(cls: type[AtpError]) -> list[type[AtpError]]:
+    found = [cls] if "code" in cls.__dict__ else []
+    for sub in cls.__subclasses__():
+        found.extend(_concrete(sub))
+    return found
+
+
+# MalformedRequest (400) shares "invalid_request" with InvalidRequest (422); clients get the 422.
+_BY_CODE: dict[str, type[AtpError]] = {
+    cls.code: cls for cls in _concrete(AtpError) if cls is not MalformedRequest
+}
+
+
+def error_for_code(code: str) -> type[AtpError]:
+    """The error class for a wire code (used by clients to raise typed errors)."""
+    return _BY_CODE.get(code, AtpError)

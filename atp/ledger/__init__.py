@@ -1,0 +1,16 @@
+"""The ledger: one eventsourcing Application, and the only bridge to threads."""
+
+from atp.ledger._application import CarrierLedger, Ledger, LedgerConflict, Notification
+from atp.ledger._bridge import Bridge
+from atp.ledger._stores import PostgresTarget, eventsourcing_env, postgres_target
+
+__all__ = [
+    "Bridge",
+    "CarrierLedger",
+    "Ledger",
+    "LedgerConflict",
+    "Notification",
+    "PostgresTarget",
+    "eventsourcing_env",
+    "postgres_target",
+]

@@ -1,0 +1,132 @@
+"""``atp serve``: one process, one ``trio.run``: ledger, journal, projections, actors, HTTP.
+
+Task ownership is the nesting below, and so is the shutdown order. On SIGINT or
+SIGTERM the HTTP server stops accepting and finishes its requests, then the actors
+stop, then the journal commits what is still queued; all within the grace period.
+
+    carrier nursery:  journal writer, projection runner
+      actors nursery: supervisor (every mailbox and account actor)
+        http:         Hypercorn serving the Quart-Trio app
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from uuid import UUID
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve as hypercorn_serve
+
+from actors import IdempotencyGate, Identities, JournalWriter, Runtime, Supervisor
+from atp.api import create_app
+from atp.domain import Message
+from atp.ledger import Bridge, Ledger
+from atp.sealing import Sealer
+from atp.settings import Settings
+from projections import (
+    AgentsView,
+    MessagesView,
+    ProjectionRunner,
+    Queries,
+    apply_migrations,
+    open_view_store,
+)
+
+__all__ = ["open_runtime", "serve", "serve_http"]
+
+log = logging.getLogger("atp.serve")
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """Open the stores, run the carrier's tasks, yield the runtime; stop them in order on exit."""
+    settings = settings.with_secret_key()
+    bridge = Bridge(settings.db_threads)
+    ledger = await trio.to_thread.run_sync(Ledger, settings, bridge)
+    store = await trio.to_thread.run_sync(open_view_store, settings)
+    try:
+        if settings.store == "sqlite":
+            # The embedded default migrates itself; PostgreSQL is migrated by `atp migrate`.
+            await bridge.run(apply_migrations, store)
+
+        def load_message(aggregate_id: UUID, version: int) -> Message:
+            message: object = ledger.app.repository.get(aggregate_id, version=version)
+            assert isinstance(message, Message)
+            return message
+
+        projections = await bridge.run(
+            lambda: ProjectionRunner(ledger, store, [AgentsView(), MessagesView(load_message)])
+        )
+        queries = Queries(store, bridge)
+        journal = JournalWriter(ledger)
+        supervisor = Supervisor(settings.actor_idle_timeout)
+        sealer = Sealer(settings.secret_key or "")
+        runtime = Runtime(
+            settings=settings,
+            ledger=ledger,
+            journal=journal,
+            supervisor=supervisor,
+            projections=projections,
+            queries=queries,
+            identities=Identities(ledger, queries, projections),
+            gate=IdempotencyGate(ledger, sealer),
+            sealer=sealer,
+        )
+        async with trio.open_nursery() as carrier:
+            await carrier.start(journal.run)
+            await carrier.start(projections.run)
+            await projections.catch_up()
+            async with trio.open_nursery() as actors:
+                await actors.start(supervisor.run)
+                yield runtime
+                actors.cancel_scope.cancel()
+            carrier.cancel_scope.cancel()
+    finally:
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(store.close)
+            await trio.to_thread.run_sync(ledger.close)
+
+
+async def serve_http(
+    runtime: Runtime,
+    shutdown: trio.Event,
+    *,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve the API on the configured address until ``shutdown`` is set.
+
+    ``task_status.started`` receives the bound addresses (port 0 picks a free one).
+    """
+    settings = runtime.settings
+    config = Config()
+    config.bind = [f"{settings.bind}:{settings.port}"]
+    config.accesslog = None  # access logs would carry ids; operators opt in via a proxy
+    config.graceful_timeout = settings.shutdown_grace
+    await hypercorn_serve(
+        create_app(runtime), config, shutdown_trigger=shutdown.wait, task_status=task_status
+    )
+
+
+async def serve(settings: Settings) -> None:
+    """Run the carrier until SIGINT or SIGTERM, then shut down gracefully."""
+    shutdown = trio.Event()
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with open_runtime(settings) as runtime, trio.open_nursery() as nursery:
+
+            async def wait_for_signal() -> None:
+                async for _ in signals:
+                    log.info("shutting down")
+                    shutdown.set()
+                    return
+
+            nursery.start_soon(wait_for_signal)
+            binds = await nursery.start(serve_http, runtime, shutdown)
+            log.info("ATP listening on %s (%s store)", ", ".join(binds), settings.store)
+            print(f"ATP listening on {', '.join(binds)} ({settings.store} store)", flush=True)
+            await shutdown.wait()
+            # Hypercorn finishes in-flight requests within its graceful timeout.
+            nursery.cancel_scope.deadline = trio.current_time() + settings.shutdown_grace

@@ -1,0 +1,113 @@
+"""Settings: every knob of the carrier, typed, with units, read from the environment once.
+
+``os.environ`` is read here and nowhere else. Unknown ``ATP_*`` variables are rejected
+so that a typo (``ATP_PROT=5000``) fails at start instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+
+__all__ = ["SECONDS", "Settings", "load_or_create_secret_key"]
+
+SECONDS = 1.0
+MINUTES = 60 * SECONDS
+HOURS = 60 * MINUTES
+DAYS = 24 * HOURS
+
+
+@attrs.frozen
+class Settings:
+    """The carrier's configuration. Build it with :meth:`from_env` or directly in tests."""
+
+    port: int = 4000
+    bind: str = "127.0.0.1"
+    data_dir: Path = Path("var")
+    # Both can hold credentials: never in a repr, a log line or an error.
+    database_url: str | None = attrs.field(default=None, repr=False)
+    secret_key: str | None = attrs.field(default=None, repr=False)
+
+    # Contract defaults (wire-contract §1.5, §1.9, §1.16, §5.4, §7); configurable for operators.
+    message_ttl: float = 7 * DAYS
+    default_lease: int = 60
+    agents_per_account: Mapping[str, int] = attrs.field(factory=lambda: {"free": 2, "basic": 10})
+    webhook_max_attempts: Mapping[str, int] = attrs.field(factory=lambda: {"free": 3, "basic": 8})
+    unknown_sender_limit: int = 20
+    unknown_sender_window: float = 1 * HOURS
+    max_body_bytes: int = 128_000
+
+    # Runtime.
+    actor_idle_timeout: float = 30 * SECONDS
+    shutdown_grace: float = 4 * SECONDS
+    db_threads: int = 8
+
+    @property
+    def store(self) -> str:
+        """``"postgresql"`` when a database URL is set, else the embedded ``"sqlite"``."""
+        return "postgresql" if self.database_url else "sqlite"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read ``ATP_*`` variables; reject unknown ones.
+
+        Raises:
+            ValueError: an unknown ``ATP_*`` variable, or a value that does not parse.
+        """
+        env = os.environ if environ is None else environ
+        known = {
+            "ATP_PORT", "ATP_BIND", "ATP_DATA_DIR", "ATP_DATABASE_URL", "ATP_SECRET_KEY",
+            "ATP_WEBHOOK_ALLOW_PRIVATE", "ATP_HOME", "ATP_TEST_DATABASE_URL",
+            "ATP_REQUIRE_POSTGRES", "ATP_BASE_URL",
+        }  # fmt: skip
+        unknown = sorted(k for k in env if k.startswith("ATP_") and k not in known)
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
+        kwargs: dict[str, object] = {}
+        if "ATP_PORT" in env:
+            kwargs["port"] = int(env["ATP_PORT"])
+        if "ATP_BIND" in env:
+            kwargs["bind"] = env["ATP_BIND"]
+        if "ATP_DATA_DIR" in env:
+            kwargs["data_dir"] = Path(env["ATP_DATA_DIR"])
+        if env.get("ATP_DATABASE_URL"):
+            kwargs["database_url"] = env["ATP_DATABASE_URL"]
+        if env.get("ATP_SECRET_KEY"):
+            kwargs["secret_key"] = env["ATP_SECRET_KEY"]
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+    def with_secret_key(self) -> Settings:
+        """Return settings whose secret key is set, creating one for the embedded store.
+
+        PostgreSQL deployments must set ``ATP_SECRET_KEY`` (several hosts share one
+        ledger, so a key generated on one disk would not be shared).
+
+        Raises:
+            ValueError: PostgreSQL without ``ATP_SECRET_KEY``.
+        """
+        if self.secret_key:
+            return self
+        if self.store == "postgresql":
+            raise ValueError("ATP_SECRET_KEY is required with ATP_DATABASE_URL")
+        return attrs.evolve(self, secret_key=load_or_create_secret_key(self.data_dir))
+
+
+def load_or_create_secret_key(data_dir: Path) -> str:
+    """The embedded default's secret key: created once (0600) under ``data_dir``."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    # O_EXCL: two processes starting at once must not end up with two keys.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key

@@ -1,0 +1,113 @@
+"""Request bodies as types, parsed strictly with cattrs.
+
+cattrs coerces by default (``int("60")``, ``str(5)``); the contract does not, so the
+converter registers exact-type hooks. Unknown keys are ignored, as the contract
+says, but they still count in the idempotency hash (that is computed from the raw
+parameters, not from these types). Every failure becomes the route's own error: a
+plain exception, because Quart-Trio unwraps exception groups (and cattrs'
+``ClassValidationError`` is one) before it looks for an error handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar, cast
+
+import attrs
+import cattrs
+from attrs import validators as v
+
+from atp.errors import AtpError
+
+__all__ = [
+    "AccountBody",
+    "AckBody",
+    "AgentBody",
+    "LeaseBody",
+    "SenderPolicyBody",
+    "parse_body",
+]
+
+T = TypeVar("T")
+
+
+def _non_blank(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not value.strip():
+        raise ValueError(f"{attribute.name} is blank")
+
+
+@attrs.frozen
+class AccountBody:
+    """``POST /api/accounts``: a non-blank name. Any ``plan`` is ignored (always free)."""
+
+    name: str = attrs.field(validator=v.and_(_non_blank, v.max_len(255)))
+
+
+@attrs.frozen
+class AgentBody:
+    """``POST /api/agents``."""
+
+    display_name: str | None = attrs.field(default=None, validator=v.optional(v.max_len(120)))
+    description: str | None = attrs.field(default=None, validator=v.optional(v.max_len(2000)))
+
+
+@attrs.frozen
+class LeaseBody:
+    """``POST /api/inbox/claims`` and ``POST /api/deliveries/:id/extend``: 0 is allowed."""
+
+    lease_seconds: int = attrs.field(default=60, validator=[v.ge(0), v.le(10 * 365 * 86400)])
+
+
+@attrs.frozen
+class SenderPolicyBody:
+    """``PUT /api/agents/:id/sender_policies``: one effect, one target (agent xor account)."""
+
+    effect: Literal["allow", "block"]
+    sender_agent_id: str | None = None
+    sender_account_id: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        targets = [t for t in (self.sender_agent_id, self.sender_account_id) if t and t.strip()]
+        if len(targets) != 1:
+            raise ValueError("exactly one of sender_agent_id and sender_account_id")
+
+
+@attrs.frozen
+class AckBody:
+    """``POST /api/deliveries/:id/acks``."""
+
+    status: Literal["accepted", "completed", "failed", "rejected"]
+    payload: Any = None
+
+
+def _exact(kind: type) -> Any:
+    def hook(value: object, _: object) -> object:
+        if type(value) is not kind:
+            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+        return value
+
+    return hook
+
+
+_converter = cattrs.Converter(forbid_extra_keys=False)
+for _kind in (str, int, bool):
+    _converter.register_structure_hook(_kind, _exact(_kind))
+_converter.register_structure_hook(Any, lambda value, _: value)
+
+
+def parse_body(cls: type[T], params: Mapping[str, Any], error: type[AtpError]) -> T:
+    """Structure ``params`` into ``cls`` or raise ``error`` (a plain exception).
+
+    Raises:
+        AtpError: ``error``, with cattrs' own description kept as the (log-only) detail.
+    """
+    fields = {a.name for a in attrs.fields(cast(Any, cls))}
+    try:
+        return _converter.structure({k: params[k] for k in fields if k in params}, cls)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+        detail = (
+            "; ".join(cattrs.transform_error(exc))
+            if isinstance(exc, cattrs.BaseValidationError)
+            else str(exc)
+        )
+        raise error(detail) from None

@@ -1,0 +1,161 @@
+"""The contract's response shapes, rendered from aggregates.
+
+One renderer per shape, used by the actors (for the response they answer and store
+for idempotent replay) and by the projections (for the documents reads return), so
+a status read and a write's response can never disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from atp.domain import ADDRESS_PREFIX, Ack, Agent, Delivery, Message, SenderPolicy
+
+__all__ = [
+    "SAFE_ERRORS",
+    "ack_document",
+    "agent_document",
+    "claim_document",
+    "iso",
+    "message_envelope",
+    "message_status",
+    "sender_policy_document",
+    "viewer_document",
+]
+
+# Error classes a status may show (contract §1.8); anything else reads "internal_error".
+SAFE_ERRORS = frozenset(
+    {
+        "bad_alpn_protocol", "closed", "internal_error", "internal_task_exit", "message_acked",
+        "message_expired", "nxdomain", "timeout", "transport_error", "unsafe_webhook_url",
+        "webhook_endpoint_inactive",
+    }
+)  # fmt: skip
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO-8601 UTC with microseconds and ``Z``, as the contract writes every timestamp."""
+    if moment is None:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def message_envelope(message: Message) -> dict[str, Any]:
+    """The message object: exactly the contract's keys (session keys only for session messages)."""
+    return {
+        "id": message.message_id,
+        "from": ADDRESS_PREFIX + message.sender_agent_id,
+        "to": ADDRESS_PREFIX + message.recipient_agent_id,
+        "trust": message.trust,
+        "payload": message.payload,
+        "content_type": "application/a2a+json",
+        "a2a_version": "1.0",
+        "created_at": iso(message.created_at),
+        "expires_at": iso(message.expires_at),
+    }
+
+
+def _safe_error(error: str | None) -> str | None:
+    return None if error is None else (error if error in SAFE_ERRORS else "internal_error")
+
+
+def _delivery(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "id": delivery["id"],
+        "mode": delivery["mode"],
+        "status": delivery["status"],
+        "claimed_at": iso(delivery["claimed_at"]),
+        "leased_until": iso(delivery["leased_until"]),
+        "attempt_count": delivery["attempt_count"],
+        "max_attempts": delivery["max_attempts"],
+        "next_attempt_at": iso(delivery["next_attempt_at"]),
+        "delivered_at": iso(delivery["delivered_at"]),
+        "last_error": _safe_error(delivery["last_error"]),
+        "attempts": [
+            {
+                "id": a["id"],
+                "attempt_number": a["attempt_number"],
+                "response_status": a["response_status"],
+                "error": _safe_error(a["error"]),
+                "result": a["result"],
+                "next_attempt_at": iso(a["next_attempt_at"]),
+                "created_at": iso(a["created_at"]),
+                "request_url": a["request_url"],
+            }
+            for a in sorted(delivery["attempts"], key=lambda a: a["attempt_number"])
+        ],
+    }
+
+
+def message_status(message: Message) -> dict[str, Any]:
+    """The message-status object as the recipient side sees it (with ``request_url``)."""
+    return {
+        "message": message_envelope(message),
+        "carrier_status": message.carrier_status,
+        "ack_status": message.ack_status,
+        "terminal_at": iso(message.terminal_at),
+        "deliveries": [_delivery(d) for d in message.deliveries],
+    }
+
+
+def viewer_document(document: dict[str, Any], *, recipient_side: bool) -> dict[str, Any]:
+    """Narrow a recipient-side status document for its viewer: ``request_url`` is the
+    recipient's endpoint, so the sender side never sees it (contract §1.8)."""
+    if recipient_side:
+        return document
+    deliveries = [
+        {
+            **d,
+            "attempts": [{k: v for k, v in a.items() if k != "request_url"} for a in d["attempts"]],
+        }
+        for d in document["deliveries"]
+    ]
+    return {**document, "deliveries": deliveries}
+
+
+def claim_document(message: Message, delivery: Delivery) -> dict[str, Any]:
+    """A claim or extend answer: the delivery id, its lease end and the envelope."""
+    return {
+        "id": delivery["id"],
+        "leased_until": iso(delivery["leased_until"]),
+        "message": message_envelope(message),
+    }
+
+
+def ack_document(message: Message, ack: Ack) -> dict[str, Any]:
+    """An ACK answer: the ACK and the message status after it."""
+    return {
+        "ack": {
+            "id": ack["id"],
+            "message_id": message.message_id,
+            "delivery_id": ack["delivery_id"],
+            "status": ack["status"],
+            "payload": ack["payload"],
+            "created_at": iso(ack["created_at"]),
+        },
+        "message_status": message_status(message),
+    }
+
+
+def agent_document(agent: Agent) -> dict[str, Any]:
+    """The agent object of ``GET /api/agents/:id``."""
+    return {
+        "id": agent.agent_id,
+        "address": agent.address,
+        "display_name": agent.display_name,
+        "description": agent.description,
+        "active_agent_key_id": agent.active_key_id,
+    }
+
+
+def sender_policy_document(recipient_agent_id: str, policy: SenderPolicy) -> dict[str, Any]:
+    """The sender-policy object of ``PUT /api/agents/:id/sender_policies``."""
+    return {
+        "id": policy["id"],
+        "recipient_agent_id": recipient_agent_id,
+        "sender_agent_id": policy["sender_agent_id"],
+        "sender_account_id": policy["sender_account_id"],
+        "effect": policy["effect"],
+        "updated_at": iso(policy["updated_at"]),
+    }

@@ -1,0 +1,40 @@
+"""The read side: Trio loops that fold the ledger's events into SQL views.
+
+The send path ends here: ``ProjectionRunner`` applies each committed page to the
+views (``AgentsView``, ``MessagesView``) with its tracking position in one
+transaction; ``Queries`` answers reads from them.
+"""
+
+from projections._agents import AgentsView
+from projections._messages import MessageLoader, MessagesView
+from projections._queries import AgentRow, KeyOwner, MessageRow, Queries
+from projections._rebuild import dump_views, rebuild
+from projections._runner import ProjectionRunner, ProjectionStatistics
+from projections._store import (
+    MIGRATIONS_DIR,
+    Cursor,
+    ViewStore,
+    apply_migrations,
+    open_view_store,
+)
+from projections._view import View
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "AgentRow",
+    "AgentsView",
+    "Cursor",
+    "KeyOwner",
+    "MessageLoader",
+    "MessageRow",
+    "MessagesView",
+    "ProjectionRunner",
+    "ProjectionStatistics",
+    "Queries",
+    "View",
+    "ViewStore",
+    "apply_migrations",
+    "dump_views",
+    "open_view_store",
+    "rebuild",
+]

@@ -1,0 +1,130 @@
+"""Reads over the views, for the API and for actors that rehydrate.
+
+Every method runs its SQL in a worker thread. Callers that need read-your-writes
+first wait on ``ProjectionRunner.wait_current()``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from atp.ledger import Bridge
+from atp.wire import iso
+from projections._store import ViewStore
+
+__all__ = ["AgentRow", "KeyOwner", "MessageRow", "Queries"]
+
+
+@attrs.frozen
+class KeyOwner:
+    """Whose key a token hash is: an account's, or an active agent's."""
+
+    kind: str
+    account_id: str
+    agent_id: str | None
+
+
+@attrs.frozen
+class AgentRow:
+    id: str
+    account_id: str
+    address: str
+    display_name: str | None
+    description: str | None
+    status: str
+    active_key_id: str | None
+
+    def document(self) -> dict[str, Any]:
+        """The agent object of ``GET /api/agents/:id``."""
+        return {
+            "id": self.id,
+            "address": self.address,
+            "display_name": self.display_name,
+            "description": self.description,
+            "active_agent_key_id": self.active_key_id,
+        }
+
+
+@attrs.frozen
+class MessageRow:
+    document: dict[str, Any]
+    sender_agent_id: str
+    sender_account_id: str
+    recipient_agent_id: str
+    recipient_account_id: str
+
+
+class Queries:
+    """Named reads over the views."""
+
+    def __init__(self, store: ViewStore, bridge: Bridge) -> None:
+        self.store = store
+        self.bridge = bridge
+
+    async def key_owner(self, token_hash: str) -> KeyOwner | None:
+        """The owner of an unrevoked key; agent keys only while the agent is active."""
+        rows = await self.bridge.run(
+            self.store.query,
+            "SELECT k.kind, k.account_id, k.agent_id FROM atp_api_keys k"
+            " LEFT JOIN atp_agents a ON a.id = k.agent_id"
+            " WHERE k.token_hash = ? AND k.revoked = 0"
+            " AND (k.kind = 'account' OR a.status = 'active')",
+            (token_hash,),
+        )
+        return KeyOwner(*rows[0]) if rows else None
+
+    async def agent(self, agent_id: str) -> AgentRow | None:
+        rows = await self.bridge.run(
+            self.store.query,
+            "SELECT id, account_id, address, display_name, description, status, active_key_id"
+            " FROM atp_agents WHERE id = ?",
+            (agent_id,),
+        )
+        return AgentRow(*rows[0]) if rows else None
+
+    async def message(self, message_id: str) -> MessageRow | None:
+        rows = await self.bridge.run(
+            self.store.query,
+            "SELECT document, sender_agent_id, sender_account_id, recipient_agent_id,"
+            " recipient_account_id FROM atp_messages WHERE id = ?",
+            (message_id,),
+        )
+        if not rows:
+            return None
+        document, *parties = rows[0]
+        return MessageRow(json.loads(document), *parties)
+
+    async def delivery_message(self, delivery_id: str) -> tuple[str, str] | None:
+        """(message id, recipient agent id) of a delivery."""
+        rows = await self.bridge.run(
+            self.store.query,
+            "SELECT message_id, recipient_agent_id FROM atp_deliveries WHERE id = ?",
+            (delivery_id,),
+        )
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
+    async def open_message_ids(self, recipient_agent_id: str) -> list[str]:
+        """The recipient's open messages, oldest first (what a mailbox rehydrates)."""
+        rows = await self.bridge.run(
+            self.store.query,
+            "SELECT message_id FROM atp_inbox WHERE recipient_agent_id = ? ORDER BY position",
+            (recipient_agent_id,),
+        )
+        return [str(r[0]) for r in rows]
+
+    async def unknown_sender_times(
+        self, recipient_agent_id: str, since: datetime
+    ) -> list[tuple[str, str]]:
+        """(sender account, created_at) of untrusted, unrejected messages since ``since``."""
+        rows = await self.bridge.run(
+            self.store.query,
+            "SELECT sender_account_id, created_at FROM atp_messages"
+            " WHERE recipient_agent_id = ? AND trust = 'untrusted'"
+            " AND carrier_status <> 'rejected' AND created_at >= ? ORDER BY created_at",
+            (recipient_agent_id, iso(since)),
+        )
+        return [(str(a), str(t)) for a, t in rows]

@@ -1,0 +1,186 @@
+"""Where the read models live: a SQLite file beside the ledger, or the same PostgreSQL.
+
+Views are written by one projection loop and read by many requests, always in a
+worker thread. SQL is written once with ``?`` placeholders; the PostgreSQL store
+translates them. Views are derived data, so the SQLite view file uses
+``synchronous=NORMAL``: a lost tail is re-projected from the ledger on start.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from atp.ledger import postgres_target
+from atp.settings import Settings
+
+__all__ = ["MIGRATIONS_DIR", "Cursor", "ViewStore", "apply_migrations", "open_view_store"]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
+Row = tuple[Any, ...]
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the views use."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class ViewStore:
+    """A connection source for the read models. Subclasses pick the database."""
+
+    dialect: str
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        """A cursor inside one transaction: committed on exit, rolled back on error."""
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one read and return all rows."""
+        with self.transaction() as cur:
+            cur.execute(sql, params)
+            return [tuple(row) for row in cur.fetchall()]
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class _SqliteCursor:
+    def __init__(self, cur: sqlite3.Cursor) -> None:
+        self._cur = cur
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._cur.execute(sql, tuple(params))
+
+    def fetchone(self) -> Any:
+        return self._cur.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cur.fetchall()
+
+
+class SqliteViewStore(ViewStore):
+    """Views in ``<data_dir>/views.db``: one writer connection, one reader per thread."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        conn = self._connection()
+        cur = conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            yield _SqliteCursor(cur)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        # Reads need no write lock: WAL gives them a consistent snapshot.
+        return [tuple(r) for r in self._connection().execute(sql, tuple(params)).fetchall()]
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+
+
+class _PgCursor:
+    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
+        self._cur = cur
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._cur.execute(sql.replace("?", "%s"), tuple(params))
+
+    def fetchone(self) -> Any:
+        return self._cur.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cur.fetchall()
+
+
+class PostgresViewStore(ViewStore):
+    """Views in the ledger's PostgreSQL database (and schema)."""
+
+    dialect = "postgresql"
+
+    def __init__(self, conninfo: str, size: int) -> None:
+        self.pool = ConnectionPool(conninfo, min_size=1, max_size=size, open=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            yield _PgCursor(cur)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def open_view_store(settings: Settings) -> ViewStore:
+    """The view store for these settings (not yet migrated)."""
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return SqliteViewStore(settings.data_dir / "views.db")
+    target = postgres_target(settings.database_url)
+    return PostgresViewStore(target.conninfo(), size=settings.db_threads)
+
+
+def apply_migrations(store: ViewStore) -> list[str]:
+    """Apply the numbered SQL files not yet applied; return their names."""
+    folder = MIGRATIONS_DIR / store.dialect
+    applied: list[str] = []
+    with store.transaction() as cur:
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS atp_schema_migrations "
+            "(version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        cur.execute("SELECT version FROM atp_schema_migrations")
+        done = {row[0] for row in cur.fetchall()}
+        for path in sorted(folder.glob("*.sql")):
+            if path.stem in done:
+                continue
+            for statement in path.read_text().split(";"):
+                if statement.strip() and not _only_comments(statement):
+                    cur.execute(statement)
+            cur.execute(
+                "INSERT INTO atp_schema_migrations (version, applied_at) VALUES (?, ?)",
+                (path.stem, datetime.now(UTC).isoformat()),
+            )
+            applied.append(path.stem)
+    return applied
+
+
+def _only_comments(statement: str) -> bool:
+    return all(not line.strip() or line.strip().startswith("--") for line in statement.splitlines())

@@ -1,0 +1,97 @@
+"""A thin test client over httpx: the contract's calls, with fresh idempotency keys."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import attrs
+import httpx
+
+
+def text(message_id: str = "m-1", body: str = "hello") -> dict[str, Any]:
+    """A minimal valid A2A message."""
+    return {"messageId": message_id, "role": "ROLE_USER", "parts": [{"text": body}]}
+
+
+@attrs.frozen
+class Agent:
+    id: str
+    address: str
+    token: str
+    account_token: str
+
+
+class Api:
+    """The contract's routes as methods. Each returns the raw ``httpx.Response``."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    @staticmethod
+    def headers(token: str | None, key: str | None = "") -> dict[str, str]:
+        headers = {}
+        if token is not None:
+            headers["authorization"] = f"Bearer {token}"
+        if key is not None:
+            headers["idempotency-key"] = key or secrets.token_hex(8)
+        return headers
+
+    async def post(
+        self, path: str, token: str | None, json: Any = None, key: str | None = ""
+    ) -> httpx.Response:
+        return await self.client.post(path, json=json, headers=self.headers(token, key))
+
+    async def put(
+        self, path: str, token: str | None, json: Any = None, key: str | None = ""
+    ) -> httpx.Response:
+        return await self.client.put(path, json=json, headers=self.headers(token, key))
+
+    async def get(self, path: str, token: str | None) -> httpx.Response:
+        return await self.client.get(path, headers=self.headers(token, None))
+
+    # -- flows ----------------------------------------------------------------------
+
+    async def signup(self, name: str = "Dev Network") -> str:
+        """A new account; returns its account token."""
+        r = await self.client.post("/api/accounts", json={"name": name})
+        assert r.status_code == 201, r.text
+        token: str = r.json()["account_api_key"]["token"]
+        return token
+
+    async def agent(self, account_token: str | None = None, name: str = "agent") -> Agent:
+        """A new agent (in a new account unless one is given)."""
+        account_token = account_token or await self.signup()
+        r = await self.post("/api/agents", account_token, {"display_name": name})
+        assert r.status_code == 201, r.text
+        body = r.json()
+        return Agent(body["id"], body["address"], body["agent_api_key"]["token"], account_token)
+
+    async def pair(self) -> tuple[Agent, Agent]:
+        """Two agents of one account."""
+        account = await self.signup()
+        return await self.agent(account, "alpha"), await self.agent(account, "beta")
+
+    async def send(
+        self, sender: Agent, to: Agent | str, payload: Any = None, key: str = ""
+    ) -> httpx.Response:
+        address = to if isinstance(to, str) else to.address
+        body = {"to": address, "payload": payload if payload is not None else text()}
+        return await self.post("/api/messages", sender.token, body, key)
+
+    async def claim(
+        self, agent: Agent, lease_seconds: int | None = None, key: str = ""
+    ) -> httpx.Response:
+        body = {} if lease_seconds is None else {"lease_seconds": lease_seconds}
+        return await self.post("/api/inbox/claims", agent.token, body, key)
+
+    async def ack(
+        self, agent: Agent, delivery_id: str, status: str, payload: Any = None, key: str = ""
+    ) -> httpx.Response:
+        body: dict[str, Any] = {"status": status}
+        if payload is not None:
+            body["payload"] = payload
+        return await self.post(f"/api/deliveries/{delivery_id}/acks", agent.token, body, key)
+
+    async def status(self, token: str, message_id: str) -> httpx.Response:
+        return await self.get(f"/api/messages/{message_id}", token)
