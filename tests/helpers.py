@@ -20,6 +20,7 @@ class Agent:
     address: str
     token: str
     account_token: str
+    account_id: str = ""
 
 
 class Api:
@@ -27,6 +28,7 @@ class Api:
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
+        self.account_ids: dict[str, str] = {}  # account token -> account id
 
     @staticmethod
     def headers(token: str | None, key: str | None = "") -> dict[str, str]:
@@ -57,6 +59,7 @@ class Api:
         r = await self.client.post("/api/accounts", json={"name": name})
         assert r.status_code == 201, r.text
         token: str = r.json()["account_api_key"]["token"]
+        self.account_ids[token] = r.json()["id"]
         return token
 
     async def agent(self, account_token: str | None = None, name: str = "agent") -> Agent:
@@ -65,7 +68,10 @@ class Api:
         r = await self.post("/api/agents", account_token, {"display_name": name})
         assert r.status_code == 201, r.text
         body = r.json()
-        return Agent(body["id"], body["address"], body["agent_api_key"]["token"], account_token)
+        return Agent(
+            body["id"], body["address"], body["agent_api_key"]["token"], account_token,
+            self.account_ids.get(account_token, ""),
+        )  # fmt: skip
 
     async def pair(self) -> tuple[Agent, Agent]:
         """Two agents of one account."""

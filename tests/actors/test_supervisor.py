@@ -1,0 +1,122 @@
+"""Supervision: crashes stay inside their actor, restarts back off, idle actors stop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from actors import Actor, Reply, Supervisor
+from atp.errors import NotFound, UnexpectedError
+
+
+class Echo(Actor[str]):
+    """Answers a command with its text; "crash" raises; "refuse" is a refused command."""
+
+    rehydrations = 0
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key, runtime=None)  # type: ignore[arg-type]
+        self.rehydrations = 0
+
+    async def rehydrate(self) -> None:
+        self.rehydrations += 1
+
+    async def handle(self, command: str) -> Reply:
+        if command == "crash":
+            raise RuntimeError("boom")
+        if command == "refuse":
+            raise NotFound()
+        return Reply(200, {"echo": command, "rehydrations": self.rehydrations})
+
+
+def echo(supervisor: Supervisor, key: str) -> Echo:
+    return supervisor.actor(key, Echo, lambda: Echo(key))
+
+
+@pytest.fixture
+async def supervisor(nursery: trio.Nursery) -> Supervisor:
+    sup = Supervisor(idle_timeout=30.0)
+    await nursery.start(sup.run)
+    return sup
+
+
+async def test_crash_answers_unexpected_and_restarts_with_rehydration(
+    supervisor: Supervisor, autojump_clock: Any
+) -> None:
+    actor = echo(supervisor, "a")
+    assert (await actor.ask("hi")).body == {"echo": "hi", "rehydrations": 1}
+    with pytest.raises(UnexpectedError):
+        await actor.ask("crash")
+    reply = await echo(supervisor, "a").ask("again")
+    assert reply.body == {"echo": "again", "rehydrations": 2}
+    assert supervisor.statistics().restarts == 1
+
+
+async def test_refusal_is_not_a_crash(supervisor: Supervisor) -> None:
+    actor = echo(supervisor, "a")
+    with pytest.raises(NotFound):
+        await actor.ask("refuse")
+    assert (await actor.ask("ok")).body["rehydrations"] == 1
+    assert supervisor.statistics().restarts == 0
+
+
+async def test_one_actor_crashing_never_reaches_another(
+    supervisor: Supervisor, autojump_clock: Any
+) -> None:
+    calm, wild = echo(supervisor, "calm"), echo(supervisor, "wild")
+    for _ in range(5):
+        with pytest.raises(UnexpectedError):
+            await wild.ask("crash")
+        assert (await calm.ask("still here")).status == 200
+    assert supervisor.statistics().restarts == 5
+    assert supervisor.is_running
+
+
+async def test_backoff_doubles_between_consecutive_crashes(
+    supervisor: Supervisor, autojump_clock: Any
+) -> None:
+    actor = echo(supervisor, "a")
+    await actor.ask("warm")
+    gaps = []
+    for _ in range(4):
+        with pytest.raises(UnexpectedError):
+            await actor.ask("crash")
+        before = trio.current_time()
+        await actor.ask("probe")
+        gaps.append(round(trio.current_time() - before, 3))
+    assert gaps == [0.01, 0.02, 0.04, 0.08]
+
+
+async def test_idle_actor_stops_and_a_new_one_starts_on_demand(
+    supervisor: Supervisor, autojump_clock: Any
+) -> None:
+    first = echo(supervisor, "a")
+    await first.ask("hello")
+    await trio.sleep(31)
+    assert supervisor.running("a") is None
+    assert supervisor.statistics().stopped_idle == 1
+    second = echo(supervisor, "a")
+    assert second is not first
+    assert (await second.ask("back")).body == {"echo": "back", "rehydrations": 1}
+
+
+async def test_commands_queued_during_a_crash_are_served_after_restart(
+    supervisor: Supervisor, autojump_clock: Any
+) -> None:
+    actor = echo(supervisor, "a")
+    await actor.ask("warm")
+    replies: list[Reply] = []
+
+    async def ask(text: str) -> None:
+        replies.append(await actor.ask(text))
+
+    with pytest.raises(UnexpectedError):
+        await actor.ask("crash")
+    async with trio.open_nursery() as nursery:
+        for n in range(3):
+            nursery.start_soon(ask, f"q{n}")
+    assert sorted(r.body["echo"] for r in replies) == ["q0", "q1", "q2"]
+    assert {r.body["rehydrations"] for r in replies} == {2}
