@@ -11,6 +11,7 @@ from actors._actor import Actor, ActorStatistics
 from actors._commands import (
     ClaimInbox,
     Command,
+    ExpireDue,
     ExtendLease,
     OpenAccount,
     RecordAck,
@@ -27,6 +28,7 @@ from actors._journal import JournalStatistics, JournalWriter
 from actors._mailbox import MailboxActor
 from actors._runtime import Runtime
 from actors._supervisor import Supervisor, SupervisorStatistics
+from actors._sweeper import ExpirySweeper
 
 __all__ = [
     "AccountActor",
@@ -34,6 +36,8 @@ __all__ = [
     "ActorStatistics",
     "ClaimInbox",
     "Command",
+    "ExpireDue",
+    "ExpirySweeper",
     "ExtendLease",
     "IdempotencyGate",
     "Identities",

@@ -7,7 +7,7 @@ what makes the plan limit and "one active key per agent" hold without locks.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, assert_never
 
 from actors._actor import Actor
@@ -49,7 +49,7 @@ class AccountActor(Actor[AccountCommand]):
         self.agents = {}
 
     async def handle(self, command: AccountCommand) -> Reply:
-        now = datetime.now(UTC)
+        now = self.runtime.now()
         match command:
             case OpenAccount():
                 return self._open(command, now)

@@ -101,6 +101,20 @@ class Actor(Generic[C]):
     def committed(self) -> None:
         """Called after each successful commit (publish new state to other readers)."""
 
+    def next_deadline(self) -> datetime | None:
+        """When something in this actor next falls due (a lease end, an expiry), if ever."""
+        return None
+
+    def deadline_command(self) -> C | None:
+        """The command the actor gives itself when its deadline passes."""
+        return None
+
+    def _due_in(self) -> float | None:
+        deadline = self.next_deadline()
+        if deadline is None:
+            return None
+        return max(0.0, (deadline - self.runtime.now()).total_seconds())
+
     def may_stop(self) -> bool:
         """Whether an idle actor may stop now (subclasses keep live timers running)."""
         return True
@@ -108,17 +122,25 @@ class Actor(Generic[C]):
     # -- the loop -----------------------------------------------------------------------
 
     async def run(self, idle_timeout: float) -> None:
-        """Rehydrate, then serve commands until idle for ``idle_timeout`` seconds."""
+        """Rehydrate, then serve commands (and deadlines) until idle for ``idle_timeout``."""
         await self.rehydrate()
+        idle_until = trio.current_time() + idle_timeout
         while True:
             first: _Envelope[C] | None = None
-            with trio.move_on_after(idle_timeout):
+            timeout = idle_until - trio.current_time()
+            due = self._due_in()
+            with trio.move_on_after(timeout if due is None else min(timeout, due)):
                 first = await self._receive.receive()
             if first is None:
-                # No await between this check and returning: nothing can slip into the channel.
-                if self.queued == 0 and self.may_stop():
-                    return
-                continue
+                command = self.deadline_command() if due is not None and due <= timeout else None
+                if command is None:
+                    # No await between this check and returning: nothing can slip in.
+                    if self.queued == 0 and self.may_stop():
+                        return
+                    idle_until = trio.current_time() + idle_timeout
+                    continue
+                first = _Envelope(command)
+            idle_until = trio.current_time() + idle_timeout
             batch = [first]
             while len(batch) < _MAX_BATCH:
                 try:

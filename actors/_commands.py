@@ -19,6 +19,7 @@ __all__ = [
     "AccountCommand",
     "ClaimInbox",
     "Command",
+    "ExpireDue",
     "ExtendLease",
     "MailboxCommand",
     "OpenAccount",
@@ -128,6 +129,14 @@ class RecordAck:
     ticket: Ticket
 
 
+@final
+@attrs.frozen
+class ExpireDue:
+    """Expire what is overdue (the actor's own deadline, or the expiry sweep)."""
+
+    recipient_agent_id: str
+
+
 AccountCommand = OpenAccount | RegisterAgent | RotateAgentKey | SetWebhookEndpoint | SetSenderPolicy
-MailboxCommand = SendMessage | ClaimInbox | ExtendLease | RecordAck
+MailboxCommand = SendMessage | ClaimInbox | ExtendLease | RecordAck | ExpireDue
 Command = AccountCommand | MailboxCommand

@@ -13,11 +13,19 @@ and the caught-up views when the actor starts.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, assert_never
 
 from actors._actor import Actor
-from actors._commands import ClaimInbox, ExtendLease, MailboxCommand, RecordAck, Reply, SendMessage
+from actors._commands import (
+    ClaimInbox,
+    ExpireDue,
+    ExtendLease,
+    MailboxCommand,
+    RecordAck,
+    Reply,
+    SendMessage,
+)
 from atp.domain import Agent, Message, aggregate_id, new_id
 from atp.errors import NotFound, RecipientNotFound, UnknownSenderRateLimited
 from atp.wire import ack_document, claim_document, message_status
@@ -57,7 +65,7 @@ class MailboxActor(Actor[MailboxCommand]):
             message = await runtime.ledger.get(Message, aggregate_id(message_id))
             if message is not None and message.is_open:
                 self._keep(message)
-        since = datetime.now(UTC) - timedelta(seconds=runtime.settings.unknown_sender_window)
+        since = runtime.now() - timedelta(seconds=runtime.settings.unknown_sender_window)
         for account_id, created_at in await runtime.queries.unknown_sender_times(
             self.agent_id, since
         ):
@@ -65,7 +73,7 @@ class MailboxActor(Actor[MailboxCommand]):
             self.unknown_senders.setdefault(account_id, deque()).append(moment)
 
     async def handle(self, command: MailboxCommand) -> Reply:
-        now = datetime.now(UTC)
+        now = self.runtime.now()
         match command:
             case SendMessage():
                 return await self._intake(command, now)
@@ -85,6 +93,9 @@ class MailboxActor(Actor[MailboxCommand]):
                 if not message.is_open:
                     self._close(message)
                 return self.answer(command.ticket, 201, ack_document(message, ack), now)
+            case ExpireDue():
+                expired = self._expire_due(now)
+                return Reply(200, {"expired": expired})
             case _:
                 assert_never(command)
 
@@ -124,16 +135,42 @@ class MailboxActor(Actor[MailboxCommand]):
         return self.answer(command.ticket, 201, message_status(message), now)
 
     def _claim(self, command: ClaimInbox, now: datetime) -> Reply:
-        for message in list(self.open.values()):
-            if message.expire_if_due(now):
-                self.stage(message)
-                self._close(message)
-            elif message.claimable(now):
+        self._expire_due(now)
+        for message in self.open.values():
+            if message.claimable(now):
                 delivery = message.lease(new_id("dlv"), command.lease_seconds, now)
                 self.delivery_index[delivery["id"]] = message.message_id
                 self.stage(message)
                 return self.answer(command.ticket, 201, claim_document(message, delivery), now)
         return self.answer(command.ticket, 200, {"delivery": None}, now)
+
+    def _expire_due(self, now: datetime) -> int:
+        expired = [m for m in self.open.values() if m.expire_if_due(now)]
+        for message in expired:
+            self.stage(message)
+            self._close(message)
+        return len(expired)
+
+    # -- deadlines ------------------------------------------------------------------------
+
+    def next_deadline(self) -> datetime | None:
+        """The next lease end or expiry among open messages.
+
+        Messages are kept oldest first and share one TTL, so the first still-queued
+        message is the next to expire; active leases are few (one per claim in flight).
+        """
+        now = self.runtime.now()
+        deadline: datetime | None = None
+        for message in self.open.values():
+            lease = message.active_lease(now)
+            if lease is not None and lease["leased_until"] is not None:
+                deadline = _earliest(deadline, lease["leased_until"])
+            elif message.carrier_status == "queued":
+                return _earliest(deadline, message.expires_at)
+        return deadline
+
+    def deadline_command(self) -> MailboxCommand:
+        return ExpireDue(self.agent_id)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -189,3 +226,7 @@ class MailboxActor(Actor[MailboxCommand]):
             self._close(message)
         self.delivery_index[delivery_id] = message.message_id
         return message
+
+
+def _earliest(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b < a else a

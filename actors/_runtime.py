@@ -8,6 +8,8 @@ lease and forward the command there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, assert_never
 
 import attrs
@@ -17,6 +19,7 @@ from actors._actor import Actor
 from actors._commands import (
     ClaimInbox,
     Command,
+    ExpireDue,
     ExtendLease,
     OpenAccount,
     RecordAck,
@@ -53,6 +56,8 @@ class Runtime:
     identities: Identities
     gate: IdempotencyGate
     sealer: Sealer
+    # Wall-clock time for the domain (leases, expiry); tests may replace it.
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     async def ask(self, command: Command) -> Reply:
         """Deliver ``command`` to the actor that owns its aggregates and return the reply.
@@ -77,7 +82,7 @@ class Runtime:
                     AccountActor,
                     lambda: AccountActor(account_id, self),
                 )
-            case SendMessage() | ClaimInbox() | ExtendLease() | RecordAck():
+            case SendMessage() | ClaimInbox() | ExtendLease() | RecordAck() | ExpireDue():
                 agent_id = command.recipient_agent_id
                 return self.supervisor.actor(
                     MailboxActor.key_of(agent_id),

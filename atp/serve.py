@@ -21,7 +21,14 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
-from actors import IdempotencyGate, Identities, JournalWriter, Runtime, Supervisor
+from actors import (
+    ExpirySweeper,
+    IdempotencyGate,
+    Identities,
+    JournalWriter,
+    Runtime,
+    Supervisor,
+)
 from atp.api import create_app
 from atp.domain import Message
 from atp.ledger import Bridge, Ledger
@@ -82,6 +89,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             await projections.catch_up()
             async with trio.open_nursery() as actors:
                 await actors.start(supervisor.run)
+                await actors.start(ExpirySweeper(runtime).run)
                 yield runtime
                 actors.cancel_scope.cancel()
             carrier.cancel_scope.cancel()

@@ -69,10 +69,10 @@ class MessagesView(View):
             )  # fmt: skip
         if message.is_open:
             cur.execute(
-                "INSERT INTO atp_inbox (message_id, recipient_agent_id, position)"
-                " SELECT id, recipient_agent_id, position FROM atp_messages WHERE id = ?"
+                "INSERT INTO atp_inbox (message_id, recipient_agent_id, position, expires_at)"
+                " SELECT id, recipient_agent_id, position, ? FROM atp_messages WHERE id = ?"
                 " ON CONFLICT (message_id) DO NOTHING",
-                (message.message_id,),
+                (iso(message.expires_at), message.message_id),
             )
         else:
             cur.execute("DELETE FROM atp_inbox WHERE message_id = ?", (message.message_id,))

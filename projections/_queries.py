@@ -116,6 +116,15 @@ class Queries:
         )
         return [str(r[0]) for r in rows]
 
+    async def overdue_recipients(self, now: datetime, limit: int = 1000) -> list[str]:
+        """Recipients with open messages past their expiry (for the expiry sweep)."""
+        rows = await self.bridge.run(
+            self.store.query,
+            "SELECT DISTINCT recipient_agent_id FROM atp_inbox WHERE expires_at <= ? LIMIT ?",
+            (iso(now), limit),
+        )
+        return [str(r[0]) for r in rows]
+
     async def unknown_sender_times(
         self, recipient_agent_id: str, since: datetime
     ) -> list[tuple[str, str]]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from quart import request
 from quart_trio import QuartTrio
 
 from actors import Runtime
 from atp.api import _accounts, _agents, _health, _inbox, _messages
 from atp.api._errors import install_error_handlers
+from atp.api._requests import read_params
 
 __all__ = ["create_app"]
 
@@ -24,5 +26,11 @@ def create_app(runtime: Runtime) -> QuartTrio:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     for module in (_health, _accounts, _agents, _messages, _inbox):
         app.register_blueprint(module.blueprint)
+    app.before_request(_parse_body)
     install_error_handlers(app)
     return app
+
+
+async def _parse_body() -> None:
+    if request.method in ("POST", "PUT", "PATCH"):
+        await read_params()

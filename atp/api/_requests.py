@@ -6,7 +6,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from quart import current_app, request
+from quart import current_app, g, request
 
 from actors import Command, Principal, Replay, Reply, Runtime, Ticket, request_hash
 from atp.errors import (
@@ -29,12 +29,18 @@ def runtime() -> Runtime:
 async def read_params() -> dict[str, Any]:
     """Query string and JSON body merged into one mapping, as the contract's params.
 
+    Parsed once per request, before routing and authentication (as the reference's
+    parser runs in its pipeline), so a malformed or oversized body is refused first.
     A non-JSON content type yields no body parameters (the contract passes such
     bodies through unparsed); a top-level array lands under ``"_json"``.
 
     Raises:
         MalformedRequest: the body claims to be JSON and is not.
+        RequestEntityTooLarge: the body is over the limit (answered 413).
     """
+    cached: dict[str, Any] | None = g.get("atp_params")
+    if cached is not None:
+        return cached
     params: dict[str, Any] = dict(request.args.items())
     raw = await request.get_data(cache=True)
     content_type = request.mimetype or ""
@@ -49,6 +55,7 @@ async def read_params() -> dict[str, Any]:
             params.update(body)
         else:
             params["_json"] = body
+    g.atp_params = params
     return params
 
 
