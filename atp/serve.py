@@ -53,8 +53,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """Open the stores, run the carrier's tasks, yield the runtime; stop them in order on exit."""
     settings = settings.with_secret_key()
     bridge = Bridge(settings.db_threads)
-    ledger = await trio.to_thread.run_sync(Ledger, settings, bridge)
-    store = await trio.to_thread.run_sync(open_view_store, settings)
+    ledger = await bridge.run(Ledger, settings, bridge)
+    store = await bridge.run(open_view_store, settings)
     try:
         if settings.store == "sqlite":
             # The embedded default migrates itself; PostgreSQL is migrated by `atp migrate`.
@@ -95,8 +95,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             carrier.cancel_scope.cancel()
     finally:
         with trio.CancelScope(shield=True):
-            await trio.to_thread.run_sync(store.close)
-            await trio.to_thread.run_sync(ledger.close)
+            await bridge.run(store.close)
+            await bridge.run(ledger.close)
 
 
 async def serve_http(
