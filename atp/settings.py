@@ -34,7 +34,6 @@ class Settings:
 
     # Contract defaults (wire-contract §1.5, §1.9, §1.16, §5.4, §7); configurable for operators.
     message_ttl: float = 7 * DAYS
-    default_lease: int = 60
     agents_per_account: Mapping[str, int] = attrs.field(factory=lambda: {"free": 2, "basic": 10})
     webhook_max_attempts: Mapping[str, int] = attrs.field(factory=lambda: {"free": 3, "basic": 8})
     unknown_sender_limit: int = 20
@@ -62,7 +61,8 @@ class Settings:
         known = {
             "ATP_PORT", "ATP_BIND", "ATP_DATA_DIR", "ATP_DATABASE_URL", "ATP_SECRET_KEY",
             "ATP_WEBHOOK_ALLOW_PRIVATE", "ATP_HOME", "ATP_TEST_DATABASE_URL",
-            "ATP_REQUIRE_POSTGRES", "ATP_BASE_URL",
+            "ATP_REQUIRE_POSTGRES", "ATP_BASE_URL", "ATP_AGENTS_PER_ACCOUNT",
+            "ATP_WEBHOOK_MAX_ATTEMPTS", "ATP_UNKNOWN_SENDER_LIMIT",
         }  # fmt: skip
         unknown = sorted(k for k in env if k.startswith("ATP_") and k not in known)
         if unknown:
@@ -78,6 +78,12 @@ class Settings:
             kwargs["database_url"] = env["ATP_DATABASE_URL"]
         if env.get("ATP_SECRET_KEY"):
             kwargs["secret_key"] = env["ATP_SECRET_KEY"]
+        if "ATP_AGENTS_PER_ACCOUNT" in env:
+            kwargs["agents_per_account"] = _plan_table(env["ATP_AGENTS_PER_ACCOUNT"])
+        if "ATP_WEBHOOK_MAX_ATTEMPTS" in env:
+            kwargs["webhook_max_attempts"] = _plan_table(env["ATP_WEBHOOK_MAX_ATTEMPTS"])
+        if "ATP_UNKNOWN_SENDER_LIMIT" in env:
+            kwargs["unknown_sender_limit"] = int(env["ATP_UNKNOWN_SENDER_LIMIT"])
         return cls(**kwargs)  # type: ignore[arg-type]
 
     def with_secret_key(self) -> Settings:
@@ -94,6 +100,17 @@ class Settings:
         if self.store == "postgresql":
             raise ValueError("ATP_SECRET_KEY is required with ATP_DATABASE_URL")
         return attrs.evolve(self, secret_key=load_or_create_secret_key(self.data_dir))
+
+
+def _plan_table(text: str) -> dict[str, int]:
+    """Parse ``free=2,basic=10`` into ``{"free": 2, "basic": 10}``."""
+    table = {}
+    for item in text.split(","):
+        plan, sep, value = item.partition("=")
+        if not sep or not plan.strip():
+            raise ValueError(f"expected plan=number pairs, got {text!r}")
+        table[plan.strip()] = int(value)
+    return table
 
 
 def load_or_create_secret_key(data_dir: Path) -> str:

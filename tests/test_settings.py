@@ -1,0 +1,53 @@
+"""Settings from the environment: defaults, parsing, and refusing what is unknown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from atp.settings import Settings, load_or_create_secret_key
+
+
+def test_defaults_are_the_contracts() -> None:
+    s = Settings.from_env({})
+    assert (s.port, s.bind, s.data_dir, s.store) == (4000, "127.0.0.1", Path("var"), "sqlite")
+    assert s.agents_per_account == {"free": 2, "basic": 10}
+    assert s.webhook_max_attempts == {"free": 3, "basic": 8}
+    assert s.unknown_sender_limit == 20
+
+
+def test_environment_overrides_and_plan_tables() -> None:
+    s = Settings.from_env(
+        {
+            "ATP_PORT": "4100",
+            "ATP_DATABASE_URL": "postgresql://u:p@h/db",
+            "ATP_AGENTS_PER_ACCOUNT": "free=5, basic=50",
+            "ATP_UNKNOWN_SENDER_LIMIT": "3",
+        }
+    )
+    assert (s.port, s.store, s.unknown_sender_limit) == (4100, "postgresql", 3)
+    assert s.agents_per_account == {"free": 5, "basic": 50}
+
+
+def test_unknown_and_malformed_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="ATP_PROT"):
+        Settings.from_env({"ATP_PROT": "1"})
+    with pytest.raises(ValueError):
+        Settings.from_env({"ATP_AGENTS_PER_ACCOUNT": "free"})
+
+
+def test_secrets_never_show_in_repr() -> None:
+    s = Settings(database_url="postgresql://u:hunter2@h/db", secret_key="sekrit")
+    assert "hunter2" not in repr(s) and "sekrit" not in repr(s)
+
+
+def test_postgres_requires_a_secret_key() -> None:
+    with pytest.raises(ValueError, match="ATP_SECRET_KEY"):
+        Settings(database_url="postgresql://h/db").with_secret_key()
+
+
+def test_embedded_secret_key_is_created_once_with_mode_0600(tmp_path: Path) -> None:
+    first = load_or_create_secret_key(tmp_path)
+    assert load_or_create_secret_key(tmp_path) == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
