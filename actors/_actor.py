@@ -19,7 +19,8 @@ import trio
 from eventsourcing.domain import Aggregate
 
 from actors._commands import Reply
-from actors._idempotency import Ticket
+from actors._idempotency import Replay, Ticket
+from atp.domain import IdempotencyRecord
 from atp.errors import AtpError, UnexpectedError
 
 if TYPE_CHECKING:
@@ -152,9 +153,16 @@ class Actor(Generic[C]):
     async def _process(self, batch: list[_Envelope[C]]) -> None:
         self._staged = []
         try:
+            answered = await self._answered_before(batch)
             for envelope in batch:
                 try:
-                    envelope.reply = await self.handle(envelope.command)
+                    before = answered.get(id(envelope))
+                    if isinstance(before, AtpError):
+                        raise before
+                    if before is not None:
+                        envelope.reply = Reply(before.status, before.body)
+                    else:
+                        envelope.reply = await self.handle(envelope.command)
                 except AtpError as exc:
                     envelope.error = exc
             if self._staged:
@@ -172,6 +180,29 @@ class Actor(Generic[C]):
         self._batches += 1
         for envelope in batch:
             envelope.done.set()
+
+    async def _answered_before(self, batch: list[_Envelope[C]]) -> dict[int, Replay | AtpError]:
+        """Stored answers (or conflicts) for the batch's idempotent commands, in one trip
+        to the ledger: a command whose scope was answered before is not handled again."""
+        tickets = {
+            id(envelope): ticket
+            for envelope in batch
+            if isinstance(ticket := getattr(envelope.command, "ticket", None), Ticket)
+        }
+        if not tickets:
+            return {}
+        records = await self.runtime.ledger.get_many(
+            IdempotencyRecord, [t.record_id for t in tickets.values()]
+        )
+        answered: dict[int, Replay | AtpError] = {}
+        for key, ticket in tickets.items():
+            record = records.get(ticket.record_id)
+            if record is not None:
+                try:
+                    answered[key] = self.runtime.gate.replay_of(ticket, record)
+                except AtpError as exc:
+                    answered[key] = exc
+        return answered
 
     def statistics(self) -> ActorStatistics:
         return ActorStatistics(self.key, self.queued, self._handled, self._batches)

@@ -5,7 +5,8 @@ whose id is derived from the scope, saved in the same transaction as the mutatio
 it answers; so a crash can never keep one without the other, and an error (which
 saves nothing) leaves the key free to retry. While a request is in flight, this
 process remembers its scope so that a concurrent duplicate gets
-``idempotency_in_progress`` instead of a second mutation.
+``idempotency_in_progress`` instead of a second mutation. The owning actor looks up
+the committed records of a whole batch in one trip to the ledger.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import attrs
+import trio
 
 from atp.domain import IdempotencyRecord
 from atp.errors import IdempotencyConflict, IdempotencyInProgress
@@ -30,6 +33,12 @@ def request_hash(params: Mapping[str, Any]) -> str:
     """SHA-256 of the request's parameters as canonical JSON: key order and spacing don't count."""
     canonical = json.dumps(params, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@attrs.define
+class _Running:
+    digest: str
+    done: trio.Event = attrs.field(factory=trio.Event)
 
 
 @attrs.frozen
@@ -47,6 +56,11 @@ class Ticket:
     scope: str
     request_hash: str
 
+    @property
+    def record_id(self) -> UUID:
+        """The ledger id of this scope's record."""
+        return IdempotencyRecord.create_id(self.scope)
+
     def record(
         self, status: int, body: dict[str, Any], sealer: Sealer, now: datetime
     ) -> IdempotencyRecord:
@@ -62,41 +76,65 @@ class Ticket:
 
 
 class IdempotencyGate:
-    """Admits one request per idempotency scope at a time, and replays finished ones."""
+    """Admits one request per idempotency scope at a time; tells finished ones apart.
+
+    Two halves: ``enter`` is the in-memory, in-flight half (no I/O). The committed half
+    is checked by the owning actor for a whole batch of commands in one trip to the
+    ledger (``replay_of``), and by ``committed`` on the slow path of a refused request.
+    """
 
     def __init__(self, ledger: Ledger, sealer: Sealer) -> None:
         self._ledger = ledger
         self._sealer = sealer
-        self._in_flight: dict[str, str] = {}
+        self._in_flight: dict[str, _Running] = {}
 
     @staticmethod
     def scope(account_id: str, kind: str, principal_id: str, route: str, key: str) -> str:
         """The contract's uniqueness scope: (account, principal type, principal, route, key)."""
         return f"{account_id}|{kind}|{principal_id}|{route}|{key}"
 
-    async def enter(self, scope: str, digest: str) -> Ticket | Replay:
-        """Admit a request, or answer it from the ledger.
+    async def enter(self, scope: str, digest: str, *, wait: bool) -> Ticket:
+        """Admit a request once no other request with its scope is running.
+
+        A duplicate of a running request either waits for it and then goes on (to be
+        answered with the stored reply, or to retry if the first failed), or, with
+        ``wait=False``, is refused at once. The contract waits on single-transaction
+        routes and refuses on the two-phase ones (sends, session opens and sends).
 
         Raises:
-            IdempotencyInProgress: the same request is being processed now.
-            IdempotencyConflict: the key was used with a different request.
+            IdempotencyInProgress: the same request is running and ``wait`` is false.
+            IdempotencyConflict: the key is in use with a different request.
         """
-        running = self._in_flight.get(scope)
+        while (running := self._in_flight.get(scope)) is not None:
+            if running.digest != digest:
+                raise IdempotencyConflict()
+            if not wait:
+                raise IdempotencyInProgress()
+            await running.done.wait()
+        self._in_flight[scope] = _Running(digest)
+        return Ticket(scope, digest)
+
+    def leave(self, ticket: Ticket) -> None:
+        """The request is answered (committed or failed): free its scope, wake duplicates."""
+        running = self._in_flight.pop(ticket.scope, None)
         if running is not None:
-            raise IdempotencyInProgress() if running == digest else IdempotencyConflict()
-        self._in_flight[scope] = digest
-        try:
-            record = await self._ledger.get(IdempotencyRecord, IdempotencyRecord.create_id(scope))
-        except BaseException:
-            del self._in_flight[scope]
-            raise
-        if record is None:
-            return Ticket(scope, digest)
-        del self._in_flight[scope]
-        if record.request_hash != digest:
+            running.done.set()
+
+    def replay_of(self, ticket: Ticket, record: IdempotencyRecord) -> Replay:
+        """The stored answer for this ticket's scope.
+
+        Raises:
+            IdempotencyConflict: the record answers a different request.
+        """
+        if record.request_hash != ticket.request_hash:
             raise IdempotencyConflict()
         return Replay(record.status, json.loads(self._sealer.unseal(record.sealed_body)))
 
-    def leave(self, ticket: Ticket) -> None:
-        """The request is answered (committed or failed): free its scope."""
-        self._in_flight.pop(ticket.scope, None)
+    async def committed(self, ticket: Ticket) -> Replay | None:
+        """The stored answer for this scope, if any (one ledger read).
+
+        Raises:
+            IdempotencyConflict: the key was used with a different request.
+        """
+        record = await self._ledger.get(IdempotencyRecord, ticket.record_id)
+        return None if record is None else self.replay_of(ticket, record)

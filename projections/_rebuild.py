@@ -11,7 +11,8 @@ __all__ = ["dump_views", "rebuild"]
 
 async def rebuild(runner: ProjectionRunner) -> int:
     """Empty every view and replay the whole ledger into it; return the final position."""
-    await runner.ledger.bridge.run(runner.reset)
+    async with runner.applying():
+        await runner.ledger.bridge.run(runner.reset)
     await runner.catch_up()
     return runner.position
 

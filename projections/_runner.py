@@ -41,6 +41,9 @@ class ProjectionRunner:
         self.page = page
         self.position = self._read_position()
         self._advanced = trio.Event()
+        # One applier at a time: the follower loop, a start-up catch-up and a rebuild
+        # may all ask; two appliers would read and apply the same page twice.
+        self._applying = trio.Lock()
         self._events_applied = 0
         self._batches = 0
 
@@ -59,6 +62,10 @@ class ProjectionRunner:
 
     async def catch_up(self) -> None:
         """Apply every notification committed so far."""
+        async with self._applying:
+            await self._catch_up()
+
+    async def _catch_up(self) -> None:
         while True:
             batch = await self.ledger.notifications(self.position + 1, self.page)
             if not batch:
@@ -91,6 +98,10 @@ class ProjectionRunner:
     async def wait_current(self) -> None:
         """Read-your-writes: wait until the views include everything committed so far."""
         await self.wait_projected(self.ledger.last_committed)
+
+    def applying(self) -> trio.Lock:
+        """The lock held while views are written (a rebuild's reset takes it too)."""
+        return self._applying
 
     def reset(self) -> None:
         """Empty every view and the tracking row (a rebuild replays from zero)."""

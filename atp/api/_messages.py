@@ -37,7 +37,7 @@ async def send_message() -> tuple[dict[str, Any], int]:
             recipient_agent_id, sender_agent_id, principal.account_id, params["payload"], ticket
         )
 
-    return await idempotent(principal, "POST /api/messages", params, build)
+    return await idempotent(principal, "POST /api/messages", params, build, two_phase=True)
 
 
 async def _resolve(address: str) -> str:

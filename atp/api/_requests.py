@@ -8,10 +8,11 @@ from typing import Any
 
 from quart import current_app, g, request
 
-from actors import Command, Principal, Replay, Reply, Runtime, Ticket, request_hash
+from actors import Command, Principal, Reply, Runtime, Ticket, request_hash
 from atp.errors import (
     AccountKeyRequired,
     AgentKeyRequired,
+    AtpError,
     IdempotencyKeyRequired,
     MalformedRequest,
     Unauthorized,
@@ -31,8 +32,9 @@ async def read_params() -> dict[str, Any]:
 
     Parsed once per request, before routing and authentication (as the reference's
     parser runs in its pipeline), so a malformed or oversized body is refused first.
-    A non-JSON content type yields no body parameters (the contract passes such
-    bodies through unparsed); a top-level array lands under ``"_json"``.
+    JSON and form bodies are parsed; any other content type, or none, yields no body
+    parameters (the contract passes such bodies through unparsed); a top-level JSON
+    array lands under ``"_json"``.
 
     Raises:
         MalformedRequest: the body claims to be JSON and is not.
@@ -44,9 +46,7 @@ async def read_params() -> dict[str, Any]:
     params: dict[str, Any] = dict(request.args.items())
     raw = await request.get_data(cache=True)
     content_type = request.mimetype or ""
-    if raw and (
-        content_type == "application/json" or content_type.endswith("+json") or not content_type
-    ):
+    if raw and (content_type == "application/json" or content_type.endswith("+json")):
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
@@ -55,6 +55,8 @@ async def read_params() -> dict[str, Any]:
             params.update(body)
         else:
             params["_json"] = body
+    elif raw and content_type == "application/x-www-form-urlencoded":
+        params.update((await request.form).items())
     g.atp_params = params
     return params
 
@@ -94,21 +96,32 @@ async def idempotent(
     route: str,
     params: dict[str, Any],
     build: Callable[[Ticket], Awaitable[Command]],
+    *,
+    two_phase: bool = False,
 ) -> tuple[dict[str, Any], int]:
     """Run a mutation at most once per (principal, route, key) and replay its answer.
 
     ``build`` makes the command from the admission ticket; it may validate the body
-    and raise, which frees the key again (errors are never stored).
+    and raise, which frees the key again (errors are never stored). ``two_phase``
+    routes answer a concurrent duplicate with ``idempotency_in_progress``; the others
+    make it wait and replay (contract §2.6).
     """
     rt = runtime()
     key = idempotency_key()
     scope = rt.gate.scope(principal.account_id, principal.kind, principal.id, route, key)
     digest = request_hash({k: v for k, v in params.items() if k != "id"})
-    entered = await rt.gate.enter(scope, digest)
-    if isinstance(entered, Replay):
-        return entered.body, entered.status
+    ticket = await rt.gate.enter(scope, digest, wait=not two_phase)
     try:
-        reply: Reply = await rt.ask(await build(entered))
+        try:
+            command = await build(ticket)
+        except AtpError:
+            # The contract checks the key before the body: a finished request with this
+            # key answers (replay or conflict) even when this body would be refused.
+            replay = await rt.gate.committed(ticket)
+            if replay is None:
+                raise
+            return replay.body, replay.status
+        reply: Reply = await rt.ask(command)
     finally:
-        rt.gate.leave(entered)
+        rt.gate.leave(ticket)
     return reply.body, reply.status

@@ -57,6 +57,15 @@ class Ledger:
         """Load an aggregate, or None if it was never stored."""
         return await self.bridge.run(self.get_sync, cls, aggregate_id)
 
+    async def get_many(self, cls: type[A], aggregate_ids: Sequence[UUID]) -> dict[UUID, A]:
+        """Load several aggregates in one trip to a worker thread; absent ones are left out."""
+
+        def load() -> dict[UUID, A]:
+            found = {i: self.get_sync(cls, i) for i in aggregate_ids}
+            return {i: a for i, a in found.items() if a is not None}
+
+        return await self.bridge.run(load)
+
     def get_sync(self, cls: type[A], aggregate_id: UUID) -> A | None:
         """:meth:`get` for code already in a worker thread."""
         try:
@@ -75,8 +84,16 @@ class Ledger:
         Raises:
             LedgerConflict: a version was already taken; nothing was stored.
         """
+        events = [
+            event
+            for item in aggregates
+            for event in (item.collect_events() if isinstance(item, Aggregate) else [item])
+        ]
         try:
-            recordings = await self.bridge.run(lambda: self.app.save(*aggregates))
+            # Straight to the event store: Application.save() checks every event against
+            # runtime Protocols, which costs ~20 us per event on Python 3.11. Snapshots
+            # are the journal's business.
+            recordings = await self.bridge.run(self.app.events.put, events)
         except IntegrityError as exc:
             raise LedgerConflict(str(exc)) from exc
         if not recordings:

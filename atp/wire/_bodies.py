@@ -55,7 +55,8 @@ class AgentBody:
 class LeaseBody:
     """``POST /api/inbox/claims`` and ``POST /api/deliveries/:id/extend``: 0 is allowed."""
 
-    lease_seconds: int = attrs.field(default=60, validator=[v.ge(0), v.le(10 * 365 * 86400)])
+    # The contract sets no upper bound; a century keeps every lease end a valid date.
+    lease_seconds: int = attrs.field(default=60, validator=[v.ge(0), v.le(100 * 365 * 86400)])
 
 
 @attrs.frozen

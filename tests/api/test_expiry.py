@@ -25,9 +25,11 @@ async def test_a_claim_after_the_ttl_expires_the_message(api: Api, runtime: Runt
 
 async def test_the_sweep_expires_messages_of_idle_mailboxes(api: Api, runtime: Runtime) -> None:
     alpha, beta = await api.pair()
+    gamma = await api.agent(name="gamma")
     fresh = (await api.send(alpha, beta)).json()["message"]["id"]
     shift(runtime, timedelta(days=7, seconds=1))
-    late = (await api.send(alpha, beta)).json()["message"]["id"]
+    # Beta's mailbox is not woken again, so only the sweep can expire its message.
+    late = (await api.send(alpha, gamma)).json()["message"]["id"]
     assert await ExpirySweeper(runtime).sweep() == 1
     assert (await api.status(alpha.token, fresh)).json()["carrier_status"] == "expired"
     assert (await api.status(alpha.token, late)).json()["carrier_status"] == "queued"

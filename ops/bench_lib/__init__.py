@@ -1,0 +1,1 @@
+"""The ATP benchmark (``ops/bench``): servers, fixtures, a light load generator, reports."""

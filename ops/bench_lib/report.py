@@ -1,0 +1,129 @@
+"""The readable table, the ratios and bars from the issue, and the JSON document."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = ["BARS", "judge_load", "judge_rss", "load_table", "rss_table", "verdicts"]
+
+# The issue's bars, per store.
+BARS: dict[str, dict[str, float]] = {
+    "sqlite": {"ratio_at_32": 0.50, "p50_at_1_ms": 3.0},
+    "postgres": {"ratio_at_32": 0.35, "p50_at_1_ms": 5.0},
+}
+RSS_BAR_MB_PER_10K = 50.0
+
+
+def _notes(row: dict[str, Any]) -> str:
+    notes = []
+    ops = row.get("per_op", {})
+    if row["scenario"] == "claim-ack":
+        for op in ("claim", "ack"):
+            if op in ops:
+                notes.append(f"{op} p50/p99 {ops[op]['p50_ms']:.2f}/{ops[op]['p99_ms']:.2f} ms")
+        notes.append(f"{ops.get('ack', {}).get('count', 0) / row['seconds']:.0f} acked msg/s")
+        if row.get("drained_clients"):
+            notes.append(f"{row['drained_clients']} client(s) drained their inbox")
+    if row.get("cut_off"):
+        notes.append("cut off by the hard time cap")
+    cpu = f"CPU% server {row['server_cpu_pct']:.0f}, loadgen {row['loadgen_cpu_pct']:.0f}"
+    if "machine_cpu_pct" in row:
+        other = row["machine_cpu_pct"] - row["server_cpu_pct"] - row["loadgen_cpu_pct"]
+        cpu += f", rest of machine ~{max(other, 0):.0f} (of {100 * (os.cpu_count() or 1)})"
+    notes.append(cpu)
+    return "; ".join(notes)
+
+
+def load_table(rows: list[dict[str, Any]]) -> str:
+    """One line per (target, scenario, clients)."""
+    header = (
+        f"{'target':<9} {'scenario':<10} {'clients':>7} {'req/s':>9} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'ok':>8} {'failed':>7}  notes"
+    )
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        lines.append(
+            f"{row['target']:<9} {row['scenario']:<10} {row['clients']:>7} {row['rps']:>9.1f} "
+            f"{row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['ok']:>8} {row['failed']:>7}  "
+            f"{_notes(row)}"
+        )
+    return "\n".join(lines)
+
+
+def _find(rows: list[dict[str, Any]], target: str, scenario: str, clients: int) -> Any:
+    for row in rows:
+        if (row["target"], row["scenario"], row["clients"]) == (target, scenario, clients):
+            return row
+    return None
+
+
+def judge_load(store: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Durable-send / ceiling ratios per client count, and the issue's bars where measurable."""
+    ratios: dict[str, float] = {}
+    for row in rows:
+        if row["target"] != "atp" or row["scenario"] != "send":
+            continue
+        ceiling = _find(rows, "ceiling", "send", row["clients"])
+        if ceiling and ceiling["rps"] > 0:
+            ratios[str(row["clients"])] = row["rps"] / ceiling["rps"]
+    bars = BARS[store]
+    checks: list[dict[str, Any]] = []
+    if "32" in ratios:
+        checks.append(
+            {
+                "bar": f"32 clients: durable send >= {bars['ratio_at_32']:.0%} of the ceiling",
+                "value": f"{ratios['32']:.1%}",
+                "pass": ratios["32"] >= bars["ratio_at_32"],
+            }
+        )
+    one = _find(rows, "atp", "send", 1)
+    if one is not None:
+        checks.append(
+            {
+                "bar": f"1 client: durable send p50 <= {bars['p50_at_1_ms']:g} ms",
+                "value": f"{one['p50_ms']:.2f} ms",
+                "pass": one["p50_ms"] <= bars["p50_at_1_ms"],
+            }
+        )
+    return {"send_over_ceiling": ratios, "bars": checks}
+
+
+def judge_rss(rss: dict[str, Any]) -> dict[str, Any]:
+    """The RSS bar, scaled to 10,000 agents when another count was registered."""
+    per_10k = rss["delta_mb"] * 10_000 / max(rss["agents"], 1)
+    return {
+        "bar": f"10,000 agents add <= {RSS_BAR_MB_PER_10K:g} MB RSS",
+        "value": f"{per_10k:.1f} MB per 10,000 agents"
+        + ("" if rss["agents"] == 10_000 else " (extrapolated linearly)"),
+        "pass": per_10k <= RSS_BAR_MB_PER_10K,
+    }
+
+
+def rss_table(rss: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            f"agents registered     {rss['agents']} (in {rss['accounts']} accounts)",
+            f"registration          {rss['seconds']:.1f} s, {rss['requests_per_s']:.0f} req/s, "
+            f"{rss['failed']} failed",
+            f"server RSS before     {rss['before_mb']:.1f} MB",
+            f"server RSS after      {rss['after_mb']:.1f} MB",
+            f"difference            {rss['delta_mb']:+.1f} MB "
+            f"({rss['delta_mb'] * 1024 / max(rss['agents'], 1):.1f} KiB per agent)",
+        ]
+        + (
+            []
+            if rss.get("settled_mb") is None
+            else [
+                f"{'after ' + format(rss['settle_seconds'], 'g') + ' s more':<22}"
+                f"{rss['settled_mb']:.1f} MB ({rss['settled_mb'] - rss['before_mb']:+.1f} MB"
+                f"{'; idle actors stopped' if rss['settle_seconds'] > 30 else ''})"
+            ]
+        )
+    )
+
+
+def verdicts(checks: list[dict[str, Any]]) -> str:
+    return "\n".join(
+        f"  [{'PASS' if c['pass'] else 'FAIL'}] {c['bar']}: {c['value']}" for c in checks
+    )
