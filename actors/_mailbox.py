@@ -145,7 +145,13 @@ class MailboxActor(Actor[MailboxCommand]):
         return self.answer(command.ticket, 200, {"delivery": None}, now)
 
     def _expire_due(self, now: datetime) -> int:
-        expired = [m for m in self.open.values() if m.expire_if_due(now)]
+        # Oldest first with one TTL: stop at the first message not yet due.
+        expired = []
+        for message in self.open.values():
+            if message.expires_at > now:
+                break
+            if message.expire_if_due(now):
+                expired.append(message)
         for message in expired:
             self.stage(message)
             self._close(message)

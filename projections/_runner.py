@@ -67,15 +67,24 @@ class ProjectionRunner:
 
     async def _catch_up(self) -> None:
         while True:
-            batch = await self.ledger.notifications(self.position + 1, self.page)
+            # Reading and applying a page is one trip to a worker thread: thread
+            # hand-offs, not SQL, dominate the cost of a small page.
+            batch = await self.ledger.bridge.run(self._read_and_apply, self.position + 1)
             if not batch:
                 return
-            await self.ledger.bridge.run(self._apply, batch)
             self.position = batch[-1][0]
             self._events_applied += len(batch)
             self._batches += 1
             self._advanced.set()
             self._advanced = trio.Event()
+            if len(batch) < self.page and self.position >= self.ledger.last_committed:
+                return
+
+    def _read_and_apply(self, start: int) -> list[Notification]:
+        batch = self.ledger.notifications_sync(start, self.page)
+        if batch:
+            self._apply(batch)
+        return batch
 
     def _apply(self, batch: list[Notification]) -> None:
         with self.store.transaction() as cur:

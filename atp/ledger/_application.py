@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
+import attrs
 import trio
+import trio.lowlevel
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
@@ -25,6 +27,13 @@ __all__ = ["CarrierLedger", "Ledger", "LedgerConflict", "Notification"]
 
 A = TypeVar("A", bound=Aggregate)
 Notification = tuple[int, DomainEventProtocol[Any]]
+
+
+@attrs.define(eq=False)
+class _Lookup:
+    ids: list[UUID]
+    found: dict[UUID, Any] | BaseException | None = None
+    done: trio.Event = attrs.field(factory=trio.Event)
 
 
 class LedgerConflict(Exception):
@@ -52,19 +61,65 @@ class Ledger:
         self.bridge = bridge
         self.last_committed = self.app.recorder.max_notification_id() or 0
         self._committed = trio.Event()
+        self._lookups: list[_Lookup] = []
+        self._lookup_leader = False
 
     async def get(self, cls: type[A], aggregate_id: UUID) -> A | None:
         """Load an aggregate, or None if it was never stored."""
         return await self.bridge.run(self.get_sync, cls, aggregate_id)
 
     async def get_many(self, cls: type[A], aggregate_ids: Sequence[UUID]) -> dict[UUID, A]:
-        """Load several aggregates in one trip to a worker thread; absent ones are left out."""
+        """Load several never-snapshotted aggregates; absent ones are left out.
 
-        def load() -> dict[UUID, A]:
-            found = {i: self.get_sync(cls, i) for i in aggregate_ids}
-            return {i: a for i, a in found.items() if a is not None}
+        Concurrent callers (many actors checking idempotency records at once) share
+        trips to a worker thread: the first becomes the leader and, trip after trip,
+        loads everything that queued up meanwhile. Reading the event store directly
+        skips the snapshot lookup the repository makes first, which halves the cost of
+        a miss (the common case: most idempotency keys are new).
+        """
+        lookup = _Lookup(list(aggregate_ids))
+        self._lookups.append(lookup)
+        while lookup.found is None:
+            if self._lookup_leader:
+                await lookup.done.wait()
+            else:
+                await self._lead_lookups()
+        if isinstance(lookup.found, BaseException):
+            raise lookup.found
+        return {i: a for i, a in lookup.found.items() if isinstance(a, cls)}
 
-        return await self.bridge.run(load)
+    async def _lead_lookups(self) -> None:
+        self._lookup_leader = True
+        try:
+            while self._lookups:
+                batch, self._lookups = self._lookups, []
+                try:
+                    found = await self.bridge.run(
+                        self._load_events, [i for b in batch for i in b.ids]
+                    )
+                except Exception as exc:
+                    for waiting in batch:
+                        waiting.found = exc
+                else:
+                    for waiting in batch:
+                        waiting.found = {i: found[i] for i in waiting.ids if i in found}
+                for waiting in batch:
+                    waiting.done.set()
+        finally:
+            self._lookup_leader = False
+            for waiting in self._lookups:  # cancelled: wake the rest, one of them leads next
+                waiting.done.set()
+                waiting.done = trio.Event()
+
+    def _load_events(self, aggregate_ids: list[UUID]) -> dict[UUID, Any]:
+        found = {}
+        for aggregate_id in aggregate_ids:
+            aggregate: Any = None
+            for event in self.app.events.get(aggregate_id):
+                aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
+            if aggregate is not None:
+                found[aggregate_id] = aggregate
+        return found
 
     def get_sync(self, cls: type[A], aggregate_id: UUID) -> A | None:
         """:meth:`get` for code already in a worker thread."""
@@ -111,12 +166,12 @@ class Ledger:
 
     async def notifications(self, start: int, limit: int) -> list[Notification]:
         """Up to ``limit`` events from notification id ``start`` on, decoded."""
+        return await self.bridge.run(self.notifications_sync, start, limit)
 
-        def read() -> list[Notification]:
-            rows = self.app.recorder.select_notifications(start=start, limit=limit)
-            return [(n.id, self.app.mapper.to_domain_event(n)) for n in rows]
-
-        return await self.bridge.run(read)
+    def notifications_sync(self, start: int, limit: int) -> list[Notification]:
+        """:meth:`notifications` for code already in a worker thread."""
+        rows = self.app.recorder.select_notifications(start=start, limit=limit)
+        return [(n.id, self.app.mapper.to_domain_event(n)) for n in rows]
 
     def close(self) -> None:
         """Release the store's connections."""
