@@ -33,6 +33,11 @@ __all__ = ["AccountActor"]
 class AccountActor(Actor[AccountCommand]):
     """One account: its plan limit, its agents' keys, endpoints and policies."""
 
+    # Accounts change rarely (signup, registration, rotation, configuration) and
+    # rehydrate with one ledger read, so they do not wait around: 10,000 freshly
+    # registered agents must not keep 5,000 account actors in memory.
+    max_idle = 2.0
+
     def __init__(self, account_id: str, runtime: Runtime) -> None:
         super().__init__(self.key_of(account_id), runtime)
         self.account_id = account_id

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import attrs
 import trio
@@ -50,6 +50,10 @@ class _Envelope(Generic[C]):
 
 class Actor(Generic[C]):
     """Base of the mailbox and account actors. Subclasses implement ``rehydrate`` and ``handle``."""
+
+    # An actor stops after this long without commands, or the supervisor's idle
+    # timeout if that is shorter. A live actor costs ~20 KB (task, channel, state).
+    max_idle: ClassVar[float] = math.inf
 
     def __init__(self, key: str, runtime: Runtime) -> None:
         self.key = key
@@ -124,11 +128,12 @@ class Actor(Generic[C]):
 
     async def run(self, idle_timeout: float) -> None:
         """Rehydrate, then serve commands (and deadlines) until idle for ``idle_timeout``."""
+        idle_timeout = min(idle_timeout, self.max_idle)
         await self.rehydrate()
         idle_until = trio.current_time() + idle_timeout
         while True:
             first: _Envelope[C] | None = None
-            timeout = idle_until - trio.current_time()
+            timeout = max(0.0, idle_until - trio.current_time())
             due = self._due_in()
             with trio.move_on_after(timeout if due is None else min(timeout, due)):
                 first = await self._receive.receive()

@@ -42,7 +42,7 @@ class Settings:
 
     # Runtime.
     actor_idle_timeout: float = 30 * SECONDS
-    shutdown_grace: float = 4 * SECONDS
+    shutdown_grace: float = 3 * SECONDS
     db_threads: int = 8
 
     @property

@@ -141,7 +141,13 @@ class PostgresViewStore(ViewStore):
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
-        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        # Pipeline mode sends a page's statements without waiting for each answer.
+        with (
+            self.pool.connection() as conn,
+            conn.pipeline(),
+            conn.transaction(),
+            conn.cursor() as cur,
+        ):
             yield _PgCursor(cur)
 
     def close(self) -> None:

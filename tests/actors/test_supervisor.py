@@ -29,6 +29,8 @@ class Echo(Actor[str]):
             raise RuntimeError("boom")
         if command == "refuse":
             raise NotFound()
+        if command == "slow":
+            await trio.sleep(45)
         return Reply(200, {"echo": command, "rehydrations": self.rehydrations})
 
 
@@ -120,3 +122,12 @@ async def test_commands_queued_during_a_crash_are_served_after_restart(
             nursery.start_soon(ask, f"q{n}")
     assert sorted(r.body["echo"] for r in replies) == ["q0", "q1", "q2"]
     assert {r.body["rehydrations"] for r in replies} == {2}
+
+
+async def test_a_batch_longer_than_the_idle_timeout_is_not_a_crash(
+    supervisor: Supervisor, autojump_clock: Any
+) -> None:
+    actor = echo(supervisor, "a")
+    assert (await actor.ask("slow")).status == 200
+    assert (await actor.ask("after")).body == {"echo": "after", "rehydrations": 1}
+    assert supervisor.statistics().restarts == 0
