@@ -19,6 +19,7 @@ class AgentsView(View):
 
     name = "agents"
     tables = ("atp_accounts", "atp_api_keys", "atp_agents", "atp_sender_policies")
+    aggregates = (Account, Agent)
 
     def apply(self, cur: Cursor, position: int, event: DomainEventProtocol[Any]) -> None:
         match event:

@@ -32,6 +32,7 @@ class MessagesView(View):
 
     name = "messages"
     tables = ("atp_messages", "atp_deliveries", "atp_inbox")
+    aggregates = (Message,)
 
     def __init__(self, load: MessageLoader) -> None:
         self._load = load

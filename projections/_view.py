@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.domain import CanMutateAggregate, DomainEventProtocol
+from eventsourcing.utils import get_topic
 
 from projections._store import Cursor
 
-__all__ = ["View"]
+__all__ = ["View", "event_topics"]
 
 
 class View:
@@ -21,6 +22,8 @@ class View:
 
     name: str
     tables: tuple[str, ...]
+    # The aggregates whose events this view folds; the runner reads only their events.
+    aggregates: tuple[type, ...]
 
     def apply(self, cur: Cursor, position: int, event: DomainEventProtocol[Any]) -> None:
         """Fold one event (at notification id ``position``) into the view's rows."""
@@ -28,3 +31,13 @@ class View:
 
     def reset(self) -> None:
         """Forget in-memory state (before a rebuild)."""
+
+
+def event_topics(aggregates: tuple[type, ...]) -> set[str]:
+    """The stored topics of every event class declared on these aggregates."""
+    return {
+        get_topic(value)
+        for aggregate in aggregates
+        for value in vars(aggregate).values()
+        if isinstance(value, type) and issubclass(value, CanMutateAggregate)
+    }

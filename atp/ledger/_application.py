@@ -164,13 +164,14 @@ class Ledger:
         while self.last_committed <= after:
             await self._committed.wait()
 
-    async def notifications(self, start: int, limit: int) -> list[Notification]:
-        """Up to ``limit`` events from notification id ``start`` on, decoded."""
-        return await self.bridge.run(self.notifications_sync, start, limit)
-
-    def notifications_sync(self, start: int, limit: int) -> list[Notification]:
-        """:meth:`notifications` for code already in a worker thread."""
-        rows = self.app.recorder.select_notifications(start=start, limit=limit)
+    def notifications_sync(
+        self, start: int, limit: int, stop: int | None = None, topics: Sequence[str] = ()
+    ) -> list[Notification]:
+        """Up to ``limit`` decoded events from notification id ``start`` to ``stop``, only
+        of the given ``topics`` (all if empty). Call it from a worker thread."""
+        rows = self.app.recorder.select_notifications(
+            start=start, limit=limit, stop=stop, topics=topics
+        )
         return [(n.id, self.app.mapper.to_domain_event(n)) for n in rows]
 
     def close(self) -> None:
