@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 import attrs
 import trio
@@ -141,19 +143,23 @@ class JournalWriter:
         intervals = self.ledger.app.snapshotting_intervals
         due = []
         for request in batch:
+            grown: Counter[UUID] | None = None
             for aggregate in request.aggregates:
                 interval = intervals.get(type(aggregate))
-                grown = sum(1 for e in request.events if e.originator_id == aggregate.id)
-                if (
-                    interval
-                    and aggregate.version // interval > (aggregate.version - grown) // interval
-                ):
-                    due.append((aggregate.id, aggregate.version))
+                if not interval:
+                    continue
+                if grown is None:
+                    grown = Counter(e.originator_id for e in request.events)
+                version = aggregate.version
+                if version // interval > (version - grown[aggregate.id]) // interval:
+                    due.append((aggregate.id, version))
         for aggregate_id, version in due:
             try:
                 await self.ledger.bridge.run(self.ledger.app.take_snapshot, aggregate_id, version)
-            except Exception:  # a snapshot is an optimisation: never fail a commit for it
-                log.warning("snapshot failed for %s v%s", aggregate_id, version, exc_info=True)
+            except Exception as exc:  # a snapshot is an optimisation: never fail a commit for it
+                log.warning(
+                    "snapshot of %s v%s failed (%s)", aggregate_id, version, type(exc).__name__
+                )
 
     def statistics(self) -> JournalStatistics:
         """Counters for /metrics and the benchmark."""

@@ -1,0 +1,69 @@
+"""The journal writer: group commit, conflict isolation, snapshots of long-lived aggregates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import trio
+
+from actors import Runtime
+from atp.domain import Agent, IdempotencyRecord
+from atp.ledger import LedgerConflict
+
+NOW = datetime(2026, 5, 27, tzinfo=UTC)
+
+
+def record(scope: str) -> IdempotencyRecord:
+    return IdempotencyRecord(scope=scope, request_hash="h", status=201, sealed_body="x", at=NOW)
+
+
+async def test_concurrent_commits_share_transactions(runtime: Runtime) -> None:
+    before = runtime.journal.statistics()
+    async with trio.open_nursery() as nursery:
+        for n in range(64):
+            nursery.start_soon(runtime.journal.commit, [record(f"group-{n}")])
+    after = runtime.journal.statistics()
+    assert after.events - before.events == 64
+    assert after.commits - before.commits < 64
+    assert after.largest_batch > 1
+
+
+async def test_a_conflict_fails_only_its_own_request(runtime: Runtime) -> None:
+    await runtime.journal.commit([record("taken")])
+    outcomes: dict[str, object] = {}
+
+    async def commit(name: str, scope: str) -> None:
+        try:
+            outcomes[name] = await runtime.journal.commit([record(scope)])
+        except LedgerConflict as exc:
+            outcomes[name] = exc
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(commit, "duplicate", "taken")
+        nursery.start_soon(commit, "fresh", "fresh")
+    assert isinstance(outcomes["duplicate"], LedgerConflict)
+    assert isinstance(outcomes["fresh"], int)
+    stored = await runtime.ledger.get_many(IdempotencyRecord, [record("fresh").id])
+    assert list(stored) == [record("fresh").id]
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+async def test_long_lived_aggregates_are_snapshotted(runtime: Runtime) -> None:
+    agent = Agent(
+        agent_id="agt_snap", account_id="acct_snap", display_name=None, description=None,
+        key_id="agtkey_0", key_hash="h0", at=NOW,
+    )  # fmt: skip
+    for n in range(1, 131):
+        agent.rotate_key(f"agtkey_{n}", f"h{n}", NOW)
+        if n % 40 == 0:
+            await runtime.journal.commit([agent])
+    await runtime.journal.commit([agent])
+    snapshots = runtime.ledger.app.snapshots
+    assert snapshots is not None
+    # Taken at the first commit that crossed version 100 (it stored versions 82..121).
+    [snapshot] = list(snapshots.get(agent.id, desc=True, limit=1))
+    assert snapshot.originator_version == 121
+    loaded = await runtime.ledger.get(Agent, agent.id)
+    assert loaded is not None
+    assert (loaded.version, loaded.active_key_id) == (131, "agtkey_130")
