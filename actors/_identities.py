@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["Identities", "Principal"]
 
 V = TypeVar("V")
+A = TypeVar("A", Account, Agent)
 
 
 @attrs.frozen
@@ -81,29 +82,25 @@ class Identities:
 
     async def agent(self, agent_id: str) -> Agent | None:
         """The committed agent, or None."""
-        agent = self._agents.get(agent_id)
-        if agent is None:
-            agent = await self._ledger.get(Agent, aggregate_id(agent_id))
-            if agent is None:
-                return None
-            newer = self._agents.get(agent_id)
-            if newer is not None and newer.version >= agent.version:
-                return newer
-            _put(self._agents, agent_id, agent, self._size)
-        return agent
+        return await self._cached(self._agents, Agent, agent_id)
 
     async def account(self, account_id: str) -> Account | None:
         """The committed account, or None."""
-        account = self._accounts.get(account_id)
-        if account is None:
-            account = await self._ledger.get(Account, aggregate_id(account_id))
-            if account is None:
-                return None
-            newer = self._accounts.get(account_id)
-            if newer is not None and newer.version >= account.version:
-                return newer
-            _put(self._accounts, account_id, account, self._size)
-        return account
+        return await self._cached(self._accounts, Account, account_id)
+
+    async def _cached(self, cache: OrderedDict[str, A], cls: type[A], wire_id: str) -> A | None:
+        found = cache.get(wire_id)
+        if found is not None:
+            return found
+        loaded = await self._ledger.get(cls, aggregate_id(wire_id))
+        if loaded is None:
+            return None
+        # Published while we were loading? Then the published copy is at least as new.
+        newer = cache.get(wire_id)
+        if newer is not None and newer.version >= loaded.version:
+            return newer
+        _put(cache, wire_id, loaded, self._size)
+        return loaded
 
     # -- writes (account actors, after commit) -------------------------------------------
 
