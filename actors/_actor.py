@@ -30,6 +30,7 @@ __all__ = ["Actor", "ActorStatistics"]
 
 C = TypeVar("C")
 _MAX_BATCH = 256
+_ASK_SHIELD = 10.0  # seconds an asker keeps waiting for its reply once cancelled
 
 
 @attrs.frozen
@@ -73,7 +74,17 @@ class Actor(Generic[C]):
         """
         envelope = _Envelope(command)
         self._send.send_nowait(envelope)
-        await envelope.done.wait()
+        # Once handed over, a command runs to its end even if the asker is cancelled
+        # (a client that hung up): the asker holds its idempotency scope until then, so
+        # a retry cannot race the original. Bounded, so a stalled store cannot make
+        # shutdown hang.
+        try:
+            await envelope.done.wait()
+        except trio.Cancelled:
+            with trio.move_on_after(_ASK_SHIELD) as scope:
+                scope.shield = True
+                await envelope.done.wait()
+            raise
         if envelope.error is not None:
             raise envelope.error
         assert envelope.reply is not None

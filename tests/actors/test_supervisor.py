@@ -31,6 +31,8 @@ class Echo(Actor[str]):
             raise NotFound()
         if command == "slow":
             await trio.sleep(45)
+        if command == "pause":
+            await trio.sleep(5)
         return Reply(200, {"echo": command, "rehydrations": self.rehydrations})
 
 
@@ -131,3 +133,22 @@ async def test_a_batch_longer_than_the_idle_timeout_is_not_a_crash(
     assert (await actor.ask("slow")).status == 200
     assert (await actor.ask("after")).body == {"echo": "after", "rehydrations": 1}
     assert supervisor.statistics().restarts == 0
+
+
+async def test_a_cancelled_asker_waits_until_its_command_is_done(
+    supervisor: Supervisor, autojump_clock: Any
+) -> None:
+    actor = echo(supervisor, "a")
+    await actor.ask("warm")
+    started = trio.current_time()
+    with trio.move_on_after(1) as scope:
+        await actor.ask("pause")
+    # Cancelled after 1 s, it returned only when the 5 s command had finished (so the
+    # caller's idempotency scope stays held exactly as long) ...
+    assert scope.cancelled_caught
+    assert trio.current_time() - started == pytest.approx(5)
+    # ... but never longer than the 10 s bound, so a stalled store cannot stall shutdown.
+    started = trio.current_time()
+    with trio.move_on_after(1):
+        await actor.ask("slow")
+    assert trio.current_time() - started == pytest.approx(11)
