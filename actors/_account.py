@@ -22,7 +22,7 @@ from actors._commands import (
 )
 from atp.domain import Account, Agent, aggregate_id, new_id, new_token, token_hash
 from atp.errors import NotFound
-from atp.wire import sender_policy_document
+from atp.wire import agent_document, sender_policy_document
 
 if TYPE_CHECKING:
     from actors._runtime import Runtime
@@ -119,11 +119,7 @@ class AccountActor(Actor[AccountCommand]):
         )  # fmt: skip
         self.agents[agent_id] = agent
         self.stage(account, agent)
-        body = {
-            "id": agent_id, "address": agent.address, "display_name": agent.display_name,
-            "description": agent.description, "active_agent_key_id": key_id,
-            "agent_api_key": {"id": key_id, "token": token},
-        }  # fmt: skip
+        body = {**agent_document(agent), "agent_api_key": {"id": key_id, "token": token}}
         return self.answer(command.ticket, 201, body, now)
 
     async def _set_policy(self, command: SetSenderPolicy, now: datetime) -> Reply:
