@@ -2,8 +2,9 @@
 
 Views are written by one projection loop and read by many requests, always in a
 worker thread. SQL is written once with ``?`` placeholders; the PostgreSQL store
-translates them. Views are derived data, so the SQLite view file uses
-``synchronous=NORMAL``: a lost tail is re-projected from the ledger on start.
+translates them. Views are derived data, so their commits do not wait for the disk
+(SQLite ``synchronous=NORMAL``, PostgreSQL ``synchronous_commit = off``): a lost
+tail is re-projected from the ledger on start, since tracking commits with the rows.
 """
 
 from __future__ import annotations
@@ -141,13 +142,16 @@ class PostgresViewStore(ViewStore):
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
-        # Pipeline mode sends a page's statements without waiting for each answer.
+        # Pipeline mode sends a page's statements without waiting for each answer. View
+        # commits do not wait for their WAL flush: rows and tracking commit or vanish
+        # together, and a lost tail is re-projected from the ledger on start.
         with (
             self.pool.connection() as conn,
             conn.pipeline(),
             conn.transaction(),
             conn.cursor() as cur,
         ):
+            cur.execute("SET LOCAL synchronous_commit = off")
             yield _PgCursor(cur)
 
     def close(self) -> None:
