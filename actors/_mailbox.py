@@ -61,9 +61,9 @@ class MailboxActor(Actor[MailboxCommand]):
         self.delivery_index.clear()
         self.unknown_senders.clear()
         await runtime.projections.wait_current()
-        for message_id in await runtime.queries.open_message_ids(self.agent_id):
-            message = await runtime.ledger.get(Message, aggregate_id(message_id))
-            if message is not None and message.is_open:
+        ids = [aggregate_id(m) for m in await runtime.queries.open_message_ids(self.agent_id)]
+        for message in await runtime.ledger.load_all(Message, ids):
+            if message.is_open:
                 self._keep(message)
         since = runtime.now() - timedelta(seconds=runtime.settings.unknown_sender_window)
         for account_id, created_at in await runtime.queries.unknown_sender_times(

@@ -27,6 +27,7 @@ __all__ = ["CarrierLedger", "Ledger", "LedgerConflict", "Notification"]
 
 A = TypeVar("A", bound=Aggregate)
 Notification = tuple[int, DomainEventProtocol[Any]]
+_LOAD_CHUNK = 256
 
 
 @attrs.define(eq=False)
@@ -120,6 +121,18 @@ class Ledger:
             if aggregate is not None:
                 found[aggregate_id] = aggregate
         return found
+
+    async def load_all(self, cls: type[A], aggregate_ids: Sequence[UUID]) -> list[A]:
+        """Load many aggregates (snapshots used), in order, a few hundred per thread trip;
+        absent ones are left out. For rehydrating an actor with a long backlog."""
+
+        def load(chunk: Sequence[UUID]) -> list[A]:
+            return [a for i in chunk if (a := self.get_sync(cls, i)) is not None]
+
+        loaded: list[A] = []
+        for start in range(0, len(aggregate_ids), _LOAD_CHUNK):
+            loaded.extend(await self.bridge.run(load, aggregate_ids[start : start + _LOAD_CHUNK]))
+        return loaded
 
     def get_sync(self, cls: type[A], aggregate_id: UUID) -> A | None:
         """:meth:`get` for code already in a worker thread."""
