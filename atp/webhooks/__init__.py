@@ -1,5 +1,26 @@
 """Webhook signing and SSRF defence: pure, no I/O."""
 
+from atp.webhooks._signing import (
+    SignatureError,
+    new_hmac_secret,
+    new_signing_key,
+    public_key_of,
+    reference_signature,
+    standard_headers,
+    verify_reference_signature,
+    verify_standard,
+)
 from atp.webhooks._urls import check_webhook_url, is_public_address
 
-__all__ = ["check_webhook_url", "is_public_address"]
+__all__ = [
+    "SignatureError",
+    "check_webhook_url",
+    "is_public_address",
+    "new_hmac_secret",
+    "new_signing_key",
+    "public_key_of",
+    "reference_signature",
+    "standard_headers",
+    "verify_reference_signature",
+    "verify_standard",
+]
