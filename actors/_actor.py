@@ -131,10 +131,6 @@ class Actor(Generic[C]):
             return None
         return max(0.0, (deadline - self.runtime.now()).total_seconds())
 
-    def may_stop(self) -> bool:
-        """Whether an idle actor may stop now (subclasses keep live timers running)."""
-        return True
-
     # -- the loop -----------------------------------------------------------------------
 
     async def run(self, idle_timeout: float) -> None:
@@ -152,7 +148,7 @@ class Actor(Generic[C]):
                 command = self.deadline_command() if due is not None and due <= timeout else None
                 if command is None:
                     # No await between this check and returning: nothing can slip in.
-                    if self.queued == 0 and self.may_stop():
+                    if self.queued == 0:
                         return
                     idle_until = trio.current_time() + idle_timeout
                     continue

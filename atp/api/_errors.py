@@ -43,5 +43,5 @@ def install_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(Exception)
     async def unexpected(error: Exception) -> Response:
-        log.error("unexpected error in request", extra={"reason_class": type(error).__name__})
+        log.error("unexpected error in request (%s)", type(error).__name__)
         return _respond(UnexpectedError())

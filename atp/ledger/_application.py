@@ -13,7 +13,6 @@ from uuid import UUID
 
 import attrs
 import trio
-import trio.lowlevel
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
@@ -143,8 +142,8 @@ class Ledger:
         assert isinstance(aggregate, cls), f"{aggregate_id} is a {type(aggregate).__name__}"
         return aggregate
 
-    async def save(self, aggregates: Sequence[Aggregate | DomainEventProtocol[Any]]) -> int:
-        """Store ``aggregates``' pending events (or these events) in one transaction.
+    async def save(self, events: Sequence[DomainEventProtocol[Any]]) -> int:
+        """Store these events in one transaction.
 
         Returns:
             The highest notification id written (the caller's read-your-writes mark).
@@ -152,11 +151,6 @@ class Ledger:
         Raises:
             LedgerConflict: a version was already taken; nothing was stored.
         """
-        events = [
-            event
-            for item in aggregates
-            for event in (item.collect_events() if isinstance(item, Aggregate) else [item])
-        ]
         try:
             # Straight to the event store: Application.save() checks every event against
             # runtime Protocols, which costs ~20 us per event on Python 3.11. Snapshots
