@@ -1,9 +1,11 @@
-"""Live state: one supervised Trio task per mailbox and per account, and the journal.
+"""Live state: one supervised Trio task per mailbox and per account, the journal, and
+the webhook dispatcher.
 
 The send path through this package: ``Runtime.ask`` finds (or starts) the owning
 actor under the ``Supervisor``; the ``MailboxActor`` checks the command against its
 ``Message`` aggregates and records events; the ``JournalWriter`` commits the events
-of many actors in one transaction and wakes the projections.
+of many actors in one transaction and wakes the projections. A push goes on from the
+mailbox's commit to the ``WebhookDispatcher`` and back to the mailbox as a command.
 """
 
 from actors._account import AccountActor
@@ -11,24 +13,30 @@ from actors._actor import Actor, ActorStatistics
 from actors._commands import (
     ClaimInbox,
     Command,
-    ExpireDue,
+    DisableWebhookEndpoint,
     ExtendLease,
+    FinishWebhookAttempt,
     OpenAccount,
     RecordAck,
+    RedriveDeadLetter,
     RegisterAgent,
+    ReleaseDeadLetter,
     Reply,
     RotateAgentKey,
+    RotateSigningKey,
+    RunDue,
     SendMessage,
     SetSenderPolicy,
     SetWebhookEndpoint,
 )
+from actors._dispatcher import WebhookDispatcher, WebhookJob
 from actors._idempotency import IdempotencyGate, Replay, Ticket, request_hash
 from actors._identities import Identities, Principal
 from actors._journal import JournalStatistics, JournalWriter
 from actors._mailbox import MailboxActor
 from actors._runtime import Runtime
 from actors._supervisor import Supervisor, SupervisorStatistics
-from actors._sweeper import ExpirySweeper
+from actors._sweeper import DueSweeper
 
 __all__ = [
     "AccountActor",
@@ -36,9 +44,10 @@ __all__ = [
     "ActorStatistics",
     "ClaimInbox",
     "Command",
-    "ExpireDue",
-    "ExpirySweeper",
+    "DisableWebhookEndpoint",
+    "DueSweeper",
     "ExtendLease",
+    "FinishWebhookAttempt",
     "IdempotencyGate",
     "Identities",
     "JournalStatistics",
@@ -47,10 +56,14 @@ __all__ = [
     "OpenAccount",
     "Principal",
     "RecordAck",
+    "RedriveDeadLetter",
     "RegisterAgent",
+    "ReleaseDeadLetter",
     "Replay",
     "Reply",
     "RotateAgentKey",
+    "RotateSigningKey",
+    "RunDue",
     "Runtime",
     "SendMessage",
     "SetSenderPolicy",
@@ -58,5 +71,7 @@ __all__ = [
     "Supervisor",
     "SupervisorStatistics",
     "Ticket",
+    "WebhookDispatcher",
+    "WebhookJob",
     "request_hash",
 ]

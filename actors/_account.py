@@ -13,16 +13,19 @@ from typing import TYPE_CHECKING, assert_never
 from actors._actor import Actor
 from actors._commands import (
     AccountCommand,
+    DisableWebhookEndpoint,
     OpenAccount,
     RegisterAgent,
     Reply,
     RotateAgentKey,
+    RotateSigningKey,
     SetSenderPolicy,
     SetWebhookEndpoint,
 )
 from atp.domain import Account, Agent, aggregate_id, new_id, new_token, token_hash
 from atp.errors import NotFound
-from atp.wire import agent_document, sender_policy_document
+from atp.webhooks import new_hmac_secret, new_signing_key
+from atp.wire import agent_document, sender_policy_document, signing_key_document
 
 if TYPE_CHECKING:
     from actors._runtime import Runtime
@@ -67,19 +70,18 @@ class AccountActor(Actor[AccountCommand]):
                 self.stage(agent)
                 return self.answer(command.ticket, 201, {"id": key_id, "token": token}, now)
             case SetWebhookEndpoint():
+                return await self._set_webhook_endpoint(command, now)
+            case RotateSigningKey():
                 agent = await self._agent(command.agent_id)
-                secret = new_token("whsec")
-                sealed = self.runtime.sealer.seal(secret.encode())
-                agent.set_webhook_endpoint(command.url, sealed, now)
+                self._add_signing_key(agent, command.overlap_seconds, now)
                 self.stage(agent)
-                body = {
-                    "webhook_endpoint": {
-                        "url": command.url,
-                        "active": True,
-                        "endpoint_secret": secret,
-                    }
-                }
-                return self.answer(command.ticket, 200, body, now)
+                keys = [signing_key_document(k) for k in agent.live_signing_keys(now)]
+                return self.answer(command.ticket, 201, {"signing_keys": keys}, now)
+            case DisableWebhookEndpoint():
+                agent = await self._agent(command.agent_id)
+                if agent.disable_webhook_endpoint(command.reason, now):
+                    self.stage(agent)
+                return Reply(200, {})
             case SetSenderPolicy():
                 return await self._set_policy(command, now)
             case _:
@@ -121,6 +123,32 @@ class AccountActor(Actor[AccountCommand]):
         self.stage(account, agent)
         body = {**agent_document(agent), "agent_api_key": {"id": key_id, "token": token}}
         return self.answer(command.ticket, 201, body, now)
+
+    async def _set_webhook_endpoint(self, command: SetWebhookEndpoint, now: datetime) -> Reply:
+        agent = await self._agent(command.agent_id)
+        seal = self.runtime.sealer.seal
+        # Valid in both base64 alphabets, so Standard Webhooks libraries accept it too.
+        secret = new_hmac_secret()
+        authorization = (
+            None if command.authorization is None else seal(command.authorization.encode())
+        )
+        agent.set_webhook_endpoint(command.url, seal(secret.encode()), authorization, now)
+        if not agent.live_signing_keys(now):
+            self._add_signing_key(agent, 0, now)
+        self.stage(agent)
+        endpoint = {
+            "url": command.url,
+            "active": True,
+            "endpoint_secret": secret,
+            # Beside the contract's keys: what a receiver needs to verify v1a signatures.
+            "signing_keys": [signing_key_document(k) for k in agent.live_signing_keys(now)],
+        }
+        return self.answer(command.ticket, 200, {"webhook_endpoint": endpoint}, now)
+
+    def _add_signing_key(self, agent: Agent, overlap_seconds: float, now: datetime) -> None:
+        private_key, public_key = new_signing_key()
+        sealed = self.runtime.sealer.seal(private_key.encode())
+        agent.rotate_signing_key(new_id("whk"), public_key, sealed, overlap_seconds, now)
 
     async def _set_policy(self, command: SetSenderPolicy, now: datetime) -> Reply:
         agent = await self._agent(command.agent_id)

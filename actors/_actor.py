@@ -114,8 +114,16 @@ class Actor(Generic[C]):
         self.stage(ticket.record(status, body, self.runtime.sealer, now))
         return Reply(status, body)
 
+    async def before_commit(self) -> None:
+        """Called after a batch's commands, before its commit (to add follow-up events)."""
+
     def committed(self) -> None:
         """Called after each successful commit (publish new state to other readers)."""
+
+    def keep_running_for(self) -> float:
+        """An idle actor whose next deadline is at most this far off keeps running (so a
+        stopped actor only has to be woken for deadlines further away)."""
+        return 0.0
 
     def next_deadline(self) -> datetime | None:
         """When something in this actor next falls due (a lease end, an expiry), if ever."""
@@ -148,7 +156,7 @@ class Actor(Generic[C]):
                 command = self.deadline_command() if due is not None and due <= timeout else None
                 if command is None:
                     # No await between this check and returning: nothing can slip in.
-                    if self.queued == 0:
+                    if self.queued == 0 and (due is None or due > self.keep_running_for()):
                         return
                     idle_until = trio.current_time() + idle_timeout
                     continue
@@ -177,6 +185,7 @@ class Actor(Generic[C]):
                         envelope.reply = await self.handle(envelope.command)
                 except AtpError as exc:
                     envelope.error = exc
+            await self.before_commit()
             if self._staged:
                 await self.runtime.journal.commit(self._staged)
                 self.committed()

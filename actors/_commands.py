@@ -19,14 +19,19 @@ __all__ = [
     "AccountCommand",
     "ClaimInbox",
     "Command",
-    "ExpireDue",
+    "DisableWebhookEndpoint",
     "ExtendLease",
+    "FinishWebhookAttempt",
     "MailboxCommand",
     "OpenAccount",
     "RecordAck",
+    "RedriveDeadLetter",
     "RegisterAgent",
+    "ReleaseDeadLetter",
     "Reply",
     "RotateAgentKey",
+    "RotateSigningKey",
+    "RunDue",
     "SendMessage",
     "SetSenderPolicy",
     "SetWebhookEndpoint",
@@ -75,7 +80,27 @@ class SetWebhookEndpoint:
     account_id: str
     agent_id: str
     url: str
+    authorization: str | None = attrs.field(repr=False)  # "<scheme> <credentials>"
     ticket: Ticket
+
+
+@final
+@attrs.frozen
+class RotateSigningKey:
+    account_id: str
+    agent_id: str
+    overlap_seconds: float
+    ticket: Ticket
+
+
+@final
+@attrs.frozen
+class DisableWebhookEndpoint:
+    """The receiver answered 410 Gone: stop pushing until the agent sets an endpoint again."""
+
+    account_id: str
+    agent_id: str
+    reason: str
 
 
 @final
@@ -131,12 +156,63 @@ class RecordAck:
 
 @final
 @attrs.frozen
-class ExpireDue:
-    """Expire what is overdue (the actor's own deadline, or the expiry sweep)."""
+class RunDue:
+    """Do what has fallen due: expire overdue messages, claim due webhook deliveries.
+
+    The mailbox's own deadline timer sends it, and so does the sweep for mailboxes that
+    were stopped while idle.
+    """
 
     recipient_agent_id: str
 
 
-AccountCommand = OpenAccount | RegisterAgent | RotateAgentKey | SetWebhookEndpoint | SetSenderPolicy
-MailboxCommand = SendMessage | ClaimInbox | ExtendLease | RecordAck | ExpireDue
+@final
+@attrs.frozen
+class FinishWebhookAttempt:
+    """How a webhook attempt ended, reported by the dispatcher to the mailbox."""
+
+    recipient_agent_id: str
+    message_id: str
+    claim_token: str
+    response_status: int | None
+    error: str | None
+    retry_after: float | None
+    request_url: str | None = attrs.field(repr=False)
+
+
+@final
+@attrs.frozen
+class RedriveDeadLetter:
+    recipient_agent_id: str
+    message_id: str
+    ticket: Ticket
+
+
+@final
+@attrs.frozen
+class ReleaseDeadLetter:
+    recipient_agent_id: str
+    message_id: str
+    ticket: Ticket
+
+
+AccountCommand = (
+    OpenAccount
+    | RegisterAgent
+    | RotateAgentKey
+    | SetWebhookEndpoint
+    | RotateSigningKey
+    | DisableWebhookEndpoint
+    | SetSenderPolicy
+)
+MailboxCommand = (
+    SendMessage
+    | ClaimInbox
+    | ExtendLease
+    | RecordAck
+    | RunDue
+    | FinishWebhookAttempt
+    | RedriveDeadLetter
+    | ReleaseDeadLetter
+)
 Command = AccountCommand | MailboxCommand

@@ -5,9 +5,14 @@ unknown-sender limit), hands messages out to inbox claims one at a time under th
 single-active-lease rule, extends leases and records ACKs. Because one task owns all
 of a recipient's messages, two claimers can never be handed the same message.
 
-Live state: the open messages (queued or handed out, not ACKed), oldest first, and
-the recent unknown-sender sends per sender account. Both are rebuilt from the ledger
-and the caught-up views when the actor starts.
+Webhook deliveries are claimed here too, in the same commit as whatever made them
+due (a send, a retry timer, a finished attempt), and handed to the dispatcher once
+that commit holds; the dispatcher reports each attempt back as a command.
+
+Live state: the open messages (queued or handed out, not ACKed), oldest first, those
+with a webhook delivery still to try, and the recent unknown-sender sends per sender
+account. All are rebuilt from the ledger and the caught-up views when the actor
+starts; attempts that were in flight then are retried when their lease ends.
 """
 
 from __future__ import annotations
@@ -19,15 +24,26 @@ from typing import TYPE_CHECKING, assert_never
 from actors._actor import Actor
 from actors._commands import (
     ClaimInbox,
-    ExpireDue,
     ExtendLease,
+    FinishWebhookAttempt,
     MailboxCommand,
     RecordAck,
+    RedriveDeadLetter,
+    ReleaseDeadLetter,
     Reply,
+    RunDue,
     SendMessage,
 )
-from atp.domain import Agent, Message, aggregate_id, new_id
-from atp.errors import NotFound, RecipientNotFound, UnknownSenderRateLimited
+from actors._idempotency import Ticket
+from actors._webhook_queue import WebhookQueue
+from atp.domain import Agent, Message, RetryPolicy, aggregate_id, new_id
+from atp.errors import (
+    NotFound,
+    RecipientNotFound,
+    StaleDeliveryClaim,
+    UnknownSenderRateLimited,
+    WebhookEndpointInactive,
+)
 from atp.wire import ack_document, claim_document, message_status
 
 if TYPE_CHECKING:
@@ -48,6 +64,13 @@ class MailboxActor(Actor[MailboxCommand]):
         self.recent: OrderedDict[str, Message] = OrderedDict()
         self.delivery_index: dict[str, str] = {}
         self.unknown_senders: dict[str, deque[datetime]] = {}
+        settings = runtime.settings
+        self.webhooks = WebhookQueue(
+            agent_id,
+            share=settings.webhook_concurrency_per_agent,
+            lease_seconds=settings.webhook_lease,
+        )
+        self._retries = RetryPolicy(settings.webhook_retry_delays)
 
     @staticmethod
     def key_of(agent_id: str) -> str:
@@ -60,6 +83,7 @@ class MailboxActor(Actor[MailboxCommand]):
         self.recent.clear()
         self.delivery_index.clear()
         self.unknown_senders.clear()
+        self.webhooks.clear()
         await runtime.projections.wait_current()
         ids = [aggregate_id(m) for m in await runtime.queries.open_message_ids(self.agent_id)]
         for message in await runtime.ledger.load_all(Message, ids):
@@ -89,15 +113,35 @@ class MailboxActor(Actor[MailboxCommand]):
                 ack = message.ack(
                     new_id("ack"), command.delivery_id, command.status, command.payload, now
                 )
+                self.webhooks.end(message, "message_acked", now)
                 self.stage(message)
                 if not message.is_open:
                     self._close(message)
                 return self.answer(command.ticket, 201, ack_document(message, ack), now)
-            case ExpireDue():
+            case RunDue():
                 expired = self._expire_due(now)
                 return Reply(200, {"expired": expired})
+            case FinishWebhookAttempt():
+                return self._finish_attempt(command, now)
+            case RedriveDeadLetter():
+                message = await self._dead_letter(command.message_id)
+                if not (await self._recipient()).webhook_active:
+                    raise WebhookEndpointInactive()
+                message.redrive(new_id("dlv"), await self._max_attempts(), now)
+                return self._reopened(message, command.ticket, now)
+            case ReleaseDeadLetter():
+                message = await self._dead_letter(command.message_id)
+                message.release(now)
+                return self._reopened(message, command.ticket, now)
             case _:
                 assert_never(command)
+
+    async def before_commit(self) -> None:
+        await self._claim_due_webhooks(self.runtime.now())
+
+    def committed(self) -> None:
+        for job in self.webhooks.take_claimed():
+            self.runtime.dispatcher.submit(job)
 
     # -- commands -----------------------------------------------------------------------
 
@@ -123,10 +167,8 @@ class MailboxActor(Actor[MailboxCommand]):
         )
         if blocked:
             message.reject(now)
-        elif trust == "trusted" and recipient.webhook and recipient.webhook["active"]:
-            account = await self.runtime.identities.account(recipient.account_id)
-            plan = account.plan if account else "free"
-            message.schedule_webhook(new_id("dlv"), settings.webhook_max_attempts.get(plan, 3), now)
+        elif trust == "trusted" and recipient.webhook_active:
+            message.schedule_webhook(new_id("dlv"), await self._max_attempts(), now)
         if unknown and not blocked:
             self._recent_unknown(command.sender_account_id, now).append(now)
         if message.is_open:
@@ -153,17 +195,92 @@ class MailboxActor(Actor[MailboxCommand]):
             if message.expire_if_due(now):
                 expired.append(message)
         for message in expired:
+            self.webhooks.end(message, "message_expired", now)
             self.stage(message)
             self._close(message)
         return len(expired)
 
+    # -- webhook deliveries ---------------------------------------------------------------
+
+    async def _claim_due_webhooks(self, now: datetime) -> None:
+        """Claim every due webhook delivery, oldest message first, up to this mailbox's
+        share of the dispatcher; end those that can no longer be tried."""
+        due = self.webhooks.due(now)
+        if not due:
+            return
+        recipient = await self._recipient_or_none()
+        endpoint_active = recipient is not None and recipient.webhook_active
+        for message in due:
+            reason = message.webhook_end_reason(endpoint_active, now)
+            if reason is not None:
+                message.expire_if_due(now)
+                self.webhooks.end(message, reason, now)
+            elif message.active_lease(now) is not None:
+                continue  # a polling lease holds it; due again when that lease ends
+            elif self.webhooks.full:
+                break
+            else:
+                self.webhooks.claim(message, now)
+            self.stage(message)
+            if not message.is_open:
+                self._close(message)
+
+    def _finish_attempt(self, command: FinishWebhookAttempt, now: datetime) -> Reply:
+        message = self.webhooks.waiting.get(command.message_id)
+        delivery = message.pending_webhook() if message is not None else None
+        if message is None or delivery is None or delivery["claim_token"] != command.claim_token:
+            raise StaleDeliveryClaim()
+        if command.error == "webhook_endpoint_inactive":
+            message.end_webhook(command.error, now)  # no attempt was made (contract §5.1)
+        else:
+            message.finish_webhook_attempt(
+                command.claim_token, new_id("wha"), command.response_status, command.error,
+                command.retry_after, command.request_url, self._retries, now,
+            )  # fmt: skip
+        self.webhooks.finished(message)
+        self.stage(message)
+        if not message.is_open:
+            self._close(message)
+        return Reply(200, {})
+
+    async def _dead_letter(self, message_id: str) -> Message:
+        """One of this recipient's messages, by id, loaded if it is not live.
+
+        Raises:
+            NotFound: not a message addressed to this agent.
+        """
+        message = self.open.get(message_id) or self.recent.get(message_id)
+        if message is None:
+            runtime = self.runtime
+            await runtime.projections.wait_current()
+            row = await runtime.queries.message(message_id)
+            if row is None or row.recipient_agent_id != self.agent_id:
+                raise NotFound("message")
+            message = await runtime.ledger.get(Message, aggregate_id(message_id))
+            if message is None:
+                raise NotFound("message")
+        return message
+
+    def _reopened(self, message: Message, ticket: Ticket, now: datetime) -> Reply:
+        self.stage(message)
+        self.recent.pop(message.message_id, None)
+        self._keep(message)
+        return self.answer(ticket, 200, message_status(message), now)
+
+    async def _max_attempts(self) -> int:
+        recipient = await self._recipient()
+        account = await self.runtime.identities.account(recipient.account_id)
+        plan = account.plan if account else "free"
+        return self.runtime.settings.webhook_max_attempts.get(plan, 3)
+
     # -- deadlines ------------------------------------------------------------------------
 
     def next_deadline(self) -> datetime | None:
-        """The next lease end or expiry among open messages.
+        """The next lease end, expiry or webhook attempt among open messages.
 
         Messages are kept oldest first and share one TTL, so the first still-queued
         message is the next to expire; active leases are few (one per claim in flight).
+        A webhook delivery held back by a polling lease is due when that lease ends.
         """
         now = self.runtime.now()
         deadline: datetime | None = None
@@ -172,19 +289,31 @@ class MailboxActor(Actor[MailboxCommand]):
             if lease is not None and lease["leased_until"] is not None:
                 deadline = _earliest(deadline, lease["leased_until"])
             elif message.carrier_status == "queued":
-                return _earliest(deadline, message.expires_at)
+                deadline = _earliest(deadline, message.expires_at)
+                break
+        webhook_due = self.webhooks.next_due(now)
+        if webhook_due is not None:
+            deadline = _earliest(deadline, webhook_due)
         return deadline
 
     def deadline_command(self) -> MailboxCommand:
-        return ExpireDue(self.agent_id)
+        return RunDue(self.agent_id)
+
+    def keep_running_for(self) -> float:
+        # The sweep wakes a stopped mailbox for deadlines further off than this.
+        return 2 * self.runtime.settings.sweep_interval
 
     # -- helpers ------------------------------------------------------------------------
 
     async def _recipient(self) -> Agent:
-        agent = await self.runtime.identities.agent(self.agent_id)
-        if agent is None or agent.status != "active":
+        agent = await self._recipient_or_none()
+        if agent is None:
             raise RecipientNotFound()
         return agent
+
+    async def _recipient_or_none(self) -> Agent | None:
+        agent = await self.runtime.identities.agent(self.agent_id)
+        return agent if agent is not None and agent.status == "active" else None
 
     def _recent_unknown(self, account_id: str, now: datetime) -> deque[datetime]:
         window = timedelta(seconds=self.runtime.settings.unknown_sender_window)
@@ -197,6 +326,7 @@ class MailboxActor(Actor[MailboxCommand]):
         self.open[message.message_id] = message
         for delivery in message.deliveries:
             self.delivery_index[delivery["id"]] = message.message_id
+        self.webhooks.track(message)
 
     def _close(self, message: Message) -> None:
         """A message leaves the open set but stays reachable for a while (late ACKs)."""

@@ -19,17 +19,23 @@ from actors._actor import Actor
 from actors._commands import (
     ClaimInbox,
     Command,
-    ExpireDue,
+    DisableWebhookEndpoint,
     ExtendLease,
+    FinishWebhookAttempt,
     OpenAccount,
     RecordAck,
+    RedriveDeadLetter,
     RegisterAgent,
+    ReleaseDeadLetter,
     Reply,
     RotateAgentKey,
+    RotateSigningKey,
+    RunDue,
     SendMessage,
     SetSenderPolicy,
     SetWebhookEndpoint,
 )
+from actors._dispatcher import WebhookDispatcher
 from actors._idempotency import IdempotencyGate
 from actors._identities import Identities
 from actors._journal import JournalWriter
@@ -56,6 +62,7 @@ class Runtime:
     identities: Identities
     gate: IdempotencyGate
     sealer: Sealer
+    dispatcher: WebhookDispatcher = attrs.field(init=False)
     # Wall-clock time for the domain (leases, expiry); tests may replace it.
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
@@ -74,6 +81,8 @@ class Runtime:
                 | RegisterAgent()
                 | RotateAgentKey()
                 | SetWebhookEndpoint()
+                | RotateSigningKey()
+                | DisableWebhookEndpoint()
                 | SetSenderPolicy()
             ):
                 account_id = command.account_id
@@ -82,7 +91,16 @@ class Runtime:
                     AccountActor,
                     lambda: AccountActor(account_id, self),
                 )
-            case SendMessage() | ClaimInbox() | ExtendLease() | RecordAck() | ExpireDue():
+            case (
+                SendMessage()
+                | ClaimInbox()
+                | ExtendLease()
+                | RecordAck()
+                | RunDue()
+                | FinishWebhookAttempt()
+                | RedriveDeadLetter()
+                | ReleaseDeadLetter()
+            ):
                 agent_id = command.recipient_agent_id
                 return self.supervisor.actor(
                     MailboxActor.key_of(agent_id),

@@ -1,54 +1,60 @@
-"""The expiry sweep: expire messages of mailboxes that are not running.
+"""The sweep: wake stopped mailboxes whose messages expire or whose webhooks fall due.
 
-A running mailbox expires its messages on its own deadline timer. An idle mailbox is
-stopped to save memory, so once a minute the sweep asks the inbox view which
-recipients hold overdue messages and tells each mailbox to expire them. This is off
-the hot path: nothing a request waits for depends on it.
+A running mailbox acts on its own deadline timers. An idle mailbox is stopped to save
+memory once its next deadline is further off than two sweep intervals, so every
+interval the sweep asks the views which recipients have something due before the
+next sweep (an overdue message, a webhook retry, an attempt lease that a crash left
+behind) and wakes their mailboxes, whose timers then fire on time. It also runs once
+at start, which is what resumes webhook deliveries after a restart.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import trio
 
-from actors._commands import ExpireDue
+from actors._commands import RunDue
 from atp.errors import AtpError
 
 if TYPE_CHECKING:
     from actors._runtime import Runtime
 
-__all__ = ["ExpirySweeper"]
+__all__ = ["DueSweeper"]
 
 log = logging.getLogger(__name__)
 
 
-class ExpirySweeper:
-    """Every ``interval`` seconds, expire overdue messages of idle mailboxes."""
+class DueSweeper:
+    """Every ``settings.sweep_interval`` seconds, wake mailboxes with work falling due."""
 
-    def __init__(self, runtime: Runtime, interval: float = 60.0) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.interval = interval
+        self.interval = runtime.settings.sweep_interval
         self.sweeps = 0
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
         while True:
-            await trio.sleep(self.interval)
             try:
                 await self.sweep()
             except Exception as exc:  # the next sweep tries again; never take the server down
-                log.warning("expiry sweep failed (%s)", type(exc).__name__)
+                log.warning("sweep failed (%s)", type(exc).__name__)
+            await trio.sleep(self.interval)
 
     async def sweep(self) -> int:
-        """Expire overdue messages now; return how many mailboxes were asked."""
+        """Wake every mailbox with something due before the next sweep; return how many."""
         runtime = self.runtime
         await runtime.projections.wait_current()
-        recipients = await runtime.queries.overdue_recipients(runtime.now())
-        for agent_id in recipients:
+        now = runtime.now()
+        recipients = set(await runtime.queries.overdue_recipients(now))
+        horizon = now + timedelta(seconds=2 * self.interval)
+        recipients.update(await runtime.queries.webhook_due_recipients(horizon))
+        for agent_id in sorted(recipients):
             try:
-                await runtime.ask(ExpireDue(agent_id))
+                await runtime.ask(RunDue(agent_id))
             except AtpError:
                 continue
         self.sweeps += 1

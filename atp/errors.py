@@ -42,10 +42,12 @@ __all__ = [
     "InvalidRequest",
     "InvalidSenderPolicy",
     "InvalidSessionRecipient",
+    "InvalidWebhookAuthentication",
     "InvalidWebhookUrl",
     "LeaseExpired",
     "MalformedRequest",
     "MessageExpired",
+    "NotDeadLettered",
     "NotFound",
     "PayloadMustBeJson",
     "PayloadRequired",
@@ -56,12 +58,14 @@ __all__ = [
     "RecipientRequired",
     "RequestTooLarge",
     "SessionNotOpen",
+    "StaleDeliveryClaim",
     "TerminalAckStatus",
     "TooLarge",
     "Unauthorized",
     "UnexpectedError",
     "UnknownSenderRateLimited",
     "Unprocessable",
+    "WebhookEndpointInactive",
     "error_for_code",
 ]
 
@@ -170,6 +174,23 @@ class MessageExpired(Conflict):
     message = "The message has expired."
 
 
+class NotDeadLettered(Conflict):
+    code = "not_dead_lettered"
+    message = "The message is not a dead letter."
+
+
+class StaleDeliveryClaim(Conflict):
+    """An attempt finished under a claim that is no longer the delivery's (internal)."""
+
+    code = "stale_delivery_claim"
+    message = "The delivery claim is stale."
+
+
+class WebhookEndpointInactive(Conflict):
+    code = "webhook_endpoint_inactive"
+    message = "The agent has no active webhook endpoint."
+
+
 class SessionNotOpen(Conflict):
     code = "session_not_open"
     message = "The session is not open."
@@ -257,6 +278,11 @@ class InvalidSessionRecipient(Unprocessable):
 class InvalidWebhookUrl(Unprocessable):
     code = "invalid_webhook_url"
     message = "The webhook endpoint URL must be a public http or https URL."
+
+
+class InvalidWebhookAuthentication(Unprocessable):
+    code = "invalid_webhook_authentication"
+    message = "The webhook authentication must be a scheme and credentials."
 
 
 class PlanLimitExceeded(Unprocessable):

@@ -5,7 +5,8 @@ SIGTERM the HTTP server stops accepting and finishes its requests, then the acto
 stop, then the journal commits what is still queued; all within the grace period.
 
     carrier nursery:  journal writer, projection runner
-      actors nursery: supervisor (every mailbox and account actor)
+      actors nursery: supervisor (every mailbox and account actor), webhook
+                      dispatcher (every attempt), sweep
         http:         Hypercorn serving the Quart-Trio app
 """
 
@@ -23,18 +24,20 @@ from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
 from actors import (
-    ExpirySweeper,
+    DueSweeper,
     IdempotencyGate,
     Identities,
     JournalWriter,
     Runtime,
     Supervisor,
+    WebhookDispatcher,
 )
 from atp.api import create_app
 from atp.domain import Message
 from atp.ledger import Bridge, Ledger
 from atp.sealing import Sealer
 from atp.settings import Settings
+from atp.webhooks import WebhookClient
 from projections import (
     AgentsView,
     MessagesView,
@@ -84,13 +87,26 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             gate=IdempotencyGate(ledger, sealer),
             sealer=sealer,
         )
+        if settings.webhook_allow_private:
+            log.warning(
+                "ATP_WEBHOOK_ALLOW_PRIVATE=1: webhooks may reach loopback and private"
+                " addresses. Development only: never run a shared carrier like this."
+            )
+        client = WebhookClient(
+            allow_private=settings.webhook_allow_private,
+            connect_timeout=settings.webhook_timeout,
+            receive_timeout=settings.webhook_timeout,
+            attempt_timeout=settings.webhook_attempt_deadline,
+        )
+        runtime.dispatcher = WebhookDispatcher(runtime, client)
         async with trio.open_nursery() as carrier:
             await carrier.start(journal.run)
             await carrier.start(projections.run)
             await projections.catch_up()
             async with trio.open_nursery() as actors:
                 await actors.start(supervisor.run)
-                await actors.start(ExpirySweeper(runtime).run)
+                await actors.start(runtime.dispatcher.run)
+                await actors.start(DueSweeper(runtime).run)
                 yield runtime
                 actors.cancel_scope.cancel()
             carrier.cancel_scope.cancel()

@@ -40,10 +40,30 @@ class Settings:
     unknown_sender_window: float = 1 * HOURS
     max_body_bytes: int = 128_000
 
+    # Webhook push (contract §5.4). The attempt lease outlives the longest attempt, so
+    # an attempt always finishes (or dies with the process) before anyone may retake it.
+    webhook_timeout: float = 10 * SECONDS  # connect, and each read of the response
+    webhook_retry_delays: tuple[float, ...] = (0, 30, 120, 300, 900, 3600, 21600, 86400)
+    webhook_concurrency: int = 128  # attempts in flight, whole process
+    webhook_concurrency_per_agent: int = 8  # so one slow receiver cannot take every slot
+    # Development only: lets webhooks reach loopback and private addresses (SSRF!).
+    webhook_allow_private: bool = False
+
     # Runtime.
     actor_idle_timeout: float = 30 * SECONDS
+    sweep_interval: float = 1 * MINUTES
     shutdown_grace: float = 3 * SECONDS
     db_threads: int = 8
+
+    @property
+    def webhook_attempt_deadline(self) -> float:
+        """The most one attempt may take, however slowly a receiver trickles bytes."""
+        return 3 * self.webhook_timeout
+
+    @property
+    def webhook_lease(self) -> float:
+        """How long a webhook attempt holds its delivery (60 s by default, as the contract)."""
+        return 2 * self.webhook_attempt_deadline
 
     @property
     def store(self) -> str:
@@ -62,7 +82,8 @@ class Settings:
             "ATP_PORT", "ATP_BIND", "ATP_DATA_DIR", "ATP_DATABASE_URL", "ATP_SECRET_KEY",
             "ATP_WEBHOOK_ALLOW_PRIVATE", "ATP_HOME", "ATP_TEST_DATABASE_URL",
             "ATP_REQUIRE_POSTGRES", "ATP_BASE_URL", "ATP_AGENTS_PER_ACCOUNT",
-            "ATP_WEBHOOK_MAX_ATTEMPTS", "ATP_UNKNOWN_SENDER_LIMIT",
+            "ATP_WEBHOOK_MAX_ATTEMPTS", "ATP_UNKNOWN_SENDER_LIMIT", "ATP_WEBHOOK_TIMEOUT",
+            "ATP_WEBHOOK_RETRY_DELAYS", "ATP_WEBHOOK_CONCURRENCY",
         }  # fmt: skip
         unknown = sorted(k for k in env if k.startswith("ATP_") and k not in known)
         if unknown:
@@ -84,6 +105,17 @@ class Settings:
             kwargs["webhook_max_attempts"] = _plan_table(env["ATP_WEBHOOK_MAX_ATTEMPTS"])
         if "ATP_UNKNOWN_SENDER_LIMIT" in env:
             kwargs["unknown_sender_limit"] = int(env["ATP_UNKNOWN_SENDER_LIMIT"])
+        if "ATP_WEBHOOK_TIMEOUT" in env:
+            kwargs["webhook_timeout"] = _positive(env["ATP_WEBHOOK_TIMEOUT"])
+        if "ATP_WEBHOOK_RETRY_DELAYS" in env:
+            delays = tuple(float(d) for d in env["ATP_WEBHOOK_RETRY_DELAYS"].split(","))
+            if any(d < 0 for d in delays):
+                raise ValueError("ATP_WEBHOOK_RETRY_DELAYS must not be negative")
+            kwargs["webhook_retry_delays"] = delays
+        if "ATP_WEBHOOK_CONCURRENCY" in env:
+            kwargs["webhook_concurrency"] = int(_positive(env["ATP_WEBHOOK_CONCURRENCY"]))
+        if "ATP_WEBHOOK_ALLOW_PRIVATE" in env:
+            kwargs["webhook_allow_private"] = _flag(env["ATP_WEBHOOK_ALLOW_PRIVATE"])
         return cls(**kwargs)  # type: ignore[arg-type]
 
     def with_secret_key(self) -> Settings:
@@ -100,6 +132,19 @@ class Settings:
         if self.store == "postgresql":
             raise ValueError("ATP_SECRET_KEY is required with ATP_DATABASE_URL")
         return attrs.evolve(self, secret_key=load_or_create_secret_key(self.data_dir))
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _flag(text: str) -> bool:
+    if text not in ("0", "1"):
+        raise ValueError(f"expected 0 or 1, got {text!r}")
+    return text == "1"
 
 
 def _plan_table(text: str) -> dict[str, int]:

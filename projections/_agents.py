@@ -55,6 +55,11 @@ class AgentsView(View):
                     "UPDATE atp_agents SET webhook_url = ?, webhook_active = 1 WHERE id = ?",
                     (event.url, self._agent_id(cur, event)),
                 )
+            case Agent.WebhookEndpointDisabled():
+                cur.execute(
+                    "UPDATE atp_agents SET webhook_active = 0 WHERE id = ?",
+                    (self._agent_id(cur, event),),
+                )
             case Agent.SenderPolicySet():
                 cur.execute("DELETE FROM atp_sender_policies WHERE id = ?", (event.policy_id,))
                 cur.execute(

@@ -28,7 +28,8 @@ _CACHE_SIZE = 4096
 
 
 class MessagesView(View):
-    """Message statuses (with deliveries), delivery → message, and open messages per recipient."""
+    """Message statuses (with deliveries), delivery → message (with when a pending webhook
+    delivery is due), open messages per recipient, and dead letters."""
 
     name = "messages"
     tables = ("atp_messages", "atp_deliveries", "atp_inbox")
@@ -57,16 +58,20 @@ class MessagesView(View):
             )  # fmt: skip
         else:
             cur.execute(
-                "UPDATE atp_messages SET carrier_status = ?, ack_status = ?, document = ?"
-                " WHERE id = ?",
-                (message.carrier_status, message.ack_status, document, message.message_id),
-            )
+                "UPDATE atp_messages SET carrier_status = ?, ack_status = ?, document = ?,"
+                " dead_lettered_at = ? WHERE id = ?",
+                (message.carrier_status, message.ack_status, document,
+                 iso(message.dead_lettered_at), message.message_id),
+            )  # fmt: skip
+        pending = message.pending_webhook()
         for delivery in message.deliveries:
+            due_at = iso(message.webhook_due_at()) if delivery is pending else None
             cur.execute(
-                "INSERT INTO atp_deliveries (id, message_id, recipient_agent_id, mode, status)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET status = excluded.status",
+                "INSERT INTO atp_deliveries (id, message_id, recipient_agent_id, mode, status,"
+                " due_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE"
+                " SET status = excluded.status, due_at = excluded.due_at",
                 (delivery["id"], message.message_id, message.recipient_agent_id,
-                 delivery["mode"], delivery["status"]),
+                 delivery["mode"], delivery["status"], due_at),
             )  # fmt: skip
         if message.is_open:
             cur.execute(

@@ -137,3 +137,34 @@ class Queries:
             (recipient_agent_id, iso(since)),
         )
         return [(str(a), str(t)) for a, t in rows]
+
+    async def webhook_due_recipients(self, before: datetime, limit: int = 1000) -> list[str]:
+        """Recipients with a webhook delivery due before ``before`` (for the sweep)."""
+        rows = await self.bridge.run(
+            self.store.query,
+            "SELECT DISTINCT recipient_agent_id FROM atp_deliveries WHERE due_at <= ? LIMIT ?",
+            (iso(before), limit),
+        )
+        return [str(r[0]) for r in rows]
+
+    async def dead_letters(
+        self, recipient_agent_id: str, after_message_id: str | None, limit: int
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """(dead_lettered_at, status document) of parked messages, oldest first."""
+        after = ""
+        if after_message_id is not None:
+            rows = await self.bridge.run(
+                self.store.query,
+                "SELECT dead_lettered_at FROM atp_messages WHERE id = ? AND recipient_agent_id = ?",
+                (after_message_id, recipient_agent_id),
+            )
+            after = str(rows[0][0] or "") if rows else ""
+        rows = await self.bridge.run(
+            self.store.query,
+            "SELECT dead_lettered_at, document FROM atp_messages"
+            " WHERE recipient_agent_id = ? AND dead_lettered_at IS NOT NULL"
+            " AND (dead_lettered_at > ? OR (dead_lettered_at = ? AND id > ?))"
+            " ORDER BY dead_lettered_at, id LIMIT ?",
+            (recipient_agent_id, after, after, after_message_id or "", limit),
+        )
+        return [(str(at), json.loads(document)) for at, document in rows]

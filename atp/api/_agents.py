@@ -1,4 +1,4 @@
-"""What an agent sets on itself: its webhook endpoint and its sender policies."""
+"""What an agent sets on itself: its webhook endpoint, signing keys and sender policies."""
 
 from __future__ import annotations
 
@@ -6,11 +6,22 @@ from typing import Any
 
 from quart import Blueprint
 
-from actors import Principal, SetSenderPolicy, SetWebhookEndpoint, Ticket
-from atp.api._requests import authenticate, idempotent, read_params
-from atp.errors import InvalidSenderPolicy, NotFound
+from actors import Principal, RotateSigningKey, SetSenderPolicy, SetWebhookEndpoint, Ticket
+from atp.api._requests import authenticate, idempotent, read_params, runtime
+from atp.errors import (
+    InvalidRequest,
+    InvalidSenderPolicy,
+    InvalidWebhookAuthentication,
+    NotFound,
+)
 from atp.webhooks import check_webhook_url
-from atp.wire import SenderPolicyBody, parse_body
+from atp.wire import (
+    SenderPolicyBody,
+    SigningKeyRotationBody,
+    WebhookAuthentication,
+    parse_body,
+    signing_key_document,
+)
 
 __all__ = ["blueprint"]
 
@@ -30,11 +41,51 @@ async def set_webhook_endpoint(agent_id: str) -> tuple[dict[str, Any], int]:
 
     async def build(ticket: Ticket) -> SetWebhookEndpoint:
         _self_only(principal, agent_id)
-        url = check_webhook_url(params.get("url"))
-        return SetWebhookEndpoint(principal.account_id, agent_id, url, ticket)
+        allow_private = runtime().settings.webhook_allow_private
+        url = check_webhook_url(params.get("url"), allow_private=allow_private)
+        authorization = None
+        if params.get("authentication") is not None:
+            authentication = params["authentication"]
+            if not isinstance(authentication, dict):
+                raise InvalidWebhookAuthentication()
+            authorization = parse_body(
+                WebhookAuthentication, authentication, InvalidWebhookAuthentication
+            ).header
+        return SetWebhookEndpoint(principal.account_id, agent_id, url, authorization, ticket)
 
     # The contract's route string keeps the literal ":id" here (§2.6).
     return await idempotent(principal, "PUT /api/agents/:id/webhook_endpoint", params, build)
+
+
+@blueprint.post("/api/agents/<agent_id>/webhook_endpoint/signing_keys")
+async def rotate_signing_key(agent_id: str) -> tuple[dict[str, Any], int]:
+    """Add an Ed25519 signing key; the old one keeps signing for ``overlap_seconds``."""
+    principal = await authenticate("agent")
+    params = await read_params()
+
+    async def build(ticket: Ticket) -> RotateSigningKey:
+        _self_only(principal, agent_id)
+        body = parse_body(SigningKeyRotationBody, params, InvalidRequest)
+        return RotateSigningKey(principal.account_id, agent_id, body.overlap_seconds, ticket)
+
+    route = f"POST /api/agents/{agent_id}/webhook_endpoint/signing_keys"
+    return await idempotent(principal, route, params, build)
+
+
+@blueprint.get("/api/agents/<agent_id>/webhook_endpoint/signing_keys")
+async def signing_keys(agent_id: str) -> dict[str, Any]:
+    """The public keys that sign this agent's pushes now (the agent or its account asks)."""
+    principal = await authenticate("account", "agent")
+    rt = runtime()
+    agent = await rt.identities.agent(agent_id)
+    visible = agent is not None and (
+        principal.agent_id == agent_id
+        if principal.agent_id is not None
+        else principal.account_id == agent.account_id
+    )
+    if agent is None or not visible:
+        raise NotFound("agent")
+    return {"signing_keys": [signing_key_document(k) for k in agent.live_signing_keys(rt.now())]}
 
 
 @blueprint.put("/api/agents/<agent_id>/sender_policies")

@@ -31,7 +31,7 @@ async def ready() -> tuple[dict[str, Any], int]:
     checks = {
         "database": database,
         "transport_runtime": "ok" if rt.supervisor.is_running else "error",
-        "webhook_dispatcher": "disabled",
+        "webhook_dispatcher": "ok" if rt.dispatcher.is_running else "error",
     }
     healthy = all(value in ("ok", "disabled") for value in checks.values())
     return {"status": "ok" if healthy else "error", "checks": checks}, 200 if healthy else 503

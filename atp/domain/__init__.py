@@ -4,17 +4,18 @@ Every state the API shows is a fold over these events (design rule 1).
 """
 
 from atp.domain._account import Account
-from atp.domain._agent import ADDRESS_PREFIX, Agent, SenderPolicy, Trust
+from atp.domain._agent import (
+    ADDRESS_PREFIX,
+    Agent,
+    SenderPolicy,
+    SigningKey,
+    Trust,
+    WebhookEndpoint,
+)
+from atp.domain._delivery import Ack, AttemptResult, Delivery, RetryPolicy
 from atp.domain._idempotency import IdempotencyRecord
 from atp.domain._ids import aggregate_id, new_id, new_token, token_hash
-from atp.domain._message import (
-    ACK_STATUSES,
-    TERMINAL_ACK_STATUSES,
-    Ack,
-    AckStatus,
-    Delivery,
-    Message,
-)
+from atp.domain._message import ACK_STATUSES, TERMINAL_ACK_STATUSES, AckStatus, Message
 
 __all__ = [
     "ACK_STATUSES",
@@ -24,11 +25,15 @@ __all__ = [
     "Ack",
     "AckStatus",
     "Agent",
+    "AttemptResult",
     "Delivery",
     "IdempotencyRecord",
     "Message",
+    "RetryPolicy",
     "SenderPolicy",
+    "SigningKey",
     "Trust",
+    "WebhookEndpoint",
     "aggregate_id",
     "new_id",
     "new_token",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, TypedDict
 from uuid import UUID
 
@@ -10,7 +10,7 @@ from eventsourcing.domain import Aggregate, event
 
 from atp.domain._ids import aggregate_id
 
-__all__ = ["ADDRESS_PREFIX", "Agent", "SenderPolicy", "Trust"]
+__all__ = ["ADDRESS_PREFIX", "Agent", "SenderPolicy", "SigningKey", "Trust", "WebhookEndpoint"]
 
 ADDRESS_PREFIX = "atp://agent/"
 Trust = Literal["trusted", "untrusted"]
@@ -27,9 +27,23 @@ class SenderPolicy(TypedDict):
 
 
 class WebhookEndpoint(TypedDict):
+    """Where pushes go. Secrets are sealed with the carrier's key; never stored in clear."""
+
     url: str
     active: bool
-    sealed_secret: str  # encrypted with the carrier's secret key; never stored in clear
+    sealed_secret: str  # the whsec_ HMAC secret
+    sealed_authorization: str | None  # "<scheme> <credentials>" for A2A push receivers
+    disabled_reason: str | None  # why the carrier switched it off (a 410 Gone)
+
+
+class SigningKey(TypedDict):
+    """An Ed25519 key that signs pushes (Standard Webhooks ``v1a``)."""
+
+    id: str
+    public_key: str  # whpk_…, published to receivers
+    sealed_private_key: str  # whsk_…, sealed
+    created_at: datetime
+    retires_at: datetime | None  # after a rotation, the old key signs until then
 
 
 class Agent(Aggregate):
@@ -52,6 +66,18 @@ class Agent(Aggregate):
     class WebhookEndpointSet(Aggregate.Event):
         url: str
         sealed_secret: str
+        sealed_authorization: str | None
+        at: datetime
+
+    class WebhookEndpointDisabled(Aggregate.Event):
+        reason: str
+        at: datetime
+
+    class SigningKeyRotated(Aggregate.Event):
+        key_id: str
+        public_key: str
+        sealed_private_key: str
+        previous_retire_at: datetime
         at: datetime
 
     class SenderPolicySet(Aggregate.Event):
@@ -86,6 +112,7 @@ class Agent(Aggregate):
         self.active_key_id: str | None = key_id
         self.key_hashes = {key_id: key_hash}
         self.webhook: WebhookEndpoint | None = None
+        self.signing_keys: list[SigningKey] = []
         self.policies: list[SenderPolicy] = []
         self.created_at = at
 
@@ -96,9 +123,66 @@ class Agent(Aggregate):
         self.active_key_id = key_id
 
     @event(WebhookEndpointSet)
-    def set_webhook_endpoint(self, url: str, sealed_secret: str, at: datetime) -> None:
-        """Point pushes at ``url``, with a freshly generated (sealed) signing secret."""
-        self.webhook = {"url": url, "active": True, "sealed_secret": sealed_secret}
+    def set_webhook_endpoint(
+        self, url: str, sealed_secret: str, sealed_authorization: str | None, at: datetime
+    ) -> None:
+        """Point pushes at ``url``, active, with a freshly generated (sealed) secret."""
+        self.webhook = {
+            "url": url, "active": True, "sealed_secret": sealed_secret,
+            "sealed_authorization": sealed_authorization, "disabled_reason": None,
+        }  # fmt: skip
+
+    def disable_webhook_endpoint(self, reason: str, at: datetime) -> bool:
+        """Stop pushing to the endpoint (its receiver answered 410 Gone); False if already off."""
+        if self.webhook is None or not self.webhook["active"]:
+            return False
+        self._webhook_endpoint_disabled(reason, at)
+        return True
+
+    @event(WebhookEndpointDisabled)
+    def _webhook_endpoint_disabled(self, reason: str, at: datetime) -> None:
+        assert self.webhook is not None
+        self.webhook["active"] = False
+        self.webhook["disabled_reason"] = reason
+
+    @property
+    def webhook_active(self) -> bool:
+        return self.webhook is not None and self.webhook["active"]
+
+    def rotate_signing_key(
+        self,
+        key_id: str,
+        public_key: str,
+        sealed_private_key: str,
+        overlap_seconds: float,
+        at: datetime,
+    ) -> SigningKey:
+        """Add a signing key; keys signing now keep signing for ``overlap_seconds`` more,
+        so receivers can fetch the new public key before the old one stops."""
+        retire_at = at + timedelta(seconds=overlap_seconds)
+        self._signing_key_rotated(key_id, public_key, sealed_private_key, retire_at, at)
+        return self.signing_keys[-1]
+
+    @event(SigningKeyRotated)
+    def _signing_key_rotated(
+        self,
+        key_id: str,
+        public_key: str,
+        sealed_private_key: str,
+        previous_retire_at: datetime,
+        at: datetime,
+    ) -> None:
+        for key in self.signing_keys:
+            if key["retires_at"] is None or key["retires_at"] > previous_retire_at:
+                key["retires_at"] = previous_retire_at
+        self.signing_keys.append(
+            {"id": key_id, "public_key": public_key, "sealed_private_key": sealed_private_key,
+             "created_at": at, "retires_at": None}
+        )  # fmt: skip
+
+    def live_signing_keys(self, now: datetime) -> list[SigningKey]:
+        """The keys that sign a push made now (two during a rotation's overlap)."""
+        return [k for k in self.signing_keys if k["retires_at"] is None or k["retires_at"] > now]
 
     def set_sender_policy(
         self,

@@ -2,61 +2,39 @@
 
 A message is the consistency boundary for everything that happens to it: leases
 (polling and webhook share the single-active-lease rule, contract §4.6), extensions,
-ACKs and expiry. Its recipient's mailbox actor is its only writer.
+ACKs, expiry and webhook attempts. Its recipient's mailbox actor is its only writer.
+The webhook half (attempts, retries, dead letters) is the base class, in
+``_message_webhook``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from atp.domain._agent import Trust
+from atp.domain._delivery import Ack, Delivery, new_delivery
 from atp.domain._ids import aggregate_id
+from atp.domain._message_webhook import MessageWebhook
 from atp.errors import (
     DeliveryNotDelivered,
     InvalidAckTransition,
     InvalidLease,
     LeaseExpired,
-    NotFound,
     TerminalAckStatus,
 )
 
-__all__ = ["ACK_STATUSES", "TERMINAL_ACK_STATUSES", "Ack", "AckStatus", "Delivery", "Message"]
+__all__ = ["ACK_STATUSES", "TERMINAL_ACK_STATUSES", "AckStatus", "Message"]
 
 AckStatus = Literal["accepted", "completed", "failed", "rejected"]
 ACK_STATUSES: tuple[AckStatus, ...] = ("accepted", "completed", "failed", "rejected")
 TERMINAL_ACK_STATUSES = frozenset({"completed", "failed", "rejected"})
 
 
-class Delivery(TypedDict):
-    """One hand-out of the message: a polling lease, or the webhook delivery and its attempts."""
-
-    id: str
-    mode: Literal["polling", "webhook"]
-    status: Literal["leased", "delivered", "retry_scheduled", "failed"]
-    claimed_at: datetime | None
-    leased_until: datetime | None
-    attempt_count: int
-    max_attempts: int | None
-    next_attempt_at: datetime | None
-    delivered_at: datetime | None
-    last_error: str | None
-    attempts: list[dict[str, Any]]
-    created_at: datetime
-
-
-class Ack(TypedDict):
-    id: str
-    delivery_id: str
-    status: AckStatus
-    payload: Any
-    created_at: datetime
-
-
-class Message(Aggregate):
+class Message(MessageWebhook):
     """A message and everything that happened to it."""
 
     class Sent(Aggregate.Created):
@@ -130,6 +108,7 @@ class Message(Aggregate):
         self.terminal_at: datetime | None = None
         self.deliveries: list[Delivery] = []
         self.acks: list[Ack] = []
+        self.dead_lettered_at: datetime | None = None
 
     # -- intake -----------------------------------------------------------------------
 
@@ -142,7 +121,7 @@ class Message(Aggregate):
     @event(WebhookDeliveryScheduled)
     def schedule_webhook(self, delivery_id: str, max_attempts: int, at: datetime) -> None:
         """Open the webhook delivery, due now (the dispatcher picks it up)."""
-        self.deliveries.append(_delivery(delivery_id, "webhook", at, max_attempts=max_attempts))
+        self.deliveries.append(new_delivery(delivery_id, "webhook", at, max_attempts=max_attempts))
 
     # -- polling ----------------------------------------------------------------------
 
@@ -158,14 +137,6 @@ class Message(Aggregate):
             )
         )
 
-    def active_lease(self, now: datetime) -> Delivery | None:
-        """The delivery holding the single active lease, if any (contract §4.6)."""
-        for delivery in self.deliveries:
-            until = delivery["leased_until"]
-            if delivery["status"] == "leased" and until is not None and until > now:
-                return delivery
-        return None
-
     def lease(self, delivery_id: str, lease_seconds: int, now: datetime) -> Delivery:
         """Hand the message out to a polling claimer.
 
@@ -178,7 +149,7 @@ class Message(Aggregate):
 
     @event(DeliveryLeased)
     def _delivery_leased(self, delivery_id: str, leased_until: datetime, at: datetime) -> None:
-        self.deliveries.append(_delivery(delivery_id, "polling", at, leased_until=leased_until))
+        self.deliveries.append(new_delivery(delivery_id, "polling", at, leased_until=leased_until))
         self.carrier_status = "delivered"
 
     def extend(self, delivery_id: str, lease_seconds: int, now: datetime) -> Delivery:
@@ -283,38 +254,3 @@ class Message(Aggregate):
     def is_open(self) -> bool:
         """Still the mailbox's business: not terminal and not handed to a finished webhook."""
         return self.carrier_status in ("queued", "delivered") and self.ack_status is None
-
-    def delivery(self, delivery_id: str) -> Delivery:
-        """A delivery of this message by id.
-
-        Raises:
-            NotFound: not a delivery of this message.
-        """
-        for delivery in self.deliveries:
-            if delivery["id"] == delivery_id:
-                return delivery
-        raise NotFound(f"delivery {delivery_id}")
-
-
-def _delivery(
-    delivery_id: str,
-    mode: Literal["polling", "webhook"],
-    at: datetime,
-    *,
-    leased_until: datetime | None = None,
-    max_attempts: int | None = None,
-) -> Delivery:
-    return {
-        "id": delivery_id,
-        "mode": mode,
-        "status": "leased" if mode == "polling" else "retry_scheduled",
-        "claimed_at": None,
-        "leased_until": leased_until,
-        "attempt_count": 0,
-        "max_attempts": max_attempts,
-        "next_attempt_at": None,
-        "delivered_at": None,
-        "last_error": None,
-        "attempts": [],
-        "created_at": at,
-    }

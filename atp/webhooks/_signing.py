@@ -22,7 +22,7 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import nacl.exceptions
 import nacl.signing
@@ -144,12 +144,13 @@ def standard_headers(
     body: bytes,
     *,
     whsec: str | None,
-    whsk: str | None,
+    whsk: str | Sequence[str] | None,
 ) -> dict[str, str]:
     """The ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` headers.
 
-    ``webhook-signature`` lists ``v1,<HMAC>`` when ``whsec`` is given and
-    ``v1a,<Ed25519>`` when ``whsk`` is given, space-separated, over
+    ``webhook-signature`` lists ``v1,<HMAC>`` when ``whsec`` is given and one
+    ``v1a,<Ed25519>`` per ``whsk`` key given (two during a key rotation's overlap, so
+    receivers holding either public key verify), space-separated, over
     ``"{msg_id}.{timestamp}." + body``. ``msg_id`` must stay the same on every retry of
     one delivery: receivers deduplicate on it.
 
@@ -157,7 +158,8 @@ def standard_headers(
         ValueError: no key given, a malformed key, a negative timestamp, or a message id
             that is empty or holds "." or anything but visible ASCII.
     """
-    if whsec is None and whsk is None:
+    whsks = [whsk] if isinstance(whsk, str) else list(whsk or ())
+    if whsec is None and not whsks:
         raise ValueError("standard_headers needs whsec, whsk or both")
     if not _MESSAGE_ID.fullmatch(msg_id):
         raise ValueError("webhook message id must be visible ASCII without '.'")
@@ -167,8 +169,8 @@ def standard_headers(
     signatures: list[str] = []
     if whsec is not None:
         signatures.append("v1," + _b64encode(_hmac_v1(_hmac_key(whsec), content)))
-    if whsk is not None:
-        signature = _signing_key(whsk).sign(content).signature
+    for key in whsks:
+        signature = _signing_key(key).sign(content).signature
         signatures.append("v1a," + _b64encode(signature))
     return {
         "webhook-id": msg_id,

@@ -2,8 +2,9 @@
 
 A webhook makes the carrier send requests on a stranger's behalf, so an endpoint must
 not point back into the carrier's own network (contract §1.14, §5.2). This module is
-the literal check, done with no I/O: DNS names pass here and the dispatcher re-checks
-every resolved address with ``is_public_address`` before it connects.
+the literal check, done with no I/O: DNS names pass here and the webhook client
+(``_transport.py``) re-checks every resolved address with ``is_public_address`` before
+it connects.
 
 Beyond the reference carrier (contract §12) it also refuses the IPv6 documentation,
 benchmarking, discard, site-local and Teredo ranges, judges 6to4 addresses by their
@@ -105,11 +106,15 @@ def is_public_address(address: IPv4Address | IPv6Address) -> bool:
     return address in _GLOBAL_UNICAST
 
 
-def check_webhook_url(url: object) -> str:
+def check_webhook_url(url: object, *, allow_private: bool = False) -> str:
     """Accept a webhook endpoint URL only if it is a public http or https URL.
 
     Args:
         url: The ``url`` field of the request body, of any JSON type.
+        allow_private: Also accept ``localhost`` and private, loopback or otherwise
+            non-public IP literals. Only for local development and tests
+            (``ATP_WEBHOOK_ALLOW_PRIVATE``), where the receiver runs next to the carrier;
+            every other rule (scheme, host syntax, port, zones) still holds.
 
     Returns:
         The URL with surrounding whitespace removed, as it is to be stored.
@@ -117,7 +122,7 @@ def check_webhook_url(url: object) -> str:
     Raises:
         InvalidWebhookUrl: if ``url`` is not a string, is blank, longer than 2048
             characters, not http(s), has no host or a bad port, names localhost, or is
-            an IP literal that is not public.
+            an IP literal that is not public (the last two unless ``allow_private``).
     """
     if not isinstance(url, str):
         raise InvalidWebhookUrl("url is not a string")
@@ -143,24 +148,24 @@ def check_webhook_url(url: object) -> str:
     if host is None or not host.strip():
         raise InvalidWebhookUrl("url has no host")
     if parts.netloc.rpartition("@")[2].startswith("["):
-        _check_bracketed_host(host)
+        _check_bracketed_host(host, allow_private=allow_private)
     else:
-        _check_named_host(host)
+        _check_named_host(host, allow_private=allow_private)
     return trimmed
 
 
-def _check_bracketed_host(host: str) -> None:
+def _check_bracketed_host(host: str, *, allow_private: bool) -> None:
     try:
         address = IPv6Address(host)
     except AddressValueError as exc:
         raise InvalidWebhookUrl("url host in brackets is not an IPv6 address") from exc
     if address.scope_id is not None:
         raise InvalidWebhookUrl("url host has an IPv6 zone, which only names a local link")
-    if not is_public_address(address):
+    if not allow_private and not is_public_address(address):
         raise InvalidWebhookUrl("url host is not a public address")
 
 
-def _check_named_host(host: str) -> None:
+def _check_named_host(host: str, *, allow_private: bool) -> None:
     # Normalize the way IDNA does before judging, so localhost or 127.0.0.1 spelled in
     # full-width characters cannot slip past as a DNS name and then reach the carrier.
     name = unicodedata.normalize("NFKC", host).translate(_IDNA_DOTS).lower()
@@ -168,14 +173,14 @@ def _check_named_host(host: str) -> None:
     labels = name.split(".")
     if not all(labels) or not all(c.isalnum() or c in _HOST_PUNCTUATION for c in name):
         raise InvalidWebhookUrl("url host is not a valid host name")
-    if name == "localhost" or name.endswith(".localhost"):
+    if not allow_private and (name == "localhost" or name.endswith(".localhost")):
         raise InvalidWebhookUrl("url host is localhost")
     if _IPV4_PART.fullmatch(labels[-1]):
         # A name ending in a number is an IPv4 address to HTTP clients, in any spelling.
         address = _parse_ipv4(labels)
         if address is None:
             raise InvalidWebhookUrl("url host is neither a name nor an IPv4 address")
-        if not is_public_address(address):
+        if not allow_private and not is_public_address(address):
             raise InvalidWebhookUrl("url host is not a public address")
 
 

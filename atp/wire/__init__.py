@@ -12,8 +12,11 @@ from atp.wire._bodies import (
     AccountBody,
     AckBody,
     AgentBody,
+    DeadLettersQuery,
     LeaseBody,
     SenderPolicyBody,
+    SigningKeyRotationBody,
+    WebhookAuthentication,
     parse_body,
 )
 from atp.wire._render import (
@@ -25,6 +28,7 @@ from atp.wire._render import (
     message_envelope,
     message_status,
     sender_policy_document,
+    signing_key_document,
     viewer_document,
 )
 
@@ -36,8 +40,11 @@ __all__ = [
     "AccountBody",
     "AckBody",
     "AgentBody",
+    "DeadLettersQuery",
     "LeaseBody",
     "SenderPolicyBody",
+    "SigningKeyRotationBody",
+    "WebhookAuthentication",
     "ack_document",
     "agent_document",
     "check_payload",
@@ -48,6 +55,7 @@ __all__ = [
     "parse_body",
     "payload_size",
     "sender_policy_document",
+    "signing_key_document",
     "validate_a2a_message",
     "viewer_document",
 ]

@@ -10,6 +10,7 @@ plain exception, because Quart-Trio unwraps exception groups (and cattrs'
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar, cast
 
@@ -23,8 +24,11 @@ __all__ = [
     "AccountBody",
     "AckBody",
     "AgentBody",
+    "DeadLettersQuery",
     "LeaseBody",
     "SenderPolicyBody",
+    "SigningKeyRotationBody",
+    "WebhookAuthentication",
     "parse_body",
 ]
 
@@ -71,6 +75,38 @@ class SenderPolicyBody:
         targets = [t for t in (self.sender_agent_id, self.sender_account_id) if t and t.strip()]
         if len(targets) != 1:
             raise ValueError("exactly one of sender_agent_id and sender_account_id")
+
+
+# RFC 9110 token (an auth scheme) and visible ASCII plus space (its credentials).
+_SCHEME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_CREDENTIALS = re.compile(r"[\x20-\x7e]+")
+
+
+@attrs.frozen
+class WebhookAuthentication:
+    """A2A 1.0 ``AuthenticationInfo``: sent as ``Authorization: <scheme> <credentials>``."""
+
+    scheme: str = attrs.field(validator=v.and_(v.max_len(64), v.matches_re(_SCHEME)))
+    credentials: str = attrs.field(validator=v.and_(v.max_len(4096), v.matches_re(_CREDENTIALS)))
+
+    @property
+    def header(self) -> str:
+        return f"{self.scheme} {self.credentials}"
+
+
+@attrs.frozen
+class SigningKeyRotationBody:
+    """``POST /api/agents/:id/webhook_endpoint/signing_keys``: how long the old key signs on."""
+
+    overlap_seconds: int = attrs.field(default=86400, validator=[v.ge(0), v.le(30 * 86400)])
+
+
+@attrs.frozen
+class DeadLettersQuery:
+    """``GET /api/dead_letters``: a page, oldest first, after a message id."""
+
+    limit: int = attrs.field(default=50, validator=[v.ge(1), v.le(200)])
+    after: str | None = None
 
 
 @attrs.frozen

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from atp.domain import ADDRESS_PREFIX, Ack, Agent, Delivery, Message, SenderPolicy
+from atp.domain import ADDRESS_PREFIX, Ack, Agent, Delivery, Message, SenderPolicy, SigningKey
 
 __all__ = [
     "SAFE_ERRORS",
@@ -21,6 +21,7 @@ __all__ = [
     "message_envelope",
     "message_status",
     "sender_policy_document",
+    "signing_key_document",
     "viewer_document",
 ]
 
@@ -158,4 +159,14 @@ def sender_policy_document(recipient_agent_id: str, policy: SenderPolicy) -> dic
         "sender_account_id": policy["sender_account_id"],
         "effect": policy["effect"],
         "updated_at": iso(policy["updated_at"]),
+    }
+
+
+def signing_key_document(key: SigningKey) -> dict[str, Any]:
+    """A public signing key, as receivers fetch it to verify ``v1a`` signatures."""
+    return {
+        "id": key["id"],
+        "public_key": key["public_key"],
+        "created_at": iso(key["created_at"]),
+        "retires_at": iso(key["retires_at"]),
     }

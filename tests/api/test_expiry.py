@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from actors import ExpirySweeper, Runtime
+from actors import DueSweeper, Runtime
 from tests.helpers import Api
 
 
@@ -30,10 +30,10 @@ async def test_the_sweep_expires_messages_of_idle_mailboxes(api: Api, runtime: R
     shift(runtime, timedelta(days=7, seconds=1))
     # Beta's mailbox is not woken again, so only the sweep can expire its message.
     late = (await api.send(alpha, gamma)).json()["message"]["id"]
-    assert await ExpirySweeper(runtime).sweep() == 1
+    assert await DueSweeper(runtime).sweep() == 1
     assert (await api.status(alpha.token, fresh)).json()["carrier_status"] == "expired"
     assert (await api.status(alpha.token, late)).json()["carrier_status"] == "queued"
-    assert await ExpirySweeper(runtime).sweep() == 0
+    assert await DueSweeper(runtime).sweep() == 0
 
 
 async def test_a_message_handed_out_keeps_delivered_after_the_ttl(

@@ -18,7 +18,7 @@ async def test_health_and_ready(api: Api) -> None:
     assert r.status_code == 200
     assert r.json() == {
         "status": "ok",
-        "checks": {"database": "ok", "transport_runtime": "ok", "webhook_dispatcher": "disabled"},
+        "checks": {"database": "ok", "transport_runtime": "ok", "webhook_dispatcher": "ok"},
     }
 
 

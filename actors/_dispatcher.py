@@ -1,0 +1,158 @@
+"""WebhookDispatcher: makes the HTTP attempts that mailboxes claim, and reports back.
+
+A mailbox claims a due webhook delivery in its own commit (the attempt's lease), then
+hands the dispatcher a ``WebhookJob``. The dispatcher runs each attempt as its own
+task, outside any store transaction, bounded by a process-wide limiter (mailboxes
+bound their own share, so one slow receiver cannot take every slot). When the
+attempt ends it tells the mailbox, which records it and decides on a retry.
+
+An attempt that crashes is reported as ``internal_task_exit`` and retried like a
+transport error (contract §5.4). An attempt lost with the process is retried after
+its lease, by the mailbox that rehydrates it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING
+
+import attrs
+import trio
+
+from actors._commands import DisableWebhookEndpoint, FinishWebhookAttempt
+from atp.domain import Agent
+from atp.errors import AtpError
+from atp.webhooks import (
+    PostOutcome,
+    WebhookClient,
+    reference_signature,
+    standard_headers,
+)
+
+if TYPE_CHECKING:
+    from actors._runtime import Runtime
+
+__all__ = ["WebhookDispatcher", "WebhookJob"]
+
+log = logging.getLogger(__name__)
+
+_ENDPOINT_INACTIVE = "webhook_endpoint_inactive"
+
+
+@attrs.frozen
+class WebhookJob:
+    """One claimed attempt: what to post, and the claim to report it under."""
+
+    recipient_agent_id: str
+    message_id: str
+    delivery_id: str
+    claim_token: str = attrs.field(repr=False)
+    body: bytes = attrs.field(repr=False)
+
+
+class WebhookDispatcher:
+    """Runs webhook attempts; owns their tasks and the HTTP client's connections."""
+
+    def __init__(self, runtime: Runtime, client: WebhookClient) -> None:
+        self.runtime = runtime
+        self.client = client
+        self._limiter = trio.CapacityLimiter(runtime.settings.webhook_concurrency)
+        self._send, self._receive = trio.open_memory_channel[WebhookJob](math.inf)
+        self.attempts = 0
+        self.crashes = 0
+        self.is_running = False
+
+    def submit(self, job: WebhookJob) -> None:
+        """Start an attempt (called by a mailbox once its claim is committed)."""
+        self._send.send_nowait(job)
+
+    @property
+    def in_flight(self) -> int:
+        return self._limiter.borrowed_tokens
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            async with trio.open_nursery() as attempts:
+                self.is_running = True
+                task_status.started()
+                async for job in self._receive:
+                    attempts.start_soon(self._attempt, job)
+        finally:
+            self.is_running = False
+            with trio.CancelScope(shield=True):
+                await self.client.aclose()
+
+    async def _attempt(self, job: WebhookJob) -> None:
+        async with self._limiter:
+            self.attempts += 1
+            try:
+                outcome, url = await self._post(job)
+            except Exception as exc:
+                # Never the text: it could carry a URL or a header.
+                self.crashes += 1
+                log.warning("webhook attempt crashed (%s)", type(exc).__name__)
+                outcome, url = PostOutcome(None, None, "internal_task_exit"), None
+        await self._report(job, outcome, url)
+
+    async def _post(self, job: WebhookJob) -> tuple[PostOutcome, str | None]:
+        # The endpoint is read right before posting: a new URL or secret applies to
+        # work already queued (contract §5.1).
+        runtime = self.runtime
+        agent = await runtime.identities.agent(job.recipient_agent_id)
+        if agent is None or agent.webhook is None or not agent.webhook["active"]:
+            return PostOutcome(None, None, _ENDPOINT_INACTIVE), None
+        url = agent.webhook["url"]
+        outcome = await self.client.post(url, job.body, self._headers(agent, job))
+        return outcome, url
+
+    def _headers(self, agent: Agent, job: WebhookJob) -> dict[str, str]:
+        """Both signature schemes, so either kind of receiver verifies (contract §5.3)."""
+        endpoint = agent.webhook
+        assert endpoint is not None
+        unseal = self.runtime.sealer.unseal
+        secret = unseal(endpoint["sealed_secret"]).decode()
+        now = self.runtime.now()
+        timestamp = int(now.timestamp())
+        signing_keys = [
+            unseal(key["sealed_private_key"]).decode() for key in agent.live_signing_keys(now)
+        ]
+        headers = {
+            "content-type": "application/json",
+            "atp-delivery-id": job.delivery_id,
+            "atp-message-id": job.message_id,
+            "atp-timestamp": str(timestamp),
+            "atp-signature": reference_signature(secret, timestamp, job.body),
+            # webhook-id is the delivery id: stable across retries, so receivers dedupe.
+            **standard_headers(
+                job.delivery_id, timestamp, job.body, whsec=secret, whsk=signing_keys
+            ),
+        }
+        if endpoint["sealed_authorization"] is not None:
+            headers["authorization"] = unseal(endpoint["sealed_authorization"]).decode()
+        return headers
+
+    async def _report(self, job: WebhookJob, outcome: PostOutcome, url: str | None) -> None:
+        runtime = self.runtime
+        try:
+            if outcome.status == 410:
+                agent = await runtime.identities.agent(job.recipient_agent_id)
+                if agent is not None:
+                    await runtime.ask(
+                        DisableWebhookEndpoint(agent.account_id, agent.agent_id, "gone")
+                    )
+            await runtime.ask(
+                FinishWebhookAttempt(
+                    job.recipient_agent_id,
+                    job.message_id,
+                    job.claim_token,
+                    outcome.status,
+                    outcome.error,
+                    outcome.retry_after,
+                    url,
+                )
+            )
+        except AtpError as exc:
+            # The mailbox refused (a stale claim) or crashed; its rehydration recovers
+            # the delivery after the lease.
+            log.warning("webhook attempt not recorded (%s)", exc.code)

@@ -1,0 +1,74 @@
+"""Dead letters: messages whose webhook delivery failed for good, parked for the recipient.
+
+The recipient lists them, and either redrives one (a fresh webhook delivery) or
+releases it to its inbox, where polling can claim it. Beside the contract's routes,
+which keep their shapes: a parked message reads ``delivery_failed`` there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint
+
+from actors import RedriveDeadLetter, ReleaseDeadLetter, Ticket
+from atp.api._requests import authenticate, idempotent, read_params, runtime
+from atp.errors import InvalidRequest
+from atp.wire import DeadLettersQuery, parse_body
+
+__all__ = ["blueprint"]
+
+blueprint = Blueprint("dead_letters", __name__)
+
+
+@blueprint.get("/api/dead_letters")
+async def list_dead_letters() -> dict[str, Any]:
+    """The caller's dead letters, oldest first, ``limit`` at a time after ``after``."""
+    principal = await authenticate("agent")
+    assert principal.agent_id is not None
+    params = await read_params()
+    limit = params.get("limit", 50)
+    if isinstance(limit, str) and limit.isdecimal():
+        limit = int(limit)  # a query string carries text
+    query = parse_body(DeadLettersQuery, {**params, "limit": limit}, InvalidRequest)
+    rt = runtime()
+    await rt.projections.wait_current()
+    rows = await rt.queries.dead_letters(principal.agent_id, query.after, query.limit + 1)
+    page = rows[: query.limit]
+    return {
+        "dead_letters": [
+            {"dead_lettered_at": parked_at, "message_status": document}
+            for parked_at, document in page
+        ],
+        "next_after": page[-1][1]["message"]["id"] if len(rows) > query.limit else None,
+    }
+
+
+@blueprint.post("/api/dead_letters/<message_id>/redrive")
+async def redrive(message_id: str) -> tuple[dict[str, Any], int]:
+    """Try the webhook again, with a new delivery and a full set of attempts."""
+    principal = await authenticate("agent")
+    assert principal.agent_id is not None
+    agent_id = principal.agent_id
+    params = await read_params()
+
+    async def build(ticket: Ticket) -> RedriveDeadLetter:
+        return RedriveDeadLetter(agent_id, message_id, ticket)
+
+    route = f"POST /api/dead_letters/{message_id}/redrive"
+    return await idempotent(principal, route, params, build)
+
+
+@blueprint.post("/api/dead_letters/<message_id>/release")
+async def release(message_id: str) -> tuple[dict[str, Any], int]:
+    """Move the message to the inbox: queued again, for polling claims only."""
+    principal = await authenticate("agent")
+    assert principal.agent_id is not None
+    agent_id = principal.agent_id
+    params = await read_params()
+
+    async def build(ticket: Ticket) -> ReleaseDeadLetter:
+        return ReleaseDeadLetter(agent_id, message_id, ticket)
+
+    route = f"POST /api/dead_letters/{message_id}/release"
+    return await idempotent(principal, route, params, build)
