@@ -24,6 +24,7 @@ from projections import apply_migrations, open_view_store
 from tests.helpers import Api
 
 STORES = ["sqlite", "postgres"]
+pytest_plugins = ["tests.webhooks.fake_dns"]  # the ``dns`` fixture
 
 
 def _postgres_url() -> str | None:

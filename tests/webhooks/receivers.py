@@ -92,8 +92,10 @@ class Receiver:
         host: str = "127.0.0.1",
         default: Behaviour = Respond(200),
         tls: ssl.SSLContext | None = None,
+        patience: float = 15.0,
     ) -> None:
         self.host = host
+        self.patience = patience  # how long wait_for waits (on a mock clock: inf)
         self.default = default
         self.requests: list[ReceivedRequest] = []
         self.connections = 0
@@ -126,10 +128,10 @@ class Receiver:
         """Wait until at least ``count`` requests have arrived; return all so far.
 
         Raises:
-            trio.TooSlowError: they did not arrive within 15 seconds (so a broken carrier
-                fails the test instead of hanging it).
+            trio.TooSlowError: they did not arrive within ``patience`` seconds (so a
+                broken carrier fails the test instead of hanging it).
         """
-        with trio.fail_after(15):
+        with trio.fail_after(self.patience):
             async with self._arrived:
                 while len(self.requests) < count:
                     await self._arrived.wait()
@@ -240,9 +242,10 @@ async def open_receiver(
     host: str = "127.0.0.1",
     default: Behaviour = Respond(200),
     tls: ssl.SSLContext | None = None,
+    patience: float = 15.0,
 ) -> AsyncIterator[Receiver]:
     """Run a ``Receiver`` for the duration of the block, then stop it (hung requests too)."""
-    receiver = Receiver(host=host, default=default, tls=tls)
+    receiver = Receiver(host=host, default=default, tls=tls, patience=patience)
     async with trio.open_nursery() as nursery:
         await nursery.start(receiver.run)
         yield receiver

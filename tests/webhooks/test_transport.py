@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 import trio
@@ -20,6 +20,7 @@ import trustme
 
 from atp.errors import InvalidWebhookUrl
 from atp.webhooks import PostOutcome, WebhookClient, check_webhook_url, parse_retry_after
+from tests.webhooks.fake_dns import FakeDns
 from tests.webhooks.receivers import Close, Hang, Respond, Trickle, open_receiver
 
 UNSAFE = PostOutcome(status=None, retry_after=None, error="unsafe_webhook_url")
@@ -36,66 +37,6 @@ def _has_ipv6_loopback() -> bool:
 
 
 needs_ipv6 = pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback")
-
-# What trio's HostnameResolver.getaddrinfo returns, one address at a time.
-Answer = (
-    tuple[Literal[socket.AddressFamily.AF_INET], socket.SocketKind, int, str, tuple[str, int]]
-    | tuple[
-        Literal[socket.AddressFamily.AF_INET6],
-        socket.SocketKind,
-        int,
-        str,
-        tuple[str, int, int, int] | tuple[int, bytes],
-    ]
-)
-
-
-class FakeDns(trio.abc.HostnameResolver):
-    """Answers for the names in ``names``, and 'no such name' for every other one."""
-
-    def __init__(self) -> None:
-        self.names: dict[str, list[str]] = {}
-        self.lookups: list[str] = []
-
-    async def getaddrinfo(
-        self,
-        host: bytes | None,
-        port: bytes | str | int | None,
-        family: int = 0,
-        type: int = 0,
-        proto: int = 0,
-        flags: int = 0,
-    ) -> list[Answer]:
-        name = host.decode("ascii") if host is not None else ""
-        self.lookups.append(name)
-        await trio.lowlevel.checkpoint()
-        if name not in self.names:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        number = int(port) if port is not None else 0
-        answers: list[Answer] = []
-        for address in self.names[name]:
-            if ":" in address:
-                answers.append(
-                    (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, number, 0, 0))
-                )
-            else:
-                answers.append((socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, number)))
-        return answers
-
-    async def getnameinfo(
-        self, sockaddr: tuple[str, int] | tuple[str, int, int, int], flags: int
-    ) -> tuple[str, str]:
-        raise NotImplementedError
-
-
-@pytest.fixture
-async def dns() -> AsyncIterator[FakeDns]:
-    resolver = FakeDns()
-    previous = trio.socket.set_custom_hostname_resolver(resolver)
-    try:
-        yield resolver
-    finally:
-        trio.socket.set_custom_hostname_resolver(previous)
 
 
 @asynccontextmanager

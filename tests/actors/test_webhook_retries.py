@@ -1,0 +1,100 @@
+"""The retry schedule on Trio's mock clock: attempts land when the contract says.
+
+A whole carrier (ledger, actors, dispatcher, HTTP API) runs on a mock clock that jumps
+once every task has been idle for a moment of real time, so the 30 s and 120 s waits
+of the default schedule (contract §5.4) take milliseconds, while real loopback I/O
+and store threads still finish before the clock moves.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+from trio.testing import MockClock
+
+from actors import MailboxActor, Runtime
+from atp.serve import open_runtime, serve_http
+from atp.settings import Settings
+from tests.helpers import Agent, Api
+from tests.webhooks.receivers import Receiver, Respond, open_receiver
+
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> MockClock:
+    """Each test takes this clock as an argument: that is how pytest-trio finds it.
+    It jumps only after 50 ms of real quiet, so store threads and sockets finish first."""
+    return MockClock(autojump_threshold=0.05)
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path, clock: MockClock) -> AsyncIterator[Runtime]:
+    settings = Settings(data_dir=tmp_path / "var", port=0, webhook_allow_private=True)
+    async with open_runtime(settings) as runtime:
+        runtime.now = lambda: EPOCH + timedelta(seconds=trio.current_time())
+        yield runtime
+
+
+@pytest.fixture
+async def api(runtime: Runtime, nursery: trio.Nursery) -> AsyncIterator[Api]:
+    shutdown = trio.Event()
+    binds = await nursery.start(serve_http, runtime, shutdown)
+    async with httpx.AsyncClient(base_url=binds[0], timeout=None) as client:
+        yield Api(client)
+    shutdown.set()
+
+
+async def pushed_pair(api: Api, receiver: Receiver) -> tuple[Agent, Agent]:
+    alpha, beta = await api.pair()
+    path = f"/api/agents/{beta.id}/webhook_endpoint"
+    assert (await api.put(path, beta.token, {"url": receiver.url()})).status_code == 200
+    return alpha, beta
+
+
+async def test_the_default_schedule_retries_after_30_then_120_seconds(
+    api: Api, clock: MockClock
+) -> None:
+    async with open_receiver(patience=math.inf) as receiver:
+        alpha, beta = await pushed_pair(api, receiver)
+        receiver.script(Respond(500), Respond(503))
+        await api.send(alpha, beta)
+        requests = await receiver.wait_for(3)
+        gaps = [b.arrived_at - a.arrived_at for a, b in itertools.pairwise(requests)]
+        assert gaps == [pytest.approx(30, abs=0.5), pytest.approx(120, abs=0.5)]
+        await trio.sleep(600)  # attempt 4 would have come 300 s after attempt 3
+        assert len(receiver.requests) == 3  # the free plan's cap
+
+
+async def test_retry_after_replaces_the_scheduled_delay(api: Api, clock: MockClock) -> None:
+    async with open_receiver(patience=math.inf) as receiver:
+        alpha, beta = await pushed_pair(api, receiver)
+        receiver.script(Respond(429, headers={"retry-after": "7"}), Respond(503))
+        await api.send(alpha, beta)
+        requests = await receiver.wait_for(3)
+        assert requests[1].arrived_at - requests[0].arrived_at == pytest.approx(7, abs=0.5)
+        # Without Retry-After the schedule applies again: attempt 3 waits 120 s.
+        assert requests[2].arrived_at - requests[1].arrived_at == pytest.approx(120, abs=0.5)
+
+
+async def test_an_idle_mailbox_is_woken_for_a_distant_retry(
+    api: Api, runtime: Runtime, clock: MockClock
+) -> None:
+    # A 600 s Retry-After outlasts the mailbox's idle timeout and its keep-running
+    # window, so the mailbox stops, and the sweep must wake it in time.
+    async with open_receiver(patience=math.inf) as receiver:
+        alpha, beta = await pushed_pair(api, receiver)
+        receiver.script(Respond(503, headers={"retry-after": "600"}))
+        await api.send(alpha, beta)
+        await receiver.wait_for(1)
+        await trio.sleep(300)
+        assert runtime.supervisor.running(MailboxActor.key_of(beta.id)) is None
+        requests = await receiver.wait_for(2)
+        assert requests[1].arrived_at - requests[0].arrived_at == pytest.approx(600, abs=0.5)
