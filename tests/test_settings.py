@@ -35,6 +35,29 @@ def test_unknown_and_malformed_settings_are_refused() -> None:
         Settings.from_env({"ATP_PROT": "1"})
     with pytest.raises(ValueError):
         Settings.from_env({"ATP_AGENTS_PER_ACCOUNT": "free"})
+    for name, value in [
+        ("ATP_WEBHOOK_ALLOW_PRIVATE", "yes"), ("ATP_WEBHOOK_TIMEOUT", "0"),
+        ("ATP_WEBHOOK_RETRY_DELAYS", "0,-30"), ("ATP_WEBHOOK_CONCURRENCY", "-1"),
+    ]:  # fmt: skip
+        with pytest.raises(ValueError):
+            Settings.from_env({name: value})
+
+
+def test_webhook_settings() -> None:
+    default = Settings()
+    assert (default.webhook_timeout, default.webhook_attempt_deadline) == (10, 30)
+    assert default.webhook_lease == 60  # the contract's webhook claim lease
+    assert not default.webhook_allow_private
+    s = Settings.from_env(
+        {
+            "ATP_WEBHOOK_ALLOW_PRIVATE": "1",
+            "ATP_WEBHOOK_TIMEOUT": "2",
+            "ATP_WEBHOOK_RETRY_DELAYS": "0,5,10",
+            "ATP_WEBHOOK_CONCURRENCY": "16",
+        }
+    )
+    assert s.webhook_allow_private and s.webhook_lease == 12
+    assert (s.webhook_retry_delays, s.webhook_concurrency) == ((0, 5, 10), 16)
 
 
 def test_secrets_never_show_in_repr() -> None:
