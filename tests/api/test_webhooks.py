@@ -249,20 +249,6 @@ async def test_a_hanging_receiver_times_out_and_is_retried(api: Api, receiver: R
     ]
 
 
-async def test_a_hung_receiver_does_not_hold_up_another(api: Api) -> None:
-    async with open_receiver(default=Hang()) as stuck, open_receiver() as healthy:
-        alpha, beta = await api.pair()
-        delta, gamma = await api.pair()
-        await endpoint(api, beta, stuck.url())
-        await endpoint(api, gamma, healthy.url())
-        for _ in range(10):
-            await api.send(alpha, beta)
-        await stuck.wait_for(8)  # beta's share of the dispatcher is in flight, hanging
-        with trio.fail_after(1):
-            await api.send(delta, gamma)
-            await healthy.wait_for(1)
-
-
 async def test_the_authorization_header_goes_to_a2a_receivers(api: Api, receiver: Receiver) -> None:
     alpha, beta = await api.pair()
     auth = {"scheme": "Bearer", "credentials": "a2a-push-token"}
