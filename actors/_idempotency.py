@@ -11,6 +11,7 @@ the committed records of a whole batch in one trip to the ledger.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -27,6 +28,9 @@ from atp.ledger import Ledger
 from atp.sealing import Sealer
 
 __all__ = ["IdempotencyGate", "Replay", "Ticket", "request_hash"]
+
+# json.dumps builds a new encoder on every call that passes options; reuse one.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 def request_hash(params: Mapping[str, Any]) -> str:
@@ -56,16 +60,17 @@ class Ticket:
     scope: str
     request_hash: str
 
-    @property
+    @functools.cached_property
     def record_id(self) -> UUID:
-        """The ledger id of this scope's record."""
+        """The ledger id of this scope's record (a uuid5, computed once: the actor's
+        lookup asks for it twice per command)."""
         return IdempotencyRecord.create_id(self.scope)
 
     def record(
         self, status: int, body: dict[str, Any], sealer: Sealer, now: datetime
     ) -> IdempotencyRecord:
         """The ledger record of this request's answer (body sealed: it may hold a token)."""
-        sealed = sealer.seal(json.dumps(body, separators=(",", ":")).encode())
+        sealed = sealer.seal(_COMPACT.encode(body).encode())
         return IdempotencyRecord(
             scope=self.scope,
             request_hash=self.request_hash,
