@@ -16,9 +16,6 @@ import trio
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
-from eventsourcing.postgres import PostgresAggregateRecorder
-from eventsourcing.sqlite import SQLiteAggregateRecorder
-from psycopg.sql import SQL, Identifier
 
 from atp.domain import Account, Agent, Message
 from atp.ledger._bridge import Bridge
@@ -30,7 +27,6 @@ __all__ = ["CarrierLedger", "Ledger", "LedgerConflict", "Notification"]
 A = TypeVar("A", bound=Aggregate)
 Notification = tuple[int, DomainEventProtocol[Any]]
 _LOAD_CHUNK = 256
-_EXISTS_CHUNK = 500  # ids per existence query: under SQLite's oldest variable limit (999)
 
 
 @attrs.define(eq=False)
@@ -117,49 +113,13 @@ class Ledger:
 
     def _load_events(self, aggregate_ids: list[UUID]) -> dict[UUID, Any]:
         found = {}
-        for aggregate_id in self._stored_ids(aggregate_ids):
+        for aggregate_id in aggregate_ids:
             aggregate: Any = None
             for event in self.app.events.get(aggregate_id):
                 aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
             if aggregate is not None:
                 found[aggregate_id] = aggregate
         return found
-
-    def _stored_ids(self, aggregate_ids: list[UUID]) -> list[UUID]:
-        """Those of ``aggregate_ids`` that have events, asked in one query per chunk.
-
-        Nearly every lookup is a miss (a fresh idempotency key). The event store asks
-        once per id, each in its own transaction; one ``IN`` query for the whole batch
-        cost a fifth as much CPU per trip. Reads eventsourcing's own table by its own
-        names; a recorder this does not know is asked id by id as before.
-        """
-        recorder = self.app.recorder
-        present: set[UUID] = set()
-        for start in range(0, len(aggregate_ids), _EXISTS_CHUNK):
-            chunk = aggregate_ids[start : start + _EXISTS_CHUNK]
-            if isinstance(recorder, SQLiteAggregateRecorder):
-                marks = ",".join("?" * len(chunk))
-                with recorder.datastore.transaction(commit=False) as cur:
-                    cur.execute(
-                        f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} "
-                        f"WHERE originator_id IN ({marks})",
-                        [i.hex for i in chunk],
-                    )
-                    present.update(UUID(row[0]) for row in cur.fetchall())
-            elif isinstance(recorder, PostgresAggregateRecorder):
-                statement = SQL(
-                    "SELECT DISTINCT originator_id FROM {schema}.{table} "
-                    "WHERE originator_id = ANY(%s)"
-                ).format(
-                    schema=Identifier(recorder.datastore.schema),
-                    table=Identifier(recorder.events_table_name),
-                )
-                with recorder.datastore.transaction(commit=False) as cur:
-                    cur.execute(statement, [chunk])
-                    present.update(UUID(str(row["originator_id"])) for row in cur.fetchall())
-            else:
-                return aggregate_ids
-        return [i for i in aggregate_ids if i in present]
 
     async def load_all(self, cls: type[A], aggregate_ids: Sequence[UUID]) -> list[A]:
         """Load many aggregates (snapshots used), in order, a few hundred per thread trip;
