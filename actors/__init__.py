@@ -11,12 +11,17 @@ mailbox's commit to the ``WebhookDispatcher`` and back to the mailbox as a comma
 from actors._account import AccountActor
 from actors._actor import Actor, ActorStatistics
 from actors._commands import (
+    AckOpening,
+    AnswerSession,
     ClaimInbox,
+    CloseSession,
     Command,
     DisableWebhookEndpoint,
+    ExpireSession,
     ExtendLease,
     FinishWebhookAttempt,
     OpenAccount,
+    OpenSession,
     RecordAck,
     RedriveDeadLetter,
     RegisterAgent,
@@ -26,6 +31,7 @@ from actors._commands import (
     RotateSigningKey,
     RunDue,
     SendMessage,
+    SendTurn,
     SetSenderPolicy,
     SetWebhookEndpoint,
 )
@@ -35,17 +41,22 @@ from actors._identities import Identities, Principal
 from actors._journal import JournalStatistics, JournalWriter
 from actors._mailbox import MailboxActor
 from actors._runtime import Runtime
+from actors._session import SessionActor
 from actors._supervisor import Supervisor, SupervisorStatistics
 from actors._sweeper import DueSweeper
 
 __all__ = [
     "AccountActor",
+    "AckOpening",
     "Actor",
     "ActorStatistics",
+    "AnswerSession",
     "ClaimInbox",
+    "CloseSession",
     "Command",
     "DisableWebhookEndpoint",
     "DueSweeper",
+    "ExpireSession",
     "ExtendLease",
     "FinishWebhookAttempt",
     "IdempotencyGate",
@@ -54,6 +65,7 @@ __all__ = [
     "JournalWriter",
     "MailboxActor",
     "OpenAccount",
+    "OpenSession",
     "Principal",
     "RecordAck",
     "RedriveDeadLetter",
@@ -66,6 +78,8 @@ __all__ = [
     "RunDue",
     "Runtime",
     "SendMessage",
+    "SendTurn",
+    "SessionActor",
     "SetSenderPolicy",
     "SetWebhookEndpoint",
     "Supervisor",

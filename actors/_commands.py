@@ -13,17 +13,25 @@ from typing import Any, Literal, final
 import attrs
 
 from actors._idempotency import Ticket
-from atp.domain import AckStatus
+from atp.domain import AckStatus, Session
+from atp.errors import AtpError
 
 __all__ = [
     "AccountCommand",
+    "AckOpening",
+    "AnswerOpening",
+    "AnswerSession",
     "ClaimInbox",
+    "CloseSession",
     "Command",
     "DisableWebhookEndpoint",
+    "ExpireOpening",
+    "ExpireSession",
     "ExtendLease",
     "FinishWebhookAttempt",
     "MailboxCommand",
     "OpenAccount",
+    "OpenSession",
     "RecordAck",
     "RedriveDeadLetter",
     "RegisterAgent",
@@ -33,8 +41,11 @@ __all__ = [
     "RotateSigningKey",
     "RunDue",
     "SendMessage",
+    "SendTurn",
+    "SessionCommand",
     "SetSenderPolicy",
     "SetWebhookEndpoint",
+    "ViaSession",
 ]
 
 
@@ -120,11 +131,19 @@ class SetSenderPolicy:
 @final
 @attrs.frozen
 class SendMessage:
+    """A direct message, or (with ``session``) a session's opening or next turn.
+
+    A session command lends its ``Session`` here: the mailbox stages it with the new
+    message, so the sequence number and the message commit together. The session actor
+    waits for the reply meanwhile, so nothing else touches the lent aggregate.
+    """
+
     recipient_agent_id: str
     sender_agent_id: str
     sender_account_id: str
     payload: Any
     ticket: Ticket
+    session: Session | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @final
@@ -147,11 +166,46 @@ class ExtendLease:
 @final
 @attrs.frozen
 class RecordAck:
+    """An ACK; one of a session's opening message comes back through its session actor
+    (``ViaSession``), which lends the session so the answer commits with the ACK."""
+
     recipient_agent_id: str
     delivery_id: str
     status: AckStatus
     payload: Any
     ticket: Ticket
+    session: Session | None = attrs.field(default=None, eq=False, repr=False)
+
+
+@final
+@attrs.frozen
+class AnswerOpening:
+    """The recipient accepts or rejects a pending session (contract §1.12)."""
+
+    recipient_agent_id: str
+    status: Literal["accepted", "rejected"]
+    payload: Any
+    ticket: Ticket
+    session: Session = attrs.field(eq=False, repr=False)
+
+
+@final
+@attrs.frozen
+class ExpireOpening:
+    """A pending session's opening message expired: expire it, fail the session."""
+
+    recipient_agent_id: str
+    session: Session = attrs.field(eq=False, repr=False)
+
+
+class ViaSession(AtpError):
+    """Internal: this ACK answers a session, so its session actor must handle it."""
+
+    code = "via_session"
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"opening message of {session_id}")
+        self.session_id = session_id
 
 
 @final
@@ -196,6 +250,63 @@ class ReleaseDeadLetter:
     ticket: Ticket
 
 
+# -- session actor: one session's lifecycle and turns ------------------------------------
+
+
+@final
+@attrs.frozen
+class OpenSession:
+    session_id: str
+    initiator_agent_id: str
+    initiator_account_id: str
+    recipient_agent_id: str
+    payload: Any
+    ticket: Ticket
+
+
+@final
+@attrs.frozen
+class SendTurn:
+    session_id: str
+    sender_agent_id: str
+    sender_account_id: str
+    payload: Any
+    ticket: Ticket
+
+
+@final
+@attrs.frozen
+class AnswerSession:
+    session_id: str
+    agent_id: str
+    status: Literal["accepted", "rejected"]
+    payload: Any
+    ticket: Ticket
+
+
+@final
+@attrs.frozen
+class AckOpening:
+    session_id: str
+    ack: RecordAck
+
+
+@final
+@attrs.frozen
+class CloseSession:
+    session_id: str
+    agent_id: str
+    ticket: Ticket
+
+
+@final
+@attrs.frozen
+class ExpireSession:
+    """The session's own deadline (its opening's expiry), or the sweep waking it."""
+
+    session_id: str
+
+
 AccountCommand = (
     OpenAccount
     | RegisterAgent
@@ -214,5 +325,8 @@ MailboxCommand = (
     | FinishWebhookAttempt
     | RedriveDeadLetter
     | ReleaseDeadLetter
+    | AnswerOpening
+    | ExpireOpening
 )
-Command = AccountCommand | MailboxCommand
+SessionCommand = OpenSession | SendTurn | AnswerSession | AckOpening | CloseSession | ExpireSession
+Command = AccountCommand | MailboxCommand | SessionCommand

@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, assert_never
 
 from actors._actor import Actor
 from actors._commands import (
+    AnswerOpening,
     ClaimInbox,
+    ExpireOpening,
     ExtendLease,
     FinishWebhookAttempt,
     MailboxCommand,
@@ -33,8 +35,16 @@ from actors._commands import (
     Reply,
     RunDue,
     SendMessage,
+    ViaSession,
 )
 from actors._idempotency import Ticket
+from actors._mailbox_sessions import (
+    answer_by_ack,
+    answer_opening,
+    expire_opening,
+    first_outstanding,
+    load_message,
+)
 from actors._webhook_queue import WebhookQueue
 from atp.domain import Agent, Message, RetryPolicy, aggregate_id, new_id
 from atp.errors import (
@@ -44,7 +54,7 @@ from atp.errors import (
     UnknownSenderRateLimited,
     WebhookEndpointInactive,
 )
-from atp.wire import ack_document, claim_document, message_status
+from atp.wire import ack_document, claim_document, message_status, session_document
 
 if TYPE_CHECKING:
     from actors._runtime import Runtime
@@ -110,27 +120,42 @@ class MailboxActor(Actor[MailboxCommand]):
                 return self.answer(command.ticket, 200, claim_document(message, delivery), now)
             case RecordAck():
                 message = await self._message_of(command.delivery_id)
+                session = command.session
+                if message.opens_session and session is None:
+                    assert message.session_id is not None
+                    raise ViaSession(message.session_id)  # the answer must move the session
+                if session is not None:
+                    failed = answer_by_ack(self, message, session, command.status, now)
+                    if failed is not None:
+                        return failed
                 ack = message.ack(
                     new_id("ack"), command.delivery_id, command.status, command.payload, now
                 )
+                if session is not None:
+                    session.answer(command.status, now)
+                    self.stage(session)
                 self.webhooks.end(message, "message_acked", now)
                 self.stage(message)
                 if not message.is_open:
-                    self._close(message)
+                    self.close(message)
                 return self.answer(command.ticket, 201, ack_document(message, ack), now)
             case RunDue():
                 expired = self._expire_due(now)
                 return Reply(200, {"expired": expired})
             case FinishWebhookAttempt():
                 return self._finish_attempt(command, now)
+            case AnswerOpening():
+                return await answer_opening(self, command, now)
+            case ExpireOpening():
+                return await expire_opening(self, command, now)
             case RedriveDeadLetter():
-                message = await self._dead_letter(command.message_id)
+                message = await load_message(self, command.message_id)
                 if not (await self._recipient()).webhook_active:
                     raise WebhookEndpointInactive()
                 message.redrive(new_id("dlv"), await self._max_attempts(), now)
                 return self._reopened(message, command.ticket, now)
             case ReleaseDeadLetter():
-                message = await self._dead_letter(command.message_id)
+                message = await load_message(self, command.message_id)
                 message.release(now)
                 return self._reopened(message, command.ticket, now)
             case _:
@@ -154,8 +179,15 @@ class MailboxActor(Actor[MailboxCommand]):
             recent = self._recent_unknown(command.sender_account_id, now)
             if len(recent) >= settings.unknown_sender_limit:
                 raise UnknownSenderRateLimited()
+        # A session lends itself: its opening is sequence 1, a turn the next number.
+        session = command.session
+        message_id, sequence = new_id("msg"), None
+        if session is not None:
+            opening = session.status == "pending"
+            message_id = session.opening_message_id if opening else message_id
+            sequence = 1 if opening else session.append_turn(message_id)
         message = Message(
-            message_id=new_id("msg"),
+            message_id=message_id,
             sender_agent_id=command.sender_agent_id,
             sender_account_id=command.sender_account_id,
             recipient_agent_id=self.agent_id,
@@ -164,9 +196,13 @@ class MailboxActor(Actor[MailboxCommand]):
             payload=command.payload,
             at=now,
             expires_at=now + timedelta(seconds=settings.message_ttl),
+            session_id=session.session_id if session is not None else None,
+            session_sequence=sequence,
         )
         if blocked:
             message.reject(now)
+            if session is not None and sequence == 1:
+                session.refuse(now)  # the recipient blocks the initiator: rejected at once
         elif trust == "trusted" and recipient.webhook_active:
             message.schedule_webhook(new_id("dlv"), await self._max_attempts(), now)
         if unknown and not blocked:
@@ -174,12 +210,20 @@ class MailboxActor(Actor[MailboxCommand]):
         if message.is_open:
             self._keep(message)
         self.stage(message)
-        return self.answer(command.ticket, 201, message_status(message), now)
+        if session is None:
+            return self.answer(command.ticket, 201, message_status(message), now)
+        self.stage(session)
+        body = {"session": session_document(session), "message_status": message_status(message)}
+        return self.answer(command.ticket, 201, body, now)
 
     def _claim(self, command: ClaimInbox, now: datetime) -> Reply:
         self._expire_due(now)
+        first = first_outstanding(self, now)
         for message in self.open.values():
-            if message.claimable(now):
+            in_order = (
+                message.session_id is None or first.get(message.session_id) == message.message_id
+            )
+            if in_order and message.claimable(now):
                 delivery = message.lease(new_id("dlv"), command.lease_seconds, now)
                 self.delivery_index[delivery["id"]] = message.message_id
                 self.stage(message)
@@ -197,7 +241,7 @@ class MailboxActor(Actor[MailboxCommand]):
         for message in expired:
             self.webhooks.end(message, "message_expired", now)
             self.stage(message)
-            self._close(message)
+            self.close(message)
         return len(expired)
 
     # -- webhook deliveries ---------------------------------------------------------------
@@ -210,6 +254,7 @@ class MailboxActor(Actor[MailboxCommand]):
             return
         recipient = await self._recipient_or_none()
         endpoint_active = recipient is not None and recipient.webhook_active
+        first = first_outstanding(self, now)
         for message in due:
             reason = message.webhook_end_reason(endpoint_active, now)
             if reason is not None:
@@ -217,13 +262,17 @@ class MailboxActor(Actor[MailboxCommand]):
                 self.webhooks.end(message, reason, now)
             elif message.active_lease(now) is not None:
                 continue  # a polling lease holds it; due again when that lease ends
+            elif message.session_id is not None and first.get(message.session_id) != (
+                message.message_id
+            ):
+                continue  # an earlier turn of its session goes first (§6.4)
             elif self.webhooks.full:
                 break
             else:
                 self.webhooks.claim(message, now)
             self.stage(message)
             if not message.is_open:
-                self._close(message)
+                self.close(message)
 
     def _finish_attempt(self, command: FinishWebhookAttempt, now: datetime) -> Reply:
         message = self.webhooks.waiting.get(command.message_id)
@@ -240,26 +289,8 @@ class MailboxActor(Actor[MailboxCommand]):
         self.webhooks.finished(message)
         self.stage(message)
         if not message.is_open:
-            self._close(message)
+            self.close(message)
         return Reply(200, {})
-
-    async def _dead_letter(self, message_id: str) -> Message:
-        """One of this recipient's messages, by id, loaded if it is not live.
-
-        Raises:
-            NotFound: not a message addressed to this agent.
-        """
-        message = self.open.get(message_id) or self.recent.get(message_id)
-        if message is None:
-            runtime = self.runtime
-            await runtime.projections.wait_current()
-            row = await runtime.queries.message(message_id)
-            if row is None or row.recipient_agent_id != self.agent_id:
-                raise NotFound("message")
-            message = await runtime.ledger.get(Message, aggregate_id(message_id))
-            if message is None:
-                raise NotFound("message")
-        return message
 
     def _reopened(self, message: Message, ticket: Ticket, now: datetime) -> Reply:
         self.stage(message)
@@ -328,7 +359,7 @@ class MailboxActor(Actor[MailboxCommand]):
             self.delivery_index[delivery["id"]] = message.message_id
         self.webhooks.track(message)
 
-    def _close(self, message: Message) -> None:
+    def close(self, message: Message) -> None:
         """A message leaves the open set but stays reachable for a while (late ACKs)."""
         self.open.pop(message.message_id, None)
         self.recent[message.message_id] = message
@@ -359,7 +390,7 @@ class MailboxActor(Actor[MailboxCommand]):
         if message.is_open:
             self._keep(message)
         else:
-            self._close(message)
+            self.close(message)
         self.delivery_index[delivery_id] = message.message_id
         return message
 

@@ -17,12 +17,19 @@ import attrs
 from actors._account import AccountActor
 from actors._actor import Actor
 from actors._commands import (
+    AckOpening,
+    AnswerOpening,
+    AnswerSession,
     ClaimInbox,
+    CloseSession,
     Command,
     DisableWebhookEndpoint,
+    ExpireOpening,
+    ExpireSession,
     ExtendLease,
     FinishWebhookAttempt,
     OpenAccount,
+    OpenSession,
     RecordAck,
     RedriveDeadLetter,
     RegisterAgent,
@@ -32,14 +39,17 @@ from actors._commands import (
     RotateSigningKey,
     RunDue,
     SendMessage,
+    SendTurn,
     SetSenderPolicy,
     SetWebhookEndpoint,
+    ViaSession,
 )
 from actors._dispatcher import WebhookDispatcher
 from actors._idempotency import IdempotencyGate
 from actors._identities import Identities
 from actors._journal import JournalWriter
 from actors._mailbox import MailboxActor
+from actors._session import SessionActor
 from actors._supervisor import Supervisor
 from atp.ledger import Ledger
 from atp.sealing import Sealer
@@ -72,7 +82,13 @@ class Runtime:
         Raises:
             AtpError: the command was refused; nothing was recorded.
         """
-        return await self._owner(command).ask(command)
+        try:
+            return await self._owner(command).ask(command)
+        except ViaSession as via:
+            # An ACK of a session's opening answers the session: its actor takes it.
+            assert isinstance(command, RecordAck) and command.session is None
+            redirected = AckOpening(via.session_id, command)
+            return await self._owner(redirected).ask(redirected)
 
     def _owner(self, command: Command) -> Actor[Any]:
         match command:
@@ -100,12 +116,28 @@ class Runtime:
                 | FinishWebhookAttempt()
                 | RedriveDeadLetter()
                 | ReleaseDeadLetter()
+                | AnswerOpening()
+                | ExpireOpening()
             ):
                 agent_id = command.recipient_agent_id
                 return self.supervisor.actor(
                     MailboxActor.key_of(agent_id),
                     MailboxActor,
                     lambda: MailboxActor(agent_id, self),
+                )
+            case (
+                OpenSession()
+                | SendTurn()
+                | AnswerSession()
+                | AckOpening()
+                | CloseSession()
+                | ExpireSession()
+            ):
+                session_id = command.session_id
+                return self.supervisor.actor(
+                    SessionActor.key_of(session_id),
+                    SessionActor,
+                    lambda: SessionActor(session_id, self),
                 )
             case _:
                 assert_never(command)

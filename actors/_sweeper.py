@@ -1,10 +1,11 @@
-"""The sweep: wake stopped mailboxes whose messages expire or whose webhooks fall due.
+"""The sweep: wake stopped actors whose messages or sessions expire, or webhooks fall due.
 
 A running mailbox acts on its own deadline timers. An idle mailbox is stopped to save
 memory once its next deadline is further off than two sweep intervals, so every
 interval the sweep asks the views which recipients have something due before the
 next sweep (an overdue message, a webhook retry, an attempt lease that a crash left
-behind) and wakes their mailboxes, whose timers then fire on time. It also runs once
+behind, a pending session's opening) and wakes their actors, whose timers then fire
+on time. It also runs once
 at start, which is what resumes webhook deliveries after a restart.
 """
 
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from actors._commands import RunDue
+from actors._commands import ExpireSession, RunDue
 from atp.errors import AtpError
 
 if TYPE_CHECKING:
@@ -52,10 +53,14 @@ class DueSweeper:
         recipients = set(await runtime.queries.overdue_recipients(now))
         horizon = now + timedelta(seconds=2 * self.interval)
         recipients.update(await runtime.queries.webhook_due_recipients(horizon))
-        for agent_id in sorted(recipients):
+        ttl = timedelta(seconds=runtime.settings.message_ttl)
+        sessions = await runtime.queries.pending_sessions(horizon - ttl)
+        for command in [RunDue(a) for a in sorted(recipients)] + [
+            ExpireSession(s) for s in sessions
+        ]:
             try:
-                await runtime.ask(RunDue(agent_id))
+                await runtime.ask(command)
             except AtpError:
                 continue
         self.sweeps += 1
-        return len(recipients)
+        return len(recipients) + len(sessions)

@@ -43,6 +43,7 @@ from projections import (
     MessagesView,
     ProjectionRunner,
     Queries,
+    SessionsView,
     apply_migrations,
     open_view_store,
 )
@@ -70,7 +71,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             return message
 
         projections = await bridge.run(
-            lambda: ProjectionRunner(ledger, store, [AgentsView(), MessagesView(load_message)])
+            lambda: ProjectionRunner(
+                ledger, store, [AgentsView(), MessagesView(load_message), SessionsView()]
+            )
         )
         queries = Queries(store, bridge)
         journal = JournalWriter(ledger)

@@ -7,9 +7,10 @@ transaction; ``Queries`` answers reads from them.
 
 from projections._agents import AgentsView
 from projections._messages import MessageLoader, MessagesView
-from projections._queries import AgentRow, KeyOwner, MessageRow, Queries
+from projections._queries import AgentRow, KeyOwner, MessageRow, Queries, SessionRow
 from projections._rebuild import dump_views, rebuild
 from projections._runner import ProjectionRunner, ProjectionStatistics
+from projections._sessions import SessionsView
 from projections._store import (
     MIGRATIONS_DIR,
     Cursor,
@@ -31,6 +32,8 @@ __all__ = [
     "ProjectionRunner",
     "ProjectionStatistics",
     "Queries",
+    "SessionRow",
+    "SessionsView",
     "View",
     "ViewStore",
     "apply_migrations",

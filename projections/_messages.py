@@ -51,10 +51,12 @@ class MessagesView(View):
             cur.execute(
                 "INSERT INTO atp_messages (id, position, sender_agent_id, sender_account_id,"
                 " recipient_agent_id, recipient_account_id, trust, carrier_status, ack_status,"
-                " created_at, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, document, session_id, session_sequence)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (message.message_id, position, message.sender_agent_id, message.sender_account_id,
                  message.recipient_agent_id, message.recipient_account_id, message.trust,
-                 message.carrier_status, message.ack_status, iso(message.created_at), document),
+                 message.carrier_status, message.ack_status, iso(message.created_at), document,
+                 message.session_id, message.session_sequence),
             )  # fmt: skip
         else:
             cur.execute(

@@ -12,11 +12,12 @@ from typing import Any
 
 import attrs
 
+from atp.domain import ADDRESS_PREFIX
 from atp.ledger import Bridge
 from atp.wire import iso
 from projections._store import ViewStore
 
-__all__ = ["AgentRow", "KeyOwner", "MessageRow", "Queries"]
+__all__ = ["AgentRow", "KeyOwner", "MessageRow", "Queries", "SessionRow"]
 
 
 @attrs.frozen
@@ -56,6 +57,38 @@ class MessageRow:
     sender_account_id: str
     recipient_agent_id: str
     recipient_account_id: str
+
+
+@attrs.frozen
+class SessionRow:
+    id: str
+    initiator_agent_id: str
+    recipient_agent_id: str
+    opening_message_id: str
+    status: str
+    last_sequence: int
+    opened_at: str | None
+    terminal_at: str | None
+    created_at: str
+
+    def document(self) -> dict[str, Any]:
+        """The session object (contract §1.10)."""
+        return {
+            "id": self.id, "status": self.status,
+            "initiator_agent_id": self.initiator_agent_id,
+            "recipient_agent_id": self.recipient_agent_id,
+            "initiator": ADDRESS_PREFIX + self.initiator_agent_id,
+            "recipient": ADDRESS_PREFIX + self.recipient_agent_id,
+            "opening_message_id": self.opening_message_id,
+            "last_sequence": int(self.last_sequence), "opened_at": self.opened_at,
+            "terminal_at": self.terminal_at, "created_at": self.created_at,
+        }  # fmt: skip
+
+
+_SESSION_COLUMNS = (
+    "id, initiator_agent_id, recipient_agent_id, opening_message_id, status, last_sequence,"
+    " opened_at, terminal_at, created_at"
+)
 
 
 class Queries:
@@ -168,3 +201,55 @@ class Queries:
             (recipient_agent_id, after, after, after_message_id or "", limit),
         )
         return [(str(at), json.loads(document)) for at, document in rows]
+
+    async def session(self, session_id: str) -> SessionRow | None:
+        rows = await self.bridge.run(
+            self.store.query,
+            f"SELECT {_SESSION_COLUMNS} FROM atp_sessions WHERE id = ?",
+            (session_id,),
+        )
+        return SessionRow(*rows[0]) if rows else None
+
+    async def sessions_of(
+        self, agent_id: str, status: str | None, after_session_id: str | None, limit: int
+    ) -> list[SessionRow]:
+        """An agent's sessions (either side), oldest first, after a session id."""
+        after = 0
+        if after_session_id is not None:
+            rows = await self.bridge.run(
+                self.store.query,
+                "SELECT position FROM atp_sessions WHERE id = ?",
+                (after_session_id,),
+            )
+            after = int(rows[0][0]) if rows else 0
+        by_status, params = ("", ()) if status is None else (" AND status = ?", (status,))
+        rows = await self.bridge.run(
+            self.store.query,
+            f"SELECT {_SESSION_COLUMNS} FROM atp_sessions"
+            " WHERE (initiator_agent_id = ? OR recipient_agent_id = ?) AND position > ?"
+            f"{by_status} ORDER BY position LIMIT ?",
+            (agent_id, agent_id, after, *params, limit),
+        )
+        return [SessionRow(*row) for row in rows]
+
+    async def transcript(
+        self, session_id: str, after_sequence: int, limit: int | None
+    ) -> list[MessageRow]:
+        """A session's messages by sequence, after ``after_sequence``."""
+        rows = await self.bridge.run(
+            self.store.query,
+            "SELECT document, sender_agent_id, sender_account_id, recipient_agent_id,"
+            " recipient_account_id FROM atp_messages WHERE session_id = ?"
+            " AND session_sequence > ? ORDER BY session_sequence LIMIT ?",
+            (session_id, after_sequence, 2**62 if limit is None else limit),
+        )
+        return [MessageRow(json.loads(document), *parties) for document, *parties in rows]
+
+    async def pending_sessions(self, created_before: datetime, limit: int = 1000) -> list[str]:
+        """Pending sessions requested before ``created_before`` (for the sweep)."""
+        rows = await self.bridge.run(
+            self.store.query,
+            "SELECT id FROM atp_sessions WHERE status = 'pending' AND created_at <= ? LIMIT ?",
+            (iso(created_before), limit),
+        )
+        return [str(r[0]) for r in rows]

@@ -22,10 +22,10 @@ import trio
 from actors import Runtime
 from atp.serve import open_runtime, serve_http
 from atp.settings import Settings
-from projections import AgentsView, MessagesView, dump_views, open_view_store, rebuild
+from projections import AgentsView, MessagesView, SessionsView, dump_views, open_view_store, rebuild
 from tests.helpers import Agent, Api, text
 
-VIEW_TABLES = AgentsView.tables + MessagesView.tables
+VIEW_TABLES = AgentsView.tables + MessagesView.tables + SessionsView.tables
 REBUILT = re.compile(r"rebuilt read models up to notification (\d+)")
 
 
@@ -98,6 +98,28 @@ async def workload(api: Api) -> dict[str, Any]:
     mine = ok(await api.claim(a1, 60), 201)
     assert mine["message"]["id"] == untrusted["message"]["id"]  # the blocked one never shows
     ok(await api.ack(a1, mine["id"], "completed"), 201)
+
+    # Sessions: one accepted with a turn each way, one rejected, one closed while pending.
+    async def session(to: Agent) -> str:
+        body = {"to": to.address, "payload": text("session")}
+        return str(ok(await api.post("/api/sessions", a1.token, body), 201)["session"]["id"])
+
+    talk, refused, dropped = await session(a2), await session(a2), await session(a2)
+    ok(await api.post(f"/api/sessions/{talk}/accept", a2.token), 201)
+    for sender in (a2, a1):
+        path = f"/api/sessions/{talk}/messages"
+        ok(await api.post(path, sender.token, {"payload": text("turn")}), 201)
+    ok(await api.post(f"/api/sessions/{refused}/reject", a2.token), 201)
+    ok(await api.post(f"/api/sessions/{dropped}/close", a1.token), 200)
+
+    # The webhook's first attempt (example.com cannot be reached here) has ended; the next
+    # is 30 s away, so nothing changes the views behind the test's back.
+    with trio.fail_after(20):
+        while True:
+            status = ok(await api.status(b2.token, webhook["message"]["id"]), 200)
+            if status["deliveries"][0]["attempt_count"] == 1:
+                break
+            await trio.sleep(0.05)
     return {"blocked": blocked["message"]["id"], "a2": a2}
 
 
@@ -112,9 +134,12 @@ async def test_rebuild_reproduces_every_view(api: Api, runtime: Runtime) -> None
     assert counts["atp_accounts"] == 3 and counts["atp_agents"] == 5
     assert counts["atp_api_keys"] == 3 + 5 + 1  # account keys, agent keys, the rotated key
     assert counts["atp_sender_policies"] == 3
-    assert counts["atp_messages"] == 11
-    assert counts["atp_deliveries"] == 9  # 8 polling hand-outs (one had lease 0) + 1 webhook
-    assert counts["atp_inbox"] == 4  # claims[4]'s message and 3 never claimed
+    assert counts["atp_messages"] == 11 + 5  # and 3 openings, 2 turns
+    # 8 polling hand-outs (one had lease 0), 1 webhook, and 2 that carried session answers
+    assert counts["atp_deliveries"] == 9 + 2
+    # claims[4]'s message, 3 never claimed, 2 turns, and the closed session's opening
+    assert counts["atp_inbox"] == 4 + 3
+    assert column_of(live, "atp_sessions", 6) == ["closed", "open", "rejected"]
     store = projections.store
 
     def column(sql: str) -> list[Any]:
@@ -144,6 +169,10 @@ async def test_rebuild_reproduces_every_view(api: Api, runtime: Runtime) -> None
     assert status == sent
     claimed = ok(await api.claim(a2), 201)
     assert claimed["message"]["id"] == sent["message"]["id"]
+
+
+def column_of(dump: dict[str, list[tuple[Any, ...]]], table: str, index: int) -> list[Any]:
+    return sorted(row[index] for row in dump[table])
 
 
 def _dump_store(settings: Settings) -> tuple[dict[str, list[tuple[Any, ...]]], int]:
@@ -188,7 +217,7 @@ async def _cli_rebuild(settings: Settings) -> tuple[int, str]:
 async def test_cli_rebuild_of_a_stopped_carrier(settings: Settings) -> None:
     await _run_workload(settings)
     before, position = await trio.to_thread.run_sync(_dump_store, settings)
-    assert position > 0 and len(before["atp_messages"]) == 11
+    assert position > 0 and len(before["atp_messages"]) == 16
 
     printed, _ = await _cli_rebuild(settings)
     assert printed == position

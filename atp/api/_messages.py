@@ -7,9 +7,8 @@ from typing import Any
 from quart import Blueprint
 
 from actors import SendMessage, Ticket
-from atp.api._requests import authenticate, idempotent, read_params, runtime
-from atp.domain import ADDRESS_PREFIX
-from atp.errors import NotFound, PayloadRequired, RecipientNotFound, RecipientRequired
+from atp.api._requests import authenticate, idempotent, read_params, resolve_recipient, runtime
+from atp.errors import NotFound, PayloadRequired, RecipientRequired
 from atp.wire import check_payload, viewer_document
 
 __all__ = ["blueprint"]
@@ -32,27 +31,12 @@ async def send_message() -> tuple[dict[str, Any], int]:
     sender_agent_id = principal.agent_id
 
     async def build(ticket: Ticket) -> SendMessage:
-        recipient_agent_id = await _resolve(to.strip())
+        recipient_agent_id = await resolve_recipient(to.strip())
         return SendMessage(
             recipient_agent_id, sender_agent_id, principal.account_id, params["payload"], ticket
         )
 
     return await idempotent(principal, "POST /api/messages", params, build, two_phase=True)
-
-
-async def _resolve(address: str) -> str:
-    """The active agent at exactly this address.
-
-    Raises:
-        RecipientNotFound: no such active agent.
-    """
-    agent_id = address.removeprefix(ADDRESS_PREFIX)
-    if agent_id == address or not agent_id:
-        raise RecipientNotFound()
-    agent = await runtime().identities.agent(agent_id)
-    if agent is None or agent.status != "active" or agent.address != address:
-        raise RecipientNotFound()
-    return agent_id
 
 
 @blueprint.get("/api/messages/<message_id>")

@@ -9,16 +9,20 @@ from typing import Any
 from quart import current_app, g, request
 
 from actors import Command, Principal, Reply, Runtime, Ticket, request_hash
+from atp.domain import ADDRESS_PREFIX
 from atp.errors import (
     AccountKeyRequired,
     AgentKeyRequired,
     AtpError,
     IdempotencyKeyRequired,
     MalformedRequest,
+    RecipientNotFound,
     Unauthorized,
 )
 
-__all__ = ["authenticate", "idempotency_key", "idempotent", "read_params", "runtime"]
+__all__ = [
+    "authenticate", "idempotency_key", "idempotent", "read_params", "resolve_recipient", "runtime",
+]  # fmt: skip
 
 
 def runtime() -> Runtime:
@@ -125,3 +129,18 @@ async def idempotent(
     finally:
         rt.gate.leave(ticket)
     return reply.body, reply.status
+
+
+async def resolve_recipient(address: str) -> str:
+    """The active agent at exactly this address.
+
+    Raises:
+        RecipientNotFound: no such active agent.
+    """
+    agent_id = address.removeprefix(ADDRESS_PREFIX)
+    if agent_id == address or not agent_id:
+        raise RecipientNotFound()
+    agent = await runtime().identities.agent(agent_id)
+    if agent is None or agent.status != "active" or agent.address != address:
+        raise RecipientNotFound()
+    return agent_id

@@ -16,6 +16,7 @@ from atp.domain._delivery import Ack, AttemptResult, Delivery, RetryPolicy
 from atp.domain._idempotency import IdempotencyRecord
 from atp.domain._ids import aggregate_id, new_id, new_token, token_hash
 from atp.domain._message import ACK_STATUSES, TERMINAL_ACK_STATUSES, AckStatus, Message
+from atp.domain._session import Session, SessionStatus
 
 __all__ = [
     "ACK_STATUSES",
@@ -31,6 +32,8 @@ __all__ = [
     "Message",
     "RetryPolicy",
     "SenderPolicy",
+    "Session",
+    "SessionStatus",
     "SigningKey",
     "Trust",
     "WebhookEndpoint",

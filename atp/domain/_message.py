@@ -47,6 +47,8 @@ class Message(MessageWebhook):
         payload: Any
         at: datetime
         expires_at: datetime
+        session_id: str | None = None
+        session_sequence: int | None = None
 
     class Rejected(Aggregate.Event):
         """The recipient's sender policy blocks the sender: terminal, never delivered."""
@@ -93,6 +95,8 @@ class Message(MessageWebhook):
         payload: Any,
         at: datetime,
         expires_at: datetime,
+        session_id: str | None = None,
+        session_sequence: int | None = None,
     ) -> None:
         self.message_id = message_id
         self.sender_agent_id = sender_agent_id
@@ -109,6 +113,8 @@ class Message(MessageWebhook):
         self.deliveries: list[Delivery] = []
         self.acks: list[Ack] = []
         self.dead_lettered_at: datetime | None = None
+        self.session_id = session_id
+        self.session_sequence = session_sequence
 
     # -- intake -----------------------------------------------------------------------
 
@@ -206,11 +212,15 @@ class Message(MessageWebhook):
             raise LeaseExpired(f"delivery {delivery_id} lease ended")
 
     def check_ack_transition(self, status: AckStatus) -> None:
-        """The ACK transition table of contract §4.4."""
+        """The ACK transition table of contract §4.4, and the opening-message overlay:
+        a session's opening is answered once (accepted, rejected or failed), never
+        completed."""
         if self.ack_status in TERMINAL_ACK_STATUSES:
             raise TerminalAckStatus(f"message already {self.ack_status}")
         if self.ack_status == "accepted" and status in ("accepted", "rejected"):
             raise InvalidAckTransition(f"accepted -> {status}")
+        if self.opens_session and (self.ack_status is not None or status == "completed"):
+            raise InvalidAckTransition(f"session opening: {self.ack_status} -> {status}")
 
     @event(AckRecorded)
     def _ack_recorded(
@@ -250,7 +260,51 @@ class Message(MessageWebhook):
 
     # -- queries ----------------------------------------------------------------------
 
+    def outstanding(self, now: datetime) -> bool:
+        """Whether this message holds back later messages of its session (§6.4): still to
+        be handed out, and not under a polling lease or delivered by a webhook."""
+        if self.carrier_status not in ("queued", "delivered") or self.ack_status is not None:
+            return False
+        if self.expires_at <= now:
+            return False
+        for delivery in self.deliveries:
+            leased = delivery["status"] == "leased" and (delivery["leased_until"] or now) > now
+            if delivery["mode"] == "polling" and leased:
+                return False
+            if delivery["mode"] == "webhook" and delivery["status"] == "delivered":
+                return False
+        return True
+
+    def ackable_delivery(self, now: datetime) -> Delivery | None:
+        """A delivery an answer can be recorded on: an active polling lease, or a
+        webhook delivery that was delivered."""
+        for delivery in self.deliveries:
+            if delivery["mode"] == "webhook" and delivery["status"] == "delivered":
+                return delivery
+            until = delivery["leased_until"]
+            polling = delivery["mode"] == "polling" and delivery["status"] == "leased"
+            if polling and until is not None and until > now:
+                return delivery
+        return None
+
+    def expire_opening(self, now: datetime) -> None:
+        """A session's opening that nobody answered in time expires, handed out or not."""
+        if self.ack_status is None and self.carrier_status in ("queued", "delivered"):
+            self._expired(now)
+
+    @property
+    def opens_session(self) -> bool:
+        """The opening message of a session (sequence 1): its ACK answers the session."""
+        return self.session_id is not None and self.session_sequence == 1
+
     @property
     def is_open(self) -> bool:
-        """Still the mailbox's business: not terminal and not handed to a finished webhook."""
-        return self.carrier_status in ("queued", "delivered") and self.ack_status is None
+        """Still the mailbox's business: not terminal, not ACKed and not delivered by a
+        webhook (after a 2xx nothing is redelivered; a late ACK loads it again)."""
+        return (
+            self.carrier_status in ("queued", "delivered")
+            and self.ack_status is None
+            and not any(
+                d["mode"] == "webhook" and d["status"] == "delivered" for d in self.deliveries
+            )
+        )

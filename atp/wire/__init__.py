@@ -28,6 +28,7 @@ from atp.wire._render import (
     message_envelope,
     message_status,
     sender_policy_document,
+    session_document,
     signing_key_document,
     viewer_document,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "parse_body",
     "payload_size",
     "sender_policy_document",
+    "session_document",
     "signing_key_document",
     "validate_a2a_message",
     "viewer_document",

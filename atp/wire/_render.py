@@ -10,7 +10,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from atp.domain import ADDRESS_PREFIX, Ack, Agent, Delivery, Message, SenderPolicy, SigningKey
+from atp.domain import (
+    ADDRESS_PREFIX,
+    Ack,
+    Agent,
+    Delivery,
+    Message,
+    SenderPolicy,
+    Session,
+    SigningKey,
+)
 
 __all__ = [
     "SAFE_ERRORS",
@@ -21,6 +30,7 @@ __all__ = [
     "message_envelope",
     "message_status",
     "sender_policy_document",
+    "session_document",
     "signing_key_document",
     "viewer_document",
 ]
@@ -44,7 +54,7 @@ def iso(moment: datetime | None) -> str | None:
 
 def message_envelope(message: Message) -> dict[str, Any]:
     """The message object: exactly the contract's keys (session keys only for session messages)."""
-    return {
+    envelope = {
         "id": message.message_id,
         "from": ADDRESS_PREFIX + message.sender_agent_id,
         "to": ADDRESS_PREFIX + message.recipient_agent_id,
@@ -55,6 +65,10 @@ def message_envelope(message: Message) -> dict[str, Any]:
         "created_at": iso(message.created_at),
         "expires_at": iso(message.expires_at),
     }
+    if message.session_id is not None:
+        envelope["session_id"] = message.session_id
+        envelope["session_sequence"] = message.session_sequence
+    return envelope
 
 
 def _safe_error(error: str | None) -> str | None:
@@ -169,4 +183,21 @@ def signing_key_document(key: SigningKey) -> dict[str, Any]:
         "public_key": key["public_key"],
         "created_at": iso(key["created_at"]),
         "retires_at": iso(key["retires_at"]),
+    }
+
+
+def session_document(session: Session) -> dict[str, Any]:
+    """The session object (contract §1.10); ``status`` may also read ``closed``."""
+    return {
+        "id": session.session_id,
+        "status": session.status,
+        "initiator_agent_id": session.initiator_agent_id,
+        "recipient_agent_id": session.recipient_agent_id,
+        "initiator": ADDRESS_PREFIX + session.initiator_agent_id,
+        "recipient": ADDRESS_PREFIX + session.recipient_agent_id,
+        "opening_message_id": session.opening_message_id,
+        "last_sequence": session.last_sequence,
+        "opened_at": iso(session.opened_at),
+        "terminal_at": iso(session.terminal_at),
+        "created_at": iso(session.created_at),
     }

@@ -21,7 +21,7 @@ from standardwebhooks import Webhook
 
 from atp.settings import Settings
 from atp.webhooks import verify_reference_signature
-from tests.helpers import Agent, Api
+from tests.helpers import Agent, Api, text
 from tests.webhooks.receivers import Hang, ReceivedRequest, Receiver, Respond, open_receiver
 
 
@@ -312,3 +312,43 @@ async def test_a_polling_lease_holds_back_the_webhook_until_acked(
     assert (webhook["status"], webhook["last_error"]) == ("failed", "message_acked")
     await trio.sleep(0.3)
     assert len(receiver.requests) == 1
+
+
+async def test_session_turns_are_pushed_in_sequence_order(api: Api, receiver: Receiver) -> None:
+    alpha, beta = await api.pair()
+    await endpoint(api, beta, receiver.url())
+    opened = await api.post(
+        "/api/sessions", alpha.token, {"to": beta.address, "payload": text("hello")}
+    )
+    session_id = opened.json()["session"]["id"]
+    await receiver.wait_for(1)  # the opening, pushed and delivered
+    await settled(api, beta, opened.json()["message_status"]["message"]["id"], "delivered")
+    assert (await api.post(f"/api/sessions/{session_id}/accept", beta.token)).status_code == 201
+    # Turn 2 fails once; turn 3 must not overtake it.
+    receiver.script(Respond(503, headers={"retry-after": "1"}))
+    for words in ("two", "three"):
+        path = f"/api/sessions/{session_id}/messages"
+        assert (await api.post(path, alpha.token, {"payload": text(words)})).status_code == 201
+    requests = await receiver.wait_for(4)
+    sequences = [json.loads(r.body)["message"].get("session_sequence") for r in requests]
+    assert sequences == [1, 2, 2, 3]
+
+
+async def test_a_turn_in_a_webhook_attempt_holds_back_polling_of_the_next(
+    api: Api, receiver: Receiver
+) -> None:
+    alpha, beta = await api.pair()
+    await endpoint(api, beta, receiver.url())
+    opened = await api.post(
+        "/api/sessions", alpha.token, {"to": beta.address, "payload": text("hello")}
+    )
+    session_id = opened.json()["session"]["id"]
+    await settled(api, beta, opened.json()["message_status"]["message"]["id"], "delivered")
+    assert (await api.post(f"/api/sessions/{session_id}/accept", beta.token)).status_code == 201
+    receiver.script(Hang())  # turn 2's attempt hangs (until its 1.5 s deadline)
+    for words in ("two", "three"):
+        path = f"/api/sessions/{session_id}/messages"
+        assert (await api.post(path, alpha.token, {"payload": text(words)})).status_code == 201
+    await receiver.wait_for(2)
+    # Turn 3 waits for turn 2, which is neither delivered nor under a polling lease.
+    assert (await api.claim(beta)).json() == {"delivery": None}

@@ -1,0 +1,107 @@
+"""What a mailbox does for sessions: answer an opening, expire one, keep turns in order.
+
+The session actor lends its ``Session`` for these commands (see ``SessionActor``), so
+the answer and the session's new status commit together with the opening message's
+ACK or expiry. Ordering (contract §6.4) is the mailbox's own: a session message is
+handed out, by a claim or a webhook, only when no earlier message of its session in
+this mailbox is still outstanding.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from actors._commands import AnswerOpening, ExpireOpening, Reply
+from atp.domain import Message, Session, aggregate_id, new_id
+from atp.errors import DeliveryInProgress, MessageExpired, NotFound
+from atp.wire import ack_document, session_document
+
+if TYPE_CHECKING:
+    from actors._mailbox import MailboxActor
+
+__all__ = ["answer_opening", "expire_opening", "first_outstanding", "load_message"]
+
+_ANSWER_LEASE = 60  # seconds, the lease of a delivery created to carry an answer (§1.12)
+
+
+async def answer_opening(mailbox: MailboxActor, command: AnswerOpening, now: datetime) -> Reply:
+    """Accept or reject a pending session through an ACK of its opening message."""
+    session = command.session
+    message = await load_message(mailbox, session.opening_message_id)
+    if message.expires_at <= now:
+        return _expired(mailbox, message, session, now)
+    delivery = message.ackable_delivery(now)
+    if delivery is None:
+        if message.active_lease(now) is not None:
+            raise DeliveryInProgress()  # a webhook attempt holds it
+        delivery = message.lease(new_id("dlv"), _ANSWER_LEASE, now)
+        mailbox.delivery_index[delivery["id"]] = message.message_id
+    ack = message.ack(new_id("ack"), delivery["id"], command.status, command.payload, now)
+    session.answer(command.status, now)
+    mailbox.webhooks.end(message, "message_acked", now)
+    mailbox.stage(message, session)
+    mailbox.close(message)
+    body = {**ack_document(message, ack), "session": session_document(session)}
+    return mailbox.answer(command.ticket, 201, body, now)
+
+
+def answer_by_ack(
+    mailbox: MailboxActor, message: Message, session: Session, status: str, now: datetime
+) -> Reply | None:
+    """Before an ACK of an opening: an expired opening fails the session instead."""
+    session.check_pending()
+    if message.expires_at <= now:
+        return _expired(mailbox, message, session, now)
+    return None
+
+
+async def expire_opening(mailbox: MailboxActor, command: ExpireOpening, now: datetime) -> Reply:
+    session = command.session
+    message = await load_message(mailbox, session.opening_message_id)
+    message.expire_opening(now)
+    session.expire(now)
+    mailbox.webhooks.end(message, "message_expired", now)
+    mailbox.stage(message, session)
+    mailbox.close(message)
+    return Reply(200, {})
+
+
+def _expired(mailbox: MailboxActor, message: Message, session: Session, now: datetime) -> Reply:
+    """Expire the opening and fail the session (committed), answering 409 (§4.4)."""
+    message.expire_opening(now)
+    session.expire(now)
+    mailbox.webhooks.end(message, "message_expired", now)
+    mailbox.stage(message, session)
+    mailbox.close(message)
+    return Reply(MessageExpired.status, MessageExpired().envelope())  # not stored: an error
+
+
+def first_outstanding(mailbox: MailboxActor, now: datetime) -> dict[str, str]:
+    """Per session, the id of its first message here that is still outstanding."""
+    first: dict[str, str] = {}
+    for message in mailbox.open.values():
+        sid = message.session_id
+        if sid is not None and sid not in first and message.outstanding(now):
+            first[sid] = message.message_id
+    return first
+
+
+async def load_message(mailbox: MailboxActor, message_id: str) -> Message:
+    """One of this recipient's messages, live or loaded from the ledger.
+
+    Raises:
+        NotFound: not a message addressed to this agent.
+    """
+    message = mailbox.open.get(message_id) or mailbox.recent.get(message_id)
+    if message is not None:
+        return message
+    runtime = mailbox.runtime
+    await runtime.projections.wait_current()
+    row = await runtime.queries.message(message_id)
+    if row is None or row.recipient_agent_id != mailbox.agent_id:
+        raise NotFound("message")
+    loaded = await runtime.ledger.get(Message, aggregate_id(message_id))
+    if loaded is None:
+        raise NotFound("message")
+    return loaded

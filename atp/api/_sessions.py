@@ -1,0 +1,181 @@
+"""Sessions (contract §1.10-1.13, §6): open, read, answer, send turns; close and list beyond.
+
+Every write goes to the session's actor, which serialises it; reads come from the
+views once they have caught up with the ledger (read-your-writes).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from quart import Blueprint
+
+from actors import AnswerSession, CloseSession, OpenSession, Principal, SendTurn, Ticket
+from atp.api._requests import authenticate, idempotent, read_params, resolve_recipient, runtime
+from atp.domain import new_id
+from atp.errors import (
+    InvalidRequest,
+    InvalidSessionRecipient,
+    NotFound,
+    PayloadRequired,
+    RecipientRequired,
+)
+from atp.wire import check_payload, viewer_document
+from projections import SessionRow
+
+__all__ = ["blueprint"]
+
+blueprint = Blueprint("sessions", __name__)
+
+_STATUSES = frozenset({"pending", "open", "rejected", "failed", "closed"})
+
+
+@blueprint.post("/api/sessions")
+async def open_session() -> tuple[dict[str, Any], int]:
+    principal, agent_id = await _agent()
+    params = await read_params()
+    # The direct send's precedence: recipient, payload presence, payload validity, key.
+    to = params.get("to")
+    if not isinstance(to, str) or not to.strip():
+        raise RecipientRequired()
+    if "payload" not in params:
+        raise PayloadRequired()
+    check_payload(params["payload"])
+
+    async def build(ticket: Ticket) -> OpenSession:
+        recipient = await resolve_recipient(to.strip())
+        if recipient == agent_id:
+            raise InvalidSessionRecipient()
+        return OpenSession(
+            new_id("ses"), agent_id, principal.account_id, recipient, params["payload"], ticket
+        )
+
+    return await idempotent(principal, "POST /api/sessions", params, build, two_phase=True)
+
+
+@blueprint.post("/api/sessions/<session_id>/messages")
+async def send_turn(session_id: str) -> tuple[dict[str, Any], int]:
+    principal, agent_id = await _agent()
+    params = await read_params()
+    if "payload" not in params:
+        raise PayloadRequired()
+    check_payload(params["payload"])
+
+    async def build(ticket: Ticket) -> SendTurn:
+        return SendTurn(session_id, agent_id, principal.account_id, params["payload"], ticket)
+
+    route = f"POST /api/sessions/{session_id}/messages"
+    return await idempotent(principal, route, params, build, two_phase=True)
+
+
+@blueprint.post("/api/sessions/<session_id>/accept")
+async def accept(session_id: str) -> tuple[dict[str, Any], int]:
+    return await _answer(session_id, "accepted", "accept")
+
+
+@blueprint.post("/api/sessions/<session_id>/reject")
+async def reject(session_id: str) -> tuple[dict[str, Any], int]:
+    return await _answer(session_id, "rejected", "reject")
+
+
+async def _answer(
+    session_id: str, status: Literal["accepted", "rejected"], verb: str
+) -> tuple[dict[str, Any], int]:
+    principal, agent_id = await _agent()
+    params = await read_params()
+    payload = params.get("payload")
+    if payload is not None:
+        check_payload(payload)
+
+    async def build(ticket: Ticket) -> AnswerSession:
+        return AnswerSession(session_id, agent_id, status, payload, ticket)
+
+    return await idempotent(principal, f"POST /api/sessions/{session_id}/{verb}", params, build)
+
+
+@blueprint.post("/api/sessions/<session_id>/close")
+async def close(session_id: str) -> tuple[dict[str, Any], int]:
+    """Beyond the reference: either participant ends the session; no more turns."""
+    principal, agent_id = await _agent()
+    params = await read_params()
+
+    async def build(ticket: Ticket) -> CloseSession:
+        return CloseSession(session_id, agent_id, ticket)
+
+    return await idempotent(principal, f"POST /api/sessions/{session_id}/close", params, build)
+
+
+@blueprint.get("/api/sessions/<session_id>")
+async def show(session_id: str) -> dict[str, Any]:
+    """The session and its transcript; ``after_sequence`` and ``limit`` page it."""
+    _, agent_id = await _agent()
+    params = await read_params()
+    after = _number(params.get("after_sequence", 0), 0, 2**62)
+    limit = None if "limit" not in params else _number(params["limit"], 1, 500)
+    rt = runtime()
+    await rt.projections.wait_current()
+    session = await _visible(await rt.queries.session(session_id), agent_id)
+    rows = await rt.queries.transcript(session_id, after, limit)
+    body: dict[str, Any] = {
+        "session": session.document(),
+        "messages": [
+            viewer_document(row.document, recipient_side=row.recipient_agent_id == agent_id)
+            for row in rows
+        ],
+    }
+    if limit is not None:
+        more = len(rows) == limit and rows[-1].document["message"]["session_sequence"] < int(
+            session.last_sequence
+        )
+        body["next_after_sequence"] = (
+            rows[-1].document["message"]["session_sequence"] if more else None
+        )
+    return body
+
+
+@blueprint.get("/api/sessions")
+async def list_sessions() -> dict[str, Any]:
+    """Beyond the reference: the caller's sessions, oldest first, by ``status``, paged."""
+    _, agent_id = await _agent()
+    params = await read_params()
+    status = params.get("status")
+    if status is not None and status not in _STATUSES:
+        raise InvalidRequest(f"unknown status {status!r}")
+    limit = _number(params.get("limit", 50), 1, 200)
+    after = params.get("after")
+    rt = runtime()
+    await rt.projections.wait_current()
+    rows = await rt.queries.sessions_of(
+        agent_id, status, after if isinstance(after, str) else None, limit + 1
+    )
+    page = rows[:limit]
+    return {
+        "sessions": [row.document() for row in page],
+        "next_after": page[-1].id if len(rows) > limit else None,
+    }
+
+
+async def _agent() -> tuple[Principal, str]:
+    principal = await authenticate("agent")
+    assert principal.agent_id is not None
+    return principal, principal.agent_id
+
+
+async def _visible(session: SessionRow | None, agent_id: str) -> SessionRow:
+    """Only the two participants see a session; to anyone else it does not exist."""
+    if session is None or agent_id not in (session.initiator_agent_id, session.recipient_agent_id):
+        raise NotFound("session")
+    return session
+
+
+def _number(value: object, low: int, high: int) -> int:
+    """A whole number in [low, high], from JSON or a query string.
+
+    Raises:
+        InvalidRequest: anything else.
+    """
+    if isinstance(value, str) and value.isdecimal():
+        value = int(value)
+    if type(value) is not int or not low <= value <= high:
+        raise InvalidRequest(f"expected a whole number in [{low}, {high}]")
+    return value

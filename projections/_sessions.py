@@ -1,0 +1,56 @@
+"""SessionsView: one row per session, what session reads and the sweep ask for.
+
+The session object is rendered from these columns at read time; a session's
+transcript is its messages in ``atp_messages`` (``MessagesView``), by sequence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.domain import DomainEventProtocol
+
+from atp.domain import Session
+from atp.wire import iso
+from projections._store import Cursor
+from projections._view import View
+
+__all__ = ["SessionsView"]
+
+
+class SessionsView(View):
+    """Sessions by participant and status, with their sequence counter."""
+
+    name = "sessions"
+    tables = ("atp_sessions",)
+    aggregates = (Session,)
+
+    def apply(self, cur: Cursor, position: int, event: DomainEventProtocol[Any]) -> None:
+        ledger_id = str(event.originator_id)
+        match event:
+            case Session.Requested():
+                cur.execute(
+                    "INSERT INTO atp_sessions (id, ledger_id, position, initiator_agent_id,"
+                    " recipient_agent_id, opening_message_id, status, last_sequence, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'pending', 1, ?)",
+                    (event.session_id, ledger_id, position, event.initiator_agent_id,
+                     event.recipient_agent_id, event.opening_message_id, iso(event.at)),
+                )  # fmt: skip
+            case Session.TurnAppended():
+                cur.execute(
+                    "UPDATE atp_sessions SET last_sequence = ? WHERE ledger_id = ?",
+                    (event.sequence, ledger_id),
+                )
+            case Session.Accepted():
+                cur.execute(
+                    "UPDATE atp_sessions SET status = 'open', opened_at = ? WHERE ledger_id = ?",
+                    (iso(event.at), ledger_id),
+                )
+            case Session.Rejected() | Session.Failed() | Session.Closed():
+                status = {Session.Rejected: "rejected", Session.Failed: "failed"}.get(
+                    type(event), "closed"
+                )
+                cur.execute(
+                    "UPDATE atp_sessions SET status = ?, terminal_at = ? WHERE ledger_id = ?",
+                    (status, iso(event.at), ledger_id),
+                )
