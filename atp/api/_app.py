@@ -6,7 +6,16 @@ from quart import request
 from quart_trio import QuartTrio
 
 from actors import Runtime
-from atp.api import _accounts, _agents, _dead_letters, _health, _inbox, _messages, _sessions
+from atp.api import (
+    _accounts,
+    _agents,
+    _dead_letters,
+    _health,
+    _inbox,
+    _messages,
+    _session_stream,
+    _sessions,
+)
 from atp.api._errors import install_error_handlers
 from atp.api._requests import read_params
 
@@ -24,7 +33,9 @@ def create_app(runtime: Runtime) -> QuartTrio:
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
     app.config["JSON_SORT_KEYS"] = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    for module in (_health, _accounts, _agents, _messages, _inbox, _dead_letters, _sessions):
+    for module in (
+        _health, _accounts, _agents, _messages, _inbox, _dead_letters, _sessions, _session_stream,
+    ):  # fmt: skip
         app.register_blueprint(module.blueprint)
     app.before_request(_parse_body)
     install_error_handlers(app)

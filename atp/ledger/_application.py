@@ -142,6 +142,12 @@ class Ledger:
         assert isinstance(aggregate, cls), f"{aggregate_id} is a {type(aggregate).__name__}"
         return aggregate
 
+    async def events_after(
+        self, aggregate_id: UUID, version: int
+    ) -> list[DomainEventProtocol[Any]]:
+        """One aggregate's stored events after ``version``, oldest first (its history)."""
+        return await self.bridge.run(lambda: list(self.app.events.get(aggregate_id, gt=version)))
+
     async def save(self, events: Sequence[DomainEventProtocol[Any]]) -> int:
         """Store these events in one transaction.
 

@@ -1,0 +1,111 @@
+"""``GET /api/sessions/:id/stream``: a session's history and then its life, as Server-Sent Events.
+
+Each event of the Session aggregate becomes one SSE event whose ``id`` is that
+event's version in the ledger: ``message`` for the opening and every turn (the
+message-status object, as ``GET /api/sessions/:id`` shows it to this viewer), and
+``status`` for a change of the session's status. The version is the cursor: a client
+that reconnects with ``Last-Event-ID: <v>`` gets exactly the events after ``v``, also
+after a restart, because they are read back from the ledger. Comments keep idle
+connections alive; the stream ends after the session's final status.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import trio
+from eventsourcing.domain import DomainEventProtocol
+from quart import Blueprint, Response, request
+
+from atp.api._requests import authenticate, runtime
+from atp.domain import Session, aggregate_id
+from atp.errors import InvalidRequest, NotFound
+from atp.wire import iso, viewer_document
+from projections import Queries
+
+__all__ = ["HEARTBEAT_SECONDS", "blueprint"]
+
+blueprint = Blueprint("session_stream", __name__)
+
+HEARTBEAT_SECONDS = 15.0
+_STATUSES: dict[type, str] = {
+    Session.Accepted: "open", Session.Rejected: "rejected",
+    Session.Failed: "failed", Session.Closed: "closed",
+}  # fmt: skip
+_FINAL = frozenset({"rejected", "failed", "closed"})
+
+
+@blueprint.get("/api/sessions/<session_id>/stream")
+async def stream(session_id: str) -> Response:
+    principal = await authenticate("agent")
+    agent_id = principal.agent_id
+    assert agent_id is not None
+    after = _last_event_id(request.headers.get("Last-Event-ID"))
+    rt = runtime()
+    await rt.projections.wait_current()
+    session = await rt.queries.session(session_id)
+    if session is None or agent_id not in (session.initiator_agent_id, session.recipient_agent_id):
+        raise NotFound("session")
+
+    async def events() -> AsyncIterator[bytes]:
+        cursor = after
+        ledger_id = aggregate_id(session_id)
+        while True:
+            for event in await rt.ledger.events_after(ledger_id, cursor):
+                await rt.projections.wait_current()  # the turn's message is in the views
+                cursor = event.originator_version
+                name, data = await _render(rt.queries, event, agent_id)
+                if name is not None:
+                    yield _sse(cursor, name, data)
+                if data.get("status") in _FINAL:
+                    return
+            with trio.move_on_after(HEARTBEAT_SECONDS) as idle:
+                await rt.projections.wait_projected(rt.projections.position + 1)
+            if idle.cancelled_caught:
+                yield b": heartbeat\n\n"
+
+    headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+    return Response(events(), status=200, mimetype="text/event-stream", headers=headers)
+
+
+async def _render(
+    queries: Queries, event: DomainEventProtocol[Any], viewer: str
+) -> tuple[str | None, dict[str, Any]]:
+    """The SSE event name and data for one session event (None: nothing to show).
+
+    It runs outside the request's context (the body streams after the handler
+    returned), so it is handed what it reads.
+    """
+    if isinstance(event, Session.Requested | Session.TurnAppended):
+        message_id = (
+            event.opening_message_id if isinstance(event, Session.Requested) else event.message_id
+        )
+        row = await queries.message(message_id)
+        if row is None:
+            return None, {}
+        recipient_side = row.recipient_agent_id == viewer
+        return "message", viewer_document(row.document, recipient_side=recipient_side)
+    status = _STATUSES.get(type(event))
+    if status is None:
+        return None, {}
+    return "status", {"status": status, "at": iso(getattr(event, "at", None))}
+
+
+def _sse(event_id: int, name: str, data: dict[str, Any]) -> bytes:
+    body = json.dumps(data, separators=(",", ":"))
+    return f"id: {event_id}\nevent: {name}\ndata: {body}\n\n".encode()
+
+
+def _last_event_id(value: str | None) -> int:
+    """The version to resume after: 0 (from the start) without the header.
+
+    Raises:
+        InvalidRequest: not a whole number.
+    """
+    if value is None or not value.strip():
+        return 0
+    if not value.strip().isdecimal():
+        raise InvalidRequest("Last-Event-ID must be a whole number")
+    return int(value.strip())
