@@ -19,7 +19,15 @@ import trio
 
 from bench_lib.http import Connection, ProtocolError, json_request
 
-__all__ = ["Account", "Agent", "SetupError", "open_accounts", "pool_map", "prefill"]
+__all__ = [
+    "Account",
+    "Agent",
+    "SetupError",
+    "open_accounts",
+    "pool_map",
+    "prefill",
+    "set_webhook_endpoints",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -139,3 +147,23 @@ async def prefill(
 
     await pool_map(port, jobs, one, concurrency, progress)
     return len(jobs)
+
+
+async def set_webhook_endpoints(
+    port: int, endpoints: Sequence[tuple[Agent, str]], *, concurrency: int = 16
+) -> None:
+    """``PUT /api/agents/:id/webhook_endpoint`` for each ``(agent, url)``."""
+
+    async def one(conn: Connection, job: tuple[Agent, str]) -> None:
+        agent, url = job
+        data = json_request(
+            "PUT",
+            f"/api/agents/{agent.id}/webhook_endpoint",
+            port,
+            {"url": url},
+            token=agent.token,
+            idempotency_key=str(uuid.uuid4()),
+        )
+        await _call(conn, data)
+
+    await pool_map(port, endpoints, one, concurrency)
