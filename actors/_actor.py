@@ -158,7 +158,9 @@ class Actor(Generic[C]):
                     # No await between this check and returning: nothing can slip in.
                     if self.queued == 0 and (due is None or due > self.keep_running_for()):
                         return
-                    idle_until = trio.current_time() + idle_timeout
+                    # Staying for a deadline: sleep until it, not one idle period at a time.
+                    remaining = 0.0 if due is None else due - timeout
+                    idle_until = trio.current_time() + max(idle_timeout, remaining)
                     continue
                 first = _Envelope(command)
             idle_until = trio.current_time() + idle_timeout

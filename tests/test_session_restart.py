@@ -1,0 +1,96 @@
+"""Restarts never break a session: sequences go on, streams resume, pending ones expire.
+
+The first test restarts a real ``atp serve`` subprocess (SIGTERM, then start again)
+and resumes the stream from its ``Last-Event-ID``. The second restarts a carrier on
+Trio's mock clock, to show that a pending session still fails exactly when its
+opening expires, although nothing of it was running after the restart.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+from trio.testing import MockClock
+
+from atp.serve import open_runtime, serve_http
+from atp.settings import Settings
+from tests.api.test_session_stream import events, summary
+from tests.api.test_sessions import answer, open_session, opened, turn
+from tests.helpers import Api
+from tests.subprocess_server import ServerProcess, client, server_env
+
+pytestmark = pytest.mark.slow
+
+
+async def test_sequences_and_the_stream_survive_a_restart(
+    store: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    env = server_env(store, tmp_path, request)
+    async with ServerProcess(env, tmp_path) as server:
+        await server.start()
+        async with client(server) as api:
+            alpha, beta, session_id = await opened(api)
+            await turn(api, beta, session_id)
+            seen = await events(api, alpha.token, session_id, count=3)
+            assert summary(seen) == [("1", "message", 1), ("2", "status", "open"),
+                                     ("3", "message", 2)]  # fmt: skip
+        code, _ = await server.stop(signal.SIGTERM, within=10)
+        assert code == 0
+
+        await server.start()
+        async with client(server) as api:
+            r = await turn(api, alpha, session_id)
+            assert r.json()["message_status"]["message"]["session_sequence"] == 3
+            assert (await answer(api, beta, session_id, "close")).status_code == 200
+            rest = await events(api, alpha.token, session_id, last_event_id=seen[-1][0])
+            assert summary(rest) == [("4", "message", 3), ("5", "status", "closed")]
+
+
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@asynccontextmanager
+async def carrier(settings: Settings) -> AsyncIterator[Api]:
+    async with open_runtime(settings) as runtime, trio.open_nursery() as nursery:
+        runtime.now = lambda: EPOCH + timedelta(seconds=trio.current_time())
+        shutdown = trio.Event()
+        binds = await nursery.start(serve_http, runtime, shutdown)
+        async with httpx.AsyncClient(base_url=binds[0], timeout=None) as http:
+            yield Api(http)
+        shutdown.set()
+
+
+@pytest.fixture
+def clock() -> MockClock:
+    return MockClock(autojump_threshold=0.05)
+
+
+async def test_a_pending_session_expires_on_time_across_a_restart(
+    tmp_path: Path, clock: MockClock
+) -> None:
+    # A daily sweep keeps the mock clock's jumps few; it wakes the session actor within
+    # two sweeps of its deadline, and the actor's own timer fires on time.
+    settings = Settings(data_dir=tmp_path / "var", port=0, sweep_interval=86400)
+    async with carrier(settings) as api:
+        alpha, beta = await api.pair()
+        session = (await open_session(api, alpha, beta))["session"]
+    await trio.sleep(3600)  # down for an hour
+
+    async with carrier(settings) as api:
+        await trio.sleep(7 * 86400 - 3600 - 120)  # two minutes before the opening expires
+        shown = (await api.get(f"/api/sessions/{session['id']}", alpha.token)).json()
+        assert shown["session"]["status"] == "pending"
+        await trio.sleep(240)
+        shown = (await api.get(f"/api/sessions/{session['id']}", alpha.token)).json()
+    assert shown["session"]["status"] == "failed"
+    expected = datetime.fromisoformat(session["created_at"]) + timedelta(days=7)
+    failed_at = datetime.fromisoformat(shown["session"]["terminal_at"])
+    assert abs((failed_at - expected).total_seconds()) < 1
+    assert shown["messages"][0]["carrier_status"] == "expired"
