@@ -144,12 +144,12 @@ class Message(MessageWebhook):
         )
 
     def lease(self, delivery_id: str, lease_seconds: int, now: datetime) -> Delivery:
-        """Hand the message out to a polling claimer.
+        """Hand the message out on a new polling delivery.
 
-        Raises:
-            DeliveryInProgress: another delivery holds the lease (callers check first).
+        Inbox claims check ``claimable`` first; a session answer also leases an opening
+        that polling would not hand out (parked, say), to record the answer on.
         """
-        assert self.claimable(now), "lease() on a message that is not claimable"
+        assert self.active_lease(now) is None, "lease() under another active lease"
         self._delivery_leased(delivery_id, now + timedelta(seconds=lease_seconds), now)
         return self.deliveries[-1]
 

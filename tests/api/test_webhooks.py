@@ -352,3 +352,18 @@ async def test_a_turn_in_a_webhook_attempt_holds_back_polling_of_the_next(
     await receiver.wait_for(2)
     # Turn 3 waits for turn 2, which is neither delivered nor under a polling lease.
     assert (await api.claim(beta)).json() == {"delivery": None}
+
+
+async def test_a_parked_opening_can_still_be_accepted(api: Api, receiver: Receiver) -> None:
+    alpha, beta = await api.pair()
+    await endpoint(api, beta, receiver.url())
+    receiver.script(Respond(404))
+    opened = await api.post(
+        "/api/sessions", alpha.token, {"to": beta.address, "payload": text("hello")}
+    )
+    opening = opened.json()["message_status"]["message"]["id"]
+    await settled(api, beta, opening, "failed")  # a dead letter now
+    r = await api.post(f"/api/sessions/{opened.json()['session']['id']}/accept", beta.token)
+    assert r.status_code == 201, r.text
+    assert r.json()["session"]["status"] == "open"
+    assert r.json()["message_status"]["carrier_status"] == "delivered"
