@@ -94,3 +94,21 @@ async def test_a_pending_session_expires_on_time_across_a_restart(
     failed_at = datetime.fromisoformat(shown["session"]["terminal_at"])
     assert abs((failed_at - expected).total_seconds()) < 1
     assert shown["messages"][0]["carrier_status"] == "expired"
+
+
+async def test_a_pending_session_that_expired_while_down_fails_at_start(
+    tmp_path: Path, clock: MockClock
+) -> None:
+    settings = Settings(data_dir=tmp_path / "var", port=0, sweep_interval=86400)
+    async with carrier(settings) as api:
+        alpha, beta = await api.pair()
+        session_id = (await open_session(api, alpha, beta))["session"]["id"]
+    await trio.sleep(8 * 86400)  # down past the opening's expiry
+
+    async with carrier(settings) as api:
+        restarted = EPOCH + timedelta(seconds=trio.current_time())
+        await trio.sleep(1)
+        shown = (await api.get(f"/api/sessions/{session_id}", alpha.token)).json()
+    assert shown["session"]["status"] == "failed"
+    failed_at = datetime.fromisoformat(shown["session"]["terminal_at"])
+    assert abs((failed_at - restarted).total_seconds()) < 1  # at start, not a sweep later
