@@ -23,6 +23,7 @@ import math
 import re
 import socket
 import ssl
+from collections import OrderedDict
 from collections.abc import AsyncIterable, Iterable, Mapping
 from datetime import UTC, datetime
 from ipaddress import ip_address
@@ -40,9 +41,9 @@ __all__ = ["MAX_RESPONSE_BYTES", "PostOutcome", "WebhookClient", "parse_retry_af
 # The receiver's answer matters only for its status; a body is read (so the connection
 # can be reused) up to this much and then dropped.
 MAX_RESPONSE_BYTES = 64 * 1024
-_MAX_CONNECTIONS = 100
-# httpcore limits only the whole pool, so the client bounds concurrent requests per
-# origin itself, which also bounds one receiver's connections (idle ones included).
+_MAX_POOLS = 100  # origins whose connections are kept; idle ones beyond are closed
+# Concurrent requests, and so connections, per origin: the client's limiter and each
+# origin's pool share this bound.
 _PER_ORIGIN = 10
 # Below the 5 s idle timeout of common servers (Node.js), so a pooled connection is
 # rarely one the receiver is closing just as a request goes out on it.
@@ -79,7 +80,7 @@ class PostOutcome:
 
 
 class WebhookClient:
-    """Posts webhook bodies, one attempt per call, over a pool shared by all endpoints.
+    """Posts webhook bodies, one attempt per call, over one small pool per origin.
 
     Connections are kept alive and reused per origin (scheme, host, port). Redirects are
     never followed: a 302 is an outcome with status 302. Each attempt has a connect and
@@ -229,6 +230,9 @@ class _Unconnectable(Exception):
         self.error = error
 
 
+_Origin = tuple[bytes, bytes, int | None]  # scheme, host, port
+
+
 class _PinnedTransport(httpx.AsyncBaseTransport):
     """httpx's transport contract over an httpcore pool whose connections are pinned.
 
@@ -237,16 +241,38 @@ class _PinnedTransport(httpx.AsyncBaseTransport):
     """
 
     def __init__(self, *, allow_private: bool, ssl_context: ssl.SSLContext) -> None:
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=_MAX_CONNECTIONS,
-            max_keepalive_connections=_MAX_CONNECTIONS,
-            keepalive_expiry=_KEEPALIVE_EXPIRY,
-            http1=True,
-            http2=False,
-            retries=0,
-            network_backend=_PinningBackend(allow_private=allow_private),
-        )
+        self._ssl_context = ssl_context
+        self._backend = _PinningBackend(allow_private=allow_private)
+        # One small pool per origin: httpcore scans every connection of a pool for each
+        # request, so one shared pool made every push pay for every endpoint's sockets.
+        self._pools: OrderedDict[_Origin, httpcore.AsyncConnectionPool] = OrderedDict()
+
+    async def _pool_for(self, url: httpx.URL) -> httpcore.AsyncConnectionPool:
+        origin = (url.raw_scheme, url.raw_host, url.port)
+        pool = self._pools.get(origin)
+        if pool is None:
+            pool = httpcore.AsyncConnectionPool(
+                ssl_context=self._ssl_context,
+                max_connections=_PER_ORIGIN,
+                max_keepalive_connections=_PER_ORIGIN,
+                keepalive_expiry=_KEEPALIVE_EXPIRY,
+                http1=True,
+                http2=False,
+                retries=0,
+                network_backend=self._backend,
+            )
+            self._pools[origin] = pool
+            await self._close_idle_pools()
+        self._pools.move_to_end(origin)
+        return pool
+
+    async def _close_idle_pools(self) -> None:
+        """Past ``_MAX_POOLS`` origins, close the least recently used idle ones."""
+        for origin in list(self._pools)[: max(0, len(self._pools) - _MAX_POOLS)]:
+            pool = self._pools[origin]
+            if all(connection.is_idle() for connection in pool.connections):
+                del self._pools[origin]
+                await pool.aclose()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if not isinstance(request.stream, httpx.AsyncByteStream):
@@ -263,7 +289,8 @@ class _PinnedTransport(httpx.AsyncBaseTransport):
             content=request.stream,
             extensions=request.extensions,
         )
-        response = await self._pool.handle_async_request(core_request)
+        pool = await self._pool_for(request.url)
+        response = await pool.handle_async_request(core_request)
         try:
             body = await _read_capped(response)
         finally:
@@ -272,7 +299,9 @@ class _PinnedTransport(httpx.AsyncBaseTransport):
         return httpx.Response(status_code=response.status, headers=response.headers, content=body)
 
     async def aclose(self) -> None:
-        await self._pool.aclose()
+        pools, self._pools = list(self._pools.values()), OrderedDict()
+        for pool in pools:
+            await pool.aclose()
 
 
 async def _read_capped(response: httpcore.Response) -> bytes:
