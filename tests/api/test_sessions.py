@@ -228,3 +228,14 @@ async def test_an_expired_opening_fails_the_session(api: Api, runtime: Runtime) 
     await DueSweeper(runtime).sweep()
     shown = (await api.get(f"/api/sessions/{swept}", alpha.token)).json()
     assert shown["session"]["status"] == "failed"
+
+
+async def test_a_rejected_earlier_turn_does_not_hold_back_the_next(api: Api) -> None:
+    alpha, beta, session_id = await opened(api)
+    path = f"/api/agents/{beta.id}/sender_policies"
+    await api.put(path, beta.token, {"effect": "block", "sender_agent_id": alpha.id})
+    await turn(api, alpha, session_id, "blocked")
+    await api.put(path, beta.token, {"effect": "allow", "sender_agent_id": alpha.id})
+    await turn(api, alpha, session_id, "allowed")
+    claim = (await api.claim(beta)).json()
+    assert claim["message"]["session_sequence"] == 3

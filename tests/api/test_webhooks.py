@@ -367,3 +367,24 @@ async def test_a_parked_opening_can_still_be_accepted(api: Api, receiver: Receiv
     assert r.status_code == 201, r.text
     assert r.json()["session"]["status"] == "open"
     assert r.json()["message_status"]["carrier_status"] == "delivered"
+
+
+async def test_a_turn_delivered_by_webhook_lets_polling_have_the_next(
+    api: Api, receiver: Receiver
+) -> None:
+    alpha, beta = await api.pair()
+    await endpoint(api, beta, receiver.url())
+    opened = await api.post(
+        "/api/sessions", alpha.token, {"to": beta.address, "payload": text("hello")}
+    )
+    session_id = opened.json()["session"]["id"]
+    await settled(api, beta, opened.json()["message_status"]["message"]["id"], "delivered")
+    assert (await api.post(f"/api/sessions/{session_id}/accept", beta.token)).status_code == 201
+    receiver.script(Respond(200), Respond(503, headers={"retry-after": "60"}))
+    path = f"/api/sessions/{session_id}/messages"
+    two = (await api.post(path, alpha.token, {"payload": text("two")})).json()
+    three = (await api.post(path, alpha.token, {"payload": text("three")})).json()
+    await settled(api, beta, two["message_status"]["message"]["id"], "delivered")
+    await settled(api, beta, three["message_status"]["message"]["id"], "retry_scheduled")
+    claim = (await api.claim(beta)).json()  # turn 2 was delivered: turn 3 is next
+    assert claim["message"]["session_sequence"] == 3
