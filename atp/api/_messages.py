@@ -7,9 +7,16 @@ from typing import Any
 from quart import Blueprint
 
 from actors import SendMessage, Ticket
-from atp.api._requests import authenticate, idempotent, read_params, resolve_recipient, runtime
-from atp.errors import NotFound, PayloadRequired, RecipientRequired
-from atp.wire import check_payload, viewer_document
+from atp.api._requests import (
+    authenticate,
+    idempotent,
+    read_params,
+    read_send,
+    resolve_recipient,
+    runtime,
+)
+from atp.errors import NotFound
+from atp.wire import viewer_document
 
 __all__ = ["blueprint"]
 
@@ -21,17 +28,11 @@ async def send_message() -> tuple[dict[str, Any], int]:
     principal = await authenticate("agent")
     assert principal.agent_id is not None
     params = await read_params()
-    # Contract precedence: recipient, payload presence, payload validity, then idempotency.
-    to = params.get("to")
-    if not isinstance(to, str) or not to.strip():
-        raise RecipientRequired()
-    if "payload" not in params:
-        raise PayloadRequired()
-    check_payload(params["payload"])
+    to = read_send(params)
     sender_agent_id = principal.agent_id
 
     async def build(ticket: Ticket) -> SendMessage:
-        recipient_agent_id = await resolve_recipient(to.strip())
+        recipient_agent_id = await resolve_recipient(to)
         return SendMessage(
             recipient_agent_id, sender_agent_id, principal.account_id, params["payload"], ticket
         )

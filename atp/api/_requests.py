@@ -16,13 +16,22 @@ from atp.errors import (
     AtpError,
     IdempotencyKeyRequired,
     MalformedRequest,
+    PayloadRequired,
     RecipientNotFound,
+    RecipientRequired,
     Unauthorized,
 )
+from atp.wire import check_payload
 
 __all__ = [
-    "authenticate", "idempotency_key", "idempotent", "read_params", "resolve_recipient", "runtime",
-]  # fmt: skip
+    "authenticate",
+    "idempotency_key",
+    "idempotent",
+    "read_params",
+    "read_send",
+    "resolve_recipient",
+    "runtime",
+]
 
 
 def runtime() -> Runtime:
@@ -144,3 +153,19 @@ async def resolve_recipient(address: str) -> str:
     if agent is None or agent.status != "active" or agent.address != address:
         raise RecipientNotFound()
     return agent_id
+
+
+def read_send(params: dict[str, Any]) -> str:
+    """Check a send's ``to`` and ``payload`` in the contract's order (recipient, payload
+    presence, payload validity; the idempotency key comes after); return ``to`` trimmed.
+
+    Raises:
+        RecipientRequired, PayloadRequired, PayloadTooLarge, InvalidA2AMessage.
+    """
+    to = params.get("to")
+    if not isinstance(to, str) or not to.strip():
+        raise RecipientRequired()
+    if "payload" not in params:
+        raise PayloadRequired()
+    check_payload(params["payload"])
+    return to.strip()

@@ -11,14 +11,20 @@ from typing import Any, Literal
 from quart import Blueprint
 
 from actors import AnswerSession, CloseSession, OpenSession, Principal, SendTurn, Ticket
-from atp.api._requests import authenticate, idempotent, read_params, resolve_recipient, runtime
+from atp.api._requests import (
+    authenticate,
+    idempotent,
+    read_params,
+    read_send,
+    resolve_recipient,
+    runtime,
+)
 from atp.domain import new_id
 from atp.errors import (
     InvalidRequest,
     InvalidSessionRecipient,
     NotFound,
     PayloadRequired,
-    RecipientRequired,
 )
 from atp.wire import check_payload, viewer_document
 from projections import SessionRow
@@ -34,16 +40,10 @@ _STATUSES = frozenset({"pending", "open", "rejected", "failed", "closed"})
 async def open_session() -> tuple[dict[str, Any], int]:
     principal, agent_id = await _agent()
     params = await read_params()
-    # The direct send's precedence: recipient, payload presence, payload validity, key.
-    to = params.get("to")
-    if not isinstance(to, str) or not to.strip():
-        raise RecipientRequired()
-    if "payload" not in params:
-        raise PayloadRequired()
-    check_payload(params["payload"])
+    to = read_send(params)
 
     async def build(ticket: Ticket) -> OpenSession:
-        recipient = await resolve_recipient(to.strip())
+        recipient = await resolve_recipient(to)
         if recipient == agent_id:
             raise InvalidSessionRecipient()
         return OpenSession(
