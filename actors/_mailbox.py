@@ -39,10 +39,11 @@ from actors._commands import (
 )
 from actors._idempotency import Ticket
 from actors._mailbox_sessions import (
-    answer_by_ack,
     answer_opening,
+    check_opening_ack,
     expire_opening,
     first_outstanding,
+    in_order,
     load_message,
 )
 from actors._webhook_queue import WebhookQueue
@@ -125,7 +126,9 @@ class MailboxActor(Actor[MailboxCommand]):
                     assert message.session_id is not None
                     raise ViaSession(message.session_id)  # the answer must move the session
                 if session is not None:
-                    failed = answer_by_ack(self, message, session, command.status, now)
+                    failed = check_opening_ack(
+                        self, message, session, command.delivery_id, command.status, now
+                    )
                     if failed is not None:
                         return failed
                 ack = message.ack(
@@ -220,10 +223,7 @@ class MailboxActor(Actor[MailboxCommand]):
         self._expire_due(now)
         first = first_outstanding(self, now)
         for message in self.open.values():
-            in_order = (
-                message.session_id is None or first.get(message.session_id) == message.message_id
-            )
-            if in_order and message.claimable(now):
+            if in_order(message, first) and message.claimable(now):
                 delivery = message.lease(new_id("dlv"), command.lease_seconds, now)
                 self.delivery_index[delivery["id"]] = message.message_id
                 self.stage(message)
@@ -262,9 +262,7 @@ class MailboxActor(Actor[MailboxCommand]):
                 self.webhooks.end(message, reason, now)
             elif message.active_lease(now) is not None:
                 continue  # a polling lease holds it; due again when that lease ends
-            elif message.session_id is not None and first.get(message.session_id) != (
-                message.message_id
-            ):
+            elif not in_order(message, first):
                 continue  # an earlier turn of its session goes first (§6.4)
             elif self.webhooks.full:
                 break

@@ -13,14 +13,21 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from actors._commands import AnswerOpening, ExpireOpening, Reply
-from atp.domain import Message, Session, aggregate_id, new_id
+from atp.domain import AckStatus, Message, Session, aggregate_id, new_id
 from atp.errors import DeliveryInProgress, MessageExpired, NotFound
 from atp.wire import ack_document, session_document
 
 if TYPE_CHECKING:
     from actors._mailbox import MailboxActor
 
-__all__ = ["answer_opening", "expire_opening", "first_outstanding", "load_message"]
+__all__ = [
+    "answer_opening",
+    "check_opening_ack",
+    "expire_opening",
+    "first_outstanding",
+    "in_order",
+    "load_message",
+]
 
 _ANSWER_LEASE = 60  # seconds, the lease of a delivery created to carry an answer (§1.12)
 
@@ -31,6 +38,7 @@ async def answer_opening(mailbox: MailboxActor, command: AnswerOpening, now: dat
     message = await load_message(mailbox, session.opening_message_id)
     if message.expires_at <= now:
         return _expired(mailbox, message, session, now)
+    message.check_ack_transition(command.status)  # before anything is recorded
     delivery = message.ackable_delivery(now)
     if delivery is None:
         if message.active_lease(now) is not None:
@@ -46,13 +54,26 @@ async def answer_opening(mailbox: MailboxActor, command: AnswerOpening, now: dat
     return mailbox.answer(command.ticket, 201, body, now)
 
 
-def answer_by_ack(
-    mailbox: MailboxActor, message: Message, session: Session, status: str, now: datetime
+def check_opening_ack(
+    mailbox: MailboxActor,
+    message: Message,
+    session: Session,
+    delivery_id: str,
+    status: AckStatus,
+    now: datetime,
 ) -> Reply | None:
-    """Before an ACK of an opening: an expired opening fails the session instead."""
-    session.check_pending()
-    if message.expires_at <= now:
+    """Every check of an ACK of an opening, before anything is recorded (§4.4): an expired
+    opening fails its pending session instead (that answer is the reply); then the
+    lease, the transition, and the session still pending.
+
+    Raises:
+        LeaseExpired, DeliveryNotDelivered, InvalidAckTransition, TerminalAckStatus.
+    """
+    if session.status == "pending" and message.expires_at <= now:
         return _expired(mailbox, message, session, now)
+    message.check_ackable(delivery_id, now)
+    message.check_ack_transition(status)
+    session.check_pending()
     return None
 
 
@@ -85,6 +106,11 @@ def first_outstanding(mailbox: MailboxActor, now: datetime) -> dict[str, str]:
         if sid is not None and sid not in first and message.outstanding(now):
             first[sid] = message.message_id
     return first
+
+
+def in_order(message: Message, first: dict[str, str]) -> bool:
+    """Whether ``message`` may be handed out now, given ``first_outstanding``."""
+    return message.session_id is None or first.get(message.session_id) == message.message_id
 
 
 async def load_message(mailbox: MailboxActor, message_id: str) -> Message:

@@ -36,7 +36,13 @@ from actors._commands import (
     SessionCommand,
 )
 from atp.domain import Session, aggregate_id, new_id
-from atp.errors import AtpError, InvalidSessionRecipient, NotFound, UnexpectedError
+from atp.errors import (
+    AtpError,
+    InvalidSessionRecipient,
+    NotFound,
+    RecipientNotFound,
+    UnexpectedError,
+)
 from atp.wire import session_document
 
 if TYPE_CHECKING:
@@ -115,7 +121,7 @@ class SessionActor(Actor[SessionCommand]):
         assert self.session is None, "session ids are fresh"
         recipient = await self.runtime.identities.agent(command.recipient_agent_id)
         if recipient is None:
-            raise NotFound("recipient")
+            raise RecipientNotFound()
         self.session = Session(
             session_id=self.session_id,
             initiator_agent_id=command.initiator_agent_id,
