@@ -42,9 +42,7 @@ __all__ = ["MAX_RESPONSE_BYTES", "PostOutcome", "WebhookClient", "parse_retry_af
 # can be reused) up to this much and then dropped.
 MAX_RESPONSE_BYTES = 64 * 1024
 _MAX_POOLS = 100  # origins whose connections are kept; idle ones beyond are closed
-# Concurrent requests, and so connections, per origin: the client's limiter and each
-# origin's pool share this bound.
-_PER_ORIGIN = 10
+_PER_ORIGIN = 10  # concurrent requests, so connections, per origin (limiter and pool)
 # Below the 5 s idle timeout of common servers (Node.js), so a pooled connection is
 # rarely one the receiver is closing just as a request goes out on it.
 _KEEPALIVE_EXPIRY = 4.0

@@ -1,7 +1,8 @@
 """``ops/bench``: argument parsing, dispatch to a mode, the JSON file and clean-up.
 
 The modes (see ops/README.md): the default closed-loop load (``load_run``), the RSS of
-N agents (``rss_run``) and the end-to-end webhook push latency (``webhook_run``).
+N agents (``rss_run``), the end-to-end webhook push latency (``webhook_run``) and
+ordered session turns (``session_run``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench_lib import load_run, rss_run, webhook_run
+from bench_lib import load_run, rss_run, session_run, webhook_run
 from bench_lib.fixtures import SetupError
 from bench_lib.servers import PG_URL, ServerError
 
@@ -68,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
         default=1000.0,
         help="webhook: a step is sustained only with e2e p99 below this (1000)",
     )
+    p.add_argument(
+        "--sessions",
+        nargs="?",
+        const=session_run.PLAN,
+        metavar="PLAN",
+        help="sessions mode: closed-loop turns; PLAN is SESSIONSxCLIENTS-per-session runs "
+        f"(default {session_run.PLAN}); --clients does not apply",
+    )
     p.add_argument("--concurrency", type=int, default=16, help="setup connections (16)")
     p.add_argument("--pg-url", default=PG_URL, help=f"loopback PostgreSQL ({PG_URL})")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON")
@@ -75,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 class _Mode(Protocol):
-    """A mode module: ``load_run``, ``rss_run`` or ``webhook_run``."""
+    """A mode module: ``load_run``, ``rss_run``, ``webhook_run`` or ``session_run``."""
 
     def run(self, args: argparse.Namespace, work: Path) -> dict[str, Any]: ...
 
@@ -83,13 +92,18 @@ class _Mode(Protocol):
 
 
 def _mode(args: argparse.Namespace) -> _Mode:
-    if args.webhook and args.agents_rss is not None:
-        raise ValueError("--webhook and --agents-rss are separate runs")
-    if args.webhook:
-        return webhook_run
-    if args.agents_rss is not None:
-        return rss_run
-    return load_run
+    chosen: list[tuple[str, _Mode]] = [
+        (name, mode)
+        for name, mode, on in (
+            ("--webhook", webhook_run, args.webhook),
+            ("--agents-rss", rss_run, args.agents_rss is not None),
+            ("--sessions", session_run, args.sessions is not None),
+        )
+        if on
+    ]
+    if len(chosen) > 1:
+        raise ValueError(f"{' and '.join(name for name, _ in chosen)} are separate runs")
+    return chosen[0][1] if chosen else load_run
 
 
 def _print(mode: _Mode, args: argparse.Namespace, result: dict[str, Any]) -> None:

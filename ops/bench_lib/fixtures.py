@@ -1,4 +1,5 @@
-"""Fixtures through the public API: accounts, agents, pre-filled inboxes.
+"""Fixtures through the public API: accounts, agents, pre-filled inboxes, open sessions
+(and their transcripts, read back to check the sequences).
 
 A free account holds at most 2 agents, so many agents means many accounts. A sender in
 the recipient's account is trusted, so every send the bench makes stays inside one
@@ -22,11 +23,14 @@ from bench_lib.http import Connection, ProtocolError, json_request
 __all__ = [
     "Account",
     "Agent",
+    "Session",
     "SetupError",
     "open_accounts",
+    "open_sessions",
     "pool_map",
     "prefill",
     "set_webhook_endpoints",
+    "transcripts",
 ]
 
 T = TypeVar("T")
@@ -49,6 +53,20 @@ class Account:
     id: str
     token: str
     agents: tuple[Agent, ...]
+
+
+@dataclass(frozen=True)
+class Session:
+    """An open session: the initiator opened it, the recipient accepted it."""
+
+    id: str
+    initiator: Agent
+    recipient: Agent
+
+
+def _payload(key: str, text: str) -> dict[str, Any]:
+    """A minimal A2A message."""
+    return {"messageId": key, "role": "ROLE_USER", "parts": [{"text": text}]}
 
 
 async def _call(conn: Connection, data: bytes) -> dict[str, Any]:
@@ -134,12 +152,11 @@ async def prefill(
     async def one(conn: Connection, job: tuple[Agent, Agent, int]) -> None:
         sender, recipient, n = job
         key = str(uuid.uuid4())
-        payload = {"messageId": key, "role": "ROLE_USER", "parts": [{"text": f"prefill {n}"}]}
         data = json_request(
             "POST",
             "/api/messages",
             port,
-            {"to": recipient.address, "payload": payload},
+            {"to": recipient.address, "payload": _payload(key, f"prefill {n}")},
             token=sender.token,
             idempotency_key=key,
         )
@@ -167,3 +184,52 @@ async def set_webhook_endpoints(
         await _call(conn, data)
 
     await pool_map(port, endpoints, one, concurrency)
+
+
+async def open_sessions(
+    port: int, pairs: Sequence[tuple[Agent, Agent]], *, concurrency: int = 16
+) -> list[Session]:
+    """For each ``(initiator, recipient)``: ``POST /api/sessions``, then the recipient's
+    ``POST /api/sessions/:id/accept``; the open sessions, in order."""
+
+    async def one(conn: Connection, pair: tuple[Agent, Agent]) -> Session:
+        initiator, recipient = pair
+        key = str(uuid.uuid4())
+        body = {"to": recipient.address, "payload": _payload(key, "hello")}
+        data = json_request(
+            "POST", "/api/sessions", port, body, token=initiator.token, idempotency_key=key
+        )
+        session_id: str = (await _call(conn, data))["session"]["id"]
+        path = f"/api/sessions/{session_id}/accept"
+        data = json_request(
+            "POST", path, port, {}, token=recipient.token, idempotency_key=str(uuid.uuid4())
+        )
+        await _call(conn, data)
+        return Session(session_id, initiator, recipient)
+
+    return await pool_map(port, pairs, one, concurrency)
+
+
+async def transcripts(
+    port: int, sessions: Sequence[Session], *, concurrency: int = 16
+) -> list[tuple[int, list[tuple[int, str]]]]:
+    """Each session's ``last_sequence`` and its transcript as ``(sequence, message id)``,
+    read page by page with ``GET /api/sessions/:id`` as the initiator."""
+
+    async def one(conn: Connection, session: Session) -> tuple[int, list[tuple[int, str]]]:
+        messages: list[tuple[int, str]] = []
+        after: int | None = 0
+        last = 0
+        while after is not None:
+            path = f"/api/sessions/{session.id}?after_sequence={after}&limit=500"
+            reply = await _call(
+                conn, json_request("GET", path, port, token=session.initiator.token)
+            )
+            last = reply["session"]["last_sequence"]
+            messages += [
+                (m["message"]["session_sequence"], m["message"]["id"]) for m in reply["messages"]
+            ]
+            after = reply["next_after_sequence"]
+        return last, messages
+
+    return await pool_map(port, sessions, one, concurrency)

@@ -30,15 +30,17 @@ __all__ = ["GRACE", "MAX_SECONDS", "MESSAGE", "Spec", "main", "percentile", "pos
 GRACE = 10.0  # seconds in-flight requests may take after the window
 MAX_SECONDS = 300.0  # hard cap of a request-count run
 MESSAGE = b'{"to":"%s","payload":{"messageId":"%s","role":"ROLE_USER","parts":[{"text":"%s"}]}}'
+TURN = b'{"payload":{"messageId":"%s","role":"ROLE_USER","parts":[{"text":"%s"}]}}'
 TEXT = b"benchmark message: the quick brown fox jumps over the lazy dog 0123456789"
 
 
 @dataclass(frozen=True)
 class Spec:
-    """What to run. ``clients`` holds one entry per client (see ``_send`` and ``_claim_ack``)."""
+    """What to run. ``clients`` holds one entry per client (see ``_send``, ``_claim_ack``
+    and ``_turn``)."""
 
     port: int
-    scenario: str  # "send" | "claim-ack"
+    scenario: str  # "send" | "claim-ack" | "turn"
     clients: list[dict[str, Any]]
     seconds: float = 10.0
     warmup: float = 1.0
@@ -73,6 +75,7 @@ class _Client:
     drained: bool = False
     last_end: float = 0.0
     failed_in_window: int = 0
+    turns: list[tuple[str, int, str]] = field(default_factory=list)  # (session, seq, message)
 
     def running(self) -> bool:
         window = self.window
@@ -116,6 +119,17 @@ def post_bytes(port: int, path: str, token: str, key: str, body: bytes) -> bytes
     )
 
 
+async def _request(conn: Connection, client: _Client, op: str, data: bytes) -> bytes | None:
+    """One request, timed and tallied as ``op``: the body of a 2xx answer, else None."""
+    started = time.perf_counter()
+    try:
+        status, body = await conn.request(data)
+    except (ProtocolError, OSError) as exc:
+        client.error(op, exc, started)
+        return None
+    return body if client.record(op, started, time.perf_counter(), status, body) else None
+
+
 async def _send(spec: Spec, client: _Client, conf: dict[str, Any]) -> None:
     """``conf = {"routes": [[sender_token, recipient_address], ...]}``: round-robin over them."""
     routes: list[list[str]] = conf["routes"]
@@ -127,13 +141,7 @@ async def _send(spec: Spec, client: _Client, conf: dict[str, Any]) -> None:
             seq += 1
             body = MESSAGE % (to.encode(), key.encode(), TEXT)
             data = post_bytes(spec.port, "/api/messages", token, key, body)
-            started = time.perf_counter()
-            try:
-                status, body = await conn.request(data)
-            except (ProtocolError, OSError) as exc:
-                client.error("send", exc, started)
-                continue
-            client.record("send", started, time.perf_counter(), status, body)
+            await _request(conn, client, "send", data)
 
 
 async def _claim_ack(spec: Spec, client: _Client, conf: dict[str, Any]) -> None:
@@ -147,13 +155,8 @@ async def _claim_ack(spec: Spec, client: _Client, conf: dict[str, Any]) -> None:
             seq += 1
             key = f"{spec.run_id}-{client.index}-{seq}"
             data = post_bytes(spec.port, "/api/inbox/claims", token, key + "c", claim_body)
-            started = time.perf_counter()
-            try:
-                status, body = await conn.request(data)
-            except (ProtocolError, OSError) as exc:
-                client.error("claim", exc, started)
-                continue
-            if not client.record("claim", started, time.perf_counter(), status, body):
+            body = await _request(conn, client, "claim", data)
+            if body is None:
                 continue
             delivery_id = json.loads(body).get("id")
             if not delivery_id:
@@ -163,13 +166,30 @@ async def _claim_ack(spec: Spec, client: _Client, conf: dict[str, Any]) -> None:
             data = post_bytes(
                 spec.port, f"/api/deliveries/{delivery_id}/acks", token, key + "a", ack_body
             )
-            started = time.perf_counter()
-            try:
-                status, body = await conn.request(data)
-            except (ProtocolError, OSError) as exc:
-                client.error("ack", exc, started)
-                continue
-            client.record("ack", started, time.perf_counter(), status, body)
+            await _request(conn, client, "ack", data)
+
+
+async def _turn(spec: Spec, client: _Client, conf: dict[str, Any]) -> None:
+    """``conf = {"session": id, "tokens": [initiator_token, recipient_token]}``: turns in
+    one open session, the sender side alternating. Every 2xx's sequence is kept, warm-up
+    and grace included, so that the bench can check them against the transcript."""
+    session: str = conf["session"]
+    tokens: list[str] = conf["tokens"]
+    path = f"/api/sessions/{session}/messages"
+    async with Connection(spec.port) as conn:
+        seq = client.index  # clients on one session start on alternate sides
+        while client.running():
+            key = f"{spec.run_id}-{client.index}-{seq}"
+            body = TURN % (key.encode(), TEXT)
+            data = post_bytes(spec.port, path, tokens[seq % 2], key, body)
+            seq += 1
+            reply = await _request(conn, client, "turn", data)
+            if reply is not None:
+                message = json.loads(reply)["message_status"]["message"]
+                client.turns.append((session, message["session_sequence"], message["id"]))
+
+
+_SCENARIOS = {"send": _send, "claim-ack": _claim_ack, "turn": _turn}
 
 
 def percentile(sorted_values: list[float], pct: float) -> float:
@@ -193,9 +213,9 @@ def _summary(values: list[float]) -> dict[str, float | int]:
 
 async def run(spec: Spec) -> dict[str, Any]:
     """Run the spec's clients and return the result document."""
-    if spec.scenario not in ("send", "claim-ack"):
+    body = _SCENARIOS.get(spec.scenario)
+    if body is None:
         raise ValueError(f"unknown scenario {spec.scenario!r}")
-    body = _send if spec.scenario == "send" else _claim_ack
     now = time.perf_counter()
     start = now + spec.warmup
     cap = spec.max_seconds if spec.requests is not None else spec.seconds
@@ -237,6 +257,7 @@ async def run(spec: Spec) -> dict[str, Any]:
         "drained_clients": sum(c.drained for c in clients),
         "cut_off": scope.cancelled_caught,
         "loadgen_cpu_pct": 100 * cpu / max(finished - now, 1e-9),
+        **({"turns": [t for c in clients for t in c.turns]} if spec.scenario == "turn" else {}),
     }
 
 

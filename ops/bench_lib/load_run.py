@@ -33,7 +33,7 @@ from bench_lib.servers import (
     machine_cpu_seconds,
 )
 
-__all__ = ["SCENARIOS", "print_result", "run"]
+__all__ = ["SCENARIOS", "measure", "print_result", "run"]
 
 SCENARIOS = ("send", "claim-ack")
 
@@ -76,9 +76,11 @@ def _spec(args: argparse.Namespace, port: int, scenario: str, clients: list[Any]
     }
 
 
-def _measure(
+def measure(
     args: argparse.Namespace, server: Server, target: str, scenario: str, clients: list[Any]
 ) -> dict[str, Any]:
+    """One load-generator run against ``server`` once it is idle, with the CPU% of the
+    server and of the machine over the run (shared with the ``--sessions`` mode)."""
     waited = server.wait_idle()
     say(f"- {target} {scenario} x{len(clients)} (server idle after {waited:.1f} s)")
     cpu, machine, started = server.cpu_seconds(), machine_cpu_seconds(), time.monotonic()
@@ -116,7 +118,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             say(f"ceiling (bare Quart-Trio + Hypercorn) on port {ceiling.port}")
             dummy = [["ceiling-token", "atp://agent/agt_ceiling"]]
             for count in counts:
-                rows.append(_measure(args, ceiling, "ceiling", "send", [{"routes": dummy}] * count))
+                rows.append(measure(args, ceiling, "ceiling", "send", [{"routes": dummy}] * count))
     with atp_server(args.store, work, args.pg_url) as server:
         say(f"ATP ({args.store}) on port {server.port}, pid {server.pid}")
         for count in counts:
@@ -133,7 +135,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 routes = [
                     [a.agents[i].token, a.agents[1 - i].address] for a in accounts for i in (0, 1)
                 ][: max(args.recipients, 1)]
-                row = _measure(args, server, "atp", "send", [{"routes": routes}] * count)
+                row = measure(args, server, "atp", "send", [{"routes": routes}] * count)
                 rows.append(row)
                 send_rps = row["rps"]
             if "claim-ack" in scenarios:
@@ -147,7 +149,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     partial(prefill, server.port, pairs, per_client, concurrency=args.concurrency)
                 )
                 clients = [{"token": a.agents[1].token} for a in accounts]
-                row = _measure(args, server, "atp", "claim-ack", clients)
+                row = measure(args, server, "atp", "claim-ack", clients)
                 row["prefill_per_client"] = per_client
                 rows.append(row)
         issues = server.log_issues()

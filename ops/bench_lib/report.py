@@ -17,6 +17,7 @@ __all__ = [
     "print_failures",
     "rss_table",
     "say",
+    "session_table",
     "verdicts",
     "webhook_table",
 ]
@@ -62,20 +63,51 @@ def _notes(row: dict[str, Any]) -> str:
     return "; ".join(notes)
 
 
+def _ruled(header: str, lines: list[str]) -> str:
+    """A table: its header, a rule under it, then its lines."""
+    return "\n".join([header, "-" * len(header), *lines])
+
+
+def _figures_head(rate: str) -> str:
+    return f"{rate:>9} {'p50 ms':>8} {'p99 ms':>8} {'ok':>8} {'failed':>7}"
+
+
+def _figures(row: dict[str, Any]) -> str:
+    """The closed-loop columns that the default and the ``--sessions`` tables share."""
+    return (
+        f"{row['rps']:>9.1f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['ok']:>8} "
+        f"{row['failed']:>7}"
+    )
+
+
 def load_table(rows: list[dict[str, Any]]) -> str:
     """One line per (target, scenario, clients)."""
-    header = (
-        f"{'target':<9} {'scenario':<10} {'clients':>7} {'req/s':>9} {'p50 ms':>8} "
-        f"{'p99 ms':>8} {'ok':>8} {'failed':>7}  notes"
+    header = f"{'target':<9} {'scenario':<10} {'clients':>7} {_figures_head('req/s')}  notes"
+    return _ruled(
+        header,
+        [
+            f"{row['target']:<9} {row['scenario']:<10} {row['clients']:>7} {_figures(row)}  "
+            f"{_notes(row)}"
+            for row in rows
+        ],
     )
-    lines = [header, "-" * len(header)]
+
+
+def session_table(rows: list[dict[str, Any]]) -> str:
+    """One line per ``--sessions`` run: its sessions, and its clients in all."""
+    header = (
+        f"{'sessions':>8} {'clients':>7} {_figures_head('turns/s')} {'vs ceiling':>10} "
+        f"{'checked':>9}  notes"
+    )
+    lines = []
     for row in rows:
+        ratio = "-" if row["over_ceiling"] is None else f"{row['over_ceiling']:.1%}"
+        check = f"{row['check']['ok_sessions']}/{row['check']['sessions']}"
         lines.append(
-            f"{row['target']:<9} {row['scenario']:<10} {row['clients']:>7} {row['rps']:>9.1f} "
-            f"{row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['ok']:>8} {row['failed']:>7}  "
+            f"{row['sessions']:>8} {row['clients']:>7} {_figures(row)} {ratio:>10} {check:>9}  "
             f"{_notes(row)}"
         )
-    return "\n".join(lines)
+    return _ruled(header, lines)
 
 
 def _find(rows: list[dict[str, Any]], target: str, scenario: str, clients: int) -> Any:
@@ -177,7 +209,7 @@ def webhook_table(steps: list[dict[str, Any]]) -> str:
         f"{'offered/s':>9} {'achieved/s':>10} {'sent':>6} {'pushed':>6} {'missing':>7} "
         f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'>50ms':>6} {'POST p50/p99':>13}  sustained"
     )
-    lines = [header, "-" * len(header)]
+    lines = []
     for step in steps:
         e2e, post = step["e2e"], step["post"]
         lines.append(
@@ -198,7 +230,7 @@ def webhook_table(steps: list[dict[str, Any]]) -> str:
         if worst is not None:
             notes.append(f"worst second #{worst['second']:.0f}: max {worst['max_ms']:.0f} ms")
         lines.append(" " * 10 + "; ".join(notes))
-    return "\n".join(lines)
+    return _ruled(header, lines)
 
 
 def judge_webhook(store: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
