@@ -239,3 +239,15 @@ async def test_a_rejected_earlier_turn_does_not_hold_back_the_next(api: Api) -> 
     await turn(api, alpha, session_id, "allowed")
     claim = (await api.claim(beta)).json()
     assert claim["message"]["session_sequence"] == 3
+
+
+async def test_unknown_senders_are_limited_in_sessions_too(api: Api) -> None:
+    stranger = await api.agent(name="stranger")
+    recipient = await api.agent(name="recipient")  # another account: unknown to it
+    for _ in range(20):
+        body = await open_session(api, stranger, recipient)
+        assert body["message_status"]["message"]["trust"] == "untrusted"
+    r = await api.post(
+        "/api/sessions", stranger.token, {"to": recipient.address, "payload": text("more")}
+    )
+    assert code(r) == (429, "unknown_sender_rate_limited")
