@@ -30,6 +30,7 @@ __all__ = [
     "ExtendLease",
     "FinishWebhookAttempt",
     "MailboxCommand",
+    "NothingToClaim",
     "OpenAccount",
     "OpenSession",
     "RecordAck",
@@ -149,9 +150,19 @@ class SendMessage:
 @final
 @attrs.frozen
 class ClaimInbox:
+    """Claim the oldest claimable message; with ``wait``, raise ``NothingToClaim`` instead
+    of answering (and storing) ``{"delivery": null}``: a long poll will ask again."""
+
     recipient_agent_id: str
     lease_seconds: int
     ticket: Ticket
+    wait: bool = False
+
+
+class NothingToClaim(AtpError):
+    """Internal: nothing claimable yet for a long-polling claim; nothing was stored."""
+
+    code = "nothing_to_claim"
 
 
 @final

@@ -29,13 +29,13 @@ from actors._commands import (
     ExtendLease,
     FinishWebhookAttempt,
     MailboxCommand,
+    NothingToClaim,
     RecordAck,
     RedriveDeadLetter,
     ReleaseDeadLetter,
     Reply,
     RunDue,
     SendMessage,
-    ViaSession,
 )
 from actors._idempotency import Ticket
 from actors._mailbox_sessions import (
@@ -122,15 +122,9 @@ class MailboxActor(Actor[MailboxCommand]):
             case RecordAck():
                 message = await self._message_of(command.delivery_id)
                 session = command.session
-                if message.opens_session and session is None:
-                    assert message.session_id is not None
-                    raise ViaSession(message.session_id)  # the answer must move the session
-                if session is not None:
-                    failed = check_opening_ack(
-                        self, message, session, command.delivery_id, command.status, now
-                    )
-                    if failed is not None:
-                        return failed
+                failed = check_opening_ack(self, message, command, now)
+                if failed is not None:
+                    return failed
                 ack = message.ack(
                     new_id("ack"), command.delivery_id, command.status, command.payload, now
                 )
@@ -144,6 +138,7 @@ class MailboxActor(Actor[MailboxCommand]):
                 return self.answer(command.ticket, 201, ack_document(message, ack), now)
             case RunDue():
                 expired = self._expire_due(now)
+                self.runtime.arrivals.notify(self.agent_id)  # a lease may have ended
                 return Reply(200, {"expired": expired})
             case FinishWebhookAttempt():
                 return self._finish_attempt(command, now)
@@ -170,6 +165,7 @@ class MailboxActor(Actor[MailboxCommand]):
     def committed(self) -> None:
         for job in self.webhooks.take_claimed():
             self.runtime.dispatcher.submit(job)
+        self.runtime.arrivals.notify(self.agent_id)
 
     # -- commands -----------------------------------------------------------------------
 
@@ -228,6 +224,8 @@ class MailboxActor(Actor[MailboxCommand]):
                 self.delivery_index[delivery["id"]] = message.message_id
                 self.stage(message)
                 return self.answer(command.ticket, 201, claim_document(message, delivery), now)
+        if command.wait:
+            raise NothingToClaim()
         return self.answer(command.ticket, 200, {"delivery": None}, now)
 
     def _expire_due(self, now: datetime) -> int:

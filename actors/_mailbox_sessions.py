@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from actors._commands import AnswerOpening, ExpireOpening, Reply
-from atp.domain import AckStatus, Message, Session, aggregate_id, new_id
+from actors._commands import AnswerOpening, ExpireOpening, RecordAck, Reply, ViaSession
+from atp.domain import Message, Session, aggregate_id, new_id
 from atp.errors import DeliveryInProgress, MessageExpired, NotFound
 from atp.wire import ack_document, session_document
 
@@ -55,24 +55,29 @@ async def answer_opening(mailbox: MailboxActor, command: AnswerOpening, now: dat
 
 
 def check_opening_ack(
-    mailbox: MailboxActor,
-    message: Message,
-    session: Session,
-    delivery_id: str,
-    status: AckStatus,
-    now: datetime,
+    mailbox: MailboxActor, message: Message, command: RecordAck, now: datetime
 ) -> Reply | None:
-    """Every check of an ACK of an opening, before anything is recorded (§4.4): an expired
-    opening fails its pending session instead (that answer is the reply); then the
-    lease, the transition, and the session still pending.
+    """Every check of an ACK of a session's opening, before anything is recorded (§4.4).
+
+    Without the lent session the ACK goes back through its session actor
+    (``ViaSession``). With it: an expired opening fails its pending session instead
+    (that answer is the reply); then the lease, the transition, and the session still
+    pending are checked.
 
     Raises:
-        LeaseExpired, DeliveryNotDelivered, InvalidAckTransition, TerminalAckStatus.
+        ViaSession, LeaseExpired, DeliveryNotDelivered, InvalidAckTransition,
+        TerminalAckStatus.
     """
+    session = command.session
+    if session is None:
+        if message.opens_session:
+            assert message.session_id is not None
+            raise ViaSession(message.session_id)
+        return None
     if session.status == "pending" and message.expires_at <= now:
         return _expired(mailbox, message, session, now)
-    message.check_ackable(delivery_id, now)
-    message.check_ack_transition(status)
+    message.check_ackable(command.delivery_id, now)
+    message.check_ack_transition(command.status)
     session.check_pending()
     return None
 

@@ -16,6 +16,7 @@ import attrs
 
 from actors._account import AccountActor
 from actors._actor import Actor
+from actors._arrivals import Arrivals
 from actors._commands import (
     AckOpening,
     AnswerOpening,
@@ -73,6 +74,7 @@ class Runtime:
     gate: IdempotencyGate
     sealer: Sealer
     dispatcher: WebhookDispatcher = attrs.field(init=False)
+    arrivals: Arrivals = attrs.field(factory=Arrivals)
     # Wall-clock time for the domain (leases, expiry); tests may replace it.
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 

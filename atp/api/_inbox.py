@@ -1,15 +1,18 @@
-"""Polling: claim from the inbox, extend a lease, ACK a delivery."""
+"""Polling: claim from the inbox (at once, or held open: a long poll), extend a lease, ACK."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
+import attrs
+import trio
 from quart import Blueprint
 
-from actors import ClaimInbox, ExtendLease, RecordAck, Ticket
-from atp.api._requests import authenticate, idempotent, read_params
-from atp.errors import AckStatusRequired, InvalidAckStatus, InvalidLease
-from atp.wire import AckBody, LeaseBody, check_payload, parse_body
+from actors import ClaimInbox, Command, ExtendLease, NothingToClaim, RecordAck, Reply, Ticket
+from atp.api._requests import authenticate, idempotent, read_params, runtime
+from atp.errors import AckStatusRequired, InvalidAckStatus, InvalidLease, InvalidRequest
+from atp.wire import AckBody, LeaseBody, WaitBody, check_payload, parse_body
 
 __all__ = ["blueprint"]
 
@@ -27,7 +30,32 @@ async def claim() -> tuple[dict[str, Any], int]:
         body = parse_body(LeaseBody, params, InvalidLease)
         return ClaimInbox(agent_id, body.lease_seconds, ticket)
 
-    return await idempotent(principal, "POST /api/inbox/claims", params, build)
+    wait = parse_body(WaitBody, params, InvalidRequest).wait_seconds
+    if wait == 0:
+        return await idempotent(principal, "POST /api/inbox/claims", params, build)
+    return await idempotent(
+        principal, "POST /api/inbox/claims", params, build, ask=partial(_long_poll, wait)
+    )
+
+
+async def _long_poll(wait: float, command: Command) -> Reply:
+    """Claim; while nothing is claimable, wait (at most ``wait`` s) for the mailbox's news.
+
+    The mailbox signals after every commit and lease end; the event is taken before
+    each ask, so news between an ask and the wait is not missed. Only the final answer
+    is stored for idempotent replay.
+    """
+    assert isinstance(command, ClaimInbox)
+    rt = runtime()
+    deadline = trio.current_time() + wait
+    while trio.current_time() < deadline:
+        news = rt.arrivals.event(command.recipient_agent_id)
+        try:
+            return await rt.ask(attrs.evolve(command, wait=True))
+        except NothingToClaim:
+            with trio.move_on_at(deadline):
+                await news.wait()
+    return await rt.ask(command)
 
 
 @blueprint.post("/api/deliveries/<delivery_id>/extend")

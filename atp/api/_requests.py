@@ -111,13 +111,15 @@ async def idempotent(
     build: Callable[[Ticket], Awaitable[Command]],
     *,
     two_phase: bool = False,
+    ask: Callable[[Command], Awaitable[Reply]] | None = None,
 ) -> tuple[dict[str, Any], int]:
     """Run a mutation at most once per (principal, route, key) and replay its answer.
 
     ``build`` makes the command from the admission ticket; it may validate the body
     and raise, which frees the key again (errors are never stored). ``two_phase``
     routes answer a concurrent duplicate with ``idempotency_in_progress``; the others
-    make it wait and replay (contract §2.6).
+    make it wait and replay (contract §2.6). ``ask`` replaces ``Runtime.ask`` (a long
+    poll asks more than once).
     """
     rt = runtime()
     key = idempotency_key()
@@ -134,7 +136,7 @@ async def idempotent(
             if replay is None:
                 raise
             return replay.body, replay.status
-        reply: Reply = await rt.ask(command)
+        reply: Reply = await (ask or rt.ask)(command)
     finally:
         rt.gate.leave(ticket)
     return reply.body, reply.status

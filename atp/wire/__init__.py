@@ -16,6 +16,7 @@ from atp.wire._bodies import (
     LeaseBody,
     SenderPolicyBody,
     SigningKeyRotationBody,
+    WaitBody,
     WebhookAuthentication,
     parse_body,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "LeaseBody",
     "SenderPolicyBody",
     "SigningKeyRotationBody",
+    "WaitBody",
     "WebhookAuthentication",
     "ack_document",
     "agent_document",

@@ -28,6 +28,7 @@ __all__ = [
     "LeaseBody",
     "SenderPolicyBody",
     "SigningKeyRotationBody",
+    "WaitBody",
     "WebhookAuthentication",
     "parse_body",
 ]
@@ -61,6 +62,14 @@ class LeaseBody:
 
     # The contract sets no upper bound; a century keeps every lease end a valid date.
     lease_seconds: int = attrs.field(default=60, validator=[v.ge(0), v.le(100 * 365 * 86400)])
+
+
+@attrs.frozen
+class WaitBody:
+    """``POST /api/inbox/claims``: how long to hold the claim open for a message (beyond
+    the reference; 0, the default, answers at once)."""
+
+    wait_seconds: int = attrs.field(default=0, validator=[v.ge(0), v.le(60)])
 
 
 @attrs.frozen
