@@ -19,6 +19,7 @@ import pytest
 import trio
 from standardwebhooks import Webhook
 
+from atp.client import SignatureError, verify_webhook
 from atp.settings import Settings
 from atp.webhooks import verify_reference_signature
 from tests.helpers import Agent, Api, text
@@ -388,3 +389,18 @@ async def test_a_turn_delivered_by_webhook_lets_polling_have_the_next(
     await settled(api, beta, three["message_status"]["message"]["id"], "retry_scheduled")
     claim = (await api.claim(beta)).json()  # turn 2 was delivered: turn 3 is next
     assert claim["message"]["session_sequence"] == 3
+
+
+async def test_the_client_helper_verifies_a_real_push(api: Api, receiver: Receiver) -> None:
+    alpha, beta = await api.pair()
+    config = await endpoint(api, beta, receiver.url())
+    await api.send(alpha, beta)
+    (request,) = await receiver.wait_for(1)
+    secret, public_key = config["endpoint_secret"], config["signing_keys"][0]["public_key"]
+    verify_webhook(request.headers, request.body, secret=secret)
+    verify_webhook(request.headers, request.body, public_key=public_key)
+    reference_only = {k: v for k, v in request.headers.items() if not k.startswith("webhook-")}
+    verify_webhook(reference_only, request.body, secret=secret)
+    for headers in (request.headers, reference_only):
+        with pytest.raises(SignatureError):
+            verify_webhook(headers, request.body + b" ", secret=secret)

@@ -1,0 +1,49 @@
+"""The Python client: talk to a carrier in a few lines, and verify its webhooks.
+
+    from atp.client import Client
+
+    with Client("http://127.0.0.1:4000") as atp:
+        account = atp.signup("Dev Network")
+        alpha = atp.create_agent("alpha", token=account.api_key)
+        beta = atp.create_agent("beta", token=account.api_key)
+        atp.send(beta.address, {"messageId": "m1", "role": "ROLE_USER",
+                                "parts": [{"text": "hello"}]}, token=alpha.api_key)
+        claim = atp.claim(wait_seconds=10, token=beta.api_key)
+        atp.ack(claim.delivery_id, "completed", token=beta.api_key)
+
+``AsyncClient`` has the same methods, awaited, under Trio. Errors are raised as the
+classes of ``atp.errors`` (``RecipientNotFound``, ``LeaseExpired``, ...). A call made
+with ``calls`` (``client.call(calls.send(...))``) keeps its idempotency key: sending
+the same ``Call`` again is answered from the carrier's record, never acted on twice.
+Receivers check pushes with ``verify_webhook``.
+"""
+
+from atp.client import _calls as calls
+from atp.client._calls import Call
+from atp.client._clients import AsyncClient, Client
+from atp.client._receiver import SignatureError, verify_webhook
+from atp.client._results import (
+    AccountCreated,
+    AgentCreated,
+    Claim,
+    Message,
+    MessageStatus,
+    Session,
+    SessionView,
+)
+
+__all__ = [
+    "AccountCreated",
+    "AgentCreated",
+    "AsyncClient",
+    "Call",
+    "Claim",
+    "Client",
+    "Message",
+    "MessageStatus",
+    "Session",
+    "SessionView",
+    "SignatureError",
+    "calls",
+    "verify_webhook",
+]
