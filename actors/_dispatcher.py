@@ -59,17 +59,11 @@ class WebhookDispatcher:
         self.client = client
         self._limiter = trio.CapacityLimiter(runtime.settings.webhook_concurrency)
         self._send, self._receive = trio.open_memory_channel[WebhookJob](math.inf)
-        self.attempts = 0
-        self.crashes = 0
         self.is_running = False
 
     def submit(self, job: WebhookJob) -> None:
         """Start an attempt (called by a mailbox once its claim is committed)."""
         self._send.send_nowait(job)
-
-    @property
-    def in_flight(self) -> int:
-        return self._limiter.borrowed_tokens
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         try:
@@ -85,12 +79,10 @@ class WebhookDispatcher:
 
     async def _attempt(self, job: WebhookJob) -> None:
         async with self._limiter:
-            self.attempts += 1
             try:
                 outcome, url = await self._post(job)
             except Exception as exc:
                 # Never the text: it could carry a URL or a header.
-                self.crashes += 1
                 log.warning("webhook attempt crashed (%s)", type(exc).__name__)
                 outcome, url = PostOutcome(None, None, "internal_task_exit"), None
         await self._report(job, outcome, url)

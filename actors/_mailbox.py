@@ -148,9 +148,10 @@ class MailboxActor(Actor[MailboxCommand]):
                 return await expire_opening(self, command, now)
             case RedriveDeadLetter():
                 message = await load_message(self, command.message_id)
-                if not (await self._recipient()).webhook_active:
+                recipient = await self._recipient()
+                if not recipient.webhook_active:
                     raise WebhookEndpointInactive()
-                message.redrive(new_id("dlv"), await self._max_attempts(), now)
+                message.redrive(new_id("dlv"), await self._max_attempts(recipient), now)
                 return self._reopened(message, command.ticket, now)
             case ReleaseDeadLetter():
                 message = await load_message(self, command.message_id)
@@ -203,7 +204,7 @@ class MailboxActor(Actor[MailboxCommand]):
             if session is not None and sequence == 1:
                 session.refuse(now)  # the recipient blocks the initiator: rejected at once
         elif trust == "trusted" and recipient.webhook_active:
-            message.schedule_webhook(new_id("dlv"), await self._max_attempts(), now)
+            message.schedule_webhook(new_id("dlv"), await self._max_attempts(recipient), now)
         if unknown and not blocked:
             self._recent_unknown(command.sender_account_id, now).append(now)
         if message.is_open:
@@ -217,13 +218,17 @@ class MailboxActor(Actor[MailboxCommand]):
 
     def _claim(self, command: ClaimInbox, now: datetime) -> Reply:
         self._expire_due(now)
-        first = first_outstanding(self, now)
-        for message in self.open.values():
-            if in_order(message, first) and message.claimable(now):
+        held: set[str] = set()  # sessions with an earlier message still outstanding (§6.4)
+        for message in self.open.values():  # oldest first, so one pass decides order
+            if message.session_id in held:
+                continue
+            if message.claimable(now):
                 delivery = message.lease(new_id("dlv"), command.lease_seconds, now)
                 self.delivery_index[delivery["id"]] = message.message_id
                 self.stage(message)
                 return self.answer(command.ticket, 201, claim_document(message, delivery), now)
+            if message.session_id is not None and message.outstanding(now):
+                held.add(message.session_id)
         if command.wait:
             raise NothingToClaim()
         return self.answer(command.ticket, 200, {"delivery": None}, now)
@@ -252,7 +257,8 @@ class MailboxActor(Actor[MailboxCommand]):
             return
         recipient = await self._recipient_or_none()
         endpoint_active = recipient is not None and recipient.webhook_active
-        first = first_outstanding(self, now)
+        # The open set is scanned only when a due delivery belongs to a session.
+        first = first_outstanding(self, now) if any(m.session_id for m in due) else {}
         for message in due:
             reason = message.webhook_end_reason(endpoint_active, now)
             if reason is not None:
@@ -294,8 +300,7 @@ class MailboxActor(Actor[MailboxCommand]):
         self._keep(message)
         return self.answer(ticket, 200, message_status(message), now)
 
-    async def _max_attempts(self) -> int:
-        recipient = await self._recipient()
+    async def _max_attempts(self, recipient: Agent) -> int:
         account = await self.runtime.identities.account(recipient.account_id)
         plan = account.plan if account else "free"
         return self.runtime.settings.webhook_max_attempts.get(plan, 3)

@@ -83,24 +83,25 @@ def check_opening_ack(
 
 
 async def expire_opening(mailbox: MailboxActor, command: ExpireOpening, now: datetime) -> Reply:
-    session = command.session
-    message = await load_message(mailbox, session.opening_message_id)
-    message.expire_opening(now)
-    session.expire(now)
-    mailbox.webhooks.end(message, "message_expired", now)
-    mailbox.stage(message, session)
-    mailbox.close(message)
+    """The session's own timer: its opening expired unanswered."""
+    message = await load_message(mailbox, command.session.opening_message_id)
+    _fail_expired(mailbox, message, command.session, now)
     return Reply(200, {})
 
 
 def _expired(mailbox: MailboxActor, message: Message, session: Session, now: datetime) -> Reply:
-    """Expire the opening and fail the session (committed), answering 409 (§4.4)."""
+    """An answer came too late: fail the session (committed), answering 409 (§4.4)."""
+    _fail_expired(mailbox, message, session, now)
+    return Reply(MessageExpired.status, MessageExpired().envelope())  # not stored: an error
+
+
+def _fail_expired(mailbox: MailboxActor, message: Message, session: Session, now: datetime) -> None:
+    """Expire the opening and fail the session, in one commit."""
     message.expire_opening(now)
     session.expire(now)
     mailbox.webhooks.end(message, "message_expired", now)
     mailbox.stage(message, session)
     mailbox.close(message)
-    return Reply(MessageExpired.status, MessageExpired().envelope())  # not stored: an error
 
 
 def first_outstanding(mailbox: MailboxActor, now: datetime) -> dict[str, str]:

@@ -12,9 +12,8 @@ from typing import Any
 
 import attrs
 
-from atp.domain import ADDRESS_PREFIX
 from atp.ledger import Bridge
-from atp.wire import iso
+from atp.wire import iso, session_object
 from projections._store import ViewStore
 
 __all__ = ["AgentRow", "KeyOwner", "MessageRow", "Queries", "SessionRow"]
@@ -73,16 +72,11 @@ class SessionRow:
 
     def document(self) -> dict[str, Any]:
         """The session object (contract §1.10)."""
-        return {
-            "id": self.id, "status": self.status,
-            "initiator_agent_id": self.initiator_agent_id,
-            "recipient_agent_id": self.recipient_agent_id,
-            "initiator": ADDRESS_PREFIX + self.initiator_agent_id,
-            "recipient": ADDRESS_PREFIX + self.recipient_agent_id,
-            "opening_message_id": self.opening_message_id,
-            "last_sequence": int(self.last_sequence), "opened_at": self.opened_at,
-            "terminal_at": self.terminal_at, "created_at": self.created_at,
-        }  # fmt: skip
+        return session_object(
+            self.id, self.status, self.initiator_agent_id, self.recipient_agent_id,
+            self.opening_message_id, int(self.last_sequence), self.opened_at,
+            self.terminal_at, self.created_at,
+        )  # fmt: skip
 
 
 _SESSION_COLUMNS = (

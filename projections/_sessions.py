@@ -10,7 +10,7 @@ from typing import Any
 
 from eventsourcing.domain import DomainEventProtocol
 
-from atp.domain import Session
+from atp.domain import STATUS_AFTER, Session
 from atp.wire import iso
 from projections._store import Cursor
 from projections._view import View
@@ -47,10 +47,7 @@ class SessionsView(View):
                     (iso(event.at), ledger_id),
                 )
             case Session.Rejected() | Session.Failed() | Session.Closed():
-                status = {Session.Rejected: "rejected", Session.Failed: "failed"}.get(
-                    type(event), "closed"
-                )
                 cur.execute(
                     "UPDATE atp_sessions SET status = ?, terminal_at = ? WHERE ledger_id = ?",
-                    (status, iso(event.at), ledger_id),
+                    (STATUS_AFTER[type(event)], iso(event.at), ledger_id),
                 )

@@ -9,22 +9,20 @@ opening expires, although nothing of it was running after the restart.
 from __future__ import annotations
 
 import signal
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 import trio
 from trio.testing import MockClock
 
-from atp.serve import open_runtime, serve_http
 from atp.settings import Settings
 from tests.api.test_session_stream import events, summary
 from tests.api.test_sessions import answer, open_session, opened, turn
-from tests.helpers import Api
+from tests.mock_clock import EPOCH, clock, open_carrier
 from tests.subprocess_server import ServerProcess, client, server_env
+
+__all__ = ["clock"]  # the fixture, for pytest
 
 pytestmark = pytest.mark.slow
 
@@ -53,37 +51,18 @@ async def test_sequences_and_the_stream_survive_a_restart(
             assert summary(rest) == [("4", "message", 3), ("5", "status", "closed")]
 
 
-EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@asynccontextmanager
-async def carrier(settings: Settings) -> AsyncIterator[Api]:
-    async with open_runtime(settings) as runtime, trio.open_nursery() as nursery:
-        runtime.now = lambda: EPOCH + timedelta(seconds=trio.current_time())
-        shutdown = trio.Event()
-        binds = await nursery.start(serve_http, runtime, shutdown)
-        async with httpx.AsyncClient(base_url=binds[0], timeout=None) as http:
-            yield Api(http)
-        shutdown.set()
-
-
-@pytest.fixture
-def clock() -> MockClock:
-    return MockClock(autojump_threshold=0.05)
-
-
 async def test_a_pending_session_expires_on_time_across_a_restart(
     tmp_path: Path, clock: MockClock
 ) -> None:
     # A daily sweep keeps the mock clock's jumps few; it wakes the session actor within
     # two sweeps of its deadline, and the actor's own timer fires on time.
     settings = Settings(data_dir=tmp_path / "var", port=0, sweep_interval=86400)
-    async with carrier(settings) as api:
+    async with open_carrier(settings) as (api, _):
         alpha, beta = await api.pair()
         session = (await open_session(api, alpha, beta))["session"]
     await trio.sleep(3600)  # down for an hour
 
-    async with carrier(settings) as api:
+    async with open_carrier(settings) as (api, _):
         await trio.sleep(7 * 86400 - 3600 - 120)  # two minutes before the opening expires
         shown = (await api.get(f"/api/sessions/{session['id']}", alpha.token)).json()
         assert shown["session"]["status"] == "pending"
@@ -100,12 +79,12 @@ async def test_a_pending_session_that_expired_while_down_fails_at_start(
     tmp_path: Path, clock: MockClock
 ) -> None:
     settings = Settings(data_dir=tmp_path / "var", port=0, sweep_interval=86400)
-    async with carrier(settings) as api:
+    async with open_carrier(settings) as (api, _):
         alpha, beta = await api.pair()
         session_id = (await open_session(api, alpha, beta))["session"]["id"]
     await trio.sleep(8 * 86400)  # down past the opening's expiry
 
-    async with carrier(settings) as api:
+    async with open_carrier(settings) as (api, _):
         restarted = EPOCH + timedelta(seconds=trio.current_time())
         await trio.sleep(1)
         shown = (await api.get(f"/api/sessions/{session_id}", alpha.token)).json()

@@ -12,9 +12,7 @@ from typing import Any
 from quart import Blueprint
 
 from actors import RedriveDeadLetter, ReleaseDeadLetter, Ticket
-from atp.api._requests import authenticate, idempotent, read_params, runtime
-from atp.errors import InvalidRequest
-from atp.wire import DeadLettersQuery, parse_body
+from atp.api._requests import authenticate, idempotent, read_params, runtime, whole_number
 
 __all__ = ["blueprint"]
 
@@ -27,48 +25,45 @@ async def list_dead_letters() -> dict[str, Any]:
     principal = await authenticate("agent")
     assert principal.agent_id is not None
     params = await read_params()
-    limit = params.get("limit", 50)
-    if isinstance(limit, str) and limit.isdecimal():
-        limit = int(limit)  # a query string carries text
-    query = parse_body(DeadLettersQuery, {**params, "limit": limit}, InvalidRequest)
+    limit = whole_number(params.get("limit", 50), 1, 200)
+    after = params.get("after")
     rt = runtime()
     await rt.projections.wait_current()
-    rows = await rt.queries.dead_letters(principal.agent_id, query.after, query.limit + 1)
-    page = rows[: query.limit]
+    rows = await rt.queries.dead_letters(
+        principal.agent_id, after if isinstance(after, str) else None, limit + 1
+    )
+    page = rows[:limit]
     return {
         "dead_letters": [
             {"dead_lettered_at": parked_at, "message_status": document}
             for parked_at, document in page
         ],
-        "next_after": page[-1][1]["message"]["id"] if len(rows) > query.limit else None,
+        "next_after": page[-1][1]["message"]["id"] if len(rows) > limit else None,
     }
 
 
 @blueprint.post("/api/dead_letters/<message_id>/redrive")
 async def redrive(message_id: str) -> tuple[dict[str, Any], int]:
     """Try the webhook again, with a new delivery and a full set of attempts."""
-    principal = await authenticate("agent")
-    assert principal.agent_id is not None
-    agent_id = principal.agent_id
-    params = await read_params()
-
-    async def build(ticket: Ticket) -> RedriveDeadLetter:
-        return RedriveDeadLetter(agent_id, message_id, ticket)
-
-    route = f"POST /api/dead_letters/{message_id}/redrive"
-    return await idempotent(principal, route, params, build)
+    return await _act(message_id, "redrive", RedriveDeadLetter)
 
 
 @blueprint.post("/api/dead_letters/<message_id>/release")
 async def release(message_id: str) -> tuple[dict[str, Any], int]:
     """Move the message to the inbox: queued again, for polling claims only."""
+    return await _act(message_id, "release", ReleaseDeadLetter)
+
+
+async def _act(
+    message_id: str, verb: str, command: type[RedriveDeadLetter | ReleaseDeadLetter]
+) -> tuple[dict[str, Any], int]:
     principal = await authenticate("agent")
     assert principal.agent_id is not None
     agent_id = principal.agent_id
     params = await read_params()
 
-    async def build(ticket: Ticket) -> ReleaseDeadLetter:
-        return ReleaseDeadLetter(agent_id, message_id, ticket)
+    async def build(ticket: Ticket) -> RedriveDeadLetter | ReleaseDeadLetter:
+        return command(agent_id, message_id, ticket)
 
-    route = f"POST /api/dead_letters/{message_id}/release"
+    route = f"POST /api/dead_letters/{message_id}/{verb}"
     return await idempotent(principal, route, params, build)

@@ -15,6 +15,7 @@ from atp.errors import (
     AgentKeyRequired,
     AtpError,
     IdempotencyKeyRequired,
+    InvalidRequest,
     MalformedRequest,
     PayloadRequired,
     RecipientNotFound,
@@ -31,6 +32,7 @@ __all__ = [
     "read_send",
     "resolve_recipient",
     "runtime",
+    "whole_number",
 ]
 
 
@@ -171,3 +173,16 @@ def read_send(params: dict[str, Any]) -> str:
         raise PayloadRequired()
     check_payload(params["payload"])
     return to.strip()
+
+
+def whole_number(value: object, low: int, high: int) -> int:
+    """A whole number in [low, high], from JSON or from a query string's text.
+
+    Raises:
+        InvalidRequest: anything else.
+    """
+    if isinstance(value, str) and value.isdecimal():
+        value = int(value)
+    if type(value) is not int or not low <= value <= high:
+        raise InvalidRequest(f"expected a whole number in [{low}, {high}]")
+    return value

@@ -20,8 +20,9 @@ from eventsourcing.domain import DomainEventProtocol
 from quart import Blueprint, Response, request
 
 from atp.api._requests import authenticate, runtime
-from atp.domain import Session, aggregate_id
-from atp.errors import InvalidRequest, NotFound
+from atp.api._sessions import visible
+from atp.domain import STATUS_AFTER, Session, aggregate_id
+from atp.errors import InvalidRequest
 from atp.wire import iso, viewer_document
 from projections import Queries
 
@@ -30,10 +31,6 @@ __all__ = ["HEARTBEAT_SECONDS", "blueprint"]
 blueprint = Blueprint("session_stream", __name__)
 
 HEARTBEAT_SECONDS = 15.0
-_STATUSES: dict[type, str] = {
-    Session.Accepted: "open", Session.Rejected: "rejected",
-    Session.Failed: "failed", Session.Closed: "closed",
-}  # fmt: skip
 _FINAL = frozenset({"rejected", "failed", "closed"})
 
 
@@ -45,16 +42,16 @@ async def stream(session_id: str) -> Response:
     after = _last_event_id(request.headers.get("Last-Event-ID"))
     rt = runtime()
     await rt.projections.wait_current()
-    session = await rt.queries.session(session_id)
-    if session is None or agent_id not in (session.initiator_agent_id, session.recipient_agent_id):
-        raise NotFound("session")
+    visible(await rt.queries.session(session_id), agent_id)
 
     async def events() -> AsyncIterator[bytes]:
         cursor = after
         ledger_id = aggregate_id(session_id)
         while True:
-            for event in await rt.ledger.events_after(ledger_id, cursor):
-                await rt.projections.wait_current()  # the turn's message is in the views
+            news = await rt.ledger.events_after(ledger_id, cursor)
+            if news:
+                await rt.projections.wait_current()  # their turns' messages are in the views
+            for event in news:
                 cursor = event.originator_version
                 name, data = await _render(rt.queries, event, agent_id)
                 if name is not None:
@@ -87,7 +84,7 @@ async def _render(
             return None, {}
         recipient_side = row.recipient_agent_id == viewer
         return "message", viewer_document(row.document, recipient_side=recipient_side)
-    status = _STATUSES.get(type(event))
+    status = STATUS_AFTER.get(type(event))
     if status is None:
         return None, {}
     return "status", {"status": status, "at": iso(getattr(event, "at", None))}

@@ -18,6 +18,7 @@ from atp.api._requests import (
     read_send,
     resolve_recipient,
     runtime,
+    whole_number,
 )
 from atp.domain import new_id
 from atp.errors import (
@@ -29,7 +30,7 @@ from atp.errors import (
 from atp.wire import check_payload, viewer_document
 from projections import SessionRow
 
-__all__ = ["blueprint"]
+__all__ = ["blueprint", "visible"]
 
 blueprint = Blueprint("sessions", __name__)
 
@@ -110,11 +111,11 @@ async def show(session_id: str) -> dict[str, Any]:
     """The session and its transcript; ``after_sequence`` and ``limit`` page it."""
     _, agent_id = await _agent()
     params = await read_params()
-    after = _number(params.get("after_sequence", 0), 0, 2**62)
-    limit = None if "limit" not in params else _number(params["limit"], 1, 500)
+    after = whole_number(params.get("after_sequence", 0), 0, 2**62)
+    limit = None if "limit" not in params else whole_number(params["limit"], 1, 500)
     rt = runtime()
     await rt.projections.wait_current()
-    session = await _visible(await rt.queries.session(session_id), agent_id)
+    session = visible(await rt.queries.session(session_id), agent_id)
     rows = await rt.queries.transcript(session_id, after, limit)
     body: dict[str, Any] = {
         "session": session.document(),
@@ -141,7 +142,7 @@ async def list_sessions() -> dict[str, Any]:
     status = params.get("status")
     if status is not None and status not in _STATUSES:
         raise InvalidRequest(f"unknown status {status!r}")
-    limit = _number(params.get("limit", 50), 1, 200)
+    limit = whole_number(params.get("limit", 50), 1, 200)
     after = params.get("after")
     rt = runtime()
     await rt.projections.wait_current()
@@ -161,21 +162,8 @@ async def _agent() -> tuple[Principal, str]:
     return principal, principal.agent_id
 
 
-async def _visible(session: SessionRow | None, agent_id: str) -> SessionRow:
+def visible(session: SessionRow | None, agent_id: str) -> SessionRow:
     """Only the two participants see a session; to anyone else it does not exist."""
     if session is None or agent_id not in (session.initiator_agent_id, session.recipient_agent_id):
         raise NotFound("session")
     return session
-
-
-def _number(value: object, low: int, high: int) -> int:
-    """A whole number in [low, high], from JSON or a query string.
-
-    Raises:
-        InvalidRequest: anything else.
-    """
-    if isinstance(value, str) and value.isdecimal():
-        value = int(value)
-    if type(value) is not int or not low <= value <= high:
-        raise InvalidRequest(f"expected a whole number in [{low}, {high}]")
-    return value

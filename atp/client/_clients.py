@@ -49,6 +49,18 @@ def _code(response: httpx.Response) -> str:
         return "unexpected_error"
 
 
+def _api_key(given: str | None, default: str | None) -> str:
+    chosen = given or default
+    if chosen is None:
+        raise ValueError("no API key: pass token= here or to the client")
+    return chosen
+
+
+def _settled(attempt: int, response: httpx.Response) -> bool:
+    """Whether this answer is final: not one to retry, or the retries are used up."""
+    return attempt == _RETRIES or not _retryable(response)
+
+
 def _read(call: Call[T], response: httpx.Response) -> T:
     if response.status_code >= 400:
         raise error_for_code(_code(response))(f"{call.method} {call.path}: {_code(response)}")
@@ -82,16 +94,13 @@ class Client:
                 if attempt == _RETRIES:
                     raise
             else:
-                if attempt == _RETRIES or not _retryable(response):
+                if _settled(attempt, response):
                     return _read(call, response)
             time.sleep(_BACKOFF * 2**attempt)
         raise AtpError("unreachable")
 
     def _token(self, token: str | None) -> str:
-        chosen = token or self.token
-        if chosen is None:
-            raise ValueError("no API key: pass token= here or to the client")
-        return chosen
+        return _api_key(token, self.token)
 
     def signup(self, name: str) -> AccountCreated:
         return self.call(_calls.signup(name))
@@ -170,16 +179,13 @@ class AsyncClient:
                 if attempt == _RETRIES:
                     raise
             else:
-                if attempt == _RETRIES or not _retryable(response):
+                if _settled(attempt, response):
                     return _read(call, response)
             await trio.sleep(_BACKOFF * 2**attempt)
         raise AtpError("unreachable")
 
     def _token(self, token: str | None) -> str:
-        chosen = token or self.token
-        if chosen is None:
-            raise ValueError("no API key: pass token= here or to the client")
-        return chosen
+        return _api_key(token, self.token)
 
     async def signup(self, name: str) -> AccountCreated:
         return await self.call(_calls.signup(name))

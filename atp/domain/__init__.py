@@ -16,11 +16,12 @@ from atp.domain._delivery import Ack, AttemptResult, Delivery, RetryPolicy
 from atp.domain._idempotency import IdempotencyRecord
 from atp.domain._ids import aggregate_id, new_id, new_token, token_hash
 from atp.domain._message import ACK_STATUSES, TERMINAL_ACK_STATUSES, AckStatus, Message
-from atp.domain._session import Session, SessionStatus
+from atp.domain._session import STATUS_AFTER, Session, SessionStatus
 
 __all__ = [
     "ACK_STATUSES",
     "ADDRESS_PREFIX",
+    "STATUS_AFTER",
     "TERMINAL_ACK_STATUSES",
     "Account",
     "Ack",

@@ -22,7 +22,7 @@ from eventsourcing.domain import Aggregate, event
 from atp.domain._ids import aggregate_id
 from atp.errors import InvalidAckTransition, NotFound, SessionNotOpen
 
-__all__ = ["Session", "SessionStatus"]
+__all__ = ["STATUS_AFTER", "Session", "SessionStatus"]
 
 SessionStatus = Literal["pending", "open", "rejected", "failed", "closed"]
 
@@ -183,3 +183,12 @@ class Session(Aggregate):
         self.status = "closed"
         self.closed_by = by_agent_id
         self.terminal_at = at
+
+
+# The session's status after each lifecycle event (read by the views and the stream).
+STATUS_AFTER: dict[type, SessionStatus] = {
+    Session.Accepted: "open",
+    Session.Rejected: "rejected",
+    Session.Failed: "failed",
+    Session.Closed: "closed",
+}

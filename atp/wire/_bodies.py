@@ -24,7 +24,6 @@ __all__ = [
     "AccountBody",
     "AckBody",
     "AgentBody",
-    "DeadLettersQuery",
     "LeaseBody",
     "SenderPolicyBody",
     "SigningKeyRotationBody",
@@ -108,14 +107,6 @@ class SigningKeyRotationBody:
     """``POST /api/agents/:id/webhook_endpoint/signing_keys``: how long the old key signs on."""
 
     overlap_seconds: int = attrs.field(default=86400, validator=[v.ge(0), v.le(30 * 86400)])
-
-
-@attrs.frozen
-class DeadLettersQuery:
-    """``GET /api/dead_letters``: a page, oldest first, after a message id."""
-
-    limit: int = attrs.field(default=50, validator=[v.ge(1), v.le(200)])
-    after: str | None = None
 
 
 @attrs.frozen

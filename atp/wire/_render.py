@@ -31,6 +31,7 @@ __all__ = [
     "message_status",
     "sender_policy_document",
     "session_document",
+    "session_object",
     "signing_key_document",
     "viewer_document",
 ]
@@ -188,16 +189,35 @@ def signing_key_document(key: SigningKey) -> dict[str, Any]:
 
 def session_document(session: Session) -> dict[str, Any]:
     """The session object (contract §1.10); ``status`` may also read ``closed``."""
+    return session_object(
+        session.session_id, session.status, session.initiator_agent_id,
+        session.recipient_agent_id, session.opening_message_id, session.last_sequence,
+        iso(session.opened_at), iso(session.terminal_at), iso(session.created_at),
+    )  # fmt: skip
+
+
+def session_object(
+    session_id: str,
+    status: str,
+    initiator_agent_id: str,
+    recipient_agent_id: str,
+    opening_message_id: str,
+    last_sequence: int,
+    opened_at: str | None,
+    terminal_at: str | None,
+    created_at: str | None,
+) -> dict[str, Any]:
+    """The session object's one shape, for the aggregate and for the sessions view."""
     return {
-        "id": session.session_id,
-        "status": session.status,
-        "initiator_agent_id": session.initiator_agent_id,
-        "recipient_agent_id": session.recipient_agent_id,
-        "initiator": ADDRESS_PREFIX + session.initiator_agent_id,
-        "recipient": ADDRESS_PREFIX + session.recipient_agent_id,
-        "opening_message_id": session.opening_message_id,
-        "last_sequence": session.last_sequence,
-        "opened_at": iso(session.opened_at),
-        "terminal_at": iso(session.terminal_at),
-        "created_at": iso(session.created_at),
+        "id": session_id,
+        "status": status,
+        "initiator_agent_id": initiator_agent_id,
+        "recipient_agent_id": recipient_agent_id,
+        "initiator": ADDRESS_PREFIX + initiator_agent_id,
+        "recipient": ADDRESS_PREFIX + recipient_agent_id,
+        "opening_message_id": opening_message_id,
+        "last_sequence": last_sequence,
+        "opened_at": opened_at,
+        "terminal_at": terminal_at,
+        "created_at": created_at,
     }

