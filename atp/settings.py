@@ -13,7 +13,7 @@ from pathlib import Path
 
 import attrs
 
-__all__ = ["SECONDS", "Settings", "load_or_create_secret_key"]
+__all__ = ["SECONDS", "CliSettings", "Settings", "load_or_create_secret_key"]
 
 SECONDS = 1.0
 MINUTES = 60 * SECONDS
@@ -77,17 +77,7 @@ class Settings:
         Raises:
             ValueError: an unknown ``ATP_*`` variable, or a value that does not parse.
         """
-        env = os.environ if environ is None else environ
-        known = {
-            "ATP_PORT", "ATP_BIND", "ATP_DATA_DIR", "ATP_DATABASE_URL", "ATP_SECRET_KEY",
-            "ATP_WEBHOOK_ALLOW_PRIVATE", "ATP_HOME", "ATP_TEST_DATABASE_URL",
-            "ATP_REQUIRE_POSTGRES", "ATP_BASE_URL", "ATP_AGENTS_PER_ACCOUNT",
-            "ATP_WEBHOOK_MAX_ATTEMPTS", "ATP_UNKNOWN_SENDER_LIMIT", "ATP_WEBHOOK_TIMEOUT",
-            "ATP_WEBHOOK_RETRY_DELAYS", "ATP_WEBHOOK_CONCURRENCY",
-        }  # fmt: skip
-        unknown = sorted(k for k in env if k.startswith("ATP_") and k not in known)
-        if unknown:
-            raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
+        env = _checked(os.environ if environ is None else environ)
         kwargs: dict[str, object] = {}
         if "ATP_PORT" in env:
             kwargs["port"] = int(env["ATP_PORT"])
@@ -132,6 +122,53 @@ class Settings:
         if self.store == "postgresql":
             raise ValueError("ATP_SECRET_KEY is required with ATP_DATABASE_URL")
         return attrs.evolve(self, secret_key=load_or_create_secret_key(self.data_dir))
+
+
+@attrs.frozen
+class CliSettings:
+    """The ``atp`` client commands' few knobs (the server's are in :class:`Settings`)."""
+
+    home: Path = attrs.field(factory=lambda: Path("~/.atp").expanduser())  # ATP_HOME
+    color: bool = True  # off with NO_COLOR (https://no-color.org) or ATP_DEMO_NO_COLOR
+    demo_delay: float = 0.65 * SECONDS  # ATP_DEMO_DELAY_MS: the demo's pause between steps
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> CliSettings:
+        """Read ``ATP_HOME``, ``ATP_DEMO_DELAY_MS``, ``NO_COLOR`` and ``ATP_DEMO_NO_COLOR``.
+
+        Raises:
+            ValueError: an unknown ``ATP_*`` variable, or a value that does not parse.
+        """
+        env = _checked(os.environ if environ is None else environ)
+        kwargs: dict[str, object] = {}
+        if env.get("ATP_HOME"):
+            kwargs["home"] = Path(env["ATP_HOME"]).expanduser()
+        if env.get("NO_COLOR") or env.get("ATP_DEMO_NO_COLOR"):
+            kwargs["color"] = False
+        if "ATP_DEMO_DELAY_MS" in env:
+            delay = float(env["ATP_DEMO_DELAY_MS"])
+            if delay < 0:
+                raise ValueError("ATP_DEMO_DELAY_MS must not be negative")
+            kwargs["demo_delay"] = delay / 1000
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+
+_KNOWN = frozenset({
+    "ATP_PORT", "ATP_BIND", "ATP_DATA_DIR", "ATP_DATABASE_URL", "ATP_SECRET_KEY",
+    "ATP_WEBHOOK_ALLOW_PRIVATE", "ATP_HOME", "ATP_TEST_DATABASE_URL",
+    "ATP_REQUIRE_POSTGRES", "ATP_BASE_URL", "ATP_AGENTS_PER_ACCOUNT",
+    "ATP_WEBHOOK_MAX_ATTEMPTS", "ATP_UNKNOWN_SENDER_LIMIT", "ATP_WEBHOOK_TIMEOUT",
+    "ATP_WEBHOOK_RETRY_DELAYS", "ATP_WEBHOOK_CONCURRENCY", "ATP_DEMO_DELAY_MS",
+    "ATP_DEMO_NO_COLOR",
+})  # fmt: skip
+
+
+def _checked(env: Mapping[str, str]) -> Mapping[str, str]:
+    """``env``, if it names no unknown ``ATP_*`` variable (a typo must not pass silently)."""
+    unknown = sorted(k for k in env if k.startswith("ATP_") and k not in _KNOWN)
+    if unknown:
+        raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
+    return env
 
 
 def _positive(text: str) -> float:

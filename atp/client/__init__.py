@@ -15,15 +15,18 @@
 classes of ``atp.errors`` (``RecipientNotFound``, ``LeaseExpired``, ...). A call made
 with ``calls`` (``client.call(calls.send(...))``) keeps its idempotency key: sending
 the same ``Call`` again is answered from the carrier's record, never acted on twice.
+``Client.follow_session`` yields a session's turns and status changes as they happen.
 Receivers check pushes with ``verify_webhook``.
 """
 
 from atp.client import _calls as calls
 from atp.client._calls import Call
 from atp.client._clients import AsyncClient, Client
+from atp.client._events import FINAL_SESSION_STATUSES, SessionEvent
 from atp.client._receiver import SignatureError, verify_webhook
 from atp.client._results import (
     AccountCreated,
+    Ack,
     AgentCreated,
     Claim,
     Message,
@@ -33,7 +36,9 @@ from atp.client._results import (
 )
 
 __all__ = [
+    "FINAL_SESSION_STATUSES",
     "AccountCreated",
+    "Ack",
     "AgentCreated",
     "AsyncClient",
     "Call",
@@ -42,6 +47,7 @@ __all__ = [
     "Message",
     "MessageStatus",
     "Session",
+    "SessionEvent",
     "SessionView",
     "SignatureError",
     "calls",

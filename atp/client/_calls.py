@@ -55,8 +55,11 @@ def signup(name: str) -> Call[AccountCreated]:
     return Call("POST", "/api/accounts", AccountCreated.of, json={"name": name})
 
 
-def create_agent(token: str, display_name: str | None = None) -> Call[AgentCreated]:
-    body = {} if display_name is None else {"display_name": display_name}
+def create_agent(
+    token: str, display_name: str | None = None, description: str | None = None
+) -> Call[AgentCreated]:
+    fields = {"display_name": display_name, "description": description}
+    body = {name: value for name, value in fields.items() if value is not None}
     return _mutation("POST", "/api/agents", token, body, AgentCreated.of)
 
 
@@ -89,9 +92,12 @@ def open_session(token: str, to: str, payload: dict[str, Any]) -> Call[SessionVi
     return _mutation("POST", "/api/sessions", token, body, SessionView.of)
 
 
-def answer_session(token: str, session_id: str, accept: bool) -> Call[SessionView]:
+def answer_session(
+    token: str, session_id: str, accept: bool, payload: dict[str, Any] | None = None
+) -> Call[SessionView]:
     verb = "accept" if accept else "reject"
-    return _mutation("POST", f"/api/sessions/{session_id}/{verb}", token, {}, SessionView.of)
+    body = {} if payload is None else {"payload": payload}
+    return _mutation("POST", f"/api/sessions/{session_id}/{verb}", token, body, SessionView.of)
 
 
 def send_turn(token: str, session_id: str, payload: dict[str, Any]) -> Call[SessionView]:

@@ -9,6 +9,7 @@ answer raises the contract's error as its ``atp.errors`` class.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -17,6 +18,7 @@ import trio
 
 from atp.client import _calls
 from atp.client._calls import Call
+from atp.client._events import SessionEvent, read_events
 from atp.client._results import AccountCreated, AgentCreated, Claim, MessageStatus, SessionView
 from atp.errors import AtpError, error_for_code
 
@@ -25,6 +27,8 @@ __all__ = ["AsyncClient", "Client"]
 T = TypeVar("T")
 _RETRIES = 3
 _BACKOFF = 0.2  # seconds, doubled per retry
+# The stream sends a heartbeat every 15 s: three missed ones mean the connection is gone.
+_STREAM_TIMEOUT = httpx.Timeout(10, read=45)
 
 
 def _headers(call: Call[Any]) -> dict[str, str]:
@@ -43,10 +47,28 @@ def _retryable(response: httpx.Response) -> bool:
 
 
 def _code(response: httpx.Response) -> str:
+    return _error_field(response, "code") or "unexpected_error"
+
+
+def _error_field(response: httpx.Response, name: str) -> str | None:
     try:
-        return str(response.json()["error"]["code"])
+        return str(response.json()["error"][name])
     except (ValueError, KeyError, TypeError):
-        return "unexpected_error"
+        return None
+
+
+def raise_for_error(response: httpx.Response) -> None:
+    """Raise the contract's error for an error answer, as its ``atp.errors`` class.
+
+    The text says what the server said: ``server returned 404 not_found: <message>``.
+    """
+    if response.status_code < 400:
+        return
+    code, message = _error_field(response, "code"), _error_field(response, "message")
+    text = f"server returned {response.status_code}"
+    if code is not None:
+        text += f" {code}" + (f": {message}" if message else "")
+    raise error_for_code(code or "unexpected_error")(text)
 
 
 def _api_key(given: str | None, default: str | None) -> str:
@@ -62,8 +84,7 @@ def _settled(attempt: int, response: httpx.Response) -> bool:
 
 
 def _read(call: Call[T], response: httpx.Response) -> T:
-    if response.status_code >= 400:
-        raise error_for_code(_code(response))(f"{call.method} {call.path}: {_code(response)}")
+    raise_for_error(response)
     return call.read(response.json())
 
 
@@ -137,9 +158,15 @@ class Client:
         return self.call(_calls.open_session(self._token(token), to, payload))
 
     def answer_session(
-        self, session_id: str, accept: bool = True, *, token: str | None = None
+        self,
+        session_id: str,
+        accept: bool = True,
+        payload: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
     ) -> SessionView:
-        return self.call(_calls.answer_session(self._token(token), session_id, accept))
+        call = _calls.answer_session(self._token(token), session_id, accept, payload)
+        return self.call(call)
 
     def send_turn(
         self, session_id: str, payload: dict[str, Any], *, token: str | None = None
@@ -148,6 +175,38 @@ class Client:
 
     def session(self, session_id: str, *, token: str | None = None) -> SessionView:
         return self.call(_calls.session(self._token(token), session_id))
+
+    def follow_session(
+        self, session_id: str, after: int = 0, *, token: str | None = None
+    ) -> Iterator[SessionEvent]:
+        """The session's events after event ``after``, as they happen, until it ends.
+
+        A lost connection is reopened from the last event seen, so none is missed or
+        repeated. Raises ``NotFound`` for an unknown session, and also from a carrier
+        without streams (the reference carrier): poll :meth:`session` there.
+        """
+        headers = _headers(_calls.session(self._token(token), session_id))
+        failures = 0
+        while True:
+            headers["last-event-id"] = str(after)
+            try:
+                with self._http.stream(
+                    "GET", f"/api/sessions/{session_id}/stream",
+                    headers=headers, timeout=_STREAM_TIMEOUT,
+                ) as response:  # fmt: skip
+                    if response.status_code >= 400:
+                        response.read()
+                        raise_for_error(response)
+                    for event in read_events(response.iter_lines()):
+                        failures, after = 0, event.id
+                        yield event
+                        if event.is_final:
+                            return
+            except httpx.TransportError:
+                failures += 1
+                if failures > _RETRIES:
+                    raise
+            time.sleep(_BACKOFF * 2**failures)
 
 
 class AsyncClient:
@@ -224,9 +283,15 @@ class AsyncClient:
         return await self.call(_calls.open_session(self._token(token), to, payload))
 
     async def answer_session(
-        self, session_id: str, accept: bool = True, *, token: str | None = None
+        self,
+        session_id: str,
+        accept: bool = True,
+        payload: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
     ) -> SessionView:
-        return await self.call(_calls.answer_session(self._token(token), session_id, accept))
+        call = _calls.answer_session(self._token(token), session_id, accept, payload)
+        return await self.call(call)
 
     async def send_turn(
         self, session_id: str, payload: dict[str, Any], *, token: str | None = None

@@ -9,6 +9,7 @@ import attrs
 
 __all__ = [
     "AccountCreated",
+    "Ack",
     "AgentCreated",
     "Claim",
     "Message",
@@ -73,14 +74,37 @@ class Message:
 
 
 @attrs.frozen
+class Ack:
+    """An ACK the recipient recorded for a delivery."""
+
+    id: str
+    message_id: str
+    delivery_id: str
+    status: str
+    payload: Any
+    created_at: datetime | None
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> Ack:
+        return cls(
+            data["id"], data["message_id"], data["delivery_id"], data["status"],
+            data.get("payload"), _when(data.get("created_at")),
+        )  # fmt: skip
+
+
+@attrs.frozen
 class MessageStatus:
-    """A message and what happened to it; ``deliveries`` stay as the contract's dicts."""
+    """A message and what happened to it; ``deliveries`` stay as the contract's dicts.
+
+    ``ack`` is the ACK just recorded, in the answer to an ACK; None elsewhere.
+    """
 
     message: Message
     carrier_status: str
     ack_status: str | None
     terminal_at: datetime | None
     deliveries: tuple[dict[str, Any], ...]
+    ack: Ack | None = None
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> MessageStatus:
@@ -91,8 +115,8 @@ class MessageStatus:
 
     @classmethod
     def of_ack(cls, data: dict[str, Any]) -> MessageStatus:
-        """The status inside an ACK's answer."""
-        return cls.of(data["message_status"])
+        """The status inside an ACK's answer, with the ACK."""
+        return attrs.evolve(cls.of(data["message_status"]), ack=Ack.of(data["ack"]))
 
 
 @attrs.frozen
@@ -133,7 +157,10 @@ class Session:
 
 @attrs.frozen
 class SessionView:
-    """A session as an answer shows it: with the message just sent, or its transcript."""
+    """A session as an answer shows it: with the message just sent, or its transcript.
+
+    An accept or reject answers with the opening's status and the ACK it recorded.
+    """
 
     session: Session
     message_status: MessageStatus | None = None
@@ -142,8 +169,7 @@ class SessionView:
     @classmethod
     def of(cls, data: dict[str, Any]) -> SessionView:
         status = data.get("message_status")
-        return cls(
-            Session.of(data["session"]),
-            None if status is None else MessageStatus.of(status),
-            tuple(MessageStatus.of(m) for m in data.get("messages", ())),
-        )
+        if status is not None:
+            status = MessageStatus.of_ack(data) if "ack" in data else MessageStatus.of(status)
+        messages = tuple(MessageStatus.of(m) for m in data.get("messages", ()))
+        return cls(Session.of(data["session"]), status, messages)

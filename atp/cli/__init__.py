@@ -1,0 +1,137 @@
+"""The ``atp`` command: talk to a carrier as a local agent alias, or run one.
+
+The client commands follow the reference CLI's grammar and output
+(``spec/wire-contract.md`` §8); ``--json`` prints one JSON document per answer
+instead. Errors print ``error: <reason>`` on stderr and exit 1. The server
+commands (``serve``, ``migrate``, ``projections rebuild``) read ``ATP_*``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+import attrs
+import httpx
+
+from atp.cli import _demo, _identity, _messaging, _operate, _sessions, _watch
+from atp.cli._args import parse
+from atp.cli._context import Context
+from atp.cli._output import CliError, Output
+from atp.errors import AtpError
+from atp.settings import CliSettings
+
+__all__ = ["main"]
+
+
+@attrs.frozen
+class _Command:
+    words: tuple[str, ...]
+    params: tuple[str, ...]
+    usage: str
+    summary: str
+    run: Callable[..., None]
+
+    def usage_line(self) -> str:
+        return " ".join(["atp", *self.words, *self.params, self.usage]).rstrip()
+
+
+def _command(spec: str, summary: str, run: Callable[..., None], usage: str = "") -> _Command:
+    words = tuple(w for w in spec.split() if not w.startswith(("<", '"')))
+    params = tuple(w for w in spec.split() if w.startswith(("<", '"')))
+    return _Command(words, params, usage, summary, run)
+
+
+_AS = "[--as <alias>]"
+_COMMANDS = [
+    _command("init", "sign up an account; keep its key in ATP_HOME", _identity.init,
+             "[--server URL] [--force]"),
+    _command("agent create <alias>", "register an agent under a local alias",
+             _identity.agent_create),
+    _command("agent list", "the local aliases", _identity.agent_list),
+    _command("use <alias>", "act as this alias from now on", _identity.use),
+    _command("whoami", "the alias commands act as", _identity.whoami, _AS),
+    _command('send <alias-or-address> "<text>"', "send a message", _messaging.send, _AS),
+    _command("message status <message-id>", "a message's deliveries and ACK",
+             _messaging.message_status, _AS),
+    _command("inbox", "claim the next message (--wait: up to N s for one)", _messaging.inbox,
+             f"[--wait N] [--lease N] {_AS}"),
+    _command("ack <delivery-id>", "acknowledge a claimed message", _messaging.ack,
+             f'--accepted|--completed|--failed|--rejected ["<text>"] {_AS}'),
+    _command('session open <alias-or-address> "<text>"', "ask for an ordered session",
+             _sessions.open_session, _AS),
+    _command("session accept <session-id>", "accept a session you were asked for",
+             _sessions.accept, _AS),
+    _command('session reject <session-id> "<reason>"', "decline it", _sessions.reject, _AS),
+    _command('session send <session-id> "<text>"', "send the next turn", _sessions.send, _AS),
+    _command("session close <session-id>", "end an open session", _sessions.close, _AS),
+    _command("session show <session-id>", "the transcript", _sessions.show, _AS),
+    _command("session watch <session-id>", "follow the transcript live until it ends",
+             _watch.watch, _AS),
+    _command("demo", "run the demo flow against a server (nothing is saved)", _demo.demo,
+             "[--server URL] [--delay SECONDS]"),
+    _command("serve", "run the carrier (configured by ATP_* variables)", _operate.serve),
+    _command("migrate", "apply migrations/ to PostgreSQL", _operate.migrate),
+    _command("projections rebuild", "rebuild the read models from the ledger",
+             _operate.rebuild_projections),
+    _command("help", "this text", lambda: None),
+]  # fmt: skip
+_HELP_COLUMN = 50
+_SERVER_COMMANDS = {("serve",), ("migrate",), ("projections", "rebuild"), ("help",)}
+
+
+def _help() -> str:
+    lines = ["usage: atp <command> [options]   (--json on any client command: JSON output)", ""]
+    for command in _COMMANDS:
+        usage = command.usage_line()
+        if len(usage) > _HELP_COLUMN:
+            lines += [f"  {usage}", f"  {'':{_HELP_COLUMN}}  {command.summary}"]
+        else:
+            lines.append(f"  {usage:{_HELP_COLUMN}}  {command.summary}")
+    lines += ["", "State lives in ATP_HOME (default ~/.atp). Docs: README.md, docs/cli.md."]
+    return "\n".join(lines)
+
+
+def _find(words: Sequence[str]) -> tuple[_Command, tuple[str, ...]]:
+    for command in sorted(_COMMANDS, key=lambda c: -len(c.words)):
+        if tuple(words[: len(command.words)]) == command.words:
+            given = tuple(words[len(command.words) :])
+            if len(given) != len(command.params):
+                raise CliError(f"usage: {command.usage_line()}")
+            return command, given
+    raise CliError("unknown command. Run `atp help`.")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``atp`` console script; returns the exit status."""
+    try:
+        invocation = parse(sys.argv[1:] if argv is None else argv)
+        if invocation.wants_help or not invocation.words:
+            print(_help())
+            return 0
+        command, params = _find(invocation.words)
+        if command.words in _SERVER_COMMANDS:
+            command.run()
+            return 0
+        ctx = Context(invocation, CliSettings.from_env(), Output(invocation.json))
+        command.run(ctx, *params)
+    except CliError as exc:
+        return _fail(str(exc))
+    except AtpError as exc:  # the server's answer, as "server returned <status> <code>: ..."
+        return _fail(str(exc))
+    except httpx.TransportError as exc:
+        return _fail(f"could not reach the server ({type(exc).__name__}: {exc})")
+    except BrokenPipeError:  # the reader left (atp ... | head): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except (OSError, ValueError) as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _fail(reason: str) -> int:
+    print(f"error: {reason}", file=sys.stderr)
+    return 1

@@ -1,0 +1,88 @@
+"""The command line's grammar: words and positionals, and options anywhere among them.
+
+The reference CLI's positional grammar (``atp send <to> "<text>" --as <alias>``, also
+``atp --as <alias> inbox``) does not fit argparse's sub-commands, whose options must
+follow their own command, so it is read here: every ``--option`` is taken out
+wherever it stands and what remains are the words. ``--`` ends the options, for a
+text that starts with ``--``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from atp.cli._output import CliError
+
+__all__ = ["ACK_STATUSES", "Invocation", "parse"]
+
+ACK_STATUSES = ("accepted", "completed", "failed", "rejected")
+_VALUED = {"--as", "--server", "--wait", "--delay", "--lease"}
+_FLAGS = {"--json", "--force", "--help", "-h"}
+
+
+@attrs.frozen
+class Invocation:
+    """One command line, read."""
+
+    words: tuple[str, ...]  # the command's words, then its positional arguments
+    options: dict[str, str] = attrs.field(factory=dict)  # "--as" -> "alpha"
+    flags: frozenset[str] = frozenset()  # "--json", ...
+    ack: tuple[str, str | None] | None = None  # ("completed", "done") for --completed done
+
+    @property
+    def json(self) -> bool:
+        return "--json" in self.flags
+
+    @property
+    def wants_help(self) -> bool:
+        return bool({"--help", "-h"} & self.flags) or self.words[:1] == ("help",)
+
+    def number(self, option: str, low: float, high: float) -> float | None:
+        """The option's value as a number in ``[low, high]``, or None when not given."""
+        text = self.options.get(option)
+        if text is None:
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not low <= value <= high:
+            raise CliError(f"{option} must be a number from {low:g} to {high:g}")
+        return value
+
+
+def parse(argv: Sequence[str]) -> Invocation:
+    """Read ``argv`` (without the program name)."""
+    words: list[str] = []
+    options: dict[str, str] = {}
+    flags: set[str] = set()
+    ack: tuple[str, str | None] | None = None
+    rest = list(argv)
+    while rest:
+        token = rest.pop(0)
+        name, has_value, value = token.partition("=")
+        if token == "--":
+            words.extend(rest)
+            break
+        if name in _VALUED:
+            if not has_value:
+                if not rest:
+                    raise CliError(f"{name} needs a value")
+                value = rest.pop(0)
+            options[name] = value
+        elif token in _FLAGS:
+            flags.add(token)
+        elif token.removeprefix("--") in ACK_STATUSES:
+            if ack is not None:
+                raise CliError(
+                    "give one ACK status: --accepted, --completed, --failed or --rejected"
+                )
+            text = rest.pop(0) if rest and not rest[0].startswith("--") else None
+            ack = (token.removeprefix("--"), text)
+        elif token.startswith("--"):
+            raise CliError(f"unknown option {name}. Run `atp help`.")
+        else:
+            words.append(token)
+    return Invocation(tuple(words), options, frozenset(flags), ack)

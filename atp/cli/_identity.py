@@ -1,0 +1,125 @@
+"""Who the CLI is: ``init``, ``agent create``, ``agent list``, ``use`` and ``whoami``."""
+
+from __future__ import annotations
+
+import attrs
+
+from atp.cli._context import Context
+from atp.cli._home import Alias, AliasKey, Config, Credentials, check_alias
+from atp.cli._output import CliError, table
+from atp.client import calls
+
+__all__ = ["agent_create", "agent_list", "init", "use", "whoami"]
+
+DEFAULT_SERVER = "http://localhost:4000"
+
+
+def init(ctx: Context) -> None:
+    """Sign up a new account and start a fresh local state for it."""
+    server = (ctx.invocation.options.get("--server") or DEFAULT_SERVER).rstrip("/")
+    if not server.startswith(("http://", "https://")):
+        raise CliError("--server must be an http:// or https:// URL")
+    home = ctx.home
+    if home.exists() and "--force" not in ctx.invocation.flags:
+        raise CliError(
+            f"{home.path} already holds an ATP account. Run `atp init --force` to start over "
+            "with a new account (its aliases will be forgotten)."
+        )
+    with ctx.client(server) as client:
+        account = client.signup("ATP CLI Account")
+    home.save(Config(server), Credentials(account.id, account.key_id, account.api_key))
+    ctx.out.report(
+        [
+            "ATP account initialized.",
+            f"Server: {server}",
+            f"Account: {account.id}",
+            f"Config: {home.config_path}",
+            f"Credentials: {home.credentials_path}",
+            "No default agent was created.",
+            "Next: atp agent create <alias>",
+        ],
+        {
+            "server_url": server, "account_id": account.id,
+            "config": str(home.config_path), "credentials": str(home.credentials_path),
+        },
+    )  # fmt: skip
+
+
+def agent_create(ctx: Context, alias: str) -> None:
+    """Register an agent under a local alias; running it again returns the same agent."""
+    check_alias(alias)
+    credentials = ctx.home.credentials()
+    call = calls.create_agent(
+        credentials.account_token, display_name=alias, description=f"ATP CLI local alias {alias}"
+    )
+    # A fixed key: re-running after a lost answer or a crash replays the same agent.
+    call = attrs.evolve(call, idempotency_key=f"cli-agent-create-{alias}")
+    with ctx.client() as client:
+        agent = client.call(call)
+    ctx.home.save(
+        attrs.evolve(
+            ctx.config, aliases={**ctx.config.aliases, alias: Alias(agent.id, agent.address)}
+        ),
+        attrs.evolve(
+            credentials, agents={**credentials.agents, alias: AliasKey(agent.key_id, agent.api_key)}
+        ),
+    )
+    path = ctx.home.credentials_path
+    prompt = [
+        f"You are using ATP through the local CLI as alias {alias}.",
+        f"Your ATP address is {agent.address}.",
+        f"Run `atp use {alias}` before sending or claiming ATP messages.",
+        "Verify the active identity with `atp whoami`.",
+        f"Do not ask for ATP tokens; credentials are already stored locally at {path}.",
+    ]
+    ctx.out.report(
+        [
+            "Registered ATP agent.",
+            f"Alias: {alias}",
+            f"Address: {agent.address}",
+            f"Credentials: {path} (token stored locally, not printed)",
+            "",
+            "Paste this into the agent session:",
+            "",
+            *prompt,
+            "",
+        ],
+        {
+            "alias": alias, "agent_id": agent.id, "address": agent.address,
+            "credentials": str(path), "prompt": "\n".join(prompt),
+        },
+    )  # fmt: skip
+
+
+def agent_list(ctx: Context) -> None:
+    """The local aliases, sorted; the active one is marked in a terminal."""
+    aliases = sorted(ctx.config.aliases.items())
+    active = ctx.config.active_alias
+    if not aliases:
+        lines = ["No local agents registered."]
+    else:
+        rows = [(name, entry.address) for name, entry in aliases]
+        if ctx.out.is_terminal:
+            rows = [(f"{name} *" if name == active else name, addr) for name, addr in rows]
+        lines = table(("Alias", "Address"), rows, aligned=ctx.out.is_terminal)
+    agents = [{"alias": n, "agent_id": e.agent_id, "address": e.address} for n, e in aliases]
+    ctx.out.report(lines, {"active_alias": active, "agents": agents})
+
+
+def use(ctx: Context, alias: str) -> None:
+    """Make ``alias`` the identity of the commands that follow."""
+    entry = ctx.alias(alias)
+    ctx.home.save(attrs.evolve(ctx.config, active_alias=alias))
+    ctx.out.report(
+        [f"Active alias: {alias}", f"Address: {entry.address}"],
+        {"active_alias": alias, "address": entry.address, "agent_id": entry.agent_id},
+    )
+
+
+def whoami(ctx: Context) -> None:
+    """The identity the next command would act as."""
+    me = ctx.identity()
+    ctx.out.report(
+        [f"Alias: {me.alias}", f"Address: {me.address}"],
+        {"alias": me.alias, "address": me.address, "agent_id": me.agent_id},
+    )

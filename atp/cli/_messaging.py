@@ -1,0 +1,167 @@
+"""Direct messages: ``send``, ``message status``, ``inbox`` and ``ack``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from atp.cli._args import ACK_STATUSES
+from atp.cli._context import Context, text_payload
+from atp.cli._output import CliError, as_json, public_deliveries
+from atp.client import Message, MessageStatus
+
+__all__ = ["ack", "first_text", "inbox", "message_status", "send", "when"]
+
+LEASE_SECONDS = 60
+_TEXT_WIDTH = 120
+
+
+def when(moment: datetime | str | None) -> str:
+    """A time as the CLI prints it, ``-`` for none."""
+    if moment is None:
+        return "-"
+    if isinstance(moment, str):
+        return moment
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def first_text(payload: Any, width: int | None = _TEXT_WIDTH) -> str:
+    """The first text part, whitespace squeezed (and cut to ``width``)."""
+    parts = payload.get("parts", ()) if isinstance(payload, Mapping) else ()
+    for part in parts:
+        if isinstance(part, Mapping) and isinstance(part.get("text"), str):
+            text = " ".join(part["text"].split())
+            return text if width is None or len(text) <= width else text[: width - 1] + "~"
+    return "non-text payload"
+
+
+def send(ctx: Context, recipient: str, text: str) -> None:
+    me = ctx.identity()
+    address, is_alias = ctx.resolve(recipient)
+    with ctx.client() as client:
+        status = client.send(address, text_payload(text), token=me.token)
+    delivery = status.deliveries[0]["id"] if status.deliveries else None
+    ctx.out.report(
+        [
+            "Message sent.",
+            f"Sender: {me.alias} ({me.address})",
+            f"Recipient: {recipient}",
+            f"Resolved address: {address}" if is_alias else f"Recipient address: {address}",
+            f"Message: {status.message.id}",
+            f"Delivery: {delivery}" if delivery else
+            "Delivery: none yet (polling recipient should run `atp inbox`)",
+        ],
+        {"message_id": status.message.id, "delivery_id": delivery,
+         "message_status": as_json(status)},
+    )  # fmt: skip
+
+
+def message_status(ctx: Context, message_id: str) -> None:
+    me = ctx.identity()
+    with ctx.client() as client:
+        status = client.status(message_id, token=me.token)
+    ctx.out.report(status_lines(ctx, status), as_json(status))
+
+
+def status_lines(ctx: Context, status: MessageStatus) -> list[str]:
+    """A message status for a person: never its payload, never a receiver's URL."""
+    message = status.message
+    lines = [
+        "Message status.",
+        f"Message: {message.id}",
+        f"Sender: {ctx.decorated(message.sender)}",
+        f"Recipient: {ctx.decorated(message.recipient)}",
+        f"Created: {when(message.created_at)}",
+        f"Carrier status: {status.carrier_status}",
+        f"ACK status: {status.ack_status or '-'}",
+        f"Terminal: {when(status.terminal_at)}",
+        "",
+    ]
+    deliveries = public_deliveries(status.deliveries)
+    if not deliveries:
+        return [*lines, "Deliveries: none"]
+    lines.append("Deliveries:")
+    for delivery in deliveries:
+        lines.extend(_delivery_lines(delivery))
+    return lines
+
+
+def _delivery_lines(delivery: Mapping[str, Any]) -> Iterator[str]:
+    count = str(delivery["attempt_count"])
+    if delivery.get("max_attempts") is not None:
+        count += f"/{delivery['max_attempts']}"
+    yield f"- Delivery: {delivery['id']}"
+    yield f"  Mode: {delivery['mode']}"
+    yield f"  Status: {delivery['status']}"
+    yield f"  Attempt count: {count}"
+    yield f"  Claimed: {when(delivery.get('claimed_at'))}"
+    yield f"  Lease until: {when(delivery.get('leased_until'))}"
+    yield f"  Next retry: {when(delivery.get('next_attempt_at'))}"
+    yield f"  Delivered: {when(delivery.get('delivered_at'))}"
+    if delivery.get("last_error"):
+        yield f"  Last error: {delivery['last_error']}"
+    attempts = delivery.get("attempts") or []
+    if not attempts:
+        yield "  Webhook attempts: none"
+    for attempt in attempts:
+        yield f"  - Attempt #{attempt['attempt_number']}: {attempt['result']}"
+        yield f"    Response: {attempt.get('response_status') or '-'}"
+        yield f"    Error: {attempt.get('error') or '-'}"
+        yield f"    Retry: {when(attempt.get('next_attempt_at'))}"
+        yield f"    Created: {when(attempt.get('created_at'))}"
+
+
+def inbox(ctx: Context) -> None:
+    """Claim the next message (``--wait N``: wait up to N s for one to arrive)."""
+    me = ctx.identity()
+    wait = ctx.invocation.number("--wait", 0, 60) or 0
+    lease = ctx.invocation.number("--lease", 1, 3600) or LEASE_SECONDS
+    if wait:
+        print(
+            f"Waiting up to {wait:g} s for a message to {me.alias}...", file=sys.stderr, flush=True
+        )
+    with ctx.client() as client:
+        claim = client.claim(int(lease), int(wait), token=me.token)
+    if claim is None:
+        ctx.out.report(["No pending deliveries."], {"delivery": None})
+        return
+    message = claim.message
+    lines = [
+        f"Delivery: {claim.delivery_id}",
+        f"Sender: {ctx.decorated(message.sender)}",
+        f"Message: {message.id}",
+        *_session_line(message),
+        f"Timestamp: {when(message.created_at)}",
+        f"Lease until: {when(claim.leased_until)}",
+        f"Text: {first_text(message.payload)}",
+    ]
+    ctx.out.report(lines, {"delivery": as_json(claim)})
+
+
+def _session_line(message: Message) -> list[str]:
+    if message.session_id is None:
+        return []
+    return [f"Session: {message.session_id} (turn {message.session_sequence})"]
+
+
+def ack(ctx: Context, delivery_id: str) -> None:
+    """Record an ACK (``--accepted|--completed|--failed|--rejected ["<text>"]``)."""
+    if ctx.invocation.ack is None:
+        raise CliError(f"give an ACK status: {', '.join('--' + s for s in ACK_STATUSES)}")
+    status, text = ctx.invocation.ack
+    me = ctx.identity()
+    payload = None if text is None else text_payload(text, agent=True)
+    with ctx.client() as client:
+        answer = client.ack(delivery_id, status, payload, token=me.token)
+    assert answer.ack is not None
+    ctx.out.report(
+        [
+            f"ACK {status}.",
+            f"Delivery: {delivery_id}",
+            f"Message: {answer.message.id}",
+            f"ACK: {answer.ack.id}",
+        ],
+        as_json(answer),
+    )

@@ -1,0 +1,105 @@
+"""What the CLI prints: lines for a person, or one JSON document per answer for a script.
+
+Every command hands ``Output.report`` both forms of its answer; ``--json`` picks the
+JSON. Whatever a command prints passes through here, and nothing here ever receives
+a token: the commands keep credentials away from both forms.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+import cattrs
+
+__all__ = ["CliError", "Output", "as_json", "public_deliveries", "table"]
+
+# Delivery error strings that could quote a secret are shown as the contract's
+# catch-all, as the reference CLI does.
+_SECRETISH = re.compile(
+    r"token|secret|signature|authorization|bearer|whsec_|raw body|request body", re.IGNORECASE
+)
+
+_json = cattrs.Converter()
+_json.register_unstructure_hook(datetime, lambda when: when.isoformat())
+
+
+class CliError(Exception):
+    """A failure to report as ``error: <reason>`` with exit status 1."""
+
+
+class Output:
+    """Prints reports as text or as JSON, flushing each one (scripts read it live)."""
+
+    def __init__(self, json_mode: bool = False, stream: TextIO | None = None) -> None:
+        self.json_mode = json_mode
+        self.stream = stream or sys.stdout
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.stream.isatty()
+
+    def report(self, lines: Iterable[str], data: Mapping[str, Any]) -> None:
+        """Print ``lines`` for a person, or ``data`` as one line of JSON with ``--json``."""
+        if self.json_mode:
+            self.stream.write(json.dumps(data, separators=(",", ":")) + "\n")
+        else:
+            self.stream.writelines(f"{line}\n" for line in lines)
+        self.stream.flush()
+
+
+def as_json(result: Any) -> Any:
+    """A client result (``MessageStatus``, ``SessionView``, ...) as JSON data.
+
+    Only results that hold no key go through here; deliveries are made public first.
+    """
+    data = _json.unstructure(result)
+    return _scrub(data)
+
+
+def _scrub(data: Any) -> Any:
+    if isinstance(data, dict):
+        if "deliveries" in data:
+            data = {**data, "deliveries": public_deliveries(data["deliveries"])}
+        return {key: _scrub(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_scrub(item) for item in data]
+    return data
+
+
+def public_deliveries(deliveries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Deliveries as the CLI shows them: no receiver URL, and no error that quotes a secret."""
+    shown = []
+    for delivery in deliveries:
+        attempts = [
+            {k: _safe_error(v) if k == "error" else v for k, v in a.items() if k != "request_url"}
+            for a in delivery.get("attempts", ())
+        ]
+        shown.append(
+            {
+                **delivery,
+                "last_error": _safe_error(delivery.get("last_error")),
+                "attempts": attempts,
+            }
+        )
+    return shown
+
+
+def _safe_error(error: Any) -> Any:
+    if isinstance(error, str) and _SECRETISH.search(error):
+        return "internal_error"
+    return error
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[str]], aligned: bool) -> list[str]:
+    """Rows under a header: columns padded for a terminal, tab-separated for a pipe."""
+    rows = [list(header), *(list(row) for row in rows)]
+    if not aligned:
+        return ["\t".join(row) for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows]  # fmt: skip
