@@ -1,0 +1,92 @@
+"""Run the real ``atp`` command in a subprocess, and check that it never shows a secret.
+
+Every output of every run goes through ``assert_no_secret``: the issue's pattern
+must not match, and no token from ``credentials.toml`` may appear. Wire ids are
+base64url and so may contain ``ak_X`` by chance (one id in about 20,000); they are
+masked before the pattern is applied. A token cannot hide behind that mask: tokens
+are 43 characters after their prefix, ids 22, and the mask needs a whole word.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import attrs
+import trio
+
+__all__ = ["SECRET", "Cli", "Run", "assert_no_secret", "field"]
+
+SECRET = re.compile(
+    r"Bearer |authorization|ak_[A-Za-z0-9]|agk_[A-Za-z0-9]|whsec_|signature", re.IGNORECASE
+)
+_WIRE_ID = re.compile(
+    r"(?<![\w-])(?:acct|agt|msg|dlv|ses|ack|wha|acctkey|agtkey)_[\w-]{22}(?![\w-])"
+)
+
+
+def assert_no_secret(text: str, tokens: list[str]) -> None:
+    for token in tokens:
+        assert token not in text
+    found = SECRET.search(_WIRE_ID.sub("<id>", text))
+    assert found is None, f"secret-like text {found.group()!r} in:\n{text}"
+
+
+def field(text: str, name: str) -> str:
+    """The value of the ``Name: value`` line in ``text``."""
+    match = re.search(rf"^{re.escape(name)}: (.*)$", text, re.MULTILINE)
+    assert match, f"no {name!r} line in:\n{text}"
+    return match.group(1)
+
+
+@attrs.frozen
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+class Cli:
+    """``python -m atp`` with its own ``ATP_HOME``; every output is checked for secrets."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("ATP_")}
+        self.env["ATP_HOME"] = str(home)
+        self.runs: list[Run] = []
+
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "atp", *args]
+
+    def tokens(self) -> list[str]:
+        path = self.home / "credentials.toml"
+        if not path.exists():
+            return []
+        data = tomllib.loads(path.read_text())
+        return [data["account_token"], *(a["agent_token"] for a in data["agents"].values())]
+
+    def check(self, text: str) -> None:
+        assert_no_secret(text, self.tokens())
+
+    async def __call__(self, *args: str, code: int = 0) -> Run:
+        done = await trio.run_process(
+            self.command(*args), env=self.env, capture_stdout=True, capture_stderr=True,
+            check=False,
+        )  # fmt: skip
+        run = Run(done.returncode, done.stdout.decode(), done.stderr.decode())
+        self.runs.append(run)
+        self.check(run.out + run.err)
+        assert run.code == code, f"atp {' '.join(args)} exited {run.code}:\n{run.out}{run.err}"
+        if code:
+            assert run.err.startswith("error: "), run.err
+        return run
+
+    async def start(self, *args: str) -> trio.Process:
+        """Start a long-running command (watch, inbox --wait) with piped output."""
+        return await trio.lowlevel.open_process(
+            self.command(*args), env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
