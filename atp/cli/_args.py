@@ -74,13 +74,14 @@ def parse(argv: Sequence[str]) -> Invocation:
             options[name] = value
         elif token in _FLAGS:
             flags.add(token)
-        elif token.removeprefix("--") in ACK_STATUSES:
+        elif name.startswith("--") and name[2:] in ACK_STATUSES:
             if ack is not None:
                 raise CliError(
                     "give one ACK status: --accepted, --completed, --failed or --rejected"
                 )
-            text = rest.pop(0) if rest and not rest[0].startswith("--") else None
-            ack = (token.removeprefix("--"), text)
+            if not has_value:  # the text is optional: the next word, unless it is an option
+                value = rest.pop(0) if rest and not rest[0].startswith("--") else ""
+            ack = (name[2:], value or None)
         elif token.startswith("--"):
             raise CliError(f"unknown option {name}. Run `atp help`.")
         else:

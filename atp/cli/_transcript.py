@@ -61,7 +61,7 @@ class Transcript:
     def row(self, status: MessageStatus) -> list[str]:
         """The lines of one message: its cells, then the rest of its text wrapped."""
         text = first_text(status.message.payload, width=None)
-        wrapped = textwrap.wrap(text, _MESSAGE_WIDTH) or [""]
+        wrapped = textwrap.wrap(text, _MESSAGE_WIDTH, break_on_hyphens=False) or [""]
         indent = " " * (sum(self._widths) + 2 * len(self._widths))
         return [self._line(self._cells(status), wrapped[0])] + [indent + w for w in wrapped[1:]]
 

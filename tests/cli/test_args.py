@@ -101,9 +101,6 @@ def test_a_valued_option_without_a_value_is_an_error() -> None:
         parse(["inbox", "--as"])
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: a bare word equal to an ACK status is read as an ACK flag"
-)
 def test_a_bare_word_that_names_an_ack_status_stays_a_positional() -> None:
     invocation = parse(["send", "beta", "completed"])
     assert invocation.words == ("send", "beta", "completed")
