@@ -13,7 +13,7 @@ from typing import Any
 
 from atp.cli._context import Context, text_payload
 from atp.cli._identity import DEFAULT_SERVER
-from atp.cli._messaging import first_text, when
+from atp.cli._output import first_text, when
 from atp.cli._transcript import Transcript, sort_key
 from atp.client import AgentCreated, Client
 

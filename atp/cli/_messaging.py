@@ -4,37 +4,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from atp.cli._args import ACK_STATUSES
 from atp.cli._context import Context, text_payload
-from atp.cli._output import CliError, as_json, public_deliveries
+from atp.cli._output import CliError, as_json, first_text, public_deliveries, when
 from atp.client import Message, MessageStatus
 
-__all__ = ["ack", "first_text", "inbox", "message_status", "send", "when"]
+__all__ = ["ack", "inbox", "message_status", "send"]
 
 LEASE_SECONDS = 60
-_TEXT_WIDTH = 120
-
-
-def when(moment: datetime | str | None) -> str:
-    """A time as the CLI prints it, ``-`` for none."""
-    if moment is None:
-        return "-"
-    if isinstance(moment, str):
-        return moment
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def first_text(payload: Any, width: int | None = _TEXT_WIDTH) -> str:
-    """The first text part, whitespace squeezed (and cut to ``width``)."""
-    parts = payload.get("parts", ()) if isinstance(payload, Mapping) else ()
-    for part in parts:
-        if isinstance(part, Mapping) and isinstance(part.get("text"), str):
-            text = " ".join(part["text"].split())
-            return text if width is None or len(text) <= width else text[: width - 1] + "~"
-    return "non-text payload"
 
 
 def send(ctx: Context, recipient: str, text: str) -> None:
@@ -62,10 +41,10 @@ def message_status(ctx: Context, message_id: str) -> None:
     me = ctx.identity()
     with ctx.client() as client:
         status = client.status(message_id, token=me.token)
-    ctx.out.report(status_lines(ctx, status), as_json(status))
+    ctx.out.report(_status_lines(ctx, status), as_json(status))
 
 
-def status_lines(ctx: Context, status: MessageStatus) -> list[str]:
+def _status_lines(ctx: Context, status: MessageStatus) -> list[str]:
     """A message status for a person: never its payload, never a receiver's URL."""
     message = status.message
     lines = [

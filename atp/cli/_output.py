@@ -11,12 +11,12 @@ import json
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import cattrs
 
-__all__ = ["CliError", "Output", "as_json", "public_deliveries", "table"]
+__all__ = ["CliError", "Output", "as_json", "first_text", "public_deliveries", "table", "when"]
 
 # Delivery error strings that could quote a secret are shown as the contract's
 # catch-all, as the reference CLI does.
@@ -24,8 +24,9 @@ _SECRETISH = re.compile(
     r"token|secret|signature|authorization|bearer|whsec_|raw body|request body", re.IGNORECASE
 )
 
+_TEXT_WIDTH = 120
 _json = cattrs.Converter()
-_json.register_unstructure_hook(datetime, lambda when: when.isoformat())
+_json.register_unstructure_hook(datetime, lambda moment: when(moment))  # the wire's form
 
 
 class CliError(Exception):
@@ -103,3 +104,22 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]], aligned: bool) -
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             for row in rows]  # fmt: skip
+
+
+def when(moment: datetime | str | None) -> str:
+    """A time as the CLI prints it, ``-`` for none."""
+    if moment is None:
+        return "-"
+    if isinstance(moment, str):
+        return moment
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def first_text(payload: Any, width: int | None = _TEXT_WIDTH) -> str:
+    """The first text part, whitespace squeezed (and cut to ``width``)."""
+    parts = payload.get("parts", ()) if isinstance(payload, Mapping) else ()
+    for part in parts:
+        if isinstance(part, Mapping) and isinstance(part.get("text"), str):
+            text = " ".join(part["text"].split())
+            return text if width is None or len(text) <= width else text[: width - 1] + "~"
+    return "non-text payload"

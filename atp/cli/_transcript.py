@@ -13,7 +13,7 @@ import textwrap
 from collections.abc import Callable, Iterable
 from datetime import UTC
 
-from atp.cli._messaging import first_text
+from atp.cli._output import first_text
 from atp.client import MessageStatus
 
 __all__ = ["Transcript", "delivery_state", "sort_key"]

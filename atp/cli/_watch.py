@@ -12,8 +12,7 @@ from __future__ import annotations
 import time
 
 from atp.cli._context import Context
-from atp.cli._messaging import when
-from atp.cli._output import as_json
+from atp.cli._output import as_json, when
 from atp.cli._sessions import session_lines
 from atp.cli._transcript import Transcript, delivery_state, sort_key
 from atp.client import FINAL_SESSION_STATUSES, Client, MessageStatus

@@ -96,7 +96,7 @@ def test_as_json_of_a_message_status() -> None:
         }
     )  # fmt: skip
     data = as_json(status)
-    assert data["message"]["created_at"] == "2026-05-27T12:00:00+00:00"
+    assert data["message"]["created_at"] == "2026-05-27T12:00:00.000000Z"  # as on the wire
     assert datetime.fromisoformat(data["terminal_at"]) == status.terminal_at
     assert data["message"]["sender"] == "atp://agent/agt_A"
     assert data["message"]["payload"] == {"parts": [{"text": "hello"}]}

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from atp.cli._messaging import first_text, when
+from atp.cli._output import first_text, when
 from atp.cli._transcript import Transcript, delivery_state, sort_key
 from atp.client import MessageStatus
 
