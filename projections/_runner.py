@@ -3,7 +3,10 @@
 Each page of notifications is applied to every view and the tracking position is
 written in the same transaction, so each event is projected exactly once, even
 across crashes. The runner sleeps until the ledger says something committed; nothing
-polls on a timer.
+polls on a timer. While no reader waits for the views, it lets the commits of the
+next few milliseconds join the page: each page costs a thread trip, a read and a
+transaction however small it is, and under load one page per commit was a large share
+of the server's CPU. A reader that waits (``wait_projected``) ends that pause at once.
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ class ProjectionStatistics:
     batches: int
 
 
+# ops/bench, SQLite, paired runs: 32 clients 43.3% -> 46.7% of the ceiling (means of
+# 5 and 7 runs), 1 client p50 4.05 -> 3.45 ms; 25 ms gathered no more.
+_GATHER_SECONDS = 0.010
+
+
 class ProjectionRunner:
     """Applies the ledger's events to ``views``; readers wait on :meth:`wait_projected`."""
 
@@ -44,6 +52,7 @@ class ProjectionRunner:
         self.topics = sorted(set().union(*(event_topics(v.aggregates) for v in self.views)))
         self.position = self._read_position()
         self._advanced = trio.Event()
+        self._awaited = trio.Event()  # set when a reader waits: project now
         # One applier at a time: the follower loop, a start-up catch-up and a rebuild
         # may all ask; two appliers would read and apply the same page twice.
         self._applying = trio.Lock()
@@ -61,6 +70,8 @@ class ProjectionRunner:
         task_status.started()
         while True:
             await self.ledger.wait_committed(self.position)
+            with trio.move_on_after(_GATHER_SECONDS):  # unless a reader waits
+                await self._awaited.wait()
             await self.catch_up()
 
     async def catch_up(self) -> None:
@@ -80,6 +91,7 @@ class ProjectionRunner:
             self._batches += 1
             self._advanced.set()
             self._advanced = trio.Event()
+            self._awaited = trio.Event()
 
     def _read_and_apply(self, start: int, stop: int) -> tuple[int, int]:
         """Apply the views' events in [start, stop], a page at most; return (position, count)."""
@@ -104,6 +116,7 @@ class ProjectionRunner:
     async def wait_projected(self, position: int) -> None:
         """Wait until the views reflect every event up to notification ``position``."""
         while self.position < position:
+            self._awaited.set()
             await self._advanced.wait()
 
     async def wait_current(self) -> None:
