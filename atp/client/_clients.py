@@ -9,7 +9,7 @@ answer raises the contract's error as its ``atp.errors`` class.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -18,7 +18,7 @@ import trio
 
 from atp.client import _calls
 from atp.client._calls import Call
-from atp.client._events import SessionEvent, read_events
+from atp.client._events import EventDecoder, SessionEvent, read_events
 from atp.client._results import AccountCreated, AgentCreated, Claim, MessageStatus, SessionView
 from atp.errors import AtpError, error_for_code
 
@@ -81,6 +81,23 @@ def _api_key(given: str | None, default: str | None) -> str:
 def _settled(attempt: int, response: httpx.Response) -> bool:
     """Whether this answer is final: not one to retry, or the retries are used up."""
     return attempt == _RETRIES or not _retryable(response)
+
+
+class _Reconnects:
+    """When to reopen a session's stream: at once after news, backing off after failures."""
+
+    def __init__(self) -> None:
+        self.failures = 0  # in a row; an event resets it
+
+    @property
+    def delay(self) -> float:
+        return _BACKOFF * 2.0**self.failures
+
+    def lost(self, error: httpx.TransportError) -> None:
+        """Count a lost connection; raise ``error`` once the retries are used up."""
+        self.failures += 1
+        if self.failures > _RETRIES:
+            raise error
 
 
 def _read(call: Call[T], response: httpx.Response) -> T:
@@ -186,7 +203,7 @@ class Client:
         without streams (the reference carrier): poll :meth:`session` there.
         """
         headers = _headers(_calls.session(self._token(token), session_id))
-        failures = 0
+        reconnects = _Reconnects()
         while True:
             headers["last-event-id"] = str(after)
             try:
@@ -198,15 +215,13 @@ class Client:
                         response.read()
                         raise_for_error(response)
                     for event in read_events(response.iter_lines()):
-                        failures, after = 0, event.id
+                        reconnects.failures, after = 0, event.id
                         yield event
                         if event.is_final:
                             return
-            except httpx.TransportError:
-                failures += 1
-                if failures > _RETRIES:
-                    raise
-            time.sleep(_BACKOFF * 2**failures)
+            except httpx.TransportError as exc:
+                reconnects.lost(exc)
+            time.sleep(reconnects.delay)
 
 
 class AsyncClient:
@@ -300,3 +315,32 @@ class AsyncClient:
 
     async def session(self, session_id: str, *, token: str | None = None) -> SessionView:
         return await self.call(_calls.session(self._token(token), session_id))
+
+    async def follow_session(
+        self, session_id: str, after: int = 0, *, token: str | None = None
+    ) -> AsyncIterator[SessionEvent]:
+        """As :meth:`Client.follow_session`; close it early with ``contextlib.aclosing``."""
+        headers = _headers(_calls.session(self._token(token), session_id))
+        reconnects = _Reconnects()
+        while True:
+            headers["last-event-id"] = str(after)
+            try:
+                async with self._http.stream(
+                    "GET", f"/api/sessions/{session_id}/stream",
+                    headers=headers, timeout=_STREAM_TIMEOUT,
+                ) as response:  # fmt: skip
+                    if response.status_code >= 400:
+                        await response.aread()
+                        raise_for_error(response)
+                    decoder = EventDecoder()
+                    async for line in response.aiter_lines():
+                        event = decoder.feed(line)
+                        if event is None:
+                            continue
+                        reconnects.failures, after = 0, event.id
+                        yield event
+                        if event.is_final:
+                            return
+            except httpx.TransportError as exc:
+                reconnects.lost(exc)
+            await trio.sleep(reconnects.delay)

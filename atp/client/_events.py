@@ -17,7 +17,7 @@ import attrs
 
 from atp.client._results import MessageStatus
 
-__all__ = ["FINAL_SESSION_STATUSES", "SessionEvent", "read_events"]
+__all__ = ["FINAL_SESSION_STATUSES", "EventDecoder", "SessionEvent", "read_events"]
 
 FINAL_SESSION_STATUSES = frozenset({"rejected", "failed", "closed"})
 
@@ -45,20 +45,34 @@ class SessionEvent:
         return cls(event_id, kind, status=data["status"], at=at and datetime.fromisoformat(at))
 
 
-def read_events(lines: Iterable[str]) -> Iterator[SessionEvent]:
-    """The events in the stream's text lines (heartbeats and unknown kinds skipped)."""
-    fields: dict[str, str] = {}
-    for line in lines:
+class EventDecoder:
+    """Turns the stream's text lines, fed one at a time, into events."""
+
+    def __init__(self) -> None:
+        self._fields: dict[str, str] = {}
+
+    def feed(self, line: str) -> SessionEvent | None:
+        """The event that ``line`` completes, if any (heartbeats and unknown kinds: none)."""
         if line.startswith(":"):
-            continue
+            return None
         if line:
             name, _, value = line.partition(":")
             value = value.removeprefix(" ")
-            if name == "data" and name in fields:  # a multi-line data field
-                value = f"{fields[name]}\n{value}"
-            fields[name] = value
-            continue
+            if name == "data" and name in self._fields:  # a multi-line data field
+                value = f"{self._fields[name]}\n{value}"
+            self._fields[name] = value
+            return None
+        fields, self._fields = self._fields, {}
         kind, data, event_id = fields.get("event"), fields.get("data"), fields.get("id")
-        fields = {}
         if kind in ("message", "status") and data is not None and event_id is not None:
-            yield SessionEvent.of(int(event_id), kind, json.loads(data))
+            return SessionEvent.of(int(event_id), kind, json.loads(data))
+        return None
+
+
+def read_events(lines: Iterable[str]) -> Iterator[SessionEvent]:
+    """The events in the stream's text lines."""
+    decoder = EventDecoder()
+    for line in lines:
+        event = decoder.feed(line)
+        if event is not None:
+            yield event

@@ -69,6 +69,19 @@ async def test_the_async_client_runs_under_trio(base_url: str) -> None:
         with pytest.raises(ValueError, match="no API key"):
             await AsyncClient(base_url).claim()
 
+        view = await atp.open_session(beta.address, hello("talk?"), token=alpha.api_key)
+        session_id = view.session.id
+        await atp.answer_session(session_id, token=beta.api_key)
+        await atp.send_turn(session_id, hello("yes"), token=beta.api_key)
+        await atp.call(calls.close_session(alpha.api_key, session_id))
+        events = [event async for event in atp.follow_session(session_id, token=alpha.api_key)]
+        assert [(e.kind, e.status) for e in events] == [
+            ("message", None), ("status", "open"), ("message", None), ("status", "closed"),
+        ]  # fmt: skip
+        assert [e.message.message.session_sequence for e in events if e.message] == [1, 2]
+        resumed = atp.follow_session(session_id, after=events[1].id, token=beta.api_key)
+        assert [e.id async for e in resumed] == [e.id for e in events[2:]]
+
 
 def test_secrets_stay_out_of_reprs() -> None:
     created = calls.signup("x").read(
