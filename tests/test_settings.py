@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from atp.settings import Settings, load_or_create_secret_key
+from atp.settings import CliSettings, Settings, load_or_create_secret_key
 
 
 def test_defaults_are_the_contracts() -> None:
@@ -74,3 +74,17 @@ def test_embedded_secret_key_is_created_once_with_mode_0600(tmp_path: Path) -> N
     first = load_or_create_secret_key(tmp_path)
     assert load_or_create_secret_key(tmp_path) == first
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_cli_settings_read_home_colour_and_demo_delay(tmp_path: Path) -> None:
+    default = CliSettings.from_env({})
+    assert default.home == Path("~/.atp").expanduser() and default.color
+    read = CliSettings.from_env(
+        {"ATP_HOME": str(tmp_path), "NO_COLOR": "1", "ATP_DEMO_DELAY_MS": "250"}
+    )
+    assert (read.home, read.color, read.demo_delay) == (tmp_path, False, 0.25)
+    assert not CliSettings.from_env({"ATP_DEMO_NO_COLOR": "1"}).color
+    with pytest.raises(ValueError, match="must not be negative"):
+        CliSettings.from_env({"ATP_DEMO_DELAY_MS": "-1"})
+    with pytest.raises(ValueError, match="ATP_HOEM"):
+        CliSettings.from_env({"ATP_HOEM": "/x"})

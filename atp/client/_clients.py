@@ -57,7 +57,7 @@ def _error_field(response: httpx.Response, name: str) -> str | None:
         return None
 
 
-def raise_for_error(response: httpx.Response) -> None:
+def _raise_for_error(response: httpx.Response) -> None:
     """Raise the contract's error for an error answer, as its ``atp.errors`` class.
 
     The text says what the server said: ``server returned 404 not_found: <message>``.
@@ -84,7 +84,7 @@ def _settled(attempt: int, response: httpx.Response) -> bool:
 
 
 class _Reconnects:
-    """When to reopen a session's stream: at once after news, backing off after failures."""
+    """When to reopen a session's stream: after a short pause, longer after each failure."""
 
     def __init__(self) -> None:
         self.failures = 0  # in a row; an event resets it
@@ -101,7 +101,7 @@ class _Reconnects:
 
 
 def _read(call: Call[T], response: httpx.Response) -> T:
-    raise_for_error(response)
+    _raise_for_error(response)
     return call.read(response.json())
 
 
@@ -213,7 +213,7 @@ class Client:
                 ) as response:  # fmt: skip
                     if response.status_code >= 400:
                         response.read()
-                        raise_for_error(response)
+                        _raise_for_error(response)
                     for event in read_events(response.iter_lines()):
                         reconnects.failures, after = 0, event.id
                         yield event
@@ -331,7 +331,7 @@ class AsyncClient:
                 ) as response:  # fmt: skip
                     if response.status_code >= 400:
                         await response.aread()
-                        raise_for_error(response)
+                        _raise_for_error(response)
                     decoder = EventDecoder()
                     async for line in response.aiter_lines():
                         event = decoder.feed(line)
