@@ -24,6 +24,7 @@ from atp.serve import open_runtime, serve_http
 from atp.settings import Settings
 from projections import AgentsView, MessagesView, SessionsView, dump_views, open_view_store, rebuild
 from tests.helpers import Agent, Api, text
+from tests.webhooks.fake_dns import FakeDns
 
 VIEW_TABLES = AgentsView.tables + MessagesView.tables + SessionsView.tables
 REBUILT = re.compile(r"rebuilt read models up to notification (\d+)")
@@ -112,8 +113,9 @@ async def workload(api: Api) -> dict[str, Any]:
     ok(await api.post(f"/api/sessions/{refused}/reject", a2.token), 201)
     ok(await api.post(f"/api/sessions/{dropped}/close", a1.token), 200)
 
-    # The webhook's first attempt (example.com cannot be reached here) has ended; the next
-    # is 30 s away, so nothing changes the views behind the test's back.
+    # The webhook's first attempt has ended (the tests' ``dns`` fixture answers "no such
+    # name" for example.com, so it never leaves the machine); the next is 30 s away, so
+    # nothing changes the views behind the test's back.
     with trio.fail_after(20):
         while True:
             status = ok(await api.status(b2.token, webhook["message"]["id"]), 200)
@@ -123,7 +125,7 @@ async def workload(api: Api) -> dict[str, Any]:
     return {"blocked": blocked["message"]["id"], "a2": a2}
 
 
-async def test_rebuild_reproduces_every_view(api: Api, runtime: Runtime) -> None:
+async def test_rebuild_reproduces_every_view(api: Api, runtime: Runtime, dns: FakeDns) -> None:
     made = await workload(api)
     projections = runtime.projections
     await projections.wait_current()
@@ -214,7 +216,7 @@ async def _cli_rebuild(settings: Settings) -> tuple[int, str]:
     return int(match.group(1)), output
 
 
-async def test_cli_rebuild_of_a_stopped_carrier(settings: Settings) -> None:
+async def test_cli_rebuild_of_a_stopped_carrier(settings: Settings, dns: FakeDns) -> None:
     await _run_workload(settings)
     before, position = await trio.to_thread.run_sync(_dump_store, settings)
     assert position > 0 and len(before["atp_messages"]) == 16
@@ -232,7 +234,7 @@ def _lose_views(data_dir: Path) -> None:
         (data_dir / name).unlink(missing_ok=True)
 
 
-async def test_cli_rebuild_restores_lost_views(tmp_path: Path) -> None:
+async def test_cli_rebuild_restores_lost_views(tmp_path: Path, dns: FakeDns) -> None:
     """The embedded store's views.db is gone (derived data); the ledger alone rebuilds it."""
     settings = Settings(data_dir=tmp_path / "var", port=0)
     await _run_workload(settings)

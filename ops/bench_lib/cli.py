@@ -1,8 +1,8 @@
 """``ops/bench``: argument parsing, dispatch to a mode, the JSON file and clean-up.
 
 The modes (see ops/README.md): the default closed-loop load (``load_run``), the RSS of
-N agents (``rss_run``), the end-to-end webhook push latency (``webhook_run``) and
-ordered session turns (``session_run``).
+N agents (``rss_run``), the end-to-end webhook push latency (``webhook_run``),
+ordered session turns (``session_run``) and the long poll's wake-up (``long_poll_run``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench_lib import load_run, rss_run, session_run, webhook_run
+from bench_lib import load_run, long_poll_run, rss_run, session_run, webhook_run
 from bench_lib.fixtures import SetupError
 from bench_lib.servers import PG_URL, ServerError
 
@@ -77,6 +77,15 @@ def _parser() -> argparse.ArgumentParser:
         help="sessions mode: closed-loop turns; PLAN is SESSIONSxCLIENTS-per-session runs "
         f"(default {session_run.PLAN}); --clients does not apply",
     )
+    p.add_argument(
+        "--long-poll",
+        nargs="?",
+        type=int,
+        const=long_poll_run.ROUNDS,
+        metavar="ROUNDS",
+        help="long-poll mode: how soon a waiting claim hears of a send "
+        f"(default {long_poll_run.ROUNDS} rounds), and idle 1 s waits",
+    )
     p.add_argument("--concurrency", type=int, default=16, help="setup connections (16)")
     p.add_argument("--pg-url", default=PG_URL, help=f"loopback PostgreSQL ({PG_URL})")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON")
@@ -84,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 class _Mode(Protocol):
-    """A mode module: ``load_run``, ``rss_run``, ``webhook_run`` or ``session_run``."""
+    """A mode module: ``load_run``, ``rss_run``, ``webhook_run``, ``session_run``, ..."""
 
     def run(self, args: argparse.Namespace, work: Path) -> dict[str, Any]: ...
 
@@ -98,6 +107,7 @@ def _mode(args: argparse.Namespace) -> _Mode:
             ("--webhook", webhook_run, args.webhook),
             ("--agents-rss", rss_run, args.agents_rss is not None),
             ("--sessions", session_run, args.sessions is not None),
+            ("--long-poll", long_poll_run, args.long_poll is not None),
         )
         if on
     ]

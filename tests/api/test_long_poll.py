@@ -53,13 +53,17 @@ async def test_a_waiting_claim_answers_null_when_the_time_is_up(api: Api) -> Non
     assert await claim(api, beta.token, {"wait_seconds": 1}, key="long-1") == (200, body)
 
 
-async def test_a_lease_that_ends_wakes_a_waiting_claim(api: Api) -> None:
-    alpha, beta = await api.pair()
-    await api.send(alpha, beta)
-    first = (await api.claim(beta, 1)).json()  # leased for one second
-    status, body = await claim(api, beta.token, {"wait_seconds": 5})
-    assert status == 201 and body["message"]["id"] == first["message"]["id"]
-    assert body["id"] != first["id"]
+async def test_a_lease_that_ends_wakes_a_waiting_claim(tmp_path: Path, clock: MockClock) -> None:
+    async with open_carrier(Settings(data_dir=tmp_path / "var", port=0)) as (api, _):
+        alpha, beta = await api.pair()
+        await api.send(alpha, beta)
+        first = (await api.claim(beta, 1)).json()  # leased for one second
+        leased = trio.current_time()
+        status, body = await claim(api, beta.token, {"wait_seconds": 30})
+        # Woken when the lease ended, not claimed at the end of the 30 s wait.
+        assert trio.current_time() - leased == pytest.approx(1, abs=0.2)
+        assert status == 201 and body["message"]["id"] == first["message"]["id"]
+        assert body["id"] != first["id"]
 
 
 async def test_wait_seconds_is_checked(api: Api) -> None:

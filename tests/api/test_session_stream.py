@@ -17,9 +17,16 @@ Event = tuple[str, str, dict[str, Any]]  # (id, name, data)
 
 
 async def events(
-    api: Api, token: str, session_id: str, last_event_id: str | None = None, *, count: int = 99
+    api: Api,
+    token: str,
+    session_id: str,
+    last_event_id: str | None = None,
+    *,
+    count: int = 99,
+    read: tuple[int, trio.Event] | None = None,
 ) -> list[Event]:
-    """Read up to ``count`` events, or until the server ends the stream."""
+    """Read up to ``count`` events, or until the server ends the stream; ``read=(n, event)``
+    sets ``event`` once ``n`` events have arrived."""
     headers = {"authorization": f"Bearer {token}"}
     if last_event_id is not None:
         headers["last-event-id"] = last_event_id
@@ -39,6 +46,8 @@ async def events(
                 elif "id" in fields:
                     found.append((fields["id"], fields["event"], json.loads(fields["data"])))
                     fields = {}
+                    if read is not None and len(found) == read[0]:
+                        read[1].set()
                     if len(found) == count:
                         break
     return found
@@ -71,12 +80,14 @@ async def test_the_stream_follows_new_turns_live(api: Api) -> None:
     alpha, beta, session_id = await opened(api)
     found: list[Event] = []
 
+    history = trio.Event()
+
     async def follow() -> None:
-        found.extend(await events(api, beta.token, session_id, count=4))
+        found.extend(await events(api, beta.token, session_id, count=4, read=(2, history)))
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(follow)
-        await trio.sleep(0.2)
+        await history.wait()  # connected, and past the history: the next turns are live
         await turn(api, alpha, session_id, "live one")
         await turn(api, alpha, session_id, "live two")
     assert summary(found) == [
@@ -92,9 +103,12 @@ async def test_an_idle_stream_gets_heartbeats(api: Api, monkeypatch: pytest.Monk
     with trio.fail_after(10):
         path = f"/api/sessions/{session_id}/stream"
         async with api.client.stream("GET", path, headers=headers) as r:
+            assert r.status_code == 200
             async for line in r.aiter_lines():
                 if line == ": heartbeat":
                     break
+            else:
+                pytest.fail("the stream ended without a heartbeat")
 
 
 async def test_bad_stream_requests(api: Api) -> None:

@@ -15,11 +15,12 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import attrs
 import trio
 
-__all__ = ["SECRET", "Cli", "Run", "assert_no_secret", "field"]
+__all__ = ["SECRET", "Cli", "Run", "assert_no_secret", "field", "with_aliases"]
 
 SECRET = re.compile(
     r"Bearer |authorization|ak_[A-Za-z0-9]|agk_[A-Za-z0-9]|whsec_|signature", re.IGNORECASE
@@ -62,11 +63,15 @@ class Cli:
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "atp", *args]
 
+    def state(self, name: str) -> dict[str, Any]:
+        """``config`` or ``credentials`` from ATP_HOME (empty before ``init``)."""
+        path = self.home / f"{name}.toml"
+        return tomllib.loads(path.read_text()) if path.exists() else {}
+
     def tokens(self) -> list[str]:
-        path = self.home / "credentials.toml"
-        if not path.exists():
+        data = self.state("credentials")
+        if not data:
             return []
-        data = tomllib.loads(path.read_text())
         return [data["account_token"], *(a["agent_token"] for a in data["agents"].values())]
 
     def check(self, text: str) -> None:
@@ -90,3 +95,12 @@ class Cli:
         return await trio.lowlevel.open_process(
             self.command(*args), env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
+
+
+async def with_aliases(cli: Cli, server_url: str) -> Cli:
+    """``cli`` after ``init`` on ``server_url`` and the aliases alpha (active) and beta."""
+    await cli("init", "--server", server_url)
+    await cli("agent", "create", "alpha")
+    await cli("agent", "create", "beta")
+    await cli("use", "alpha")
+    return cli

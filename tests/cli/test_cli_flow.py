@@ -9,37 +9,15 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from tests.cli.cli_process import Cli, field
-from tests.subprocess_server import ServerProcess, server_env
+from tests.subprocess_server import ServerProcess
 
 pytestmark = pytest.mark.slow
 # The flow runs on both stores; the rest is about the CLI itself, not the store.
 SQLITE_ONLY = pytest.mark.parametrize("store", ["sqlite"])
-
-
-@pytest.fixture
-async def server(
-    store: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> AsyncIterator[ServerProcess]:
-    async with ServerProcess(server_env(store, tmp_path, request), tmp_path) as server:
-        await server.start()
-        yield server
-
-
-@pytest.fixture
-async def cli(server: ServerProcess, tmp_path: Path) -> Cli:
-    """A CLI with an account on ``server`` and the aliases alpha (active) and beta."""
-    cli = Cli(tmp_path / "home")
-    await cli("init", "--server", server.base_url + "/")
-    await cli("agent", "create", "alpha")
-    await cli("agent", "create", "beta")
-    await cli("use", "alpha")
-    return cli
 
 
 async def test_the_two_agent_flow(cli: Cli, server: ServerProcess) -> None:

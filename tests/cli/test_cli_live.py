@@ -1,15 +1,15 @@
 """The CLI commands that wait: ``inbox --wait`` and ``session watch`` (stream and polling).
 
-The carrier and the CLI run in real time here (separate processes), so times are
-measured on the wall clock; the server-side long poll is also tested on a mock clock
-in ``tests/api/test_long_poll.py``.
+These check what happens, not how fast: the server-side long poll is timed on Trio's
+mock clock in ``tests/api/test_long_poll.py``, and ``ops/bench --long-poll`` measures
+how soon a waiting claim hears of a send.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,8 @@ from hypercorn.trio import serve
 
 from actors import Runtime
 from atp.api import create_app
-from tests.cli.cli_process import Cli, field
-from tests.subprocess_server import ServerProcess, server_env
+from tests.cli.cli_process import Cli, field, with_aliases
+from tests.helpers import Api, text
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("store", ["sqlite"])]
 
@@ -54,52 +54,26 @@ class Pipe:
         return self.text
 
 
-async def aliases(cli: Cli, base_url: str) -> None:
-    await cli("init", "--server", base_url)
-    await cli("agent", "create", "alpha")
-    await cli("agent", "create", "beta")
-    await cli("use", "alpha")
-
-
-@pytest.fixture
-async def cli(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Cli]:
-    """A CLI with aliases alpha (active) and beta on a carrier process."""
-    async with ServerProcess(server_env(store, tmp_path, request), tmp_path) as server:
-        await server.start()
-        cli = Cli(tmp_path / "home")
-        await aliases(cli, server.base_url)
-        yield cli
-
-
-async def test_inbox_wait_returns_within_50_ms_of_a_send(cli: Cli) -> None:
-    config = (cli.home / "config.toml").read_text()
-    base_url = config.split('server_url = "')[1].split('"')[0]
-    beta = config.split("[aliases.beta]")[1].split('address = "')[1].split('"')[0]
-    alpha_token = cli.tokens()[1]
-    waiting = await cli.start("inbox", "--wait", "10", "--as", "beta")
+async def test_inbox_wait_is_woken_by_a_send_and_ends_when_the_time_is_up(cli: Cli) -> None:
+    # How soon (the issue's 50 ms) is measured by `ops/bench --long-poll`, not here.
+    alpha, beta = cli.tokens()[1], cli.state("config")["aliases"]["beta"]["address"]
+    waiting = await cli.start("inbox", "--wait", "60", "--as", "beta")
     out, err = Pipe(waiting.stdout), Pipe(waiting.stderr)
-    await err.until("Waiting up to 10 s")
+    await err.until("Waiting up to 60 s")
     await trio.sleep(0.5)  # the claim reaches the carrier and waits there
-    async with httpx.AsyncClient(base_url=base_url) as http:
-        sent = await http.post(
-            "/api/messages",
-            json={"to": beta, "payload": {"messageId": "m1", "role": "ROLE_USER",
-                                          "parts": [{"text": "are you there?"}]}},
-            headers={"authorization": f"Bearer {alpha_token}", "idempotency-key": "k1"},
-        )  # fmt: skip
-        answered = time.monotonic()
-    assert sent.status_code == 201
-    arrived = await out.until("Text: are you there?")
-    assert arrived - answered < 0.05
+    async with httpx.AsyncClient(base_url=cli.state("config")["server_url"]) as http:
+        body = {"to": beta, "payload": text(body="are you there?")}
+        assert (await Api(http).post("/api/messages", alpha, body)).status_code == 201
+    # Answered with the message long before the 60 s wait could have ended.
+    await out.until("Text: are you there?", within=10)
     assert await waiting.wait() == 0
     cli.check(out.text + err.text)
 
-    # Nothing comes: the answer comes when the time is up.
+    # Nothing comes: the claim is held for the whole second, then answers null.
     idle = await cli.start("inbox", "--wait", "1", "--as", "beta")
     out, err = Pipe(idle.stdout), Pipe(idle.stderr)
     started = await err.until("Waiting up to 1 s")
-    ended = await out.until("No pending deliveries.")
-    assert 0.95 <= ended - started <= 1.6
+    assert await out.until("No pending deliveries.") - started >= 0.95
 
 
 async def follow_a_session(cli: Cli) -> str:
@@ -156,8 +130,7 @@ async def test_session_watch_polls_a_carrier_without_streams(
             shutdown_trigger=shutdown.wait, task_status=task_status,
         )
     )  # fmt: skip
-    cli = Cli(tmp_path / "home")
-    await aliases(cli, binds[0])
+    cli = await with_aliases(Cli(tmp_path / "home"), binds[0])
     printed = await follow_a_session(cli)
     rows = [line.split()[:6] for line in printed.splitlines() if line[:1].isdigit()]
     # Polling shows a row again when its delivery or ACK state changes, as the reference.
