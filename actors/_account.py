@@ -79,7 +79,7 @@ class AccountActor(Actor[AccountCommand]):
                 return self.answer(command.ticket, 201, {"signing_keys": keys}, now)
             case DisableWebhookEndpoint():
                 agent = await self._agent(command.agent_id)
-                if agent.disable_webhook_endpoint(command.reason, now):
+                if agent.disable_webhook_endpoint(command.url, now):
                     self.stage(agent)
                 return Reply(200, {})
             case SetSenderPolicy():

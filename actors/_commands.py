@@ -108,11 +108,12 @@ class RotateSigningKey:
 @final
 @attrs.frozen
 class DisableWebhookEndpoint:
-    """The receiver answered 410 Gone: stop pushing until the agent sets an endpoint again."""
+    """The receiver at ``url`` answered 410 Gone: stop pushing there until the agent sets
+    an endpoint again (a different URL set since is left alone)."""
 
     account_id: str
     agent_id: str
-    reason: str
+    url: str
 
 
 @final

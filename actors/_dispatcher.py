@@ -22,7 +22,7 @@ import trio
 
 from actors._commands import DisableWebhookEndpoint, FinishWebhookAttempt
 from atp.domain import Agent
-from atp.errors import AtpError
+from atp.errors import AtpError, WebhookEndpointInactive
 from atp.webhooks import (
     PostOutcome,
     WebhookClient,
@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["WebhookDispatcher", "WebhookJob"]
 
 log = logging.getLogger(__name__)
-
-_ENDPOINT_INACTIVE = "webhook_endpoint_inactive"
 
 
 @attrs.frozen
@@ -90,10 +88,10 @@ class WebhookDispatcher:
     async def _post(self, job: WebhookJob) -> tuple[PostOutcome, str | None]:
         # The endpoint is read right before posting: a new URL or secret applies to
         # work already queued (contract §5.1).
-        runtime = self.runtime
-        agent = await runtime.identities.agent(job.recipient_agent_id)
-        if agent is None or agent.webhook is None or not agent.webhook["active"]:
-            return PostOutcome(None, None, _ENDPOINT_INACTIVE), None
+        agent = await self.runtime.identities.agent(job.recipient_agent_id)
+        if agent is None or not agent.webhook_active:
+            return PostOutcome(None, None, WebhookEndpointInactive.code), None
+        assert agent.webhook is not None
         url = agent.webhook["url"]
         outcome = await self.client.post(url, job.body, self._headers(agent, job))
         return outcome, url
@@ -127,12 +125,10 @@ class WebhookDispatcher:
     async def _report(self, job: WebhookJob, outcome: PostOutcome, url: str | None) -> None:
         runtime = self.runtime
         try:
-            if outcome.status == 410:
+            if outcome.status == 410 and url is not None:
                 agent = await runtime.identities.agent(job.recipient_agent_id)
-                if agent is not None:
-                    await runtime.ask(
-                        DisableWebhookEndpoint(agent.account_id, agent.agent_id, "gone")
-                    )
+                if agent is not None:  # the endpoint that answered, not one set since
+                    await runtime.ask(DisableWebhookEndpoint(agent.account_id, agent.agent_id, url))
             await runtime.ask(
                 FinishWebhookAttempt(
                     job.recipient_agent_id,

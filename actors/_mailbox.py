@@ -278,16 +278,12 @@ class MailboxActor(Actor[MailboxCommand]):
 
     def _finish_attempt(self, command: FinishWebhookAttempt, now: datetime) -> Reply:
         message = self.webhooks.waiting.get(command.message_id)
-        delivery = message.pending_webhook() if message is not None else None
-        if message is None or delivery is None or delivery["claim_token"] != command.claim_token:
+        if message is None:
             raise StaleDeliveryClaim()
-        if command.error == "webhook_endpoint_inactive":
-            message.end_webhook(command.error, now)  # no attempt was made (contract §5.1)
-        else:
-            message.finish_webhook_attempt(
-                command.claim_token, new_id("wha"), command.response_status, command.error,
-                command.retry_after, command.request_url, self._retries, now,
-            )  # fmt: skip
+        message.finish_webhook_attempt(
+            command.claim_token, new_id("wha"), command.response_status, command.error,
+            command.retry_after, command.request_url, self._retries, now,
+        )  # fmt: skip
         self.webhooks.finished(message)
         self.stage(message)
         if not message.is_open:

@@ -33,7 +33,6 @@ class WebhookEndpoint(TypedDict):
     active: bool
     sealed_secret: str  # the whsec_ HMAC secret
     sealed_authorization: str | None  # "<scheme> <credentials>" for A2A push receivers
-    disabled_reason: str | None  # why the carrier switched it off (a 410 Gone)
 
 
 class SigningKey(TypedDict):
@@ -129,21 +128,24 @@ class Agent(Aggregate):
         """Point pushes at ``url``, active, with a freshly generated (sealed) secret."""
         self.webhook = {
             "url": url, "active": True, "sealed_secret": sealed_secret,
-            "sealed_authorization": sealed_authorization, "disabled_reason": None,
+            "sealed_authorization": sealed_authorization,
         }  # fmt: skip
 
-    def disable_webhook_endpoint(self, reason: str, at: datetime) -> bool:
-        """Stop pushing to the endpoint (its receiver answered 410 Gone); False if already off."""
-        if self.webhook is None or not self.webhook["active"]:
+    def disable_webhook_endpoint(self, url: str, at: datetime) -> bool:
+        """Stop pushing to the endpoint at ``url`` (its receiver answered 410 Gone).
+
+        False, and nothing recorded, if it is already off or the agent has since set
+        another URL: the 410 was about the old one.
+        """
+        if not self.webhook_active or self.webhook is None or self.webhook["url"] != url:
             return False
-        self._webhook_endpoint_disabled(reason, at)
+        self._webhook_endpoint_disabled("gone", at)
         return True
 
     @event(WebhookEndpointDisabled)
     def _webhook_endpoint_disabled(self, reason: str, at: datetime) -> None:
         assert self.webhook is not None
         self.webhook["active"] = False
-        self.webhook["disabled_reason"] = reason
 
     @property
     def webhook_active(self) -> bool:

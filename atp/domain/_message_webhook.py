@@ -25,7 +25,13 @@ from atp.domain._delivery import (
     classify_attempt,
     new_delivery,
 )
-from atp.errors import MessageExpired, NotDeadLettered, NotFound, StaleDeliveryClaim
+from atp.errors import (
+    MessageExpired,
+    NotDeadLettered,
+    NotFound,
+    StaleDeliveryClaim,
+    WebhookEndpointInactive,
+)
 
 __all__ = ["MessageWebhook"]
 
@@ -102,7 +108,7 @@ class MessageWebhook(Aggregate):
             delivery["status"] = "failed"
             delivery["next_attempt_at"] = None
             delivery["last_error"] = self.reason
-            if self.reason == "webhook_endpoint_inactive":
+            if self.reason == WebhookEndpointInactive.code:
                 aggregate.park(self.at)
 
     class DeadLetterRedriven(Aggregate.Event):
@@ -155,7 +161,7 @@ class MessageWebhook(Aggregate):
         if self.expires_at <= now or self.carrier_status == "expired":
             return "message_expired"
         if not endpoint_active:
-            return "webhook_endpoint_inactive"
+            return WebhookEndpointInactive.code
         return None
 
     def claim_webhook(self, claim_token: str, lease_seconds: float, now: datetime) -> int:
@@ -199,6 +205,9 @@ class MessageWebhook(Aggregate):
         delivery = self.pending_webhook()
         if delivery is None or delivery["claim_token"] != claim_token:
             raise StaleDeliveryClaim()
+        if error == WebhookEndpointInactive.code:  # no attempt was made (contract §5.1)
+            self.end_webhook(error, now)
+            return "failed"
         attempt_number = delivery["attempt_count"] + 1
         verdict = classify_attempt(response_status, error)
         result: AttemptResult = "failed"

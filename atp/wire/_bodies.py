@@ -95,7 +95,9 @@ class WebhookAuthentication:
     """A2A 1.0 ``AuthenticationInfo``: sent as ``Authorization: <scheme> <credentials>``."""
 
     scheme: str = attrs.field(validator=v.and_(v.max_len(64), v.matches_re(_SCHEME)))
-    credentials: str = attrs.field(validator=v.and_(v.max_len(4096), v.matches_re(_CREDENTIALS)))
+    credentials: str = attrs.field(  # a secret: never in a repr
+        repr=False, validator=v.and_(v.max_len(4096), v.matches_re(_CREDENTIALS))
+    )
 
     @property
     def header(self) -> str:

@@ -67,3 +67,15 @@ def test_plan_limit_refusal_records_nothing() -> None:
         account.admit_agent("agt_3", 2)
     assert account.collect_events() == []
     assert account.agent_ids == ["agt_1", "agt_2"]
+
+
+def test_a_410_disables_only_the_endpoint_that_answered_it() -> None:
+    a = agent()
+    a.set_webhook_endpoint("https://old.example/hook", "sealed", None, NOW)
+    a.set_webhook_endpoint("https://new.example/hook", "sealed", None, NOW)
+    # A 410 from the old receiver, reported after the agent moved: nothing changes.
+    assert not a.disable_webhook_endpoint("https://old.example/hook", NOW)
+    assert a.webhook_active
+    assert a.disable_webhook_endpoint("https://new.example/hook", NOW)
+    assert not a.webhook_active
+    assert not a.disable_webhook_endpoint("https://new.example/hook", NOW)  # already off
