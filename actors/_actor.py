@@ -20,7 +20,7 @@ from eventsourcing.domain import Aggregate
 
 from actors._commands import Reply
 from actors._idempotency import Replay, Ticket
-from atp.domain import IdempotencyRecord
+from atp.domain import IdempotencyRecord, Session
 from atp.errors import AtpError, UnexpectedError
 
 if TYPE_CHECKING:
@@ -191,6 +191,9 @@ class Actor(Generic[C]):
             if self._staged:
                 await self.runtime.journal.commit(self._staged)
                 self.committed()
+                for aggregate in self._staged:  # whoever staged it: wake its streams
+                    if isinstance(aggregate, Session):
+                        self.runtime.arrivals.notify(aggregate.session_id)
         except BaseException:
             for envelope in batch:
                 if envelope.error is None:  # refused ones changed nothing: keep their error

@@ -48,6 +48,7 @@ async def stream(session_id: str) -> Response:
         cursor = after
         ledger_id = aggregate_id(session_id)
         while True:
+            signal = rt.arrivals.event(session_id)  # before reading: no commit slips by
             news = await rt.ledger.events_after(ledger_id, cursor)
             if news:
                 await rt.projections.wait_current()  # their turns' messages are in the views
@@ -59,7 +60,7 @@ async def stream(session_id: str) -> Response:
                 if data.get("status") in _FINAL:
                     return
             with trio.move_on_after(HEARTBEAT_SECONDS) as idle:
-                await rt.projections.wait_projected(rt.projections.position + 1)
+                await signal.wait()  # this session's next commit, not every commit
             if idle.cancelled_caught:
                 yield b": heartbeat\n\n"
 

@@ -122,7 +122,7 @@ class RetryPolicy:
     it knows its own load better than a fixed schedule does.
     """
 
-    delays: tuple[float, ...] = (0, 30, 120, 300, 900, 3600, 21600, 86400)
+    delays: tuple[float, ...]  # Settings.webhook_retry_delays
     retry_after_bounds: tuple[float, float] = (1.0, 86400.0)
 
     def next_attempt_at(

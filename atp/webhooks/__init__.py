@@ -17,7 +17,6 @@ from atp.webhooks._signing import (
     verify_standard,
 )
 from atp.webhooks._transport import (
-    MAX_RESPONSE_BYTES,
     PostOutcome,
     WebhookClient,
     parse_retry_after,
@@ -25,7 +24,6 @@ from atp.webhooks._transport import (
 from atp.webhooks._urls import check_webhook_url, is_public_address
 
 __all__ = [
-    "MAX_RESPONSE_BYTES",
     "PostOutcome",
     "SignatureError",
     "WebhookClient",

@@ -9,9 +9,10 @@ import pytest
 from atp.domain import Message, RetryPolicy
 from atp.domain._delivery import classify_attempt
 from atp.errors import MessageExpired, NotDeadLettered, StaleDeliveryClaim
+from atp.settings import Settings
 from tests.domain.test_message import NOW, fresh, refused
 
-POLICY = RetryPolicy()
+POLICY = RetryPolicy(Settings().webhook_retry_delays)
 
 
 def pushed(max_attempts: int = 3) -> Message:
