@@ -190,10 +190,12 @@ class Actor(Generic[C]):
             await self.before_commit()
             if self._staged:
                 await self.runtime.journal.commit(self._staged)
-                self.committed()
-                for aggregate in self._staged:  # whoever staged it: wake its streams
-                    if isinstance(aggregate, Session):
+                for aggregate in self._staged:
+                    if isinstance(aggregate, IdempotencyRecord):
+                        self.runtime.gate.recorded(aggregate.scope)
+                    elif isinstance(aggregate, Session):  # whoever staged it: wake its streams
                         self.runtime.arrivals.notify(aggregate.session_id)
+                self.committed()
         except BaseException:
             for envelope in batch:
                 if envelope.error is None:  # refused ones changed nothing: keep their error
@@ -217,12 +219,18 @@ class Actor(Generic[C]):
         }
         if not tickets:
             return {}
+        gate = self.runtime.gate
+        # Known unanswered: a session command lent on, a long poll's next ask.
+        tickets = {k: t for k, t in tickets.items() if not gate.unanswered(t)}
+        if not tickets:
+            return {}
         records = await self.runtime.ledger.get_many(
             IdempotencyRecord, [t.record_id for t in tickets.values()]
         )
         answered: dict[int, Replay | AtpError] = {}
         for key, ticket in tickets.items():
             record = records.get(ticket.record_id)
+            gate.looked_up(ticket, record)
             if record is not None:
                 try:
                     answered[key] = self.runtime.gate.replay_of(ticket, record)

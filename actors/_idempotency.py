@@ -43,6 +43,9 @@ def request_hash(params: Mapping[str, Any]) -> str:
 class _Running:
     digest: str
     done: trio.Event = attrs.field(factory=trio.Event)
+    # An actor looked, and no record was stored; while this request runs, none can be
+    # (the gate admits no other), until its own commits one.
+    absent: bool = False
 
 
 @attrs.frozen
@@ -124,6 +127,24 @@ class IdempotencyGate:
         running = self._in_flight.pop(ticket.scope, None)
         if running is not None:
             running.done.set()
+
+    def unanswered(self, ticket: Ticket) -> bool:
+        """Whether this running request is known to have no stored answer yet (so a
+        command passed on with its ticket, or asked again, needs no ledger lookup)."""
+        running = self._in_flight.get(ticket.scope)
+        return running is not None and running.absent
+
+    def looked_up(self, ticket: Ticket, record: IdempotencyRecord | None) -> None:
+        """Remember what the lookup for this running request found."""
+        running = self._in_flight.get(ticket.scope)
+        if running is not None:
+            running.absent = record is None
+
+    def recorded(self, scope: str) -> None:
+        """This request's answer was committed: a later ask must look it up."""
+        running = self._in_flight.get(scope)
+        if running is not None:
+            running.absent = False
 
     def replay_of(self, ticket: Ticket, record: IdempotencyRecord) -> Replay:
         """The stored answer for this ticket's scope.

@@ -328,8 +328,7 @@ class MailboxActor(Actor[MailboxCommand]):
         return RunDue(self.agent_id)
 
     def keep_running_for(self) -> float:
-        # The sweep wakes a stopped mailbox for deadlines further off than this.
-        return 2 * self.runtime.settings.sweep_interval
+        return self.runtime.settings.sweep_horizon
 
     # -- helpers ------------------------------------------------------------------------
 

@@ -193,4 +193,4 @@ class SessionActor(Actor[SessionCommand]):
         return ExpireSession(self.session_id)
 
     def keep_running_for(self) -> float:
-        return 2 * self.runtime.settings.sweep_interval
+        return self.runtime.settings.sweep_horizon

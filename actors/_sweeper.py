@@ -51,7 +51,7 @@ class DueSweeper:
         await runtime.projections.wait_current()
         now = runtime.now()
         recipients = set(await runtime.queries.overdue_recipients(now))
-        horizon = now + timedelta(seconds=2 * self.interval)
+        horizon = now + timedelta(seconds=runtime.settings.sweep_horizon)
         recipients.update(await runtime.queries.webhook_due_recipients(horizon))
         ttl = timedelta(seconds=runtime.settings.message_ttl)
         sessions = await runtime.queries.pending_sessions(horizon - ttl)

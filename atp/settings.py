@@ -66,6 +66,12 @@ class Settings:
         return 2 * self.webhook_attempt_deadline
 
     @property
+    def sweep_horizon(self) -> float:
+        """How far ahead a sweep wakes stopped actors (two sweeps): so an idle actor whose
+        next deadline is nearer than this must keep running, or nobody would wake it."""
+        return 2 * self.sweep_interval
+
+    @property
     def store(self) -> str:
         """``"postgresql"`` when a database URL is set, else the embedded ``"sqlite"``."""
         return "postgresql" if self.database_url else "sqlite"

@@ -178,21 +178,19 @@ class Queries:
         self, recipient_agent_id: str, after_message_id: str | None, limit: int
     ) -> list[tuple[str, dict[str, Any]]]:
         """(dead_lettered_at, status document) of parked messages, oldest first."""
-        after = ""
-        if after_message_id is not None:
-            rows = await self.bridge.run(
-                self.store.query,
-                "SELECT dead_lettered_at FROM atp_messages WHERE id = ? AND recipient_agent_id = ?",
-                (after_message_id, recipient_agent_id),
-            )
-            after = str(rows[0][0] or "") if rows else ""
+        # The cursor's own time is read in the same query: one trip per page.
+        cursor = (
+            "COALESCE((SELECT dead_lettered_at FROM atp_messages"
+            " WHERE id = ? AND recipient_agent_id = ?), '')"
+        )
+        after = (after_message_id, recipient_agent_id)
         rows = await self.bridge.run(
             self.store.query,
             "SELECT dead_lettered_at, document FROM atp_messages"
             " WHERE recipient_agent_id = ? AND dead_lettered_at IS NOT NULL"
-            " AND (dead_lettered_at > ? OR (dead_lettered_at = ? AND id > ?))"
+            f" AND (dead_lettered_at > {cursor} OR (dead_lettered_at = {cursor} AND id > ?))"
             " ORDER BY dead_lettered_at, id LIMIT ?",
-            (recipient_agent_id, after, after, after_message_id or "", limit),
+            (recipient_agent_id, *after, *after, after_message_id or "", limit),
         )
         return [(str(at), json.loads(document)) for at, document in rows]
 
@@ -208,21 +206,14 @@ class Queries:
         self, agent_id: str, status: str | None, after_session_id: str | None, limit: int
     ) -> list[SessionRow]:
         """An agent's sessions (either side), oldest first, after a session id."""
-        after = 0
-        if after_session_id is not None:
-            rows = await self.bridge.run(
-                self.store.query,
-                "SELECT position FROM atp_sessions WHERE id = ?",
-                (after_session_id,),
-            )
-            after = int(rows[0][0]) if rows else 0
         by_status, params = ("", ()) if status is None else (" AND status = ?", (status,))
         rows = await self.bridge.run(
             self.store.query,
             f"SELECT {_SESSION_COLUMNS} FROM atp_sessions"
-            " WHERE (initiator_agent_id = ? OR recipient_agent_id = ?) AND position > ?"
+            " WHERE (initiator_agent_id = ? OR recipient_agent_id = ?)"
+            " AND position > COALESCE((SELECT position FROM atp_sessions WHERE id = ?), 0)"
             f"{by_status} ORDER BY position LIMIT ?",
-            (agent_id, agent_id, after, *params, limit),
+            (agent_id, agent_id, after_session_id, *params, limit),
         )
         return [SessionRow(*row) for row in rows]
 

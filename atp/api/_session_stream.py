@@ -31,7 +31,7 @@ __all__ = ["HEARTBEAT_SECONDS", "blueprint"]
 blueprint = Blueprint("session_stream", __name__)
 
 HEARTBEAT_SECONDS = 15.0
-_FINAL = frozenset({"rejected", "failed", "closed"})
+_FINAL = frozenset(STATUS_AFTER.values()) - {"open"}  # rejected, failed, closed
 
 
 @blueprint.get("/api/sessions/<session_id>/stream")

@@ -6,7 +6,7 @@ views once they have caught up with the ledger (read-your-writes).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from quart import Blueprint
 
@@ -20,7 +20,7 @@ from atp.api._requests import (
     runtime,
     whole_number,
 )
-from atp.domain import new_id
+from atp.domain import SessionStatus, new_id
 from atp.errors import (
     InvalidRequest,
     InvalidSessionRecipient,
@@ -34,7 +34,7 @@ __all__ = ["blueprint", "visible"]
 
 blueprint = Blueprint("sessions", __name__)
 
-_STATUSES = frozenset({"pending", "open", "rejected", "failed", "closed"})
+_STATUSES = frozenset(get_args(SessionStatus))
 
 
 @blueprint.post("/api/sessions")

@@ -138,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         mode = _mode(args)
         result = mode.run(args, work)
         result["loadavg_at_start"] = loadavg
-        result["config"] = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+        config = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+        config.pop("pg_url", None)  # it may carry a password
+        result["config"] = config
         _print(mode, args, result)
         if args.json:
             args.json.write_text(json.dumps(result, indent=2) + "\n")

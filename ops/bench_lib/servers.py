@@ -212,7 +212,8 @@ def _fresh_schema(pg_url: str) -> Iterator[str]:
         with psycopg.connect(pg_url, autocommit=True, connect_timeout=10) as conn:
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
     except psycopg.Error as exc:
-        raise ServerError(f"cannot create schema on {pg_url}: {exc}") from None
+        where = urlsplit(pg_url)._replace(netloc=urlsplit(pg_url).hostname or "")
+        raise ServerError(f"cannot create schema on {where.geturl()}: {exc}") from None
     try:
         yield schema
     finally:

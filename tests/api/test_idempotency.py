@@ -12,6 +12,7 @@ import pytest
 import trio
 
 from actors import Runtime
+from tests.api.test_sessions import opened, turn
 from tests.helpers import Agent, Api, text
 
 CONFLICT = {
@@ -290,3 +291,21 @@ async def test_stored_records_do_not_contain_plaintext_secrets(api: Api, runtime
     for secret in secrets:
         for form in (secret.encode(), secret.split("_", 1)[1].encode()):
             assert not any(form in state for _, state in states)
+
+
+async def test_a_session_turn_looks_its_key_up_once(
+    api: Api, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session actor looks the key up; the mailbox it lends the turn to does not again
+    (the gate knows the running request has no stored answer)."""
+    alpha, _, session_id = await opened(api)
+    looked_up: list[object] = []
+    get_many = runtime.ledger.get_many
+
+    async def counting(kind: Any, ids: Any) -> Any:
+        looked_up.extend(ids)
+        return await get_many(kind, ids)
+
+    monkeypatch.setattr(runtime.ledger, "get_many", counting)
+    assert (await turn(api, alpha, session_id, "once")).status_code == 201
+    assert len(looked_up) == len(set(looked_up)) == 1

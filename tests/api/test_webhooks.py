@@ -186,6 +186,16 @@ async def test_a_4xx_fails_at_once_and_parks_a_dead_letter(api: Api, receiver: R
     # Only the recipient sees its dead letters.
     assert (await api.get("/api/dead_letters", alpha.token)).json()["dead_letters"] == []
 
+    # Pages follow the cursor: a second dead letter comes after the first.
+    receiver.script(Respond(404))
+    second = (await api.send(alpha, beta, key="second")).json()["message"]["id"]
+    await settled(api, beta, second, "failed")
+    page = (await api.get("/api/dead_letters?limit=1", beta.token)).json()
+    assert [d["message_status"]["message"]["id"] for d in page["dead_letters"]] == [message_id]
+    assert page["next_after"] == message_id
+    rest = (await api.get(f"/api/dead_letters?limit=1&after={message_id}", beta.token)).json()
+    assert [d["message_status"]["message"]["id"] for d in rest["dead_letters"]] == [second]
+
 
 async def test_exhausted_attempts_park_and_a_redrive_delivers(api: Api, receiver: Receiver) -> None:
     alpha, beta = await api.pair()
