@@ -44,7 +44,6 @@ from actors._mailbox_sessions import (
     expire_opening,
     first_outstanding,
     in_order,
-    load_message,
 )
 from actors._webhook_queue import WebhookQueue
 from atp.domain import Agent, Message, RetryPolicy, aggregate_id, new_id
@@ -147,14 +146,14 @@ class MailboxActor(Actor[MailboxCommand]):
             case ExpireOpening():
                 return await expire_opening(self, command, now)
             case RedriveDeadLetter():
-                message = await load_message(self, command.message_id)
+                message = await self.load(command.message_id)
                 recipient = await self._recipient()
                 if not recipient.webhook_active:
                     raise WebhookEndpointInactive()
                 message.redrive(new_id("dlv"), await self._max_attempts(recipient), now)
                 return self._reopened(message, command.ticket, now)
             case ReleaseDeadLetter():
-                message = await load_message(self, command.message_id)
+                message = await self.load(command.message_id)
                 message.release(now)
                 return self._reopened(message, command.ticket, now)
             case _:
@@ -364,6 +363,15 @@ class MailboxActor(Actor[MailboxCommand]):
             for delivery in evicted.deliveries:
                 self.delivery_index.pop(delivery["id"], None)
 
+    async def load(self, message_id: str, what: str = "message") -> Message:
+        """One of this recipient's messages, live or from the ledger; else ``NotFound(what)``."""
+        message = self.open.get(message_id) or self.recent.get(message_id)
+        if message is None:
+            message = await self.runtime.ledger.get(Message, aggregate_id(message_id))
+        if message is None or message.recipient_agent_id != self.agent_id:
+            raise NotFound(what)
+        return message
+
     async def _message_of(self, delivery_id: str) -> Message:
         """The message a delivery of this recipient belongs to.
 
@@ -375,14 +383,11 @@ class MailboxActor(Actor[MailboxCommand]):
             message = self.open.get(message_id) or self.recent.get(message_id)
             if message is not None:
                 return message
-        runtime = self.runtime
-        await runtime.projections.wait_current()
-        found = await runtime.queries.delivery_message(delivery_id)
-        if found is None or found[1] != self.agent_id:
+        await self.runtime.projections.wait_current()
+        found = await self.runtime.queries.delivery_message(delivery_id)
+        if found is None:
             raise NotFound("delivery")
-        message = await runtime.ledger.get(Message, aggregate_id(found[0]))
-        if message is None:
-            raise NotFound("delivery")
+        message = await self.load(found[0], "delivery")
         if message.is_open:
             self._keep(message)
         else:

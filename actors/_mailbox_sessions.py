@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from actors._commands import AnswerOpening, ExpireOpening, RecordAck, Reply, ViaSession
-from atp.domain import Message, Session, aggregate_id, new_id
-from atp.errors import DeliveryInProgress, MessageExpired, NotFound
+from atp.domain import Message, Session, new_id
+from atp.errors import DeliveryInProgress, MessageExpired
 from atp.wire import ack_document, session_document
 
 if TYPE_CHECKING:
@@ -26,7 +26,6 @@ __all__ = [
     "expire_opening",
     "first_outstanding",
     "in_order",
-    "load_message",
 ]
 
 _ANSWER_LEASE = 60  # seconds, the lease of a delivery created to carry an answer (§1.12)
@@ -35,7 +34,7 @@ _ANSWER_LEASE = 60  # seconds, the lease of a delivery created to carry an answe
 async def answer_opening(mailbox: MailboxActor, command: AnswerOpening, now: datetime) -> Reply:
     """Accept or reject a pending session through an ACK of its opening message."""
     session = command.session
-    message = await load_message(mailbox, session.opening_message_id)
+    message = await mailbox.load(session.opening_message_id)
     if message.expires_at <= now:
         return _expired(mailbox, message, session, now)
     message.check_ack_transition(command.status)  # before anything is recorded
@@ -84,7 +83,7 @@ def check_opening_ack(
 
 async def expire_opening(mailbox: MailboxActor, command: ExpireOpening, now: datetime) -> Reply:
     """The session's own timer: its opening expired unanswered."""
-    message = await load_message(mailbox, command.session.opening_message_id)
+    message = await mailbox.load(command.session.opening_message_id)
     _fail_expired(mailbox, message, command.session, now)
     return Reply(200, {})
 
@@ -117,23 +116,3 @@ def first_outstanding(mailbox: MailboxActor, now: datetime) -> dict[str, str]:
 def in_order(message: Message, first: dict[str, str]) -> bool:
     """Whether ``message`` may be handed out now, given ``first_outstanding``."""
     return message.session_id is None or first.get(message.session_id) == message.message_id
-
-
-async def load_message(mailbox: MailboxActor, message_id: str) -> Message:
-    """One of this recipient's messages, live or loaded from the ledger.
-
-    Raises:
-        NotFound: not a message addressed to this agent.
-    """
-    message = mailbox.open.get(message_id) or mailbox.recent.get(message_id)
-    if message is not None:
-        return message
-    runtime = mailbox.runtime
-    await runtime.projections.wait_current()
-    row = await runtime.queries.message(message_id)
-    if row is None or row.recipient_agent_id != mailbox.agent_id:
-        raise NotFound("message")
-    loaded = await runtime.ledger.get(Message, aggregate_id(message_id))
-    if loaded is None:
-        raise NotFound("message")
-    return loaded
