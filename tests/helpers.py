@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 import httpx
+import trio
 
 
 def text(message_id: str = "m-1", body: str = "hello") -> dict[str, Any]:
@@ -101,3 +102,21 @@ class Api:
 
     async def status(self, token: str, message_id: str) -> httpx.Response:
         return await self.get(f"/api/messages/{message_id}", token)
+
+    async def webhook_endpoint(self, agent: Agent, url: str, **extra: Any) -> dict[str, Any]:
+        """Set ``agent``'s webhook endpoint (200 expected); the endpoint document."""
+        path = f"/api/agents/{agent.id}/webhook_endpoint"
+        r = await self.put(path, agent.token, {"url": url, **extra})
+        assert r.status_code == 200, r.text
+        document: dict[str, Any] = r.json()["webhook_endpoint"]
+        return document
+
+    async def settled(self, agent: Agent, message_id: str, status: str) -> dict[str, Any]:
+        """The message status once its webhook delivery reads ``status`` (waits for it)."""
+        with trio.fail_after(10):
+            while True:
+                document: dict[str, Any] = (await self.status(agent.token, message_id)).json()
+                deliveries = [d for d in document["deliveries"] if d["mode"] == "webhook"]
+                if deliveries and deliveries[-1]["status"] == status:
+                    return document
+                await trio.sleep(0.02)

@@ -33,8 +33,7 @@ async def test_a_delivery_interrupted_by_a_crash_completes_once_after_restart(
         await server.start()
         async with client(server) as api:
             alpha, beta = await api.pair()
-            path = f"/api/agents/{beta.id}/webhook_endpoint"
-            assert (await api.put(path, beta.token, {"url": receiver.url()})).status_code == 200
+            await api.webhook_endpoint(beta, receiver.url())
             sent = (await api.send(alpha, beta)).json()
             with trio.fail_after(10):
                 await receiver.wait_for(1)  # the attempt is in flight, hanging
@@ -46,12 +45,7 @@ async def test_a_delivery_interrupted_by_a_crash_completes_once_after_restart(
         assert requests[0].headers["webhook-id"] == requests[1].headers["webhook-id"]
         assert json.loads(requests[1].body)["message"]["id"] == sent["message"]["id"]
         async with client(server) as api:
-            with trio.fail_after(10):
-                while True:
-                    status = (await api.status(beta.token, sent["message"]["id"])).json()
-                    if status["deliveries"][0]["status"] == "delivered":
-                        break
-                    await trio.sleep(0.05)
+            status = await api.settled(beta, sent["message"]["id"], "delivered")
         (delivery,) = status["deliveries"]
         assert [(a["attempt_number"], a["result"]) for a in delivery["attempts"]] == [
             (1, "delivered")

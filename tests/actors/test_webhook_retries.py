@@ -41,8 +41,7 @@ def runtime(carrier: tuple[Api, Runtime]) -> Runtime:
 
 async def pushed_pair(api: Api, receiver: Receiver) -> tuple[Agent, Agent]:
     alpha, beta = await api.pair()
-    path = f"/api/agents/{beta.id}/webhook_endpoint"
-    assert (await api.put(path, beta.token, {"url": receiver.url()})).status_code == 200
+    await api.webhook_endpoint(beta, receiver.url())
     return alpha, beta
 
 

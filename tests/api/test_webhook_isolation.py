@@ -27,8 +27,7 @@ async def test_a_hung_receiver_does_not_hold_up_another(api: Api) -> None:
         alpha, beta = await api.pair()
         delta, gamma = await api.pair()
         for agent, receiver in ((beta, stuck), (gamma, healthy)):
-            path = f"/api/agents/{agent.id}/webhook_endpoint"
-            assert (await api.put(path, agent.token, {"url": receiver.url()})).status_code == 200
+            await api.webhook_endpoint(agent, receiver.url())
         stuck_ids = [(await api.send(alpha, beta)).json()["message"]["id"] for _ in range(20)]
         await stuck.wait_for(8)  # beta's share of the dispatcher, all hanging
         await api.send(delta, gamma)

@@ -10,7 +10,6 @@ loopback address gets nothing.
 from __future__ import annotations
 
 import pytest
-import trio
 
 from tests.helpers import Api
 from tests.webhooks.fake_dns import FakeDns
@@ -36,15 +35,9 @@ async def test_a_name_resolving_into_a_blocked_range_gets_no_request(
         dns.names["hooks.example.com"] = ["93.184.215.14", address] if mixed else [address]
         alpha, beta = await api.pair()
         url = f"http://hooks.example.com:{receiver.port}/hook"
-        path = f"/api/agents/{beta.id}/webhook_endpoint"
-        assert (await api.put(path, beta.token, {"url": url})).status_code == 200
+        await api.webhook_endpoint(beta, url)
         message_id = (await api.send(alpha, beta)).json()["message"]["id"]
-        with trio.fail_after(10):
-            while True:
-                status = (await api.status(beta.token, message_id)).json()
-                if status["deliveries"][0]["status"] == "failed":
-                    break
-                await trio.sleep(0.02)
+        status = await api.settled(beta, message_id, "failed")
         (attempt,) = status["deliveries"][0]["attempts"]
         assert (attempt["error"], attempt["response_status"]) == ("unsafe_webhook_url", None)
         assert status["carrier_status"] == "delivery_failed"  # parked, not lost

@@ -12,7 +12,6 @@ import base64
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from typing import Any
 
 import attrs
 import nacl.signing
@@ -43,31 +42,11 @@ async def receiver() -> AsyncIterator[Receiver]:
         yield r
 
 
-async def endpoint(api: Api, agent: Agent, url: str, **extra: Any) -> dict[str, Any]:
-    r = await api.put(
-        f"/api/agents/{agent.id}/webhook_endpoint", agent.token, {"url": url, **extra}
-    )
-    assert r.status_code == 200, r.text
-    document: dict[str, Any] = r.json()["webhook_endpoint"]
-    return document
-
-
-async def settled(api: Api, agent: Agent, message_id: str, status: str) -> dict[str, Any]:
-    """The message status once its webhook delivery reads ``status`` (waits for it)."""
-    with trio.fail_after(10):
-        while True:
-            document: dict[str, Any] = (await api.status(agent.token, message_id)).json()
-            deliveries = [d for d in document["deliveries"] if d["mode"] == "webhook"]
-            if deliveries and deliveries[-1]["status"] == status:
-                return document
-            await trio.sleep(0.02)
-
-
 async def pushed_session(api: Api, alpha: Agent, beta: Agent) -> str:
     """A session from alpha to beta (who has an endpoint): opening pushed, then accepted."""
     body = {"to": beta.address, "payload": text("hello")}
     opened = (await api.post("/api/sessions", alpha.token, body)).json()
-    await settled(api, beta, opened["message_status"]["message"]["id"], "delivered")
+    await api.settled(beta, opened["message_status"]["message"]["id"], "delivered")
     session_id: str = opened["session"]["id"]
     assert (await api.post(f"/api/sessions/{session_id}/accept", beta.token)).status_code == 201
     return session_id
@@ -92,7 +71,7 @@ async def test_a_trusted_message_is_pushed_signed_and_recorded(
     api: Api, receiver: Receiver
 ) -> None:
     alpha, beta = await api.pair()
-    config = await endpoint(api, beta, receiver.url())
+    config = await api.webhook_endpoint(beta, receiver.url())
     assert config["endpoint_secret"].startswith("whsec_")
     public_keys = [k["public_key"] for k in config["signing_keys"]]
     assert len(public_keys) == 1 and public_keys[0].startswith("whpk_")
@@ -112,7 +91,7 @@ async def test_a_trusted_message_is_pushed_signed_and_recorded(
     assert request.headers["content-type"] == "application/json"
     assert request.path == "/hook"
 
-    status = await settled(api, beta, sent["message"]["id"], "delivered")
+    status = await api.settled(beta, sent["message"]["id"], "delivered")
     assert status["carrier_status"] == "delivered"
     (delivery,) = status["deliveries"]
     assert delivery["attempt_count"] == 1 and delivery["delivered_at"] is not None
@@ -131,7 +110,7 @@ async def test_untrusted_and_polling_only_messages_are_not_pushed(
 ) -> None:
     alpha, beta = await api.pair()
     stranger = await api.agent(name="stranger")
-    await endpoint(api, beta, receiver.url())
+    await api.webhook_endpoint(beta, receiver.url())
     untrusted = (await api.send(stranger, beta)).json()
     assert untrusted["message"]["trust"] == "untrusted"
     assert untrusted["deliveries"] == []
@@ -143,7 +122,7 @@ async def test_untrusted_and_polling_only_messages_are_not_pushed(
 
 async def test_5xx_and_429_are_retried_with_one_webhook_id(api: Api, receiver: Receiver) -> None:
     alpha, beta = await api.pair()
-    config = await endpoint(api, beta, receiver.url())
+    config = await api.webhook_endpoint(beta, receiver.url())
     receiver.script(Respond(503), Respond(429, headers={"retry-after": "1"}), Respond(204))
     sent = (await api.send(alpha, beta)).json()
     requests = await receiver.wait_for(3)
@@ -151,7 +130,7 @@ async def test_5xx_and_429_are_retried_with_one_webhook_id(api: Api, receiver: R
     assert len({r.headers["webhook-id"] for r in requests}) == 1
     for request in requests:
         verify_all(request, config["endpoint_secret"], [config["signing_keys"][0]["public_key"]])
-    status = await settled(api, beta, sent["message"]["id"], "delivered")
+    status = await api.settled(beta, sent["message"]["id"], "delivered")
     attempts = status["deliveries"][0]["attempts"]
     # The 429's Retry-After (1 s) replaced the schedule's 0.2 s, as recorded.
     waited = datetime.fromisoformat(attempts[1]["next_attempt_at"]) - datetime.fromisoformat(
@@ -168,11 +147,11 @@ async def test_5xx_and_429_are_retried_with_one_webhook_id(api: Api, receiver: R
 
 async def test_a_4xx_fails_at_once_and_parks_a_dead_letter(api: Api, receiver: Receiver) -> None:
     alpha, beta = await api.pair()
-    await endpoint(api, beta, receiver.url())
+    await api.webhook_endpoint(beta, receiver.url())
     receiver.script(Respond(404))
     sent = (await api.send(alpha, beta)).json()
     message_id = sent["message"]["id"]
-    status = await settled(api, beta, message_id, "failed")
+    status = await api.settled(beta, message_id, "failed")
     assert status["carrier_status"] == "delivery_failed"
     assert [a["result"] for a in status["deliveries"][0]["attempts"]] == ["failed"]
     await trio.sleep(0.5)
@@ -189,7 +168,7 @@ async def test_a_4xx_fails_at_once_and_parks_a_dead_letter(api: Api, receiver: R
     # Pages follow the cursor: a second dead letter comes after the first.
     receiver.script(Respond(404))
     second = (await api.send(alpha, beta, key="second")).json()["message"]["id"]
-    await settled(api, beta, second, "failed")
+    await api.settled(beta, second, "failed")
     page = (await api.get("/api/dead_letters?limit=1", beta.token)).json()
     assert [d["message_status"]["message"]["id"] for d in page["dead_letters"]] == [message_id]
     assert page["next_after"] == message_id
@@ -199,11 +178,11 @@ async def test_a_4xx_fails_at_once_and_parks_a_dead_letter(api: Api, receiver: R
 
 async def test_exhausted_attempts_park_and_a_redrive_delivers(api: Api, receiver: Receiver) -> None:
     alpha, beta = await api.pair()
-    await endpoint(api, beta, receiver.url())
+    await api.webhook_endpoint(beta, receiver.url())
     receiver.script(Respond(500), Respond(502), Respond(500))  # the free plan's 3 attempts
     sent = (await api.send(alpha, beta)).json()
     message_id = sent["message"]["id"]
-    status = await settled(api, beta, message_id, "failed")
+    status = await api.settled(beta, message_id, "failed")
     assert [a["result"] for a in status["deliveries"][0]["attempts"]] == [
         "retry_scheduled", "retry_scheduled", "failed",
     ]  # fmt: skip
@@ -217,7 +196,7 @@ async def test_exhausted_attempts_park_and_a_redrive_delivers(api: Api, receiver
     new_delivery = r.json()["deliveries"][-1]["id"]
     assert new_delivery != sent["deliveries"][0]["id"]
     assert requests[3].headers["webhook-id"] == new_delivery
-    status = await settled(api, beta, message_id, "delivered")
+    status = await api.settled(beta, message_id, "delivered")
     assert [d["status"] for d in status["deliveries"]] == ["failed", "delivered"]
     assert (await api.get("/api/dead_letters", beta.token)).json()["dead_letters"] == []
     # No longer a dead letter: a second redrive is refused.
@@ -228,10 +207,10 @@ async def test_exhausted_attempts_park_and_a_redrive_delivers(api: Api, receiver
 
 async def test_a_released_dead_letter_is_claimable_by_polling(api: Api, receiver: Receiver) -> None:
     alpha, beta = await api.pair()
-    await endpoint(api, beta, receiver.url())
+    await api.webhook_endpoint(beta, receiver.url())
     receiver.script(Respond(400))
     message_id = (await api.send(alpha, beta)).json()["message"]["id"]
-    await settled(api, beta, message_id, "failed")
+    await api.settled(beta, message_id, "failed")
     assert (
         await api.post(f"/api/dead_letters/{message_id}/release", alpha.token)
     ).status_code == 404
@@ -246,27 +225,27 @@ async def test_a_released_dead_letter_is_claimable_by_polling(api: Api, receiver
 
 async def test_410_gone_disables_the_endpoint(api: Api, receiver: Receiver) -> None:
     alpha, beta = await api.pair()
-    await endpoint(api, beta, receiver.url())
+    await api.webhook_endpoint(beta, receiver.url())
     receiver.script(Respond(410))
     first = (await api.send(alpha, beta)).json()["message"]["id"]
-    status = await settled(api, beta, first, "failed")
+    status = await api.settled(beta, first, "failed")
     assert status["deliveries"][0]["attempts"][0]["response_status"] == 410
     # Disabled before the attempt was recorded: the next send is inbox-only.
     assert (await api.send(alpha, beta)).json()["deliveries"] == []
     await trio.sleep(0.3)
     assert len(receiver.requests) == 1
     # Setting the endpoint again turns pushes back on.
-    await endpoint(api, beta, receiver.url())
+    await api.webhook_endpoint(beta, receiver.url())
     assert (await api.send(alpha, beta)).json()["deliveries"] != []
     await receiver.wait_for(2)
 
 
 async def test_a_hanging_receiver_times_out_and_is_retried(api: Api, receiver: Receiver) -> None:
     alpha, beta = await api.pair()
-    await endpoint(api, beta, receiver.url())
+    await api.webhook_endpoint(beta, receiver.url())
     receiver.script(Hang(), Respond(200))
     message_id = (await api.send(alpha, beta)).json()["message"]["id"]
-    status = await settled(api, beta, message_id, "delivered")
+    status = await api.settled(beta, message_id, "delivered")
     attempts = status["deliveries"][0]["attempts"]
     assert [(a["error"], a["result"]) for a in attempts] == [
         ("timeout", "retry_scheduled"),
@@ -277,7 +256,7 @@ async def test_a_hanging_receiver_times_out_and_is_retried(api: Api, receiver: R
 async def test_the_authorization_header_goes_to_a2a_receivers(api: Api, receiver: Receiver) -> None:
     alpha, beta = await api.pair()
     auth = {"scheme": "Bearer", "credentials": "a2a-push-token"}
-    config = await endpoint(api, beta, receiver.url(), authentication=auth)
+    config = await api.webhook_endpoint(beta, receiver.url(), authentication=auth)
     assert "a2a-push-token" not in json.dumps(config)
     await api.send(alpha, beta)
     (request,) = await receiver.wait_for(1)
@@ -294,7 +273,7 @@ async def test_the_authorization_header_goes_to_a2a_receivers(api: Api, receiver
 
 async def test_signing_keys_rotate_with_an_overlap(api: Api, receiver: Receiver) -> None:
     alpha, beta = await api.pair()
-    config = await endpoint(api, beta, receiver.url())
+    config = await api.webhook_endpoint(beta, receiver.url())
     old = config["signing_keys"][0]["public_key"]
     path = f"/api/agents/{beta.id}/webhook_endpoint/signing_keys"
     r = await api.post(path, beta.token, {"overlap_seconds": 3600})
@@ -323,10 +302,10 @@ async def test_a_polling_lease_holds_back_the_webhook_until_acked(
     api: Api, receiver: Receiver
 ) -> None:
     alpha, beta = await api.pair()
-    await endpoint(api, beta, receiver.url())
+    await api.webhook_endpoint(beta, receiver.url())
     receiver.script(Respond(503, headers={"retry-after": "2"}))
     message_id = (await api.send(alpha, beta)).json()["message"]["id"]
-    await settled(api, beta, message_id, "retry_scheduled")
+    await api.settled(beta, message_id, "retry_scheduled")
     claim = (await api.claim(beta)).json()  # polling takes it while the webhook waits
     assert claim["message"]["id"] == message_id
     await trio.sleep(2.5)
@@ -341,7 +320,7 @@ async def test_a_polling_lease_holds_back_the_webhook_until_acked(
 
 async def test_session_turns_are_pushed_in_sequence_order(api: Api, receiver: Receiver) -> None:
     alpha, beta = await api.pair()
-    await endpoint(api, beta, receiver.url())
+    await api.webhook_endpoint(beta, receiver.url())
     session_id = await pushed_session(api, alpha, beta)
     # Turn 2 fails once; turn 3 must not overtake it.
     receiver.script(Respond(503, headers={"retry-after": "1"}))
@@ -357,7 +336,7 @@ async def test_a_turn_in_a_webhook_attempt_holds_back_polling_of_the_next(
     api: Api, receiver: Receiver
 ) -> None:
     alpha, beta = await api.pair()
-    await endpoint(api, beta, receiver.url())
+    await api.webhook_endpoint(beta, receiver.url())
     session_id = await pushed_session(api, alpha, beta)
     receiver.script(Hang())  # turn 2's attempt hangs (until its 1.5 s deadline)
     for words in ("two", "three"):
@@ -370,13 +349,13 @@ async def test_a_turn_in_a_webhook_attempt_holds_back_polling_of_the_next(
 
 async def test_a_parked_opening_can_still_be_accepted(api: Api, receiver: Receiver) -> None:
     alpha, beta = await api.pair()
-    await endpoint(api, beta, receiver.url())
+    await api.webhook_endpoint(beta, receiver.url())
     receiver.script(Respond(404))
     opened = await api.post(
         "/api/sessions", alpha.token, {"to": beta.address, "payload": text("hello")}
     )
     opening = opened.json()["message_status"]["message"]["id"]
-    await settled(api, beta, opening, "failed")  # a dead letter now
+    await api.settled(beta, opening, "failed")  # a dead letter now
     r = await api.post(f"/api/sessions/{opened.json()['session']['id']}/accept", beta.token)
     assert r.status_code == 201, r.text
     assert r.json()["session"]["status"] == "open"
@@ -387,21 +366,21 @@ async def test_a_turn_delivered_by_webhook_lets_polling_have_the_next(
     api: Api, receiver: Receiver
 ) -> None:
     alpha, beta = await api.pair()
-    await endpoint(api, beta, receiver.url())
+    await api.webhook_endpoint(beta, receiver.url())
     session_id = await pushed_session(api, alpha, beta)
     receiver.script(Respond(200), Respond(503, headers={"retry-after": "60"}))
     path = f"/api/sessions/{session_id}/messages"
     two = (await api.post(path, alpha.token, {"payload": text("two")})).json()
     three = (await api.post(path, alpha.token, {"payload": text("three")})).json()
-    await settled(api, beta, two["message_status"]["message"]["id"], "delivered")
-    await settled(api, beta, three["message_status"]["message"]["id"], "retry_scheduled")
+    await api.settled(beta, two["message_status"]["message"]["id"], "delivered")
+    await api.settled(beta, three["message_status"]["message"]["id"], "retry_scheduled")
     claim = (await api.claim(beta)).json()  # turn 2 was delivered: turn 3 is next
     assert claim["message"]["session_sequence"] == 3
 
 
 async def test_the_client_helper_verifies_a_real_push(api: Api, receiver: Receiver) -> None:
     alpha, beta = await api.pair()
-    config = await endpoint(api, beta, receiver.url())
+    config = await api.webhook_endpoint(beta, receiver.url())
     await api.send(alpha, beta)
     (request,) = await receiver.wait_for(1)
     secret, public_key = config["endpoint_secret"], config["signing_keys"][0]["public_key"]
