@@ -136,19 +136,15 @@ def test_credentials_readable_by_others_are_refused(tmp_path: Path) -> None:
     assert "ak_secret" not in message
 
 
-def test_bad_toml_cannot_be_parsed(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "text",
+    ['server_url = "unterminated\n', "server_url = 3\n", 'active_alias = "x"\n'],
+    ids=["bad TOML", "wrong type", "missing field"],
+)
+def test_a_config_that_cannot_be_parsed_names_its_file(tmp_path: Path, text: str) -> None:
     home = Home(tmp_path)
     home.save(CONFIG, CREDENTIALS)
-    home.config_path.write_text('server_url = "unterminated\n')
-    with pytest.raises(CliError) as caught:
-        home.config()
-    assert str(caught.value).startswith(f"could not parse {home.config_path}")
-
-
-def test_a_wrong_type_cannot_be_parsed(tmp_path: Path) -> None:
-    home = Home(tmp_path)
-    home.save(CONFIG, CREDENTIALS)
-    home.config_path.write_text("server_url = 3\n")
+    home.config_path.write_text(text)
     with pytest.raises(CliError) as caught:
         home.config()
     assert str(caught.value).startswith(f"could not parse {home.config_path}")
@@ -162,14 +158,6 @@ def test_bad_credentials_name_the_credentials_file(tmp_path: Path) -> None:
     with pytest.raises(CliError) as caught:
         home.credentials()
     assert str(caught.value).startswith(f"could not parse {home.credentials_path}")
-
-
-def test_a_missing_field_cannot_be_parsed(tmp_path: Path) -> None:
-    home = Home(tmp_path)
-    home.save(CONFIG)
-    home.config_path.write_text('active_alias = "x"\n')
-    with pytest.raises(CliError, match="could not parse"):
-        home.config()
 
 
 @pytest.mark.parametrize("which", ["config", "credentials"])
