@@ -6,6 +6,11 @@ journal in one go, then answer. Commands check before they record, so a command
 that fails with an ``AtpError`` changes nothing and the others of its batch go on.
 Anything else is a crash: every command of the batch gets ``UnexpectedError`` and
 the supervisor restarts the actor, which rehydrates from the committed ledger.
+
+Idempotency keys are looked up before handling, in one trip for the batch. A command
+alone in its batch may skip that trip (``skips_lookup``): its idempotency record can
+only be stored once, so a refused commit means the key was answered before, and the
+actor rehydrates and runs the command again, looking this time.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from actors._commands import Reply
 from actors._idempotency import Replay, Ticket
 from atp.domain import IdempotencyRecord, Session
 from atp.errors import AtpError, UnexpectedError
+from atp.ledger import LedgerConflict
 
 if TYPE_CHECKING:
     from actors._runtime import Runtime
@@ -31,6 +37,9 @@ __all__ = ["Actor", "ActorStatistics"]
 C = TypeVar("C")
 _MAX_BATCH = 256
 _ASK_SHIELD = 10.0  # seconds an asker keeps waiting for its reply once cancelled
+# After a replay found by a refused commit, keys are looked up first for a while, so
+# that a client retrying a run of requests costs one rehydration, not one each.
+_LOOK_AFTER_CONFLICT = 10.0
 
 
 @attrs.frozen
@@ -61,6 +70,7 @@ class Actor(Generic[C]):
         self.runtime = runtime
         self._send, self._receive = trio.open_memory_channel[_Envelope[C]](math.inf)
         self._staged: list[Aggregate] = []
+        self._look_until = -math.inf
         self._handled = 0
         self._batches = 0
 
@@ -97,7 +107,14 @@ class Actor(Generic[C]):
     # -- for subclasses -----------------------------------------------------------------
 
     async def rehydrate(self) -> None:
-        """Load the live state from the ledger (and caught-up views)."""
+        """Load the live state from the ledger (and caught-up views); it replaces
+        whatever is live, uncommitted changes included."""
+
+    def skips_lookup(self, command: C) -> bool:
+        """Whether ``command``, alone in its batch, may be handled before its idempotency
+        key is looked up: all it may change is this actor's own, so that a commit refused
+        for a key answered before can be undone by ``rehydrate``."""
+        return False
 
     async def handle(self, command: C) -> Reply:
         """Check the command against live state, record events, and return the reply."""
@@ -173,9 +190,52 @@ class Actor(Generic[C]):
             await self._process(batch)
 
     async def _process(self, batch: list[_Envelope[C]]) -> None:
+        try:
+            if self._may_skip_lookup(batch):
+                try:
+                    recorded = await self._run(batch, {})
+                except LedgerConflict:
+                    # Its key was answered before (the record's first version is taken),
+                    # or another write got in first: forget the change, go again, looking.
+                    self._look_until = trio.current_time() + _LOOK_AFTER_CONFLICT
+                    for envelope in batch:
+                        envelope.reply, envelope.error = None, None
+                    await self.rehydrate()
+                    await self._run(batch, await self._answered_before(batch))
+                else:
+                    await self._replay_unrecorded(batch, recorded)
+            else:
+                await self._run(batch, await self._answered_before(batch))
+        except BaseException:
+            for envelope in batch:
+                if envelope.error is None:  # refused ones changed nothing: keep their error
+                    envelope.reply, envelope.error = None, UnexpectedError()
+                envelope.done.set()
+            raise
+        self._handled += len(batch)
+        self._batches += 1
+        for envelope in batch:
+            envelope.done.set()
+
+    def _may_skip_lookup(self, batch: list[_Envelope[C]]) -> bool:
+        """Whether to handle this batch first and let the commit prove its key is new.
+
+        Only a lone command: under load, batches of several keep the lookup, whose trip
+        lets batches and commits grow (ops/bench, SQLite, 32 clients: 8% fewer sends/s
+        without it; 1 client: p50 1.85 -> 1.44 ms with the lone command skipping it).
+        """
+        return (
+            len(batch) == 1
+            and self.skips_lookup(batch[0].command)
+            and trio.current_time() >= self._look_until
+        )
+
+    async def _run(
+        self, batch: list[_Envelope[C]], answered: dict[int, Replay | AtpError]
+    ) -> set[str]:
+        """Handle the batch and commit what it staged; return the scopes it recorded."""
         self._staged = []
         try:
-            answered = await self._answered_before(batch)
             for envelope in batch:
                 try:
                     before = answered.get(id(envelope))
@@ -188,26 +248,38 @@ class Actor(Generic[C]):
                 except AtpError as exc:
                     envelope.error = exc
             await self.before_commit()
+            recorded = set()
             if self._staged:
                 await self.runtime.journal.commit(self._staged)
                 for aggregate in self._staged:
                     if isinstance(aggregate, IdempotencyRecord):
+                        recorded.add(aggregate.scope)
                         self.runtime.gate.recorded(aggregate.scope)
                     elif isinstance(aggregate, Session):  # whoever staged it: wake its streams
                         self.runtime.arrivals.notify(aggregate.session_id)
                 self.committed()
-        except BaseException:
-            for envelope in batch:
-                if envelope.error is None:  # refused ones changed nothing: keep their error
-                    envelope.reply, envelope.error = None, UnexpectedError()
-                envelope.done.set()
-            raise
+            return recorded
         finally:
             self._staged = []
-        self._handled += len(batch)
-        self._batches += 1
-        for envelope in batch:
-            envelope.done.set()
+
+    async def _replay_unrecorded(self, batch: list[_Envelope[C]], recorded: set[str]) -> None:
+        """A command handled without a lookup that stored no answer (it was refused, or
+        its answer is not kept) is answered by the stored answer of its key, if any: as
+        if it had been looked up first. Refusals change nothing, so this order is safe."""
+        unrecorded = [
+            envelope
+            for envelope in batch
+            if isinstance(ticket := getattr(envelope.command, "ticket", None), Ticket)
+            and ticket.scope not in recorded
+        ]
+        if not unrecorded:
+            return
+        for key, before in (await self._answered_before(unrecorded)).items():
+            envelope = next(e for e in unrecorded if id(e) == key)
+            if isinstance(before, AtpError):
+                envelope.reply, envelope.error = None, before
+            else:
+                envelope.reply, envelope.error = Reply(before.status, before.body), None
 
     async def _answered_before(self, batch: list[_Envelope[C]]) -> dict[int, Replay | AtpError]:
         """Stored answers (or conflicts) for the batch's idempotent commands, in one trip

@@ -6,7 +6,9 @@ it answers; so a crash can never keep one without the other, and an error (which
 saves nothing) leaves the key free to retry. While a request is in flight, this
 process remembers its scope so that a concurrent duplicate gets
 ``idempotency_in_progress`` instead of a second mutation. The owning actor looks up
-the committed records of a whole batch in one trip to the ledger.
+the committed records of a whole batch in one trip to the ledger; a mailbox command
+alone in its batch skips that trip, since the record's id makes a second record
+impossible: a refused commit shows the key was answered before (``Actor._process``).
 """
 
 from __future__ import annotations
@@ -88,7 +90,8 @@ class IdempotencyGate:
 
     Two halves: ``enter`` is the in-memory, in-flight half (no I/O). The committed half
     is checked by the owning actor for a whole batch of commands in one trip to the
-    ledger (``replay_of``), and by ``committed`` on the slow path of a refused request.
+    ledger (``replay_of``), or proven absent by the commit of a lone command, and by
+    ``committed`` on the slow path of a refused request.
     """
 
     def __init__(self, ledger: Ledger, sealer: Sealer) -> None:

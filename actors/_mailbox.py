@@ -159,6 +159,10 @@ class MailboxActor(Actor[MailboxCommand]):
             case _:
                 assert_never(command)
 
+    def skips_lookup(self, command: MailboxCommand) -> bool:
+        # A lent session is its session actor's state, which our rehydration cannot undo.
+        return getattr(command, "session", None) is None
+
     async def before_commit(self) -> None:
         await self._claim_due_webhooks(self.runtime.now())
 
@@ -310,18 +314,18 @@ class MailboxActor(Actor[MailboxCommand]):
         A webhook delivery held back by a polling lease is due when that lease ends.
         """
         now = self.runtime.now()
-        deadline: datetime | None = None
+        deadlines: list[datetime] = []
         for message in self.open.values():
             lease = message.active_lease(now)
             if lease is not None and lease["leased_until"] is not None:
-                deadline = _earliest(deadline, lease["leased_until"])
+                deadlines.append(lease["leased_until"])
             elif message.carrier_status == "queued":
-                deadline = _earliest(deadline, message.expires_at)
+                deadlines.append(message.expires_at)
                 break
         webhook_due = self.webhooks.next_due(now)
         if webhook_due is not None:
-            deadline = _earliest(deadline, webhook_due)
-        return deadline
+            deadlines.append(webhook_due)
+        return min(deadlines, default=None)
 
     def deadline_command(self) -> MailboxCommand:
         return RunDue(self.agent_id)
@@ -394,7 +398,3 @@ class MailboxActor(Actor[MailboxCommand]):
             self.close(message)
         self.delivery_index[delivery_id] = message.message_id
         return message
-
-
-def _earliest(a: datetime | None, b: datetime) -> datetime:
-    return b if a is None or b < a else a

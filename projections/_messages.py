@@ -25,6 +25,7 @@ __all__ = ["MessageLoader", "MessagesView"]
 
 MessageLoader = Callable[[UUID, int], Message]
 _CACHE_SIZE = 4096
+_MAX_PARAMS = 999  # SQLite's default limit on a statement's parameters (before 3.32)
 
 
 class MessagesView(View):
@@ -38,52 +39,87 @@ class MessagesView(View):
     def __init__(self, load: MessageLoader) -> None:
         self._load = load
         self._cache: OrderedDict[UUID, Message] = OrderedDict()
+        self._page: dict[str, Message] = {}  # the page's messages, at their latest event
+        self._sent_at: dict[str, int] = {}  # position of those sent in this page
 
     def reset(self) -> None:
         self._cache.clear()
+        self._page, self._sent_at = {}, {}
 
     def apply(self, cur: Cursor, position: int, event: DomainEventProtocol[Any]) -> None:
         if not isinstance(event, Message.Sent | Message.Event):
             return
         message = self._fold(event)
-        document = json.dumps(message_status(message), separators=(",", ":"))
         if isinstance(event, Message.Sent):
-            cur.execute(
-                "INSERT INTO atp_messages (id, position, sender_agent_id, sender_account_id,"
-                " recipient_agent_id, recipient_account_id, trust, carrier_status, ack_status,"
-                " created_at, document, session_id, session_sequence)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (message.message_id, position, message.sender_agent_id, message.sender_account_id,
-                 message.recipient_agent_id, message.recipient_account_id, message.trust,
-                 message.carrier_status, message.ack_status, iso(message.created_at), document,
-                 message.session_id, message.session_sequence),
-            )  # fmt: skip
-        else:
-            cur.execute(
-                "UPDATE atp_messages SET carrier_status = ?, ack_status = ?, document = ?,"
-                " dead_lettered_at = ? WHERE id = ?",
-                (message.carrier_status, message.ack_status, document,
-                 iso(message.dead_lettered_at), message.message_id),
-            )  # fmt: skip
-        pending = message.pending_webhook()
-        for delivery in message.deliveries:
-            due_at = iso(message.webhook_due_at()) if delivery is pending else None
-            cur.execute(
-                "INSERT INTO atp_deliveries (id, message_id, recipient_agent_id, mode, status,"
-                " due_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE"
-                " SET status = excluded.status, due_at = excluded.due_at",
-                (delivery["id"], message.message_id, message.recipient_agent_id,
-                 delivery["mode"], delivery["status"], due_at),
-            )  # fmt: skip
-        if message.is_open:
-            cur.execute(
-                "INSERT INTO atp_inbox (message_id, recipient_agent_id, position, expires_at)"
-                " SELECT id, recipient_agent_id, position, ? FROM atp_messages WHERE id = ?"
-                " ON CONFLICT (message_id) DO NOTHING",
-                (iso(message.expires_at), message.message_id),
-            )
-        else:
-            cur.execute("DELETE FROM atp_inbox WHERE message_id = ?", (message.message_id,))
+            self._sent_at[message.message_id] = position
+        self._page[message.message_id] = message
+
+    def flush(self, cur: Cursor) -> None:
+        """Write the page's messages as they stand at its end, a few statements for all.
+
+        Only the last state of a row counts, so one multi-row statement per table
+        replaces two or three per event: each statement is a trip through the driver
+        that lets the server's main thread lose the interpreter lock (ops/bench).
+        """
+        messages, sent_at = list(self._page.values()), self._sent_at
+        self._page, self._sent_at = {}, {}
+        if not messages:
+            return
+        _insert(
+            cur,
+            "INSERT INTO atp_messages (id, position, sender_agent_id, sender_account_id,"
+            " recipient_agent_id, recipient_account_id, trust, carrier_status, ack_status,"
+            " created_at, document, session_id, session_sequence, dead_lettered_at) VALUES",
+            " ON CONFLICT (id) DO UPDATE SET carrier_status = excluded.carrier_status,"
+            " ack_status = excluded.ack_status, document = excluded.document,"
+            " dead_lettered_at = excluded.dead_lettered_at",
+            [
+                (m.message_id, sent_at.get(m.message_id, 0), m.sender_agent_id,
+                 m.sender_account_id, m.recipient_agent_id, m.recipient_account_id, m.trust,
+                 m.carrier_status, m.ack_status, iso(m.created_at),
+                 json.dumps(message_status(m), separators=(",", ":")), m.session_id,
+                 m.session_sequence, iso(m.dead_lettered_at))
+                for m in messages
+            ],
+        )  # fmt: skip
+        _insert(
+            cur,
+            "INSERT INTO atp_deliveries (id, message_id, recipient_agent_id, mode, status,"
+            " due_at) VALUES",
+            " ON CONFLICT (id) DO UPDATE SET status = excluded.status, due_at = excluded.due_at",
+            [
+                (d["id"], m.message_id, m.recipient_agent_id, d["mode"], d["status"],
+                 iso(m.webhook_due_at()) if d is m.pending_webhook() else None)
+                for m in messages
+                for d in m.deliveries
+            ],
+        )  # fmt: skip
+        opened = [m for m in messages if m.is_open]
+        # A message sent in this page enters the inbox at its own position; one that
+        # opens again (a released dead letter) takes the position it was sent at.
+        _insert(
+            cur,
+            "INSERT INTO atp_inbox (message_id, recipient_agent_id, position, expires_at) VALUES",
+            " ON CONFLICT (message_id) DO NOTHING",
+            [
+                (m.message_id, m.recipient_agent_id, sent_at[m.message_id], iso(m.expires_at))
+                for m in opened
+                if m.message_id in sent_at
+            ],
+        )
+        for m in opened:
+            if m.message_id not in sent_at:
+                cur.execute(
+                    "INSERT INTO atp_inbox (message_id, recipient_agent_id, position, expires_at)"
+                    " SELECT id, recipient_agent_id, position, ? FROM atp_messages WHERE id = ?"
+                    " ON CONFLICT (message_id) DO NOTHING",
+                    (iso(m.expires_at), m.message_id),
+                )
+        closed = [m.message_id for m in messages if not m.is_open]
+        for start in range(0, len(closed), _MAX_PARAMS):
+            chunk = closed[start : start + _MAX_PARAMS]
+            marks = ", ".join("?" * len(chunk))
+            cur.execute(f"DELETE FROM atp_inbox WHERE message_id IN ({marks})", chunk)
 
     def _fold(self, event: DomainEventProtocol[Any]) -> Message:
         """The message as it stands right after ``event``."""
@@ -99,3 +135,16 @@ class MessagesView(View):
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
         return message
+
+
+def _insert(cur: Cursor, head: str, tail: str, rows: list[tuple[Any, ...]]) -> None:
+    """``head`` + ``VALUES`` for ``rows`` + ``tail``, as few statements as the limit allows."""
+    if not rows:
+        return
+    width = len(rows[0])
+    group = "(" + ", ".join("?" * width) + ")"
+    per_statement = _MAX_PARAMS // width
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        values = ", ".join([group] * len(chunk))
+        cur.execute(f"{head} {values}{tail}", [value for row in chunk for value in row])

@@ -103,9 +103,16 @@ class ProjectionRunner:
 
     def _apply(self, batch: list[Notification], top: int) -> None:
         with self.store.transaction() as cur:
-            for position, event in batch:
+            try:
+                for position, event in batch:
+                    for view in self.views:
+                        view.apply(cur, position, event)
                 for view in self.views:
-                    view.apply(cur, position, event)
+                    view.flush(cur)
+            except BaseException:
+                for view in self.views:  # nothing of the page is kept, in memory either
+                    view.reset()
+                raise
             cur.execute(
                 "INSERT INTO atp_tracking (view, position) VALUES (?, ?) "
                 "ON CONFLICT (view) DO UPDATE SET position = excluded.position "

@@ -15,9 +15,11 @@ __all__ = ["View", "event_topics"]
 class View:
     """A read model folded from the ledger's events.
 
-    Obligations: ``apply`` only writes through the given cursor (so the rows and the
-    tracking position commit together, exactly once); it ignores events it does not
-    know; applying the whole log from zero gives the same rows as applying it live.
+    Obligations: ``apply`` and ``flush`` only write through the given cursor (so the
+    rows and the tracking position commit together, exactly once); ``apply`` may keep
+    rows back until ``flush``, which the runner calls once per page; it ignores events
+    it does not know; applying the whole log from zero gives the same rows as applying
+    it live.
     """
 
     name: str
@@ -29,8 +31,11 @@ class View:
         """Fold one event (at notification id ``position``) into the view's rows."""
         raise NotImplementedError
 
+    def flush(self, cur: Cursor) -> None:
+        """Write what ``apply`` kept back for the end of the page (same transaction)."""
+
     def reset(self) -> None:
-        """Forget in-memory state (before a rebuild)."""
+        """Forget in-memory state (before a rebuild, after a failed page)."""
 
 
 def event_topics(aggregates: tuple[type, ...]) -> set[str]:

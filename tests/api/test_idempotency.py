@@ -11,7 +11,7 @@ import httpx
 import pytest
 import trio
 
-from actors import Runtime
+from actors import MailboxActor, Runtime
 from tests.api.test_sessions import opened, turn
 from tests.helpers import Agent, Api, text
 
@@ -107,6 +107,41 @@ async def test_ack_replay_returns_the_original_201_not_terminal_ack_status(api: 
     assert (await api.ack(beta, delivery, "completed", key="ack-2")).json()["error"]["code"] == (
         "terminal_ack_status"
     )
+
+
+async def test_a_lone_send_is_not_looked_up_and_its_replay_leaves_no_second_message(
+    api: Api, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lone command is handled before its key is looked up: the commit proves the key
+    new. A replay is caught by its refused commit; the mailbox forgets the second try
+    (rehydrates) and answers from the record; for a while after, it looks keys up first."""
+    alpha, beta = await api.pair()
+    looked_up: list[object] = []
+    rehydrated: list[str] = []
+    get_many, rehydrate = runtime.ledger.get_many, MailboxActor.rehydrate
+
+    async def counting_get_many(kind: Any, ids: Any) -> Any:
+        looked_up.extend(ids)
+        return await get_many(kind, ids)
+
+    async def counting_rehydrate(actor: MailboxActor) -> None:
+        rehydrated.append(actor.agent_id)
+        await rehydrate(actor)
+
+    monkeypatch.setattr(runtime.ledger, "get_many", counting_get_many)
+    monkeypatch.setattr(MailboxActor, "rehydrate", counting_rehydrate)
+    first = await api.send(alpha, beta, key="lone-1")
+    assert first.status_code == 201 and looked_up == []
+    rehydrated.clear()  # the mailbox started for this send
+
+    assert answer(await api.send(alpha, beta, key="lone-1")) == answer(first)
+    assert (len(looked_up), rehydrated) == (1, [beta.id])
+    assert answer(await api.send(alpha, beta, key="lone-1")) == answer(first)
+    assert (len(looked_up), rehydrated) == (2, [beta.id])  # looked up first this time
+
+    claimed = await api.claim(beta)
+    assert claimed.json()["message"]["id"] == first.json()["message"]["id"]
+    assert answer(await api.claim(beta)) == (200, {"delivery": None})
 
 
 async def test_agent_registration_replay_returns_the_same_plaintext_token(
