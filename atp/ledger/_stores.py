@@ -59,7 +59,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "PERSISTENCE_MODULE": "atp.ledger._sqlite:LedgerSQLiteFactory",
             "SQLITE_DBNAME": str(settings.data_dir / "ledger.db"),
             "SQLITE_LOCK_TIMEOUT": "10",
         }

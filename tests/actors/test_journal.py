@@ -67,3 +67,28 @@ async def test_long_lived_aggregates_are_snapshotted(runtime: Runtime) -> None:
     loaded = await runtime.ledger.get(Agent, agent.id)
     assert loaded is not None
     assert (loaded.version, loaded.active_key_id) == (131, "agtkey_130")
+
+
+async def test_a_large_commit_gets_consecutive_notification_ids_in_event_order(
+    runtime: Runtime,
+) -> None:
+    """More events than one multi-row INSERT takes (SQLite): the ids the commit reports
+    are the ids stored, one after the other, in the order the events were given."""
+    before = runtime.ledger.last_committed
+    records = [record(f"bulk-{n}") for n in range(600)]
+    position = await runtime.journal.commit(records)
+    assert position == before + 600 == runtime.ledger.last_committed
+    recorder = runtime.ledger.app.recorder
+    rows = await runtime.ledger.bridge.run(lambda: recorder.select_notifications(before + 1, 1000))
+    assert [row.id for row in rows] == list(range(before + 1, before + 601))
+    assert [row.originator_id for row in rows] == [r.id for r in records]
+
+
+async def test_a_conflict_inside_a_large_commit_stores_none_of_it(runtime: Runtime) -> None:
+    await runtime.journal.commit([record("bulk-taken")])
+    before = runtime.ledger.last_committed
+    records = [record(f"bulk-new-{n}") for n in range(300)] + [record("bulk-taken")]
+    with pytest.raises(LedgerConflict):
+        await runtime.journal.commit(records)
+    assert runtime.ledger.last_committed == before
+    assert await runtime.ledger.get_many(IdempotencyRecord, [records[0].id]) == {}
