@@ -25,6 +25,7 @@ __all__ = ["MessageLoader", "MessagesView"]
 
 MessageLoader = Callable[[UUID, int], Message]
 _CACHE_SIZE = 4096
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps with options builds one per call
 _MAX_PARAMS = 999  # SQLite's default limit on a statement's parameters (before 3.32)
 
 
@@ -77,7 +78,7 @@ class MessagesView(View):
                 (m.message_id, sent_at.get(m.message_id, 0), m.sender_agent_id,
                  m.sender_account_id, m.recipient_agent_id, m.recipient_account_id, m.trust,
                  m.carrier_status, m.ack_status, iso(m.created_at),
-                 json.dumps(message_status(m), separators=(",", ":")), m.session_id,
+                 _COMPACT.encode(message_status(m)), m.session_id,
                  m.session_sequence, iso(m.dead_lettered_at))
                 for m in messages
             ],
