@@ -248,7 +248,7 @@ class Actor(Generic[C]):
                 except AtpError as exc:
                     envelope.error = exc
             await self.before_commit()
-            recorded = set()
+            recorded: set[str] = set()
             if self._staged:
                 await self.runtime.journal.commit(self._staged)
                 for aggregate in self._staged:

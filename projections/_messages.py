@@ -3,7 +3,8 @@
 The status document is rendered from the Message aggregate by the same renderer the
 actors answer with, so a status read equals what the write returned. To get the
 aggregate at each event the view keeps recently seen messages in memory and folds
-the event in; on a miss it loads the aggregate at exactly that version.
+the event in; on a miss it loads the aggregate at exactly that version. Rows are
+written once per page, for each message as it stands at the page's end (``flush``).
 """
 
 from __future__ import annotations
