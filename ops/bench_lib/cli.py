@@ -2,7 +2,8 @@
 
 The modes (see ops/README.md): the default closed-loop load (``load_run``), the RSS of
 N agents (``rss_run``), the end-to-end webhook push latency (``webhook_run``),
-ordered session turns (``session_run``) and the long poll's wake-up (``long_poll_run``).
+ordered session turns (``session_run``), the long poll's wake-up (``long_poll_run``)
+and the send ratio measured in alternating slices (``interleave_run``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench_lib import load_run, long_poll_run, rss_run, session_run, webhook_run
+from bench_lib import interleave_run, load_run, long_poll_run, rss_run, session_run, webhook_run
 from bench_lib.fixtures import SetupError
 from bench_lib.servers import PG_URL, ServerError
 
@@ -86,6 +87,13 @@ def _parser() -> argparse.ArgumentParser:
         help="long-poll mode: how soon a waiting claim hears of a send "
         f"(default {long_poll_run.ROUNDS} rounds), and idle 1 s waits",
     )
+    p.add_argument(
+        "--interleave",
+        type=int,
+        metavar="ROUNDS",
+        help="send only: ROUNDS rounds of ceiling and ATP slices back to back; the bars are "
+        "judged on the median round",
+    )
     p.add_argument("--concurrency", type=int, default=16, help="setup connections (16)")
     p.add_argument("--pg-url", default=PG_URL, help=f"loopback PostgreSQL ({PG_URL})")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON")
@@ -108,6 +116,7 @@ def _mode(args: argparse.Namespace) -> _Mode:
             ("--agents-rss", rss_run, args.agents_rss is not None),
             ("--sessions", session_run, args.sessions is not None),
             ("--long-poll", long_poll_run, args.long_poll is not None),
+            ("--interleave", interleave_run, args.interleave is not None),
         )
         if on
     ]

@@ -33,12 +33,13 @@ from bench_lib.servers import (
     machine_cpu_seconds,
 )
 
-__all__ = ["SCENARIOS", "measure", "print_result", "run"]
+__all__ = ["SCENARIOS", "client_counts", "measure", "print_result", "run"]
 
 SCENARIOS = ("send", "claim-ack")
 
 
-def _client_counts(text: str) -> list[int]:
+def client_counts(text: str) -> list[int]:
+    """``--clients``: a comma-separated list of client counts."""
     counts = [int(part) for part in text.split(",") if part.strip()]
     if not counts or any(c < 1 or c > 1024 for c in counts):
         raise ValueError("--clients: positive counts up to 1024, e.g. 1,32")
@@ -108,7 +109,7 @@ def _prefill_per_client(args: argparse.Namespace, clients: int, send_rps: float 
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """Ceiling, then ATP: every scenario at every client count."""
-    counts = _client_counts(args.clients)
+    counts = client_counts(args.clients)
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     if unknown := set(scenarios) - set(SCENARIOS):
         raise ValueError(f"unknown scenario(s): {', '.join(sorted(unknown))}")

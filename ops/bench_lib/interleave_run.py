@@ -1,0 +1,115 @@
+"""``--interleave ROUNDS``: the send ratio to the ceiling, measured in alternating slices.
+
+The default mode measures the ceiling first and ATP minutes later. This machine's speed
+drifts by 15% and more within such a span, and the ratio then judges the minute as much
+as the code. Here both servers run side by side (the idle one costs nothing), and each
+round measures the ceiling and then ATP, back to back, at each client count. Every
+round gives one ratio; the bars are judged on the median round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from bench_lib import report
+from bench_lib.fixtures import open_accounts
+from bench_lib.load_run import client_counts, measure
+from bench_lib.report import say
+from bench_lib.servers import atp_server, ceiling_server
+
+__all__ = ["print_result", "run"]
+
+
+def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Rounds of (ceiling, ATP) durable-send slices at every client count."""
+    if args.interleave < 1:
+        raise ValueError("--interleave: at least one round")
+    counts = client_counts(args.clients)
+    rows: list[dict[str, Any]] = []
+    with ceiling_server(work) as ceiling, atp_server(args.store, work, args.pg_url) as server:
+        say(f"ceiling on port {ceiling.port}; ATP ({args.store}) on port {server.port}")
+        accounts = trio.run(
+            partial(
+                open_accounts,
+                server.port,
+                math.ceil(args.recipients / 2),
+                concurrency=args.concurrency,
+            )
+        )
+        routes = [[a.agents[i].token, a.agents[1 - i].address] for a in accounts for i in (0, 1)]
+        routes = routes[: max(args.recipients, 1)]
+        dummy = [["ceiling-token", "atp://agent/agt_ceiling"]]
+        for round_ in range(1, args.interleave + 1):
+            for count in counts:
+                for target, host, clients in (
+                    ("ceiling", ceiling, [{"routes": dummy}] * count),
+                    ("atp", server, [{"routes": routes}] * count),
+                ):
+                    row = measure(args, host, target, "send", clients)
+                    row["round"] = round_
+                    rows.append(row)
+        issues = server.log_issues()
+    return {"rows": rows, "server_log_issues": issues, **_judge(args.store, rows)}
+
+
+def _judge(store: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per client count: each round's ratio, their median, and the bars on the medians."""
+    rounds: dict[str, list[float]] = {}
+    p50s: dict[str, list[float]] = {}
+    for row in rows:
+        if row["target"] != "atp":
+            continue
+        ceiling = next(
+            r
+            for r in rows
+            if (r["target"], r["clients"], r["round"]) == ("ceiling", row["clients"], row["round"])
+        )
+        key = str(row["clients"])
+        rounds.setdefault(key, []).append(row["rps"] / ceiling["rps"] if ceiling["rps"] else 0.0)
+        p50s.setdefault(key, []).append(row["p50_ms"])
+    medians = {key: statistics.median(values) for key, values in rounds.items()}
+    bars = report.BARS[store]
+    checks: list[dict[str, Any]] = []
+    if "32" in medians:
+        checks.append(
+            {
+                "bar": f"32 clients: durable send >= {bars['ratio_at_32']:.0%} of the ceiling"
+                " (median round)",
+                "value": f"{medians['32']:.1%}",
+                "pass": medians["32"] >= bars["ratio_at_32"],
+            }
+        )
+    if "1" in p50s:
+        p50 = statistics.median(p50s["1"])
+        checks.append(
+            {
+                "bar": f"1 client: durable send p50 <= {bars['p50_at_1_ms']:g} ms (median round)",
+                "value": f"{p50:.2f} ms",
+                "pass": p50 <= bars["p50_at_1_ms"],
+            }
+        )
+    return {"round_ratios": rounds, "send_over_ceiling": medians, "bars": checks}
+
+
+def print_result(args: argparse.Namespace, result: dict[str, Any]) -> None:
+    """Every slice, each round's ratio, the medians and the bars."""
+    print(
+        f"ATP benchmark, interleaved: {args.store} store, {args.interleave} round(s) of "
+        f"{args.seconds:g} s slices, {args.warmup:g} s warm-up each"
+    )
+    print(report.load_table(result["rows"]) + "\n")
+    for clients, ratios in result["round_ratios"].items():
+        each = ", ".join(f"{r:.1%}" for r in ratios)
+        median = result["send_over_ceiling"][clients]
+        print(f"Durable send / ceiling, {clients} client(s): rounds {each}; median {median:.1%}")
+    print("Bars:\n" + report.verdicts(result["bars"]))
+    failed = sum(row["failed"] for row in result["rows"])
+    sent = sum(row["sent"] for row in result["rows"])
+    print(f"Failed requests (non-2xx or broken connection): {failed} of {sent} sent")
