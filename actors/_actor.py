@@ -237,14 +237,10 @@ class Actor(Generic[C]):
         self._staged = []
         try:
             for envelope in batch:
+                if _answer_stored(envelope, answered.get(id(envelope))):
+                    continue
                 try:
-                    before = answered.get(id(envelope))
-                    if isinstance(before, AtpError):
-                        raise before
-                    if before is not None:
-                        envelope.reply = Reply(before.status, before.body)
-                    else:
-                        envelope.reply = await self.handle(envelope.command)
+                    envelope.reply = await self.handle(envelope.command)
                 except AtpError as exc:
                     envelope.error = exc
             await self.before_commit()
@@ -274,12 +270,9 @@ class Actor(Generic[C]):
         ]
         if not unrecorded:
             return
-        for key, before in (await self._answered_before(unrecorded)).items():
-            envelope = next(e for e in unrecorded if id(e) == key)
-            if isinstance(before, AtpError):
-                envelope.reply, envelope.error = None, before
-            else:
-                envelope.reply, envelope.error = Reply(before.status, before.body), None
+        answered = await self._answered_before(unrecorded)
+        for envelope in unrecorded:
+            _answer_stored(envelope, answered.get(id(envelope)))
 
     async def _answered_before(self, batch: list[_Envelope[C]]) -> dict[int, Replay | AtpError]:
         """Stored answers (or conflicts) for the batch's idempotent commands, in one trip
@@ -312,3 +305,14 @@ class Actor(Generic[C]):
 
     def statistics(self) -> ActorStatistics:
         return ActorStatistics(self.key, self.queued, self._handled, self._batches)
+
+
+def _answer_stored(envelope: _Envelope[Any], before: Replay | AtpError | None) -> bool:
+    """Answer ``envelope`` with its key's stored answer (or conflict), if it has one."""
+    if before is None:
+        return False
+    if isinstance(before, AtpError):
+        envelope.reply, envelope.error = None, before
+    else:
+        envelope.reply, envelope.error = Reply(before.status, before.body), None
+    return True

@@ -67,6 +67,7 @@ class MessagesView(View):
         self._page, self._sent_at = {}, {}
         if not messages:
             return
+        # ``position`` is the Sent event's: 0 stands in for rows that exist (not updated).
         _insert(
             cur,
             "INSERT INTO atp_messages (id, position, sender_agent_id, sender_account_id,"

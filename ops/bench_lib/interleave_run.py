@@ -10,17 +10,12 @@ round gives one ratio; the bars are judged on the median round.
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-import trio
-
 from bench_lib import report
-from bench_lib.fixtures import open_accounts
-from bench_lib.load_run import client_counts, measure
+from bench_lib.load_run import client_counts, measure, send_routes
 from bench_lib.report import say
 from bench_lib.servers import atp_server, ceiling_server
 
@@ -35,16 +30,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     with ceiling_server(work) as ceiling, atp_server(args.store, work, args.pg_url) as server:
         say(f"ceiling on port {ceiling.port}; ATP ({args.store}) on port {server.port}")
-        accounts = trio.run(
-            partial(
-                open_accounts,
-                server.port,
-                math.ceil(args.recipients / 2),
-                concurrency=args.concurrency,
-            )
-        )
-        routes = [[a.agents[i].token, a.agents[1 - i].address] for a in accounts for i in (0, 1)]
-        routes = routes[: max(args.recipients, 1)]
+        routes = send_routes(args, server)
         dummy = [["ceiling-token", "atp://agent/agt_ceiling"]]
         for round_ in range(1, args.interleave + 1):
             for count in counts:

@@ -33,7 +33,7 @@ from bench_lib.servers import (
     machine_cpu_seconds,
 )
 
-__all__ = ["SCENARIOS", "client_counts", "measure", "print_result", "run"]
+__all__ = ["SCENARIOS", "client_counts", "measure", "print_result", "run", "send_routes"]
 
 SCENARIOS = ("send", "claim-ack")
 
@@ -94,6 +94,19 @@ def measure(
     return result
 
 
+def send_routes(args: argparse.Namespace, server: Server) -> list[list[str]]:
+    """Fresh accounts of two agents each; the (token, address) pairs the ``send`` clients
+    cycle through, one per recipient (``--recipients``)."""
+    accounts = trio.run(
+        partial(
+            open_accounts, server.port, math.ceil(args.recipients / 2),
+            concurrency=args.concurrency,
+        )
+    )  # fmt: skip
+    routes = [[a.agents[i].token, a.agents[1 - i].address] for a in accounts for i in (0, 1)]
+    return routes[: max(args.recipients, 1)]
+
+
 def _prefill_per_client(args: argparse.Namespace, clients: int, send_rps: float | None) -> int:
     if args.prefill is not None:
         return int(args.prefill)
@@ -125,17 +138,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         for count in counts:
             send_rps = None
             if "send" in scenarios:
-                accounts = trio.run(
-                    partial(
-                        open_accounts,
-                        server.port,
-                        math.ceil(args.recipients / 2),
-                        concurrency=args.concurrency,
-                    )
-                )
-                routes = [
-                    [a.agents[i].token, a.agents[1 - i].address] for a in accounts for i in (0, 1)
-                ][: max(args.recipients, 1)]
+                routes = send_routes(args, server)
                 row = measure(args, server, "atp", "send", [{"routes": routes}] * count)
                 rows.append(row)
                 send_rps = row["rps"]
