@@ -8,7 +8,14 @@ from typing import Any
 
 from atp.cli._args import ACK_STATUSES
 from atp.cli._context import Context, text_payload
-from atp.cli._output import CliError, as_json, first_text, public_deliveries, when
+from atp.cli._output import (
+    CliError,
+    as_json,
+    first_delivery,
+    first_text,
+    public_deliveries,
+    when,
+)  # fmt: skip
 from atp.client import Message, MessageStatus
 
 __all__ = ["ack", "inbox", "message_status", "send"]
@@ -21,7 +28,7 @@ def send(ctx: Context, recipient: str, text: str) -> None:
     address, is_alias = ctx.resolve(recipient)
     with ctx.client() as client:
         status = client.send(address, text_payload(text), token=me.token)
-    delivery = status.deliveries[0]["id"] if status.deliveries else None
+    delivery = first_delivery(status)
     ctx.out.report(
         [
             "Message sent.",

@@ -16,7 +16,10 @@ from typing import Any, TextIO
 
 import cattrs
 
-__all__ = ["CliError", "Output", "as_json", "first_text", "public_deliveries", "table", "when"]
+__all__ = [
+    "CliError", "Output", "as_json", "first_delivery", "first_text", "public_deliveries", "table",
+    "when",
+]  # fmt: skip
 
 # Delivery error strings that could quote a secret are shown as the contract's
 # catch-all, as the reference CLI does.
@@ -113,6 +116,11 @@ def when(moment: datetime | str | None) -> str:
     if isinstance(moment, str):
         return moment
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def first_delivery(status: Any) -> str | None:
+    """The id of a message status's first delivery, if it has one."""
+    return status.deliveries[0]["id"] if status is not None and status.deliveries else None
 
 
 def first_text(payload: Any, width: int | None = _TEXT_WIDTH) -> str:

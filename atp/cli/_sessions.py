@@ -9,16 +9,11 @@ from __future__ import annotations
 import attrs
 
 from atp.cli._context import Context, text_payload
-from atp.cli._output import as_json
+from atp.cli._output import as_json, first_delivery
 from atp.cli._transcript import Transcript, sort_key
-from atp.client import Session, SessionView, calls
+from atp.client import Session, calls
 
 __all__ = ["accept", "close", "open_session", "reject", "send", "session_lines", "show"]
-
-
-def _first_delivery(view: SessionView) -> str | None:
-    status = view.message_status
-    return status.deliveries[0]["id"] if status and status.deliveries else None
 
 
 def open_session(ctx: Context, recipient: str, text: str) -> None:
@@ -35,7 +30,7 @@ def open_session(ctx: Context, recipient: str, text: str) -> None:
             f"Session: {view.session.id}",
             f"Status: {view.session.status}",
             f"Opening message: {view.session.opening_message_id}",
-            f"Opening delivery: {_first_delivery(view) or 'none'}",
+            f"Opening delivery: {first_delivery(view.message_status) or 'none'}",
         ],
         as_json(view),
     )
@@ -86,7 +81,7 @@ def send(ctx: Context, session_id: str, text: str) -> None:
             f"Session: {view.session.id}",
             f"Sequence: {status.message.session_sequence}",
             f"Message: {status.message.id}",
-            f"Delivery: {_first_delivery(view) or 'none'}",
+            f"Delivery: {first_delivery(view.message_status) or 'none'}",
         ],
         as_json(view),
     )
