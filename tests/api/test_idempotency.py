@@ -40,6 +40,20 @@ async def ledger_states(runtime: Runtime) -> list[tuple[str, bytes]]:
     return [(row.topic, bytes(row.state)) for row in rows]
 
 
+@pytest.fixture
+def looked_up(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The ids of every idempotency record the ledger is asked for from here on."""
+    asked: list[object] = []
+    get_many = runtime.ledger.get_many
+
+    async def counting(kind: Any, ids: Any) -> Any:
+        asked.extend(ids)
+        return await get_many(kind, ids)
+
+    monkeypatch.setattr(runtime.ledger, "get_many", counting)
+    return asked
+
+
 async def burst(n: int, call: Callable[[], Awaitable[httpx.Response]]) -> list[httpx.Response]:
     """``n`` copies of ``call`` at once; their responses in completion order."""
     responses: list[httpx.Response] = []
@@ -110,25 +124,20 @@ async def test_ack_replay_returns_the_original_201_not_terminal_ack_status(api: 
 
 
 async def test_a_lone_send_is_not_looked_up_and_its_replay_leaves_no_second_message(
-    api: Api, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    api: Api, looked_up: list[object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A lone command is handled before its key is looked up: the commit proves the key
     new. A replay is caught by its refused commit; the mailbox forgets the second try
     (rehydrates) and answers from the record; for a while after, it looks keys up first."""
     alpha, beta = await api.pair()
-    looked_up: list[object] = []
+    looked_up.clear()
     rehydrated: list[str] = []
-    get_many, rehydrate = runtime.ledger.get_many, MailboxActor.rehydrate
-
-    async def counting_get_many(kind: Any, ids: Any) -> Any:
-        looked_up.extend(ids)
-        return await get_many(kind, ids)
+    rehydrate = MailboxActor.rehydrate
 
     async def counting_rehydrate(actor: MailboxActor) -> None:
         rehydrated.append(actor.agent_id)
         await rehydrate(actor)
 
-    monkeypatch.setattr(runtime.ledger, "get_many", counting_get_many)
     monkeypatch.setattr(MailboxActor, "rehydrate", counting_rehydrate)
     first = await api.send(alpha, beta, key="lone-1")
     assert first.status_code == 201 and looked_up == []
@@ -328,19 +337,10 @@ async def test_stored_records_do_not_contain_plaintext_secrets(api: Api, runtime
             assert not any(form in state for _, state in states)
 
 
-async def test_a_session_turn_looks_its_key_up_once(
-    api: Api, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_session_turn_looks_its_key_up_once(api: Api, looked_up: list[object]) -> None:
     """The session actor looks the key up; the mailbox it lends the turn to does not again
     (the gate knows the running request has no stored answer)."""
     alpha, _, session_id = await opened(api)
-    looked_up: list[object] = []
-    get_many = runtime.ledger.get_many
-
-    async def counting(kind: Any, ids: Any) -> Any:
-        looked_up.extend(ids)
-        return await get_many(kind, ids)
-
-    monkeypatch.setattr(runtime.ledger, "get_many", counting)
+    looked_up.clear()
     assert (await turn(api, alpha, session_id, "once")).status_code == 201
     assert len(looked_up) == len(set(looked_up)) == 1

@@ -12,6 +12,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
+from actors import Runtime
 from atp.settings import Settings
 from tests.helpers import Api
 from tests.mock_clock import clock, open_carrier
@@ -46,11 +47,38 @@ async def test_a_waiting_claim_is_woken_by_a_send(tmp_path: Path, clock: MockClo
 
 
 async def test_a_waiting_claim_answers_null_when_the_time_is_up(api: Api) -> None:
-    _, beta = await api.pair()
+    alpha, beta = await api.pair()
     status, body = await claim(api, beta.token, {"wait_seconds": 1}, key="long-1")
     assert (status, body) == (200, {"delivery": None})
-    # The answer was stored once, at the end: a retry with the key replays it.
+    await api.send(alpha, beta)
+    # The answer was stored once, at the end: a retry with the key replays it, although
+    # a claim run again would now take the message.
     assert await claim(api, beta.token, {"wait_seconds": 1}, key="long-1") == (200, body)
+    assert (await api.claim(beta)).status_code == 201
+
+
+async def test_a_send_and_a_lease_end_wake_waiting_claims_on_both_stores(
+    api: Api, runtime: Runtime
+) -> None:
+    """The wake-ups above, through each store's journal, on the real clock (bounded only
+    by a generous guard: how soon is the bench's business, ``ops/bench --long-poll``)."""
+    alpha, beta = await api.pair()
+    results: list[tuple[int, dict[str, Any]]] = []
+
+    async def wait_for_it() -> None:
+        results.append(await claim(api, beta.token, {"wait_seconds": 60, "lease_seconds": 1}))
+
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(wait_for_it)
+            while beta.id not in runtime.arrivals._events:  # noqa: ASYNC110 (the claim waits)
+                await trio.sleep(0.01)
+            await api.send(alpha, beta)
+        status, body = results[0]
+        assert status == 201 and body["message"]["from"] == alpha.address
+        # Its lease is one second: the next waiting claim gets the message when it ends.
+        status, again = await claim(api, beta.token, {"wait_seconds": 60})
+    assert status == 201 and again["message"]["id"] == body["message"]["id"]
 
 
 async def test_a_lease_that_ends_wakes_a_waiting_claim(tmp_path: Path, clock: MockClock) -> None:

@@ -21,7 +21,7 @@ from hypercorn.trio import serve
 
 from actors import Runtime
 from atp.api import create_app
-from tests.cli.cli_process import Cli, field, with_aliases
+from tests.cli.cli_process import Cli, field, redacted, with_aliases
 from tests.helpers import Api, text
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("store", ["sqlite"])]
@@ -42,7 +42,7 @@ class Pipe:
         with trio.fail_after(within):
             while needle not in self.text:
                 chunk = await self.stream.receive_some()
-                assert chunk, f"pipe closed before {needle!r}:\n{self.text}"
+                assert chunk, f"pipe closed before {needle!r}:\n{redacted(self.text, [])}"
                 self.text += chunk.decode()
         return time.monotonic()
 

@@ -10,6 +10,7 @@ import pytest
 from atp.cli._output import first_text, when
 from atp.cli._transcript import Transcript, delivery_state, sort_key
 from atp.client import MessageStatus
+from tests.helpers import text
 
 CODEX = "atp://agent/agt_CODEX"
 CLAUDE = "atp://agent/agt_CLAUDE"
@@ -33,10 +34,6 @@ def name(address: str) -> str:
     return ALIASES.get(address, address)
 
 
-def text(words: str) -> dict[str, Any]:
-    return {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": words}]}
-
-
 def status(
     seq: int | None = 1,
     created: str | None = "2026-05-27T12:00:00.000000Z",
@@ -51,7 +48,7 @@ def status(
     """A message status shaped as the contract's §1.8 object."""
     message: dict[str, Any] = {
         "id": message_id, "from": sender, "to": recipient, "trust": "trusted",
-        "payload": text("hi") if payload is None else payload,
+        "payload": text(body="hi") if payload is None else payload,
         "content_type": "application/a2a+json", "a2a_version": "1.0",
         "created_at": created, "expires_at": "2026-06-03T12:00:00.000000Z",
     }  # fmt: skip
@@ -70,12 +67,12 @@ def status(
 
 def example_rows() -> list[MessageStatus]:
     opening = status(
-        1, payload=text("opening turn"), carrier="delivered", ack="accepted",
+        1, payload=text(body="opening turn"), carrier="delivered", ack="accepted",
         deliveries=("delivered",),
     )  # fmt: skip
     reply = status(
         2, "2026-05-27T12:01:00.000000Z", CLAUDE, CODEX,
-        text(f"{FIRST_LINE}  {SECOND_LINE}"), message_id="msg_2",
+        text(body=f"{FIRST_LINE}  {SECOND_LINE}"), message_id="msg_2",
     )  # fmt: skip
     return [opening, reply]
 
@@ -164,7 +161,7 @@ def test_rows_sort_by_sequence_then_time_then_id() -> None:
 
 
 def test_first_text_squeezes_whitespace() -> None:
-    assert first_text(text("  hello \n\t  there   world\n")) == "hello there world"
+    assert first_text(text(body="  hello \n\t  there   world\n")) == "hello there world"
 
 
 def test_first_text_takes_the_first_text_part() -> None:
@@ -174,11 +171,11 @@ def test_first_text_takes_the_first_text_part() -> None:
 
 def test_first_text_cuts_at_120_characters() -> None:
     exact = "x" * 120
-    assert first_text(text(exact)) == exact
-    cut = first_text(text("y" * 121))
+    assert first_text(text(body=exact)) == exact
+    cut = first_text(text(body="y" * 121))
     assert cut == "y" * 119 + "~"
     assert len(cut) == 120
-    assert first_text(text("z" * 300), width=None) == "z" * 300
+    assert first_text(text(body="z" * 300), width=None) == "z" * 300
 
 
 @pytest.mark.parametrize(
