@@ -8,14 +8,14 @@ ledger stores and reads.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import attrs
 import trio
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, DomainEventProtocol
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from atp.domain import Account, Agent, Message
 from atp.ledger._bridge import Bridge
@@ -34,6 +34,12 @@ class _Lookup:
     ids: list[UUID]
     found: dict[UUID, Any] | BaseException | None = None
     done: trio.Event = attrs.field(factory=trio.Event)
+
+
+class _ManyReader(Protocol):
+    """Both ledger recorders read many aggregates' events with one statement."""
+
+    def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]: ...
 
 
 class LedgerConflict(Exception):
@@ -112,13 +118,12 @@ class Ledger:
                 waiting.done = trio.Event()
 
     def _load_events(self, aggregate_ids: list[UUID]) -> dict[UUID, Any]:
-        found = {}
-        for aggregate_id in aggregate_ids:
-            aggregate: Any = None
-            for event in self.app.events.get(aggregate_id):
-                aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
-            if aggregate is not None:
-                found[aggregate_id] = aggregate
+        recorder: _ManyReader = self.app.recorder  # type: ignore[assignment]
+        found: dict[UUID, Any] = {}
+        for stored in recorder.select_events_of(list(dict.fromkeys(aggregate_ids))):
+            event: Any = self.app.mapper.to_domain_event(stored)
+            aggregate_id: UUID = event.originator_id
+            found[aggregate_id] = event.mutate(found.get(aggregate_id))
         return found
 
     async def load_all(self, cls: type[A], aggregate_ids: Sequence[UUID]) -> list[A]:

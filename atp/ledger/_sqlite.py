@@ -1,13 +1,15 @@
-"""The embedded ledger's recorder: eventsourcing's SQLite recorder, one INSERT per commit.
+"""The embedded ledger's recorder: eventsourcing's SQLite recorder, one statement per
+commit and one per batch of lookups.
 
 The stock recorder inserts a commit's events one statement at a time, to read each
-row's notification id back. Every statement is a call into the driver, which lets go
-of the interpreter lock, and the server's main thread must then win it back. Here a
-commit's events go in as one multi-row INSERT (chunked under SQLite's parameter
-limit), and their notification ids follow from the last one: SQLite gives a new row
-the largest rowid plus one, so the rows of one statement get consecutive ids, in
-order, while the write transaction keeps every other writer out. (It picks ids at
-random only once the largest is 2**63 - 1, which no ledger reaches.)
+row's notification id back, and reads one aggregate per transaction. Every statement
+is a call into the driver, which lets go of the interpreter lock, and the server's
+main thread must then win it back. Here a commit's events go in as one multi-row
+INSERT (chunked under SQLite's parameter limit), and their notification ids follow
+from the last one: SQLite gives a new row the largest rowid plus one, so the rows of
+one statement get consecutive ids, in order, while the write transaction keeps every
+other writer out. (It picks ids at random only once the largest is 2**63 - 1, which
+no ledger reaches.) Many aggregates' events are read by one SELECT.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 
 __all__ = ["LedgerSQLiteFactory", "MultiRowSQLiteRecorder"]
 
-_ROWS_PER_STATEMENT = 999 // 4  # four parameters a row; 999 is SQLite's lowest limit
+_MAX_PARAMS = 999  # SQLite's lowest limit on a statement's parameters
+_ROWS_PER_STATEMENT = _MAX_PARAMS // 4  # four parameters a row
 
 
 class MultiRowSQLiteRecorder(SQLiteApplicationRecorder):
-    """Inserts each chunk of a commit's events with one statement."""
+    """Inserts each chunk of a commit's events with one statement; reads the events of
+    many aggregates with one."""
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -47,6 +51,29 @@ class MultiRowSQLiteRecorder(SQLiteApplicationRecorder):
             last: int = c.lastrowid
             ids.extend(range(last - len(chunk) + 1, last + 1))
         return ids
+
+    def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every stored event of these aggregates, each aggregate's in version order."""
+        events: list[StoredEvent] = []
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(originator_ids), _MAX_PARAMS):
+                chunk = [i.hex for i in originator_ids[start : start + _MAX_PARAMS]]
+                marks = ", ".join("?" * len(chunk))
+                c.execute(
+                    f"SELECT * FROM {self.events_table_name} WHERE originator_id IN ({marks})"
+                    " ORDER BY originator_id, originator_version",
+                    chunk,
+                )
+                events += [
+                    StoredEvent(
+                        originator_id=self.convert_originator_id(row["originator_id"]),
+                        originator_version=row["originator_version"],
+                        topic=row["topic"],
+                        state=row["state"],
+                    )
+                    for row in c.fetchall()
+                ]
+        return events
 
 
 class LedgerSQLiteFactory(SQLiteFactory):

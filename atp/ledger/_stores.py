@@ -65,7 +65,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
         }
     target = postgres_target(settings.database_url)
     env = {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": "atp.ledger._postgres:LedgerPostgresFactory",
         "POSTGRES_DBNAME": target.dbname,
         "POSTGRES_HOST": target.host,
         "POSTGRES_PORT": str(target.port),

@@ -92,3 +92,33 @@ async def test_a_conflict_inside_a_large_commit_stores_none_of_it(runtime: Runti
         await runtime.journal.commit(records)
     assert runtime.ledger.last_committed == before
     assert await runtime.ledger.get_many(IdempotencyRecord, [records[0].id]) == {}
+
+
+async def test_get_many_reads_whole_aggregates_and_leaves_out_absent_ones(
+    runtime: Runtime,
+) -> None:
+    """One read for many ids: each aggregate is folded from all its events, in order,
+    and the events of one never leak into another."""
+    agents = [
+        Agent(
+            agent_id=f"agt_many{n}", account_id="acct_many", display_name=None,
+            description=None, key_id="agtkey_0", key_hash="h0", at=NOW,
+        )
+        for n in range(3)
+    ]  # fmt: skip
+    for n, agent in enumerate(agents):
+        for k in range(1, n + 3):
+            agent.rotate_key(f"agtkey_{n}_{k}", f"h{k}", NOW)
+    records = [record(f"many-{n}") for n in range(5)]
+    await runtime.journal.commit([*agents, *records])
+    absent = record("never-stored").id
+    wanted = [agents[2].id, absent, records[3].id, agents[0].id, agents[2].id]
+    loaded = await runtime.ledger.get_many(Agent, wanted)
+    assert set(loaded) == {agents[0].id, agents[2].id}
+    assert [(a.version, a.active_key_id) for a in (loaded[agents[0].id], loaded[agents[2].id])] == [
+        (3, "agtkey_0_2"),
+        (5, "agtkey_2_4"),
+    ]
+    stored = await runtime.ledger.get_many(IdempotencyRecord, wanted)
+    assert list(stored) == [records[3].id]
+    assert stored[records[3].id].scope == "many-3"
