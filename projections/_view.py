@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from eventsourcing.domain import CanMutateAggregate, DomainEventProtocol
-from eventsourcing.utils import get_topic
 
 from projections._store import Cursor
 
-__all__ = ["View", "event_topics"]
+__all__ = ["View", "event_classes"]
 
 
 class View:
@@ -38,11 +37,11 @@ class View:
         """Forget in-memory state (before a rebuild, after a failed page)."""
 
 
-def event_topics(aggregates: tuple[type, ...]) -> set[str]:
-    """The stored topics of every event class declared on these aggregates."""
-    return {
-        get_topic(value)
+def event_classes(aggregates: tuple[type, ...]) -> frozenset[type]:
+    """Every event class declared on these aggregates."""
+    return frozenset(
+        value
         for aggregate in aggregates
         for value in vars(aggregate).values()
         if isinstance(value, type) and issubclass(value, CanMutateAggregate)
-    }
+    )

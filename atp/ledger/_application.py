@@ -8,6 +8,7 @@ ledger stores and reads.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import islice
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -15,7 +16,7 @@ import attrs
 import trio
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, Recording, StoredEvent
 
 from atp.domain import Account, Agent, Message
 from atp.ledger._bridge import Bridge
@@ -27,6 +28,9 @@ __all__ = ["CarrierLedger", "Ledger", "LedgerConflict", "Notification"]
 A = TypeVar("A", bound=Aggregate)
 Notification = tuple[int, DomainEventProtocol[Any]]
 _LOAD_CHUNK = 256
+# Recently committed events kept for the projection runner (two of its pages): it
+# follows a few milliseconds behind, so it seldom has to read and decode them back.
+_TAIL = 1024
 
 
 @attrs.define(eq=False)
@@ -69,6 +73,7 @@ class Ledger:
         self._committed = trio.Event()
         self._lookups: list[_Lookup] = []
         self._lookup_leader = False
+        self._tail: dict[int, DomainEventProtocol[Any]] = {}
 
     async def get(self, cls: type[A], aggregate_id: UUID) -> A | None:
         """Load an aggregate, or None if it was never stored."""
@@ -172,10 +177,33 @@ class Ledger:
         if not recordings:
             return self.last_committed
         top = max(r.notification.id for r in recordings)
+        self._remember(recordings)
         self.last_committed = max(self.last_committed, top)
         self._committed.set()
         self._committed = trio.Event()
         return top
+
+    def _remember(self, recordings: Sequence[Recording[UUID]]) -> None:
+        tail = self._tail
+        for recording in recordings:
+            tail[recording.notification.id] = recording.domain_event
+        for position in list(islice(tail, max(0, len(tail) - _TAIL))):
+            del tail[position]
+
+    def recent(self, start: int, stop: int, kinds: frozenset[type]) -> list[Notification] | None:
+        """The committed events from notification id ``start`` to ``stop`` of these
+        classes, from memory; None unless this process committed every one of them
+        recently (then read them with :meth:`notifications_sync`)."""
+        if stop - start >= len(self._tail):
+            return None
+        found: list[Notification] = []
+        for position in range(start, stop + 1):
+            event = self._tail.get(position)
+            if event is None:  # not ours, long gone, or a gap in the ids
+                return None
+            if type(event) in kinds:
+                found.append((position, event))
+        return found
 
     async def wait_committed(self, after: int) -> None:
         """Wait until a save has committed something past notification ``after``."""

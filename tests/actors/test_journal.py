@@ -122,3 +122,23 @@ async def test_get_many_reads_whole_aggregates_and_leaves_out_absent_ones(
     stored = await runtime.ledger.get_many(IdempotencyRecord, wanted)
     assert list(stored) == [records[3].id]
     assert stored[records[3].id].scope == "many-3"
+
+
+async def test_recent_commits_are_kept_in_memory_for_the_projections(runtime: Runtime) -> None:
+    """The runner takes a page from memory only if every id in it was committed here."""
+    before = runtime.ledger.last_committed
+    agent = Agent(
+        agent_id="agt_tail", account_id="acct_tail", display_name=None, description=None,
+        key_id="agtkey_0", key_hash="h0", at=NOW,
+    )  # fmt: skip
+    agent.rotate_key("agtkey_1", "h1", NOW)
+    top = await runtime.journal.commit([agent, record("tail")])
+    assert top == before + 3
+    kinds = frozenset({Agent.Registered, Agent.KeyRotated})
+    recent = runtime.ledger.recent(before + 1, top, kinds)
+    assert recent is not None
+    assert [(p, type(e)) for p, e in recent] == [
+        (before + 1, Agent.Registered),
+        (before + 2, Agent.KeyRotated),
+    ]  # the idempotency record is not of these kinds
+    assert runtime.ledger.recent(before + 1, top + 1, kinds) is None  # not committed yet
