@@ -15,6 +15,7 @@ actor rehydrates and runs the command again, looking this time.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -24,7 +25,7 @@ import trio
 from eventsourcing.domain import Aggregate
 
 from actors._commands import Reply
-from actors._idempotency import Replay, Ticket
+from actors._idempotency import Replay, Ticket, encode_answer
 from atp.domain import IdempotencyRecord, Session
 from atp.errors import AtpError, UnexpectedError
 from atp.ledger import LedgerConflict
@@ -128,8 +129,9 @@ class Actor(Generic[C]):
 
     def answer(self, ticket: Ticket, status: int, body: dict[str, Any], now: datetime) -> Reply:
         """Reply, and stage the idempotency record of this reply in the same commit."""
-        self.stage(ticket.record(status, body, self.runtime.sealer, now))
-        return Reply(status, body)
+        encoded = encode_answer(body)
+        self.stage(ticket.record(status, encoded, self.runtime.sealer, now))
+        return Reply(status, body, encoded)
 
     async def before_commit(self) -> None:
         """Called after a batch's commands, before its commit (to add follow-up events)."""
@@ -314,5 +316,6 @@ def _answer_stored(envelope: _Envelope[Any], before: Replay | AtpError | None) -
     if isinstance(before, AtpError):
         envelope.reply, envelope.error = None, before
     else:
-        envelope.reply, envelope.error = Reply(before.status, before.body), None
+        reply = Reply(before.status, json.loads(before.encoded), before.encoded)
+        envelope.reply, envelope.error = reply, None
     return True

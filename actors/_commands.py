@@ -53,10 +53,16 @@ __all__ = [
 @final
 @attrs.frozen
 class Reply:
-    """What the HTTP edge answers: a status and a JSON body."""
+    """What the HTTP edge answers: a status and a JSON body.
+
+    An answer kept for idempotent replay also carries the body's stored bytes
+    (``encoded``), which the edge sends as they are: the first answer and its replays
+    are the same bytes, and the body is encoded once.
+    """
 
     status: int
     body: dict[str, Any]
+    encoded: bytes | None = attrs.field(default=None, eq=False, repr=False)
 
 
 # -- account actor: accounts and their agents -------------------------------------------

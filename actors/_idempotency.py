@@ -29,16 +29,21 @@ from atp.errors import IdempotencyConflict, IdempotencyInProgress
 from atp.ledger import Ledger
 from atp.sealing import Sealer
 
-__all__ = ["IdempotencyGate", "Replay", "Ticket", "request_hash"]
+__all__ = ["IdempotencyGate", "Replay", "Ticket", "encode_answer", "request_hash"]
 
-# json.dumps builds a new encoder on every call that passes options; reuse one.
+# json.dumps builds a new encoder on every call that passes options; reuse them.
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def request_hash(params: Mapping[str, Any]) -> str:
     """SHA-256 of the request's parameters as canonical JSON: key order and spacing don't count."""
-    canonical = json.dumps(params, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(params).encode()).hexdigest()
+
+
+def encode_answer(body: dict[str, Any]) -> bytes:
+    """An answer's body as stored and sent (Quart's compact JSON, without its newline)."""
+    return _COMPACT.encode(body).encode()
 
 
 @attrs.define
@@ -55,7 +60,7 @@ class Replay:
     """The stored answer of a completed request with the same key and body."""
 
     status: int
-    body: dict[str, Any]
+    encoded: bytes  # the body, exactly as first sent
 
 
 @attrs.frozen
@@ -72,15 +77,14 @@ class Ticket:
         return IdempotencyRecord.create_id(self.scope)
 
     def record(
-        self, status: int, body: dict[str, Any], sealer: Sealer, now: datetime
+        self, status: int, encoded: bytes, sealer: Sealer, now: datetime
     ) -> IdempotencyRecord:
         """The ledger record of this request's answer (body sealed: it may hold a token)."""
-        sealed = sealer.seal(_COMPACT.encode(body).encode())
         return IdempotencyRecord(
             scope=self.scope,
             request_hash=self.request_hash,
             status=status,
-            sealed_body=sealed,
+            sealed_body=sealer.seal(encoded),
             at=now,
         )
 
@@ -157,7 +161,7 @@ class IdempotencyGate:
         """
         if record.request_hash != ticket.request_hash:
             raise IdempotencyConflict()
-        return Replay(record.status, json.loads(self._sealer.unseal(record.sealed_body)))
+        return Replay(record.status, self._sealer.unseal(record.sealed_body))
 
     async def committed(self, ticket: Ticket) -> Replay | None:
         """The stored answer for this scope, if any (one ledger read).

@@ -7,7 +7,7 @@ from typing import Any
 from quart import Blueprint
 
 from actors import OpenAccount, RegisterAgent, RotateAgentKey, Ticket
-from atp.api._requests import authenticate, idempotent, read_params, runtime
+from atp.api._requests import Answer, authenticate, idempotent, read_params, runtime
 from atp.domain import new_id
 from atp.errors import InvalidAccount, InvalidRequest, NotFound
 from atp.wire import AccountBody, AgentBody, parse_body
@@ -18,7 +18,7 @@ blueprint = Blueprint("accounts", __name__)
 
 
 @blueprint.post("/api/accounts")
-async def open_account() -> tuple[dict[str, Any], int]:
+async def open_account() -> Answer:
     """Sign up: a free account and its account key (no auth, no idempotency: contract §1.4)."""
     body = parse_body(AccountBody, await read_params(), InvalidAccount)
     reply = await runtime().ask(OpenAccount(new_id("acct"), body.name.strip()))
@@ -26,7 +26,7 @@ async def open_account() -> tuple[dict[str, Any], int]:
 
 
 @blueprint.post("/api/agents")
-async def register_agent() -> tuple[dict[str, Any], int]:
+async def register_agent() -> Answer:
     principal = await authenticate("account")
     params = await read_params()
 
@@ -49,7 +49,7 @@ async def show_agent(agent_id: str) -> dict[str, Any]:
 
 
 @blueprint.post("/api/agents/<agent_id>/keys")
-async def rotate_agent_key(agent_id: str) -> tuple[dict[str, Any], int]:
+async def rotate_agent_key(agent_id: str) -> Answer:
     principal = await authenticate("account")
     params = await read_params()
 

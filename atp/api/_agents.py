@@ -7,7 +7,7 @@ from typing import Any
 from quart import Blueprint
 
 from actors import Principal, RotateSigningKey, SetSenderPolicy, SetWebhookEndpoint, Ticket
-from atp.api._requests import authenticate, idempotent, read_params, runtime
+from atp.api._requests import Answer, authenticate, idempotent, read_params, runtime
 from atp.errors import (
     InvalidRequest,
     InvalidSenderPolicy,
@@ -35,7 +35,7 @@ def _self_only(principal: Principal, agent_id: str) -> str:
 
 
 @blueprint.put("/api/agents/<agent_id>/webhook_endpoint")
-async def set_webhook_endpoint(agent_id: str) -> tuple[dict[str, Any], int]:
+async def set_webhook_endpoint(agent_id: str) -> Answer:
     principal = await authenticate("agent")
     params = await read_params()
 
@@ -58,7 +58,7 @@ async def set_webhook_endpoint(agent_id: str) -> tuple[dict[str, Any], int]:
 
 
 @blueprint.post("/api/agents/<agent_id>/webhook_endpoint/signing_keys")
-async def rotate_signing_key(agent_id: str) -> tuple[dict[str, Any], int]:
+async def rotate_signing_key(agent_id: str) -> Answer:
     """Add an Ed25519 signing key; the old one keeps signing for ``overlap_seconds``."""
     principal = await authenticate("agent")
     params = await read_params()
@@ -89,7 +89,7 @@ async def signing_keys(agent_id: str) -> dict[str, Any]:
 
 
 @blueprint.put("/api/agents/<agent_id>/sender_policies")
-async def set_sender_policy(agent_id: str) -> tuple[dict[str, Any], int]:
+async def set_sender_policy(agent_id: str) -> Answer:
     principal = await authenticate("agent")
     params = await read_params()
 

@@ -12,7 +12,7 @@ from typing import Any
 from quart import Blueprint
 
 from actors import RedriveDeadLetter, ReleaseDeadLetter, Ticket
-from atp.api._requests import authenticate, idempotent, read_params, runtime, whole_number
+from atp.api._requests import Answer, authenticate, idempotent, read_params, runtime, whole_number
 
 __all__ = ["blueprint"]
 
@@ -43,20 +43,20 @@ async def list_dead_letters() -> dict[str, Any]:
 
 
 @blueprint.post("/api/dead_letters/<message_id>/redrive")
-async def redrive(message_id: str) -> tuple[dict[str, Any], int]:
+async def redrive(message_id: str) -> Answer:
     """Try the webhook again, with a new delivery and a full set of attempts."""
     return await _act(message_id, "redrive", RedriveDeadLetter)
 
 
 @blueprint.post("/api/dead_letters/<message_id>/release")
-async def release(message_id: str) -> tuple[dict[str, Any], int]:
+async def release(message_id: str) -> Answer:
     """Move the message to the inbox: queued again, for polling claims only."""
     return await _act(message_id, "release", ReleaseDeadLetter)
 
 
 async def _act(
     message_id: str, verb: str, command: type[RedriveDeadLetter | ReleaseDeadLetter]
-) -> tuple[dict[str, Any], int]:
+) -> Answer:
     principal = await authenticate("agent")
     assert principal.agent_id is not None
     agent_id = principal.agent_id

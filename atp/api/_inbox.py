@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 import attrs
 import trio
 from quart import Blueprint
 
 from actors import ClaimInbox, Command, ExtendLease, NothingToClaim, RecordAck, Reply, Ticket
-from atp.api._requests import authenticate, idempotent, read_params, runtime
+from atp.api._requests import Answer, authenticate, idempotent, read_params, runtime
 from atp.errors import AckStatusRequired, InvalidAckStatus, InvalidLease, InvalidRequest
 from atp.wire import AckBody, LeaseBody, WaitBody, check_payload, parse_body
 
@@ -20,7 +19,7 @@ blueprint = Blueprint("inbox", __name__)
 
 
 @blueprint.post("/api/inbox/claims")
-async def claim() -> tuple[dict[str, Any], int]:
+async def claim() -> Answer:
     principal = await authenticate("agent")
     assert principal.agent_id is not None
     agent_id = principal.agent_id
@@ -59,7 +58,7 @@ async def _long_poll(wait: float, command: Command) -> Reply:
 
 
 @blueprint.post("/api/deliveries/<delivery_id>/extend")
-async def extend(delivery_id: str) -> tuple[dict[str, Any], int]:
+async def extend(delivery_id: str) -> Answer:
     principal = await authenticate("agent")
     assert principal.agent_id is not None
     agent_id = principal.agent_id
@@ -73,7 +72,7 @@ async def extend(delivery_id: str) -> tuple[dict[str, Any], int]:
 
 
 @blueprint.post("/api/deliveries/<delivery_id>/acks")
-async def ack(delivery_id: str) -> tuple[dict[str, Any], int]:
+async def ack(delivery_id: str) -> Answer:
     principal = await authenticate("agent")
     assert principal.agent_id is not None
     agent_id = principal.agent_id

@@ -8,6 +8,7 @@ from quart import Blueprint
 
 from actors import SendMessage, Ticket
 from atp.api._requests import (
+    Answer,
     authenticate,
     idempotent,
     read_params,
@@ -24,7 +25,7 @@ blueprint = Blueprint("messages", __name__)
 
 
 @blueprint.post("/api/messages")
-async def send_message() -> tuple[dict[str, Any], int]:
+async def send_message() -> Answer:
     principal = await authenticate("agent")
     assert principal.agent_id is not None
     params = await read_params()

@@ -6,7 +6,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from quart import current_app, g, request
+from quart import Response, current_app, g, request
 
 from actors import Command, Principal, Reply, Runtime, Ticket, request_hash
 from atp.domain import ADDRESS_PREFIX
@@ -25,6 +25,7 @@ from atp.errors import (
 from atp.wire import check_payload
 
 __all__ = [
+    "Answer",
     "authenticate",
     "idempotency_key",
     "idempotent",
@@ -34,6 +35,10 @@ __all__ = [
     "runtime",
     "whole_number",
 ]
+
+
+# What a mutating route answers: a body to encode, or a kept answer's bytes.
+Answer = tuple[dict[str, Any], int] | Response
 
 
 def runtime() -> Runtime:
@@ -114,7 +119,7 @@ async def idempotent(
     *,
     two_phase: bool = False,
     ask: Callable[[Command], Awaitable[Reply]] | None = None,
-) -> tuple[dict[str, Any], int]:
+) -> Answer:
     """Run a mutation at most once per (principal, route, key) and replay its answer.
 
     ``build`` makes the command from the admission ticket; it may validate the body
@@ -137,11 +142,18 @@ async def idempotent(
             replay = await rt.gate.committed(ticket)
             if replay is None:
                 raise
-            return replay.body, replay.status
+            return _stored_answer(replay.status, replay.encoded)
         reply: Reply = await (ask or rt.ask)(command)
     finally:
         rt.gate.leave(ticket)
+    if reply.encoded is not None:
+        return _stored_answer(reply.status, reply.encoded)
     return reply.body, reply.status
+
+
+def _stored_answer(status: int, encoded: bytes) -> Response:
+    """A kept answer's own bytes: what Quart's JSON response would hold, encoded once."""
+    return Response(encoded + b"\n", status, mimetype="application/json")
 
 
 async def resolve_recipient(address: str) -> str:

@@ -12,6 +12,7 @@ from quart import Blueprint
 
 from actors import AnswerSession, CloseSession, OpenSession, Principal, SendTurn, Ticket
 from atp.api._requests import (
+    Answer,
     authenticate,
     idempotent,
     read_params,
@@ -38,7 +39,7 @@ _STATUSES = frozenset(get_args(SessionStatus))
 
 
 @blueprint.post("/api/sessions")
-async def open_session() -> tuple[dict[str, Any], int]:
+async def open_session() -> Answer:
     principal, agent_id = await _agent()
     params = await read_params()
     to = read_send(params)
@@ -55,7 +56,7 @@ async def open_session() -> tuple[dict[str, Any], int]:
 
 
 @blueprint.post("/api/sessions/<session_id>/messages")
-async def send_turn(session_id: str) -> tuple[dict[str, Any], int]:
+async def send_turn(session_id: str) -> Answer:
     principal, agent_id = await _agent()
     params = await read_params()
     if "payload" not in params:
@@ -70,18 +71,16 @@ async def send_turn(session_id: str) -> tuple[dict[str, Any], int]:
 
 
 @blueprint.post("/api/sessions/<session_id>/accept")
-async def accept(session_id: str) -> tuple[dict[str, Any], int]:
+async def accept(session_id: str) -> Answer:
     return await _answer(session_id, "accepted", "accept")
 
 
 @blueprint.post("/api/sessions/<session_id>/reject")
-async def reject(session_id: str) -> tuple[dict[str, Any], int]:
+async def reject(session_id: str) -> Answer:
     return await _answer(session_id, "rejected", "reject")
 
 
-async def _answer(
-    session_id: str, status: Literal["accepted", "rejected"], verb: str
-) -> tuple[dict[str, Any], int]:
+async def _answer(session_id: str, status: Literal["accepted", "rejected"], verb: str) -> Answer:
     principal, agent_id = await _agent()
     params = await read_params()
     payload = params.get("payload")
@@ -95,7 +94,7 @@ async def _answer(
 
 
 @blueprint.post("/api/sessions/<session_id>/close")
-async def close(session_id: str) -> tuple[dict[str, Any], int]:
+async def close(session_id: str) -> Answer:
     """Beyond the reference: either participant ends the session; no more turns."""
     principal, agent_id = await _agent()
     params = await read_params()

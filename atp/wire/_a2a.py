@@ -38,6 +38,9 @@ _OPTIONAL_MESSAGE_STRING_LISTS = ("extensions", "referenceTaskIds")
 _OPTIONAL_PART_STRINGS = ("filename", "mediaType")
 
 _MISSING = object()  # tells "key absent" apart from "key present with null"
+# allow_nan=False: NaN and Infinity are not JSON, and a peer could not decode them.
+# (One encoder for all calls: json.dumps with options builds a new one each time.)
+_STRICT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def validate_a2a_message(payload: object) -> None:
@@ -105,11 +108,9 @@ def check_payload(payload: object) -> None:
 
 
 def _encode(payload: object) -> bytes:
-    # allow_nan=False: NaN and Infinity are not JSON, and a peer could not decode them.
     # ValueError also covers circular references and lone surrogates (UnicodeEncodeError).
     try:
-        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        return text.encode()
+        return _STRICT.encode(payload).encode()
     except (TypeError, ValueError, RecursionError) as exc:
         raise PayloadMustBeJson(str(exc)) from exc
 

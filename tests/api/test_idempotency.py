@@ -82,6 +82,8 @@ async def test_send_replay_returns_the_original_201_after_the_message_was_claime
     before = runtime.ledger.last_committed
     replay = await api.send(alpha, beta, key="send-1")
     assert answer(replay) == answer(first)
+    assert replay.content == first.content  # the stored bytes, as first sent
+    assert replay.headers["content-type"] == first.headers["content-type"] == "application/json"
     assert replay.json()["carrier_status"] == "queued" and replay.json()["ack_status"] is None
     assert runtime.ledger.last_committed == before
     now = (await api.status(alpha.token, first.json()["message"]["id"])).json()
