@@ -27,6 +27,13 @@ __all__ = ["JournalStatistics", "JournalWriter"]
 
 log = logging.getLogger(__name__)
 
+# Scheduling rounds the writer lets pass before it takes a batch: actors that are
+# runnable now (woken by the previous commit, or by their idempotency lookup) hand in
+# their events first, so the commit is bigger and commits are fewer. No time passes
+# while nothing else is runnable. ops/bench, SQLite, 32 clients, paired rounds: +10%
+# sends/s with two (one gave a little less, four no more); 1 client unchanged.
+_GATHER_ROUNDS = 2
+
 
 @attrs.frozen
 class JournalStatistics:
@@ -87,6 +94,8 @@ class JournalWriter:
         try:
             while True:
                 batch = [await self._receive.receive()]
+                for _ in range(_GATHER_ROUNDS):  # shielded: ``batch`` must reach a commit
+                    await trio.lowlevel.cancel_shielded_checkpoint()
                 while len(batch) < self.max_batch:
                     try:
                         batch.append(self._receive.receive_nowait())
