@@ -9,7 +9,7 @@ however small it is, and under load one page per commit was a large share of the
 server's CPU. A reader that waits (``wait_projected``) ends that pause at once.
 
 A page this process committed moments ago is taken from the ledger's memory
-(``Ledger.recent``): reading it back and decoding it cost a third of the page. One it
+(``Ledger.recent``): reading it back and decoding it cost a quarter of the page. One it
 did not commit (catching up at start, after a rebuild, too far behind) is read from
 the store.
 """

@@ -84,9 +84,9 @@ class Ledger:
 
         Concurrent callers (many actors checking idempotency records at once) share
         trips to a worker thread: the first becomes the leader and, trip after trip,
-        loads everything that queued up meanwhile. Reading the event store directly
-        skips the snapshot lookup the repository makes first, which halves the cost of
-        a miss (the common case: most idempotency keys are new).
+        loads everything that queued up meanwhile, with one statement. Reading the
+        event store directly skips the snapshot lookup the repository makes first,
+        which halves the cost of a miss (the common case: most idempotency keys are new).
         """
         lookup = _Lookup(list(aggregate_ids))
         self._lookups.append(lookup)
