@@ -98,6 +98,7 @@ class ProjectionRunner:
             else:
                 position, applied = await self.ledger.bridge.run(self._read_and_apply, start, stop)
             self.position = position
+            self.ledger.forget_through(position)
             self._events_applied += applied
             self._batches += 1
             self._advanced.set()

@@ -28,8 +28,9 @@ __all__ = ["CarrierLedger", "Ledger", "LedgerConflict", "Notification"]
 A = TypeVar("A", bound=Aggregate)
 Notification = tuple[int, DomainEventProtocol[Any]]
 _LOAD_CHUNK = 256
-# Recently committed events kept for the projection runner (two of its pages): it
-# follows a few milliseconds behind, so it seldom has to read and decode them back.
+# Committed events kept for the projection runner until it has applied them (at most
+# two of its pages): it follows a few milliseconds behind, so it seldom has to read
+# and decode them back. They hold payloads, hence the bound.
 _TAIL = 1024
 
 
@@ -189,6 +190,12 @@ class Ledger:
             tail[recording.notification.id] = recording.domain_event
         for position in list(islice(tail, max(0, len(tail) - _TAIL))):
             del tail[position]
+
+    def forget_through(self, position: int) -> None:
+        """The follower has applied everything up to ``position``: drop it from memory."""
+        tail = self._tail
+        while tail and (first := next(iter(tail))) <= position:
+            del tail[first]
 
     def recent(self, start: int, stop: int, kinds: frozenset[type]) -> list[Notification] | None:
         """The committed events from notification id ``start`` to ``stop`` of these

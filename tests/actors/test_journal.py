@@ -124,21 +124,31 @@ async def test_get_many_reads_whole_aggregates_and_leaves_out_absent_ones(
     assert stored[records[3].id].scope == "many-3"
 
 
-async def test_recent_commits_are_kept_in_memory_for_the_projections(runtime: Runtime) -> None:
-    """The runner takes a page from memory only if every id in it was committed here."""
+async def test_commits_stay_in_memory_until_the_projections_applied_them(
+    runtime: Runtime,
+) -> None:
+    """The runner takes a page from memory only if every id in it was committed here
+    and not yet applied."""
     before = runtime.ledger.last_committed
     agent = Agent(
         agent_id="agt_tail", account_id="acct_tail", display_name=None, description=None,
         key_id="agtkey_0", key_hash="h0", at=NOW,
     )  # fmt: skip
     agent.rotate_key("agtkey_1", "h1", NOW)
-    top = await runtime.journal.commit([agent, record("tail")])
-    assert top == before + 3
     kinds = frozenset({Agent.Registered, Agent.KeyRotated})
-    recent = runtime.ledger.recent(before + 1, top, kinds)
-    assert recent is not None
-    assert [(p, type(e)) for p, e in recent] == [
-        (before + 1, Agent.Registered),
-        (before + 2, Agent.KeyRotated),
-    ]  # the idempotency record is not of these kinds
-    assert runtime.ledger.recent(before + 1, top + 1, kinds) is None  # not committed yet
+    async with runtime.projections.applying():  # the runner waits meanwhile
+        top = await runtime.journal.commit([agent, record("tail")])
+        assert top == before + 3
+        recent = runtime.ledger.recent(before + 1, top, kinds)
+        assert recent is not None
+        assert [(p, type(e)) for p, e in recent] == [
+            (before + 1, Agent.Registered),
+            (before + 2, Agent.KeyRotated),
+        ]  # the idempotency record is not of these kinds
+        assert runtime.ledger.recent(before + 1, top + 1, kinds) is None  # not committed yet
+    await runtime.projections.wait_current()
+    assert runtime.ledger.recent(top, top, kinds) is None  # applied: forgotten
+    rows = runtime.projections.store.query(
+        "SELECT active_key_id FROM atp_agents WHERE id = ?", ("agt_tail",)
+    )
+    assert rows == [("agtkey_1",)]
