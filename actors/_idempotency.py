@@ -60,7 +60,7 @@ class Replay:
     """The stored answer of a completed request with the same key and body."""
 
     status: int
-    encoded: bytes  # the body, exactly as first sent
+    encoded: bytes = attrs.field(repr=False)  # the body as first sent (it may hold a token)
 
 
 @attrs.frozen

@@ -8,7 +8,6 @@ ledger stores and reads.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import islice
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -188,8 +187,8 @@ class Ledger:
         tail = self._tail
         for recording in recordings:
             tail[recording.notification.id] = recording.domain_event
-        for position in list(islice(tail, max(0, len(tail) - _TAIL))):
-            del tail[position]
+        while len(tail) > _TAIL:  # the runner fell far behind: it reads those back
+            del tail[next(iter(tail))]
 
     def forget_through(self, position: int) -> None:
         """The follower has applied everything up to ``position``: drop it from memory."""
