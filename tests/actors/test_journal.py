@@ -84,10 +84,13 @@ async def test_a_large_commit_gets_consecutive_notification_ids_in_event_order(
     assert [row.originator_id for row in rows] == [r.id for r in records]
 
 
-async def test_a_conflict_inside_a_large_commit_stores_none_of_it(runtime: Runtime) -> None:
+@pytest.mark.parametrize("size", [10, 300])
+async def test_a_conflict_inside_a_commit_stores_none_of_it(runtime: Runtime, size: int) -> None:
+    """Either way SQLite takes a commit: one statement alone (10 events) or several in
+    a transaction (300)."""
     await runtime.journal.commit([record("bulk-taken")])
     before = runtime.ledger.last_committed
-    records = [record(f"bulk-new-{n}") for n in range(300)] + [record("bulk-taken")]
+    records = [record(f"bulk-new-{n}") for n in range(size)] + [record("bulk-taken")]
     with pytest.raises(LedgerConflict):
         await runtime.journal.commit(records)
     assert runtime.ledger.last_committed == before
