@@ -11,10 +11,10 @@ one statement get consecutive ids, in order, while the write transaction keeps e
 other writer out. (It picks ids at random only once the largest is 2**63 - 1, which
 no ledger reaches.) A commit that fits one statement runs it alone, without BEGIN and
 COMMIT: in autocommit mode a statement is a transaction of its own, just as atomic and
-as durable, and it needs no statement journal (a temporary file that SQLite writes in
-an explicit transaction, to undo a failed statement alone). That saves a third of the
-commit's CPU and two of its three trips into the driver. Many aggregates' events are
-read by one SELECT.
+as durable, and it needs no statement journal (which SQLite keeps in an explicit
+transaction to undo a failed statement alone, and which spills to a temporary file for
+a commit's worth of rows). That saves about a quarter of the commit's CPU and two of
+its three calls into the driver. Many aggregates' events are read by one SELECT.
 """
 
 from __future__ import annotations
