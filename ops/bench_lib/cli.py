@@ -94,6 +94,13 @@ def _parser() -> argparse.ArgumentParser:
         help="send only: ROUNDS rounds of ceiling and ATP slices back to back; the bars are "
         "judged on the median round",
     )
+    p.add_argument(
+        "--compare",
+        type=Path,
+        metavar="TREE",
+        help="with --interleave: also run TREE's code (another checkout, e.g. a git worktree) "
+        "in every round and print the paired ratio",
+    )
     p.add_argument("--concurrency", type=int, default=16, help="setup connections (16)")
     p.add_argument("--pg-url", default=PG_URL, help=f"loopback PostgreSQL ({PG_URL})")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON")
@@ -120,6 +127,8 @@ def _mode(args: argparse.Namespace) -> _Mode:
         )
         if on
     ]
+    if args.compare is not None and args.interleave is None:
+        raise ValueError("--compare needs --interleave")
     if len(chosen) > 1:
         raise ValueError(f"{' and '.join(name for name, _ in chosen)} are separate runs")
     return chosen[0][1] if chosen else load_run

@@ -5,12 +5,18 @@ drifts by 15% and more within such a span, and the ratio then judges the minute 
 as the code. Here both servers run side by side (the idle one costs nothing), and each
 round measures the ceiling and then ATP, back to back, at each client count. Every
 round gives one ratio; the bars are judged on the median round.
+
+``--compare TREE`` adds a third server running another checkout's code (a ``git
+worktree`` of the commit to compare with), measured in the same rounds right after this
+tree's: each round then also gives the paired ratio of this tree's sends to that one's,
+the fair test of a change smaller than the machine's drift.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -27,22 +33,53 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     if args.interleave < 1:
         raise ValueError("--interleave: at least one round")
     counts = client_counts(args.clients)
+    compare: Path | None = args.compare
+    if compare is not None and not (compare / "atp" / "__init__.py").is_file():
+        raise ValueError(f"--compare: {compare} is not an ATP checkout")
     rows: list[dict[str, Any]] = []
-    with ceiling_server(work) as ceiling, atp_server(args.store, work, args.pg_url) as server:
-        say(f"ceiling on port {ceiling.port}; ATP ({args.store}) on port {server.port}")
-        routes = send_routes(args, server)
+    with ExitStack() as stack:
+        ceiling = stack.enter_context(ceiling_server(work))
+        servers = [("atp", stack.enter_context(atp_server(args.store, work, args.pg_url)))]
+        if compare is not None:
+            other = atp_server(args.store, work, args.pg_url, source=compare.resolve())
+            servers.append(("compare", stack.enter_context(other)))
+        say(f"ceiling on port {ceiling.port}; ATP ({args.store}) on port {servers[0][1].port}")
+        routes = {target: send_routes(args, server) for target, server in servers}
         dummy = [["ceiling-token", "atp://agent/agt_ceiling"]]
         for round_ in range(1, args.interleave + 1):
             for count in counts:
-                for target, host, clients in (
-                    ("ceiling", ceiling, [{"routes": dummy}] * count),
-                    ("atp", server, [{"routes": routes}] * count),
-                ):
-                    row = measure(args, host, target, "send", clients)
+                row = measure(args, ceiling, "ceiling", "send", [{"routes": dummy}] * count)
+                row["round"] = round_
+                rows.append(row)
+                # Alternate which tree goes first: the slot right after the ceiling's
+                # may differ from the next one.
+                for target, server in servers if round_ % 2 else servers[::-1]:
+                    clients = [{"routes": routes[target]}] * count
+                    row = measure(args, server, target, "send", clients)
                     row["round"] = round_
                     rows.append(row)
-        issues = server.log_issues()
-    return {"rows": rows, "server_log_issues": issues, **_judge(args.store, rows)}
+        issues = [line for _, server in servers for line in server.log_issues()]
+    result = {"rows": rows, "server_log_issues": issues, **_judge(args.store, rows)}
+    if compare is not None:
+        result["compare"] = {"tree": str(compare), **_paired(rows)}
+    return result
+
+
+def _paired(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per client count: each round's ATP / compare throughput, and their median."""
+    rounds: dict[str, list[float]] = {}
+    for row in rows:
+        if row["target"] != "atp":
+            continue
+        other = next(
+            r
+            for r in rows
+            if (r["target"], r["clients"], r["round"]) == ("compare", row["clients"], row["round"])
+        )
+        rounds.setdefault(str(row["clients"]), []).append(
+            row["rps"] / other["rps"] if other["rps"] else 0.0
+        )
+    return {"rounds": rounds, "medians": {k: statistics.median(v) for k, v in rounds.items()}}
 
 
 def _judge(store: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -95,6 +132,13 @@ def print_result(args: argparse.Namespace, result: dict[str, Any]) -> None:
         each = ", ".join(f"{r:.1%}" for r in ratios)
         median = result["send_over_ceiling"][clients]
         print(f"Durable send / ceiling, {clients} client(s): rounds {each}; median {median:.1%}")
+    if "compare" in result:
+        paired = result["compare"]
+        print(f"This tree / {paired['tree']} (paired, same rounds):")
+        for clients, ratios in paired["rounds"].items():
+            each = ", ".join(f"{r:.3f}" for r in ratios)
+            median = paired["medians"][clients]
+            print(f"  {clients} client(s): rounds {each}; median {median:.3f}")
     print("Bars:\n" + report.verdicts(result["bars"]))
     failed = sum(row["failed"] for row in result["rows"])
     sent = sum(row["sent"] for row in result["rows"])

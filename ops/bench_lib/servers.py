@@ -123,10 +123,15 @@ def free_port() -> int:
         return port
 
 
-def child_env(extra: dict[str, str]) -> dict[str, str]:
-    """The parent's environment without any ``ATP_*`` (the carrier rejects unknown ones)."""
+def child_env(extra: dict[str, str], source: Path | None = None) -> dict[str, str]:
+    """The parent's environment without any ``ATP_*`` (the carrier rejects unknown ones).
+
+    ``source``: another checkout whose ``atp`` (and ``actors``, ``projections``) the child
+    imports instead of this one's (``--compare``); it comes first on ``PYTHONPATH``.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATP_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(OPS_DIR), env.get("PYTHONPATH")]))
+    paths = [str(source) if source else "", str(OPS_DIR), env.get("PYTHONPATH")]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
     env.update(extra)
     return env
 
@@ -134,8 +139,15 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
 def _start(name: str, argv: list[str], env: dict[str, str], port: int, log_dir: Path) -> Server:
     log_path = log_dir / f"{name}.log"
     with log_path.open("ab") as log:
+        # Started in the log directory: ``python -m`` puts its working directory first on
+        # sys.path, which would shadow a ``--compare`` tree with the checkout run from.
         proc = subprocess.Popen(
-            argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            argv,
+            cwd=log_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     server = Server(name, proc, port, log_path)
     try:
@@ -223,16 +235,21 @@ def _fresh_schema(pg_url: str) -> Iterator[str]:
 
 @contextmanager
 def atp_server(
-    store: str, work_dir: Path, pg_url: str = PG_URL, extra_env: dict[str, str] | None = None
+    store: str,
+    work_dir: Path,
+    pg_url: str = PG_URL,
+    extra_env: dict[str, str] | None = None,
+    source: Path | None = None,
 ) -> Iterator[Server]:
     """``atp serve`` on a fresh store: a new data directory, or a new PostgreSQL schema.
 
-    ``extra_env`` adds settings (``ATP_WEBHOOK_ALLOW_PRIVATE=1`` for the webhook mode).
+    ``extra_env`` adds settings (``ATP_WEBHOOK_ALLOW_PRIVATE=1`` for the webhook mode);
+    ``source`` runs another checkout's code (see ``child_env``).
     """
     port = free_port()
     atp_env = {"ATP_PORT": str(port), "ATP_BIND": "127.0.0.1", **(extra_env or {})}
     with _store_env(store, work_dir, pg_url) as store_env:
-        env = child_env(atp_env | store_env)
+        env = child_env(atp_env | store_env, source)
         if store == "postgres":
             migrate = subprocess.run(
                 [sys.executable, "-m", "atp", "migrate"],
@@ -244,7 +261,8 @@ def atp_server(
             )
             if migrate.returncode != 0:
                 raise ServerError(f"atp migrate failed:\n{migrate.stdout}{migrate.stderr}")
-        server = _start(f"atp-{store}", [sys.executable, "-m", "atp", "serve"], env, port, work_dir)
+        name = f"atp-{store}" + (f"-{source.name}" if source else "")
+        server = _start(name, [sys.executable, "-m", "atp", "serve"], env, port, work_dir)
         try:
             yield server
         finally:
