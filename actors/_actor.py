@@ -70,7 +70,8 @@ class Actor(Generic[C]):
         self.key = key
         self.runtime = runtime
         self._send, self._receive = trio.open_memory_channel[_Envelope[C]](math.inf)
-        self._staged: list[Aggregate] = []
+        # Keyed by identity (aggregates compare by value): a batch stages dozens.
+        self._staged: dict[int, Aggregate] = {}
         self._look_until = -math.inf
         self._handled = 0
         self._batches = 0
@@ -124,8 +125,7 @@ class Actor(Generic[C]):
     def stage(self, *aggregates: Aggregate) -> None:
         """Include these aggregates' new events in this batch's commit."""
         for aggregate in aggregates:
-            if not any(a is aggregate for a in self._staged):
-                self._staged.append(aggregate)
+            self._staged.setdefault(id(aggregate), aggregate)
 
     def answer(self, ticket: Ticket, status: int, body: dict[str, Any], now: datetime) -> Reply:
         """Reply, and stage the idempotency record of this reply in the same commit."""
@@ -236,7 +236,7 @@ class Actor(Generic[C]):
         self, batch: list[_Envelope[C]], answered: dict[int, Replay | AtpError]
     ) -> set[str]:
         """Handle the batch and commit what it staged; return the scopes it recorded."""
-        self._staged = []
+        self._staged = {}
         try:
             for envelope in batch:
                 if _answer_stored(envelope, answered.get(id(envelope))):
@@ -248,8 +248,9 @@ class Actor(Generic[C]):
             await self.before_commit()
             recorded: set[str] = set()
             if self._staged:
-                await self.runtime.journal.commit(self._staged)
-                for aggregate in self._staged:
+                staged = list(self._staged.values())
+                await self.runtime.journal.commit(staged)
+                for aggregate in staged:
                     if isinstance(aggregate, IdempotencyRecord):
                         recorded.add(aggregate.scope)
                         self.runtime.gate.recorded(aggregate.scope)
@@ -258,7 +259,7 @@ class Actor(Generic[C]):
                 self.committed()
             return recorded
         finally:
-            self._staged = []
+            self._staged = {}
 
     async def _replay_unrecorded(self, batch: list[_Envelope[C]], recorded: set[str]) -> None:
         """A command handled without a lookup that stored no answer (it was refused, or

@@ -80,7 +80,8 @@ class Ticket:
         self, status: int, encoded: bytes, sealer: Sealer, now: datetime
     ) -> IdempotencyRecord:
         """The ledger record of this request's answer (body sealed: it may hold a token)."""
-        return IdempotencyRecord(
+        return IdempotencyRecord.record(
+            self.record_id,
             scope=self.scope,
             request_hash=self.request_hash,
             status=status,

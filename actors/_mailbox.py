@@ -189,8 +189,8 @@ class MailboxActor(Actor[MailboxCommand]):
             opening = session.status == "pending"
             message_id = session.opening_message_id if opening else message_id
             sequence = 1 if opening else session.append_turn(message_id)
-        message = Message(
-            message_id=message_id,
+        message = Message.create(
+            message_id,
             sender_agent_id=command.sender_agent_id,
             sender_account_id=command.sender_account_id,
             recipient_agent_id=self.agent_id,

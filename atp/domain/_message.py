@@ -83,6 +83,12 @@ class Message(MessageWebhook):
     def create_id(message_id: str) -> UUID:
         return aggregate_id(message_id)
 
+    @classmethod
+    def create(cls, message_id: str, **details: Any) -> Message:
+        """``Message(message_id=..., **details)`` at two thirds of the cost (one is made
+        for every send): the metaclass's argument coercion is skipped."""
+        return cls._create(cls.Sent, id=cls.create_id(message_id), message_id=message_id, **details)
+
     @event(Sent)
     def __init__(
         self,
