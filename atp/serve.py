@@ -15,7 +15,7 @@ from __future__ import annotations
 import gc
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from uuid import UUID
 
@@ -65,16 +65,19 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             # The embedded default migrates itself; PostgreSQL is migrated by `atp migrate`.
             await bridge.run(apply_migrations, store)
 
-        def load_message(aggregate_id: UUID, version: int) -> Message:
-            message: object = ledger.app.repository.get(aggregate_id, version=version)
-            assert isinstance(message, Message)
-            return message
+        def load_messages(wanted: Sequence[tuple[UUID, int]]) -> dict[UUID, Message]:
+            loaded: dict[UUID, Message] = {}
+            for aggregate_id, version in wanted:
+                message: object = ledger.app.repository.get(aggregate_id, version=version)
+                assert isinstance(message, Message)
+                loaded[aggregate_id] = message
+            return loaded
 
-        projections = await bridge.run(
-            lambda: ProjectionRunner(
-                ledger, store, [AgentsView(), MessagesView(load_message), SessionsView()]
-            )
-        )
+        async def load_message_versions(wanted: Sequence[tuple[UUID, int]]) -> dict[UUID, Message]:
+            return await bridge.run(load_messages, wanted)
+
+        views = [AgentsView(), MessagesView(load_message_versions), SessionsView()]
+        projections = await bridge.run(ProjectionRunner, ledger, store, views)
         queries = Queries(store, bridge)
         journal = JournalWriter(ledger)
         supervisor = Supervisor(settings.actor_idle_timeout)

@@ -1,8 +1,8 @@
 """The read side: Trio loops that fold the ledger's events into SQL views.
 
-The send path ends here: ``ProjectionRunner`` applies each committed page to the
-views (``AgentsView``, ``MessagesView``) with its tracking position in one
-transaction; ``Queries`` answers reads from them.
+The send path ends here: ``ProjectionRunner`` folds each committed page into the
+views' statements (``AgentsView``, ``MessagesView``, ``SessionsView``) and writes them
+with its tracking position in one transaction; ``Queries`` answers reads from them.
 """
 
 from projections._agents import AgentsView
@@ -18,7 +18,7 @@ from projections._store import (
     apply_migrations,
     open_view_store,
 )
-from projections._view import View
+from projections._view import Statements, View, Writer
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -34,8 +34,10 @@ __all__ = [
     "Queries",
     "SessionRow",
     "SessionsView",
+    "Statements",
     "View",
     "ViewStore",
+    "Writer",
     "apply_migrations",
     "dump_views",
     "open_view_store",

@@ -8,33 +8,36 @@ from eventsourcing.domain import DomainEventProtocol
 
 from atp.domain import ADDRESS_PREFIX, Account, Agent
 from atp.wire import iso
-from projections._store import Cursor
-from projections._view import View
+from projections._view import View, Writer
 
 __all__ = ["AgentsView"]
 
 
 class AgentsView(View):
-    """Who is who: what authentication and agent reads are answered from."""
+    """Who is who: what authentication and agent reads are answered from.
+
+    Agent events after ``Registered`` carry only the aggregate's ledger id, so their
+    statements find the agent by ``ledger_id`` in SQL.
+    """
 
     name = "agents"
     tables = ("atp_accounts", "atp_api_keys", "atp_agents", "atp_sender_policies")
     aggregates = (Account, Agent)
 
-    def apply(self, cur: Cursor, position: int, event: DomainEventProtocol[Any]) -> None:
+    def apply(self, out: Writer, position: int, event: DomainEventProtocol[Any]) -> None:
         match event:
             case Account.Opened():
-                cur.execute(
+                out.execute(
                     "INSERT INTO atp_accounts (id, name, plan, created_at) VALUES (?, ?, ?, ?)",
                     (event.account_id, event.name, event.plan, iso(event.at)),
                 )
-                cur.execute(
+                out.execute(
                     "INSERT INTO atp_api_keys (token_hash, key_id, kind, account_id, agent_id) "
                     "VALUES (?, ?, 'account', ?, NULL)",
                     (event.key_hash, event.key_id, event.account_id),
                 )
             case Agent.Registered():
-                cur.execute(
+                out.execute(
                     "INSERT INTO atp_agents (id, ledger_id, account_id, address, display_name,"
                     " description, status, active_key_id, created_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?)",
@@ -42,45 +45,47 @@ class AgentsView(View):
                      ADDRESS_PREFIX + event.agent_id, event.display_name, event.description,
                      event.key_id, iso(event.at)),
                 )  # fmt: skip
-                self._insert_agent_key(cur, event.agent_id, event.key_id, event.key_hash)
+                self._insert_agent_key(out, event.agent_id, event.key_id, event.key_hash)
             case Agent.KeyRotated():
-                agent_id = self._agent_id(cur, event)
-                cur.execute("UPDATE atp_api_keys SET revoked = 1 WHERE agent_id = ?", (agent_id,))
-                self._insert_agent_key(cur, agent_id, event.key_id, event.key_hash)
-                cur.execute(
-                    "UPDATE atp_agents SET active_key_id = ? WHERE id = ?", (event.key_id, agent_id)
+                ledger_id = str(event.originator_id)
+                out.execute(
+                    "UPDATE atp_api_keys SET revoked = 1"
+                    " WHERE agent_id = (SELECT id FROM atp_agents WHERE ledger_id = ?)",
+                    (ledger_id,),
+                )
+                out.execute(
+                    "INSERT INTO atp_api_keys (token_hash, key_id, kind, account_id, agent_id)"
+                    " SELECT ?, ?, 'agent', account_id, id FROM atp_agents WHERE ledger_id = ?",
+                    (event.key_hash, event.key_id, ledger_id),
+                )
+                out.execute(
+                    "UPDATE atp_agents SET active_key_id = ? WHERE ledger_id = ?",
+                    (event.key_id, ledger_id),
                 )
             case Agent.WebhookEndpointSet():
-                cur.execute(
-                    "UPDATE atp_agents SET webhook_url = ?, webhook_active = 1 WHERE id = ?",
-                    (event.url, self._agent_id(cur, event)),
+                out.execute(
+                    "UPDATE atp_agents SET webhook_url = ?, webhook_active = 1 WHERE ledger_id = ?",
+                    (event.url, str(event.originator_id)),
                 )
             case Agent.WebhookEndpointDisabled():
-                cur.execute(
-                    "UPDATE atp_agents SET webhook_active = 0 WHERE id = ?",
-                    (self._agent_id(cur, event),),
+                out.execute(
+                    "UPDATE atp_agents SET webhook_active = 0 WHERE ledger_id = ?",
+                    (str(event.originator_id),),
                 )
             case Agent.SenderPolicySet():
-                cur.execute("DELETE FROM atp_sender_policies WHERE id = ?", (event.policy_id,))
-                cur.execute(
+                out.execute("DELETE FROM atp_sender_policies WHERE id = ?", (event.policy_id,))
+                out.execute(
                     "INSERT INTO atp_sender_policies (id, recipient_agent_id, sender_agent_id,"
-                    " sender_account_id, effect, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (event.policy_id, self._agent_id(cur, event), event.sender_agent_id,
-                     event.sender_account_id, event.effect, iso(event.at)),
+                    " sender_account_id, effect, updated_at)"
+                    " SELECT ?, id, ?, ?, ?, ? FROM atp_agents WHERE ledger_id = ?",
+                    (event.policy_id, event.sender_agent_id, event.sender_account_id,
+                     event.effect, iso(event.at), str(event.originator_id)),
                 )  # fmt: skip
 
     @staticmethod
-    def _insert_agent_key(cur: Cursor, agent_id: str, key_id: str, key_hash: str) -> None:
-        cur.execute(
+    def _insert_agent_key(out: Writer, agent_id: str, key_id: str, key_hash: str) -> None:
+        out.execute(
             "INSERT INTO atp_api_keys (token_hash, key_id, kind, account_id, agent_id) "
             "SELECT ?, ?, 'agent', account_id, id FROM atp_agents WHERE id = ?",
             (key_hash, key_id, agent_id),
         )
-
-    @staticmethod
-    def _agent_id(cur: Cursor, event: DomainEventProtocol[Any]) -> str:
-        # Later agent events carry only the aggregate's ledger id.
-        cur.execute("SELECT id FROM atp_agents WHERE ledger_id = ?", (str(event.originator_id),))
-        row = cur.fetchone()
-        assert row is not None, f"agent event before registration: {event.originator_id}"
-        return str(row[0])

@@ -3,7 +3,8 @@
 The status document is rendered from the Message aggregate by the same renderer the
 actors answer with, so a status read equals what the write returned. To get the
 aggregate at each event the view keeps recently seen messages in memory and folds
-the event in; on a miss it loads the aggregate at exactly that version. Rows are
+the event in; the messages it does not hold at the right version are loaded before
+the page (``prepare``), at exactly the version of their first event in it. Rows are
 written once per page, for each message as it stands at the page's end (``flush``).
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -19,12 +20,12 @@ from eventsourcing.domain import DomainEventProtocol
 
 from atp.domain import Message
 from atp.wire import iso, message_status
-from projections._store import Cursor
-from projections._view import View
+from projections._view import Notification, View, Writer
 
 __all__ = ["MessageLoader", "MessagesView"]
 
-MessageLoader = Callable[[UUID, int], Message]
+# Loads each (ledger id, version) asked for: the message as it stood at that version.
+MessageLoader = Callable[[Sequence[tuple[UUID, int]]], Awaitable[dict[UUID, Message]]]
 _CACHE_SIZE = 4096
 _COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps with options builds one per call
 _MAX_PARAMS = 999  # SQLite's default limit on a statement's parameters (before 3.32)
@@ -41,14 +42,32 @@ class MessagesView(View):
     def __init__(self, load: MessageLoader) -> None:
         self._load = load
         self._cache: OrderedDict[UUID, Message] = OrderedDict()
+        self._loaded: dict[UUID, Message] = {}  # by ``prepare``, for this page
         self._page: dict[str, Message] = {}  # the page's messages, at their latest event
         self._sent_at: dict[str, int] = {}  # position of those sent in this page
 
     def reset(self) -> None:
         self._cache.clear()
-        self._page, self._sent_at = {}, {}
+        self._page, self._sent_at, self._loaded = {}, {}, {}
 
-    def apply(self, cur: Cursor, position: int, event: DomainEventProtocol[Any]) -> None:
+    async def prepare(self, batch: Sequence[Notification]) -> None:
+        """Load every message of ``batch`` that the cache will not hold at the version
+        before its first event here (the cache is only trimmed in ``flush``)."""
+        held: dict[UUID, int] = {}  # the version each message will be at, as the page goes
+        wanted: dict[UUID, int] = {}
+        for _, event in batch:
+            if not isinstance(event, Message.Sent | Message.Event):
+                continue
+            message_id, version = event.originator_id, event.originator_version
+            if message_id not in held and not isinstance(event, Message.Sent):
+                cached = self._cache.get(message_id)
+                if cached is None or cached.version != version - 1:
+                    wanted[message_id] = version
+            held[message_id] = version
+        if wanted:
+            self._loaded = await self._load(list(wanted.items()))
+
+    def apply(self, out: Writer, position: int, event: DomainEventProtocol[Any]) -> None:
         if not isinstance(event, Message.Sent | Message.Event):
             return
         message = self._fold(event)
@@ -56,7 +75,7 @@ class MessagesView(View):
             self._sent_at[message.message_id] = position
         self._page[message.message_id] = message
 
-    def flush(self, cur: Cursor) -> None:
+    def flush(self, out: Writer) -> None:
         """Write the page's messages as they stand at its end, a few statements for all.
 
         Only the last state of a row counts, so one multi-row statement per table
@@ -64,12 +83,14 @@ class MessagesView(View):
         that lets the server's main thread lose the interpreter lock (ops/bench).
         """
         messages, sent_at = list(self._page.values()), self._sent_at
-        self._page, self._sent_at = {}, {}
+        self._page, self._sent_at, self._loaded = {}, {}, {}
+        while len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
         if not messages:
             return
         # ``position`` is the Sent event's: 0 stands in for rows that exist (not updated).
         _insert(
-            cur,
+            out,
             "INSERT INTO atp_messages (id, position, sender_agent_id, sender_account_id,"
             " recipient_agent_id, recipient_account_id, trust, carrier_status, ack_status,"
             " created_at, document, session_id, session_sequence, dead_lettered_at) VALUES",
@@ -86,7 +107,7 @@ class MessagesView(View):
             ],
         )  # fmt: skip
         _insert(
-            cur,
+            out,
             "INSERT INTO atp_deliveries (id, message_id, recipient_agent_id, mode, status,"
             " due_at) VALUES",
             " ON CONFLICT (id) DO UPDATE SET status = excluded.status, due_at = excluded.due_at",
@@ -101,7 +122,7 @@ class MessagesView(View):
         # A message sent in this page enters the inbox at its own position; one that
         # opens again (a released dead letter) takes the position it was sent at.
         _insert(
-            cur,
+            out,
             "INSERT INTO atp_inbox (message_id, recipient_agent_id, position, expires_at) VALUES",
             " ON CONFLICT (message_id) DO NOTHING",
             [
@@ -112,7 +133,7 @@ class MessagesView(View):
         )
         for m in opened:
             if m.message_id not in sent_at:
-                cur.execute(
+                out.execute(
                     "INSERT INTO atp_inbox (message_id, recipient_agent_id, position, expires_at)"
                     " SELECT id, recipient_agent_id, position, ? FROM atp_messages WHERE id = ?"
                     " ON CONFLICT (message_id) DO NOTHING",
@@ -122,7 +143,7 @@ class MessagesView(View):
         for start in range(0, len(closed), _MAX_PARAMS):
             chunk = closed[start : start + _MAX_PARAMS]
             marks = ", ".join("?" * len(chunk))
-            cur.execute(f"DELETE FROM atp_inbox WHERE message_id IN ({marks})", chunk)
+            out.execute(f"DELETE FROM atp_inbox WHERE message_id IN ({marks})", chunk)
 
     def _fold(self, event: DomainEventProtocol[Any]) -> Message:
         """The message as it stands right after ``event``."""
@@ -131,16 +152,15 @@ class MessagesView(View):
             message = event.mutate(None)
         elif cached is not None and cached.version == event.originator_version - 1:
             message = event.mutate(cached)  # type: ignore[attr-defined]
-        else:
-            message = self._load(event.originator_id, event.originator_version)
+        else:  # loaded by ``prepare`` at this very version
+            message = self._loaded.pop(event.originator_id)
+            assert message.version == event.originator_version
         assert isinstance(message, Message)
         self._cache[event.originator_id] = message
-        if len(self._cache) > _CACHE_SIZE:
-            self._cache.popitem(last=False)
         return message
 
 
-def _insert(cur: Cursor, head: str, tail: str, rows: list[tuple[Any, ...]]) -> None:
+def _insert(out: Writer, head: str, tail: str, rows: list[tuple[Any, ...]]) -> None:
     """``head`` + ``VALUES`` for ``rows`` + ``tail``, as few statements as the limit allows."""
     if not rows:
         return
@@ -150,4 +170,4 @@ def _insert(cur: Cursor, head: str, tail: str, rows: list[tuple[Any, ...]]) -> N
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
         values = ", ".join([group] * len(chunk))
-        cur.execute(f"{head} {values}{tail}", [value for row in chunk for value in row])
+        out.execute(f"{head} {values}{tail}", [value for row in chunk for value in row])

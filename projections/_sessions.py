@@ -12,8 +12,7 @@ from eventsourcing.domain import DomainEventProtocol
 
 from atp.domain import STATUS_AFTER, Session
 from atp.wire import iso
-from projections._store import Cursor
-from projections._view import View
+from projections._view import View, Writer
 
 __all__ = ["SessionsView"]
 
@@ -25,11 +24,11 @@ class SessionsView(View):
     tables = ("atp_sessions",)
     aggregates = (Session,)
 
-    def apply(self, cur: Cursor, position: int, event: DomainEventProtocol[Any]) -> None:
+    def apply(self, out: Writer, position: int, event: DomainEventProtocol[Any]) -> None:
         ledger_id = str(event.originator_id)
         match event:
             case Session.Requested():
-                cur.execute(
+                out.execute(
                     "INSERT INTO atp_sessions (id, ledger_id, position, initiator_agent_id,"
                     " recipient_agent_id, opening_message_id, status, last_sequence, created_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, 'pending', 1, ?)",
@@ -37,17 +36,17 @@ class SessionsView(View):
                      event.recipient_agent_id, event.opening_message_id, iso(event.at)),
                 )  # fmt: skip
             case Session.TurnAppended():
-                cur.execute(
+                out.execute(
                     "UPDATE atp_sessions SET last_sequence = ? WHERE ledger_id = ?",
                     (event.sequence, ledger_id),
                 )
             case Session.Accepted():
-                cur.execute(
+                out.execute(
                     "UPDATE atp_sessions SET status = 'open', opened_at = ? WHERE ledger_id = ?",
                     (iso(event.at), ledger_id),
                 )
             case Session.Rejected() | Session.Failed() | Session.Closed():
-                cur.execute(
+                out.execute(
                     "UPDATE atp_sessions SET status = ?, terminal_at = ? WHERE ledger_id = ?",
                     (STATUS_AFTER[type(event)], iso(event.at), ledger_id),
                 )
