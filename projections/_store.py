@@ -89,6 +89,12 @@ class SqliteViewStore(ViewStore):
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoint a tenth as often: each page of views dirties a B-tree leaf per
+            # random key, and every checkpoint writes those pages and syncs the file,
+            # a burst of I/O the ledger's commits then wait behind. A bigger WAL lets
+            # one checkpoint write each page once for many pages of views (ops/bench
+            # --compare, SQLite, 32 clients: +5% sends/s).
+            conn.execute("PRAGMA wal_autocheckpoint=10000")
             conn.execute("PRAGMA busy_timeout=10000")
             self._local.conn = conn
             with self._lock:
