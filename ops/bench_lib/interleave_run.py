@@ -65,8 +65,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     return result
 
 
-def _paired(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per client count: each round's ATP / compare throughput, and their median."""
+def _ratios(rows: list[dict[str, Any]], against: str) -> dict[str, list[float]]:
+    """Per client count: each round's ATP throughput over the ``against`` target's."""
     rounds: dict[str, list[float]] = {}
     for row in rows:
         if row["target"] != "atp":
@@ -74,29 +74,27 @@ def _paired(rows: list[dict[str, Any]]) -> dict[str, Any]:
         other = next(
             r
             for r in rows
-            if (r["target"], r["clients"], r["round"]) == ("compare", row["clients"], row["round"])
+            if (r["target"], r["clients"], r["round"]) == (against, row["clients"], row["round"])
         )
         rounds.setdefault(str(row["clients"]), []).append(
             row["rps"] / other["rps"] if other["rps"] else 0.0
         )
+    return rounds
+
+
+def _paired(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per client count: each round's ATP / compare throughput, and their median."""
+    rounds = _ratios(rows, "compare")
     return {"rounds": rounds, "medians": {k: statistics.median(v) for k, v in rounds.items()}}
 
 
 def _judge(store: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Per client count: each round's ratio, their median, and the bars on the medians."""
-    rounds: dict[str, list[float]] = {}
+    rounds = _ratios(rows, "ceiling")
     p50s: dict[str, list[float]] = {}
     for row in rows:
-        if row["target"] != "atp":
-            continue
-        ceiling = next(
-            r
-            for r in rows
-            if (r["target"], r["clients"], r["round"]) == ("ceiling", row["clients"], row["round"])
-        )
-        key = str(row["clients"])
-        rounds.setdefault(key, []).append(row["rps"] / ceiling["rps"] if ceiling["rps"] else 0.0)
-        p50s.setdefault(key, []).append(row["p50_ms"])
+        if row["target"] == "atp":
+            p50s.setdefault(str(row["clients"]), []).append(row["p50_ms"])
     medians = {key: statistics.median(values) for key, values in rounds.items()}
     bars = report.BARS[store]
     checks: list[dict[str, Any]] = []
