@@ -65,18 +65,10 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             # The embedded default migrates itself; PostgreSQL is migrated by `atp migrate`.
             await bridge.run(apply_migrations, store)
 
-        def load_messages(wanted: Sequence[tuple[UUID, int]]) -> dict[UUID, Message]:
-            loaded: dict[UUID, Message] = {}
-            for aggregate_id, version in wanted:
-                message: object = ledger.app.repository.get(aggregate_id, version=version)
-                assert isinstance(message, Message)
-                loaded[aggregate_id] = message
-            return loaded
+        async def load_messages(wanted: Sequence[tuple[UUID, int]]) -> dict[UUID, Message]:
+            return await ledger.load_versions(Message, wanted)
 
-        async def load_message_versions(wanted: Sequence[tuple[UUID, int]]) -> dict[UUID, Message]:
-            return await bridge.run(load_messages, wanted)
-
-        views = [AgentsView(), MessagesView(load_message_versions), SessionsView()]
+        views = [AgentsView(), MessagesView(load_messages), SessionsView()]
         projections = await bridge.run(ProjectionRunner, ledger, store, views)
         queries = Queries(store, bridge)
         journal = JournalWriter(ledger)

@@ -19,8 +19,9 @@ from uuid import UUID
 from eventsourcing.domain import DomainEventProtocol
 
 from atp.domain import Message
+from atp.ledger import Notification
 from atp.wire import iso, message_status
-from projections._view import Notification, View, Writer
+from projections._view import View, Writer
 
 __all__ = ["MessageLoader", "MessagesView"]
 

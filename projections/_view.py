@@ -7,9 +7,9 @@ from typing import Any, Protocol
 
 from eventsourcing.domain import CanMutateAggregate, DomainEventProtocol
 
-__all__ = ["Statements", "View", "Writer", "event_classes"]
+from atp.ledger import Notification
 
-Notification = tuple[int, DomainEventProtocol[Any]]
+__all__ = ["Statements", "View", "Writer", "event_classes"]
 
 
 class Writer(Protocol):

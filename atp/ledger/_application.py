@@ -143,6 +143,22 @@ class Ledger:
             loaded.extend(await self.bridge.run(load, aggregate_ids[start : start + _LOAD_CHUNK]))
         return loaded
 
+    async def load_versions(
+        self, cls: type[A], wanted: Sequence[tuple[UUID, int]]
+    ) -> dict[UUID, A]:
+        """Each (aggregate id, version) asked for, as the aggregate stood at that version,
+        in one thread trip. For a projection folding a page of later events."""
+
+        def load() -> dict[UUID, A]:
+            loaded: dict[UUID, A] = {}
+            for aggregate_id, version in wanted:
+                aggregate: Aggregate = self.app.repository.get(aggregate_id, version=version)
+                assert isinstance(aggregate, cls), f"{aggregate_id} is a {type(aggregate).__name__}"
+                loaded[aggregate_id] = aggregate
+            return loaded
+
+        return await self.bridge.run(load)
+
     def get_sync(self, cls: type[A], aggregate_id: UUID) -> A | None:
         """:meth:`get` for code already in a worker thread."""
         try:
