@@ -12,8 +12,8 @@ A page is folded into SQL statements on the Trio thread and written, with its tr
 position, in one worker-thread trip that is all driver calls. Folding is Python, which
 holds the interpreter lock: in a worker thread it held it in 5 ms turns while a commit
 or an idempotency lookup that every waiting request depended on could not start, and
-the main thread sat idle (ops/bench --compare, SQLite, 32 clients: +6% sends/s; see
-docs/performance.md).
+the main thread sat idle. In the Trio thread it costs the same CPU without that
+wait (in-process, CPU per send -5%; docs/performance.md has the paired runs).
 
 A page this process committed moments ago is taken from the ledger's memory
 (``Ledger.recent``): reading it back and decoding it cost a quarter of the page. One it
