@@ -112,8 +112,20 @@ def verify_reference_signature(
 
 
 def new_hmac_secret() -> str:
-    """A fresh ``whsec_`` secret: 32 random bytes, padded standard base64."""
-    return _SECRET_PREFIX + _b64encode(secrets.token_bytes(_NEW_SECRET_BYTES))
+    """A fresh ``whsec_`` secret: 32 random bytes as 43 letters and digits.
+
+    The contract gives every secret as unpadded base64url (43 characters), while
+    Standard Webhooks libraries decode the part after ``whsec_`` as standard base64, in
+    which ``-`` and ``_`` are not digits (the official library drops them, silently
+    keying another HMAC). The two alphabets agree on letters and digits, so we draw
+    until the encoding has neither (one draw in four): the same text is then both
+    formats and decodes to the same key either way. It costs under 2 of 256 bits.
+    """
+    while True:
+        text = base64.urlsafe_b64encode(secrets.token_bytes(_NEW_SECRET_BYTES)).decode()
+        text = text.rstrip("=")
+        if text.isalnum():
+            return _SECRET_PREFIX + text
 
 
 def new_signing_key() -> tuple[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import time
 from datetime import UTC, datetime
 
@@ -173,12 +174,17 @@ def test_standard_headers_need_a_key() -> None:
 # --- keys -----------------------------------------------------------------------------
 
 
-def test_new_hmac_secret_is_32_random_bytes_in_padded_base64() -> None:
-    first, second = new_hmac_secret(), new_hmac_secret()
-    assert first != second
-    assert first.startswith("whsec_")
-    assert len(first[6:]) % 4 == 0 and first.endswith("=")
-    assert len(base64.b64decode(first[6:], validate=True)) == 32
+def test_new_hmac_secret_is_the_contracts_format_and_standard_base64_too() -> None:
+    secrets_ = {new_hmac_secret() for _ in range(200)}
+    assert len(secrets_) == 200
+    for whsec in secrets_:
+        # Contract: prefix + base64url(32 random bytes, no padding), 43 characters.
+        assert re.fullmatch(r"whsec_[A-Za-z0-9_-]{43}", whsec)
+        raw = base64.urlsafe_b64decode(whsec[6:] + "=")
+        assert len(raw) == 32
+        # Standard base64 (what Standard Webhooks libraries decode) reads the same key.
+        assert base64.b64decode(whsec[6:] + "=", validate=True) == raw
+        assert Webhook(whsec)._whsecret == raw
 
 
 def test_new_signing_key_is_a_seed_and_its_public_key() -> None:
