@@ -11,7 +11,7 @@ becomes ``UnexpectedError`` at the edge.
     ├── Forbidden                     403  account_key_required, agent_key_required
     ├── NotFound                      404  not_found
     ├── Conflict                      409  idempotency_*, lease_expired, invalid_ack_transition, ...
-    ├── TooLarge                      413  payload_too_large, request_too_large
+    ├── TooLarge                      413  payload_too_large, unexpected_error (body)
     ├── Unprocessable                 422  invalid_request, recipient_required, ...
     ├── RateLimited                   429  unknown_sender_rate_limited
     └── NotReady                      503  not_ready
@@ -206,9 +206,10 @@ class PayloadTooLarge(TooLarge):
 
 
 class RequestTooLarge(TooLarge):
-    # The reference renders this as unexpected_error (a gap); we name it.
-    code = "request_too_large"
-    message = "The request body exceeds 128000 bytes."
+    # The reference has no code of its own for this 413 and renders it as
+    # unexpected_error (contract §1.0); clients match on the contract's table.
+    code = "unexpected_error"
+    message = "An unexpected error occurred."
 
 
 class Unprocessable(AtpError):

@@ -1,8 +1,20 @@
-"""The Quart-Trio app: routes, limits and the error envelope, bound to one runtime."""
+"""The Quart-Trio app: routes, limits and the error envelope, bound to one runtime.
+
+Around the routes, the reference's pipeline (contract §1.0) as far as a client can
+see it: every response carries an ``x-request-id`` (``Plug.RequestId``); the query
+string and the body are parsed before routing; a POST whose body says
+``"_method": "PUT"`` (or PATCH, DELETE) is routed as that method
+(``Plug.MethodOverride``); empty path segments do not count (``/api//agents/x/`` is
+``/api/agents/x``); OPTIONS is a method like any other, so it finds no route (404).
+"""
 
 from __future__ import annotations
 
-from quart import request
+import secrets
+from typing import Any
+
+from quart import Response, request
+from quart.globals import request_ctx
 from quart_trio import QuartTrio
 
 from actors import Runtime
@@ -17,7 +29,7 @@ from atp.api import (
     _sessions,
 )
 from atp.api._errors import install_error_handlers
-from atp.api._requests import read_params
+from atp.api._requests import check_query, method_override, read_params
 
 __all__ = ["create_app"]
 
@@ -32,16 +44,48 @@ def create_app(runtime: Runtime) -> QuartTrio:
     app.config["ATP_RUNTIME"] = runtime
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
     app.config["JSON_SORT_KEYS"] = False
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False  # read as each route is added
     app.json.sort_keys = False  # type: ignore[attr-defined]
     for module in (
         _health, _accounts, _agents, _messages, _inbox, _dead_letters, _sessions, _session_stream,
     ):  # fmt: skip
         app.register_blueprint(module.blueprint)
-    app.before_request(_parse_body)
+    app.before_request(_parse_params)
+    app.after_request(_add_request_id)
     install_error_handlers(app)
+    app.asgi_app = _without_empty_segments(app.asgi_app)  # type: ignore[method-assign]
     return app
 
 
-async def _parse_body() -> None:
+async def _parse_params() -> None:
+    check_query(request.query_string)
     if request.method in ("POST", "PUT", "PATCH"):
         await read_params()
+        if request.method == "POST" and (method := method_override()) is not None:
+            _route_as(method)
+
+
+def _route_as(method: str) -> None:
+    """Route this POST as ``method`` instead (its params say so: ``_method``)."""
+    request.method = method
+    request.routing_exception = None
+    request_ctx.url_adapter.default_method = method  # type: ignore[union-attr]
+    request_ctx.match_request()
+
+
+async def _add_request_id(response: Response) -> Response:
+    """The caller's ``x-request-id`` if it is 20-200 bytes long, else a new one."""
+    given = request.headers.get("x-request-id", "")
+    valid = 20 <= len(given) <= 200  # header text is Latin-1: one character a byte
+    response.headers["x-request-id"] = given if valid else secrets.token_urlsafe(15)
+    return response
+
+
+def _without_empty_segments(app: Any) -> Any:
+    async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path: str = scope.get("path", "")
+        if "//" in path or (path.endswith("/") and path != "/"):
+            scope = {**scope, "path": "/" + "/".join(part for part in path.split("/") if part)}
+        await app(scope, receive, send)
+
+    return asgi

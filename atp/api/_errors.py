@@ -36,7 +36,11 @@ def install_error_handlers(app: Quart) -> None:
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:
         if isinstance(error, RequestEntityTooLarge):
-            return _respond(RequestTooLarge())
+            # The rest of the body may still be on its way; a fresh connection keeps the
+            # next request from being read after it.
+            response = _respond(RequestTooLarge())
+            response.headers["Connection"] = "close"
+            return response
         if error.code in (404, 405):
             return _respond(NotFound())
         return _respond(MalformedRequest())

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from quart import Response, current_app, g, request
 
@@ -22,13 +23,15 @@ from atp.errors import (
     RecipientRequired,
     Unauthorized,
 )
-from atp.wire import check_payload
+from atp.wire import NotJson, check_payload, parse_json
 
 __all__ = [
     "Answer",
     "authenticate",
+    "check_query",
     "idempotency_key",
     "idempotent",
+    "method_override",
     "read_params",
     "read_send",
     "resolve_recipient",
@@ -53,32 +56,68 @@ async def read_params() -> dict[str, Any]:
     Parsed once per request, before routing and authentication (as the reference's
     parser runs in its pipeline), so a malformed or oversized body is refused first.
     JSON and form bodies are parsed; any other content type, or none, yields no body
-    parameters (the contract passes such bodies through unparsed); a top-level JSON
-    array lands under ``"_json"``.
+    parameters and is not read at all, so its size does not count (the contract passes
+    such bodies through unparsed); a top-level JSON array lands under ``"_json"``.
 
     Raises:
         MalformedRequest: the body claims to be JSON and is not.
-        RequestEntityTooLarge: the body is over the limit (answered 413).
+        RequestEntityTooLarge: a JSON or form body is over the limit (answered 413).
     """
     cached: dict[str, Any] | None = g.get("atp_params")
     if cached is not None:
         return cached
     params: dict[str, Any] = dict(request.args.items())
-    raw = await request.get_data(cache=True)
+    body: Mapping[str, Any] = {}
     content_type = request.mimetype or ""
-    if raw and (content_type == "application/json" or content_type.endswith("+json")):
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise MalformedRequest("body is not JSON") from None
-        if isinstance(body, dict):
-            params.update(body)
-        else:
-            params["_json"] = body
-    elif raw and content_type == "application/x-www-form-urlencoded":
-        params.update((await request.form).items())
+    if content_type == "application/json" or content_type.endswith("+json"):
+        raw = await request.get_data(cache=True, as_text=False, parse_form_data=False)
+        if raw:
+            try:
+                value = parse_json(raw)
+            except NotJson as exc:
+                raise MalformedRequest(str(exc)) from None
+            if isinstance(value, dict):
+                body = value
+            else:
+                params["_json"] = value
+    elif content_type == "application/x-www-form-urlencoded":
+        body = await request.form
+    if body:
+        params.update(body.items())
+        if "_method" in body:
+            g.atp_method = body["_method"]
     g.atp_params = params
     return params
+
+
+def method_override() -> str | None:
+    """PUT, PATCH or DELETE when the body's ``_method`` asks for it (the reference's
+    ``Plug.MethodOverride``: body parameters only, any letter case)."""
+    method = g.get("atp_method")
+    if isinstance(method, str) and method.upper() in ("PUT", "PATCH", "DELETE"):
+        return method.upper()
+    return None
+
+
+# A "%" that does not start an escape of two hex digits.
+_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+
+
+def check_query(query: bytes) -> None:
+    """Refuse a query string the reference's parser refuses: a broken ``%`` escape, or
+    escapes that do not decode to UTF-8.
+
+    Raises:
+        MalformedRequest: answered 400 ``invalid_request``.
+    """
+    if b"%" not in query:
+        return
+    if _BAD_ESCAPE.search(query):
+        raise MalformedRequest("query string has a broken escape")
+    try:
+        unquote_to_bytes(query.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedRequest("query string is not UTF-8") from None
 
 
 async def authenticate(*kinds: str) -> Principal:

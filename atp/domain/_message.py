@@ -154,9 +154,12 @@ class Message(MessageWebhook):
 
         Inbox claims check ``claimable`` first; a session answer also leases an opening
         that polling would not hand out (parked, say), to record the answer on.
+
+        Raises:
+            InvalidLease: the lease would end after the last representable moment.
         """
         assert self.active_lease(now) is None, "lease() under another active lease"
-        self._delivery_leased(delivery_id, now + timedelta(seconds=lease_seconds), now)
+        self._delivery_leased(delivery_id, _lease_end(now, lease_seconds), now)
         return self.deliveries[-1]
 
     @event(DeliveryLeased)
@@ -171,6 +174,7 @@ class Message(MessageWebhook):
             NotFound: no such delivery on this message.
             InvalidLease: not an active polling lease (webhook, or already ACKed).
             LeaseExpired: the lease has already lapsed.
+            InvalidLease: the lease would end after the last representable moment.
         """
         delivery = self.delivery(delivery_id)
         until = delivery["leased_until"]
@@ -178,7 +182,7 @@ class Message(MessageWebhook):
             raise InvalidLease(f"delivery {delivery_id} is not a leased polling delivery")
         if until <= now:
             raise LeaseExpired(f"delivery {delivery_id} lease ended")
-        self._lease_extended(delivery_id, until + timedelta(seconds=lease_seconds))
+        self._lease_extended(delivery_id, _lease_end(until, lease_seconds))
         return delivery
 
     @event(LeaseExtended)
@@ -314,3 +318,16 @@ class Message(MessageWebhook):
                 d["mode"] == "webhook" and d["status"] == "delivered" for d in self.deliveries
             )
         )
+
+
+def _lease_end(start: datetime, lease_seconds: int) -> datetime:
+    """``start`` plus the lease. The contract sets no upper bound; the calendar does
+    (year 9999), and a lease past it is refused rather than failing the request.
+
+    Raises:
+        InvalidLease: the lease would end after the last representable moment.
+    """
+    try:
+        return start + timedelta(seconds=lease_seconds)
+    except OverflowError:
+        raise InvalidLease("the lease would end after the year 9999") from None

@@ -19,6 +19,7 @@ from atp.wire._bodies import (
     WebhookAuthentication,
     parse_body,
 )
+from atp.wire._json import MAX_JSON_DEPTH, NotJson, parse_json
 from atp.wire._render import (
     SAFE_ERRORS,
     ack_document,
@@ -37,12 +38,14 @@ from atp.wire._render import (
 __all__ = [
     "A2A_CONTENT_TYPE",
     "A2A_VERSION",
+    "MAX_JSON_DEPTH",
     "MAX_PAYLOAD_BYTES",
     "SAFE_ERRORS",
     "AccountBody",
     "AckBody",
     "AgentBody",
     "LeaseBody",
+    "NotJson",
     "SenderPolicyBody",
     "SigningKeyRotationBody",
     "WaitBody",
@@ -55,6 +58,7 @@ __all__ = [
     "message_envelope",
     "message_status",
     "parse_body",
+    "parse_json",
     "payload_size",
     "sender_policy_document",
     "session_document",

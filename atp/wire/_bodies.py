@@ -59,8 +59,9 @@ class AgentBody:
 class LeaseBody:
     """``POST /api/inbox/claims`` and ``POST /api/deliveries/:id/extend``: 0 is allowed."""
 
-    # The contract sets no upper bound; a century keeps every lease end a valid date.
-    lease_seconds: int = attrs.field(default=60, validator=[v.ge(0), v.le(100 * 365 * 86400)])
+    # The contract sets no upper bound; a lease that would end past the year 9999 is
+    # refused where its end is computed (``Message.lease`` and ``Message.extend``).
+    lease_seconds: int = attrs.field(default=60, validator=v.ge(0))
 
 
 @attrs.frozen

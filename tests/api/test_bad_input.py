@@ -28,8 +28,8 @@ MESSAGES = {
     "payload_too_large": "The encoded JSON payload exceeds 64KB.",
     "recipient_not_found": "The recipient agent was not found.",
     "recipient_required": "A recipient address is required.",
-    "request_too_large": "The request body exceeds 128000 bytes.",
     "unauthorized": "Authentication is required.",
+    "unexpected_error": "An unexpected error occurred.",
 }
 PAYLOAD_LIMIT = 65_536
 JSON = {"content-type": "application/json"}
@@ -98,7 +98,7 @@ async def test_malformed_json_is_400_invalid_request(
 
 @pytest.mark.parametrize(
     ("content", "status", "code"),
-    [(b'{"to": ', 400, "invalid_request"), (OVERSIZED, 413, "request_too_large")],
+    [(b'{"to": ', 400, "invalid_request"), (OVERSIZED, 413, "unexpected_error")],
 )
 async def test_body_is_parsed_before_authentication(
     api: Api, runtime: Runtime, content: bytes, status: int, code: str
@@ -121,20 +121,96 @@ async def test_top_level_json_array_is_not_an_object(
     await rejects(runtime, api.post(route, alpha.token, body), 422, code)
 
 
-async def test_non_json_content_type_is_read_as_no_parameters(api: Api, runtime: Runtime) -> None:
+@pytest.mark.parametrize("size", ["small", "over 128,000 bytes"])
+async def test_non_json_content_type_is_read_as_no_parameters(
+    api: Api, runtime: Runtime, size: str
+) -> None:
+    # Passed through unparsed (contract §1.0), so not read, and its size does not count.
     alpha, beta = await api.pair()
     content = json.dumps({"to": beta.address, "payload": text()}).encode()
+    if size != "small":
+        content += b" " * 128_000
     headers = {**api.headers(alpha.token), "content-type": "text/plain"}
     call = api.client.post("/api/messages", content=content, headers=headers)
     await rejects(runtime, call, 422, "recipient_required")
+    assert (await api.client.get("/health")).status_code == 200
 
 
-async def test_body_over_128000_bytes_is_413_request_too_large(api: Api, runtime: Runtime) -> None:
+async def test_body_over_128000_bytes_is_413_unexpected_error(api: Api, runtime: Runtime) -> None:
+    # The reference has no code of its own for it (contract §1.0).
     alpha, beta = await api.pair()
     call = api.send(alpha, beta, text(body="x" * 128_000))
-    await rejects(runtime, call, 413, "request_too_large")
+    await rejects(runtime, call, 413, "unexpected_error")
     big = {"name": "n" * 128_000}
-    await rejects(runtime, api.client.post("/api/accounts", json=big), 413, "request_too_large")
+    await rejects(runtime, api.client.post("/api/accounts", json=big), 413, "unexpected_error")
+
+
+async def test_a_413_closes_the_connection_and_the_next_request_is_answered(api: Api) -> None:
+    # The unread rest of the body must never be read as the next request.
+    r = await api.client.post("/api/accounts", content=OVERSIZED, headers=JSON)
+    assert r.status_code == 413
+    assert r.headers["connection"] == "close"
+    assert (await api.client.get("/health")).json() == {"status": "ok"}
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"name": "n", "x": NaN}',
+        b'{"name": "n", "x": Infinity}',
+        b'{"name": "n", "x": -Infinity}',
+        b'{"name": "n", "x": 1e999}',
+        b'{"name": "n\\ud800"}',  # an escaped lone surrogate
+        b'{"name": "n\xed\xa0\x80"}',  # an encoded one (not UTF-8)
+        b"\xef\xbb\xbf" + b'{"name": "n"}',  # a byte-order mark
+        '{"name": "n"}'.encode("utf-16"),
+        f'{{"name": "n", "x": {nested(513)}}}'.encode(),
+        f'{{"name": "n", "x": {nested(5000)}}}'.encode(),
+    ],
+    ids=[
+        "nan", "infinity", "minus-infinity", "overflow", "lone-surrogate-escape",
+        "lone-surrogate-bytes", "bom", "utf-16", "513-deep", "5000-deep",
+    ],
+)  # fmt: skip
+async def test_body_that_is_not_strict_json_is_400_invalid_request(
+    api: Api, runtime: Runtime, content: bytes
+) -> None:
+    # Without the strict parser these were created (201), or failed (500, too deep).
+    call = api.client.post("/api/accounts", content=content, headers=JSON)
+    await rejects(runtime, call, 400, "invalid_request")
+
+
+async def test_non_json_numbers_in_a_payload_are_400_not_payload_must_be_json(
+    api: Api, runtime: Runtime
+) -> None:
+    # payload_must_be_json is for non-HTTP callers only (contract §1.9).
+    alpha, beta = await api.pair()
+    content = (
+        f'{{"to": "{beta.address}", "payload": {{"messageId": "m", "role": "ROLE_USER",'
+        ' "parts": [{"data": NaN}]}}'
+    ).encode()
+    headers = {**api.headers(alpha.token), "content-type": "application/json"}
+    await rejects(
+        runtime,
+        api.client.post("/api/messages", content=content, headers=headers),
+        400,
+        "invalid_request",
+    )
+
+
+async def test_a_payload_nested_500_deep_is_sent_and_replayed(api: Api) -> None:
+    alpha, beta = await api.pair()
+    payload = {"messageId": "m", "role": "ROLE_USER", "parts": [{"data": json.loads(nested(500))}]}
+    first = await api.send(alpha, beta, payload, key="deep")
+    assert first.status_code == 201
+    again = await api.send(alpha, beta, payload, key="deep")
+    assert (again.status_code, again.content) == (201, first.content)
+    claimed = await api.claim(beta)
+    assert claimed.json()["message"]["payload"] == payload
 
 
 # -- wrong types ----------------------------------------------------------------------------

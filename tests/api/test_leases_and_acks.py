@@ -134,15 +134,6 @@ async def test_concurrent_claims_hand_each_message_to_exactly_one_claimer(api: A
     assert len({w["id"] for w in won}) == 5
 
 
-async def test_long_leases_are_accepted_up_to_a_century(api: Api) -> None:
-    _, beta, _ = await one_message(api)
-    before = datetime.now(UTC)
-    claim = await claimed(api, beta, 400_000_000)
-    assert moment(claim["leased_until"]) >= before + timedelta(seconds=400_000_000)
-    r = await api.claim(beta, 101 * 365 * 86400)
-    assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_lease")
-
-
 # -- extend ---------------------------------------------------------------------------------
 
 
@@ -162,6 +153,24 @@ async def test_extend_adds_to_the_current_lease_end(api: Api) -> None:
     assert moment(r.json()["leased_until"]) - until == timedelta(seconds=60)
     r = await extend(api, beta, claim["id"], {"lease_seconds": 0})
     assert moment(r.json()["leased_until"]) - until == timedelta(seconds=60)
+
+
+async def test_a_lease_has_no_upper_bound_short_of_the_calendar(api: Api, runtime: Runtime) -> None:
+    # Contract §1.16: "No upper bound". Python's dates end with the year 9999.
+    _, beta, _ = await one_message(api)
+    century = 3_153_600_001  # one second more than a cap of 100 years we once had
+    claim = await claimed(api, beta, century)
+    assert moment(claim["leased_until"]) - datetime.now(UTC) > timedelta(seconds=century - 60)
+    past_9999 = 10**12
+    await rejects(
+        runtime, extend(api, beta, claim["id"], {"lease_seconds": past_9999}), 422, "invalid_lease"
+    )
+    r = await extend(api, beta, claim["id"], {"lease_seconds": 200_000_000_000})  # year ~8500
+    assert (r.status_code, moment(r.json()["leased_until"]).year > 8000) == (200, True)
+    further = extend(api, beta, claim["id"], {"lease_seconds": 100_000_000_000})  # past 9999
+    await rejects(runtime, further, 422, "invalid_lease")
+    _, other, _ = await one_message(api)
+    await rejects(runtime, api.claim(other, past_9999), 422, "invalid_lease")
 
 
 async def test_concurrent_extends_both_apply(api: Api) -> None:
