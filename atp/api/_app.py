@@ -82,6 +82,9 @@ async def _add_request_id(response: Response) -> Response:
 
 
 def _without_empty_segments(app: Any) -> Any:
+    """``app`` seeing paths without empty segments: Plug splits a path on "/" and drops
+    them, Werkzeug's routing does not."""
+
     async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
         path: str = scope.get("path", "")
         if "//" in path or (path.endswith("/") and path != "/"):

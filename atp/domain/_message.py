@@ -172,9 +172,9 @@ class Message(MessageWebhook):
 
         Raises:
             NotFound: no such delivery on this message.
-            InvalidLease: not an active polling lease (webhook, or already ACKed).
+            InvalidLease: not an active polling lease (webhook, or already ACKed), or
+                the lease would end after the last representable moment.
             LeaseExpired: the lease has already lapsed.
-            InvalidLease: the lease would end after the last representable moment.
         """
         delivery = self.delivery(delivery_id)
         until = delivery["leased_until"]
