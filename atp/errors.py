@@ -206,10 +206,8 @@ class PayloadTooLarge(TooLarge):
 
 
 class RequestTooLarge(TooLarge):
-    # The reference has no code of its own for this 413 and renders it as
-    # unexpected_error (contract §1.0); clients match on the contract's table.
-    code = "unexpected_error"
-    message = "An unexpected error occurred."
+    """A body over the limit. The reference has no code of its own for this 413 and
+    renders it as ``unexpected_error`` (contract §1.0): the base class's code and text."""
 
 
 class Unprocessable(AtpError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from eventsourcing.domain import DomainEventProtocol
 
@@ -45,7 +45,7 @@ class AgentsView(View):
                      ADDRESS_PREFIX + event.agent_id, event.display_name, event.description,
                      event.key_id, iso(event.at)),
                 )  # fmt: skip
-                self._insert_agent_key(out, event.agent_id, event.key_id, event.key_hash)
+                self._insert_agent_key(out, event.key_id, event.key_hash, "id", event.agent_id)
             case Agent.KeyRotated():
                 ledger_id = str(event.originator_id)
                 out.execute(
@@ -53,11 +53,7 @@ class AgentsView(View):
                     " WHERE agent_id = (SELECT id FROM atp_agents WHERE ledger_id = ?)",
                     (ledger_id,),
                 )
-                out.execute(
-                    "INSERT INTO atp_api_keys (token_hash, key_id, kind, account_id, agent_id)"
-                    " SELECT ?, ?, 'agent', account_id, id FROM atp_agents WHERE ledger_id = ?",
-                    (event.key_hash, event.key_id, ledger_id),
-                )
+                self._insert_agent_key(out, event.key_id, event.key_hash, "ledger_id", ledger_id)
                 out.execute(
                     "UPDATE atp_agents SET active_key_id = ? WHERE ledger_id = ?",
                     (event.key_id, ledger_id),
@@ -83,9 +79,12 @@ class AgentsView(View):
                 )  # fmt: skip
 
     @staticmethod
-    def _insert_agent_key(out: Writer, agent_id: str, key_id: str, key_hash: str) -> None:
+    def _insert_agent_key(
+        out: Writer, key_id: str, key_hash: str, column: Literal["id", "ledger_id"], value: str
+    ) -> None:
+        """The agent's new key, the agent found by its ``id`` or its ``ledger_id``."""
         out.execute(
             "INSERT INTO atp_api_keys (token_hash, key_id, kind, account_id, agent_id) "
-            "SELECT ?, ?, 'agent', account_id, id FROM atp_agents WHERE id = ?",
-            (key_hash, key_id, agent_id),
+            f"SELECT ?, ?, 'agent', account_id, id FROM atp_agents WHERE {column} = ?",
+            (key_hash, key_id, value),
         )

@@ -61,9 +61,10 @@ def parse_json(raw: bytes) -> Any:
         raise
     except ValueError as exc:
         raise NotJson(f"body is not JSON ({type(exc).__name__})") from None
-    # Both checks walk the value; the cheap scans of the text skip it for almost all.
-    deep = text.count("[") + text.count("{") > MAX_JSON_DEPTH
-    if deep or _SURROGATE_ESCAPE.search(text):
+    # Both checks walk the value; cheap scans of the text skip the walk for almost all
+    # bodies (nesting deeper than the limit takes two characters a level).
+    deep = len(text) > 2 * MAX_JSON_DEPTH and text.count("[") + text.count("{") > MAX_JSON_DEPTH
+    if deep or ("\\u" in text and _SURROGATE_ESCAPE.search(text)):
         _check_value(value)
     return value
 
@@ -73,15 +74,13 @@ def _check_value(value: Any) -> None:
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
+        if isinstance(item, dict | list):
             if depth > MAX_JSON_DEPTH:
                 raise NotJson("body nests too deeply")
-            for key, child in item.items():
-                _check_text(key)
-                stack.append((child, depth + 1))
-        elif isinstance(item, list):
-            if depth > MAX_JSON_DEPTH:
-                raise NotJson("body nests too deeply")
+            if isinstance(item, dict):
+                for key in item:
+                    _check_text(key)
+                item = item.values()
             stack.extend((child, depth + 1) for child in item)
         elif isinstance(item, str):
             _check_text(item)
