@@ -73,9 +73,6 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_PASSWORD": target.password,
         "POSTGRES_POOL_SIZE": str(settings.db_threads),
         "POSTGRES_MAX_OVERFLOW": "0",
-        # Inserts through a stored function: one round trip per commit instead of
-        # several (measured about 2x in spec/stack-facts.md).
-        "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
     }
     if target.schema:
         env["POSTGRES_SCHEMA"] = target.schema
