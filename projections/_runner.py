@@ -144,15 +144,13 @@ class ProjectionRunner:
 
     def _write(self, statements: list[tuple[str, Sequence[Any]]], top: int) -> None:
         """Run a page's statements and move tracking to ``top``, in one transaction."""
-        with self.store.transaction() as cur:
-            for sql, params in statements:
-                cur.execute(sql, params)
-            cur.execute(
-                "INSERT INTO atp_tracking (view, position) VALUES (?, ?) "
-                "ON CONFLICT (view) DO UPDATE SET position = excluded.position "
-                "WHERE atp_tracking.position < excluded.position",
-                (_TRACKING_KEY, top),
-            )
+        tracking = (
+            "INSERT INTO atp_tracking (view, position) VALUES (?, ?) "
+            "ON CONFLICT (view) DO UPDATE SET position = excluded.position "
+            "WHERE atp_tracking.position < excluded.position",
+            (_TRACKING_KEY, top),
+        )
+        self.store.write([*statements, tracking])
 
     async def wait_projected(self, position: int) -> None:
         """Wait until the views reflect every event up to notification ``position``."""
