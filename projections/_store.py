@@ -169,6 +169,13 @@ class PostgresViewStore(ViewStore):
             cur.execute("SET LOCAL synchronous_commit = off")
             yield _PgCursor(cur)
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        # One statement needs no transaction block: in autocommit mode it is one round
+        # trip, where ``transaction()`` adds BEGIN and COMMIT.
+        with self.pool.connection() as conn:
+            cur = conn.execute(sql.replace("?", "%s"), tuple(params))
+            return [tuple(row) for row in cur.fetchall()]
+
     def write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
         # One round trip: BEGIN, the statements and COMMIT are answered together when
         # the pipeline ends. ``transaction()`` waits after BEGIN and around COMMIT, four
