@@ -150,7 +150,7 @@ class PostgresViewStore(ViewStore):
     dialect = "postgresql"
 
     def __init__(self, conninfo: str, size: int) -> None:
-        # Autocommit: ``write`` sends its own BEGIN and COMMIT.
+        # Autocommit: a read is a statement on its own; ``write`` sends BEGIN and COMMIT.
         self.pool = ConnectionPool(
             conninfo, min_size=1, max_size=size, kwargs={"autocommit": True}, open=True
         )
@@ -172,8 +172,8 @@ class PostgresViewStore(ViewStore):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         # One statement needs no transaction block: in autocommit mode it is one round
         # trip, where ``transaction()`` adds BEGIN and COMMIT.
-        with self.pool.connection() as conn:
-            cur = conn.execute(sql.replace("?", "%s"), tuple(params))
+        with self.pool.connection() as conn, conn.cursor() as cur:
+            _PgCursor(cur).execute(sql, params)
             return [tuple(row) for row in cur.fetchall()]
 
     def write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
@@ -181,14 +181,14 @@ class PostgresViewStore(ViewStore):
         # the pipeline ends. ``transaction()`` waits after BEGIN and around COMMIT, four
         # round trips a page, and at each one the worker thread and the main thread
         # hand the interpreter lock back and forth (ops/bench, 1 client: a page's write
-        # cost a sixth of the sends).
-        # After an error the server skips the rest, COMMIT included, and the pool rolls
-        # back the failed block when the connection comes back.
-        with self.pool.connection() as conn, conn.pipeline(), conn.cursor() as cur:
+        # cost a sixth of the sends). After an error the server skips the rest, COMMIT
+        # included, and the pool rolls the failed block back when the connection returns.
+        with self.pool.connection() as conn, conn.pipeline(), conn.cursor() as raw:
+            cur = _PgCursor(raw)
             cur.execute("BEGIN")
             cur.execute("SET LOCAL synchronous_commit = off")
             for sql, params in statements:
-                cur.execute(sql.replace("?", "%s"), tuple(params))
+                cur.execute(sql, params)
             cur.execute("COMMIT")
 
     def close(self) -> None:

@@ -26,10 +26,10 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier, Literal
 
-__all__ = ["LedgerPostgresFactory", "ManyReadPostgresRecorder"]
+__all__ = ["LedgerPostgresFactory", "LedgerPostgresRecorder"]
 
 
-class ManyReadPostgresRecorder(PostgresApplicationRecorder):
+class LedgerPostgresRecorder(PostgresApplicationRecorder):
     """Inserts a commit's events with one binary statement; reads the events of many
     aggregates with one."""
 
@@ -93,6 +93,6 @@ class ManyReadPostgresRecorder(PostgresApplicationRecorder):
 
 
 class LedgerPostgresFactory(PostgresFactory):
-    """eventsourcing's PostgreSQL infrastructure with :class:`ManyReadPostgresRecorder`."""
+    """eventsourcing's PostgreSQL infrastructure with :class:`LedgerPostgresRecorder`."""
 
-    application_recorder_class = ManyReadPostgresRecorder
+    application_recorder_class = LedgerPostgresRecorder
