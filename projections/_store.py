@@ -144,6 +144,10 @@ class _PgCursor:
         return self._cur.fetchall()
 
 
+# View commits do not wait for their WAL flush (see the module's docstring).
+_NO_FLUSH_WAIT = "SET LOCAL synchronous_commit = off"
+
+
 class PostgresViewStore(ViewStore):
     """Views in the ledger's PostgreSQL database (and schema)."""
 
@@ -157,16 +161,14 @@ class PostgresViewStore(ViewStore):
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
-        # Pipeline mode sends a page's statements without waiting for each answer. View
-        # commits do not wait for their WAL flush: rows and tracking commit or vanish
-        # together, and a lost tail is re-projected from the ledger on start.
+        # For migrations and resets; a projection page goes through ``write``.
         with (
             self.pool.connection() as conn,
             conn.pipeline(),
             conn.transaction(),
             conn.cursor() as cur,
         ):
-            cur.execute("SET LOCAL synchronous_commit = off")
+            cur.execute(_NO_FLUSH_WAIT)
             yield _PgCursor(cur)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
@@ -186,7 +188,7 @@ class PostgresViewStore(ViewStore):
         with self.pool.connection() as conn, conn.pipeline(), conn.cursor() as raw:
             cur = _PgCursor(raw)
             cur.execute("BEGIN")
-            cur.execute("SET LOCAL synchronous_commit = off")
+            cur.execute(_NO_FLUSH_WAIT)
             for sql, params in statements:
                 cur.execute(sql, params)
             cur.execute("COMMIT")

@@ -74,6 +74,8 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         )
         with self.datastore.get_connection() as conn, conn.cursor(binary=True) as curs:
             curs.execute(self.insert_many_statement, params, prepare=True)
+            # One statement draws the ids from the sequence in the rows' order, so the
+            # ids in ascending order pair with ``stored_events`` (Ledger.save relies on it).
             return [row["notification_id"] for row in curs.fetchall()]
 
     def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:

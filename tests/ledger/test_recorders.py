@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from uuid import uuid4
 
 import psycopg
@@ -22,8 +23,10 @@ def stored(n: int, version: int = 1) -> list[StoredEvent]:
 
 
 @pytest.fixture
-def ledger(settings: Settings) -> Ledger:
-    return Ledger(settings, Bridge(2))
+def ledger(settings: Settings) -> Iterator[Ledger]:
+    ledger = Ledger(settings, Bridge(2))
+    yield ledger
+    ledger.close()
 
 
 @pytest.mark.parametrize("count", [1, 2, 300])
