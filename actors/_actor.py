@@ -127,6 +127,10 @@ class Actor(Generic[C]):
         for aggregate in aggregates:
             self._staged.setdefault(id(aggregate), aggregate)
 
+    def staged(self) -> list[Aggregate]:
+        """The aggregates this batch has changed so far, in the order first staged."""
+        return list(self._staged.values())
+
     def answer(self, ticket: Ticket, status: int, body: dict[str, Any], now: datetime) -> Reply:
         """Reply, and stage the idempotency record of this reply in the same commit."""
         encoded = encode_answer(body)

@@ -9,15 +9,16 @@ Webhook deliveries are claimed here too, in the same commit as whatever made the
 due (a send, a retry timer, a finished attempt), and handed to the dispatcher once
 that commit holds; the dispatcher reports each attempt back as a command.
 
-Live state: the open messages (queued or handed out, not ACKed), oldest first, those
-with a webhook delivery still to try, and the recent unknown-sender sends per sender
-account. All are rebuilt from the ledger and the caught-up views when the actor
-starts; attempts that were in flight then are retried when their lease ends.
+Live state: a window of the open messages, oldest first (``MailboxWindow``: a backlog
+beyond it waits on disk), the webhook deliveries still to try, and the recent
+unknown-sender sends per sender account. All are rebuilt from the ledger and the
+caught-up views when the actor starts; attempts that were in flight then are retried
+when their lease ends.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import deque
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, assert_never
 
@@ -45,6 +46,7 @@ from actors._mailbox_sessions import (
     first_outstanding,
     in_order,
 )
+from actors._mailbox_window import MailboxWindow
 from actors._webhook_queue import WebhookQueue
 from atp.domain import Agent, Message, RetryPolicy, aggregate_id, new_id
 from atp.errors import (
@@ -61,8 +63,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MailboxActor"]
 
-_RECENT_CLOSED = 256  # closed messages kept for late ACKs (completed after accepted)
-
 
 class MailboxActor(Actor[MailboxCommand]):
     """One recipient's mailbox."""
@@ -70,9 +70,6 @@ class MailboxActor(Actor[MailboxCommand]):
     def __init__(self, agent_id: str, runtime: Runtime) -> None:
         super().__init__(self.key_of(agent_id), runtime)
         self.agent_id = agent_id
-        self.open: OrderedDict[str, Message] = OrderedDict()
-        self.recent: OrderedDict[str, Message] = OrderedDict()
-        self.delivery_index: dict[str, str] = {}
         self.unknown_senders: dict[str, deque[datetime]] = {}
         settings = runtime.settings
         self.webhooks = WebhookQueue(
@@ -80,6 +77,7 @@ class MailboxActor(Actor[MailboxCommand]):
             share=settings.webhook_concurrency_per_agent,
             lease_seconds=settings.webhook_lease,
         )
+        self.window = MailboxWindow(agent_id, runtime, self.webhooks)
         self._retries = RetryPolicy(settings.webhook_retry_delays)
 
     @staticmethod
@@ -89,16 +87,9 @@ class MailboxActor(Actor[MailboxCommand]):
 
     async def rehydrate(self) -> None:
         runtime = self.runtime
-        self.open.clear()
-        self.recent.clear()
-        self.delivery_index.clear()
         self.unknown_senders.clear()
         self.webhooks.clear()
-        await runtime.projections.wait_current()
-        ids = [aggregate_id(m) for m in await runtime.queries.open_message_ids(self.agent_id)]
-        for message in await runtime.ledger.load_all(Message, ids):
-            if message.is_open:
-                self._keep(message)
+        await self.window.rehydrate()
         since = runtime.now() - timedelta(seconds=runtime.settings.unknown_sender_window)
         for account_id, created_at in await runtime.queries.unknown_sender_times(
             self.agent_id, since
@@ -112,7 +103,7 @@ class MailboxActor(Actor[MailboxCommand]):
             case SendMessage():
                 return await self._intake(command, now)
             case ClaimInbox():
-                return self._claim(command, now)
+                return await self._claim(command, now)
             case ExtendLease():
                 message = await self._message_of(command.delivery_id)
                 delivery = message.extend(command.delivery_id, command.lease_seconds, now)
@@ -136,7 +127,7 @@ class MailboxActor(Actor[MailboxCommand]):
                     self.close(message)
                 return self.answer(command.ticket, 201, ack_document(message, ack), now)
             case RunDue():
-                expired = self._expire_due(now)
+                expired = await self._expire_all_due(now)
                 self.runtime.arrivals.notify(self.agent_id)  # a lease may have ended
                 return Reply(200, {"expired": expired})
             case FinishWebhookAttempt():
@@ -211,7 +202,7 @@ class MailboxActor(Actor[MailboxCommand]):
         if unknown and not blocked:
             self._recent_unknown(command.sender_account_id, now).append(now)
         if message.is_open:
-            self._keep(message)
+            self.window.admit(message)
         self.stage(message)
         if session is None:
             return self.answer(command.ticket, 201, message_status(message), now)
@@ -219,27 +210,40 @@ class MailboxActor(Actor[MailboxCommand]):
         body = {"session": session_document(session), "message_status": message_status(message)}
         return self.answer(command.ticket, 201, body, now)
 
-    def _claim(self, command: ClaimInbox, now: datetime) -> Reply:
+    async def _claim(self, command: ClaimInbox, now: datetime) -> Reply:
         self._expire_due(now)
-        held: set[str] = set()  # sessions with an earlier message still outstanding (§6.4)
-        for message in self.open.values():  # oldest first, so one pass decides order
-            if message.session_id in held:
-                continue
-            if message.claimable(now):
-                delivery = message.lease(new_id("dlv"), command.lease_seconds, now)
-                self.delivery_index[delivery["id"]] = message.message_id
-                self.stage(message)
-                return self.answer(command.ticket, 201, claim_document(message, delivery), now)
-            if message.session_id is not None and message.outstanding(now):
-                held.add(message.session_id)
+        while True:
+            held: set[str] = set()  # sessions with an earlier message outstanding (§6.4)
+            for message in self.window.open.values():  # oldest first: one pass decides order
+                if message.session_id in held:
+                    continue
+                if message.claimable(now):
+                    delivery = message.lease(new_id("dlv"), command.lease_seconds, now)
+                    self.window.delivery_index[delivery["id"]] = message.message_id
+                    self.stage(message)
+                    return self.answer(command.ticket, 201, claim_document(message, delivery), now)
+                if message.session_id is not None and message.outstanding(now):
+                    held.add(message.session_id)
+            if not self.window.beyond or not await self.window.page_in(self.staged()):
+                break
+            self._expire_due(now)
         if command.wait:
             raise NothingToClaim()
         return self.answer(command.ticket, 200, {"delivery": None}, now)
 
+    async def _expire_all_due(self, now: datetime) -> int:
+        """Expire every due message, paging in while the window has none left queued
+        (those beyond it are younger, so none of them is due before the window's)."""
+        expired = self._expire_due(now)
+        window = self.window
+        while window.beyond and not window.has_queued() and await window.page_in(self.staged()):
+            expired += self._expire_due(now)
+        return expired
+
     def _expire_due(self, now: datetime) -> int:
         # Oldest first with one TTL: stop at the first message not yet due.
         expired = []
-        for message in self.open.values():
+        for message in self.window.open.values():
             if message.expires_at > now:
                 break
             if message.expire_if_due(now):
@@ -255,6 +259,7 @@ class MailboxActor(Actor[MailboxCommand]):
     async def _claim_due_webhooks(self, now: datetime) -> None:
         """Claim every due webhook delivery, oldest message first, up to this mailbox's
         share of the dispatcher; end those that can no longer be tried."""
+        self.webhooks.held.clear()
         due = self.webhooks.due(now)
         if not due:
             return
@@ -269,8 +274,9 @@ class MailboxActor(Actor[MailboxCommand]):
                 self.webhooks.end(message, reason, now)
             elif message.active_lease(now) is not None:
                 continue  # a polling lease holds it; due again when that lease ends
-            elif not in_order(message, first):
-                continue  # an earlier turn of its session goes first (§6.4)
+            elif not in_order(message, first) or await self.window.turn_waits_beyond(message):
+                self.webhooks.held.add(message.message_id)  # an earlier turn goes first
+                continue
             elif self.webhooks.full:
                 break
             else:
@@ -295,8 +301,7 @@ class MailboxActor(Actor[MailboxCommand]):
 
     def _reopened(self, message: Message, ticket: Ticket, now: datetime) -> Reply:
         self.stage(message)
-        self.recent.pop(message.message_id, None)
-        self._keep(message)
+        self.window.keep(message)
         return self.answer(ticket, 200, message_status(message), now)
 
     async def _max_attempts(self, recipient: Agent) -> int:
@@ -315,13 +320,16 @@ class MailboxActor(Actor[MailboxCommand]):
         """
         now = self.runtime.now()
         deadlines: list[datetime] = []
-        for message in self.open.values():
+        for message in self.window.open.values():
             lease = message.active_lease(now)
             if lease is not None and lease["leased_until"] is not None:
                 deadlines.append(lease["leased_until"])
             elif message.carrier_status == "queued":
                 deadlines.append(message.expires_at)
                 break
+        else:
+            if self.window.beyond:  # the next expiry is beyond the window: page in now
+                deadlines.append(now)
         webhook_due = self.webhooks.next_due(now)
         if webhook_due is not None:
             deadlines.append(webhook_due)
@@ -352,24 +360,13 @@ class MailboxActor(Actor[MailboxCommand]):
             recent.popleft()
         return recent
 
-    def _keep(self, message: Message) -> None:
-        self.open[message.message_id] = message
-        for delivery in message.deliveries:
-            self.delivery_index[delivery["id"]] = message.message_id
-        self.webhooks.track(message)
-
     def close(self, message: Message) -> None:
-        """A message leaves the open set but stays reachable for a while (late ACKs)."""
-        self.open.pop(message.message_id, None)
-        self.recent[message.message_id] = message
-        if len(self.recent) > _RECENT_CLOSED:
-            _, evicted = self.recent.popitem(last=False)
-            for delivery in evicted.deliveries:
-                self.delivery_index.pop(delivery["id"], None)
+        """A message leaves the open set (ACKed, expired, delivered by a webhook, parked)."""
+        self.window.close(message)
 
     async def load(self, message_id: str, what: str = "message") -> Message:
         """One of this recipient's messages, live or from the ledger; else ``NotFound(what)``."""
-        message = self.open.get(message_id) or self.recent.get(message_id)
+        message = self.window.live(message_id)
         if message is None:
             message = await self.runtime.ledger.get(Message, aggregate_id(message_id))
         if message is None or message.recipient_agent_id != self.agent_id:
@@ -382,9 +379,9 @@ class MailboxActor(Actor[MailboxCommand]):
         Raises:
             NotFound: not a delivery addressed to this agent.
         """
-        message_id = self.delivery_index.get(delivery_id)
+        message_id = self.window.delivery_index.get(delivery_id)
         if message_id is not None:
-            message = self.open.get(message_id) or self.recent.get(message_id)
+            message = self.window.live(message_id)
             if message is not None:
                 return message
         await self.runtime.projections.wait_current()
@@ -393,8 +390,8 @@ class MailboxActor(Actor[MailboxCommand]):
             raise NotFound("delivery")
         message = await self.load(found[0], "delivery")
         if message.is_open:
-            self._keep(message)
+            self.window.keep(message)
         else:
             self.close(message)
-        self.delivery_index[delivery_id] = message.message_id
+        self.window.delivery_index[delivery_id] = message.message_id
         return message

@@ -43,7 +43,7 @@ async def answer_opening(mailbox: MailboxActor, command: AnswerOpening, now: dat
         if message.active_lease(now) is not None:
             raise DeliveryInProgress()  # a webhook attempt holds it
         delivery = message.lease(new_id("dlv"), _ANSWER_LEASE, now)
-        mailbox.delivery_index[delivery["id"]] = message.message_id
+        mailbox.window.delivery_index[delivery["id"]] = message.message_id
     ack = message.ack(new_id("ack"), delivery["id"], command.status, command.payload, now)
     session.answer(command.status, now)
     mailbox.webhooks.end(message, "message_acked", now)
@@ -106,7 +106,8 @@ def _fail_expired(mailbox: MailboxActor, message: Message, session: Session, now
 def first_outstanding(mailbox: MailboxActor, now: datetime) -> dict[str, str]:
     """Per session, the id of its first message here that is still outstanding."""
     first: dict[str, str] = {}
-    for message in mailbox.open.values():
+    window = mailbox.window
+    for message in [*window.open.values(), *window.overflow.values()]:
         sid = message.session_id
         if sid is not None and sid not in first and message.outstanding(now):
             first[sid] = message.message_id

@@ -29,11 +29,16 @@ class WebhookQueue:
         self.lease_seconds = lease_seconds
         self.waiting: OrderedDict[str, Message] = OrderedDict()
         self.in_flight: set[str] = set()  # delivery ids
+        # Due, but an earlier turn of their session goes first (§6.4). No timer wakes
+        # them: only a command to this mailbox can move that turn on, and every batch
+        # looks at due deliveries again.
+        self.held: set[str] = set()  # message ids
         self._claimed: list[WebhookJob] = []
 
     def clear(self) -> None:
         self.waiting.clear()
         self.in_flight.clear()
+        self.held.clear()
         self._claimed.clear()
 
     def track(self, message: Message) -> None:
@@ -109,6 +114,8 @@ class WebhookQueue:
             delivery = message.pending_webhook()
             due_at = message.webhook_due_at()
             if delivery is None or due_at is None or delivery["id"] in self.in_flight:
+                continue
+            if message.message_id in self.held:
                 continue
             lease = message.active_lease(now)
             if lease is not None and lease["leased_until"] is not None:

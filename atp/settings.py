@@ -54,6 +54,9 @@ class Settings:
     sweep_interval: float = 1 * MINUTES
     shutdown_grace: float = 3 * SECONDS
     db_threads: int = 8
+    # Open messages a mailbox keeps in memory, oldest first; the rest page in from the
+    # inbox view as these are handed out, so a backlog costs disk, not memory.
+    mailbox_window: int = 512
 
     @property
     def webhook_attempt_deadline(self) -> float:

@@ -134,11 +134,34 @@ class Queries:
         )
         return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
-    async def open_message_ids(self, recipient_agent_id: str) -> list[str]:
-        """The recipient's open messages, oldest first (what a mailbox rehydrates)."""
+    async def open_message_ids(self, recipient_agent_id: str, limit: int) -> list[str]:
+        """The recipient's oldest open messages, oldest first (a mailbox's window)."""
         rows = await self.bridge.run(
             self.store.query,
-            "SELECT message_id FROM atp_inbox WHERE recipient_agent_id = ? ORDER BY position",
+            "SELECT message_id FROM atp_inbox WHERE recipient_agent_id = ?"
+            " ORDER BY position LIMIT ?",
+            (recipient_agent_id, limit),
+        )
+        return [str(r[0]) for r in rows]
+
+    async def open_turns_before(
+        self, recipient_agent_id: str, session_id: str, sequence: int
+    ) -> list[str]:
+        """The recipient's open messages of a session with a lower sequence number."""
+        rows = await self.bridge.run(
+            self.store.query,
+            "SELECT m.id FROM atp_messages m JOIN atp_inbox i ON i.message_id = m.id"
+            " WHERE m.session_id = ? AND m.session_sequence < ? AND i.recipient_agent_id = ?",
+            (session_id, sequence, recipient_agent_id),
+        )
+        return [str(r[0]) for r in rows]
+
+    async def webhook_pending_ids(self, recipient_agent_id: str) -> list[str]:
+        """The recipient's messages with a webhook delivery still to try, oldest first."""
+        rows = await self.bridge.run(
+            self.store.query,
+            "SELECT d.message_id FROM atp_deliveries d JOIN atp_messages m ON m.id = d.message_id"
+            " WHERE d.recipient_agent_id = ? AND d.due_at IS NOT NULL ORDER BY m.position",
             (recipient_agent_id,),
         )
         return [str(r[0]) for r in rows]

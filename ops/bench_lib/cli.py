@@ -1,9 +1,10 @@
 """``ops/bench``: argument parsing, dispatch to a mode, the JSON file and clean-up.
 
 The modes (see ops/README.md): the default closed-loop load (``load_run``), the RSS of
-N agents (``rss_run``), the end-to-end webhook push latency (``webhook_run``),
-ordered session turns (``session_run``), the long poll's wake-up (``long_poll_run``)
-and the send ratio measured in alternating slices (``interleave_run``).
+N agents (``rss_run``) and of N unclaimed messages (``backlog_run``), the end-to-end
+webhook push latency (``webhook_run``), ordered session turns (``session_run``), the
+long poll's wake-up (``long_poll_run``) and the send ratio measured in alternating
+slices (``interleave_run``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench_lib import interleave_run, load_run, long_poll_run, rss_run, session_run, webhook_run
+from bench_lib import (
+    backlog_run,
+    interleave_run,
+    load_run,
+    long_poll_run,
+    rss_run,
+    session_run,
+    webhook_run,
+)
 from bench_lib.fixtures import SetupError
 from bench_lib.servers import PG_URL, ServerError
 
@@ -44,6 +53,15 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=35.0,
         help="RSS mode: seconds before a last reading, past the 30 s actor idle timeout (35)",
+    )
+    p.add_argument(
+        "--backlog-rss",
+        type=int,
+        metavar="N",
+        help="backlog mode: N unclaimed messages to one recipient",
+    )
+    p.add_argument(
+        "--text-bytes", type=int, default=1000, help="backlog mode: text per message (1000)"
     )
     p.add_argument(
         "--webhook",
@@ -121,6 +139,7 @@ def _mode(args: argparse.Namespace) -> _Mode:
         for name, mode, on in (
             ("--webhook", webhook_run, args.webhook),
             ("--agents-rss", rss_run, args.agents_rss is not None),
+            ("--backlog-rss", backlog_run, args.backlog_rss is not None),
             ("--sessions", session_run, args.sessions is not None),
             ("--long-poll", long_poll_run, args.long_poll is not None),
             ("--interleave", interleave_run, args.interleave is not None),

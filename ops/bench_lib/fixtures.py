@@ -145,9 +145,12 @@ async def prefill(
     *,
     concurrency: int = 16,
     progress: str | None = None,
+    text_bytes: int = 0,
 ) -> int:
-    """Send ``per_route`` messages along each ``(sender, recipient)``; the number sent."""
+    """Send ``per_route`` messages along each ``(sender, recipient)``; the number sent.
+    Each message's text is ``text_bytes`` long if that is set."""
     jobs = [(sender, recipient, n) for n in range(per_route) for sender, recipient in routes]
+    padding = "x" * text_bytes
 
     async def one(conn: Connection, job: tuple[Agent, Agent, int]) -> None:
         sender, recipient, n = job
@@ -156,7 +159,7 @@ async def prefill(
             "POST",
             "/api/messages",
             port,
-            {"to": recipient.address, "payload": _payload(key, f"prefill {n}")},
+            {"to": recipient.address, "payload": _payload(key, padding or f"prefill {n}")},
             token=sender.token,
             idempotency_key=key,
         )

@@ -19,9 +19,11 @@ import pytest
 import trio
 from standardwebhooks import Webhook
 
+from actors import MailboxActor, Runtime
 from atp.client import SignatureError, verify_webhook
 from atp.settings import Settings
 from atp.webhooks import verify_reference_signature
+from tests.api.test_sessions import opened, turn
 from tests.helpers import Agent, Api, text
 from tests.webhooks.receivers import Hang, ReceivedRequest, Receiver, Respond, open_receiver
 
@@ -345,6 +347,26 @@ async def test_a_turn_in_a_webhook_attempt_holds_back_polling_of_the_next(
     await receiver.wait_for(2)
     # Turn 3 waits for turn 2, which is neither delivered nor under a polling lease.
     assert (await api.claim(beta)).json() == {"delivery": None}
+
+
+async def test_a_turn_held_behind_a_polled_one_waits_without_spinning(
+    api: Api, receiver: Receiver, runtime: Runtime
+) -> None:
+    alpha, beta, session_id = await opened(api)
+    one = (await turn(api, alpha, session_id, "one")).json()  # beta polls: no endpoint yet
+    await api.webhook_endpoint(beta, receiver.url())
+    await turn(api, alpha, session_id, "two")  # due for a push, but turn one goes first
+    mailbox = runtime.supervisor.running(MailboxActor.key_of(beta.id))
+    assert mailbox is not None
+    batches = mailbox.statistics().batches
+    await trio.sleep(0.5)
+    # Nothing to do until turn one moves on: no timer may fire for turn two meanwhile.
+    assert mailbox.statistics().batches - batches <= 2
+    assert receiver.requests == []
+    claim = (await api.claim(beta)).json()
+    assert claim["message"]["id"] == one["message_status"]["message"]["id"]
+    pushed = await receiver.wait_for(1)
+    assert json.loads(pushed[0].body)["message"]["session_sequence"] == 3
 
 
 async def test_a_parked_opening_can_still_be_accepted(api: Api, receiver: Receiver) -> None:

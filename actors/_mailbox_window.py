@@ -1,0 +1,153 @@
+"""MailboxWindow: which of one recipient's messages a mailbox holds in memory.
+
+The window is the oldest open messages (queued or handed out, not ACKed), in inbox
+order, at most ``settings.mailbox_window`` of them when a new one arrives. Newer ones
+wait in the ledger and the inbox view (``beyond``) and page in, oldest first, when the
+mailbox has used the window up; only those with webhook work stay live beyond it
+(``overflow``), since the dispatcher must try them on time. Closed messages stay a
+while for late ACKs (``recent``). So a recipient's backlog costs disk, not memory.
+
+Every message has at most one live copy: a page-in takes the live copy of a message
+wherever one exists, including one changed by the batch being handled.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from eventsourcing.domain import Aggregate
+
+from actors._webhook_queue import WebhookQueue
+from atp.domain import Message, aggregate_id
+
+if TYPE_CHECKING:
+    from actors._runtime import Runtime
+
+__all__ = ["MailboxWindow"]
+
+_RECENT_CLOSED = 256  # closed messages kept for late ACKs (completed after accepted)
+
+
+class MailboxWindow:
+    """One recipient's live messages."""
+
+    def __init__(self, agent_id: str, runtime: Runtime, webhooks: WebhookQueue) -> None:
+        self.agent_id = agent_id
+        self.runtime = runtime
+        self.webhooks = webhooks
+        self.open: OrderedDict[str, Message] = OrderedDict()
+        self.overflow: dict[str, Message] = {}  # open beyond the window, with webhook work
+        self.beyond = False  # open messages wait beyond the window, not in memory
+        self.recent: OrderedDict[str, Message] = OrderedDict()
+        self.delivery_index: dict[str, str] = {}  # delivery id -> message id
+
+    async def rehydrate(self) -> None:
+        """The first window, and every message with webhook work beyond it."""
+        self.open.clear()
+        self.overflow.clear()
+        self.recent.clear()
+        self.delivery_index.clear()
+        self.beyond = True  # until a page-in has seen the end
+        await self.page_in(())
+        if self.beyond:
+            queries, ledger = self.runtime.queries, self.runtime.ledger
+            ids = await queries.webhook_pending_ids(self.agent_id)
+            missing = [aggregate_id(m) for m in ids if self.live(m) is None]
+            for message in await ledger.load_all(Message, missing):
+                if message.is_open:
+                    self._keep_beyond(message)
+
+    def live(self, message_id: str) -> Message | None:
+        """The message if it is in memory, open or recently closed."""
+        return (
+            self.open.get(message_id)
+            or self.overflow.get(message_id)
+            or self.recent.get(message_id)
+        )
+
+    def admit(self, message: Message) -> None:
+        """A new open message joins the window, unless it is full or older messages wait
+        beyond it: then it waits there too (live only for its webhook work)."""
+        if self.beyond or len(self.open) >= self.runtime.settings.mailbox_window:
+            self.beyond = True
+            if message.pending_webhook() is not None:
+                self._keep_beyond(message)
+        else:
+            self.keep(message)
+
+    def keep(self, message: Message) -> None:
+        """Live in the window, after the messages in it (a reopened one, say)."""
+        self.recent.pop(message.message_id, None)
+        self.overflow.pop(message.message_id, None)
+        self.open[message.message_id] = message
+        self._index(message)
+
+    def close(self, message: Message) -> None:
+        """A message leaves the open set but stays reachable for a while (late ACKs)."""
+        self.open.pop(message.message_id, None)
+        self.overflow.pop(message.message_id, None)
+        self.recent[message.message_id] = message
+        if len(self.recent) > _RECENT_CLOSED:
+            _, evicted = self.recent.popitem(last=False)
+            for delivery in evicted.deliveries:
+                self.delivery_index.pop(delivery["id"], None)
+
+    def has_queued(self) -> bool:
+        """Whether a message in the window still waits to be handed out."""
+        return any(m.carrier_status == "queued" for m in self.open.values())
+
+    async def page_in(self, staged: Iterable[Aggregate]) -> int:
+        """Move the oldest open messages that wait beyond the window into it, up to a
+        window's worth; return how many came in.
+
+        The inbox view, once caught up, lists every committed open message in order.
+        Messages of the batch being handled (``staged``) are not in it yet: they come
+        in last, once the view has no older ones left.
+        """
+        runtime = self.runtime
+        window = runtime.settings.mailbox_window
+        changed = {a.message_id: a for a in staged if isinstance(a, Message)}
+        await runtime.projections.wait_current()
+        limit = len(self.open) + len(self.overflow) + window
+        ids = await runtime.queries.open_message_ids(self.agent_id, limit)
+        seen_end = len(ids) < limit
+        waiting = [i for i in ids if i not in self.open][: None if seen_end else window]
+        live = {i: m for i in waiting if (m := changed.get(i) or self.live(i)) is not None}
+        stored = await runtime.ledger.load_all(
+            Message, [aggregate_id(i) for i in waiting if i not in live]
+        )
+        found = {**{m.message_id: m for m in stored}, **live}
+        before = len(self.open)
+        for message_id in waiting:
+            message = found.get(message_id)
+            if message is not None and message.is_open:
+                self.keep(message)
+        if seen_end:
+            for message in changed.values():
+                if message.is_open and message.message_id not in self.open:
+                    self.keep(message)
+            self.beyond = False
+        return len(self.open) - before
+
+    async def turn_waits_beyond(self, message: Message) -> bool:
+        """Whether an earlier turn of this message's session waits beyond the window, not
+        in memory (where the mailbox's order check cannot see it)."""
+        if message.session_id is None or message.message_id not in self.overflow:
+            return False
+        assert message.session_sequence is not None
+        await self.runtime.projections.wait_current()
+        earlier = await self.runtime.queries.open_turns_before(
+            self.agent_id, message.session_id, message.session_sequence
+        )
+        return any(self.live(i) is None for i in earlier)
+
+    def _keep_beyond(self, message: Message) -> None:
+        self.overflow[message.message_id] = message
+        self._index(message)
+
+    def _index(self, message: Message) -> None:
+        for delivery in message.deliveries:
+            self.delivery_index[delivery["id"]] = message.message_id
+        self.webhooks.track(message)

@@ -1,0 +1,194 @@
+"""A mailbox keeps a window of its oldest open messages in memory; the rest page in.
+
+Each test shrinks ``mailbox_window`` to a few messages, so that a handful of sends
+makes a backlog beyond it, and checks what a recipient sees: every message handed out
+once, oldest first, across restarts, expiries, webhooks and concurrent claims.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import attrs
+import trio
+from trio.testing import MockClock
+
+from actors import MailboxActor, Runtime
+from actors._mailbox_window import MailboxWindow
+from atp.settings import Settings
+from tests.api.test_sessions import opened, turn
+from tests.helpers import Agent, Api, text
+from tests.mock_clock import clock, open_carrier
+from tests.webhooks.receivers import Respond, open_receiver
+
+__all__ = ["clock"]  # the fixture, for pytest
+
+WINDOW = 3
+
+
+def windowed(settings: Settings, **changes: object) -> Settings:
+    return attrs.evolve(settings, mailbox_window=WINDOW, **changes)  # type: ignore[arg-type]
+
+
+def live(runtime: Runtime, agent: Agent) -> MailboxWindow:
+    """What the agent's running mailbox holds in memory."""
+    actor = runtime.supervisor.running(MailboxActor.key_of(agent.id))
+    assert isinstance(actor, MailboxActor)
+    return actor.window
+
+
+async def send_all(api: Api, sender: Agent, recipient: Agent, count: int) -> list[str]:
+    """Send ``count`` messages one after another; their ids, in order."""
+    ids = []
+    for n in range(count):
+        r = await api.send(sender, recipient, text(f"m-{n}"))
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["message"]["id"])
+    return ids
+
+
+async def claim_all(api: Api, recipient: Agent) -> list[str]:
+    """Claim until the inbox is empty (leases held, nothing ACKed); message ids in order."""
+    claimed: list[str] = []
+    while True:
+        r = await api.claim(recipient, lease_seconds=300)
+        assert r.status_code in (200, 201), r.text
+        if r.status_code == 200:
+            assert r.json() == {"delivery": None}
+            return claimed
+        claimed.append(r.json()["message"]["id"])
+
+
+async def test_a_backlog_beyond_the_window_is_handed_out_oldest_first_and_once(
+    settings: Settings,
+) -> None:
+    async with open_carrier(windowed(settings)) as (api, runtime):
+        alpha, beta = await api.pair()
+        sent = await send_all(api, alpha, beta, 10)
+        window = live(runtime, beta)
+        assert len(window.open) == WINDOW and window.beyond  # the other 7 are not in memory
+        for message_id in sent[:2]:  # two leave the window: it has room again ...
+            delivery = (await api.claim(beta)).json()
+            assert delivery["message"]["id"] == message_id
+            assert (await api.ack(beta, delivery["id"], "completed")).status_code == 201
+        # ... but a new message still waits behind the seven older ones.
+        sent += await send_all(api, alpha, beta, 1)
+        assert len(window.open) == WINDOW - 2
+        assert await claim_all(api, beta) == sent[2:]
+        assert not window.beyond
+        # Sent after the backlog drained: the window takes them in again.
+        later = await send_all(api, alpha, beta, 2)
+        assert await claim_all(api, beta) == later
+
+
+async def test_a_restarted_mailbox_pages_its_backlog_in_order(settings: Settings) -> None:
+    settings = windowed(settings)
+    async with open_carrier(settings) as (api, runtime):
+        alpha, beta = await api.pair()
+        sent = await send_all(api, alpha, beta, 8)
+        assert await claim_all(api, beta) == sent
+        unclaimed = await send_all(api, alpha, beta, 7)
+    async with open_carrier(settings) as (api, runtime):
+        more = await send_all(api, alpha, beta, 2)
+        window = live(runtime, beta)
+        # The window starts with the oldest open messages: leased ones (for 300 s), so
+        # the mailbox pages past them to the first queued one (the next to expire).
+        assert window.beyond and len(window.open) < len(sent) + len(unclaimed) + len(more)
+        assert await claim_all(api, beta) == unclaimed + more
+
+
+async def test_messages_beyond_the_window_expire_on_time(
+    settings: Settings, clock: MockClock
+) -> None:
+    # The mailbox stays up (no idle stop), so its own deadline pages the backlog in.
+    ttl = windowed(settings, message_ttl=600.0, actor_idle_timeout=3600.0)
+    async with open_carrier(ttl) as (api, _):
+        alpha, beta = await api.pair()
+        sent = await send_all(api, alpha, beta, 8)
+        await trio.sleep(601)
+        for message_id in sent:
+            document = (await api.status(alpha.token, message_id)).json()
+            assert document["carrier_status"] == "expired", message_id
+
+
+async def test_webhook_work_beyond_the_window_is_attempted(
+    settings: Settings, clock: MockClock
+) -> None:
+    settings = windowed(settings, webhook_allow_private=True)
+    async with (
+        open_receiver(default=Respond(500), patience=math.inf) as receiver,
+        open_carrier(settings) as (api, runtime),
+    ):
+        alpha, beta = await api.pair()
+        await api.webhook_endpoint(beta, receiver.url())
+        sent = await send_all(api, alpha, beta, 7)
+        firsts = await receiver.wait_for(len(sent))
+        assert sorted(json.loads(r.body)["message"]["id"] for r in firsts) == sorted(sent)
+        window = live(runtime, beta)
+        assert window.beyond and len(window.overflow) == len(sent) - WINDOW
+        # Failed first attempts are retried 30 s later, those beyond the window too.
+        seconds = await receiver.wait_for(2 * len(sent))
+        again = [json.loads(r.body)["message"]["id"] for r in seconds[len(sent) :]]
+        assert sorted(again) == sorted(sent)
+
+
+async def test_a_pushed_turn_waits_for_an_earlier_turn_beyond_the_window(
+    settings: Settings, clock: MockClock
+) -> None:
+    settings = windowed(settings, webhook_allow_private=True)
+    async with (
+        open_receiver(patience=math.inf) as receiver,
+        open_carrier(settings) as (api, runtime),
+    ):
+        alpha, beta, session_id = await opened(api)
+        backlog = await send_all(api, alpha, beta, WINDOW + 2)
+        r = await turn(api, alpha, session_id, "first")  # polled: beta has no webhook
+        first = r.json()["message_status"]["message"]["id"]
+        await api.webhook_endpoint(beta, receiver.url())
+        r = await turn(api, alpha, session_id, "second")  # pushed, but only after "first"
+        second = r.json()["message_status"]["message"]["id"]
+        assert second in live(runtime, beta).overflow
+        await trio.sleep(60)
+        assert receiver.requests == []
+        assert await claim_all(api, beta) == [*backlog, first]
+        pushed = await receiver.wait_for(1)
+        assert json.loads(pushed[0].body)["message"]["id"] == second
+
+
+async def test_concurrent_sends_and_claims_hand_out_each_message_once(
+    settings: Settings,
+) -> None:
+    per_sender, senders = 12, 3
+    more_agents = windowed(settings, agents_per_account={"free": 1 + senders})
+    async with open_carrier(more_agents) as (api, _):
+        account = await api.signup()
+        beta = await api.agent(account, "beta")
+        alphas = [await api.agent(account, f"alpha-{n}") for n in range(senders)]
+        sent: list[str] = []
+        claimed: list[str] = []
+
+        async def sender(alpha: Agent) -> None:
+            for n in range(per_sender):
+                r = await api.send(alpha, beta, text(f"{alpha.id}-{n}"))
+                assert r.status_code == 201, r.text
+                sent.append(r.json()["message"]["id"])
+
+        async def claimer() -> None:
+            while len(claimed) < per_sender * senders:
+                r = await api.claim(beta, lease_seconds=300)
+                assert r.status_code in (200, 201), r.text
+                if r.status_code == 201:
+                    claimed.append(r.json()["message"]["id"])
+                else:
+                    await trio.sleep(0.005)
+
+        with trio.fail_after(60):
+            async with trio.open_nursery() as nursery:
+                for alpha in alphas:
+                    nursery.start_soon(sender, alpha)
+                for _ in range(3):
+                    nursery.start_soon(claimer)
+        assert len(claimed) == len(set(claimed)) == len(sent)
+        assert set(claimed) == set(sent)
+        assert await claim_all(api, beta) == []
