@@ -145,8 +145,11 @@ class WebhookQueue:
             due_at, _, message_id = self._heap[0]
             message = self.waiting.get(message_id)
             delivery = None if message is None else message.pending_webhook()
-            if self._entry.get(message_id) != due_at or message is None or delivery is None:
-                heapq.heappop(self._heap)  # stale, or nothing left to try
+            if self._entry.get(message_id) != due_at:
+                heapq.heappop(self._heap)  # stale: a newer entry stands for the message
+            elif message is None or delivery is None:
+                heapq.heappop(self._heap)
+                self._forget(message_id)  # nothing left to try
             elif delivery["id"] in self.in_flight:
                 self._pop()  # ``finished`` schedules it again
             elif message_id in self.held:
