@@ -19,7 +19,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
-from collections import OrderedDict
 from datetime import datetime
 
 from actors._dispatcher import WebhookJob
@@ -36,7 +35,7 @@ class WebhookQueue:
         self.agent_id = agent_id
         self.share = share
         self.lease_seconds = lease_seconds
-        self.waiting: OrderedDict[str, Message] = OrderedDict()
+        self.waiting: dict[str, Message] = {}  # their order is ``_rank``
         self.in_flight: set[str] = set()  # delivery ids
         # Due, but an earlier turn of their session goes first (§6.4). No timer wakes
         # them: only a command to this mailbox can move that turn on, and every batch
