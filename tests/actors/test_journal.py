@@ -105,13 +105,13 @@ async def test_get_many_reads_whole_aggregates_and_leaves_out_absent_ones(
     agents = [
         Agent(
             agent_id=f"agt_many{n}", account_id="acct_many", display_name=None,
-            description=None, key_id="agtkey_0", key_hash="h0", at=NOW,
+            description=None, key_id="agtkey_0", key_hash=f"h{n}_0", at=NOW,
         )
         for n in range(3)
     ]  # fmt: skip
     for n, agent in enumerate(agents):
-        for k in range(1, n + 3):
-            agent.rotate_key(f"agtkey_{n}_{k}", f"h{k}", NOW)
+        for k in range(1, n + 3):  # key hashes are unique, as the agents view requires
+            agent.rotate_key(f"agtkey_{n}_{k}", f"h{n}_{k}", NOW)
     records = [record(f"many-{n}") for n in range(5)]
     await runtime.journal.commit([*agents, *records])
     absent = record("never-stored").id
