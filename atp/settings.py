@@ -56,7 +56,7 @@ class Settings:
     db_threads: int = 8
     # Open messages a mailbox keeps in memory, oldest first; the rest page in from the
     # inbox view as these are handed out, so a backlog costs disk, not memory.
-    mailbox_window: int = 512
+    mailbox_window: int = attrs.field(default=512, validator=attrs.validators.ge(1))
 
     @property
     def webhook_attempt_deadline(self) -> float:

@@ -88,3 +88,10 @@ def test_cli_settings_read_home_colour_and_demo_delay(tmp_path: Path) -> None:
         CliSettings.from_env({"ATP_DEMO_DELAY_MS": "-1"})
     with pytest.raises(ValueError, match="ATP_HOEM"):
         CliSettings.from_env({"ATP_HOEM": "/x"})
+
+
+def test_a_mailbox_window_holds_at_least_one_message() -> None:
+    # An empty window would never page a backlog in: messages beyond it would wait forever.
+    with pytest.raises(ValueError, match="mailbox_window"):
+        Settings(mailbox_window=0)
+    assert Settings(mailbox_window=1).mailbox_window == 1
