@@ -78,10 +78,17 @@ class MailboxWindow:
             self.keep(message)
 
     def keep(self, message: Message) -> None:
-        """Live in the window, after the messages in it (a reopened one, say)."""
+        """Live in the window, in send order as the inbox view has it; a message that
+        opens again (a released dead letter) takes its place among the others. Claims
+        hand messages out in this order, and expiries (one TTL for all) fall due in it."""
         self.recent.pop(message.message_id, None)
         self.overflow.pop(message.message_id, None)
+        last = next(reversed(self.open.values()), None)
         self.open[message.message_id] = message
+        if last is not None and message.created_at < last.created_at:
+            ordered = sorted(self.open.values(), key=lambda m: m.created_at)
+            self.open.clear()
+            self.open.update((m.message_id, m) for m in ordered)
         self._index(message)
 
     def close(self, message: Message) -> None:

@@ -112,6 +112,42 @@ async def test_messages_beyond_the_window_expire_on_time(
             assert document["carrier_status"] == "expired", message_id
 
 
+async def released(api: Api, recipient: Agent, message_id: str) -> None:
+    r = await api.post(f"/api/dead_letters/{message_id}/release", recipient.token)
+    assert r.status_code == 200, r.text
+
+
+async def test_a_released_dead_letter_takes_its_place_in_send_order(
+    settings: Settings, clock: MockClock
+) -> None:
+    settings = windowed(
+        settings, webhook_allow_private=True, message_ttl=600.0, actor_idle_timeout=3600.0
+    )
+    # 410: each message is parked as a dead letter, and the endpoint turned off.
+    async with (
+        open_receiver(default=Respond(410), patience=math.inf) as receiver,
+        open_carrier(settings) as (api, _),
+    ):
+        alpha, beta = await api.pair()
+        parked = []
+        for n in range(2):
+            await api.webhook_endpoint(beta, receiver.url())
+            parked.append((await api.send(alpha, beta, text(f"p-{n}"))).json()["message"]["id"])
+            await api.settled(beta, parked[-1], "failed")
+        await trio.sleep(100)
+        later = await send_all(api, alpha, beta, 2)
+        for message_id in parked:
+            await released(api, beta, message_id)
+        # Older than the two sent after them, the letters are handed out first ...
+        claimed = (await api.claim(beta, lease_seconds=3600)).json()
+        assert claimed["message"]["id"] == parked[0]
+        # ... and expire at their own time, 100 s before the others.
+        await trio.sleep(600 - 100 + 1)
+        statuses = [(await api.status(beta.token, m)).json()["carrier_status"] for m in parked]
+        statuses += [(await api.status(beta.token, m)).json()["carrier_status"] for m in later]
+        assert statuses == ["delivered", "expired", "queued", "queued"]
+
+
 async def test_webhook_work_beyond_the_window_is_attempted(
     settings: Settings, clock: MockClock
 ) -> None:
