@@ -17,16 +17,19 @@ one statement (``originator_id = ANY(...)``) on one connection.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
-from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier, Literal
 
 __all__ = ["LedgerPostgresFactory", "LedgerPostgresRecorder"]
+
+_INSERT_ATTEMPTS = 10  # the stock recorder's retry: 10 attempts, 0.2 s apart
+_RETRY_WAIT = 0.2
 
 
 class LedgerPostgresRecorder(PostgresApplicationRecorder):
@@ -54,18 +57,41 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             id_type=SQL(self.datastore.originator_id_type),
             channel=Literal(self.channel_name),
         )
+        self.select_stored_statement = SQL(
+            "SELECT t.notification_id, t.originator_id, t.originator_version, t.state"
+            " FROM {table} t JOIN unnest(%b::{id_type}[], %b::bigint[]) AS e(id, version)"
+            " ON t.originator_id = e.id AND t.originator_version = e.version"
+        ).format(table=table, id_type=SQL(self.datastore.originator_id_type))
         self.select_events_of_statement = SQL(
             "SELECT * FROM {table} WHERE originator_id = ANY(%s)"
             " ORDER BY originator_id, originator_version"
         ).format(table=table)
 
-    # The stock recorder's retry, kept: a dropped connection is retried on a fresh one.
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        """Insert one commit's events; their notification ids, in order.
+
+        A dropped connection is retried on a fresh one, as the stock recorder does. If
+        the statement had committed and only its answer was lost, the retry finds the
+        events stored as written and answers their ids; without that check the retry
+        reported a conflict, and the commit's commands failed although they were kept.
+        """
         if not stored_events:
             return []
+        attempt = 1
+        while True:
+            try:
+                if attempt > 1 and (ids := self._stored_ids(stored_events)) is not None:
+                    return ids
+                return self._insert(stored_events)
+            except (InterfaceError, OperationalError):
+                if attempt == _INSERT_ATTEMPTS:
+                    raise
+                attempt += 1
+                time.sleep(_RETRY_WAIT)
+
+    def _insert(self, stored_events: Sequence[StoredEvent]) -> list[int]:
         params = (
             [event.originator_id for event in stored_events],
             [event.originator_version for event in stored_events],
@@ -77,6 +103,22 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             # One statement draws the ids from the sequence in the rows' order, so the
             # ids in ascending order pair with ``stored_events`` (Ledger.save relies on it).
             return [row["notification_id"] for row in curs.fetchall()]
+
+    def _stored_ids(self, stored_events: Sequence[StoredEvent]) -> list[int] | None:
+        """The notification ids of these events if every one is stored as given (the
+        insert is one statement: all of them or none), else None."""
+        params = (
+            [event.originator_id for event in stored_events],
+            [event.originator_version for event in stored_events],
+        )
+        with self.datastore.get_connection() as conn, conn.cursor(binary=True) as curs:
+            curs.execute(self.select_stored_statement, params)
+            rows = curs.fetchall()
+        found = {(r["originator_id"], r["originator_version"]): bytes(r["state"]) for r in rows}
+        given = {(e.originator_id, e.originator_version): e.state for e in stored_events}
+        if found != given:
+            return None
+        return sorted(row["notification_id"] for row in rows)
 
     def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         """Every stored event of these aggregates, each aggregate's in version order."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from uuid import uuid4
 
 import psycopg
 import pytest
 import trio
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 
 from atp.ledger import Bridge, Ledger
 from atp.settings import Settings
@@ -66,3 +66,59 @@ async def test_a_postgres_commit_notifies_its_channel(ledger: Ledger, postgres_u
         await trio.to_thread.run_sync(recorder.insert_events, stored(5))
         heard = list(listener.notifies(timeout=5, stop_after=1))
     assert [n.channel for n in heard] == [channel]
+
+
+class AnswerLost:
+    """The PostgreSQL insert commits, then its connection drops before the answer
+    arrives: the one failure a client cannot tell from a commit that never happened.
+    (A connection cannot be cut between commit and answer on purpose, so the fault is
+    injected around the real insert.)"""
+
+    def __init__(self, insert: Callable[[Sequence[StoredEvent]], list[int]]) -> None:
+        self.insert = insert
+        self.calls = 0
+
+    def __call__(self, events: Sequence[StoredEvent]) -> list[int]:
+        self.calls += 1
+        ids = self.insert(events)
+        if self.calls == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return ids
+
+
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)
+def test_a_lost_answer_is_retried_without_storing_twice_or_failing(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = ledger.app.recorder
+    top = recorder.max_notification_id() or 0
+    monkeypatch.setattr(recorder, "_insert", AnswerLost(recorder._insert))
+    events = stored(3)
+    ids = recorder.insert_events(events)
+    assert ids is not None and len(ids) == 3
+    back = recorder.select_notifications(top + 1, 10)
+    assert [n.id for n in back] == list(ids)  # stored once, and these are their ids
+    assert [n.state for n in back] == [e.state for e in events]
+
+
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)
+def test_a_lost_answer_whose_versions_another_commit_took_is_a_conflict(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = ledger.app.recorder
+    [event] = stored(1)
+    theirs = StoredEvent(event.originator_id, 1, event.topic, b"another writer's state")
+
+    insert = recorder._insert
+    calls = []
+
+    def lost(events: Sequence[StoredEvent]) -> list[int]:
+        calls.append(events)
+        if len(calls) == 1:  # the version is taken meanwhile, with another state
+            insert([theirs])
+            raise OperationalError("server closed the connection unexpectedly")
+        return insert(events)
+
+    monkeypatch.setattr(recorder, "_insert", lost)
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([event])
