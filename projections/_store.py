@@ -161,13 +161,10 @@ class PostgresViewStore(ViewStore):
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
-        # For migrations and resets; a projection page goes through ``write``.
-        with (
-            self.pool.connection() as conn,
-            conn.pipeline(),
-            conn.transaction(),
-            conn.cursor() as cur,
-        ):
+        # For migrations and resets; a projection page goes through ``write``. Not in
+        # pipeline mode: a fetch there could return the result of an earlier statement
+        # of the same cursor (the SET below), about one migration run in a hundred.
+        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             cur.execute(_NO_FLUSH_WAIT)
             yield _PgCursor(cur)
 
@@ -185,13 +182,27 @@ class PostgresViewStore(ViewStore):
         # hand the interpreter lock back and forth (ops/bench, 1 client: a page's write
         # cost a sixth of the sends). After an error the server skips the rest, COMMIT
         # included, and the pool rolls the failed block back when the connection returns.
-        with self.pool.connection() as conn, conn.pipeline(), conn.cursor() as raw:
-            cur = _PgCursor(raw)
-            cur.execute("BEGIN")
-            cur.execute(_NO_FLUSH_WAIT)
-            for sql, params in statements:
-                cur.execute(sql, params)
-            cur.execute("COMMIT")
+        with self.pool.connection() as conn:
+            failed: psycopg.Error | None = None
+            try:
+                with conn.pipeline(), conn.cursor() as raw:
+                    cur = _PgCursor(raw)
+                    try:
+                        cur.execute("BEGIN")
+                        cur.execute(_NO_FLUSH_WAIT)
+                        for sql, params in statements:
+                            cur.execute(sql, params)
+                        cur.execute("COMMIT")
+                    except psycopg.Error as exc:
+                        # The error arrived while statements were still being sent.
+                        # Leaving the pipeline then reports it aborted; raised here, that
+                        # second error would be logged as a warning on the way out.
+                        failed = exc
+            except psycopg.Error:
+                if failed is None:
+                    raise
+            if failed is not None:
+                raise failed
 
     def close(self) -> None:
         self.pool.close()
