@@ -12,8 +12,8 @@ that commit holds; the dispatcher reports each attempt back as a command.
 Live state: a window of the open messages, oldest first (``MailboxWindow``: a backlog
 beyond it waits on disk), the webhook deliveries still to try, and the recent
 unknown-sender sends per sender account. All are rebuilt from the ledger and the
-caught-up views when the actor starts; attempts that were in flight then are retried
-when their lease ends.
+caught-up views when the actor starts; an attempt that was in flight then is recorded
+when it finishes, or retried when its lease ends.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ class MailboxActor(Actor[MailboxCommand]):
                 self.runtime.arrivals.notify(self.agent_id)  # a lease may have ended
                 return Reply(200, {"expired": expired})
             case FinishWebhookAttempt():
-                return self._finish_attempt(command, now)
+                return await self._finish_attempt(command, now)
             case AnswerOpening():
                 return await answer_opening(self, command, now)
             case ExpireOpening():
@@ -259,6 +259,7 @@ class MailboxActor(Actor[MailboxCommand]):
     async def _claim_due_webhooks(self, now: datetime) -> None:
         """Claim every due webhook delivery, oldest message first, up to this mailbox's
         share of the dispatcher; end those that can no longer be tried."""
+        await self.window.page_in_webhook_work(now, self.staged())
         self.webhooks.held.clear()
         due = self.webhooks.due(now)
         if not due:
@@ -285,10 +286,13 @@ class MailboxActor(Actor[MailboxCommand]):
             if not message.is_open:
                 self.close(message)
 
-    def _finish_attempt(self, command: FinishWebhookAttempt, now: datetime) -> Reply:
+    async def _finish_attempt(self, command: FinishWebhookAttempt, now: datetime) -> Reply:
         message = self.webhooks.waiting.get(command.message_id)
-        if message is None:
-            raise StaleDeliveryClaim()
+        if message is None:  # claimed before this mailbox restarted: recorded all the same
+            try:
+                message = await self.load(command.message_id)
+            except NotFound:
+                raise StaleDeliveryClaim() from None
         message.finish_webhook_attempt(
             command.claim_token, new_id("wha"), command.response_status, command.error,
             command.retry_after, command.request_url, self._retries, now,
@@ -297,6 +301,8 @@ class MailboxActor(Actor[MailboxCommand]):
         self.stage(message)
         if not message.is_open:
             self.close(message)
+        elif self.window.live(message.message_id) is None:
+            self.window.hold(message)  # beyond the window: live again if there is room
         return Reply(200, {})
 
     def _reopened(self, message: Message, ticket: Ticket, now: datetime) -> Reply:
@@ -330,10 +336,8 @@ class MailboxActor(Actor[MailboxCommand]):
         else:
             if self.window.beyond:  # the next expiry is beyond the window: page in now
                 deadlines.append(now)
-        webhook_due = self.webhooks.next_due(now)
-        if webhook_due is not None:
-            deadlines.append(webhook_due)
-        return min(deadlines, default=None)
+        webhook_dues = (self.webhooks.next_due(now), self.window.disk_deadline())
+        return min([*deadlines, *(due for due in webhook_dues if due is not None)], default=None)
 
     def deadline_command(self) -> MailboxCommand:
         return RunDue(self.agent_id)
@@ -380,10 +384,9 @@ class MailboxActor(Actor[MailboxCommand]):
             NotFound: not a delivery addressed to this agent.
         """
         message_id = self.window.delivery_index.get(delivery_id)
-        if message_id is not None:
-            message = self.window.live(message_id)
-            if message is not None:
-                return message
+        live = self.window.live(message_id) if message_id is not None else None
+        if live is not None:
+            return live
         await self.runtime.projections.wait_current()
         found = await self.runtime.queries.delivery_message(delivery_id)
         if found is None:

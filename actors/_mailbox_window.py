@@ -3,18 +3,22 @@
 The window is the oldest open messages (queued or handed out, not ACKed), in inbox
 order, at most ``settings.mailbox_window`` of them when a new one arrives. Newer ones
 wait in the ledger and the inbox view (``beyond``) and page in, oldest first, when the
-mailbox has used the window up; only those with webhook work stay live beyond it
-(``overflow``), since the dispatcher must try them on time. Closed messages stay a
-while for late ACKs (``recent``). So a recipient's backlog costs disk, not memory.
+mailbox has used the window up. Beyond the window, webhook work must be tried on
+time: a window's worth of it stays live (``overflow``), the earliest due, and the rest
+waits on disk and pages in by due time (the deliveries view has each one's due time).
+Closed messages stay a while for late ACKs (``recent``). So a recipient's backlog, and
+a dead endpoint's retries, cost disk, not memory.
 
 Every message has at most one live copy: a page-in takes the live copy of a message
-wherever one exists, including one changed by the batch being handled.
+wherever one exists, including one changed by the batch being handled, and only
+messages the batch has not changed go back to disk.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from eventsourcing.domain import Aggregate
@@ -39,25 +43,28 @@ class MailboxWindow:
         self.webhooks = webhooks
         self.open: OrderedDict[str, Message] = OrderedDict()
         self.overflow: dict[str, Message] = {}  # open beyond the window, with webhook work
+        self.on_disk_due: datetime | None = None  # earliest due webhook work not in memory
         self.beyond = False  # open messages wait beyond the window, not in memory
         self.recent: OrderedDict[str, Message] = OrderedDict()
         self.delivery_index: dict[str, str] = {}  # delivery id -> message id
 
     async def rehydrate(self) -> None:
-        """The first window, and every message with webhook work beyond it."""
+        """The first window and the session turns with webhook work beyond it; other
+        webhook work beyond it pages in when the mailbox next runs."""
         self.open.clear()
         self.overflow.clear()
         self.recent.clear()
         self.delivery_index.clear()
         self.beyond = True  # until a page-in has seen the end
         await self.page_in(())
+        self.on_disk_due = None
         if self.beyond:
-            queries, ledger = self.runtime.queries, self.runtime.ledger
-            ids = await queries.webhook_pending_ids(self.agent_id)
+            ids = await self.runtime.queries.webhook_turn_ids(self.agent_id)
             missing = [aggregate_id(m) for m in ids if self.live(m) is None]
-            for message in await ledger.load_all(Message, missing):
+            for message in await self.runtime.ledger.load_all(Message, missing):
                 if message.is_open:
-                    self._keep_beyond(message)
+                    self.hold(message)
+            self.on_disk_due = self.runtime.now()
 
     def live(self, message_id: str) -> Message | None:
         """The message if it is in memory, open or recently closed."""
@@ -73,7 +80,7 @@ class MailboxWindow:
         if self.beyond or len(self.open) >= self.runtime.settings.mailbox_window:
             self.beyond = True
             if message.pending_webhook() is not None:
-                self._keep_beyond(message)
+                self.hold(message)
         else:
             self.keep(message)
 
@@ -150,9 +157,89 @@ class MailboxWindow:
         )
         return any(self.live(i) is None for i in earlier)
 
-    def _keep_beyond(self, message: Message) -> None:
-        self.overflow[message.message_id] = message
-        self._index(message)
+    # -- webhook work beyond the window -------------------------------------------------
+
+    def hold(self, message: Message) -> None:
+        """Keep webhook work beyond the window live if there is room, else on disk.
+
+        Session turns always stay live: a turn waits for the earlier turns of its
+        session (§6.4), so an earlier one on disk could hold it, and the room it takes,
+        for good."""
+        if message.session_id is not None or len(self.overflow) < self._size:
+            self.overflow[message.message_id] = message
+            self._index(message)
+        else:
+            self.webhooks.forget(message.message_id)
+            self._on_disk(message.webhook_due_at())
+
+    def disk_deadline(self, staged: Iterable[Aggregate] = ()) -> datetime | None:
+        """When webhook work on disk falls due, if it can come in then: there is room,
+        or live work that falls due later (and that ``staged``, the batch, has not
+        changed) can make way. Else a finishing attempt or a retry makes way first."""
+        due = self.on_disk_due
+        if due is None or len(self.overflow) < self._size:
+            return due
+        return due if any(later > due for later, _ in self._movable(staged)) else None
+
+    async def page_in_webhook_work(self, now: datetime, staged: Iterable[Aggregate]) -> None:
+        """Once ``disk_deadline`` has come, bring in the due webhook work on disk, earliest
+        first, sending live work that falls due later back to disk to make room."""
+        if self.on_disk_due is None or self.on_disk_due > now:
+            return  # the common case, every batch: nothing on disk is due
+        staged = list(staged)
+        if self.disk_deadline(staged) is None:
+            return
+        runtime = self.runtime
+        movable = [(due, message_id, False) for due, message_id in self._movable(staged)]
+        room = self._size - (len(self.overflow) - len(movable))
+        await runtime.projections.wait_current()
+        limit = len(self.open) + len(self.overflow) + room + 1
+        rows = await runtime.queries.webhook_work(self.agent_id, limit)
+        on_disk = [(due, m, True) for m, due in rows if self.live(m) is None]
+        chosen = sorted([*movable, *(entry for entry in on_disk if entry[0] <= now)])[:room]
+        taken = {message_id for _, message_id, _ in chosen}
+        # What stays on disk or goes back to it: the due times left over, the rows past
+        # the query's end, and this batch's sends that went straight to disk.
+        left = [d for d, m, _ in [*movable, *on_disk] if m not in taken]
+        if len(rows) == limit:
+            left.append(rows[-1][1])  # those past it are due no earlier
+        left += [
+            due
+            for a in staged
+            if isinstance(a, Message) and self.live(a.message_id) is None
+            and (due := a.webhook_due_at()) is not None
+        ]  # fmt: skip
+        for _, message_id, _ in movable:
+            if message_id not in taken:
+                gone = self.overflow.pop(message_id)
+                self.webhooks.forget(message_id)
+                for delivery in gone.deliveries:
+                    self.delivery_index.pop(delivery["id"], None)
+        wanted = [aggregate_id(m) for _, m, disk in chosen if disk]
+        for message in await runtime.ledger.load_all(Message, wanted):
+            if message.is_open and message.pending_webhook() is not None:
+                self.overflow[message.message_id] = message
+                self._index(message)
+        self.on_disk_due = min(left, default=None)
+
+    @property
+    def _size(self) -> int:
+        return self.runtime.settings.mailbox_window
+
+    def _movable(self, staged: Iterable[Aggregate]) -> list[tuple[datetime, str]]:
+        """(due, message id) of the live work beyond the window that may go back to disk:
+        not a session turn, not in flight, not changed by the batch (``staged``)."""
+        changed = {a.id for a in staged}
+        movable = []
+        for message_id, message in self.overflow.items():
+            due = self.webhooks.due_time(message_id)
+            if due is not None and message.session_id is None and message.id not in changed:
+                movable.append((due, message_id))
+        return movable
+
+    def _on_disk(self, due: datetime | None) -> None:
+        if due is not None and (self.on_disk_due is None or due < self.on_disk_due):
+            self.on_disk_due = due
 
     def _index(self, message: Message) -> None:
         for delivery in message.deliveries:

@@ -36,7 +36,7 @@ class WebhookQueue:
         self.share = share
         self.lease_seconds = lease_seconds
         self.waiting: dict[str, Message] = {}  # their order is ``_rank``
-        self.in_flight: set[str] = set()  # delivery ids
+        self.in_flight: set[str] = set()  # message ids
         # Due, but an earlier turn of their session goes first (§6.4). No timer wakes
         # them: only a command to this mailbox can move that turn on, and every batch
         # looks at due deliveries again.
@@ -78,8 +78,8 @@ class WebhookQueue:
             delivery = message.pending_webhook()
             due_at = message.webhook_due_at()
             if delivery is None or due_at is None:
-                self._forget(message.message_id)
-            elif delivery["id"] in self.in_flight:
+                self.forget(message.message_id)
+            elif message.message_id in self.in_flight:
                 continue  # ``finished`` schedules it again
             elif due_at > now:
                 self._schedule(message.message_id, due_at)
@@ -95,7 +95,7 @@ class WebhookQueue:
         assert delivery is not None
         claim_token = new_id("dcl")
         message.claim_webhook(claim_token, self.lease_seconds, now)
-        self.in_flight.add(delivery["id"])
+        self.in_flight.add(message.message_id)
         body = {"delivery": {"id": delivery["id"], "mode": "webhook"},
                 "message": message_envelope(message)}  # fmt: skip
         self._claimed.append(
@@ -117,20 +117,23 @@ class WebhookQueue:
         """End a delivery that waits for a retry and has nothing left to do (the message
         was ACKed or expired); one in flight is left to finish and be recorded."""
         delivery = message.pending_webhook()
-        if delivery is None or delivery["id"] in self.in_flight:
+        if delivery is None or message.message_id in self.in_flight:
             return False
         message.end_webhook(reason, now)
-        self._forget(message.message_id)
+        self.forget(message.message_id)
         return True
 
     def finished(self, message: Message) -> None:
         """An attempt of ``message`` was recorded."""
-        for delivery in message.deliveries:
-            self.in_flight.discard(delivery["id"])
+        self.in_flight.discard(message.message_id)
         if message.pending_webhook() is None:
-            self._forget(message.message_id)
+            self.forget(message.message_id)
         else:
             self._schedule(message.message_id, message.webhook_due_at())
+
+    def due_time(self, message_id: str) -> datetime | None:
+        """When a waiting message's delivery falls due; None while it is in flight."""
+        return None if message_id in self.in_flight else self._entry.get(message_id)
 
     def next_due(self, now: datetime) -> datetime | None:
         """When the next delivery falls due (none while the share is taken: a finishing
@@ -148,8 +151,8 @@ class WebhookQueue:
                 heapq.heappop(self._heap)  # stale: a newer entry stands for the message
             elif message is None or delivery is None:
                 heapq.heappop(self._heap)
-                self._forget(message_id)  # nothing left to try
-            elif delivery["id"] in self.in_flight:
+                self.forget(message_id)  # nothing left to try
+            elif message_id in self.in_flight:
                 self._pop()  # ``finished`` schedules it again
             elif message_id in self.held:
                 held.append(self._pop())
@@ -180,7 +183,8 @@ class WebhookQueue:
         del self._entry[message_id]
         return self.waiting.get(message_id)
 
-    def _forget(self, message_id: str) -> None:
+    def forget(self, message_id: str) -> None:
+        """Stop following a message: it has nothing left to try, or it waits on disk."""
         self.waiting.pop(message_id, None)
         self._entry.pop(message_id, None)
         self._rank.pop(message_id, None)

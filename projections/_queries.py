@@ -156,12 +156,24 @@ class Queries:
         )
         return [str(r[0]) for r in rows]
 
-    async def webhook_pending_ids(self, recipient_agent_id: str) -> list[str]:
-        """The recipient's messages with a webhook delivery still to try, oldest first."""
+    async def webhook_work(self, recipient_agent_id: str, limit: int) -> list[tuple[str, datetime]]:
+        """(message id, due time) of the recipient's webhook deliveries still to try,
+        earliest due first."""
+        rows = await self.bridge.run(
+            self.store.query,
+            "SELECT message_id, due_at FROM atp_deliveries"
+            " WHERE recipient_agent_id = ? AND due_at IS NOT NULL ORDER BY due_at LIMIT ?",
+            (recipient_agent_id, limit),
+        )
+        return [(str(m), datetime.fromisoformat(str(d).replace("Z", "+00:00"))) for m, d in rows]
+
+    async def webhook_turn_ids(self, recipient_agent_id: str) -> list[str]:
+        """The recipient's session turns with a webhook delivery still to try."""
         rows = await self.bridge.run(
             self.store.query,
             "SELECT d.message_id FROM atp_deliveries d JOIN atp_messages m ON m.id = d.message_id"
-            " WHERE d.recipient_agent_id = ? AND d.due_at IS NOT NULL ORDER BY m.position",
+            " WHERE d.recipient_agent_id = ? AND d.due_at IS NOT NULL"
+            " AND m.session_id IS NOT NULL",
             (recipient_agent_id,),
         )
         return [str(r[0]) for r in rows]

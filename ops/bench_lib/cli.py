@@ -64,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
         "--text-bytes", type=int, default=1000, help="backlog mode: text per message (1000)"
     )
     p.add_argument(
+        "--dead-endpoint",
+        action="store_true",
+        help="backlog mode: the recipient's webhook endpoint refuses every connection",
+    )
+    p.add_argument(
         "--webhook",
         action="store_true",
         help="webhook mode: end-to-end push latency at steady send rates (--rates)",

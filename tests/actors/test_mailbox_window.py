@@ -11,6 +11,7 @@ import json
 import math
 
 import attrs
+import pytest
 import trio
 from trio.testing import MockClock
 
@@ -162,11 +163,86 @@ async def test_webhook_work_beyond_the_window_is_attempted(
         firsts = await receiver.wait_for(len(sent))
         assert sorted(json.loads(r.body)["message"]["id"] for r in firsts) == sorted(sent)
         window = live(runtime, beta)
-        assert window.beyond and len(window.overflow) == len(sent) - WINDOW
+        assert window.beyond and len(window.overflow) <= WINDOW  # the rest waits on disk
         # Failed first attempts are retried 30 s later, those beyond the window too.
         seconds = await receiver.wait_for(2 * len(sent))
         again = [json.loads(r.body)["message"]["id"] for r in seconds[len(sent) :]]
         assert sorted(again) == sorted(sent)
+
+
+async def test_a_dead_endpoint_keeps_a_window_of_retries_in_memory_and_misses_none(
+    settings: Settings, clock: MockClock
+) -> None:
+    # Free plan: three attempts, 30 s and 120 s apart; then the message is parked.
+    settings = windowed(settings, webhook_allow_private=True, actor_idle_timeout=3600.0)
+    delays = settings.webhook_retry_delays[1:3]
+    most_live = 0
+
+    async def watch(window: MailboxWindow) -> None:
+        nonlocal most_live
+        while True:
+            most_live = max(most_live, len(window.overflow))
+            await trio.sleep(1)
+
+    async with (
+        open_receiver(default=Respond(503), patience=1000.0) as receiver,
+        open_carrier(settings) as (api, runtime),
+        trio.open_nursery() as nursery,
+    ):
+        alpha, beta = await api.pair()
+        await api.webhook_endpoint(beta, receiver.url())
+        start = trio.current_time()
+        sent = await send_all(api, alpha, beta, 4 * WINDOW)
+        nursery.start_soon(watch, live(runtime, beta))
+        requests = await receiver.wait_for(3 * len(sent))
+        await trio.sleep(1)
+        nursery.cancel_scope.cancel()
+    assert len(receiver.requests) == 3 * len(sent)  # no attempt twice
+    assert 0 < most_live <= WINDOW
+    times: dict[str, list[float]] = {}
+    for request in requests:
+        times.setdefault(json.loads(request.body)["message"]["id"], []).append(request.arrived_at)
+    assert sorted(times) == sorted(sent)
+    for message_id, (first, second, third) in times.items():
+        # On time, to the mock clock's second, though most waited on disk for their turn.
+        assert first - start < 1, message_id
+        assert delays[0] <= second - first < delays[0] + 1, message_id
+        assert delays[1] <= third - second < delays[1] + 1, message_id
+
+
+async def test_an_attempt_that_outlives_its_mailbox_is_recorded_though_on_disk(
+    settings: Settings, clock: MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = windowed(settings, webhook_allow_private=True, actor_idle_timeout=3600.0)
+    count = 2 * WINDOW + 1
+    async with (
+        open_receiver(default=Respond(500), patience=1000.0) as receiver,
+        open_carrier(settings) as (api, runtime),
+    ):
+        alpha, beta = await api.pair()
+        await api.webhook_endpoint(beta, receiver.url())
+        receiver.script(*[Respond(500)] * (count - 1), Respond(200, after=5))
+        sent = await send_all(api, alpha, beta, count)
+        await receiver.wait_for(count)  # the last attempt is in flight for 5 s
+        crash = RuntimeError("the mailbox crashes")
+        intake = MailboxActor._intake
+
+        async def crashing(actor: MailboxActor, *args: object) -> object:
+            monkeypatch.setattr(MailboxActor, "_intake", intake)
+            raise crash
+
+        monkeypatch.setattr(MailboxActor, "_intake", crashing)
+        assert (await api.send(alpha, beta)).status_code == 500
+        await trio.sleep(1)  # restarted after its backoff
+        # Restarted, the mailbox holds a window of messages and the three earliest due
+        # retries; the last message waits on disk (due when its attempt's lease ends).
+        window = live(runtime, beta)
+        assert sent[-1] not in window.overflow and window.live(sent[-1]) is None
+        status = await api.settled(beta, sent[-1], "delivered")
+        assert [d["status"] for d in status["deliveries"]] == ["delivered"]
+        await trio.sleep(600)  # past the lease: nothing pushes it again
+    pushed = [json.loads(r.body)["message"]["id"] for r in receiver.requests]
+    assert pushed.count(sent[-1]) == 1
 
 
 async def test_a_pushed_turn_waits_for_an_earlier_turn_beyond_the_window(

@@ -44,11 +44,13 @@ __all__ = [
 
 @attrs.frozen
 class Respond:
-    """Answer with ``status``, extra ``headers`` (e.g. retry-after, location) and ``body``."""
+    """Answer with ``status``, extra ``headers`` (e.g. retry-after, location) and ``body``,
+    ``after`` so many seconds."""
 
     status: int = 200
     headers: Mapping[str, str] = attrs.field(factory=dict)
     body: bytes = b""
+    after: float = 0.0
 
 
 @attrs.frozen
@@ -217,6 +219,7 @@ async def _act(stream: trio.abc.Stream, conn: h11.Connection, behaviour: Behavio
             await stream.send_all(conn.send(h11.Data(data=b".")))
             await trio.sleep(behaviour.interval)
     assert isinstance(behaviour, Respond)
+    await trio.sleep(behaviour.after)
     headers = list(behaviour.headers.items())
     if behaviour.status not in (204, 304):  # these two never carry a body or its length
         headers.append(("content-length", str(len(behaviour.body))))
