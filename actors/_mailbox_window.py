@@ -195,11 +195,13 @@ class MailboxWindow:
         await runtime.projections.wait_current()
         limit = len(self.open) + len(self.overflow) + room + 1
         rows = await runtime.queries.webhook_work(self.agent_id, limit)
-        on_disk = [(due, m, True) for m, due in rows if self.live(m) is None]
+        # A message the batch changed is not read back: the view has it as it was.
+        changed = {a.message_id for a in staged if isinstance(a, Message)}
+        on_disk = [(due, m, True) for m, due in rows if self.live(m) is None and m not in changed]
         chosen = sorted([*movable, *(entry for entry in on_disk if entry[0] <= now)])[:room]
         taken = {message_id for _, message_id, _ in chosen}
         # What stays on disk or goes back to it: the due times left over, the rows past
-        # the query's end, and this batch's sends that went straight to disk.
+        # the query's end, and what the batch sent straight to disk.
         left = [d for d, m, _ in [*movable, *on_disk] if m not in taken]
         if len(rows) == limit:
             left.append(rows[-1][1])  # those past it are due no earlier
