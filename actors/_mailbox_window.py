@@ -172,31 +172,37 @@ class MailboxWindow:
             self.webhooks.forget(message.message_id)
             self._on_disk(message.webhook_due_at())
 
-    def disk_deadline(self, staged: Iterable[Aggregate] = ()) -> datetime | None:
+    def disk_deadline(self) -> datetime | None:
         """When webhook work on disk falls due, if it can come in then: there is room,
-        or live work that falls due later (and that ``staged``, the batch, has not
-        changed) can make way. Else a finishing attempt or a retry makes way first."""
+        or live work that falls due later can make way. Else a finishing attempt or a
+        retry makes way first."""
         due = self.on_disk_due
         if due is None or len(self.overflow) < self._size:
             return due
-        return due if any(later > due for later, _ in self._movable(staged)) else None
+        return due if self._way_made(self._movable(set()), due) else None
+
+    @staticmethod
+    def _way_made(movable: list[tuple[datetime, str]], due: datetime) -> bool:
+        return any(later > due for later, _ in movable)
 
     async def page_in_webhook_work(self, now: datetime, staged: Iterable[Aggregate]) -> None:
         """Once ``disk_deadline`` has come, bring in the due webhook work on disk, earliest
-        first, sending live work that falls due later back to disk to make room."""
+        first, sending live work that falls due later (and that ``staged``, the batch,
+        has not changed) back to disk to make room."""
         if self.on_disk_due is None or self.on_disk_due > now:
             return  # the common case, every batch: nothing on disk is due
         staged = list(staged)
-        if self.disk_deadline(staged) is None:
+        changed = _changed_ids(staged)
+        live_work = self._movable(changed)  # what the batch changed stays
+        if len(self.overflow) >= self._size and not self._way_made(live_work, self.on_disk_due):
             return
         runtime = self.runtime
-        movable = [(due, message_id, False) for due, message_id in self._movable(staged)]
+        movable = [(due, message_id, False) for due, message_id in live_work]
         room = self._size - (len(self.overflow) - len(movable))
         await runtime.projections.wait_current()
         limit = len(self.open) + len(self.overflow) + room + 1
         rows = await runtime.queries.webhook_work(self.agent_id, limit)
         # A message the batch changed is not read back: the view has it as it was.
-        changed = {a.message_id for a in staged if isinstance(a, Message)}
         on_disk = [(due, m, True) for m, due in rows if self.live(m) is None and m not in changed]
         chosen = sorted([*movable, *(entry for entry in on_disk if entry[0] <= now)])[:room]
         taken = {message_id for _, message_id, _ in chosen}
@@ -228,14 +234,13 @@ class MailboxWindow:
     def _size(self) -> int:
         return self.runtime.settings.mailbox_window
 
-    def _movable(self, staged: Iterable[Aggregate]) -> list[tuple[datetime, str]]:
+    def _movable(self, changed: set[str]) -> list[tuple[datetime, str]]:
         """(due, message id) of the live work beyond the window that may go back to disk:
-        not a session turn, not in flight, not changed by the batch (``staged``)."""
-        changed = {a.id for a in staged}
+        not a session turn, not in flight, not ``changed`` by the batch."""
         movable = []
         for message_id, message in self.overflow.items():
             due = self.webhooks.due_time(message_id)
-            if due is not None and message.session_id is None and message.id not in changed:
+            if due is not None and message.session_id is None and message_id not in changed:
                 movable.append((due, message_id))
         return movable
 
@@ -247,3 +252,8 @@ class MailboxWindow:
         for delivery in message.deliveries:
             self.delivery_index[delivery["id"]] = message.message_id
         self.webhooks.track(message)
+
+
+def _changed_ids(staged: Iterable[Aggregate]) -> set[str]:
+    """The ids of the messages among the batch's changed aggregates."""
+    return {a.message_id for a in staged if isinstance(a, Message)}

@@ -163,7 +163,7 @@ class PostgresViewStore(ViewStore):
     def transaction(self) -> Iterator[Cursor]:
         # For migrations and resets; a projection page goes through ``write``. Not in
         # pipeline mode: a fetch there could return the result of an earlier statement
-        # of the same cursor (the SET below), about one migration run in a hundred.
+        # of the same cursor (the SET below); seen in test runs, not rare.
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             cur.execute(_NO_FLUSH_WAIT)
             yield _PgCursor(cur)

@@ -6,8 +6,8 @@ each) from one agent to another, nobody claims them, and reads the server's RSS 
 and after. Then it claims a few, so that the reading after includes a window paged in.
 
 With ``--dead-endpoint`` the recipient has a webhook endpoint on a loopback port where
-nothing listens: every message's delivery fails and waits for its retries (8 attempts,
-the basic plan's, over a day), which a mailbox keeps live only a window's worth of.
+nothing listens, and 8 attempts a delivery (over a day): every message's delivery fails
+and waits for its retries, which a mailbox keeps live only a window's worth of.
 """
 
 from __future__ import annotations

@@ -74,16 +74,21 @@ class AnswerLost:
     (A connection cannot be cut between commit and answer on purpose, so the fault is
     injected around the real insert.)"""
 
-    def __init__(self, insert: Callable[[Sequence[StoredEvent]], list[int]]) -> None:
+    def __init__(
+        self,
+        insert: Callable[[Sequence[StoredEvent]], list[int]],
+        first: Callable[[Sequence[StoredEvent]], object] | None = None,
+    ) -> None:
         self.insert = insert
+        self.first = first or insert  # what the lost first call did on the server
         self.calls = 0
 
     def __call__(self, events: Sequence[StoredEvent]) -> list[int]:
         self.calls += 1
-        ids = self.insert(events)
-        if self.calls == 1:
-            raise OperationalError("server closed the connection unexpectedly")
-        return ids
+        if self.calls > 1:
+            return self.insert(events)
+        self.first(events)
+        raise OperationalError("server closed the connection unexpectedly")
 
 
 @pytest.mark.parametrize("store", ["postgres"], indirect=True)
@@ -110,15 +115,7 @@ def test_a_lost_answer_whose_versions_another_commit_took_is_a_conflict(
     theirs = StoredEvent(event.originator_id, 1, event.topic, b"another writer's state")
 
     insert = recorder._insert
-    calls = []
-
-    def lost(events: Sequence[StoredEvent]) -> list[int]:
-        calls.append(events)
-        if len(calls) == 1:  # the version is taken meanwhile, with another state
-            insert([theirs])
-            raise OperationalError("server closed the connection unexpectedly")
-        return insert(events)
-
-    monkeypatch.setattr(recorder, "_insert", lost)
+    # Meanwhile the version is taken, with another state.
+    monkeypatch.setattr(recorder, "_insert", AnswerLost(insert, lambda _: insert([theirs])))
     with pytest.raises(IntegrityError):
         recorder.insert_events([event])
