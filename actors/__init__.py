@@ -8,9 +8,9 @@ of many actors in one transaction and wakes the projections. A push goes on from
 mailbox's commit to the ``WebhookDispatcher`` and back to the mailbox as a command.
 """
 
-from actors._account import AccountActor
-from actors._actor import Actor, ActorStatistics
-from actors._commands import (
+from atp.actors._account import AccountActor
+from atp.actors._actor import Actor, ActorStatistics
+from atp.actors._commands import (
     AckOpening,
     AnswerSession,
     ClaimInbox,
@@ -36,15 +36,15 @@ from actors._commands import (
     SetSenderPolicy,
     SetWebhookEndpoint,
 )
-from actors._dispatcher import WebhookDispatcher, WebhookJob
-from actors._idempotency import IdempotencyGate, Replay, Ticket, request_hash
-from actors._identities import Identities, Principal
-from actors._journal import JournalStatistics, JournalWriter
-from actors._mailbox import MailboxActor
-from actors._runtime import Runtime
-from actors._session import SessionActor
-from actors._supervisor import Supervisor, SupervisorStatistics
-from actors._sweeper import DueSweeper
+from atp.actors._dispatcher import WebhookDispatcher, WebhookJob
+from atp.actors._idempotency import IdempotencyGate, Replay, Ticket, request_hash
+from atp.actors._identities import Identities, Principal
+from atp.actors._journal import JournalStatistics, JournalWriter
+from atp.actors._mailbox import MailboxActor
+from atp.actors._runtime import Runtime
+from atp.actors._session import SessionActor
+from atp.actors._supervisor import Supervisor, SupervisorStatistics
+from atp.actors._sweeper import DueSweeper
 
 __all__ = [
     "AccountActor",

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, assert_never
 
-from actors._actor import Actor
-from actors._commands import (
+from atp.actors._actor import Actor
+from atp.actors._commands import (
     AccountCommand,
     DisableWebhookEndpoint,
     OpenAccount,
@@ -28,7 +28,7 @@ from atp.webhooks import new_hmac_secret, new_signing_key
 from atp.wire import agent_document, sender_policy_document, signing_key_document
 
 if TYPE_CHECKING:
-    from actors._runtime import Runtime
+    from atp.actors._runtime import Runtime
 
 __all__ = ["AccountActor"]
 

@@ -24,14 +24,14 @@ import attrs
 import trio
 from eventsourcing.domain import Aggregate
 
-from actors._commands import Reply
-from actors._idempotency import Replay, Ticket, encode_answer
+from atp.actors._commands import Reply
+from atp.actors._idempotency import Replay, Ticket, encode_answer
 from atp.domain import IdempotencyRecord, Session
 from atp.errors import AtpError, UnexpectedError
 from atp.ledger import LedgerConflict
 
 if TYPE_CHECKING:
-    from actors._runtime import Runtime
+    from atp.actors._runtime import Runtime
 
 __all__ = ["Actor", "ActorStatistics"]
 

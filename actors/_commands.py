@@ -12,7 +12,7 @@ from typing import Any, Literal, final
 
 import attrs
 
-from actors._idempotency import Ticket
+from atp.actors._idempotency import Ticket
 from atp.domain import AckStatus, Session
 from atp.errors import AtpError
 

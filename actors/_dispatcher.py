@@ -20,18 +20,14 @@ from typing import TYPE_CHECKING
 import attrs
 import trio
 
-from actors._commands import DisableWebhookEndpoint, FinishWebhookAttempt
+from atp.actors._commands import DisableWebhookEndpoint, FinishWebhookAttempt
 from atp.domain import Agent
 from atp.errors import AtpError, WebhookEndpointInactive
-from atp.webhooks import (
-    PostOutcome,
-    WebhookClient,
-    reference_signature,
-    standard_headers,
-)
+from atp.push import PostOutcome, WebhookClient
+from atp.webhooks import reference_signature, standard_headers
 
 if TYPE_CHECKING:
-    from actors._runtime import Runtime
+    from atp.actors._runtime import Runtime
 
 __all__ = ["WebhookDispatcher", "WebhookJob"]
 

@@ -19,7 +19,7 @@ from atp.domain import Account, Agent, aggregate_id, token_hash
 from atp.ledger import Ledger
 
 if TYPE_CHECKING:
-    from projections import ProjectionRunner, Queries
+    from atp.projections import ProjectionRunner, Queries
 
 __all__ = ["Identities", "Principal"]
 

@@ -22,8 +22,8 @@ from collections import deque
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, assert_never
 
-from actors._actor import Actor
-from actors._commands import (
+from atp.actors._actor import Actor
+from atp.actors._commands import (
     AnswerOpening,
     ClaimInbox,
     ExpireOpening,
@@ -38,16 +38,16 @@ from actors._commands import (
     RunDue,
     SendMessage,
 )
-from actors._idempotency import Ticket
-from actors._mailbox_sessions import (
+from atp.actors._idempotency import Ticket
+from atp.actors._mailbox_sessions import (
     answer_opening,
     check_opening_ack,
     expire_opening,
     first_outstanding,
     in_order,
 )
-from actors._mailbox_window import MailboxWindow
-from actors._webhook_queue import WebhookQueue
+from atp.actors._mailbox_window import MailboxWindow
+from atp.actors._webhook_queue import WebhookQueue
 from atp.domain import Agent, Message, RetryPolicy, aggregate_id, new_id
 from atp.errors import (
     NotFound,
@@ -59,7 +59,7 @@ from atp.errors import (
 from atp.wire import ack_document, claim_document, message_status, session_document
 
 if TYPE_CHECKING:
-    from actors._runtime import Runtime
+    from atp.actors._runtime import Runtime
 
 __all__ = ["MailboxActor"]
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from actors._commands import AnswerOpening, ExpireOpening, RecordAck, Reply, ViaSession
+from atp.actors._commands import AnswerOpening, ExpireOpening, RecordAck, Reply, ViaSession
 from atp.domain import Message, Session, new_id
 from atp.errors import DeliveryInProgress, MessageExpired
 from atp.wire import ack_document, session_document
 
 if TYPE_CHECKING:
-    from actors._mailbox import MailboxActor
+    from atp.actors._mailbox import MailboxActor
 
 __all__ = [
     "answer_opening",

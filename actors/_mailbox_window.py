@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 
 from eventsourcing.domain import Aggregate
 
-from actors._webhook_queue import WebhookQueue
+from atp.actors._webhook_queue import WebhookQueue
 from atp.domain import Message, aggregate_id
 
 if TYPE_CHECKING:
-    from actors._runtime import Runtime
+    from atp.actors._runtime import Runtime
 
 __all__ = ["MailboxWindow"]
 

@@ -14,10 +14,10 @@ from typing import Any, assert_never
 
 import attrs
 
-from actors._account import AccountActor
-from actors._actor import Actor
-from actors._arrivals import Arrivals
-from actors._commands import (
+from atp.actors._account import AccountActor
+from atp.actors._actor import Actor
+from atp.actors._arrivals import Arrivals
+from atp.actors._commands import (
     AckOpening,
     AnswerOpening,
     AnswerSession,
@@ -45,17 +45,17 @@ from actors._commands import (
     SetWebhookEndpoint,
     ViaSession,
 )
-from actors._dispatcher import WebhookDispatcher
-from actors._idempotency import IdempotencyGate
-from actors._identities import Identities
-from actors._journal import JournalWriter
-from actors._mailbox import MailboxActor
-from actors._session import SessionActor
-from actors._supervisor import Supervisor
+from atp.actors._dispatcher import WebhookDispatcher
+from atp.actors._idempotency import IdempotencyGate
+from atp.actors._identities import Identities
+from atp.actors._journal import JournalWriter
+from atp.actors._mailbox import MailboxActor
+from atp.actors._session import SessionActor
+from atp.actors._supervisor import Supervisor
 from atp.ledger import Ledger
+from atp.projections import ProjectionRunner, Queries
 from atp.sealing import Sealer
 from atp.settings import Settings
-from projections import ProjectionRunner, Queries
 
 __all__ = ["Runtime"]
 

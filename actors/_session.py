@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, assert_never
 
 import attrs
 
-from actors._actor import Actor
-from actors._commands import (
+from atp.actors._actor import Actor
+from atp.actors._commands import (
     AckOpening,
     AnswerOpening,
     AnswerSession,
@@ -46,7 +46,7 @@ from atp.errors import (
 from atp.wire import session_document
 
 if TYPE_CHECKING:
-    from actors._runtime import Runtime
+    from atp.actors._runtime import Runtime
 
 __all__ = ["SessionActor"]
 

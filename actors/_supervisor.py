@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import attrs
 import trio
 
-from actors._actor import Actor
+from atp.actors._actor import Actor
 
 __all__ = ["Supervisor", "SupervisorStatistics"]
 

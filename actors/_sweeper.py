@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from actors._commands import ExpireSession, RunDue
+from atp.actors._commands import ExpireSession, RunDue
 from atp.errors import AtpError
 
 if TYPE_CHECKING:
-    from actors._runtime import Runtime
+    from atp.actors._runtime import Runtime
 
 __all__ = ["DueSweeper"]
 

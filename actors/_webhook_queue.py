@@ -21,7 +21,7 @@ import itertools
 import json
 from datetime import datetime
 
-from actors._dispatcher import WebhookJob
+from atp.actors._dispatcher import WebhookJob
 from atp.domain import Message, new_id
 from atp.wire import message_envelope
 

@@ -23,7 +23,7 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
-from actors import (
+from atp.actors import (
     DueSweeper,
     IdempotencyGate,
     Identities,
@@ -35,10 +35,7 @@ from actors import (
 from atp.api import create_app
 from atp.domain import Message
 from atp.ledger import Bridge, Ledger
-from atp.sealing import Sealer
-from atp.settings import Settings
-from atp.webhooks import WebhookClient
-from projections import (
+from atp.projections import (
     AgentsView,
     MessagesView,
     ProjectionRunner,
@@ -47,6 +44,9 @@ from projections import (
     apply_migrations,
     open_view_store,
 )
+from atp.push import WebhookClient
+from atp.sealing import Sealer
+from atp.settings import Settings
 
 __all__ = ["open_runtime", "serve", "serve_http"]
 

@@ -5,23 +5,22 @@ views' statements (``AgentsView``, ``MessagesView``, ``SessionsView``) and write
 with its tracking position in one transaction; ``Queries`` answers reads from them.
 """
 
-from projections._agents import AgentsView
-from projections._messages import MessageLoader, MessagesView
-from projections._queries import AgentRow, KeyOwner, MessageRow, Queries, SessionRow
-from projections._rebuild import dump_views, rebuild
-from projections._runner import ProjectionRunner, ProjectionStatistics
-from projections._sessions import SessionsView
-from projections._store import (
-    MIGRATIONS_DIR,
+from atp.projections._agents import AgentsView
+from atp.projections._messages import MessageLoader, MessagesView
+from atp.projections._queries import AgentRow, KeyOwner, MessageRow, Queries, SessionRow
+from atp.projections._rebuild import dump_views, rebuild
+from atp.projections._runner import ProjectionRunner, ProjectionStatistics
+from atp.projections._sessions import SessionsView
+from atp.projections._store import (
     Cursor,
     ViewStore,
     apply_migrations,
+    migration_files,
     open_view_store,
 )
-from projections._view import Statements, View, Writer
+from atp.projections._view import Statements, View, Writer
 
 __all__ = [
-    "MIGRATIONS_DIR",
     "AgentRow",
     "AgentsView",
     "Cursor",
@@ -40,6 +39,7 @@ __all__ = [
     "Writer",
     "apply_migrations",
     "dump_views",
+    "migration_files",
     "open_view_store",
     "rebuild",
 ]

@@ -7,8 +7,8 @@ from typing import Any, Literal
 from eventsourcing.domain import DomainEventProtocol
 
 from atp.domain import ADDRESS_PREFIX, Account, Agent
+from atp.projections._view import View, Writer
 from atp.wire import iso
-from projections._view import View, Writer
 
 __all__ = ["AgentsView"]
 

@@ -20,8 +20,8 @@ from eventsourcing.domain import DomainEventProtocol
 
 from atp.domain import Message
 from atp.ledger import Notification
+from atp.projections._view import View, Writer
 from atp.wire import iso, message_status
-from projections._view import View, Writer
 
 __all__ = ["MessageLoader", "MessagesView"]
 

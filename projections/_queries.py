@@ -13,8 +13,8 @@ from typing import Any
 import attrs
 
 from atp.ledger import Bridge
+from atp.projections._store import ViewStore
 from atp.wire import iso, session_object
-from projections._store import ViewStore
 
 __all__ = ["AgentRow", "KeyOwner", "MessageRow", "Queries", "SessionRow"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections._runner import ProjectionRunner
+from atp.projections._runner import ProjectionRunner
 
 __all__ = ["dump_views", "rebuild"]
 

@@ -31,8 +31,8 @@ import trio
 from eventsourcing.utils import get_topic
 
 from atp.ledger import Ledger, Notification
-from projections._store import ViewStore
-from projections._view import Statements, View, event_classes
+from atp.projections._store import ViewStore
+from atp.projections._view import Statements, View, event_classes
 
 __all__ = ["ProjectionRunner", "ProjectionStatistics"]
 

@@ -11,8 +11,8 @@ from typing import Any
 from eventsourcing.domain import DomainEventProtocol
 
 from atp.domain import STATUS_AFTER, Session
+from atp.projections._view import View, Writer
 from atp.wire import iso
-from projections._view import View, Writer
 
 __all__ = ["SessionsView"]
 

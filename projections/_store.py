@@ -9,11 +9,13 @@ tail is re-projected from the ledger on start, since tracking commits with the r
 
 from __future__ import annotations
 
+import importlib.resources
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,9 +25,8 @@ from psycopg_pool import ConnectionPool
 from atp.ledger import postgres_target
 from atp.settings import Settings
 
-__all__ = ["MIGRATIONS_DIR", "Cursor", "ViewStore", "apply_migrations", "open_view_store"]
+__all__ = ["Cursor", "ViewStore", "apply_migrations", "migration_files", "open_view_store"]
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 Row = tuple[Any, ...]
 
 
@@ -217,9 +218,34 @@ def open_view_store(settings: Settings) -> ViewStore:
     return PostgresViewStore(target.conninfo(), size=settings.db_threads)
 
 
+def migration_files(dialect: str) -> list[Traversable]:
+    """The numbered SQL files for ``dialect``, in order, from the installed package.
+
+    They are package data (``atp/migrations`` in the wheel; the repository's top-level
+    ``migrations/`` in a checkout), so they are found wherever the package is.
+
+    Raises:
+        FileNotFoundError: none found: an install without its migrations must not pass
+            for a store that needs none.
+    """
+    folder = importlib.resources.files("atp") / "migrations" / dialect
+    files = (
+        sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
+        if folder.is_dir()
+        else []
+    )
+    if not files:
+        raise FileNotFoundError(f"no {dialect} migrations in the installed atp package")
+    return files
+
+
 def apply_migrations(store: ViewStore) -> list[str]:
-    """Apply the numbered SQL files not yet applied; return their names."""
-    folder = MIGRATIONS_DIR / store.dialect
+    """Apply the numbered SQL files not yet applied; return their names.
+
+    Raises:
+        FileNotFoundError: the package holds no migrations (:func:`migration_files`).
+    """
+    files = migration_files(store.dialect)
     applied: list[str] = []
     with store.transaction() as cur:
         cur.execute(
@@ -228,17 +254,18 @@ def apply_migrations(store: ViewStore) -> list[str]:
         )
         cur.execute("SELECT version FROM atp_schema_migrations")
         done = {row[0] for row in cur.fetchall()}
-        for path in sorted(folder.glob("*.sql")):
-            if path.stem in done:
+        for path in files:
+            version = path.name.removesuffix(".sql")
+            if version in done:
                 continue
             for statement in path.read_text().split(";"):
                 if statement.strip() and not _only_comments(statement):
                     cur.execute(statement)
             cur.execute(
                 "INSERT INTO atp_schema_migrations (version, applied_at) VALUES (?, ?)",
-                (path.stem, datetime.now(UTC).isoformat()),
+                (version, datetime.now(UTC).isoformat()),
             )
-            applied.append(path.stem)
+            applied.append(version)
     return applied
 
 

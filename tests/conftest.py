@@ -17,10 +17,10 @@ import psycopg
 import pytest
 import trio
 
-from actors import Runtime
+from atp.actors import Runtime
+from atp.projections import apply_migrations, open_view_store
 from atp.serve import open_runtime, serve_http
 from atp.settings import Settings
-from projections import apply_migrations, open_view_store
 from tests.helpers import Api
 
 STORES = ["sqlite", "postgres"]

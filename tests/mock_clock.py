@@ -17,7 +17,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from actors import Runtime
+from atp.actors import Runtime
 from atp.serve import open_runtime, serve_http
 from atp.settings import Settings
 from tests.helpers import Api

@@ -14,6 +14,8 @@ from eventsourcing.utils import get_topic
 import atp.domain
 
 ROOT = Path(__file__).resolve().parents[1]
+# The repository's folders; the last two install as atp.actors and atp.projections
+# (atp/actors and atp/projections link to them; rglob does not follow the links).
 PACKAGES = ["atp", "actors", "projections"]
 SOURCES = sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py"))
 GOLDEN_TOPICS = ROOT / "tests" / "golden" / "event_topics.txt"
@@ -28,12 +30,14 @@ def rel(path: Path) -> str:
     return path.relative_to(ROOT).as_posix()
 
 
+def package_of(path: Path) -> str:
+    """The installed package a source file belongs to (``actors/x.py``: ``atp.actors``)."""
+    parts = path.relative_to(ROOT).parts[:-1]
+    return ".".join(parts if parts[0] == "atp" else ("atp", *parts))
+
+
 def seams() -> list[str]:
-    return sorted(
-        ".".join(p.relative_to(ROOT).with_suffix("").parts[:-1])
-        for p in SOURCES
-        if p.name == "__init__.py"
-    )
+    return sorted(package_of(p) for p in SOURCES if p.name == "__init__.py")
 
 
 @pytest.mark.parametrize("name", seams())
@@ -50,7 +54,7 @@ def test_every_seam_exports_a_sorted_all_of_its_public_names(name: str) -> None:
 def test_no_private_module_is_imported_from_outside_its_package() -> None:
     offenders = []
     for path in SOURCES:
-        own = ".".join(path.relative_to(ROOT).parts[:-1])
+        own = package_of(path)
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module:
                 parts = node.module.split(".")
@@ -127,3 +131,11 @@ def test_stored_event_topics_are_frozen() -> None:
     current = sorted(get_topic(event) for event in domain_events())
     golden = GOLDEN_TOPICS.read_text().split()
     assert current == golden, "event topics changed: register the old topic, then update golden"
+
+
+def test_the_server_packages_are_imported_under_atp() -> None:
+    """The wheel installs ``atp.actors`` and ``atp.projections`` only: a bare
+    ``import actors`` works in a checkout and fails in every install."""
+    bare = re.compile(r"^\s*(from|import) (actors|projections)\b", re.MULTILINE)
+    files = [*SOURCES, *(ROOT / "tests").rglob("*.py"), *(ROOT / "ops").rglob("*.py")]
+    assert [rel(p) for p in files if bare.search(p.read_text())] == []

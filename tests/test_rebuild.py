@@ -19,10 +19,17 @@ import attrs
 import httpx
 import trio
 
-from actors import Runtime
+from atp.actors import Runtime
+from atp.projections import (
+    AgentsView,
+    MessagesView,
+    SessionsView,
+    dump_views,
+    open_view_store,
+    rebuild,
+)
 from atp.serve import open_runtime, serve_http
 from atp.settings import Settings
-from projections import AgentsView, MessagesView, SessionsView, dump_views, open_view_store, rebuild
 from tests.helpers import Agent, Api, text
 from tests.webhooks.fake_dns import FakeDns
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from quart import Blueprint
 
-from actors import OpenAccount, RegisterAgent, RotateAgentKey, Ticket
+from atp.actors import OpenAccount, RegisterAgent, RotateAgentKey, Ticket
 from atp.api._requests import Answer, authenticate, idempotent, read_params, runtime
 from atp.domain import new_id
 from atp.errors import InvalidAccount, InvalidRequest, NotFound

@@ -6,7 +6,7 @@ from typing import Any
 
 from quart import Blueprint
 
-from actors import Principal, RotateSigningKey, SetSenderPolicy, SetWebhookEndpoint, Ticket
+from atp.actors import Principal, RotateSigningKey, SetSenderPolicy, SetWebhookEndpoint, Ticket
 from atp.api._requests import Answer, authenticate, idempotent, read_params, runtime
 from atp.errors import (
     InvalidRequest,

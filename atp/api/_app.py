@@ -17,7 +17,7 @@ from quart import Response, request
 from quart.globals import request_ctx
 from quart_trio import QuartTrio
 
-from actors import Runtime
+from atp.actors import Runtime
 from atp.api import (
     _accounts,
     _agents,

@@ -11,7 +11,7 @@ from typing import Any
 
 from quart import Blueprint
 
-from actors import RedriveDeadLetter, ReleaseDeadLetter, Ticket
+from atp.actors import RedriveDeadLetter, ReleaseDeadLetter, Ticket
 from atp.api._requests import Answer, authenticate, idempotent, read_params, runtime, whole_number
 
 __all__ = ["blueprint"]

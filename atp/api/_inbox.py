@@ -8,7 +8,7 @@ import attrs
 import trio
 from quart import Blueprint
 
-from actors import ClaimInbox, Command, ExtendLease, NothingToClaim, RecordAck, Reply, Ticket
+from atp.actors import ClaimInbox, Command, ExtendLease, NothingToClaim, RecordAck, Reply, Ticket
 from atp.api._requests import Answer, authenticate, idempotent, read_params, runtime
 from atp.errors import AckStatusRequired, InvalidAckStatus, InvalidLease, InvalidRequest
 from atp.wire import AckBody, LeaseBody, WaitBody, check_payload, parse_body

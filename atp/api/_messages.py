@@ -6,7 +6,7 @@ from typing import Any
 
 from quart import Blueprint
 
-from actors import SendMessage, Ticket
+from atp.actors import SendMessage, Ticket
 from atp.api._requests import (
     Answer,
     authenticate,

@@ -9,7 +9,7 @@ from urllib.parse import unquote_to_bytes
 
 from quart import Response, current_app, g, request
 
-from actors import Command, Principal, Reply, Runtime, Ticket, request_hash
+from atp.actors import Command, Principal, Reply, Runtime, Ticket, request_hash
 from atp.domain import ADDRESS_PREFIX
 from atp.errors import (
     AccountKeyRequired,

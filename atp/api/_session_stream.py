@@ -23,8 +23,8 @@ from atp.api._requests import authenticate, runtime
 from atp.api._sessions import visible
 from atp.domain import STATUS_AFTER, Session, aggregate_id
 from atp.errors import InvalidRequest
+from atp.projections import Queries
 from atp.wire import iso, viewer_document
-from projections import Queries
 
 __all__ = ["HEARTBEAT_SECONDS", "blueprint"]
 

@@ -10,7 +10,7 @@ from typing import Any, Literal, get_args
 
 from quart import Blueprint
 
-from actors import AnswerSession, CloseSession, OpenSession, Principal, SendTurn, Ticket
+from atp.actors import AnswerSession, CloseSession, OpenSession, Principal, SendTurn, Ticket
 from atp.api._requests import (
     Answer,
     authenticate,
@@ -28,8 +28,8 @@ from atp.errors import (
     NotFound,
     PayloadRequired,
 )
+from atp.projections import SessionRow
 from atp.wire import check_payload, viewer_document
-from projections import SessionRow
 
 __all__ = ["blueprint", "visible"]
 

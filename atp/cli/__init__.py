@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 import attrs
 import httpx
 
+from atp import __version__
 from atp.cli import _demo, _identity, _messaging, _operate, _sessions, _watch
 from atp.cli._args import parse
 from atp.cli._context import Context
@@ -82,7 +83,11 @@ _SERVER_COMMANDS = {("serve",), ("migrate",), ("projections", "rebuild")}
 
 
 def _help() -> str:
-    lines = ["usage: atp <command> [options]   (--json on any client command: JSON output)", ""]
+    lines = [
+        "usage: atp <command> [options]   (--json on any client command: JSON output)",
+        "       atp --version",
+        "",
+    ]
     for command in _COMMANDS:
         usage = command.usage_line()
         if len(usage) > _HELP_COLUMN:
@@ -107,6 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``atp`` console script; returns the exit status."""
     try:
         invocation = parse(sys.argv[1:] if argv is None else argv)
+        if "--version" in invocation.flags:
+            print(f"atp {__version__}")
+            return 0
         if invocation.wants_help or not invocation.words:
             print(_help())
             return 0

@@ -19,7 +19,7 @@ __all__ = ["ACK_STATUSES", "Invocation", "parse"]
 
 ACK_STATUSES = ("accepted", "completed", "failed", "rejected")
 _VALUED = {"--as", "--server", "--wait", "--delay", "--lease"}
-_FLAGS = {"--json", "--force", "--help", "-h"}
+_FLAGS = {"--json", "--force", "--help", "-h", "--version"}
 
 
 @attrs.frozen

@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
+import anyio
 import httpx
-import trio
 
 from atp.client import _calls
 from atp.client._calls import Call
@@ -255,7 +255,7 @@ class AsyncClient:
             else:
                 if _settled(attempt, response):
                     return _read(call, response)
-            await trio.sleep(_BACKOFF * 2**attempt)
+            await anyio.sleep(_BACKOFF * 2**attempt)
         raise AtpError("unreachable")
 
     def _token(self, token: str | None) -> str:
@@ -343,4 +343,4 @@ class AsyncClient:
                             return
             except httpx.TransportError as exc:
                 reconnects.lost(exc)
-            await trio.sleep(reconnects.delay)
+            await anyio.sleep(reconnects.delay)

@@ -3,7 +3,7 @@
 A webhook makes the carrier send requests on a stranger's behalf, so an endpoint must
 not point back into the carrier's own network (contract §1.14, §5.2). This module is
 the literal check, done with no I/O: DNS names pass here and the webhook client
-(``_transport.py``) re-checks every resolved address with ``is_public_address`` before
+(``atp.push``) re-checks every resolved address with ``is_public_address`` before
 it connects.
 
 Beyond the reference carrier (contract §12) it also refuses the IPv6 documentation,

@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 import trio
 
-from actors import Actor, Reply, Supervisor
+from atp.actors import Actor, Reply, Supervisor
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 

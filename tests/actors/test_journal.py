@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 import trio
 
-from actors import Runtime
+from atp.actors import Runtime
 from atp.domain import Agent, IdempotencyRecord
 from atp.ledger import LedgerConflict
 

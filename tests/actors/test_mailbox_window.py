@@ -15,8 +15,8 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from actors import MailboxActor, Runtime
-from actors._mailbox_window import MailboxWindow
+from atp.actors import MailboxActor, Runtime
+from atp.actors._mailbox_window import MailboxWindow
 from atp.settings import Settings
 from tests.api.test_sessions import opened, turn
 from tests.helpers import Agent, Api, text

@@ -8,7 +8,7 @@ import pytest
 import trio
 import trio.testing
 
-from actors import Actor, Reply, Supervisor
+from atp.actors import Actor, Reply, Supervisor
 from atp.errors import NotFound, UnexpectedError
 
 

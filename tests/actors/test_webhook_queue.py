@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from actors._webhook_queue import WebhookQueue
+from atp.actors._webhook_queue import WebhookQueue
 from atp.domain import Message, RetryPolicy, new_id
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

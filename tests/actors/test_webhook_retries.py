@@ -13,7 +13,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from actors import MailboxActor, Runtime
+from atp.actors import MailboxActor, Runtime
 from atp.settings import Settings
 from tests.helpers import Agent, Api
 from tests.mock_clock import clock, open_carrier

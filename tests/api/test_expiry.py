@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from actors import DueSweeper, Runtime
+from atp.actors import DueSweeper, Runtime
 from tests.helpers import Api
 
 

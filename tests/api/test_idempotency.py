@@ -11,7 +11,7 @@ import httpx
 import pytest
 import trio
 
-from actors import MailboxActor, Runtime
+from atp.actors import MailboxActor, Runtime
 from tests.api.test_sessions import opened, turn
 from tests.helpers import Agent, Api, text
 

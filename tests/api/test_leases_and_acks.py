@@ -14,7 +14,7 @@ import httpx
 import pytest
 import trio
 
-from actors import Runtime
+from atp.actors import Runtime
 from tests.helpers import Agent, Api, text
 
 MESSAGES = {

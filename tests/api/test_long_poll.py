@@ -12,7 +12,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from actors import Runtime
+from atp.actors import Runtime
 from atp.settings import Settings
 from tests.helpers import Api
 from tests.mock_clock import clock, open_carrier

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from actors import Runtime
+from atp.actors import Runtime
 from tests.helpers import Api
 
 NOT_FOUND = {"error": {"code": "not_found", "message": "The requested resource was not found."}}

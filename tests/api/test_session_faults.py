@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import trio
 
-from actors import MailboxActor, SessionActor
-from actors._commands import SendMessage, SendTurn
+from atp.actors import MailboxActor, SessionActor
+from atp.actors._commands import SendMessage, SendTurn
 from tests.api.test_sessions import opened
 from tests.helpers import Api, text
 

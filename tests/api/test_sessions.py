@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import trio
 
-from actors import DueSweeper, Runtime
+from atp.actors import DueSweeper, Runtime
 from tests.api.test_expiry import shift
 from tests.helpers import Agent, Api, text
 

@@ -19,7 +19,7 @@ import pytest
 import trio
 from standardwebhooks import Webhook
 
-from actors import MailboxActor, Runtime
+from atp.actors import MailboxActor, Runtime
 from atp.client import SignatureError, verify_webhook
 from atp.settings import Settings
 from atp.webhooks import verify_reference_signature

@@ -19,7 +19,7 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
-from actors import Runtime
+from atp.actors import Runtime
 from atp.api import create_app
 from tests.cli.cli_process import Cli, field, redacted, with_aliases
 from tests.helpers import Api, text

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from atp.domain import Message
-from projections import MessagesView, Statements
+from atp.projections import MessagesView, Statements
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 

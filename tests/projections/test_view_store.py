@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
+from atp.projections import apply_migrations, open_view_store
 from atp.settings import Settings
-from projections import apply_migrations, open_view_store
 
 TRACK = (
     "INSERT INTO atp_tracking (view, position) VALUES (?, ?) "

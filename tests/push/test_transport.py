@@ -19,7 +19,8 @@ import trio
 import trustme
 
 from atp.errors import InvalidWebhookUrl
-from atp.webhooks import PostOutcome, WebhookClient, check_webhook_url, parse_retry_after
+from atp.push import PostOutcome, WebhookClient, parse_retry_after
+from atp.webhooks import check_webhook_url
 from tests.webhooks.fake_dns import FakeDns
 from tests.webhooks.receivers import Close, Hang, Respond, Trickle, open_receiver
 

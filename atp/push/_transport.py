@@ -34,7 +34,7 @@ import httpx
 import trio
 
 from atp.errors import InvalidWebhookUrl
-from atp.webhooks._urls import check_webhook_url, is_public_address
+from atp.webhooks import check_webhook_url, is_public_address
 
 __all__ = ["MAX_RESPONSE_BYTES", "PostOutcome", "WebhookClient", "parse_retry_after"]
 
