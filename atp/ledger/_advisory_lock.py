@@ -146,10 +146,14 @@ class AdvisoryLock(WriterLock):
 
     async def _retake(self, bridge: Bridge) -> None:
         delay = _RETRY_FIRST
+        failure = ""
         while True:
             try:
                 busy = await bridge.run(self._attempt)
-            except psycopg.OperationalError:  # PostgreSQL is away: wait for it
+            except psycopg.Error as exc:  # PostgreSQL is away: wait for it
+                if type(exc).__name__ != failure:  # class only: the text can quote the URL
+                    failure = type(exc).__name__
+                    log.warning("%s: cannot take the lock yet (%s)", self.ledger, failure)
                 busy = _Busy(None, stale=True)
             if busy is None:
                 self._set_state(LockState.HELD)

@@ -7,15 +7,19 @@ tests/test_one_writer.py runs the commands as processes.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
+import attrs
 import psycopg
 import pytest
 import trio
@@ -28,6 +32,7 @@ from atp.ledger import (
     LedgerTaken,
     LockState,
     Role,
+    WriterLockStatistics,
     postgres_target,
     writer_lock,
 )
@@ -162,3 +167,65 @@ def test_a_session_left_by_a_holder_gone_from_this_host_does_not_block(
             assert lock.held
         with pytest.raises(psycopg.OperationalError):  # the session was ended
             session.execute("SELECT 1")
+
+
+@asynccontextmanager
+async def tcp_proxy(upstream: int, port: int = 0) -> AsyncIterator[int]:
+    """A TCP relay on 127.0.0.1 to ``upstream``; leaving it drops every relayed connection."""
+
+    async def relay(client: trio.SocketStream) -> None:
+        async with client, await trio.open_tcp_stream("127.0.0.1", upstream) as server:
+
+            async def pump(source: trio.SocketStream, sink: trio.SocketStream) -> None:
+                async for chunk in source:
+                    await sink.send_all(chunk)
+                await sink.send_eof()
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(pump, client, server)
+                nursery.start_soon(pump, server, client)
+
+    async with trio.open_nursery() as nursery:
+        serve = partial(trio.serve_tcp, relay, port, host="127.0.0.1")
+        listeners = await nursery.start(serve)
+        yield listeners[0].socket.getsockname()[1]
+        nursery.cancel_scope.cancel()
+
+
+class _Logged(logging.Handler):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.seen = trio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.seen.set()
+
+
+@postgres_only
+async def test_a_lock_lost_in_an_outage_is_taken_again_when_the_store_is_back(
+    settings: Settings,
+) -> None:
+    assert settings.database_url is not None
+    target = postgres_target(settings.database_url)
+    retrying = _Logged("cannot take the lock yet")
+    logging.getLogger("atp.ledger._advisory_lock").addHandler(retrying)
+    try:
+        async with trio.open_nursery() as nursery:
+            async with tcp_proxy(target.port) as port:
+                lock = AdvisoryLock(attrs.evolve(target, port=port), Holder.mine(Role.SERVE))
+                await trio.to_thread.run_sync(lock.acquire)
+                await nursery.start(lock.run)
+            # The store is unreachable: the lock is lost and stays lost.
+            with trio.fail_after(10):
+                await retrying.seen.wait()
+            assert lock.state is LockState.LOST and not lock.held
+            async with tcp_proxy(target.port, port):  # back, at the same address
+                with trio.fail_after(10):
+                    await lock.wait_held()
+                assert lock.statistics() == WriterLockStatistics(LockState.HELD, acquired=2, lost=1)
+                nursery.cancel_scope.cancel()
+                await trio.to_thread.run_sync(lock.release)
+    finally:
+        logging.getLogger("atp.ledger._advisory_lock").removeHandler(retrying)
