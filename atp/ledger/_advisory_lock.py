@@ -27,6 +27,7 @@ keeps two writers from both extending one aggregate's history even then.
 from __future__ import annotations
 
 import contextlib
+import enum
 import logging
 import time
 from typing import Any
@@ -52,7 +53,8 @@ _KEEPALIVES = {
 _SERVER_KEEPALIVES = (
     "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
 )
-# At start, how long a holder that is gone from this host may take to lose its session.
+# How long the session of a holder gone from this host may outlive it (the kernel closed
+# its socket; PostgreSQL ends the session when it reads that: milliseconds).
 _STALE_WAIT = 10.0
 _RETRY_FIRST = 0.05
 _RETRY_MAX = 2.0
@@ -68,12 +70,20 @@ _HOLDER = """
 """
 
 
+class _Seen(enum.Enum):
+    """Who holds the key, as one attempt saw it."""
+
+    ENDING = "ending"  # this process's own session from before a loss (asked to end), or no one
+    GONE = "gone"  # a process no longer running on this host: its session ends by itself
+    LIVE = "live"  # another process
+
+
 @attrs.frozen
 class _Busy:
     """Someone holds the key."""
 
     holder: Holder | None
-    stale: bool  # its holder is gone (its session was asked to end): try again shortly
+    seen: _Seen
 
 
 class AdvisoryLock(WriterLock):
@@ -94,6 +104,7 @@ class AdvisoryLock(WriterLock):
         )
         self._keys: tuple[int, int] | None = None
         self._conn: psycopg.Connection[Any] | None = None
+        self._backend: int | None = None  # the lock session's backend, kept after a loss
 
     @property
     def backend_pid(self) -> int | None:
@@ -103,7 +114,8 @@ class AdvisoryLock(WriterLock):
     def acquire(self) -> None:
         """Take the lock, or raise :class:`LedgerInUse` naming its holder.
 
-        A holder gone from this host (killed a moment ago) is waited for, briefly.
+        A holder gone from this host (killed a moment ago) is waited for, briefly: its
+        session ends as soon as PostgreSQL reads the socket the kernel closed.
 
         Raises:
             LedgerInUse: another process holds it.
@@ -111,7 +123,7 @@ class AdvisoryLock(WriterLock):
         """
         deadline = time.monotonic() + _STALE_WAIT
         while (busy := self._attempt()) is not None:
-            if not busy.stale or time.monotonic() > deadline:
+            if busy.seen is _Seen.LIVE or time.monotonic() > deadline:
                 raise LedgerInUse(self.ledger, busy.holder)
             time.sleep(_RETRY_FIRST)
         self._set_state(LockState.HELD)
@@ -147,6 +159,7 @@ class AdvisoryLock(WriterLock):
     async def _retake(self, bridge: Bridge) -> None:
         delay = _RETRY_FIRST
         failure = ""
+        gone_until: float | None = None
         while True:
             try:
                 busy = await bridge.run(self._attempt)
@@ -154,12 +167,16 @@ class AdvisoryLock(WriterLock):
                 if type(exc).__name__ != failure:  # class only: the text can quote the URL
                     failure = type(exc).__name__
                     log.warning("%s: cannot take the lock yet (%s)", self.ledger, failure)
-                busy = _Busy(None, stale=True)
+                busy = _Busy(None, _Seen.ENDING)
             if busy is None:
                 self._set_state(LockState.HELD)
                 log.warning("%s: took the writer lock again", self.ledger)
                 return
-            if not busy.stale:
+            if busy.seen is _Seen.GONE and gone_until is None:
+                gone_until = trio.current_time() + _STALE_WAIT
+            if busy.seen is _Seen.LIVE or (
+                gone_until is not None and trio.current_time() > gone_until
+            ):
                 self._set_state(LockState.TAKEN, busy.holder)
                 log.error("%s: another process took the writer lock; stopping", self.ledger)
                 return
@@ -169,8 +186,8 @@ class AdvisoryLock(WriterLock):
     def _attempt(self) -> _Busy | None:
         """One try on a new connection: None if this process now holds the lock.
 
-        A session that outlived its holder (this process's own broken connection, or a
-        process gone from this host) is asked to end, and the answer is "try again".
+        This process's own session from before a loss (the server has not noticed the
+        break yet) is asked to end: same backend, same name.
         """
         conn: psycopg.Connection[Any] | None = psycopg.connect(self._conninfo, autocommit=True)
         assert conn is not None
@@ -178,18 +195,20 @@ class AdvisoryLock(WriterLock):
             if self._keys is None:
                 self._keys = conn.execute(_KEYS, (self._schema, self.key)).fetchone()
             if conn.execute(_TRY, self._keys).fetchone()[0]:  # type: ignore[index]
-                self._conn, conn = conn, None
+                self._conn, self._backend, conn = conn, conn.info.backend_pid, None
                 return None
             row = conn.execute(_HOLDER, self._keys).fetchone()
             if row is None:  # released in between
-                return _Busy(None, stale=True)
+                return _Busy(None, _Seen.ENDING)
             backend, name = row
             holder = Holder.from_name(name)
-            if name == self.holder.to_name() or (holder is not None and holder.is_gone()):
+            if backend == self._backend and name == self.holder.to_name():
                 with contextlib.suppress(psycopg.Error):
                     conn.execute("SELECT pg_terminate_backend(%s)", (backend,))
-                return _Busy(holder, stale=True)
-            return _Busy(holder, stale=False)
+                return _Busy(holder, _Seen.ENDING)
+            if holder is not None and holder.is_gone():
+                return _Busy(holder, _Seen.GONE)
+            return _Busy(holder, _Seen.LIVE)
         finally:
             if conn is not None:
                 conn.close()

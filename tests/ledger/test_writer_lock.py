@@ -13,10 +13,8 @@ import re
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
 import attrs
@@ -37,6 +35,7 @@ from atp.ledger import (
     writer_lock,
 )
 from atp.settings import Settings
+from tests.ledger.relay import tcp_relay
 from tests.subprocess_server import another_schema
 
 SINCE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
@@ -152,44 +151,40 @@ async def test_a_lock_another_process_took_while_it_was_lost_is_given_up(
             await advisory.wait_held()
 
 
+# Takes the lock as a holder named after itself, then forks: it exits at once, and its
+# child keeps the session (the inherited socket) open a moment longer, as a killed
+# holder's session outlives it until PostgreSQL reads the closed socket.
+GONE_HOLDER = """
+import os, sys, time
+import psycopg
+from atp.ledger import Holder, Role
+conn = psycopg.connect(sys.argv[1], application_name=Holder.mine(Role.SERVE).to_name())
+conn.execute("SELECT pg_advisory_lock(" + sys.argv[2] + ")")
+if os.fork():
+    print(os.getpid(), flush=True)
+    os._exit(0)
+os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the parent's reader waits for no one
+os.dup2(1, 2)
+time.sleep(1)
+os._exit(0)
+"""
+
+
 @postgres_only
-def test_a_session_left_by_a_holder_gone_from_this_host_does_not_block(
-    settings: Settings,
-) -> None:
-    """A killed holder's session can outlive it for a moment; the next start waits it out."""
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
-                          capture_output=True, text=True)  # fmt: skip
-    dead = Holder(Role.SERVE, int(gone.stdout), socket.gethostname(), OTHER.since)
+def test_a_session_outliving_its_holder_on_this_host_is_waited_for(settings: Settings) -> None:
     assert settings.database_url is not None
-    with lock_session(settings.database_url, dead) as session:
-        session.execute(f"SELECT pg_advisory_lock({documented_key(settings.database_url)})")
-        with writer_lock(settings, Role.SERVE) as lock:
-            assert lock.held
-        with pytest.raises(psycopg.OperationalError):  # the session was ended
-            session.execute("SELECT 1")
-
-
-@asynccontextmanager
-async def tcp_proxy(upstream: int, port: int = 0) -> AsyncIterator[int]:
-    """A TCP relay on 127.0.0.1 to ``upstream``; leaving it drops every relayed connection."""
-
-    async def relay(client: trio.SocketStream) -> None:
-        async with client, await trio.open_tcp_stream("127.0.0.1", upstream) as server:
-
-            async def pump(source: trio.SocketStream, sink: trio.SocketStream) -> None:
-                async for chunk in source:
-                    await sink.send_all(chunk)
-                await sink.send_eof()
-
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(pump, client, server)
-                nursery.start_soon(pump, server, client)
-
-    async with trio.open_nursery() as nursery:
-        serve = partial(trio.serve_tcp, relay, port, host="127.0.0.1")
-        listeners = await nursery.start(serve)
-        yield listeners[0].socket.getsockname()[1]
-        nursery.cancel_scope.cancel()
+    conninfo = postgres_target(settings.database_url).conninfo()
+    key = documented_key(settings.database_url)
+    gone = subprocess.run([sys.executable, "-c", GONE_HOLDER, conninfo, key],
+                          check=True, capture_output=True, text=True, timeout=30)  # fmt: skip
+    with psycopg.connect(conninfo) as pg:  # the session is still there, holding the lock
+        [(name,)] = pg.execute(
+            f"SELECT application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+            f" WHERE locktype = 'advisory' AND classid = ({key.split(',')[0]})::oid"
+        ).fetchall()
+    assert name.startswith(f"atp serve {int(gone.stdout)} ")
+    with writer_lock(settings, Role.SERVE) as lock:
+        assert lock.held
 
 
 class _Logged(logging.Handler):
@@ -213,7 +208,8 @@ async def test_a_lock_lost_in_an_outage_is_taken_again_when_the_store_is_back(
     logging.getLogger("atp.ledger._advisory_lock").addHandler(retrying)
     try:
         async with trio.open_nursery() as nursery:
-            async with tcp_proxy(target.port) as port:
+            async with tcp_relay(target.port) as relay:
+                port = relay.port
                 lock = AdvisoryLock(attrs.evolve(target, port=port), Holder.mine(Role.SERVE))
                 await trio.to_thread.run_sync(lock.acquire)
                 await nursery.start(lock.run)
@@ -221,7 +217,7 @@ async def test_a_lock_lost_in_an_outage_is_taken_again_when_the_store_is_back(
             with trio.fail_after(10):
                 await retrying.seen.wait()
             assert lock.state is LockState.LOST and not lock.held
-            async with tcp_proxy(target.port, port):  # back, at the same address
+            async with tcp_relay(target.port, port):  # back, at the same address
                 with trio.fail_after(10):
                     await lock.wait_held()
                 assert lock.statistics() == WriterLockStatistics(LockState.HELD, acquired=2, lost=1)
@@ -229,3 +225,24 @@ async def test_a_lock_lost_in_an_outage_is_taken_again_when_the_store_is_back(
                 await trio.to_thread.run_sync(lock.release)
     finally:
         logging.getLogger("atp.ledger._advisory_lock").removeHandler(retrying)
+
+
+@postgres_only
+async def test_after_a_network_break_the_holder_ends_its_old_session_and_retakes(
+    settings: Settings,
+) -> None:
+    """The server still holds the lock for the session it has not seen break."""
+    assert settings.database_url is not None
+    target = postgres_target(settings.database_url)
+    async with tcp_relay(target.port) as relay, trio.open_nursery() as nursery:
+        lock = AdvisoryLock(attrs.evolve(target, port=relay.port), Holder.mine(Role.SERVE))
+        await trio.to_thread.run_sync(lock.acquire)
+        old = lock.backend_pid
+        await nursery.start(lock.run)
+        relay.cut()
+        with trio.fail_after(10):
+            while lock.statistics().acquired < 2:
+                await lock.wait_changed()
+        assert lock.held and lock.backend_pid not in (None, old)
+        nursery.cancel_scope.cancel()
+        await trio.to_thread.run_sync(lock.release)
