@@ -21,7 +21,7 @@ import attrs
 import trio
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 
-from atp.ledger import Ledger, LedgerConflict
+from atp.ledger import Ledger, LedgerConflict, LedgerNotHeld, WriterLock
 
 __all__ = ["JournalStatistics", "JournalWriter"]
 
@@ -59,12 +59,17 @@ class JournalWriter:
     Obligations: a request's events are committed all or not at all; one request's
     conflict never fails another request of the same batch; every request is
     answered. Snapshots are taken after commit, for the aggregates whose version
-    crossed the ledger's snapshot interval.
+    crossed the ledger's snapshot interval. With a ``writer`` lock, nothing is committed
+    while the lock is not held (lost with its connection, or taken by another process):
+    each batch fails at once with ``LedgerNotHeld``, without a trip to the store.
     """
 
-    def __init__(self, ledger: Ledger, max_batch: int = 512) -> None:
+    def __init__(
+        self, ledger: Ledger, max_batch: int = 512, writer: WriterLock | None = None
+    ) -> None:
         self.ledger = ledger
         self.max_batch = max_batch
+        self.writer = writer
         self._send, self._receive = trio.open_memory_channel[_Request](math.inf)
         self._commits = 0
         self._events = 0
@@ -75,6 +80,7 @@ class JournalWriter:
 
         Raises:
             LedgerConflict: another writer took one of these versions; nothing was stored.
+            LedgerNotHeld: the writer lock is not held; nothing was stored.
         """
         events: list[DomainEventProtocol[Any]] = [
             event for aggregate in aggregates for event in aggregate.collect_events()
@@ -119,6 +125,10 @@ class JournalWriter:
             await self._commit_batch(batch)
 
     async def _commit_batch(self, batch: list[_Request]) -> None:
+        if self.writer is not None and not self.writer.held:
+            for request in batch:
+                self._answer(request, error=LedgerNotHeld())
+            return
         try:
             position = await self.ledger.save([e for r in batch for e in r.events])
         except LedgerConflict:

@@ -8,6 +8,10 @@ stop, then the journal commits what is still queued; all within the grace period
       actors nursery: supervisor (every mailbox and account actor), webhook
                       dispatcher (every attempt), sweep
         http:         Hypercorn serving the Quart-Trio app
+
+The ledger's writer lock is taken before any of this (``atp/cli/_operate.py``) and
+kept by a task of the carrier nursery; if another process takes it while it is lost,
+the carrier stops as on SIGTERM and ``serve`` raises ``LedgerTaken``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import gc
 import logging
 import signal
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from uuid import UUID
 
@@ -34,7 +38,7 @@ from atp.actors import (
 )
 from atp.api import create_app
 from atp.domain import Message
-from atp.ledger import Bridge, Ledger
+from atp.ledger import Bridge, Ledger, LedgerTaken, LockState, WriterLock
 from atp.projections import (
     AgentsView,
     MessagesView,
@@ -54,8 +58,17 @@ log = logging.getLogger("atp.serve")
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    """Open the stores, run the carrier's tasks, yield the runtime; stop them in order on exit."""
+async def open_runtime(
+    settings: Settings, writer: WriterLock | None = None
+) -> AsyncIterator[Runtime]:
+    """Open the stores, run the carrier's tasks, yield the runtime; stop them in order on exit.
+
+    Args:
+        settings: the carrier's configuration.
+        writer: the ledger's writer lock, already held. The runtime keeps it (takes it
+            again after a lost connection) and commits only while it is held. The
+            commands take it; in-process tests pass none, as they share stores on purpose.
+    """
     settings = settings.with_secret_key()
     bridge = Bridge(settings.db_threads)
     ledger = await bridge.run(Ledger, settings, bridge)
@@ -71,7 +84,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         views = [AgentsView(), MessagesView(load_messages), SessionsView()]
         projections = await bridge.run(ProjectionRunner, ledger, store, views)
         queries = Queries(store, bridge)
-        journal = JournalWriter(ledger)
+        journal = JournalWriter(ledger, writer=writer)
         supervisor = Supervisor(settings.actor_idle_timeout)
         sealer = Sealer(settings.secret_key or "")
         runtime = Runtime(
@@ -98,6 +111,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         )
         runtime.dispatcher = WebhookDispatcher(runtime, client)
         async with trio.open_nursery() as carrier:
+            if writer is not None:
+                await carrier.start(writer.run)
             await carrier.start(journal.run)
             await carrier.start(projections.run)
             await projections.catch_up()
@@ -134,11 +149,16 @@ async def serve_http(
     )
 
 
-async def serve(settings: Settings) -> None:
-    """Run the carrier until SIGINT or SIGTERM, then shut down gracefully."""
+async def serve(settings: Settings, writer: WriterLock) -> None:
+    """Run the carrier until SIGINT or SIGTERM, then shut down gracefully.
+
+    Raises:
+        LedgerTaken: another process took the writer lock while it was lost; the
+            carrier stopped gracefully first.
+    """
     shutdown = trio.Event()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with open_runtime(settings) as runtime, trio.open_nursery() as nursery:
+        async with open_runtime(settings, writer) as runtime, trio.open_nursery() as nursery:
             # Start-up objects never die: keep the cyclic GC off them, and collect the
             # young generation less often. Measured with ops/bench (SQLite, 32 clients,
             # three paired runs): 656 -> 703 sends/s on average.
@@ -148,13 +168,27 @@ async def serve(settings: Settings) -> None:
             async def wait_for_signal() -> None:
                 async for _ in signals:
                     log.info("shutting down")
-                    shutdown.set()
                     return
 
-            nursery.start_soon(wait_for_signal)
+            nursery.start_soon(_stop_on, shutdown, wait_for_signal, writer.wait_taken)
             binds = await nursery.start(serve_http, runtime, shutdown)
             log.info("ATP listening on %s (%s store)", ", ".join(binds), settings.store)
             print(f"ATP listening on {', '.join(binds)} ({settings.store} store)", flush=True)
             await shutdown.wait()
             # Hypercorn finishes in-flight requests within its graceful timeout.
             nursery.cancel_scope.deadline = trio.current_time() + settings.shutdown_grace
+    if writer.state is LockState.TAKEN:
+        raise LedgerTaken(writer.ledger, writer.taken_by)
+
+
+async def _stop_on(shutdown: trio.Event, *waits: Callable[[], Awaitable[object]]) -> None:
+    """Set ``shutdown`` when the first of ``waits`` returns."""
+    async with trio.open_nursery() as waiting:
+
+        async def wait(until: Callable[[], Awaitable[object]]) -> None:
+            await until()
+            waiting.cancel_scope.cancel()
+
+        for until in waits:
+            waiting.start_soon(wait, until)
+    shutdown.set()

@@ -8,6 +8,8 @@ and every process started is killed when its ``ServerProcess`` context exits.
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import signal
 import socket
 import sqlite3
@@ -27,7 +29,8 @@ from atp.ledger import postgres_target
 from tests.helpers import Api
 
 __all__ = [
-    "READY_TIMEOUT", "ServerProcess", "client", "free_port", "hold_views", "server_env",
+    "READY_TIMEOUT", "ServerProcess", "another_schema", "client", "free_port", "hold_views",
+    "server_env",
 ]  # fmt: skip
 
 READY_TIMEOUT = 15.0
@@ -57,6 +60,20 @@ def server_env(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> di
         )  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
     return env
+
+
+@contextmanager
+def another_schema(postgres_url: str) -> Iterator[str]:
+    """``postgres_url`` with a fresh schema of its own in the same database (dropped after)."""
+    schema = "atp_test_" + secrets.token_hex(6)
+    conninfo = postgres_target(postgres_url).conninfo()
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield re.sub(r"schema=[^&]*", f"schema={schema}", postgres_url)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @contextmanager

@@ -3,15 +3,24 @@
 These import the server lazily: the client commands must start fast, and a client-only
 install (``pip install atp-carrier``, without the ``server`` extra) has none of the
 server's packages. There these commands say what to install instead of a traceback.
+
+Each takes the ledger's writer lock before it touches a store and holds it to the end,
+so one of them runs per ledger; another is refused with one line naming the holder.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from atp.cli._output import CliError
 from atp.settings import Settings
+
+if TYPE_CHECKING:
+    from atp.ledger import Role, WriterLock
 
 __all__ = ["migrate", "rebuild_projections", "serve"]
 
@@ -30,26 +39,42 @@ def _settings() -> Settings:
     return Settings.from_env()
 
 
+@contextmanager
+def _holding(settings: Settings, role: Role) -> Iterator[WriterLock]:
+    """The ledger's writer lock, held inside; refusals and take-overs become one line."""
+    from atp.ledger import LedgerInUse, LedgerTaken, writer_lock
+
+    try:
+        with writer_lock(settings, role) as lock:
+            yield lock
+    except (LedgerInUse, LedgerTaken) as exc:
+        raise CliError(str(exc)) from None
+
+
 def serve() -> None:
     """Run the carrier (HTTP API, actors, projections) until SIGINT or SIGTERM."""
     settings = _settings()
     import trio
 
+    from atp.ledger import Role
     from atp.serve import serve as run
 
-    trio.run(run, settings)
+    with _holding(settings, Role.SERVE) as lock:
+        trio.run(run, settings, lock)
 
 
 def migrate() -> None:
-    """Apply the packaged migrations to the configured store."""
+    """Apply the packaged migrations to the configured store (no server may be running)."""
     settings = _settings()
+    from atp.ledger import Role
     from atp.projections import apply_migrations, open_view_store
 
-    store = open_view_store(settings)
-    try:
-        applied = apply_migrations(store)
-    finally:
-        store.close()
+    with _holding(settings, Role.MIGRATE):
+        store = open_view_store(settings)
+        try:
+            applied = apply_migrations(store)
+        finally:
+            store.close()
     print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none needed'}")
 
 
@@ -58,13 +83,19 @@ def rebuild_projections() -> None:
     settings = _settings()
     import trio
 
-    trio.run(_rebuild, settings)
+    from atp.ledger import Role
+
+    with _holding(settings, Role.REBUILD) as lock:
+        trio.run(_rebuild, settings, lock)
 
 
-async def _rebuild(settings: Settings) -> None:
+async def _rebuild(settings: Settings, lock: WriterLock) -> None:
+    from atp.ledger import LedgerTaken, LockState
     from atp.projections import rebuild
     from atp.serve import open_runtime
 
-    async with open_runtime(settings) as runtime:
+    async with open_runtime(settings, lock) as runtime:
         position = await rebuild(runtime.projections)
+    if lock.state is LockState.TAKEN:
+        raise LedgerTaken(lock.ledger, lock.taken_by)
     print(f"rebuilt read models up to notification {position}")

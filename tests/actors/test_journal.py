@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import trio
 
-from atp.actors import Runtime
+from atp.actors import JournalWriter, Runtime
 from atp.domain import Agent, IdempotencyRecord
-from atp.ledger import LedgerConflict
+from atp.ledger import FileLock, Holder, LedgerConflict, LedgerNotHeld, Role
 
 NOW = datetime(2026, 5, 27, tzinfo=UTC)
 
@@ -155,3 +156,20 @@ async def test_commits_stay_in_memory_until_the_projections_applied_them(
         "SELECT active_key_id FROM atp_agents WHERE id = ?", ("agt_tail",)
     )
     assert rows == [("agtkey_1",)]
+
+
+async def test_nothing_is_committed_while_the_writer_lock_is_not_held(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    lock = FileLock(tmp_path, Holder.mine(Role.SERVE))  # not taken yet: not held
+    journal = JournalWriter(runtime.ledger, writer=lock)
+    before = runtime.ledger.last_committed
+    async with trio.open_nursery() as nursery:
+        await nursery.start(journal.run)
+        with pytest.raises(LedgerNotHeld):
+            await journal.commit([record("unheld")])
+        assert runtime.ledger.last_committed == before
+        assert await runtime.ledger.get_many(IdempotencyRecord, [record("unheld").id]) == {}
+        with lock:
+            assert await journal.commit([record("held")]) > before
+        nursery.cancel_scope.cancel()
