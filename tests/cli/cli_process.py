@@ -24,10 +24,11 @@ import trio
 __all__ = ["SECRET", "Cli", "Run", "assert_no_secret", "field", "redacted", "with_aliases"]
 
 SECRET = re.compile(
-    r"Bearer |authorization|ak_[A-Za-z0-9]|agk_[A-Za-z0-9]|whsec_|signature", re.IGNORECASE
+    r"Bearer |authorization|ak_[A-Za-z0-9]|agk_[A-Za-z0-9]|whsec_|whsk_|whpk_|signature",
+    re.IGNORECASE,
 )
 _WIRE_ID = re.compile(
-    r"(?<![\w-])(?:acct|agt|msg|dlv|ses|ack|wha|acctkey|agtkey)_[\w-]{22}(?![\w-])"
+    r"(?<![\w-])(?:acct|agt|msg|dlv|ses|ack|wha|whk|spol|acctkey|agtkey)_[\w-]{22}(?![\w-])"
 )
 
 
@@ -72,6 +73,7 @@ class Cli:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ATP_")}
         self.env["ATP_HOME"] = str(home)
         self.runs: list[Run] = []
+        self.secrets: set[str] = set()  # also rotated-away keys: none may show either
 
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "atp", *args]
@@ -82,19 +84,23 @@ class Cli:
         return tomllib.loads(path.read_text()) if path.exists() else {}
 
     def tokens(self) -> list[str]:
+        """Every secret in ``credentials.toml``, and every one it held before."""
         data = self.state("credentials")
-        if not data:
-            return []
-        return [data["account_token"], *(a["agent_token"] for a in data["agents"].values())]
+        if data:
+            agents = data["agents"].values()
+            self.secrets.update([data["account_token"], *(a["agent_token"] for a in agents)])
+            self.secrets.update(a["webhook_secret"] for a in agents if "webhook_secret" in a)
+        return sorted(self.secrets)
 
     def check(self, text: str) -> None:
         __tracebackhide__ = True
         assert_no_secret(text, self.tokens())
 
-    async def __call__(self, *args: str, code: int = 0) -> Run:
+    async def __call__(self, *args: str, code: int = 0, stdin: bytes = b"") -> Run:
+        self.tokens()  # remember the secrets held before this run (a rotation replaces them)
         done = await trio.run_process(
             self.command(*args), env=self.env, capture_stdout=True, capture_stderr=True,
-            check=False,
+            check=False, stdin=stdin,
         )  # fmt: skip
         run = Run(done.returncode, done.stdout.decode(), done.stderr.decode())
         self.runs.append(run)
