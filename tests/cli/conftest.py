@@ -1,13 +1,15 @@
-"""The CLI tests' carrier process and a CLI with two aliases on it."""
+"""The CLI tests' carriers (a process, or one served from the test's loop) and CLIs on them."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import attrs
 import pytest
 
-from tests.cli.cli_process import Cli, with_aliases
+from atp.settings import Settings
+from tests.cli.cli_process import Cli, InProcessCli, with_aliases
 from tests.subprocess_server import ServerProcess, server_env
 from tests.webhooks.receivers import Receiver, open_receiver
 
@@ -34,3 +36,15 @@ async def receiver() -> AsyncIterator[Receiver]:
 async def cli(server: ServerProcess, tmp_path: Path) -> Cli:
     """A CLI with an account on ``server`` and the aliases alpha (active) and beta."""
     return await with_aliases(Cli(tmp_path / "home"), server.base_url + "/")
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The in-process carrier's: the webhook commands' receivers are on loopback."""
+    return attrs.evolve(settings, webhook_allow_private=True)
+
+
+@pytest.fixture
+async def local_cli(base_url: str, tmp_path: Path) -> Cli:
+    """``main()`` in a thread, with alpha (active) and beta, on the in-process carrier."""
+    return await with_aliases(InProcessCli(tmp_path / "home"), base_url)

@@ -1,4 +1,4 @@
-"""The commands beyond the reference flow, as CLI processes against a carrier process.
+"""The commands beyond the reference flow, run by ``main()`` against a live carrier.
 
 Agents and key rotation, lease extension, sender policies, the session list, the
 carrier's probes, webhooks and dead letters. Every output of every run is checked for
@@ -9,7 +9,6 @@ the push credentials given on standard input.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,10 +21,9 @@ from atp.api import create_app
 from atp.client import Client, verify_webhook
 from tests.cli.cli_process import Cli, field
 from tests.client.test_client_routes import ASGI, serve_app
-from tests.subprocess_server import ServerProcess
+from tests.helpers import Api
 from tests.webhooks.receivers import Receiver, Respond
 
-pytestmark = pytest.mark.slow
 POLL = 0.05  # seconds between looks at a carrier process (it runs in real time)
 
 
@@ -35,9 +33,13 @@ def token(cli: Cli, alias: str) -> str:
 
 
 @pytest.fixture
-async def http(server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
-        yield client
+def cli(local_cli: Cli) -> Cli:
+    return local_cli
+
+
+@pytest.fixture
+def http(api: Api) -> httpx.AsyncClient:
+    return api.client
 
 
 async def carrier_status(http: httpx.AsyncClient, cli: Cli, message_id: str, wanted: str) -> None:
@@ -120,7 +122,6 @@ async def test_agents_leases_policies_and_sessions(cli: Cli, http: httpx.AsyncCl
     assert bad_status.err.startswith("error: --status must be one of pending, open,")
 
 
-@pytest.mark.parametrize("store", ["sqlite"])  # the routes run on both in tests/client
 async def test_webhooks_and_dead_letters(
     cli: Cli, http: httpx.AsyncClient, receiver: Receiver
 ) -> None:

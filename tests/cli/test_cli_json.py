@@ -9,20 +9,17 @@ that keep local state add a few keys of their own, named in docs/cli.md.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import trio
 
-from tests.cli.cli_process import Cli, assert_no_secret
+from tests.cli.cli_process import Cli, InProcessCli, assert_no_secret
 from tests.helpers import Api, text
-from tests.subprocess_server import ServerProcess
 from tests.webhooks.receivers import Receiver, Respond
 
-pytestmark = [pytest.mark.slow, pytest.mark.parametrize("store", ["sqlite"])]
+pytestmark = pytest.mark.parametrize("store", ["sqlite"])
 SECRET_FIELDS = {"token", "endpoint_secret", "public_key"}
 POLL = 0.05  # seconds between looks at a carrier process
 
@@ -60,9 +57,8 @@ async def js(cli: Cli, *args: str) -> Any:
 
 
 @pytest.fixture
-async def api(server: ServerProcess) -> AsyncIterator[Api]:
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
-        yield Api(http)
+def cli(local_cli: Cli) -> Cli:
+    return local_cli
 
 
 async def settled(api: Api, token: str, message_id: str, wanted: str) -> dict[str, Any]:
@@ -75,7 +71,7 @@ async def settled(api: Api, token: str, message_id: str, wanted: str) -> dict[st
 
 
 async def test_every_command_prints_the_api_document(
-    cli: Cli, api: Api, server: ServerProcess, receiver: Receiver, tmp_path: Path
+    cli: Cli, api: Api, base_url: str, receiver: Receiver, tmp_path: Path
 ) -> None:
     credentials, aliases = cli.state("credentials"), cli.state("config")["aliases"]
     account, alpha = credentials["account_token"], credentials["agents"]["alpha"]["agent_token"]
@@ -85,10 +81,10 @@ async def test_every_command_prints_the_api_document(
     assert await js(cli, "ready") == (await api.get("/ready", None)).json()
 
     # Identity: a second home signs up; its agent gamma is the API's side of the writes.
-    other = Cli(tmp_path / "other")
+    other = InProcessCli(tmp_path / "other")
     signup = (await api.client.post("/api/accounts", json={"name": "API"})).json()
     with_local(
-        await js(other, "init", "--server", server.base_url), signup,
+        await js(other, "init", "--server", base_url), signup,
         {"server_url", "config", "credentials"},
     )  # fmt: skip
     other_account = signup["account_api_key"]["token"]
