@@ -304,3 +304,61 @@ async def test_a_lost_answer_is_retried_with_its_key_and_acts_once(
     assert len(lost) == 1 and lost[0] != "(none)"  # the first answer was lost, and retried
     assert claimed == [message_id, None]  # the carrier acted once
     nursery.cancel_scope.cancel()
+
+
+def cutting_the_first_stream(app: ASGI, cuts: list[str]) -> ASGI:
+    """``app``, except that the first session stream ends after its first event, as a
+    dropped connection would: the follower must reopen it where it left off."""
+
+    async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].endswith("/stream") or cuts:
+            await app(scope, receive, send)
+            return
+        cuts.append(scope["path"])
+        buffered, ended = b"", False
+
+        async def cut(message: dict[str, Any]) -> None:
+            nonlocal buffered, ended
+            if ended:
+                return
+            if message["type"] != "http.response.body":
+                await send(message)
+                return
+            buffered += message.get("body", b"")
+            start = buffered.find(b"event:")
+            end = buffered.find(b"\n\n", start) if start != -1 else -1
+            if end != -1:
+                ended = True
+                body = buffered[: end + 2]
+                await send({"type": "http.response.body", "body": body, "more_body": False})
+
+        await app(scope, receive, cut)
+
+    return asgi
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("store", ["sqlite"])  # the client's resumption, not the store's
+async def test_a_cut_stream_is_resumed_where_it_left_off(
+    kind: str, runtime: Runtime, nursery: trio.Nursery
+) -> None:
+    cuts: list[str] = []
+    base_url = await serve_app(cutting_the_first_stream(create_app(runtime), cuts), nursery)
+
+    async def scenario(atp: Any) -> tuple[list[Any], list[Any]]:
+        account = await atp.signup("Streams")
+        alpha = await atp.create_agent("alpha", token=account.api_key)
+        beta = await atp.create_agent("beta", token=account.api_key)
+        session_id = (await atp.open_session(beta.address, hello(), token=alpha.api_key)).session.id
+        await atp.answer_session(session_id, token=beta.api_key)
+        await atp.send_turn(session_id, hello("two"), token=beta.api_key)
+        await atp.close_session(session_id, token=alpha.api_key)
+        resumed = [e async for e in atp.follow_session(session_id, token=alpha.api_key)]
+        whole = [e async for e in atp.follow_session(session_id, token=alpha.api_key)]
+        return resumed, whole
+
+    resumed, whole = await drive(kind, base_url, scenario)
+    assert len(cuts) == 1  # the first stream was cut after one event, and reopened
+    assert [(e.id, e.kind, e.status) for e in resumed] == [(e.id, e.kind, e.status) for e in whole]
+    assert [e.kind for e in whole] == ["message", "status", "message", "status"]
+    nursery.cancel_scope.cancel()
