@@ -66,6 +66,7 @@ async def test_agents_leases_policies_and_sessions(cli: Cli, http: httpx.AsyncCl
         token(cli, "beta"),
     )
     assert field(shown, "Stored key") == f"{old_key} (active)"
+    before_rotation = (cli.home / "credentials.toml").read_text()
     rotated = await cli("agent", "rotate-key", "beta")
     new_key = field(rotated.out, "Key")
     assert (
@@ -79,6 +80,16 @@ async def test_agents_leases_policies_and_sessions(cli: Cli, http: httpx.AsyncCl
     })  # fmt: skip
     assert refused.status_code == 401  # the old key stopped; the alias works on with the new
     assert (await cli("inbox", "--as", "beta")).out == "No pending deliveries.\n"
+    # The CLI stopped before storing the new key: running it again replays the same key.
+    stored = (cli.home / "credentials.toml").read_text()
+    (cli.home / "credentials.toml").write_text(before_rotation)
+    again = await cli("agent", "rotate-key", "beta")
+    assert field(again.out, "Key") == new_key
+    assert (cli.home / "credentials.toml").read_text() == stored
+    # Replaying `agent create` keeps the rotated key (its answer holds the first one).
+    await cli("agent", "create", "beta")
+    assert (cli.home / "credentials.toml").read_text() == stored
+    assert field((await cli("agent", "rotate-key", "beta")).out, "Key") != new_key  # anew
 
     await cli("send", "beta", "lease me")
     claimed = await cli("inbox", "--lease", "30", "--as", "beta")
