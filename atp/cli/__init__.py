@@ -16,7 +16,19 @@ import attrs
 import httpx
 
 from atp import __version__
-from atp.cli import _demo, _identity, _messaging, _operate, _sessions, _watch
+from atp.cli import (
+    _agents,
+    _dead_letters,
+    _demo,
+    _health,
+    _identity,
+    _messaging,
+    _operate,
+    _policy,
+    _sessions,
+    _watch,
+    _webhook,
+)
 from atp.cli._args import parse
 from atp.cli._context import Context
 from atp.cli._output import CliError, Output
@@ -33,24 +45,31 @@ class _Command:
     usage: str
     summary: str
     run: Callable[..., None]
+    listed: bool = True  # False: an alias of a listed command
 
     def usage_line(self) -> str:
         return " ".join(["atp", *self.words, *self.params, self.usage]).rstrip()
 
 
-def _command(spec: str, summary: str, run: Callable[..., None], usage: str = "") -> _Command:
+def _command(
+    spec: str, summary: str, run: Callable[..., None], usage: str = "", listed: bool = True
+) -> _Command:
     words = tuple(w for w in spec.split() if not w.startswith(("<", '"')))
     params = tuple(w for w in spec.split() if w.startswith(("<", '"')))
-    return _Command(words, params, usage, summary, run)
+    return _Command(words, params, usage, summary, run, listed)
 
 
 _AS = "[--as <alias>]"
+_PAGE = f"[--after ID] [--limit N] {_AS}"
 _COMMANDS = [
     _command("init", "sign up an account; keep its key in ATP_HOME", _identity.init,
              "[--server URL] [--force]"),
     _command("agent create <alias>", "register an agent under a local alias",
              _identity.agent_create),
     _command("agent list", "the local aliases", _identity.agent_list),
+    _command("agent show <alias>", "the alias's agent on the carrier", _agents.agent_show),
+    _command("agent rotate-key <alias>", "a new key for the alias (stored, not printed)",
+             _agents.agent_rotate_key),
     _command("use <alias>", "act as this alias from now on", _identity.use),
     _command("whoami", "the alias commands act as", _identity.whoami, _AS),
     _command('send <alias-or-address> "<text>"', "send a message", _messaging.send, _AS),
@@ -58,6 +77,8 @@ _COMMANDS = [
              _messaging.message_status, _AS),
     _command("inbox", "claim the next message (--wait: up to N s for one)", _messaging.inbox,
              f"[--wait N] [--lease N] {_AS}"),
+    _command("lease extend <delivery-id>", "add N s (default 60) to a claimed message's lease",
+             _messaging.extend, f"[--lease N] {_AS}"),
     _command("ack <delivery-id>", "acknowledge a claimed message", _messaging.ack,
              f'--accepted|--completed|--failed|--rejected ["<text>"] {_AS}'),
     _command('session open <alias-or-address> "<text>"', "ask for an ordered session",
@@ -70,6 +91,27 @@ _COMMANDS = [
     _command("session show <session-id>", "the transcript", _sessions.show, _AS),
     _command("session watch <session-id>", "follow the transcript live until it ends",
              _watch.watch, _AS),
+    _command("session list", "your sessions, oldest first", _sessions.list_sessions,
+             f"[--status S] {_PAGE}"),
+    _command("webhook set <url>", "push messages to this URL (secret stored, not printed)",
+             _webhook.webhook_set, f"[--auth-scheme SCHEME] {_AS}"),
+    _command("webhook show", "the endpoint set from here and its signing keys",
+             _webhook.webhook_show, _AS),
+    _command("webhook rotate-signing-key", "a new signing key; the old one signs N s more",
+             _webhook.webhook_rotate_signing_key, f"[--overlap N] {_AS}"),
+    _command("policy allow", "trust messages from a sender", _policy.allow,
+             f"--agent <alias-or-id>|--account <account-id> {_AS}"),
+    _command("policy block", "refuse messages from a sender", _policy.block,
+             f"--agent <alias-or-id>|--account <account-id> {_AS}"),
+    _command("dead-letters", "messages whose webhook delivery failed for good",
+             _dead_letters.list_dead_letters, f"[list] {_PAGE}"),
+    _command("dead-letters list", "", _dead_letters.list_dead_letters, _PAGE, listed=False),
+    _command("dead-letters redrive <message-id>", "push a dead letter again",
+             _dead_letters.redrive, _AS),
+    _command("dead-letters release <message-id>", "move a dead letter to the inbox",
+             _dead_letters.release, _AS),
+    _command("health", "whether the carrier answers", _health.health, "[--server URL]"),
+    _command("ready", "whether it can serve (exit 1 if not)", _health.ready, "[--server URL]"),
     _command("demo", "run the demo flow against a server (nothing is saved)", _demo.demo,
              "[--server URL] [--delay SECONDS]"),
     _command("serve", "run the carrier (configured by ATP_* variables)", _operate.serve),
@@ -88,7 +130,7 @@ def _help() -> str:
         "       atp --version",
         "",
     ]
-    for command in _COMMANDS:
+    for command in (c for c in _COMMANDS if c.listed):
         usage = command.usage_line()
         if len(usage) > _HELP_COLUMN:
             lines += [f"  {usage}", f"  {'':{_HELP_COLUMN}}  {command.summary}"]

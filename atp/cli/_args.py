@@ -18,7 +18,10 @@ from atp.cli._output import CliError
 __all__ = ["ACK_STATUSES", "Invocation", "parse"]
 
 ACK_STATUSES = ("accepted", "completed", "failed", "rejected")
-_VALUED = {"--as", "--server", "--wait", "--delay", "--lease"}
+_VALUED = {
+    "--as", "--server", "--wait", "--delay", "--lease", "--overlap", "--agent", "--account",
+    "--status", "--after", "--limit", "--auth-scheme",
+}  # fmt: skip
 _FLAGS = {"--json", "--force", "--help", "-h", "--version"}
 
 
@@ -51,6 +54,15 @@ class Invocation:
         if not low <= value <= high:
             raise CliError(f"{option} must be a number from {low:g} to {high:g}")
         return value
+
+    def whole(self, option: str, low: int, high: int) -> int | None:
+        """The option's value as a whole number in ``[low, high]``, or None when not given."""
+        text = self.options.get(option)
+        if text is None:
+            return None
+        if not (text.isascii() and text.isdigit() and low <= int(text) <= high):
+            raise CliError(f"{option} must be a whole number from {low} to {high}")
+        return int(text)
 
 
 def parse(argv: Sequence[str]) -> Invocation:

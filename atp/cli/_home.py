@@ -1,7 +1,8 @@
 """The CLI's local state under ``ATP_HOME`` (default ``~/.atp``, mode 0700).
 
-``config.toml`` holds the server, the aliases and which one is active;
-``credentials.toml`` holds the account's and every alias's API key, mode 0600.
+``config.toml`` holds the server, the aliases (and the webhook URL each set from here)
+and which one is active; ``credentials.toml`` holds the account's and every alias's API
+key, and the ``whsec_`` secret of the webhook endpoint an alias set, mode 0600.
 Both are replaced atomically: a new file is made beside the old, narrowed to its
 mode *before* anything is written to it, synced, and renamed over the old one. If
 the mode cannot be set, nothing is written and the old file stays: the keys never
@@ -43,6 +44,7 @@ def check_alias(alias: str) -> str:
 class Alias:
     agent_id: str
     address: str
+    webhook_url: str | None = None  # as last set from this CLI (the API has no read for it)
 
 
 @attrs.frozen
@@ -56,6 +58,8 @@ class Config:
 class AliasKey:
     agent_key_id: str
     agent_token: str = attrs.field(repr=False)
+    # The endpoint's secret, for a receiver on this machine to verify pushes with.
+    webhook_secret: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen
@@ -74,7 +78,15 @@ def _strict_str(value: Any, _: type) -> str:
 
 _toml = cattrs.Converter()
 _toml.register_structure_hook(str, _strict_str)
-# TOML has no null: no active alias is written as no key.
+# TOML has no null: what is not set is written as no key.
+_toml.register_unstructure_hook(
+    Alias, make_dict_unstructure_fn(Alias, _toml, webhook_url=override(omit_if_default=True))
+)
+_toml.register_unstructure_hook(
+    AliasKey,
+    make_dict_unstructure_fn(AliasKey, _toml, webhook_secret=override(omit_if_default=True)),
+)
+# After Alias's hook: Config's function is made with the hooks known now.
 _toml.register_unstructure_hook(
     Config, make_dict_unstructure_fn(Config, _toml, active_alias=override(omit_if_default=True))
 )

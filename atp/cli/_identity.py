@@ -6,7 +6,7 @@ import attrs
 
 from atp.cli._context import Context
 from atp.cli._home import Alias, AliasKey, Config, Credentials, check_alias
-from atp.cli._output import CliError, table
+from atp.cli._output import CliError, as_json, table
 from atp.client import calls
 
 __all__ = ["agent_create", "agent_list", "init", "use", "whoami"]
@@ -39,7 +39,7 @@ def init(ctx: Context) -> None:
             "Next: atp agent create <alias>",
         ],
         {
-            "server_url": server, "account_id": account.id,
+            **as_json(account), "server_url": server,
             "config": str(home.config_path), "credentials": str(home.credentials_path),
         },
     )  # fmt: skip
@@ -56,13 +56,15 @@ def agent_create(ctx: Context, alias: str) -> None:
     call = attrs.evolve(call, idempotency_key=f"cli-agent-create-{alias}")
     with ctx.client() as client:
         agent = client.call(call)
+    entry, key = Alias(agent.id, agent.address), AliasKey(agent.key_id, agent.api_key)
+    known, known_key = ctx.config.aliases.get(alias), credentials.agents.get(alias)
+    if known is not None and known.agent_id == agent.id:
+        # Replayed: the stored key may be newer (`agent rotate-key`), and the webhook
+        # set since stays.
+        entry, key = known, known_key or key
     ctx.home.save(
-        attrs.evolve(
-            ctx.config, aliases={**ctx.config.aliases, alias: Alias(agent.id, agent.address)}
-        ),
-        attrs.evolve(
-            credentials, agents={**credentials.agents, alias: AliasKey(agent.key_id, agent.api_key)}
-        ),
+        attrs.evolve(ctx.config, aliases={**ctx.config.aliases, alias: entry}),
+        attrs.evolve(credentials, agents={**credentials.agents, alias: key}),
     )
     path = ctx.home.credentials_path
     prompt = [
@@ -85,8 +87,8 @@ def agent_create(ctx: Context, alias: str) -> None:
             "",
         ],
         {
-            "alias": alias, "agent_id": agent.id, "address": agent.address,
-            "credentials": str(path), "prompt": "\n".join(prompt),
+            **as_json(agent), "alias": alias, "credentials": str(path),
+            "prompt": "\n".join(prompt),
         },
     )  # fmt: skip
 

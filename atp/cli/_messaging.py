@@ -1,4 +1,4 @@
-"""Direct messages: ``send``, ``message status``, ``inbox`` and ``ack``."""
+"""Direct messages: ``send``, ``message status``, ``inbox``, ``lease extend`` and ``ack``."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from atp.cli._output import (
 )  # fmt: skip
 from atp.client import Message, MessageStatus
 
-__all__ = ["ack", "inbox", "message_status", "send"]
+__all__ = ["LEASE_LIMIT", "LEASE_SECONDS", "ack", "extend", "inbox", "message_status", "send"]
 
 LEASE_SECONDS = 60
+LEASE_LIMIT = 3600  # seconds; the CLI's bound, for claims and extensions alike
 
 
 def send(ctx: Context, recipient: str, text: str) -> None:
@@ -39,8 +40,7 @@ def send(ctx: Context, recipient: str, text: str) -> None:
             f"Delivery: {delivery}" if delivery else
             "Delivery: none yet (polling recipient should run `atp inbox`)",
         ],
-        {"message_id": status.message.id, "delivery_id": delivery,
-         "message_status": as_json(status)},
+        as_json(status),
     )  # fmt: skip
 
 
@@ -103,7 +103,7 @@ def inbox(ctx: Context) -> None:
     """Claim the next message (``--wait N``: wait up to N s for one to arrive)."""
     me = ctx.identity()
     wait = ctx.invocation.number("--wait", 0, 60) or 0
-    lease = ctx.invocation.number("--lease", 1, 3600) or LEASE_SECONDS
+    lease = ctx.invocation.number("--lease", 1, LEASE_LIMIT) or LEASE_SECONDS
     if wait:
         print(
             f"Waiting up to {wait:g} s for a message to {me.alias}...", file=sys.stderr, flush=True
@@ -123,7 +123,24 @@ def inbox(ctx: Context) -> None:
         f"Lease until: {when(claim.leased_until)}",
         f"Text: {first_text(message.payload)}",
     ]
-    ctx.out.report(lines, {"delivery": as_json(claim)})
+    ctx.out.report(lines, as_json(claim))
+
+
+def extend(ctx: Context, delivery_id: str) -> None:
+    """Add ``--lease N`` seconds (default 60) to a claimed message's lease, from its end."""
+    me = ctx.identity()
+    lease = ctx.invocation.whole("--lease", 1, LEASE_LIMIT) or LEASE_SECONDS
+    with ctx.client() as client:
+        claim = client.extend_lease(delivery_id, lease, token=me.token)
+    ctx.out.report(
+        [
+            "Lease extended.",
+            f"Delivery: {claim.delivery_id}",
+            f"Message: {claim.message.id}",
+            f"Lease until: {when(claim.leased_until)}",
+        ],
+        as_json(claim),
+    )
 
 
 def _session_line(message: Message) -> list[str]:

@@ -1,12 +1,14 @@
 """What the CLI prints: lines for a person, or one JSON document per answer for a script.
 
 Every command hands ``Output.report`` both forms of its answer; ``--json`` picks the
-JSON. Whatever a command prints passes through here, and nothing here ever receives
-a token: the commands keep credentials away from both forms.
+JSON, which is the carrier's answer under the API's own names (``docs/api.md``), made
+public by ``as_json``: the fields that hold a secret (``SECRET_FIELDS``) are left out,
+and deliveries lose their receiver URLs and any error that could quote a secret.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -14,12 +16,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-import cattrs
+from atp.client import Answer
 
 __all__ = [
-    "CliError", "Output", "as_json", "first_delivery", "first_text", "public_deliveries", "table",
-    "when",
+    "SECRET_FIELDS", "CliError", "Output", "as_json", "fingerprint", "first_delivery",
+    "first_text", "public_deliveries", "table", "when",
 ]  # fmt: skip
+
+# Keys of the API's documents whose values are secrets (tokens, the webhook secret) or
+# that the project keeps out of CLI output all the same (``whpk_`` public keys).
+SECRET_FIELDS = frozenset({"token", "endpoint_secret", "public_key"})
 
 # Delivery error strings that could quote a secret are shown as the contract's
 # catch-all, as the reference CLI does.
@@ -28,8 +34,6 @@ _SECRETISH = re.compile(
 )
 
 _TEXT_WIDTH = 120
-_json = cattrs.Converter()
-_json.register_unstructure_hook(datetime, lambda moment: when(moment))  # the wire's form
 
 
 class CliError(Exception):
@@ -56,23 +60,34 @@ class Output:
         self.stream.flush()
 
 
-def as_json(result: Any) -> Any:
-    """A client result (``MessageStatus``, ``SessionView``, ...) as JSON data.
+def as_json(result: Answer | Mapping[str, Any]) -> dict[str, Any]:
+    """The carrier's answer (a result's ``document``, or the document itself) made public.
 
-    Only results that hold no key go through here; deliveries are made public first.
+    Secret fields are left out wherever they are, except inside a message's payload,
+    which is the sender's and is shown as sent.
     """
-    data = _json.unstructure(result)
-    return _scrub(data)
+    document = result.document if isinstance(result, Answer) else result
+    public: dict[str, Any] = _public(document)
+    return public
 
 
-def _scrub(data: Any) -> Any:
-    if isinstance(data, dict):
+def _public(data: Any) -> Any:
+    if isinstance(data, Mapping):
         if "deliveries" in data:
             data = {**data, "deliveries": public_deliveries(data["deliveries"])}
-        return {key: _scrub(value) for key, value in data.items()}
+        return {
+            key: value if key == "payload" else _public(value)
+            for key, value in data.items()
+            if key not in SECRET_FIELDS
+        }
     if isinstance(data, list):
-        return [_scrub(item) for item in data]
+        return [_public(item) for item in data]
     return data
+
+
+def fingerprint(secret: str) -> str:
+    """A short, one-way name for a secret: tells two apart without showing either."""
+    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
 def public_deliveries(deliveries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Ordered sessions: ``session open|accept|reject|send|close|show``.
+"""Ordered sessions: ``session open|accept|reject|send|close|show|list``.
 
 Accept and reject carry fixed idempotency keys (``cli-session-accept-<id>``): the
 answer to a session is given once, so running the command again only replays it.
@@ -9,11 +9,17 @@ from __future__ import annotations
 import attrs
 
 from atp.cli._context import Context, text_payload
-from atp.cli._output import as_json, first_delivery
+from atp.cli._output import CliError, as_json, first_delivery, table, when
 from atp.cli._transcript import Transcript, sort_key
 from atp.client import Session, calls
 
-__all__ = ["accept", "close", "open_session", "reject", "send", "session_lines", "show"]
+__all__ = [
+    "PAGE_LIMIT", "STATUSES", "accept", "close", "list_sessions", "open_session", "reject", "send",
+    "session_lines", "show",
+]  # fmt: skip
+
+PAGE_LIMIT = 200  # the most the carrier answers per page
+STATUSES = ("pending", "open", "rejected", "failed", "closed")
 
 
 def open_session(ctx: Context, recipient: str, text: str) -> None:
@@ -122,3 +128,28 @@ def show(ctx: Context, session_id: str) -> None:
         for row in rows:
             lines.extend(table.row(row))
     ctx.out.report(lines, as_json(view))
+
+
+def list_sessions(ctx: Context) -> None:
+    """The alias's sessions, oldest first (``--status``, ``--after``, ``--limit``)."""
+    me = ctx.identity()
+    options = ctx.invocation.options
+    limit = ctx.invocation.whole("--limit", 1, PAGE_LIMIT)
+    status = options.get("--status")
+    if status is not None and status not in STATUSES:
+        raise CliError(f"--status must be one of {', '.join(STATUSES)}")
+    with ctx.client() as client:
+        page = client.sessions(status, options.get("--after"), limit, token=me.token)
+    if not page.sessions:
+        lines = ["No sessions."]
+    else:
+        header = ("Session", "Status", "Initiator", "Recipient", "Turns", "Created")
+        rows = [
+            (s.id, s.status, ctx.short(s.initiator), ctx.short(s.recipient),
+             str(s.last_sequence), when(s.created_at))
+            for s in page.sessions
+        ]  # fmt: skip
+        lines = table(header, rows, aligned=ctx.out.is_terminal)
+    if page.next_after is not None:
+        lines.append(f"More: atp session list --after {page.next_after}")
+    ctx.out.report(lines, as_json(page))

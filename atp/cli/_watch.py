@@ -56,7 +56,7 @@ def watch(ctx: Context, session_id: str) -> None:
         table = Transcript(ctx.short, view.messages, ctx.config.aliases)
         ctx.out.report(
             [*session_lines(ctx, view.session), table.header()],
-            {"event": "session", "session": as_json(view.session)},
+            {"event": "session", "session": as_json(view)["session"]},
         )
         printer = _Printer(ctx, table)
         try:

@@ -11,7 +11,8 @@
         claim = atp.claim(wait_seconds=10, token=beta.api_key)
         atp.ack(claim.delivery_id, "completed", token=beta.api_key)
 
-``AsyncClient`` has the same methods, awaited, under Trio. Errors are raised as the
+``AsyncClient`` has the same methods, awaited, under Trio or asyncio. There is one
+method per route of ``docs/api.md``. Errors are raised as the
 classes of ``atp.errors`` (``RecipientNotFound``, ``LeaseExpired``, ...). A call made
 with ``calls`` (``client.call(calls.send(...))``) keeps its idempotency key: sending
 the same ``Call`` again is answered from the carrier's record, never acted on twice.
@@ -20,36 +21,63 @@ Receivers check pushes with ``verify_webhook``.
 """
 
 from atp.client import _calls as calls
+from atp.client._async import AsyncClient
 from atp.client._calls import Call
-from atp.client._clients import AsyncClient, Client
 from atp.client._events import FINAL_SESSION_STATUSES, SessionEvent
+from atp.client._identity import (
+    AccountCreated,
+    Agent,
+    AgentCreated,
+    AgentKey,
+    SenderPolicy,
+    SigningKey,
+    SigningKeys,
+    WebhookEndpoint,
+)
 from atp.client._receiver import SignatureError, verify_webhook
 from atp.client._results import (
-    AccountCreated,
     Ack,
-    AgentCreated,
+    Answer,
     Claim,
+    DeadLetter,
+    DeadLetterPage,
+    Health,
     Message,
     MessageStatus,
+    Readiness,
     Session,
+    SessionPage,
     SessionView,
 )
+from atp.client._sync import Client
 
 __all__ = [
     "FINAL_SESSION_STATUSES",
     "AccountCreated",
     "Ack",
+    "Agent",
     "AgentCreated",
+    "AgentKey",
+    "Answer",
     "AsyncClient",
     "Call",
     "Claim",
     "Client",
+    "DeadLetter",
+    "DeadLetterPage",
+    "Health",
     "Message",
     "MessageStatus",
+    "Readiness",
+    "SenderPolicy",
     "Session",
     "SessionEvent",
+    "SessionPage",
     "SessionView",
     "SignatureError",
+    "SigningKey",
+    "SigningKeys",
+    "WebhookEndpoint",
     "calls",
     "verify_webhook",
 ]

@@ -1,30 +1,45 @@
 """Every API call as data: method, path, body, whether it is idempotent, and its result.
 
 The sync and the async client differ only in how they send a request; what to send and
-how to read the answer is written once, here. A call that mutates carries an
-idempotency key made once per logical call, so a retry after a lost answer is
-answered from the carrier's record instead of acting twice.
+how to read the answer is written once, here, one function per route of
+``docs/api.md``. A call that mutates carries an idempotency key made once per logical
+call, so a retry after a lost answer is answered from the carrier's record instead of
+acting twice.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import attrs
 
-from atp.client._results import (
+from atp.client._identity import (
     AccountCreated,
+    Agent,
     AgentCreated,
+    AgentKey,
+    SenderPolicy,
+    SigningKeys,
+    WebhookEndpoint,
+)
+from atp.client._results import (
     Claim,
+    DeadLetterPage,
+    Health,
     MessageStatus,
+    Readiness,
+    SessionPage,
     SessionView,
 )
 
 __all__ = [
-    "Call", "ack", "answer_session", "claim", "close_session", "create_agent", "open_session",
-    "send", "send_turn", "session", "signup", "status",
+    "Call", "ack", "agent", "answer_session", "claim", "close_session", "create_agent",
+    "dead_letters", "extend_lease", "health", "open_session", "ready", "redrive_dead_letter",
+    "release_dead_letter", "rotate_agent_key", "rotate_signing_key", "send", "send_turn",
+    "session", "sessions", "set_sender_policy", "set_webhook_endpoint", "signing_keys", "signup",
+    "status",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -32,15 +47,20 @@ T = TypeVar("T")
 
 @attrs.frozen
 class Call(Generic[T]):
-    """One request and how to read its answer."""
+    """One request and how to read its answer.
+
+    ``answers`` are error statuses that are an answer here, not an error (``/ready``'s
+    503). The body stays out of ``repr``: it may hold a webhook's credentials.
+    """
 
     method: str
     path: str
     read: Callable[[Any], T]
-    json: Any = None
+    json: Any = attrs.field(default=None, repr=False)
     params: dict[str, Any] | None = None
     idempotency_key: str | None = None  # set for every mutating call but signup
     token: str | None = attrs.field(default=None, repr=False)
+    answers: frozenset[int] = frozenset()
 
 
 def _key() -> str:
@@ -51,6 +71,29 @@ def _mutation(method: str, path: str, token: str, body: Any, read: Callable[[Any
     return Call(method, path, read, json=body, idempotency_key=_key(), token=token)
 
 
+def _read(path: str, token: str, read: Callable[[Any], T], **params: Any) -> Call[T]:
+    given = {name: value for name, value in params.items() if value is not None}
+    return Call("GET", path, read, params=given or None, token=token)
+
+
+def _given(**fields: Any) -> dict[str, Any]:
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+# -- the carrier --------------------------------------------------------------------
+
+
+def health() -> Call[Health]:
+    return Call("GET", "/health", Health.of)
+
+
+def ready() -> Call[Readiness]:
+    return Call("GET", "/ready", Readiness.of, answers=frozenset({503}))
+
+
+# -- accounts, agents and keys ------------------------------------------------------
+
+
 def signup(name: str) -> Call[AccountCreated]:
     return Call("POST", "/api/accounts", AccountCreated.of, json={"name": name})
 
@@ -58,9 +101,63 @@ def signup(name: str) -> Call[AccountCreated]:
 def create_agent(
     token: str, display_name: str | None = None, description: str | None = None
 ) -> Call[AgentCreated]:
-    fields = {"display_name": display_name, "description": description}
-    body = {name: value for name, value in fields.items() if value is not None}
+    body = _given(display_name=display_name, description=description)
     return _mutation("POST", "/api/agents", token, body, AgentCreated.of)
+
+
+def agent(token: str, agent_id: str) -> Call[Agent]:
+    return _read(f"/api/agents/{agent_id}", token, Agent.of)
+
+
+def rotate_agent_key(token: str, agent_id: str) -> Call[AgentKey]:
+    return _mutation("POST", f"/api/agents/{agent_id}/keys", token, {}, AgentKey.of)
+
+
+# -- what an agent sets on itself ---------------------------------------------------
+
+
+def set_webhook_endpoint(
+    token: str, agent_id: str, url: str, authentication: tuple[str, str] | None = None
+) -> Call[WebhookEndpoint]:
+    """``authentication`` is ``(scheme, credentials)``: pushes then carry that
+    ``Authorization`` header (A2A push receivers)."""
+    body: dict[str, Any] = {"url": url}
+    if authentication is not None:
+        scheme, credentials = authentication
+        body["authentication"] = {"scheme": scheme, "credentials": credentials}
+    path = f"/api/agents/{agent_id}/webhook_endpoint"
+    return _mutation("PUT", path, token, body, WebhookEndpoint.of)
+
+
+def rotate_signing_key(
+    token: str, agent_id: str, overlap_seconds: int | None = None
+) -> Call[SigningKeys]:
+    path = f"/api/agents/{agent_id}/webhook_endpoint/signing_keys"
+    body = _given(overlap_seconds=overlap_seconds)
+    return _mutation("POST", path, token, body, SigningKeys.of)
+
+
+def signing_keys(token: str, agent_id: str) -> Call[SigningKeys]:
+    return _read(f"/api/agents/{agent_id}/webhook_endpoint/signing_keys", token, SigningKeys.of)
+
+
+def set_sender_policy(
+    token: str,
+    agent_id: str,
+    effect: Literal["allow", "block"],
+    *,
+    sender_agent_id: str | None = None,
+    sender_account_id: str | None = None,
+) -> Call[SenderPolicy]:
+    """One target: a sender agent or a sender account (the carrier refuses both or none)."""
+    body = _given(
+        effect=effect, sender_agent_id=sender_agent_id, sender_account_id=sender_account_id
+    )
+    path = f"/api/agents/{agent_id}/sender_policies"
+    return _mutation("PUT", path, token, body, SenderPolicy.of)
+
+
+# -- messages, claims and ACKs ------------------------------------------------------
 
 
 def send(token: str, to: str, payload: dict[str, Any]) -> Call[MessageStatus]:
@@ -69,12 +166,18 @@ def send(token: str, to: str, payload: dict[str, Any]) -> Call[MessageStatus]:
 
 
 def status(token: str, message_id: str) -> Call[MessageStatus]:
-    return Call("GET", f"/api/messages/{message_id}", MessageStatus.of, token=token)
+    return _read(f"/api/messages/{message_id}", token, MessageStatus.of)
 
 
 def claim(token: str, lease_seconds: int = 60, wait_seconds: int = 0) -> Call[Claim | None]:
     body = {"lease_seconds": lease_seconds, "wait_seconds": wait_seconds}
     return _mutation("POST", "/api/inbox/claims", token, body, Claim.of_optional)
+
+
+def extend_lease(token: str, delivery_id: str, lease_seconds: int = 60) -> Call[Claim]:
+    """Add ``lease_seconds`` to the lease's current end (not to now)."""
+    path = f"/api/deliveries/{delivery_id}/extend"
+    return _mutation("POST", path, token, {"lease_seconds": lease_seconds}, Claim.of)
 
 
 def ack(
@@ -85,6 +188,30 @@ def ack(
         body["payload"] = payload
     path = f"/api/deliveries/{delivery_id}/acks"
     return _mutation("POST", path, token, body, MessageStatus.of_ack)
+
+
+# -- dead letters -------------------------------------------------------------------
+
+
+def dead_letters(
+    token: str, after: str | None = None, limit: int | None = None
+) -> Call[DeadLetterPage]:
+    return _read("/api/dead_letters", token, DeadLetterPage.of, after=after, limit=limit)
+
+
+def redrive_dead_letter(token: str, message_id: str) -> Call[MessageStatus]:
+    """A fresh webhook delivery of a parked message (attempts start from one)."""
+    path = f"/api/dead_letters/{message_id}/redrive"
+    return _mutation("POST", path, token, {}, MessageStatus.of)
+
+
+def release_dead_letter(token: str, message_id: str) -> Call[MessageStatus]:
+    """Back to the inbox, for polling claims only."""
+    path = f"/api/dead_letters/{message_id}/release"
+    return _mutation("POST", path, token, {}, MessageStatus.of)
+
+
+# -- sessions -----------------------------------------------------------------------
 
 
 def open_session(token: str, to: str, payload: dict[str, Any]) -> Call[SessionView]:
@@ -110,5 +237,15 @@ def close_session(token: str, session_id: str) -> Call[SessionView]:
     return _mutation("POST", path, token, {}, SessionView.of)
 
 
-def session(token: str, session_id: str) -> Call[SessionView]:
-    return Call("GET", f"/api/sessions/{session_id}", SessionView.of, token=token)
+def session(
+    token: str, session_id: str, after_sequence: int | None = None, limit: int | None = None
+) -> Call[SessionView]:
+    """The session and its transcript (``limit`` pages it, after ``after_sequence``)."""
+    path = f"/api/sessions/{session_id}"
+    return _read(path, token, SessionView.of, after_sequence=after_sequence, limit=limit)
+
+
+def sessions(
+    token: str, status: str | None = None, after: str | None = None, limit: int | None = None
+) -> Call[SessionPage]:
+    return _read("/api/sessions", token, SessionPage.of, status=status, after=after, limit=limit)

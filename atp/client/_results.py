@@ -1,4 +1,9 @@
-"""What the carrier answers, as small typed objects built from the contract's JSON."""
+"""What the carrier answers, as small typed objects built from the contract's JSON.
+
+Every result a call returns also keeps the answer it was read from, as ``document``
+(out of ``repr`` and of comparisons): the typed fields are for programs, the document
+is the API's own names and shape, which ``atp --json`` prints (less its secrets).
+"""
 
 from __future__ import annotations
 
@@ -8,46 +13,59 @@ from typing import Any
 import attrs
 
 __all__ = [
-    "AccountCreated",
     "Ack",
-    "AgentCreated",
+    "Answer",
     "Claim",
+    "DeadLetter",
+    "DeadLetterPage",
+    "Health",
     "Message",
     "MessageStatus",
+    "Readiness",
     "Session",
+    "SessionPage",
     "SessionView",
+    "when",
 ]
 
 
-def _when(text: str | None) -> datetime | None:
+def when(text: str | None) -> datetime | None:
+    """A wire timestamp as a datetime (None stays None)."""
     return None if text is None else datetime.fromisoformat(text)
 
 
 @attrs.frozen
-class AccountCreated:
-    id: str
-    name: str
-    plan: str
-    key_id: str
-    api_key: str = attrs.field(repr=False)  # shown once; keep it secret
+class Answer:
+    """A call's result: ``document`` is the JSON answer as the carrier sent it."""
 
-    @classmethod
-    def of(cls, data: dict[str, Any]) -> AccountCreated:
-        key = data["account_api_key"]
-        return cls(data["id"], data["name"], data["plan"], key["id"], key["token"])
+    document: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False, kw_only=True)
 
 
 @attrs.frozen
-class AgentCreated:
-    id: str
-    address: str
-    key_id: str
-    api_key: str = attrs.field(repr=False)  # shown once; keep it secret
+class Health(Answer):
+    """``GET /health``: the process answers."""
+
+    status: str
 
     @classmethod
-    def of(cls, data: dict[str, Any]) -> AgentCreated:
-        key = data["agent_api_key"]
-        return cls(data["id"], data["address"], key["id"], key["token"])
+    def of(cls, data: dict[str, Any]) -> Health:
+        return cls(data["status"], document=data)
+
+
+@attrs.frozen
+class Readiness(Answer):
+    """``GET /ready``: each check (``database``, ...) reads ``ok``, ``error`` or ``disabled``."""
+
+    status: str
+    checks: dict[str, str]
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "ok"
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> Readiness:
+        return cls(data["status"], dict(data.get("checks", {})), document=data)
 
 
 @attrs.frozen
@@ -68,7 +86,7 @@ class Message:
     def of(cls, data: dict[str, Any]) -> Message:
         return cls(
             data["id"], data["from"], data["to"], data["trust"], data["payload"],
-            _when(data["created_at"]), _when(data["expires_at"]),
+            when(data["created_at"]), when(data["expires_at"]),
             data.get("session_id"), data.get("session_sequence"),
         )  # fmt: skip
 
@@ -88,12 +106,12 @@ class Ack:
     def of(cls, data: dict[str, Any]) -> Ack:
         return cls(
             data["id"], data["message_id"], data["delivery_id"], data["status"],
-            data.get("payload"), _when(data.get("created_at")),
+            data.get("payload"), when(data.get("created_at")),
         )  # fmt: skip
 
 
 @attrs.frozen
-class MessageStatus:
+class MessageStatus(Answer):
     """A message and what happened to it; ``deliveries`` stay as the contract's dicts.
 
     ``ack`` is the ACK just recorded, in the answer to an ACK; None elsewhere.
@@ -110,29 +128,61 @@ class MessageStatus:
     def of(cls, data: dict[str, Any]) -> MessageStatus:
         return cls(
             Message.of(data["message"]), data["carrier_status"], data["ack_status"],
-            _when(data["terminal_at"]), tuple(data["deliveries"]),
+            when(data["terminal_at"]), tuple(data["deliveries"]), document=data,
         )  # fmt: skip
 
     @classmethod
     def of_ack(cls, data: dict[str, Any]) -> MessageStatus:
-        """The status inside an ACK's answer, with the ACK."""
-        return attrs.evolve(cls.of(data["message_status"]), ack=Ack.of(data["ack"]))
+        """The status inside an ACK's answer, with the ACK (``document``: the whole answer)."""
+        status = cls.of(data["message_status"])
+        return attrs.evolve(status, ack=Ack.of(data["ack"]), document=data)
 
 
 @attrs.frozen
-class Claim:
-    """A message handed out by an inbox claim, under a lease until ``leased_until``."""
+class Claim(Answer):
+    """A message handed out under a lease until ``leased_until`` (a claim or an extend)."""
 
     delivery_id: str
     leased_until: datetime | None
     message: Message
 
     @classmethod
+    def of(cls, data: dict[str, Any]) -> Claim:
+        return cls(
+            data["id"], when(data["leased_until"]), Message.of(data["message"]), document=data
+        )
+
+    @classmethod
     def of_optional(cls, data: dict[str, Any]) -> Claim | None:
         """None for ``{"delivery": null}``: nothing to claim."""
         if "delivery" in data and data["delivery"] is None:
             return None
-        return cls(data["id"], _when(data["leased_until"]), Message.of(data["message"]))
+        return cls.of(data)
+
+
+@attrs.frozen
+class DeadLetter:
+    """A message whose webhook delivery failed for good, parked for its recipient."""
+
+    dead_lettered_at: datetime | None
+    message_status: MessageStatus
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> DeadLetter:
+        return cls(when(data["dead_lettered_at"]), MessageStatus.of(data["message_status"]))
+
+
+@attrs.frozen
+class DeadLetterPage(Answer):
+    """One page of dead letters, oldest first; ``next_after`` continues (None: the end)."""
+
+    dead_letters: tuple[DeadLetter, ...]
+    next_after: str | None
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> DeadLetterPage:
+        letters = tuple(DeadLetter.of(letter) for letter in data["dead_letters"])
+        return cls(letters, data.get("next_after"), document=data)
 
 
 @attrs.frozen
@@ -145,26 +195,29 @@ class Session:
     last_sequence: int
     opened_at: datetime | None
     terminal_at: datetime | None
+    created_at: datetime | None = None
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> Session:
         return cls(
             data["id"], data["status"], data["initiator"], data["recipient"],
-            data["opening_message_id"], data["last_sequence"], _when(data["opened_at"]),
-            _when(data["terminal_at"]),
+            data["opening_message_id"], data["last_sequence"], when(data["opened_at"]),
+            when(data["terminal_at"]), when(data.get("created_at")),
         )  # fmt: skip
 
 
 @attrs.frozen
-class SessionView:
+class SessionView(Answer):
     """A session as an answer shows it: with the message just sent, or its transcript.
 
-    An accept or reject answers with the opening's status and the ACK it recorded.
+    An accept or reject answers with the opening's status and the ACK it recorded. A
+    transcript read with ``limit`` has ``next_after_sequence`` (None: nothing after).
     """
 
     session: Session
     message_status: MessageStatus | None = None
     messages: tuple[MessageStatus, ...] = ()
+    next_after_sequence: int | None = None
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> SessionView:
@@ -172,4 +225,20 @@ class SessionView:
         if status is not None:
             status = MessageStatus.of_ack(data) if "ack" in data else MessageStatus.of(status)
         messages = tuple(MessageStatus.of(m) for m in data.get("messages", ()))
-        return cls(Session.of(data["session"]), status, messages)
+        return cls(
+            Session.of(data["session"]), status, messages, data.get("next_after_sequence"),
+            document=data,
+        )  # fmt: skip
+
+
+@attrs.frozen
+class SessionPage(Answer):
+    """One page of an agent's sessions, oldest first; ``next_after`` continues."""
+
+    sessions: tuple[Session, ...]
+    next_after: str | None
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> SessionPage:
+        sessions = tuple(Session.of(session) for session in data["sessions"])
+        return cls(sessions, data.get("next_after"), document=data)

@@ -1,4 +1,5 @@
-"""Run the real ``atp`` command in a subprocess, and check that it never shows a secret.
+"""Run the real ``atp`` command (a subprocess, or ``main()`` in a thread) and check that
+it never shows a secret.
 
 Every output of every run goes through ``assert_no_secret``: the issue's pattern
 must not match, and no token from ``credentials.toml`` may appear. Wire ids are
@@ -9,6 +10,8 @@ are 43 characters after their prefix, ids 22, and the mask needs a whole word.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import subprocess
@@ -21,13 +24,19 @@ import attrs
 import pytest
 import trio
 
-__all__ = ["SECRET", "Cli", "Run", "assert_no_secret", "field", "redacted", "with_aliases"]
+from atp.cli import main
+
+__all__ = [
+    "SECRET", "Cli", "InProcessCli", "Run", "assert_no_secret", "field", "redacted",
+    "with_aliases",
+]  # fmt: skip
 
 SECRET = re.compile(
-    r"Bearer |authorization|ak_[A-Za-z0-9]|agk_[A-Za-z0-9]|whsec_|signature", re.IGNORECASE
+    r"Bearer |authorization|ak_[A-Za-z0-9]|agk_[A-Za-z0-9]|whsec_|whsk_|whpk_|signature",
+    re.IGNORECASE,
 )
 _WIRE_ID = re.compile(
-    r"(?<![\w-])(?:acct|agt|msg|dlv|ses|ack|wha|acctkey|agtkey)_[\w-]{22}(?![\w-])"
+    r"(?<![\w-])(?:acct|agt|msg|dlv|ses|ack|wha|whk|spol|acctkey|agtkey)_[\w-]{22}(?![\w-])"
 )
 
 
@@ -72,6 +81,7 @@ class Cli:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ATP_")}
         self.env["ATP_HOME"] = str(home)
         self.runs: list[Run] = []
+        self.secrets: set[str] = set()  # also rotated-away keys: none may show either
 
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "atp", *args]
@@ -82,21 +92,28 @@ class Cli:
         return tomllib.loads(path.read_text()) if path.exists() else {}
 
     def tokens(self) -> list[str]:
+        """Every secret in ``credentials.toml``, and every one it held before."""
         data = self.state("credentials")
-        if not data:
-            return []
-        return [data["account_token"], *(a["agent_token"] for a in data["agents"].values())]
+        if data:
+            agents = data["agents"].values()
+            self.secrets.update([data["account_token"], *(a["agent_token"] for a in agents)])
+            self.secrets.update(a["webhook_secret"] for a in agents if "webhook_secret" in a)
+        return sorted(self.secrets)
 
     def check(self, text: str) -> None:
         __tracebackhide__ = True
         assert_no_secret(text, self.tokens())
 
-    async def __call__(self, *args: str, code: int = 0) -> Run:
+    async def execute(self, args: tuple[str, ...], stdin: bytes) -> Run:
         done = await trio.run_process(
             self.command(*args), env=self.env, capture_stdout=True, capture_stderr=True,
-            check=False,
+            check=False, stdin=stdin,
         )  # fmt: skip
-        run = Run(done.returncode, done.stdout.decode(), done.stderr.decode())
+        return Run(done.returncode, done.stdout.decode(), done.stderr.decode())
+
+    async def __call__(self, *args: str, code: int = 0, stdin: bytes = b"") -> Run:
+        self.tokens()  # remember the secrets held before this run (a rotation replaces them)
+        run = await self.execute(args, stdin)
         self.runs.append(run)
         self.check(run.out + run.err)
         assert run.code == code, f"atp {' '.join(args)} exited {run.code}:\n{run.out}{run.err}"
@@ -109,6 +126,31 @@ class Cli:
         return await trio.lowlevel.open_process(
             self.command(*args), env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
+
+
+class InProcessCli(Cli):
+    """``atp.cli.main`` in a worker thread of this process, for tests that run dozens of
+    commands against a carrier served from the test's own Trio loop: the same commands
+    and checks, without a Python start-up per run. One command runs at a time (its
+    standard streams and ``ATP_HOME`` are this process's while it runs)."""
+
+    async def execute(self, args: tuple[str, ...], stdin: bytes) -> Run:
+        def run() -> Run:
+            out, err = io.StringIO(), io.StringIO()
+            saved_stdin, saved_home = sys.stdin, os.environ.get("ATP_HOME")
+            sys.stdin, os.environ["ATP_HOME"] = io.StringIO(stdin.decode()), str(self.home)
+            try:
+                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                    code = main(list(args))
+            finally:
+                sys.stdin = saved_stdin
+                if saved_home is None:
+                    del os.environ["ATP_HOME"]
+                else:
+                    os.environ["ATP_HOME"] = saved_home
+            return Run(code, out.getvalue(), err.getvalue())
+
+        return await trio.to_thread.run_sync(run)
 
 
 async def with_aliases(cli: Cli, server_url: str) -> Cli:

@@ -1,26 +1,50 @@
-"""The CLI tests' carrier process and a CLI with two aliases on it."""
+"""The CLI tests' carriers (a process, or one served from the test's loop) and CLIs on them."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import attrs
 import pytest
 
-from tests.cli.cli_process import Cli, with_aliases
+from atp.settings import Settings
+from tests.cli.cli_process import Cli, InProcessCli, with_aliases
 from tests.subprocess_server import ServerProcess, server_env
+from tests.webhooks.receivers import Receiver, open_receiver
 
 
 @pytest.fixture
 async def server(
     store: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[ServerProcess]:
-    async with ServerProcess(server_env(store, tmp_path, request), tmp_path) as server:
+    env = server_env(store, tmp_path, request)
+    env["ATP_WEBHOOK_ALLOW_PRIVATE"] = "1"  # the webhook commands' receivers are on loopback
+    async with ServerProcess(env, tmp_path) as server:
         await server.start()
         yield server
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A webhook receiver on loopback (answers 200 unless scripted)."""
+    async with open_receiver() as r:
+        yield r
 
 
 @pytest.fixture
 async def cli(server: ServerProcess, tmp_path: Path) -> Cli:
     """A CLI with an account on ``server`` and the aliases alpha (active) and beta."""
     return await with_aliases(Cli(tmp_path / "home"), server.base_url + "/")
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The in-process carrier's: the webhook commands' receivers are on loopback."""
+    return attrs.evolve(settings, webhook_allow_private=True)
+
+
+@pytest.fixture
+async def local_cli(base_url: str, tmp_path: Path) -> Cli:
+    """``main()`` in a thread, with alpha (active) and beta, on the in-process carrier."""
+    return await with_aliases(InProcessCli(tmp_path / "home"), base_url)

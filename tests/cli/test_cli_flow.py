@@ -97,27 +97,29 @@ async def test_state_files_and_idempotent_agent_create(cli: Cli) -> None:
 
 @SQLITE_ONLY
 async def test_json_output_and_errors(cli: Cli) -> None:
+    # --json prints the carrier's answer under the API's names (tests/cli/test_cli_json.py).
     sent = json.loads((await cli("send", "beta", "as json", "--json")).out)
-    assert sent["message_status"]["carrier_status"] == "queued"
-    claim = json.loads((await cli("inbox", "--json", "--as", "beta")).out)["delivery"]
+    assert sent["carrier_status"] == "queued"
+    claim = json.loads((await cli("inbox", "--json", "--as", "beta")).out)
     assert claim["message"]["payload"]["parts"] == [{"text": "as json"}]
-    status = json.loads((await cli("message", "status", sent["message_id"], "--json")).out)
+    message_id = sent["message"]["id"]
+    status = json.loads((await cli("message", "status", message_id, "--json")).out)
     assert status["deliveries"][0]["status"] == "leased"
-    ack = json.loads(
-        (await cli("ack", claim["delivery_id"], "--rejected", "--json", "--as", "beta")).out
-    )
-    assert ack["ack"]["status"] == "rejected" and ack["ack_status"] == "rejected"
+    ack = json.loads((await cli("ack", claim["id"], "--rejected", "--json", "--as", "beta")).out)
+    assert ack["ack"]["status"] == "rejected"
+    assert ack["message_status"]["ack_status"] == "rejected"
+    assert json.loads((await cli("inbox", "--json", "--as", "beta")).out) == {"delivery": None}
 
     unknown = await cli("send", "nobody", "x", code=1)
     assert unknown.err.startswith("error: unknown recipient nobody. Use a local alias or atp://")
     missing = await cli("message", "status", "msg_AAAAAAAAAAAAAAAAAAAAAA", code=1)
     assert missing.err.startswith("error: server returned 404 not_found: ")
-    twice = await cli("ack", claim["delivery_id"], "--completed", "--as", "beta", code=1)
+    twice = await cli("ack", claim["id"], "--completed", "--as", "beta", code=1)
     assert twice.err.startswith("error: server returned 409 terminal_ack_status")
     assert (await cli("frobnicate", code=1)).err == "error: unknown command. Run `atp help`.\n"
     assert "usage: atp send" in (await cli("send", "beta", code=1)).err
     assert "no stored credentials for alias" in (await cli("whoami", "--as", "gamma", code=1)).err
-    assert (await cli("ack", claim["delivery_id"], code=1)).err.startswith("error: give an ACK")
+    assert (await cli("ack", claim["id"], code=1)).err.startswith("error: give an ACK")
     assert "session watch" in (await cli("help")).out
 
 

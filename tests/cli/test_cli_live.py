@@ -56,7 +56,8 @@ class Pipe:
 
 async def test_inbox_wait_is_woken_by_a_send_and_ends_when_the_time_is_up(cli: Cli) -> None:
     # How soon (the 50 ms) is measured by `ops/bench --long-poll`, not here.
-    alpha, beta = cli.tokens()[1], cli.state("config")["aliases"]["beta"]["address"]
+    alpha = cli.state("credentials")["agents"]["alpha"]["agent_token"]
+    beta = cli.state("config")["aliases"]["beta"]["address"]
     waiting = await cli.start("inbox", "--wait", "60", "--as", "beta")
     out, err = Pipe(waiting.stdout), Pipe(waiting.stderr)
     await err.until("Waiting up to 60 s")

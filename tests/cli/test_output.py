@@ -98,7 +98,7 @@ def test_as_json_of_a_message_status() -> None:
     data = as_json(status)
     assert data["message"]["created_at"] == "2026-05-27T12:00:00.000000Z"  # as on the wire
     assert datetime.fromisoformat(data["terminal_at"]) == status.terminal_at
-    assert data["message"]["sender"] == "atp://agent/agt_A"
+    assert data["message"]["from"] == "atp://agent/agt_A"  # the API's names
     assert data["message"]["payload"] == {"parts": [{"text": "hello"}]}
     assert (data["carrier_status"], data["ack_status"]) == ("delivered", "completed")
     [shown] = data["deliveries"]

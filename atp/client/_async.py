@@ -1,0 +1,282 @@
+"""``AsyncClient``: the same methods as ``Client`` (``_sync.py``), awaited.
+
+It runs under Trio and under asyncio: httpx and the retry pauses go through anyio,
+which serves whichever loop is running. A test keeps the two clients' methods in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+
+import anyio
+import httpx
+
+from atp.client import _calls
+from atp.client._calls import Call
+from atp.client._events import EventDecoder, SessionEvent
+from atp.client._http import (
+    BACKOFF,
+    RETRIES,
+    STREAM_TIMEOUT,
+    Reconnects,
+    api_key,
+    raise_for_error,
+    read,
+    request_headers,
+    settled,
+    stream_path,
+)
+from atp.client._identity import (
+    AccountCreated,
+    Agent,
+    AgentCreated,
+    AgentKey,
+    SenderPolicy,
+    SigningKeys,
+    WebhookEndpoint,
+)
+from atp.client._results import (
+    Claim,
+    DeadLetterPage,
+    Health,
+    MessageStatus,
+    Readiness,
+    SessionPage,
+    SessionView,
+)
+from atp.errors import AtpError
+
+__all__ = ["AsyncClient"]
+
+T = TypeVar("T")
+
+
+class AsyncClient:
+    """The same calls as ``Client``, awaited, under Trio or asyncio."""
+
+    def __init__(self, base_url: str, token: str | None = None, *, timeout: float = 30) -> None:
+        self.token = token
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self, *exc: type[BaseException] | BaseException | TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def call(self, call: Call[T]) -> T:
+        """Send ``call`` (retrying with its own key when the answer was lost) and read it."""
+        for attempt in range(RETRIES + 1):
+            try:
+                response = await self._http.request(
+                    call.method, call.path, json=call.json, params=call.params,
+                    headers=request_headers(call),
+                )  # fmt: skip
+            except httpx.TransportError:
+                if attempt == RETRIES:
+                    raise
+            else:
+                if settled(attempt, call, response):
+                    return read(call, response)
+            await anyio.sleep(BACKOFF * 2**attempt)
+        raise AtpError("unreachable")
+
+    def _token(self, token: str | None) -> str:
+        return api_key(token, self.token)
+
+    # -- the carrier ----------------------------------------------------------------
+
+    async def health(self) -> Health:
+        return await self.call(_calls.health())
+
+    async def ready(self) -> Readiness:
+        """Whether the carrier can serve; ``ready`` is False (not an error) on a 503."""
+        return await self.call(_calls.ready())
+
+    # -- accounts, agents and keys --------------------------------------------------
+
+    async def signup(self, name: str) -> AccountCreated:
+        return await self.call(_calls.signup(name))
+
+    async def create_agent(
+        self,
+        display_name: str | None = None,
+        description: str | None = None,
+        *,
+        token: str | None = None,
+    ) -> AgentCreated:
+        return await self.call(_calls.create_agent(self._token(token), display_name, description))
+
+    async def agent(self, agent_id: str, *, token: str | None = None) -> Agent:
+        """An agent of the account whose key is ``token``."""
+        return await self.call(_calls.agent(self._token(token), agent_id))
+
+    async def rotate_agent_key(self, agent_id: str, *, token: str | None = None) -> AgentKey:
+        """A new key for the agent (with the account's key); older keys stop at once."""
+        return await self.call(_calls.rotate_agent_key(self._token(token), agent_id))
+
+    # -- what an agent sets on itself -----------------------------------------------
+
+    async def set_webhook_endpoint(
+        self,
+        agent_id: str,
+        url: str,
+        *,
+        authentication: tuple[str, str] | None = None,
+        token: str | None = None,
+    ) -> WebhookEndpoint:
+        call = _calls.set_webhook_endpoint(self._token(token), agent_id, url, authentication)
+        return await self.call(call)
+
+    async def rotate_signing_key(
+        self, agent_id: str, overlap_seconds: int | None = None, *, token: str | None = None
+    ) -> SigningKeys:
+        call = _calls.rotate_signing_key(self._token(token), agent_id, overlap_seconds)
+        return await self.call(call)
+
+    async def signing_keys(self, agent_id: str, *, token: str | None = None) -> SigningKeys:
+        return await self.call(_calls.signing_keys(self._token(token), agent_id))
+
+    async def set_sender_policy(
+        self,
+        agent_id: str,
+        effect: Literal["allow", "block"],
+        *,
+        sender_agent_id: str | None = None,
+        sender_account_id: str | None = None,
+        token: str | None = None,
+    ) -> SenderPolicy:
+        call = _calls.set_sender_policy(
+            self._token(token), agent_id, effect,
+            sender_agent_id=sender_agent_id, sender_account_id=sender_account_id,
+        )  # fmt: skip
+        return await self.call(call)
+
+    # -- messages, claims and ACKs --------------------------------------------------
+
+    async def send(
+        self, to: str, payload: dict[str, Any], *, token: str | None = None
+    ) -> MessageStatus:
+        return await self.call(_calls.send(self._token(token), to, payload))
+
+    async def status(self, message_id: str, *, token: str | None = None) -> MessageStatus:
+        return await self.call(_calls.status(self._token(token), message_id))
+
+    async def claim(
+        self, lease_seconds: int = 60, wait_seconds: int = 0, *, token: str | None = None
+    ) -> Claim | None:
+        return await self.call(_calls.claim(self._token(token), lease_seconds, wait_seconds))
+
+    async def extend_lease(
+        self, delivery_id: str, lease_seconds: int = 60, *, token: str | None = None
+    ) -> Claim:
+        return await self.call(_calls.extend_lease(self._token(token), delivery_id, lease_seconds))
+
+    async def ack(
+        self,
+        delivery_id: str,
+        status: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+    ) -> MessageStatus:
+        return await self.call(_calls.ack(self._token(token), delivery_id, status, payload))
+
+    # -- dead letters ---------------------------------------------------------------
+
+    async def dead_letters(
+        self, after: str | None = None, limit: int | None = None, *, token: str | None = None
+    ) -> DeadLetterPage:
+        return await self.call(_calls.dead_letters(self._token(token), after, limit))
+
+    async def redrive_dead_letter(
+        self, message_id: str, *, token: str | None = None
+    ) -> MessageStatus:
+        return await self.call(_calls.redrive_dead_letter(self._token(token), message_id))
+
+    async def release_dead_letter(
+        self, message_id: str, *, token: str | None = None
+    ) -> MessageStatus:
+        return await self.call(_calls.release_dead_letter(self._token(token), message_id))
+
+    # -- sessions -------------------------------------------------------------------
+
+    async def open_session(
+        self, to: str, payload: dict[str, Any], *, token: str | None = None
+    ) -> SessionView:
+        return await self.call(_calls.open_session(self._token(token), to, payload))
+
+    async def answer_session(
+        self,
+        session_id: str,
+        accept: bool = True,
+        payload: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+    ) -> SessionView:
+        call = _calls.answer_session(self._token(token), session_id, accept, payload)
+        return await self.call(call)
+
+    async def send_turn(
+        self, session_id: str, payload: dict[str, Any], *, token: str | None = None
+    ) -> SessionView:
+        return await self.call(_calls.send_turn(self._token(token), session_id, payload))
+
+    async def close_session(self, session_id: str, *, token: str | None = None) -> SessionView:
+        return await self.call(_calls.close_session(self._token(token), session_id))
+
+    async def session(
+        self,
+        session_id: str,
+        after_sequence: int | None = None,
+        limit: int | None = None,
+        *,
+        token: str | None = None,
+    ) -> SessionView:
+        call = _calls.session(self._token(token), session_id, after_sequence, limit)
+        return await self.call(call)
+
+    async def sessions(
+        self,
+        status: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+        *,
+        token: str | None = None,
+    ) -> SessionPage:
+        return await self.call(_calls.sessions(self._token(token), status, after, limit))
+
+    async def follow_session(
+        self, session_id: str, after: int = 0, *, token: str | None = None
+    ) -> AsyncIterator[SessionEvent]:
+        """As :meth:`Client.follow_session`; close it early with ``contextlib.aclosing``."""
+        headers = request_headers(_calls.session(self._token(token), session_id))
+        reconnects = Reconnects()
+        while True:
+            headers["last-event-id"] = str(after)
+            try:
+                async with self._http.stream(
+                    "GET", stream_path(session_id), headers=headers, timeout=STREAM_TIMEOUT
+                ) as response:
+                    if response.status_code >= 400:
+                        await response.aread()
+                        raise_for_error(response)
+                    decoder = EventDecoder()
+                    async for line in response.aiter_lines():
+                        event = decoder.feed(line)
+                        if event is None:
+                            continue
+                        reconnects.failures, after = 0, event.id
+                        yield event
+                        if event.is_final:
+                            return
+            except httpx.TransportError as exc:
+                reconnects.lost(exc)
+            await anyio.sleep(reconnects.delay)
