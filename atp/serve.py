@@ -127,7 +127,8 @@ async def serve_http(
     settings = runtime.settings
     config = Config()
     config.bind = [f"{settings.bind}:{settings.port}"]
-    config.accesslog = None  # access logs would carry ids; operators opt in via a proxy
+    config.accesslog = None  # atp.api logs each request itself (atp.access)
+    config.errorlog = logging.getLogger("hypercorn.error")  # the root's handler, no own one
     config.graceful_timeout = settings.shutdown_grace
     await hypercorn_serve(
         create_app(runtime), config, shutdown_trigger=shutdown.wait, task_status=task_status
@@ -154,7 +155,6 @@ async def serve(settings: Settings) -> None:
             nursery.start_soon(wait_for_signal)
             binds = await nursery.start(serve_http, runtime, shutdown)
             log.info("ATP listening on %s (%s store)", ", ".join(binds), settings.store)
-            print(f"ATP listening on {', '.join(binds)} ({settings.store} store)", flush=True)
             await shutdown.wait()
             # Hypercorn finishes in-flight requests within its graceful timeout.
             nursery.cancel_scope.deadline = trio.current_time() + settings.shutdown_grace
