@@ -53,3 +53,4 @@ def captured_logs(level: str = "debug", fmt: str = "json") -> Iterator[CapturedL
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
+        logging.captureWarnings(False)

@@ -18,10 +18,12 @@ guarantees:
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import time
 import traceback
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import IO, Any
 
@@ -46,12 +48,12 @@ LOG_LEVELS = {
 }
 LOG_FORMATS = ("text", "json")
 
-# Attributes every LogRecord has: anything else on a record is an extra field.
+# Attributes every LogRecord has: anything else on a record is an extra field (and
+# ``request_id``, which our filter adds after the extras).
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
     "asctime",
     "taskName",
-    "request_id",
 }
 # Control characters (and DEL) written as escapes in text lines.
 _ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {0x0A: "\\n", 0x0D: "\\r"}
@@ -72,9 +74,16 @@ def describe_exception(exc: BaseException | None) -> str:
     return f"{name} at {frames[-1].filename}:{frames[-1].lineno}"
 
 
+_second: tuple[int, str] = (-1, "")  # the last second formatted, and its text
+
+
 def _timestamp(record: logging.LogRecord) -> str:
-    moment = datetime.fromtimestamp(record.created, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """ISO-8601 in UTC with milliseconds: ``2026-12-06T15:05:18.558Z``."""
+    global _second
+    second = int(record.created)
+    if _second[0] != second:  # one tuple, replaced whole: safe from any thread
+        _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{_second[1]}.{int(record.msecs):03d}Z"
 
 
 def _request_id(record: logging.LogRecord) -> bool:
@@ -94,22 +103,40 @@ def _json_default(value: object) -> object:
     return str(value)
 
 
+_ENCODER = json.JSONEncoder(default=_json_default)
+
+
 class JsonFormatter(_BaseJsonFormatter):
     """One JSON object per record; exceptions by class and place only."""
 
     def __init__(self) -> None:
-        super().__init__("%(message)s", rename_fields={"exc_info": "error"})
+        super().__init__()
         self.json_default = _json_default
         self.json_encoder = None
+
+    def jsonify_log_record(self, log_data: dict[str, Any]) -> str:
+        """The record as JSON, with one encoder made once (``json.dumps`` with options
+        builds a new one for every call)."""
+        return _ENCODER.encode(log_data)
 
     def add_fields(
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
     ) -> None:
-        """``timestamp``, ``level``, ``logger`` first, then the message and the extras."""
+        """``timestamp``, ``level``, ``logger``, ``message``, the extras, ``request_id``.
+
+        The library's hook for the fields, written for the one shape we log: its
+        general version (renames, defaults, reserved lists) was half of the access
+        line's cost.
+        """
         log_data["timestamp"] = _timestamp(record)
         log_data["level"] = record.levelname.lower()
         log_data["logger"] = record.name
-        super().add_fields(log_data, record, message_dict)  # adds ``request_id`` too
+        log_data["message"] = record.message
+        for key, value in vars(record).items():
+            if key not in _STANDARD:
+                log_data[key] = value
+        if message_dict.get("exc_info"):
+            log_data["error"] = message_dict["exc_info"]
 
     def formatException(self, ei: _ExcInfo) -> str:
         """The exception's class and place, never its text or traceback."""
@@ -128,10 +155,7 @@ class TextFormatter(logging.Formatter):
         parts = [_timestamp(record), record.levelname, record.name, record.getMessage()]
         parts.extend(
             f"{key}={value}" for key, value in vars(record).items() if key not in _STANDARD
-        )
-        request_id = getattr(record, "request_id", None)
-        if request_id is not None:
-            parts.append(f"request_id={request_id}")
+        )  # the extras, then ``request_id``
         if record.exc_info:
             parts.append(f"error={describe_exception(record.exc_info[1])}")
         return " ".join(parts).translate(_ESCAPES)
@@ -163,6 +187,11 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(LOG_LEVELS[level])
+    # No format here shows the caller, thread or process: skip finding them for each
+    # record (the logging docs' "Optimization"; the access line is on the hot path).
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging.captureWarnings(True)  # Python's warnings too, as records (``py.warnings``)
     # Hypercorn announces each bind; `atp serve` says it once, with the store.
     hypercorn = logging.getLogger("hypercorn.error")
     if _not_a_bind_banner not in hypercorn.filters:
