@@ -205,3 +205,10 @@ async def test_webhook_attempt_lines_carry_the_id_of_the_send_that_caused_them(
         message_id, beta.id, 200,
     )  # fmt: skip
     assert receiver.url() not in "\n".join(logs.lines())  # never the endpoint's URL
+
+
+async def test_hypercorn_logs_through_the_root_handler_only(api: Api) -> None:
+    """Its own stderr handler would print its lines a second time, in its own format."""
+    assert (await api.client.get("/health")).status_code == 200
+    assert logging.getLogger("hypercorn.error").handlers == []
+    assert logging.getLogger("hypercorn.access").handlers == []
