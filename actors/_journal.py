@@ -23,7 +23,7 @@ import trio
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 
 from atp.ledger import Ledger, LedgerConflict
-from atp.observe import Histogram, HistogramSnapshot
+from atp.observe import Histogram, HistogramSnapshot, describe_exception
 
 __all__ = ["JournalStatistics", "JournalWriter"]
 
@@ -147,8 +147,8 @@ class JournalWriter:
                 await self._commit_batch([request])
             return
         except Exception as exc:
-            # Class only: a store error's text can quote the rows it failed on.
-            log.error("journal commit failed (%s)", type(exc).__name__)
+            # Class and place only: a store error's text can quote the rows it failed on.
+            log.error("journal commit failed (%s)", describe_exception(exc))
             self._failures += 1
             for request in batch:
                 self._answer(request, error=exc)
@@ -189,7 +189,7 @@ class JournalWriter:
                 await self.ledger.bridge.run(self.ledger.app.take_snapshot, aggregate_id, version)
             except Exception as exc:  # a snapshot is an optimisation: never fail a commit for it
                 log.warning(
-                    "snapshot of %s v%s failed (%s)", aggregate_id, version, type(exc).__name__
+                    "snapshot of %s v%s failed (%s)", aggregate_id, version, describe_exception(exc)
                 )
 
     def statistics(self) -> JournalStatistics:
