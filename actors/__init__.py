@@ -36,7 +36,7 @@ from atp.actors._commands import (
     SetSenderPolicy,
     SetWebhookEndpoint,
 )
-from atp.actors._dispatcher import WebhookDispatcher, WebhookJob
+from atp.actors._dispatcher import WebhookDispatcher, WebhookJob, WebhookStatistics
 from atp.actors._idempotency import IdempotencyGate, Replay, Ticket, request_hash
 from atp.actors._identities import Identities, Principal
 from atp.actors._journal import JournalStatistics, JournalWriter
@@ -89,5 +89,6 @@ __all__ = [
     "Ticket",
     "WebhookDispatcher",
     "WebhookJob",
+    "WebhookStatistics",
     "request_hash",
 ]

@@ -29,6 +29,7 @@ from atp.actors._idempotency import Replay, Ticket, encode_answer
 from atp.domain import IdempotencyRecord, Session
 from atp.errors import AtpError, UnexpectedError
 from atp.ledger import LedgerConflict
+from atp.observe import REQUEST_ID
 
 if TYPE_CHECKING:
     from atp.actors._runtime import Runtime
@@ -54,6 +55,8 @@ class ActorStatistics:
 @attrs.define(eq=False)
 class _Envelope(Generic[C]):
     command: C
+    # The asker's request, so that what the actor logs while handling it carries its id.
+    request_id: str | None = attrs.field(factory=REQUEST_ID.get)
     done: trio.Event = attrs.field(factory=trio.Event)
     reply: Reply | None = None
     error: AtpError | None = None
@@ -245,10 +248,13 @@ class Actor(Generic[C]):
             for envelope in batch:
                 if _answer_stored(envelope, answered.get(id(envelope))):
                     continue
+                request = REQUEST_ID.set(envelope.request_id)
                 try:
                     envelope.reply = await self.handle(envelope.command)
                 except AtpError as exc:
                     envelope.error = exc
+                finally:
+                    REQUEST_ID.reset(request)
             await self.before_commit()
             recorded: set[str] = set()
             if self._staged:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from typing import TYPE_CHECKING
 
 import attrs
@@ -23,13 +24,14 @@ import trio
 from atp.actors._commands import DisableWebhookEndpoint, FinishWebhookAttempt
 from atp.domain import Agent
 from atp.errors import AtpError, WebhookEndpointInactive
+from atp.observe import REQUEST_ID, describe_exception
 from atp.push import PostOutcome, WebhookClient
 from atp.webhooks import reference_signature, standard_headers
 
 if TYPE_CHECKING:
     from atp.actors._runtime import Runtime
 
-__all__ = ["WebhookDispatcher", "WebhookJob"]
+__all__ = ["WebhookDispatcher", "WebhookJob", "WebhookStatistics"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,31 @@ class WebhookJob:
     delivery_id: str
     claim_token: str = attrs.field(repr=False)
     body: bytes = attrs.field(repr=False)
+    # The request that made the delivery due (a send, a redrive), for the attempt's log
+    # lines; None when the carrier found it due on its own after a restart.
+    request_id: str | None = None
+
+
+@attrs.frozen
+class WebhookStatistics:
+    """Attempts finished so far by outcome; slots in use, in all, free; attempts waiting
+    for a slot."""
+
+    attempts: tuple[tuple[str, int], ...]
+    in_flight: int
+    capacity: int
+    available: int
+    pending: int
+
+
+def outcome_label(outcome: PostOutcome) -> str:
+    """A short, bounded name for how an attempt ended: ``delivered``, ``http_4xx``,
+    ``http_5xx``... or the transport error's code (``timeout``, ``connect_error``...)."""
+    if outcome.error is not None:
+        return outcome.error
+    if outcome.status is None:
+        return "no_response"
+    return "delivered" if 200 <= outcome.status < 300 else f"http_{outcome.status // 100}xx"
 
 
 class WebhookDispatcher:
@@ -54,6 +81,7 @@ class WebhookDispatcher:
         self._limiter = trio.CapacityLimiter(runtime.settings.webhook_concurrency)
         self._send, self._receive = trio.open_memory_channel[WebhookJob](math.inf)
         self.is_running = False
+        self._outcomes: dict[str, int] = {}
 
     def submit(self, job: WebhookJob) -> None:
         """Start an attempt (called by a mailbox once its claim is committed)."""
@@ -72,14 +100,36 @@ class WebhookDispatcher:
                 await self.client.aclose()
 
     async def _attempt(self, job: WebhookJob) -> None:
+        REQUEST_ID.set(job.request_id)  # this task's own context: its lines carry it
         async with self._limiter:
+            started = time.perf_counter()
             try:
                 outcome, url = await self._post(job)
             except Exception as exc:
                 # Never the text: it could carry a URL or a header.
-                log.warning("webhook attempt crashed (%s)", type(exc).__name__)
+                log.warning("webhook attempt crashed (%s)", describe_exception(exc))
                 outcome, url = PostOutcome(None, None, "internal_task_exit"), None
+            seconds = time.perf_counter() - started
+        label = outcome_label(outcome)
+        self._outcomes[label] = self._outcomes.get(label, 0) + 1
+        log.info(
+            "webhook attempt %s", label,
+            extra={"agent": job.recipient_agent_id, "message_id": job.message_id,
+                   "delivery_id": job.delivery_id, "outcome": label,
+                   "status": outcome.status, "duration_ms": round(seconds * 1000, 3)},
+        )  # fmt: skip
         await self._report(job, outcome, url)
+
+    def statistics(self) -> WebhookStatistics:
+        """Counters for /metrics."""
+        limiter = self._limiter
+        return WebhookStatistics(
+            tuple(sorted(self._outcomes.items())),
+            int(limiter.borrowed_tokens),
+            int(limiter.total_tokens),
+            int(limiter.available_tokens),
+            limiter.statistics().tasks_waiting,
+        )
 
     async def _post(self, job: WebhookJob) -> tuple[PostOutcome, str | None]:
         # The endpoint is read right before posting: a new URL or secret applies to

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +23,7 @@ import trio
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 
 from atp.ledger import Ledger, LedgerConflict, LedgerNotHeld, WriterLock
+from atp.observe import Histogram, HistogramSnapshot, describe_exception
 
 __all__ = ["JournalStatistics", "JournalWriter"]
 
@@ -36,12 +38,23 @@ log = logging.getLogger(__name__)
 _GATHER_ROUNDS = 3
 
 
+# Requests (actor batches) per commit, and seconds per commit.
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+
+
 @attrs.frozen
 class JournalStatistics:
+    """Commits and events so far, the largest batch, requests waiting; commit batch
+    sizes (requests per commit) and durations; commits that failed."""
+
     commits: int
     events: int
     largest_batch: int
     queued: int
+    batch_sizes: HistogramSnapshot
+    commit_seconds: HistogramSnapshot
+    failures: int
 
 
 @attrs.define(eq=False)
@@ -74,6 +87,9 @@ class JournalWriter:
         self._commits = 0
         self._events = 0
         self._largest = 0
+        self._failures = 0
+        self._batch_sizes = Histogram(BATCH_BUCKETS)
+        self._commit_seconds = Histogram(COMMIT_BUCKETS)
 
     async def commit(self, aggregates: Sequence[Aggregate]) -> int:
         """Commit the pending events of ``aggregates``; return the highest notification id.
@@ -129,6 +145,7 @@ class JournalWriter:
             for request in batch:
                 self._answer(request, error=LedgerNotHeld())
             return
+        started = time.perf_counter()
         try:
             position = await self.ledger.save([e for r in batch for e in r.events])
         except LedgerConflict:
@@ -140,11 +157,14 @@ class JournalWriter:
                 await self._commit_batch([request])
             return
         except Exception as exc:
-            # Class only: a store error's text can quote the rows it failed on.
-            log.error("journal commit failed (%s)", type(exc).__name__)
+            # Class and place only: a store error's text can quote the rows it failed on.
+            log.error("journal commit failed (%s)", describe_exception(exc))
+            self._failures += 1
             for request in batch:
                 self._answer(request, error=exc)
             return
+        self._commit_seconds.observe(time.perf_counter() - started)
+        self._batch_sizes.observe(len(batch))
         self._commits += 1
         self._events += sum(len(r.events) for r in batch)
         self._largest = max(self._largest, len(batch))
@@ -179,10 +199,13 @@ class JournalWriter:
                 await self.ledger.bridge.run(self.ledger.app.take_snapshot, aggregate_id, version)
             except Exception as exc:  # a snapshot is an optimisation: never fail a commit for it
                 log.warning(
-                    "snapshot of %s v%s failed (%s)", aggregate_id, version, type(exc).__name__
+                    "snapshot of %s v%s failed (%s)", aggregate_id, version, describe_exception(exc)
                 )
 
     def statistics(self) -> JournalStatistics:
         """Counters for /metrics and the benchmark."""
         queued = self._receive.statistics().current_buffer_used
-        return JournalStatistics(self._commits, self._events, self._largest, queued)
+        return JournalStatistics(
+            self._commits, self._events, self._largest, queued,
+            self._batch_sizes.snapshot(), self._commit_seconds.snapshot(), self._failures,
+        )  # fmt: skip

@@ -18,6 +18,7 @@ import attrs
 import trio
 
 from atp.actors._actor import Actor
+from atp.observe import REQUEST_ID
 
 __all__ = ["Supervisor", "SupervisorStatistics"]
 
@@ -31,10 +32,15 @@ _STABLE_AFTER = 10.0
 
 @attrs.frozen
 class SupervisorStatistics:
+    """Actors running now (by kind: ``mailbox``, ``account``, ``session``), started,
+    restarted after a crash and stopped idle since start; commands waiting in them."""
+
     running: int
     started: int
     restarts: int
     stopped_idle: int
+    running_by_kind: tuple[tuple[str, int], ...]
+    queued: int
 
 
 class Supervisor:
@@ -81,6 +87,9 @@ class Supervisor:
         return self._actors.get(key)
 
     async def _supervise(self, actor: Actor[Any]) -> None:
+        # Started on behalf of a request, the task copied its context: the actor serves
+        # many requests, and says whose it handles (Actor._run), so it has none itself.
+        REQUEST_ID.set(None)
         crashes = 0
         try:
             while True:
@@ -109,7 +118,14 @@ class Supervisor:
                 del self._actors[actor.key]
 
     def statistics(self) -> SupervisorStatistics:
-        """Counters for /metrics and tests."""
+        """Counters for /metrics and tests (one pass over the running actors)."""
+        kinds: dict[str, int] = {}
+        queued = 0
+        for key, actor in self._actors.items():
+            kind = key.partition(":")[0]
+            kinds[kind] = kinds.get(kind, 0) + 1
+            queued += actor.queued
         return SupervisorStatistics(
-            len(self._actors), self._started, self._restarts, self._stopped_idle
-        )
+            len(self._actors), self._started, self._restarts, self._stopped_idle,
+            tuple(sorted(kinds.items())), queued,
+        )  # fmt: skip

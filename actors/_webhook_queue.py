@@ -23,6 +23,7 @@ from datetime import datetime
 
 from atp.actors._dispatcher import WebhookJob
 from atp.domain import Message, new_id
+from atp.observe import REQUEST_ID
 from atp.wire import message_envelope
 
 __all__ = ["WebhookQueue"]
@@ -46,6 +47,8 @@ class WebhookQueue:
         self._entry: dict[str, datetime] = {}  # message id -> due time of its live entry
         self._rank: dict[str, int] = {}  # message id -> order of tracking (oldest first)
         self._counter = itertools.count()
+        # message id -> the request that made its delivery due, for the attempts' logs
+        self._origin: dict[str, str] = {}
 
     def clear(self) -> None:
         self.waiting.clear()
@@ -55,10 +58,14 @@ class WebhookQueue:
         self._heap.clear()
         self._entry.clear()
         self._rank.clear()
+        self._origin.clear()
 
     def track(self, message: Message) -> None:
         """Follow ``message`` if it has a webhook delivery to try."""
         if message.pending_webhook() is not None:
+            # Changed by the command being handled (sent, redriven), not just paged in.
+            if message.pending_events and (request_id := REQUEST_ID.get()) is not None:
+                self._origin[message.message_id] = request_id
             self.waiting[message.message_id] = message
             self._rank.setdefault(message.message_id, next(self._counter))
             self._schedule(message.message_id, message.webhook_due_at())
@@ -105,6 +112,7 @@ class WebhookQueue:
                 delivery["id"],
                 claim_token,
                 json.dumps(body, separators=(",", ":")).encode(),
+                self._origin.get(message.message_id),
             )
         )
 
@@ -188,3 +196,4 @@ class WebhookQueue:
         self.waiting.pop(message_id, None)
         self._entry.pop(message_id, None)
         self._rank.pop(message_id, None)
+        self._origin.pop(message_id, None)

@@ -142,7 +142,8 @@ async def serve_http(
     settings = runtime.settings
     config = Config()
     config.bind = [f"{settings.bind}:{settings.port}"]
-    config.accesslog = None  # access logs would carry ids; operators opt in via a proxy
+    config.accesslog = None  # atp.api logs each request itself (atp.access)
+    config.errorlog = logging.getLogger("hypercorn.error")  # the root's handler, no own one
     config.graceful_timeout = settings.shutdown_grace
     await hypercorn_serve(
         create_app(runtime), config, shutdown_trigger=shutdown.wait, task_status=task_status
@@ -173,7 +174,6 @@ async def serve(settings: Settings, writer: WriterLock) -> None:
             nursery.start_soon(_stop_on, shutdown, wait_for_signal, writer.wait_taken)
             binds = await nursery.start(serve_http, runtime, shutdown)
             log.info("ATP listening on %s (%s store)", ", ".join(binds), settings.store)
-            print(f"ATP listening on {', '.join(binds)} ({settings.store} store)", flush=True)
             await shutdown.wait()
             # Hypercorn finishes in-flight requests within its graceful timeout.
             nursery.cancel_scope.deadline = trio.current_time() + settings.shutdown_grace

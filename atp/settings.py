@@ -13,12 +13,21 @@ from pathlib import Path
 
 import attrs
 
-__all__ = ["SECONDS", "CliSettings", "Settings", "load_or_create_secret_key"]
+__all__ = [
+    "LOG_FORMATS",
+    "LOG_LEVELS",
+    "SECONDS",
+    "CliSettings",
+    "Settings",
+    "load_or_create_secret_key",
+]
 
 SECONDS = 1.0
 MINUTES = 60 * SECONDS
 HOURS = 60 * MINUTES
 DAYS = 24 * HOURS
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 
 
 @attrs.frozen
@@ -57,6 +66,14 @@ class Settings:
     # Open messages a mailbox keeps in memory, oldest first; the rest page in from the
     # inbox view as these are handed out, so a backlog costs disk, not memory.
     mailbox_window: int = attrs.field(default=512, validator=attrs.validators.ge(1))
+
+    # Observability. The log format None is text on a terminal, JSON otherwise.
+    log_level: str = attrs.field(default="info", validator=attrs.validators.in_(LOG_LEVELS))
+    log_format: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.in_(LOG_FORMATS))
+    )
+    # When set, GET /metrics needs it as a bearer token (a credential: never shown).
+    metrics_token: str | None = attrs.field(default=None, repr=False)
 
     @property
     def webhook_attempt_deadline(self) -> float:
@@ -115,6 +132,12 @@ class Settings:
             kwargs["webhook_concurrency"] = int(_positive(env["ATP_WEBHOOK_CONCURRENCY"]))
         if "ATP_WEBHOOK_ALLOW_PRIVATE" in env:
             kwargs["webhook_allow_private"] = _flag(env["ATP_WEBHOOK_ALLOW_PRIVATE"])
+        if "ATP_LOG_LEVEL" in env:
+            kwargs["log_level"] = _choice("ATP_LOG_LEVEL", env["ATP_LOG_LEVEL"], LOG_LEVELS)
+        if "ATP_LOG_FORMAT" in env:
+            kwargs["log_format"] = _choice("ATP_LOG_FORMAT", env["ATP_LOG_FORMAT"], LOG_FORMATS)
+        if env.get("ATP_METRICS_TOKEN"):
+            kwargs["metrics_token"] = env["ATP_METRICS_TOKEN"]
         return cls(**kwargs)  # type: ignore[arg-type]
 
     def with_secret_key(self) -> Settings:
@@ -168,7 +191,7 @@ _KNOWN = frozenset({
     "ATP_REQUIRE_POSTGRES", "ATP_BASE_URL", "ATP_AGENTS_PER_ACCOUNT",
     "ATP_WEBHOOK_MAX_ATTEMPTS", "ATP_UNKNOWN_SENDER_LIMIT", "ATP_WEBHOOK_TIMEOUT",
     "ATP_WEBHOOK_RETRY_DELAYS", "ATP_WEBHOOK_CONCURRENCY", "ATP_DEMO_DELAY_MS",
-    "ATP_DEMO_NO_COLOR",
+    "ATP_DEMO_NO_COLOR", "ATP_LOG_LEVEL", "ATP_LOG_FORMAT", "ATP_METRICS_TOKEN",
 })  # fmt: skip
 
 
@@ -184,6 +207,13 @@ def _positive(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise ValueError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _choice(name: str, text: str, choices: tuple[str, ...]) -> str:
+    value = text.strip().lower()
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {text!r}")
     return value
 
 

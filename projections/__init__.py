@@ -6,7 +6,7 @@ with its tracking position in one transaction; ``Queries`` answers reads from th
 """
 
 from atp.projections._agents import AgentsView
-from atp.projections._messages import MessageLoader, MessagesView
+from atp.projections._messages import DeadLetterStatistics, MessageLoader, MessagesView
 from atp.projections._queries import AgentRow, KeyOwner, MessageRow, Queries, SessionRow
 from atp.projections._rebuild import dump_views, rebuild
 from atp.projections._runner import ProjectionRunner, ProjectionStatistics
@@ -24,6 +24,7 @@ __all__ = [
     "AgentRow",
     "AgentsView",
     "Cursor",
+    "DeadLetterStatistics",
     "KeyOwner",
     "MessageLoader",
     "MessageRow",

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
+import attrs
 from eventsourcing.domain import DomainEventProtocol
 
 from atp.domain import Message
@@ -23,13 +24,29 @@ from atp.ledger import Notification
 from atp.projections._view import View, Writer
 from atp.wire import iso, message_status
 
-__all__ = ["MessageLoader", "MessagesView"]
+__all__ = ["DeadLetterStatistics", "MessageLoader", "MessagesView"]
 
 # Loads each (ledger id, version) asked for: the message as it stood at that version.
 MessageLoader = Callable[[Sequence[tuple[UUID, int]]], Awaitable[dict[UUID, Message]]]
 _CACHE_SIZE = 4096
 _COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps with options builds one per call
 _MAX_PARAMS = 999  # SQLite's default limit on a statement's parameters (before 3.32)
+# Events that may park a message as a dead letter, or take it out of there.
+_DEAD_LETTER_EVENTS: dict[type, str] = {
+    Message.WebhookAttemptRecorded: "parked",
+    Message.WebhookDeliveryEnded: "parked",
+    Message.DeadLetterRedriven: "redriven",
+    Message.DeadLetterReleased: "released",
+}
+
+
+@attrs.frozen
+class DeadLetterStatistics:
+    """Messages parked as dead letters, redriven and released, as projected since start."""
+
+    parked: int
+    redriven: int
+    released: int
 
 
 class MessagesView(View):
@@ -46,10 +63,22 @@ class MessagesView(View):
         self._loaded: dict[UUID, Message] = {}  # by ``prepare``, for this page
         self._page: dict[str, Message] = {}  # the page's messages, at their latest event
         self._sent_at: dict[str, int] = {}  # position of those sent in this page
+        self._dead_letters = {"parked": 0, "redriven": 0, "released": 0}
+        self._page_dead_letters: list[str] = []  # counted once the page is written
 
     def reset(self) -> None:
         self._cache.clear()
         self._page, self._sent_at, self._loaded = {}, {}, {}
+        self._page_dead_letters = []
+
+    def written(self) -> None:
+        for kind in self._page_dead_letters:
+            self._dead_letters[kind] += 1
+        self._page_dead_letters = []
+
+    def statistics(self) -> DeadLetterStatistics:
+        """Dead letters parked, redriven and released (for /metrics)."""
+        return DeadLetterStatistics(**self._dead_letters)
 
     async def prepare(self, batch: Sequence[Notification]) -> None:
         """Load every message of ``batch`` that the cache will not hold at the version
@@ -74,6 +103,11 @@ class MessagesView(View):
         message = self._fold(event)
         if isinstance(event, Message.Sent):
             self._sent_at[message.message_id] = position
+        elif (kind := _DEAD_LETTER_EVENTS.get(type(event))) is not None:
+            # An attempt or an end parks the message only if it was still undelivered.
+            at = getattr(event, "at", None)
+            if kind != "parked" or (message.dead_lettered and message.dead_lettered_at == at):
+                self._page_dead_letters.append(kind)
         self._page[message.message_id] = message
 
     def flush(self, out: Writer) -> None:

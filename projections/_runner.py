@@ -41,9 +41,18 @@ _TRACKING_KEY = "views"
 
 @attrs.frozen
 class ProjectionStatistics:
+    """Where the views are (``position``) and where the ledger is (``head``: the last
+    notification committed), events and pages applied since start."""
+
     position: int
     events_applied: int
     batches: int
+    head: int
+
+    @property
+    def lag(self) -> int:
+        """Notifications committed that the views do not show yet."""
+        return max(0, self.head - self.position)
 
 
 # ops/bench, SQLite, paired runs: 32 clients 43.3% -> 46.7% of the ceiling (means of
@@ -113,6 +122,8 @@ class ProjectionRunner:
                     view.reset()
                 raise
             self.position = end
+            for view in self.views:
+                view.written()
             self.ledger.forget_through(end)
             self._events_applied += len(batch)
             self._batches += 1
@@ -179,4 +190,6 @@ class ProjectionRunner:
 
     def statistics(self) -> ProjectionStatistics:
         """Position and counters, for /metrics and tests."""
-        return ProjectionStatistics(self.position, self._events_applied, self._batches)
+        return ProjectionStatistics(
+            self.position, self._events_applied, self._batches, self.ledger.last_committed
+        )

@@ -56,6 +56,10 @@ class View:
     def flush(self, out: Writer) -> None:
         """Write what ``apply`` kept back for the end of the page (same transaction)."""
 
+    def written(self) -> None:
+        """Called once a page's statements are committed (what ``apply`` counted is now
+        true; a page that failed is ``reset`` instead)."""
+
     def reset(self) -> None:
         """Forget in-memory state (before a rebuild, after a failed page)."""
 

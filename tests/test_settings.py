@@ -61,8 +61,23 @@ def test_webhook_settings() -> None:
 
 
 def test_secrets_never_show_in_repr() -> None:
-    s = Settings(database_url="postgresql://u:hunter2@h/db", secret_key="sekrit")
-    assert "hunter2" not in repr(s) and "sekrit" not in repr(s)
+    s = Settings(
+        database_url="postgresql://u:hunter2@h/db", secret_key="sekrit", metrics_token="scrape"
+    )
+    assert "hunter2" not in repr(s) and "sekrit" not in repr(s) and "scrape" not in repr(s)
+
+
+def test_log_and_metrics_settings() -> None:
+    default = Settings.from_env({})
+    assert (default.log_level, default.log_format, default.metrics_token) == ("info", None, None)
+    s = Settings.from_env(
+        {"ATP_LOG_LEVEL": "Warning", "ATP_LOG_FORMAT": "JSON", "ATP_METRICS_TOKEN": "t0ken"}
+    )
+    assert (s.log_level, s.log_format, s.metrics_token) == ("warning", "json", "t0ken")
+    with pytest.raises(ValueError, match=r"ATP_LOG_LEVEL must be one of debug, info, warning"):
+        Settings.from_env({"ATP_LOG_LEVEL": "verbose"})
+    with pytest.raises(ValueError, match=r"ATP_LOG_FORMAT must be one of text, json"):
+        Settings.from_env({"ATP_LOG_FORMAT": "xml"})
 
 
 def test_postgres_requires_a_secret_key() -> None:

@@ -25,11 +25,14 @@ from atp.api import (
     _health,
     _inbox,
     _messages,
+    _metrics,
     _session_stream,
     _sessions,
 )
+from atp.api._access_log import HttpStats, note_route, observe_requests
 from atp.api._errors import install_error_handlers
 from atp.api._requests import check_query, method_override, read_params
+from atp.observe import current_request_id
 
 __all__ = ["create_app"]
 
@@ -48,12 +51,18 @@ def create_app(runtime: Runtime) -> QuartTrio:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     for module in (
         _health, _accounts, _agents, _messages, _inbox, _dead_letters, _sessions, _session_stream,
+        _metrics,
     ):  # fmt: skip
         app.register_blueprint(module.blueprint)
     app.before_request(_parse_params)
     app.after_request(_add_request_id)
+    app.after_request(note_route)
     install_error_handlers(app)
-    app.asgi_app = _without_empty_segments(app.asgi_app)  # type: ignore[method-assign]
+    stats = HttpStats()
+    app.config["ATP_METRICS"] = _metrics.registry(runtime, stats)
+    app.asgi_app = observe_requests(  # type: ignore[method-assign,assignment]
+        _without_empty_segments(app.asgi_app), stats
+    )
     return app
 
 
@@ -74,10 +83,9 @@ def _route_as(method: str) -> None:
 
 
 async def _add_request_id(response: Response) -> Response:
-    """The caller's ``x-request-id`` if it is 20-200 bytes long, else a new one."""
-    given = request.headers.get("x-request-id", "")
-    valid = 20 <= len(given) <= 200  # header text is Latin-1: one character a byte
-    response.headers["x-request-id"] = given if valid else secrets.token_urlsafe(15)
+    """The request's id, fixed when it arrived (``_access_log``): the caller's
+    ``x-request-id`` if it is 20-200 bytes long, else a new one."""
+    response.headers["x-request-id"] = current_request_id() or secrets.token_urlsafe(15)
     return response
 
 

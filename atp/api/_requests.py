@@ -10,6 +10,7 @@ from urllib.parse import unquote_to_bytes
 from quart import Response, current_app, g, request
 
 from atp.actors import Command, Principal, Reply, Runtime, Ticket, request_hash
+from atp.api._access_log import note_principal
 from atp.domain import ADDRESS_PREFIX
 from atp.errors import (
     AccountKeyRequired,
@@ -133,6 +134,7 @@ async def authenticate(*kinds: str) -> Principal:
     principal = await runtime().identities.principal(values[0][7:])
     if principal is None:
         raise Unauthorized()
+    note_principal(principal.id)
     if principal.kind not in kinds:
         raise AccountKeyRequired() if "account" in kinds else AgentKeyRequired()
     return principal

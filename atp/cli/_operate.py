@@ -11,7 +11,6 @@ so one of them runs per ledger; another is refused with one line naming the hold
 from __future__ import annotations
 
 import importlib.util
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -25,7 +24,10 @@ if TYPE_CHECKING:
 __all__ = ["migrate", "rebuild_projections", "serve"]
 
 # One module of each package the carrier needs beyond the client's.
-_SERVER_PACKAGES = ("trio", "hypercorn", "quart_trio", "eventsourcing", "psycopg", "psycopg_pool")
+_SERVER_PACKAGES = (
+    "trio", "hypercorn", "quart_trio", "eventsourcing", "psycopg", "psycopg_pool",
+    "pythonjsonlogger", "prometheus_client",
+)  # fmt: skip
 
 
 def _settings() -> Settings:
@@ -35,8 +37,12 @@ def _settings() -> Settings:
             f"the carrier is not installed here ({', '.join(missing)} missing):"
             " pip install 'atp-carrier[server]'"
         )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    return Settings.from_env()
+    settings = Settings.from_env()
+    from atp.observe import configure_logging
+
+    # The one place logging is set up: before anything of the carrier logs.
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
 
 
 @contextmanager

@@ -2,7 +2,7 @@
 
 from atp.ledger._advisory_lock import AdvisoryLock
 from atp.ledger._application import CarrierLedger, Ledger, LedgerConflict, Notification
-from atp.ledger._bridge import Bridge
+from atp.ledger._bridge import Bridge, BridgeStatistics
 from atp.ledger._file_lock import FileLock
 from atp.ledger._ownership import (
     LEDGER,
@@ -22,6 +22,7 @@ __all__ = [
     "LEDGER",
     "AdvisoryLock",
     "Bridge",
+    "BridgeStatistics",
     "CarrierLedger",
     "FileLock",
     "Holder",

@@ -10,12 +10,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar, TypeVarTuple
 
+import attrs
 import trio
 
-__all__ = ["Bridge"]
+__all__ = ["Bridge", "BridgeStatistics"]
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
+
+
+@attrs.frozen
+class BridgeStatistics:
+    """Store calls running in threads now, the most that may, and calls waiting for one."""
+
+    busy: int
+    threads: int
+    waiting: int
 
 
 class Bridge:
@@ -31,3 +41,12 @@ class Bridge:
         was started finishes (or fails) on its own, which keeps commits atomic.
         """
         return await trio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+
+    def statistics(self) -> BridgeStatistics:
+        """Thread use, for /metrics (reads counters; calls nothing)."""
+        limiter = self.limiter
+        return BridgeStatistics(
+            int(limiter.borrowed_tokens),
+            int(limiter.total_tokens),
+            limiter.statistics().tasks_waiting,
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -10,6 +11,8 @@ import trio.testing
 
 from atp.actors import Actor, Reply, Supervisor
 from atp.errors import NotFound, UnexpectedError
+from atp.observe import REQUEST_ID
+from tests.log_capture import captured_logs
 
 
 class Echo(Actor[str]):
@@ -152,3 +155,39 @@ async def test_a_cancelled_asker_waits_until_its_command_is_done(
     with trio.move_on_after(1):
         await actor.ask("slow")
     assert trio.current_time() - started == pytest.approx(11)
+
+
+class Talker(Echo):
+    """An Echo that logs each command it handles."""
+
+    async def handle(self, command: str) -> Reply:
+        logging.getLogger("atp.tests.talker").info("handling %s", command)
+        return await super().handle(command)
+
+
+async def test_an_actor_logs_with_the_id_of_the_request_it_serves_not_of_its_starter(
+    supervisor: Supervisor, autojump_clock: Any
+) -> None:
+    first, second = "first-request-id-000000000", "second-request-id-00000000"
+    with captured_logs("info") as logs:
+        token = REQUEST_ID.set(first)  # the actor's task is started by this request
+        actor = supervisor.actor("t", Talker, lambda: Talker("t"))
+        await actor.ask("one")
+        REQUEST_ID.reset(token)
+        token = REQUEST_ID.set(second)
+        with pytest.raises(UnexpectedError):
+            await actor.ask("crash")
+        REQUEST_ID.reset(token)
+        await supervisor.actor("t", Talker, lambda: Talker("t")).ask("three")  # no request
+    records = logs.records()
+    handled = [
+        (r["message"], r.get("request_id")) for r in records if r["logger"].endswith("talker")
+    ]
+    assert handled == [
+        ("handling one", first),
+        ("handling crash", second),
+        ("handling three", None),
+    ]
+    [crashed] = [r for r in records if "crashed" in r["message"]]
+    assert "request_id" not in crashed  # a crash belongs to the actor, not to a request
+    assert "RuntimeError at " in crashed["message"] and "boom" not in crashed["message"]

@@ -1,0 +1,180 @@
+"""What ``GET /metrics`` reports: the carrier's counters, read when scraped.
+
+A scrape calls the ``statistics()`` of the parts that keep counts (the HTTP edge,
+the supervisor, the journal, the webhook dispatcher, the projection runner and its
+messages view, the thread bridge) and turns them into metric families. Nothing here
+queries a store or waits: each ``statistics()`` only copies integers, so a scrape
+costs the same however busy the carrier is, and it works while the store is away.
+
+Sends, claims and ACKs are the requests to their routes, by answer status, taken from
+the same request counters as ``atp_http_requests_total``: counting them again on the
+send path would cost the hot path something for no new information.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from atp.actors import Runtime
+from atp.api._access_log import HttpStats
+from atp.observe import HistogramSnapshot
+from atp.projections import MessagesView
+
+__all__ = ["CarrierCollector"]
+
+# Routes whose answers count as sends, claims and ACKs (method, route template).
+SENDS = frozenset({
+    ("POST", "/api/messages"),
+    ("POST", "/api/sessions"),
+    ("POST", "/api/sessions/<session_id>/messages"),
+})  # fmt: skip
+CLAIMS = frozenset({("POST", "/api/inbox/claims")})
+ACKS = frozenset({("POST", "/api/deliveries/<delivery_id>/acks")})
+
+
+def _histogram(
+    family: HistogramMetricFamily, labels: list[str], snapshot: HistogramSnapshot
+) -> None:
+    buckets = [("+Inf" if b == float("inf") else repr(float(b)), n) for b, n in snapshot.buckets]
+    family.add_metric(labels, buckets, snapshot.total)
+
+
+def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(name, doc, value=value)
+
+
+def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, value=value)
+
+
+class CarrierCollector(Collector):
+    """Reads the carrier's ``statistics()`` at each scrape (a prometheus-client Collector)."""
+
+    def __init__(self, runtime: Runtime, http: HttpStats) -> None:
+        self.runtime = runtime
+        self.http = http
+        views = [v for v in runtime.projections.views if isinstance(v, MessagesView)]
+        self.messages = views[0] if views else None
+
+    def describe(self) -> Iterable[Metric]:
+        """Nothing to describe ahead: the families are known only at a scrape."""
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        """Every family, from the counters as they are now."""
+        yield from self._http()
+        yield from self._actors()
+        yield from self._journal()
+        yield from self._projections()
+        yield from self._webhooks()
+
+    def _http(self) -> Iterator[Metric]:
+        stats = self.http.statistics()
+        requests = CounterMetricFamily(
+            "atp_http_requests", "HTTP requests answered, by method, route template and status.",
+            labels=["method", "route", "status"],
+        )  # fmt: skip
+        kinds: dict[str, dict[str, int]] = {"sends": {}, "claims": {}, "acks": {}}
+        for (method, route, status), count in stats.requests:
+            requests.add_metric([method, route, str(status)], count)
+            kind = (
+                "sends" if (method, route) in SENDS
+                else "claims" if (method, route) in CLAIMS
+                else "acks" if (method, route) in ACKS
+                else None
+            )  # fmt: skip
+            if kind is not None:
+                by_status = kinds[kind]
+                by_status[str(status)] = by_status.get(str(status), 0) + count
+        yield requests
+        durations = HistogramMetricFamily(
+            "atp_http_request_duration_seconds",
+            "Time from a request's arrival to the end of its answer, by method and route.",
+            labels=["method", "route"],
+        )
+        for (method, route), snapshot in stats.durations:
+            _histogram(durations, [method, route], snapshot)
+        yield durations
+        yield _gauge(
+            "atp_http_requests_in_progress", "Requests being served now.", stats.in_progress
+        )
+        docs = {
+            "sends": "Sends (direct, session openings and turns) answered, by HTTP status.",
+            "claims": "Inbox claims answered, by HTTP status (201 claimed, 200 nothing to claim).",
+            "acks": "ACKs answered, by HTTP status.",
+        }
+        for kind, by_status in kinds.items():
+            family = CounterMetricFamily(f"atp_{kind}", docs[kind], labels=["status"])
+            for answered, count in sorted(by_status.items()):
+                family.add_metric([answered], count)
+            yield family
+
+    def _actors(self) -> Iterator[Metric]:
+        stats = self.runtime.supervisor.statistics()
+        live = GaugeMetricFamily("atp_actors_live", "Actors running now, by kind.", labels=["kind"])
+        for kind, count in stats.running_by_kind:
+            live.add_metric([kind], count)
+        yield live
+        yield _counter("atp_actors_started", "Actors started since start.", stats.started)
+        yield _counter("atp_actor_restarts", "Actor restarts after a crash.", stats.restarts)
+        yield _counter("atp_actors_stopped_idle", "Actors stopped idle.", stats.stopped_idle)
+        yield _gauge("atp_actor_queued_commands", "Commands waiting in actors.", stats.queued)
+
+    def _journal(self) -> Iterator[Metric]:
+        stats = self.runtime.journal.statistics()
+        yield _counter("atp_journal_commits", "Journal commits (transactions).", stats.commits)
+        yield _counter("atp_journal_events", "Events committed to the ledger.", stats.events)
+        yield _counter(
+            "atp_journal_commit_failures", "Journal commits the store refused.", stats.failures
+        )
+        yield _gauge("atp_journal_queued", "Actor batches waiting for a commit.", stats.queued)
+        sizes = HistogramMetricFamily(
+            "atp_journal_commit_batch_size", "Actor batches committed together in one commit."
+        )
+        _histogram(sizes, [], stats.batch_sizes)
+        yield sizes
+        seconds = HistogramMetricFamily(
+            "atp_journal_commit_duration_seconds", "Time one journal commit took."
+        )
+        _histogram(seconds, [], stats.commit_seconds)
+        yield seconds
+        bridge = self.runtime.ledger.bridge.statistics()
+        yield _gauge("atp_store_threads_busy", "Store calls running in threads.", bridge.busy)
+        yield _gauge("atp_store_threads", "Store calls that may run at once.", bridge.threads)
+        yield _gauge("atp_store_calls_waiting", "Store calls waiting for a thread.", bridge.waiting)
+
+    def _projections(self) -> Iterator[Metric]:
+        stats = self.runtime.projections.statistics()
+        yield _gauge("atp_ledger_notification_id", "Last notification id committed.", stats.head)
+        yield _gauge("atp_projection_position", "Last notification in the views.", stats.position)
+        yield _gauge("atp_projection_lag", "Notifications not yet in the views.", stats.lag)
+        yield _counter("atp_projection_events", "Events applied to views.", stats.events_applied)
+        yield _counter("atp_projection_pages", "Pages written to the views.", stats.batches)
+        if self.messages is not None:
+            dead = self.messages.statistics()
+            yield _counter("atp_dead_letters", "Messages parked as dead letters.", dead.parked)
+            yield _counter("atp_dead_letters_redriven", "Dead letters redriven.", dead.redriven)
+            yield _counter("atp_dead_letters_released", "Dead letters released.", dead.released)
+
+    def _webhooks(self) -> Iterator[Metric]:
+        stats = self.runtime.dispatcher.statistics()
+        attempts = CounterMetricFamily(
+            "atp_webhook_attempts", "Webhook attempts finished, by outcome.", labels=["outcome"]
+        )
+        for outcome, count in stats.attempts:
+            attempts.add_metric([outcome], count)
+        yield attempts
+        yield _gauge("atp_webhook_attempts_in_flight", "Webhook attempts running.", stats.in_flight)
+        yield _gauge("atp_webhook_slots", "Webhook attempts that may run at once.", stats.capacity)
+        yield _gauge("atp_webhook_slots_available", "Free webhook slots.", stats.available)
+        yield _gauge(
+            "atp_webhook_attempts_pending", "Webhook attempts waiting for a slot.", stats.pending
+        )
