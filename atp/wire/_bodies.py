@@ -40,19 +40,30 @@ def _non_blank(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         raise ValueError(f"{attribute.name} is blank")
 
 
+def _no_nul(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    # PostgreSQL's text cannot hold NUL; SQLite's can. Refused on both, so that what one
+    # store accepts the other can store too (docs/api.md, "NUL characters").
+    if value is not None and "\x00" in value:
+        raise ValueError(f"{attribute.name} holds a NUL character")
+
+
 @attrs.frozen
 class AccountBody:
     """``POST /api/accounts``: a non-blank name. Any ``plan`` is ignored (always free)."""
 
-    name: str = attrs.field(validator=v.and_(_non_blank, v.max_len(255)))
+    name: str = attrs.field(validator=v.and_(_non_blank, v.max_len(255), _no_nul))
 
 
 @attrs.frozen
 class AgentBody:
     """``POST /api/agents``."""
 
-    display_name: str | None = attrs.field(default=None, validator=v.optional(v.max_len(120)))
-    description: str | None = attrs.field(default=None, validator=v.optional(v.max_len(2000)))
+    display_name: str | None = attrs.field(
+        default=None, validator=v.optional(v.and_(v.max_len(120), _no_nul))
+    )
+    description: str | None = attrs.field(
+        default=None, validator=v.optional(v.and_(v.max_len(2000), _no_nul))
+    )
 
 
 @attrs.frozen
@@ -77,8 +88,8 @@ class SenderPolicyBody:
     """``PUT /api/agents/:id/sender_policies``: one effect, one target (agent xor account)."""
 
     effect: Literal["allow", "block"]
-    sender_agent_id: str | None = None
-    sender_account_id: str | None = None
+    sender_agent_id: str | None = attrs.field(default=None, validator=_no_nul)
+    sender_account_id: str | None = attrs.field(default=None, validator=_no_nul)
 
     def __attrs_post_init__(self) -> None:
         targets = [t for t in (self.sender_agent_id, self.sender_account_id) if t and t.strip()]
