@@ -26,6 +26,7 @@ from atp.api import (
     _health,
     _inbox,
     _messages,
+    _openapi,
     _session_stream,
     _sessions,
 )
@@ -49,7 +50,8 @@ def create_app(runtime: Runtime) -> QuartTrio:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.converters["default"] = _NulFreeSegment  # read as each route is added
     for module in (
-        _health, _accounts, _agents, _messages, _inbox, _dead_letters, _sessions, _session_stream,
+        _health, _openapi, _accounts, _agents, _messages, _inbox, _dead_letters, _sessions,
+        _session_stream,
     ):  # fmt: skip
         app.register_blueprint(module.blueprint)
     app.before_request(_parse_params)

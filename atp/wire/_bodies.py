@@ -11,7 +11,7 @@ plain exception, because Quart-Trio unwraps exception groups (and cattrs'
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar, cast
 
 import attrs
@@ -27,6 +27,7 @@ __all__ = [
     "LeaseBody",
     "SenderPolicyBody",
     "SigningKeyRotationBody",
+    "TextRule",
     "WaitBody",
     "WebhookAuthentication",
     "parse_body",
@@ -35,16 +36,26 @@ __all__ = [
 T = TypeVar("T")
 
 
-def _non_blank(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and not value.strip():
-        raise ValueError(f"{attribute.name} is blank")
+@attrs.frozen
+class TextRule:
+    """A string validator that can also say, as JSON Schema, what it accepts (the
+    OpenAPI document is built from these classes: ``atp.wire.body_schema``)."""
+
+    reason: str
+    accepts: Callable[[str], bool]
+    json_schema: dict[str, Any]
+
+    def __call__(self, _: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None and not self.accepts(value):
+            raise ValueError(f"{attribute.name} {self.reason}")
 
 
-def _no_nul(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    # PostgreSQL's text cannot hold NUL; SQLite's can. Refused on both, so that what one
-    # store accepts the other can store too (docs/api.md, "NUL characters").
-    if value is not None and "\x00" in value:
-        raise ValueError(f"{attribute.name} holds a NUL character")
+_non_blank = TextRule("is blank", lambda text: bool(text.strip()), {"pattern": r"\S"})
+# PostgreSQL's text cannot hold NUL; SQLite's can. Refused on both, so that what one
+# store accepts the other can store too (docs/api.md, "NUL characters").
+_no_nul = TextRule(
+    "holds a NUL character", lambda text: "\x00" not in text, {"pattern": "^[^\\u0000]*$"}
+)
 
 
 @attrs.frozen
