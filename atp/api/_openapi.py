@@ -150,7 +150,7 @@ def _successes(route: Route) -> dict[str, Any]:
     answers: dict[str, Any] = {}
     for status, name in route.answers.items():
         if name == "EventStream":
-            content = {"text/event-stream": {"schema": {"type": "string"}}}
+            content = {"text/event-stream": {"schema": ref("StreamEvent")}}
         elif name == "OpenAPI":
             content = {"application/json": {"schema": {"type": "object"}}}
         else:

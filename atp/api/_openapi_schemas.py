@@ -317,6 +317,29 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "created_at": _TIME,
         }
     ),
+    "StreamEvent": {
+        "description": "One Server-Sent Event: `message` (the opening or a turn, as the "
+        "transcript shows it) or `status` (a change of the session's status); its `id` is "
+        "the position to resume after with Last-Event-ID.",
+        "oneOf": [
+            _object(
+                {
+                    "event": {"const": name},
+                    "id": {"type": "string", "pattern": "^[0-9]+$"},
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "contentSchema": data,
+                    },
+                },
+                {"retry": {"type": "integer"}},
+            )
+            for name, data in (
+                ("message", ref("MessageStatus")),
+                ("status", _object({"status": _enum(get_args(SessionStatus)), "at": _TIME})),
+            )
+        ],
+    },
     "SessionMessage": _object({"session": ref("Session"), "message_status": ref("MessageStatus")}),
     "SessionOnly": _object({"session": ref("Session")}),
     "Transcript": _object(
