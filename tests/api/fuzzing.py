@@ -87,6 +87,8 @@ class FuzzServer:
     drop_schema: tuple[str, str] | None = None  # (server url, schema) on PostgreSQL
     calls: Counter[str] = attrs.field(factory=Counter)
     answers: Counter[tuple[str, int]] = attrs.field(factory=Counter)  # (operation, status)
+    # Hypothesis seeds the global ``random`` alike for every example; this one varies.
+    rng: random.Random = attrs.field(factory=random.Random)
 
     def record(self, case: Any, response: Any) -> None:
         """Count ``response``'s status for ``case``'s operation (the run's report)."""
@@ -124,21 +126,21 @@ class FuzzServer:
                 # answers are tested in test_session_stream.py.
                 headers["Last-Event-ID"] = "not-a-number"
         else:
-            agent = random.choice(["a1", "a1", "a2", "b1"])
-        if "agentKey" in kinds and ("accountKey" not in kinds or random.random() < 0.5):
+            agent = self.rng.choice(["a1", "a1", "a2", "b1"])
+        if "agentKey" in kinds and ("accountKey" not in kinds or self.rng.random() < 0.5):
             headers["Authorization"] = f"Bearer {self.principals.agents[agent][1]}"
         elif "accountKey" in kinds:
             account = self.principals.account2 if agent == "b1" else self.principals.account1
             headers["Authorization"] = f"Bearer {account}"
         case.headers = headers
-        if case.path_parameters and "agent_id" in case.path_parameters and random.random() < 0.7:
+        if case.path_parameters and "agent_id" in case.path_parameters and self.rng.random() < 0.7:
             case.path_parameters["agent_id"] = self.principals.agents[agent][0]
         body = case.body
-        if isinstance(body, dict) and "to" in body and (linked or random.random() < 0.7):
+        if isinstance(body, dict) and "to" in body and (linked or self.rng.random() < 0.7):
             to = (
                 ("a2" if "sessions" in label else "a1")
                 if linked
-                else random.choice(["a1", "a2", "b1"])
+                else self.rng.choice(["a1", "a2", "b1"])
             )
             body["to"] = self.principals.address(to)
         if isinstance(body, dict) and isinstance(body.get("wait_seconds"), int):
