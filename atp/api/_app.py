@@ -16,6 +16,7 @@ from typing import Any
 from quart import Response, request
 from quart.globals import request_ctx
 from quart_trio import QuartTrio
+from werkzeug.routing import BaseConverter
 
 from atp.actors import Runtime
 from atp.api import (
@@ -26,6 +27,7 @@ from atp.api import (
     _inbox,
     _messages,
     _metrics,
+    _openapi,
     _session_stream,
     _sessions,
 )
@@ -49,9 +51,10 @@ def create_app(runtime: Runtime) -> QuartTrio:
     app.config["JSON_SORT_KEYS"] = False
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False  # read as each route is added
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.url_map.converters["default"] = _NulFreeSegment  # read as each route is added
     for module in (
-        _health, _accounts, _agents, _messages, _inbox, _dead_letters, _sessions, _session_stream,
-        _metrics,
+        _health, _openapi, _accounts, _agents, _messages, _inbox, _dead_letters, _sessions,
+        _session_stream, _metrics,
     ):  # fmt: skip
         app.register_blueprint(module.blueprint)
     app.before_request(_parse_params)
@@ -64,6 +67,16 @@ def create_app(runtime: Runtime) -> QuartTrio:
         _without_empty_segments(app.asgi_app), stats
     )
     return app
+
+
+class _NulFreeSegment(BaseConverter):
+    """A path parameter as Werkzeug's default converter reads it, minus the NUL character.
+
+    No id holds a NUL, and PostgreSQL cannot compare text with one, so a ``%00`` in an
+    id matches no route: ``404 not_found``, as for any unknown path.
+    """
+
+    regex = "[^/\x00]+"
 
 
 async def _parse_params() -> None:

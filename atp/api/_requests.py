@@ -100,13 +100,18 @@ def method_override() -> str | None:
     return None
 
 
+# A whole number as query text: ASCII digits only (str.isdecimal also takes the digits of
+# other scripts), and few enough that int() is cheap and within its digit limit.
+_DIGITS = re.compile(r"[0-9]{1,20}")
+
 # A "%" that does not start an escape of two hex digits.
 _BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 
 
 def check_query(query: bytes) -> None:
     """Refuse a query string the reference's parser refuses: a broken ``%`` escape, or
-    escapes that do not decode to UTF-8.
+    escapes that do not decode to UTF-8; and beyond it, one that holds a NUL (``%00``),
+    which no stored string or id may hold.
 
     Raises:
         MalformedRequest: answered 400 ``invalid_request``.
@@ -116,9 +121,12 @@ def check_query(query: bytes) -> None:
     if _BAD_ESCAPE.search(query):
         raise MalformedRequest("query string has a broken escape")
     try:
-        unquote_to_bytes(query.replace(b"+", b" ")).decode("utf-8")
+        text = unquote_to_bytes(query.replace(b"+", b" ")).decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedRequest("query string is not UTF-8") from None
+    if "\x00" in text:
+        # Query parameters join the body's (read_params): no value may hold a NUL.
+        raise MalformedRequest("query string holds a NUL character")
 
 
 async def authenticate(*kinds: str) -> Principal:
@@ -204,8 +212,8 @@ async def resolve_recipient(address: str) -> str:
         RecipientNotFound: no such active agent.
     """
     agent_id = address.removeprefix(ADDRESS_PREFIX)
-    if agent_id == address or not agent_id:
-        raise RecipientNotFound()
+    if agent_id == address or not agent_id or "\x00" in agent_id:
+        raise RecipientNotFound()  # no address holds a NUL (PostgreSQL could not look it up)
     agent = await runtime().identities.agent(agent_id)
     if agent is None or agent.status != "active" or agent.address != address:
         raise RecipientNotFound()
@@ -234,8 +242,8 @@ def whole_number(value: object, low: int, high: int) -> int:
     Raises:
         InvalidRequest: anything else.
     """
-    if isinstance(value, str) and value.isdecimal():
-        value = int(value)
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        value = int(value)  # at most 20 ASCII digits: int() never meets its length limit
     if type(value) is not int or not low <= value <= high:
         raise InvalidRequest(f"expected a whole number in [{low}, {high}]")
     return value

@@ -12,6 +12,7 @@ connections alive; the stream ends after the session's final status.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -26,11 +27,13 @@ from atp.errors import InvalidRequest
 from atp.projections import Queries
 from atp.wire import iso, viewer_document
 
-__all__ = ["HEARTBEAT_SECONDS", "blueprint"]
+__all__ = ["HEARTBEAT_SECONDS", "MAX_VERSION", "blueprint"]
 
 blueprint = Blueprint("session_stream", __name__)
 
 HEARTBEAT_SECONDS = 15.0
+MAX_VERSION = 2**63 - 1
+_DIGITS = re.compile(r"[0-9]{1,19}")
 _FINAL = frozenset(STATUS_AFTER.values()) - {"open"}  # rejected, failed, closed
 
 
@@ -100,10 +103,13 @@ def _last_event_id(value: str | None) -> int:
     """The version to resume after: 0 (from the start) without the header.
 
     Raises:
-        InvalidRequest: not a whole number.
+        InvalidRequest: not a whole number of ASCII digits, or 2**63 or more.
     """
     if value is None or not value.strip():
         return 0
-    if not value.strip().isdecimal():
-        raise InvalidRequest("Last-Event-ID must be a whole number")
-    return int(value.strip())
+    text = value.strip()
+    # A version is a signed 64-bit integer in both stores: a longer number could never
+    # be one (and int() refuses more than 4300 digits), a larger one overflows the query.
+    if not _DIGITS.fullmatch(text) or int(text) > MAX_VERSION:
+        raise InvalidRequest("Last-Event-ID must be a whole number below 2**63")
+    return int(text)

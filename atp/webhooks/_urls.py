@@ -30,6 +30,7 @@ from atp.errors import InvalidWebhookUrl
 __all__ = ["check_webhook_url", "is_public_address"]
 
 _MAX_URL_LENGTH = 2048
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SCHEMES = frozenset({"http", "https"})
 
 # IPv4 ranges that are never a public webhook endpoint (contract §5.2).
@@ -121,7 +122,8 @@ def check_webhook_url(url: object, *, allow_private: bool = False) -> str:
 
     Raises:
         InvalidWebhookUrl: if ``url`` is not a string, is blank, longer than 2048
-            characters, not http(s), has no host or a bad port, names localhost, or is
+            characters, holds a control character (NUL included), not http(s), has no
+            host or a bad port, names localhost, or is
             an IP literal that is not public (the last two unless ``allow_private``).
     """
     if not isinstance(url, str):
@@ -131,6 +133,9 @@ def check_webhook_url(url: object, *, allow_private: bool = False) -> str:
         raise InvalidWebhookUrl("url is blank")
     if len(trimmed) > _MAX_URL_LENGTH:
         raise InvalidWebhookUrl(f"url is longer than {_MAX_URL_LENGTH} characters")
+    if _CONTROL.search(trimmed):
+        # No URL holds one (RFC 3986); a NUL would also be unstorable on PostgreSQL.
+        raise InvalidWebhookUrl("url holds a control character")
     try:
         parts = urlsplit(trimmed)
         port = parts.port  # parsed lazily; raises on a non-numeric or out-of-range port

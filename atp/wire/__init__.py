@@ -15,6 +15,7 @@ from atp.wire._bodies import (
     LeaseBody,
     SenderPolicyBody,
     SigningKeyRotationBody,
+    TextRule,
     WaitBody,
     WebhookAuthentication,
     parse_body,
@@ -34,6 +35,7 @@ from atp.wire._render import (
     signing_key_document,
     viewer_document,
 )
+from atp.wire._schema import body_schema
 
 __all__ = [
     "A2A_CONTENT_TYPE",
@@ -48,10 +50,12 @@ __all__ = [
     "NotJson",
     "SenderPolicyBody",
     "SigningKeyRotationBody",
+    "TextRule",
     "WaitBody",
     "WebhookAuthentication",
     "ack_document",
     "agent_document",
+    "body_schema",
     "check_payload",
     "claim_document",
     "iso",

@@ -11,7 +11,7 @@ plain exception, because Quart-Trio unwraps exception groups (and cattrs'
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar, cast
 
 import attrs
@@ -27,6 +27,7 @@ __all__ = [
     "LeaseBody",
     "SenderPolicyBody",
     "SigningKeyRotationBody",
+    "TextRule",
     "WaitBody",
     "WebhookAuthentication",
     "parse_body",
@@ -35,24 +36,45 @@ __all__ = [
 T = TypeVar("T")
 
 
-def _non_blank(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and not value.strip():
-        raise ValueError(f"{attribute.name} is blank")
+@attrs.frozen
+class TextRule:
+    """A string validator that can also say, as JSON Schema, what it accepts (the
+    OpenAPI document is built from these classes: ``atp.wire.body_schema``)."""
+
+    reason: str
+    accepts: Callable[[str], bool]
+    json_schema: dict[str, Any]
+
+    def __call__(self, _: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None and not self.accepts(value):
+            raise ValueError(f"{attribute.name} {self.reason}")
+
+
+_non_blank = TextRule("is blank", lambda text: bool(text.strip()), {"pattern": r"\S"})
+# PostgreSQL's text cannot hold NUL; SQLite's can. Refused on both, so that what one
+# store accepts the other can store too (docs/api.md, "NUL characters").
+_no_nul = TextRule(
+    "holds a NUL character", lambda text: "\x00" not in text, {"pattern": "^[^\\u0000]*$"}
+)
 
 
 @attrs.frozen
 class AccountBody:
     """``POST /api/accounts``: a non-blank name. Any ``plan`` is ignored (always free)."""
 
-    name: str = attrs.field(validator=v.and_(_non_blank, v.max_len(255)))
+    name: str = attrs.field(validator=v.and_(_non_blank, v.max_len(255), _no_nul))
 
 
 @attrs.frozen
 class AgentBody:
     """``POST /api/agents``."""
 
-    display_name: str | None = attrs.field(default=None, validator=v.optional(v.max_len(120)))
-    description: str | None = attrs.field(default=None, validator=v.optional(v.max_len(2000)))
+    display_name: str | None = attrs.field(
+        default=None, validator=v.optional(v.and_(v.max_len(120), _no_nul))
+    )
+    description: str | None = attrs.field(
+        default=None, validator=v.optional(v.and_(v.max_len(2000), _no_nul))
+    )
 
 
 @attrs.frozen
@@ -77,8 +99,8 @@ class SenderPolicyBody:
     """``PUT /api/agents/:id/sender_policies``: one effect, one target (agent xor account)."""
 
     effect: Literal["allow", "block"]
-    sender_agent_id: str | None = None
-    sender_account_id: str | None = None
+    sender_agent_id: str | None = attrs.field(default=None, validator=_no_nul)
+    sender_account_id: str | None = attrs.field(default=None, validator=_no_nul)
 
     def __attrs_post_init__(self) -> None:
         targets = [t for t in (self.sender_agent_id, self.sender_account_id) if t and t.strip()]
