@@ -21,6 +21,7 @@ import attrs
 import trio
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 
+from atp.errors import StoreUnavailable
 from atp.ledger import Ledger, LedgerConflict
 
 __all__ = ["JournalStatistics", "JournalWriter"]
@@ -130,8 +131,10 @@ class JournalWriter:
                 await self._commit_batch([request])
             return
         except Exception as exc:
-            # Class only: a store error's text can quote the rows it failed on.
-            log.error("journal commit failed (%s)", type(exc).__name__)
+            # Class only: a store error's text can quote the rows it failed on. An absent
+            # store is logged once, by its record (atp.ledger), not once a batch.
+            if not isinstance(exc, StoreUnavailable):
+                log.error("journal commit failed (%s)", type(exc).__name__)
             for request in batch:
                 self._answer(request, error=exc)
             return

@@ -126,7 +126,9 @@ class MailboxWindow:
         await runtime.projections.wait_current()
         limit = len(self.open) + len(self.overflow) + window
         ids = await runtime.queries.open_message_ids(self.agent_id, limit)
-        seen_end = len(ids) < limit
+        # Views stuck on an event lack what came after it: more may wait beyond the
+        # window than they show, so it is looked for again (once they have moved on).
+        seen_end = len(ids) < limit and runtime.projections.stuck is None
         waiting = [i for i in ids if i not in self.open][: None if seen_end else window]
         live = {i: m for i in waiting if (m := changed.get(i) or self.live(i)) is not None}
         stored = await runtime.ledger.load_all(

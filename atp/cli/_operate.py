@@ -3,14 +3,21 @@
 These import the server lazily: the client commands must start fast, and a client-only
 install (``pip install atp-carrier``, without the ``server`` extra) has none of the
 server's packages. There these commands say what to install instead of a traceback.
+
+A store that cannot be used as configured (unreachable, no such database or schema,
+wrong password, not migrated, a damaged file) ends them with one line that says what is
+wrong and what to do, and exit status 1: never a traceback, never the password.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from atp.cli._output import CliError
+from atp.errors import ProjectionStuck, StoreSetupError
 from atp.settings import Settings
 
 __all__ = ["migrate", "rebuild_projections", "serve"]
@@ -30,35 +37,64 @@ def _settings() -> Settings:
     return Settings.from_env()
 
 
+@contextmanager
+def _one_line() -> Iterator[None]:
+    """Turn a failure an operator can fix into the CLI's one line (``error: ...``).
+
+    Inside ``trio.run`` an error can come wrapped in exception groups (one per nursery
+    it left); a group of one is unwrapped to find it.
+    """
+    try:
+        yield
+    except BaseException as exc:
+        inner = exc
+        while isinstance(inner, BaseExceptionGroup) and len(inner.exceptions) == 1:
+            inner = inner.exceptions[0]
+        if isinstance(inner, StoreSetupError | ProjectionStuck | ValueError):
+            raise CliError(str(inner)) from None
+        raise
+
+
+def _in_trio(settings: Settings, run: Callable[[Settings], object]) -> None:
+    import trio
+
+    with _one_line():
+        trio.run(run, settings)  # type: ignore[arg-type]
+
+
 def serve() -> None:
     """Run the carrier (HTTP API, actors, projections) until SIGINT or SIGTERM."""
     settings = _settings()
-    import trio
-
     from atp.serve import serve as run
 
-    trio.run(run, settings)
+    _in_trio(settings, run)
 
 
 def migrate() -> None:
     """Apply the packaged migrations to the configured store."""
     settings = _settings()
+    from atp.ledger import check_store, describe_store_error
     from atp.projections import apply_migrations, open_view_store
 
-    store = open_view_store(settings)
-    try:
-        applied = apply_migrations(store)
-    finally:
-        store.close()
+    with _one_line():
+        check_store(settings)
+        try:
+            store = open_view_store(settings)
+            try:
+                applied = apply_migrations(store)
+            finally:
+                store.close()
+        except OSError:
+            raise  # no migrations in the package: its own message says so
+        except Exception as exc:
+            raise StoreSetupError(describe_store_error(exc)) from exc
     print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none needed'}")
 
 
 def rebuild_projections() -> None:
     """Rebuild every read model from the ledger."""
     settings = _settings()
-    import trio
-
-    trio.run(_rebuild, settings)
+    _in_trio(settings, _rebuild)
 
 
 async def _rebuild(settings: Settings) -> None:

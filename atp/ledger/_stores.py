@@ -8,7 +8,22 @@ import attrs
 
 from atp.settings import Settings
 
-__all__ = ["PostgresTarget", "eventsourcing_env", "postgres_target"]
+__all__ = [
+    "CONNECT_TIMEOUT_KEY",
+    "PostgresTarget",
+    "eventsourcing_env",
+    "libpq_seconds",
+    "postgres_target",
+]
+
+# Our own key in eventsourcing's environment: libpq's connect timeout for the ledger's
+# pool (``LedgerPostgresFactory``; eventsourcing sets none).
+CONNECT_TIMEOUT_KEY = "ATP_LIBPQ_CONNECT_TIMEOUT"
+
+
+def libpq_seconds(seconds: float) -> int:
+    """A timeout as libpq takes it: whole seconds, and 2 at least (it treats 1 as 2)."""
+    return max(2, round(seconds))
 
 
 @attrs.frozen
@@ -22,11 +37,17 @@ class PostgresTarget:
     password: str = attrs.field(repr=False)
     schema: str
 
-    def conninfo(self) -> str:
-        """A libpq conninfo string (psycopg) with the schema on the search path."""
+    def conninfo(self, connect_timeout: float | None = None) -> str:
+        """A libpq conninfo string (psycopg) with the schema on the search path.
+
+        ``connect_timeout`` bounds each connection attempt (libpq counts whole
+        seconds, at least 2); without it libpq waits for the operating system.
+        """
         parts = [
             f"host={self.host}", f"port={self.port}", f"dbname={self.dbname}", f"user={self.user}",
         ]  # fmt: skip
+        if connect_timeout is not None:
+            parts.append(f"connect_timeout={libpq_seconds(connect_timeout)}")
         if self.password:
             parts.append(f"password={self.password}")
         if self.schema:
@@ -73,6 +94,10 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_PASSWORD": target.password,
         "POSTGRES_POOL_SIZE": str(settings.db_threads),
         "POSTGRES_MAX_OVERFLOW": "0",
+        # How long a call waits for a pooled connection (eventsourcing's default is
+        # 30 s): past it the call fails and the request is answered 503.
+        "POSTGRES_CONNECT_TIMEOUT": str(libpq_seconds(settings.store_timeout)),
+        CONNECT_TIMEOUT_KEY: str(libpq_seconds(settings.store_timeout)),
     }
     if target.schema:
         env["POSTGRES_SCHEMA"] = target.schema
