@@ -108,6 +108,12 @@ class MailboxWindow:
             for delivery in evicted.deliveries:
                 self.delivery_index.pop(delivery["id"], None)
 
+    def should_page_in(self) -> bool:
+        """Whether open messages wait beyond the window, to be paged in now. Not while the
+        views are stuck: they lack what came after the stuck event, so paging in would find
+        nothing, over and over; a claim or the sweep pages in once they have moved on."""
+        return self.beyond and self.runtime.projections.stuck is None
+
     def has_queued(self) -> bool:
         """Whether a message in the window still waits to be handed out."""
         return any(m.carrier_status == "queued" for m in self.open.values())
