@@ -17,8 +17,8 @@ import pytest
 import trio
 
 from atp.actors import Runtime
-from atp.domain import Account, Agent, new_id, new_token, token_hash
 from atp.settings import Settings
+from tests import helpers
 from tests.helpers import Agent as ApiAgent
 from tests.helpers import text
 from tests.mock_clock import EPOCH, clock, open_carrier
@@ -35,21 +35,7 @@ def now() -> datetime:
 
 async def write_straight(runtime: Runtime, name: str, display_name: str) -> ApiAgent:
     """An account and its agent, saved to the ledger directly (no edge, no actor)."""
-    account_token, agent_token = new_token("ak"), new_token("agk")
-    account = Account(
-        account_id=new_id("acct"), name=name, plan="free",
-        key_id=new_id("acctkey"), key_hash=token_hash(account_token), at=now(),
-    )  # fmt: skip
-    agent_id = new_id("agt")
-    account.admit_agent(agent_id, 2)
-    agent = Agent(
-        agent_id=agent_id, account_id=account.account_id, display_name=display_name,
-        description=display_name, key_id=new_id("agtkey"), key_hash=token_hash(agent_token),
-        at=now(),
-    )  # fmt: skip
-    agent.set_webhook_endpoint(f"https://example.com/{display_name}", "sealed", None, now())
-    await runtime.ledger.save([*account.collect_events(), *agent.collect_events()])
-    return ApiAgent(agent_id, agent.address, agent_token, account_token, account.account_id)
+    return await helpers.write_straight(runtime.ledger, name, display_name, now())
 
 
 async def test_a_nul_in_stored_strings_never_stops_the_views(
