@@ -87,7 +87,8 @@ def never_migrated(request: pytest.FixtureRequest, tmp: Path) -> Case:
 
 def no_secret_key(request: pytest.FixtureRequest, tmp: Path) -> Case:
     url: str = request.getfixturevalue("postgres_url")
-    return Case({"ATP_DATABASE_URL": url, "ATP_SECRET_KEY": ""}, ("ATP_SECRET_KEY is required",))
+    says = ("ATP_SECRET_KEY is required", "set it to a long random string")
+    return Case({"ATP_DATABASE_URL": url, "ATP_SECRET_KEY": ""}, says)
 
 
 def damaged_views(request: pytest.FixtureRequest, tmp: Path) -> Case:

@@ -158,3 +158,34 @@ async def test_a_runner_stuck_before_a_later_message_pages_it_in_once_it_moves_o
         claim = await api.claim(beta, 60)
         assert claim.status_code == 201, claim.text
         assert claim.json()["message"]["id"] == sent
+
+
+def _lose_tail(runtime: Runtime, message_ids: list[str]) -> None:
+    """What a crash of the database server does to the views' last commits (they do not
+    wait for the disk): the pages that wrote these messages are gone, tracking included."""
+    with runtime.queries.store.transaction() as cur:
+        marks = ", ".join("?" * len(message_ids))
+        cur.execute(f"SELECT min(position) FROM atp_messages WHERE id IN ({marks})", message_ids)
+        first = int(cur.fetchone()[0])
+        cur.execute(f"DELETE FROM atp_deliveries WHERE message_id IN ({marks})", message_ids)
+        cur.execute(f"DELETE FROM atp_inbox WHERE message_id IN ({marks})", message_ids)
+        cur.execute(f"DELETE FROM atp_messages WHERE id IN ({marks})", message_ids)
+        cur.execute("UPDATE atp_tracking SET position = ?", (first - 1,))
+
+
+async def test_views_whose_store_lost_its_last_commits_apply_them_again(
+    settings: Settings, clock: object
+) -> None:
+    async with open_carrier(settings) as (api, runtime):
+        alpha, beta = await api.pair()
+        sent = [
+            (await api.send(alpha, beta, text(f"m-{n}"))).json()["message"]["id"] for n in range(3)
+        ]
+        await runtime.projections.wait_current()
+        await runtime.ledger.bridge.run(_lose_tail, runtime, sent[1:])
+        # The next page finds tracking where the runner did not leave it, and goes back.
+        sent.append((await api.send(alpha, beta, text("m-3"))).json()["message"]["id"])
+        for message_id in sent:
+            r = await api.status(alpha.token, message_id)
+            assert r.status_code == 200, (message_id, r.text)
+        assert runtime.projections.stuck is None
