@@ -63,9 +63,8 @@ log = logging.getLogger("atp.serve")
 @asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """Open the stores, run the carrier's tasks, yield the runtime; stop them in order on exit."""
-    settings = settings.with_secret_key()
     bridge = Bridge(settings.db_threads)
-    ledger, store = await _open_stores(settings, bridge)
+    settings, ledger, store = await _open_stores(settings, bridge)
     try:
 
         async def load_messages(wanted: Sequence[tuple[UUID, int]]) -> dict[UUID, Message]:
@@ -122,16 +121,21 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             await bridge.run_always(ledger.close)
 
 
-async def _open_stores(settings: Settings, bridge: Bridge) -> tuple[Ledger, ViewStore]:
+async def _open_stores(settings: Settings, bridge: Bridge) -> tuple[Settings, Ledger, ViewStore]:
     """Check the store, open the views and check they are migrated, then the ledger
-    (which creates its tables: not in a database that fails the checks).
+    (which creates its tables: not in a database that fails the checks). Returns the
+    settings with their secret key (the embedded store's is made in its data dir).
 
     Raises:
         StoreSetupError: the store cannot be used as configured (one line: why, what to do).
+        ValueError: PostgreSQL without ``ATP_SECRET_KEY`` (before any connection).
     """
+    if settings.store == "postgresql":
+        settings = settings.with_secret_key()
     store: ViewStore | None = None
     try:
         await bridge.run(check_store, settings)
+        settings = settings.with_secret_key()
         store = await bridge.run(open_view_store, settings)
         if settings.store == "sqlite":
             # The embedded default migrates itself; PostgreSQL is migrated by `atp migrate`.
@@ -142,12 +146,13 @@ async def _open_stores(settings: Settings, bridge: Bridge) -> tuple[Ledger, View
                 f" {pending[0]}): run `atp migrate` with the same ATP_DATABASE_URL, then"
                 " start again"
             )
-        return await bridge.run(Ledger, settings, bridge), store
+        return settings, await bridge.run(Ledger, settings, bridge), store
     except BaseException as exc:
         if store is not None:
             with trio.CancelScope(shield=True):
                 await bridge.run_always(store.close)
-        if isinstance(exc, Exception) and not isinstance(exc, StoreSetupError | OSError):
+        passes = StoreSetupError | OSError | ValueError  # each says what is wrong itself
+        if isinstance(exc, Exception) and not isinstance(exc, passes):
             raise StoreSetupError(describe_store_error(exc)) from exc
         raise
 

@@ -111,6 +111,12 @@ def unwritable_views(request: pytest.FixtureRequest, tmp: Path) -> Case:
     return Case({}, ("views database", "not readable and writable"))
 
 
+def unwritable_data_dir(request: pytest.FixtureRequest, tmp: Path) -> Case:
+    (tmp / "var").mkdir()
+    request.getfixturevalue("unwritable")(tmp / "var")
+    return Case({}, ("ATP_DATA_DIR", "is not writable"))
+
+
 @pytest.fixture
 def unwritable() -> Iterator[Callable[[Path], None]]:
     """Make files unwritable for this process; root ignores modes, so root makes them
@@ -119,7 +125,7 @@ def unwritable() -> Iterator[Callable[[Path], None]]:
 
     def make(path: Path) -> None:
         if os.geteuid() != 0:
-            path.chmod(0o444)
+            path.chmod(0o555 if path.is_dir() else 0o444)
         else:
             chattr = shutil.which("chattr")
             assert chattr is not None, "root needs chattr to make a file unwritable"
@@ -141,7 +147,7 @@ CASES = [
     (no_secret_key, SERVE),
     (damaged_views, SERVE), (damaged_views, MIGRATE),
     (damaged_ledger, REBUILD),
-    (unwritable_views, SERVE),
+    (unwritable_views, SERVE), (unwritable_data_dir, SERVE),
 ]  # fmt: skip
 
 

@@ -144,6 +144,11 @@ def _check_data_dir(data_dir: Path) -> None:
             f"ATP_DATA_DIR {data_dir} is not writable by this user: give it to this user"
             " (chown) or point ATP_DATA_DIR elsewhere"
         )
+    key = data_dir / "secret_key"
+    if key.exists() and not os.access(key, os.R_OK):
+        raise StoreSetupError(
+            f"the secret key {key} is not readable by this user: fix its owner or mode"
+        )
     for name, what, advice in _FILES:
         path = data_dir / name
         if not path.exists():
