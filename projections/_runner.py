@@ -50,7 +50,7 @@ __all__ = ["ProjectionRunner", "ProjectionStatistics"]
 log = logging.getLogger(__name__)
 
 _TRACKING_KEY = "views"
-_AWAY_BACKOFF = Backoff(first=0.1, cap=2.0)  # after the store is back, between tries
+_AWAY_BACKOFF = Backoff(first=0.1, cap=2.0)  # calls fail, the store not (yet) known away
 _STUCK_BACKOFF = Backoff(first=1.0, cap=30.0)
 
 
@@ -113,8 +113,9 @@ class ProjectionRunner:
                 await self.ledger.wait_committed(self.position)
                 with trio.move_on_after(_GATHER_SECONDS):  # unless a reader waits
                     await self._awaited.wait()
+            elif (store := self.ledger.bridge.store).away:
+                await store.wait_available()  # paced by the watch: go on as soon as it is back
             else:
-                await self.ledger.bridge.store.wait_available()
                 await trio.sleep(retry)
             retry = await self._try_catch_up()
 
@@ -122,7 +123,8 @@ class ProjectionRunner:
         """Catch up; None if done, else the seconds to wait before trying again."""
         try:
             if self._failures:
-                await self._resynced()
+                async with self._applying:
+                    await self._resynced()
             await self.catch_up()
         except StoreUnavailable:
             self._failures += 1
