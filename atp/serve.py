@@ -100,9 +100,10 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         )
         runtime.dispatcher = WebhookDispatcher(runtime, client)
 
-        async def probe() -> None:
+        async def probe() -> None:  # both stores, within the store timeout in all
+            deadline = trio.current_time() + settings.store_timeout
             await bridge.probe(ledger.probe_sync, within=settings.store_timeout)
-            await bridge.probe(store.probe, within=settings.store_timeout)
+            await bridge.probe(store.probe, within=max(0.0, deadline - trio.current_time()))
 
         async with trio.open_nursery() as carrier:
             await carrier.start(StoreWatch(bridge.store, probe).run)

@@ -28,7 +28,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from psycopg.sql import SQL, Identifier, Literal
 from psycopg_pool import PoolTimeout
 
-from atp.ledger._stores import CONNECT_TIMEOUT_KEY
+from atp.ledger._stores import CONNECT_TIMEOUT_KEY, LIVENESS
 
 __all__ = ["LedgerPostgresFactory", "LedgerPostgresRecorder"]
 
@@ -169,6 +169,7 @@ class LedgerPostgresFactory(PostgresFactory):
         timeout = self.env.get(CONNECT_TIMEOUT_KEY)
         if timeout and isinstance(pool.kwargs, dict):
             pool.kwargs["connect_timeout"] = int(timeout)
+            pool.kwargs.update(LIVENESS)
         pool.reconnect_timeout = _RECONNECT_FOR
 
     def check_pool(self) -> None:

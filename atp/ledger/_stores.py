@@ -10,6 +10,7 @@ from atp.settings import Settings
 
 __all__ = [
     "CONNECT_TIMEOUT_KEY",
+    "LIVENESS",
     "PostgresTarget",
     "eventsourcing_env",
     "libpq_seconds",
@@ -19,6 +20,13 @@ __all__ = [
 # Our own key in eventsourcing's environment: libpq's connect timeout for the ledger's
 # pool (``LedgerPostgresFactory``; eventsourcing sets none).
 CONNECT_TIMEOUT_KEY = "ATP_LIBPQ_CONNECT_TIMEOUT"
+# A server that vanishes from the network (no reset, no refusal) must not hold a call for
+# the operating system's minutes: unacknowledged data fails the connection after 10 s,
+# and an idle one is found dead after 10 + 3 x 5 s. A busy server still acknowledges.
+LIVENESS = {
+    "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}  # fmt: skip
 
 
 def libpq_seconds(seconds: float) -> int:
@@ -41,13 +49,15 @@ class PostgresTarget:
         """A libpq conninfo string (psycopg) with the schema on the search path.
 
         ``connect_timeout`` bounds each connection attempt (libpq counts whole
-        seconds, at least 2); without it libpq waits for the operating system.
+        seconds, at least 2), and :data:`LIVENESS` bounds a lost connection; without
+        them libpq waits for the operating system.
         """
         parts = [
             f"host={self.host}", f"port={self.port}", f"dbname={self.dbname}", f"user={self.user}",
         ]  # fmt: skip
         if connect_timeout is not None:
             parts.append(f"connect_timeout={libpq_seconds(connect_timeout)}")
+            parts += [f"{name}={value}" for name, value in LIVENESS.items()]
         if self.password:
             parts.append(f"password={self.password}")
         if self.schema:
