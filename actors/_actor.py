@@ -27,7 +27,7 @@ from eventsourcing.domain import Aggregate
 from atp.actors._commands import Reply
 from atp.actors._idempotency import Replay, Ticket, encode_answer
 from atp.domain import IdempotencyRecord, Session
-from atp.errors import AtpError, UnexpectedError
+from atp.errors import AtpError, StoreUnavailable, UnexpectedError
 from atp.ledger import LedgerConflict
 from atp.observe import REQUEST_ID
 
@@ -108,6 +108,21 @@ class Actor(Generic[C]):
     @property
     def queued(self) -> int:
         return self._receive.statistics().current_buffer_used
+
+    def fail_queued(self, error: AtpError) -> int:
+        """Answer every command waiting for this actor with ``error``; return how many.
+
+        For the supervisor, while the actor cannot run: they would otherwise wait for it.
+        """
+        failed = 0
+        while True:
+            try:
+                envelope = self._receive.receive_nowait()
+            except trio.WouldBlock:
+                return failed
+            envelope.reply, envelope.error = None, error
+            envelope.done.set()
+            failed += 1
 
     # -- for subclasses -----------------------------------------------------------------
 
@@ -215,10 +230,12 @@ class Actor(Generic[C]):
                     await self._replay_unrecorded(batch, recorded)
             else:
                 await self._run(batch, await self._answered_before(batch))
-        except BaseException:
+        except BaseException as exc:
+            # The store's absence is no bug: the client is told to retry (503).
+            error = exc if isinstance(exc, StoreUnavailable) else UnexpectedError()
             for envelope in batch:
                 if envelope.error is None:  # refused ones changed nothing: keep their error
-                    envelope.reply, envelope.error = None, UnexpectedError()
+                    envelope.reply, envelope.error = None, error
                 envelope.done.set()
             raise
         self._handled += len(batch)

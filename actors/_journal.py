@@ -22,6 +22,7 @@ import attrs
 import trio
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 
+from atp.errors import StoreUnavailable
 from atp.ledger import Ledger, LedgerConflict, LedgerNotHeld, WriterLock
 from atp.observe import Histogram, HistogramSnapshot, describe_exception
 
@@ -158,7 +159,9 @@ class JournalWriter:
             return
         except Exception as exc:
             # Class and place only: a store error's text can quote the rows it failed on.
-            log.error("journal commit failed (%s)", describe_exception(exc))
+            # An absent store is logged once, by its record (atp.ledger), not once a batch.
+            if not isinstance(exc, StoreUnavailable):
+                log.error("journal commit failed (%s)", describe_exception(exc))
             self._failures += 1
             for request in batch:
                 self._answer(request, error=exc)

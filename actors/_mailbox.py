@@ -334,7 +334,7 @@ class MailboxActor(Actor[MailboxCommand]):
                 deadlines.append(message.expires_at)
                 break
         else:
-            if self.window.beyond:  # the next expiry is beyond the window: page in now
+            if self.window.should_page_in():  # the next expiry is beyond the window
                 deadlines.append(now)
         webhook_dues = (self.webhooks.next_due(now), self.window.disk_deadline())
         return min([*deadlines, *(due for due in webhook_dues if due is not None)], default=None)

@@ -108,6 +108,12 @@ class MailboxWindow:
             for delivery in evicted.deliveries:
                 self.delivery_index.pop(delivery["id"], None)
 
+    def should_page_in(self) -> bool:
+        """Whether open messages wait beyond the window, to be paged in now. Not while the
+        views are stuck: they lack what came after the stuck event, so paging in would find
+        nothing, over and over; a claim or the sweep pages in once they have moved on."""
+        return self.beyond and self.runtime.projections.stuck is None
+
     def has_queued(self) -> bool:
         """Whether a message in the window still waits to be handed out."""
         return any(m.carrier_status == "queued" for m in self.open.values())
@@ -126,7 +132,9 @@ class MailboxWindow:
         await runtime.projections.wait_current()
         limit = len(self.open) + len(self.overflow) + window
         ids = await runtime.queries.open_message_ids(self.agent_id, limit)
-        seen_end = len(ids) < limit
+        # Views stuck on an event lack what came after it: more may wait beyond the
+        # window than they show, so it is looked for again (once they have moved on).
+        seen_end = len(ids) < limit and runtime.projections.stuck is None
         waiting = [i for i in ids if i not in self.open][: None if seen_end else window]
         live = {i: m for i in waiting if (m := changed.get(i) or self.live(i)) is not None}
         stored = await runtime.ledger.load_all(

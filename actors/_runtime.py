@@ -52,6 +52,7 @@ from atp.actors._journal import JournalWriter
 from atp.actors._mailbox import MailboxActor
 from atp.actors._session import SessionActor
 from atp.actors._supervisor import Supervisor
+from atp.errors import StoreUnavailable
 from atp.ledger import Ledger
 from atp.projections import ProjectionRunner, Queries
 from atp.sealing import Sealer
@@ -81,9 +82,19 @@ class Runtime:
     async def ask(self, command: Command) -> Reply:
         """Deliver ``command`` to the actor that owns its aggregates and return the reply.
 
+        While the store is away a command is refused at once, before it reaches an
+        actor: every command ends in a commit, and a command queued behind an actor
+        that waits for the store would wait as long as the outage.
+
         Raises:
             AtpError: the command was refused; nothing was recorded.
+            StoreUnavailable: the store is away, or went away while the command ran (it
+                may have been committed: a retry with the same idempotency key tells).
         """
+        store = self.ledger.bridge.store
+        if store.away:
+            store.refused()
+            raise StoreUnavailable("the store is away")
         try:
             return await self._owner(command).ask(command)
         except ViaSession as via:

@@ -5,6 +5,10 @@ counts it, waits a backoff that doubles with each consecutive crash, and runs th
 same actor again, which rehydrates from the ledger; commands queued meanwhile are
 kept. An actor that returns (idle) is removed, and the next command starts a fresh
 one. No exception from an actor ever reaches the nursery, the server or a sibling.
+
+An actor that crashed because the store is away is not broken: its commands are
+answered 503 at once, and it restarts when the store is back (the store's record logs
+the outage once; a line per actor would flood the log).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import attrs
 import trio
 
 from atp.actors._actor import Actor
+from atp.errors import StoreUnavailable
+from atp.ledger import StoreAvailability
 from atp.observe import REQUEST_ID
 
 __all__ = ["Supervisor", "SupervisorStatistics"]
@@ -28,6 +34,7 @@ A = TypeVar("A", bound=Actor[Any])
 _FIRST_BACKOFF = 0.01
 _MAX_BACKOFF = 5.0
 _STABLE_AFTER = 10.0
+_MAX_STORE_BACKOFF = 1.0  # a store that is back must not wait on a long backoff
 
 
 @attrs.frozen
@@ -46,8 +53,9 @@ class SupervisorStatistics:
 class Supervisor:
     """Starts actors on first use and keeps them running while they are needed."""
 
-    def __init__(self, idle_timeout: float) -> None:
+    def __init__(self, idle_timeout: float, store: StoreAvailability | None = None) -> None:
         self.idle_timeout = idle_timeout
+        self.store = store
         self._actors: dict[str, Actor[Any]] = {}
         self._nursery: trio.Nursery | None = None
         self._started = 0
@@ -102,6 +110,9 @@ class Supervisor:
                     crashes += 1
                     self._restarts += 1
                     backoff = min(_FIRST_BACKOFF * 2 ** (crashes - 1), _MAX_BACKOFF)
+                    if isinstance(exc, StoreUnavailable):
+                        await self._wait_for_store(actor, min(backoff, _MAX_STORE_BACKOFF))
+                        continue
                     # Class and place only: an exception's text may carry payloads or secrets.
                     frame = traceback.extract_tb(exc.__traceback__)[-1]
                     log.warning(
@@ -116,6 +127,15 @@ class Supervisor:
         finally:
             if self._actors.get(actor.key) is actor:
                 del self._actors[actor.key]
+
+    async def _wait_for_store(self, actor: Actor[Any], backoff: float) -> None:
+        """Answer what waits for ``actor`` with 503, and wait until it may run again."""
+        log.debug("actor %s waits for the store; restart in %.2fs", actor.key, backoff)
+        actor.fail_queued(StoreUnavailable("the store is away"))
+        await trio.sleep(backoff)
+        if self.store is not None and self.store.away:
+            actor.fail_queued(StoreUnavailable("the store is away"))  # none join while away
+            await self.store.wait_available()
 
     def statistics(self) -> SupervisorStatistics:
         """Counters for /metrics and tests (one pass over the running actors)."""

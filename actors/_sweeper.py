@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 import trio
 
 from atp.actors._commands import ExpireSession, RunDue
-from atp.errors import AtpError
+from atp.errors import AtpError, StoreUnavailable
+from atp.ledger import Backoff
 
 if TYPE_CHECKING:
     from atp.actors._runtime import Runtime
@@ -38,12 +39,21 @@ class DueSweeper:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
+        # A failed sweep (the store away) is tried again sooner than the next one is due:
+        # after 1 s, doubling up to the interval. Never take the server down.
+        backoff = Backoff(first=1.0, cap=self.interval)
+        failures = 0
         while True:
             try:
                 await self.sweep()
-            except Exception as exc:  # the next sweep tries again; never take the server down
-                log.warning("sweep failed (%s)", type(exc).__name__)
-            await trio.sleep(self.interval)
+            except Exception as exc:
+                failures += 1
+                delay = backoff.delay(failures)
+                if failures == 1 or not isinstance(exc, StoreUnavailable):
+                    log.warning("sweep failed (%s); next try in %.1f s", type(exc).__name__, delay)
+            else:
+                failures, delay = 0, self.interval
+            await trio.sleep(delay)
 
     async def sweep(self) -> int:
         """Wake every mailbox with something due before the next sweep; return how many."""

@@ -14,7 +14,10 @@ becomes ``UnexpectedError`` at the edge.
     ├── TooLarge                      413  payload_too_large, unexpected_error (body)
     ├── Unprocessable                 422  invalid_request, recipient_required, ...
     ├── RateLimited                   429  unknown_sender_rate_limited
-    └── NotReady                      503  not_ready
+    └── StoreUnavailable              503  store_unavailable (with Retry-After)
+
+    StoreSetupError                   not an answer: ``atp serve``/``migrate`` cannot start
+    ProjectionStuck                   not an answer: the views cannot apply a stored event
 """
 
 from __future__ import annotations
@@ -53,12 +56,15 @@ __all__ = [
     "PayloadRequired",
     "PayloadTooLarge",
     "PlanLimitExceeded",
+    "ProjectionStuck",
     "RateLimited",
     "RecipientNotFound",
     "RecipientRequired",
     "RequestTooLarge",
     "SessionNotOpen",
     "StaleDeliveryClaim",
+    "StoreSetupError",
+    "StoreUnavailable",
     "TerminalAckStatus",
     "TooLarge",
     "Unauthorized",
@@ -296,6 +302,52 @@ class RateLimited(AtpError):
 class UnknownSenderRateLimited(RateLimited):
     code = "unknown_sender_rate_limited"
     message = "Unknown cross-account sender limit exceeded for this recipient."
+
+
+class StoreUnavailable(AtpError):
+    """The store did not answer (it is away, or this request's call to it failed).
+
+    Nothing was changed by a request that reads; a request that writes may or may not
+    have been committed, so the client retries it with the same idempotency key, which
+    lands it exactly once. The code is not in the reference's table, so the message is
+    the one the contract gives every other code (docs/api.md says why a code of its own).
+    """
+
+    status = 503
+    code = "store_unavailable"
+    message = "The request could not be completed."
+    retry_after: ClassVar[int] = 2  # seconds: about one probe of the store (atp.ledger)
+
+
+class StoreSetupError(Exception):
+    """The store cannot be used as configured (unreachable, wrong database, not migrated).
+
+    Its text is one line for an operator: what is wrong and what to do. It never holds
+    the password or the database URL.
+    """
+
+
+class ProjectionStuck(Exception):
+    """The views cannot apply one event of the ledger (it cannot be decoded, or the
+    views' store refuses what it makes). The ledger keeps the event; the views stop
+    before it until it applies. Names the event, never its data.
+
+    Args:
+        position: the event's notification id.
+        topic: its stored topic (``module:Class``).
+        aggregate_id: its aggregate's ledger id.
+        reason: what failed, as an error class name (a driver's text could quote data).
+    """
+
+    def __init__(self, position: int, topic: str, aggregate_id: str, reason: str) -> None:
+        self.position = position
+        self.topic = topic
+        self.aggregate_id = aggregate_id
+        self.reason = reason
+        super().__init__(
+            f"the views cannot apply notification {position}"
+            f" (topic {topic}, aggregate {aggregate_id}): {reason}"
+        )
 
 
 def _concrete(cls: type[AtpError]) -> list[type[AtpError]]:

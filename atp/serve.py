@@ -4,7 +4,7 @@ Task ownership is the nesting below, and so is the shutdown order. On SIGINT or
 SIGTERM the HTTP server stops accepting and finishes its requests, then the actors
 stop, then the journal commits what is still queued; all within the grace period.
 
-    carrier nursery:  journal writer, projection runner
+    carrier nursery:  store watch, journal writer, projection runner
       actors nursery: supervisor (every mailbox and account actor), webhook
                       dispatcher (every attempt), sweep
         http:         Hypercorn serving the Quart-Trio app
@@ -12,6 +12,10 @@ stop, then the journal commits what is still queued; all within the grace period
 The ledger's writer lock is taken before any of this (``atp/cli/_operate.py``) and
 kept by a task of the carrier nursery; if another process takes it while it is lost,
 the carrier stops as on SIGTERM and ``serve`` raises ``LedgerTaken``.
+
+Before any of it, the stores are checked and opened; a store that cannot be used as
+configured stops the start with one line (``StoreSetupError``). Once running, nothing
+the store does stops the process: the watch notices it gone and back (atp.ledger).
 """
 
 from __future__ import annotations
@@ -38,15 +42,27 @@ from atp.actors import (
 )
 from atp.api import create_app
 from atp.domain import Message
-from atp.ledger import Bridge, Ledger, LedgerTaken, LockState, WriterLock
+from atp.errors import StoreSetupError
+from atp.ledger import (
+    Bridge,
+    Ledger,
+    LedgerTaken,
+    LockState,
+    StoreWatch,
+    WriterLock,
+    check_store,
+    describe_store_error,
+)
 from atp.projections import (
     AgentsView,
     MessagesView,
     ProjectionRunner,
     Queries,
     SessionsView,
+    ViewStore,
     apply_migrations,
     open_view_store,
+    pending_migrations,
 )
 from atp.push import WebhookClient
 from atp.sealing import Sealer
@@ -69,14 +85,9 @@ async def open_runtime(
             again after a lost connection) and commits only while it is held. The
             commands take it; in-process tests pass none, as they share stores on purpose.
     """
-    settings = settings.with_secret_key()
     bridge = Bridge(settings.db_threads)
-    ledger = await bridge.run(Ledger, settings, bridge)
-    store = await bridge.run(open_view_store, settings)
+    settings, ledger, store = await _open_stores(settings, bridge)
     try:
-        if settings.store == "sqlite":
-            # The embedded default migrates itself; PostgreSQL is migrated by `atp migrate`.
-            await bridge.run(apply_migrations, store)
 
         async def load_messages(wanted: Sequence[tuple[UUID, int]]) -> dict[UUID, Message]:
             return await ledger.load_versions(Message, wanted)
@@ -85,7 +96,7 @@ async def open_runtime(
         projections = await bridge.run(ProjectionRunner, ledger, store, views)
         queries = Queries(store, bridge)
         journal = JournalWriter(ledger, writer=writer)
-        supervisor = Supervisor(settings.actor_idle_timeout)
+        supervisor = Supervisor(settings.actor_idle_timeout, store=bridge.store)
         sealer = Sealer(settings.secret_key or "")
         runtime = Runtime(
             settings=settings,
@@ -110,12 +121,18 @@ async def open_runtime(
             attempt_timeout=settings.webhook_attempt_deadline,
         )
         runtime.dispatcher = WebhookDispatcher(runtime, client)
+
+        async def probe() -> None:  # both stores, within the store timeout in all
+            deadline = trio.current_time() + settings.store_timeout
+            await bridge.probe(ledger.probe_sync, within=settings.store_timeout)
+            await bridge.probe(store.probe, within=max(0.0, deadline - trio.current_time()))
+
         async with trio.open_nursery() as carrier:
             if writer is not None:
                 await carrier.start(writer.run)
+            await carrier.start(StoreWatch(bridge.store, probe).run)
             await carrier.start(journal.run)
-            await carrier.start(projections.run)
-            await projections.catch_up()
+            await carrier.start(projections.run)  # it has caught up (or is stuck) when started
             async with trio.open_nursery() as actors:
                 await actors.start(supervisor.run)
                 await actors.start(runtime.dispatcher.run)
@@ -125,8 +142,44 @@ async def open_runtime(
             carrier.cancel_scope.cancel()
     finally:
         with trio.CancelScope(shield=True):
-            await bridge.run(store.close)
-            await bridge.run(ledger.close)
+            await bridge.run_always(store.close)
+            await bridge.run_always(ledger.close)
+
+
+async def _open_stores(settings: Settings, bridge: Bridge) -> tuple[Settings, Ledger, ViewStore]:
+    """Check the store, open the views and check they are migrated, then the ledger
+    (which creates its tables: not in a database that fails the checks). Returns the
+    settings with their secret key (the embedded store's is made in its data dir).
+
+    Raises:
+        StoreSetupError: the store cannot be used as configured (one line: why, what to do).
+        ValueError: PostgreSQL without ``ATP_SECRET_KEY`` (before any connection).
+    """
+    if settings.store == "postgresql":
+        settings = settings.with_secret_key()
+    store: ViewStore | None = None
+    try:
+        await bridge.run(check_store, settings)
+        settings = settings.with_secret_key()
+        store = await bridge.run(open_view_store, settings)
+        if settings.store == "sqlite":
+            # The embedded default migrates itself; PostgreSQL is migrated by `atp migrate`.
+            await bridge.run(apply_migrations, store)
+        elif pending := await bridge.run(pending_migrations, store):
+            raise StoreSetupError(
+                f"the database is not migrated ({len(pending)} migration(s) to apply, from"
+                f" {pending[0]}): run `atp migrate` with the same ATP_DATABASE_URL, then"
+                " start again"
+            )
+        return settings, await bridge.run(Ledger, settings, bridge), store
+    except BaseException as exc:
+        if store is not None:
+            with trio.CancelScope(shield=True):
+                await bridge.run_always(store.close)
+        passes = StoreSetupError | OSError | ValueError  # each says what is wrong itself
+        if isinstance(exc, Exception) and not isinstance(exc, passes):
+            raise StoreSetupError(describe_store_error(exc)) from exc
+        raise
 
 
 async def serve_http(

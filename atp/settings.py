@@ -62,6 +62,10 @@ class Settings:
     actor_idle_timeout: float = 30 * SECONDS
     sweep_interval: float = 1 * MINUTES
     shutdown_grace: float = 3 * SECONDS
+    # The longest a store call waits for a database connection (and a connection
+    # attempt takes) before it fails and the request is answered 503: an outage must
+    # not hold requests, or a start, for long.
+    store_timeout: float = 3 * SECONDS
     db_threads: int = 8
     # Open messages a mailbox keeps in memory, oldest first; the rest page in from the
     # inbox view as these are handed out, so a backlog costs disk, not memory.
@@ -130,6 +134,8 @@ class Settings:
             kwargs["webhook_retry_delays"] = delays
         if "ATP_WEBHOOK_CONCURRENCY" in env:
             kwargs["webhook_concurrency"] = int(_positive(env["ATP_WEBHOOK_CONCURRENCY"]))
+        if "ATP_STORE_TIMEOUT" in env:
+            kwargs["store_timeout"] = _positive(env["ATP_STORE_TIMEOUT"])
         if "ATP_WEBHOOK_ALLOW_PRIVATE" in env:
             kwargs["webhook_allow_private"] = _flag(env["ATP_WEBHOOK_ALLOW_PRIVATE"])
         if "ATP_LOG_LEVEL" in env:
@@ -152,7 +158,11 @@ class Settings:
         if self.secret_key:
             return self
         if self.store == "postgresql":
-            raise ValueError("ATP_SECRET_KEY is required with ATP_DATABASE_URL")
+            raise ValueError(
+                "ATP_SECRET_KEY is required with ATP_DATABASE_URL: set it to a long random"
+                " string (python3 -c 'import secrets; print(secrets.token_urlsafe(32))'),"
+                " the same on every start and host"
+            )
         return attrs.evolve(self, secret_key=load_or_create_secret_key(self.data_dir))
 
 
@@ -192,6 +202,7 @@ _KNOWN = frozenset({
     "ATP_WEBHOOK_MAX_ATTEMPTS", "ATP_UNKNOWN_SENDER_LIMIT", "ATP_WEBHOOK_TIMEOUT",
     "ATP_WEBHOOK_RETRY_DELAYS", "ATP_WEBHOOK_CONCURRENCY", "ATP_DEMO_DELAY_MS",
     "ATP_DEMO_NO_COLOR", "ATP_LOG_LEVEL", "ATP_LOG_FORMAT", "ATP_METRICS_TOKEN",
+    "ATP_STORE_TIMEOUT",
 })  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from atp.projections._store import (
     apply_migrations,
     migration_files,
     open_view_store,
+    pending_migrations,
 )
 from atp.projections._view import Statements, View, Writer
 
@@ -42,5 +43,6 @@ __all__ = [
     "dump_views",
     "migration_files",
     "open_view_store",
+    "pending_migrations",
     "rebuild",
 ]

@@ -1,6 +1,7 @@
 """Reads over the views, for the API and for actors that rehydrate.
 
-Every method runs its SQL in a worker thread. Callers that need read-your-writes
+Every method runs its SQL in a worker thread (``Bridge.read``: tried once more after
+a blip, 503 while the store is away). Callers that need read-your-writes
 first wait on ``ProjectionRunner.wait_current()``.
 """
 
@@ -94,7 +95,7 @@ class Queries:
 
     async def key_owner(self, token_hash: str) -> KeyOwner | None:
         """The owner of an unrevoked key; agent keys only while the agent is active."""
-        rows = await self.bridge.run(
+        rows = await self.bridge.read(
             self.store.query,
             "SELECT k.kind, k.account_id, k.agent_id FROM atp_api_keys k"
             " LEFT JOIN atp_agents a ON a.id = k.agent_id"
@@ -105,7 +106,7 @@ class Queries:
         return KeyOwner(*rows[0]) if rows else None
 
     async def agent(self, agent_id: str) -> AgentRow | None:
-        rows = await self.bridge.run(
+        rows = await self.bridge.read(
             self.store.query,
             "SELECT id, account_id, address, display_name, description, status, active_key_id"
             " FROM atp_agents WHERE id = ?",
@@ -114,7 +115,7 @@ class Queries:
         return AgentRow(*rows[0]) if rows else None
 
     async def message(self, message_id: str) -> MessageRow | None:
-        rows = await self.bridge.run(
+        rows = await self.bridge.read(
             self.store.query,
             "SELECT document, sender_agent_id, sender_account_id, recipient_agent_id,"
             " recipient_account_id FROM atp_messages WHERE id = ?",
@@ -127,7 +128,7 @@ class Queries:
 
     async def delivery_message(self, delivery_id: str) -> tuple[str, str] | None:
         """(message id, recipient agent id) of a delivery."""
-        rows = await self.bridge.run(
+        rows = await self.bridge.read(
             self.store.query,
             "SELECT message_id, recipient_agent_id FROM atp_deliveries WHERE id = ?",
             (delivery_id,),
@@ -136,7 +137,7 @@ class Queries:
 
     async def open_message_ids(self, recipient_agent_id: str, limit: int) -> list[str]:
         """The recipient's oldest open messages, oldest first (a mailbox's window)."""
-        rows = await self.bridge.run(
+        rows = await self.bridge.read(
             self.store.query,
             "SELECT message_id FROM atp_inbox WHERE recipient_agent_id = ?"
             " ORDER BY position LIMIT ?",
@@ -148,7 +149,7 @@ class Queries:
         self, recipient_agent_id: str, session_id: str, sequence: int
     ) -> list[str]:
         """The recipient's open messages of a session with a lower sequence number."""
-        rows = await self.bridge.run(
+        rows = await self.bridge.read(
             self.store.query,
             "SELECT m.id FROM atp_messages m JOIN atp_inbox i ON i.message_id = m.id"
             " WHERE m.session_id = ? AND m.session_sequence < ? AND i.recipient_agent_id = ?",
@@ -159,7 +160,7 @@ class Queries:
     async def webhook_work(self, recipient_agent_id: str, limit: int) -> list[tuple[str, datetime]]:
         """(message id, due time) of the recipient's webhook deliveries still to try,
         earliest due first."""
-        rows = await self.bridge.run(
+        rows = await self.bridge.read(
             self.store.query,
             "SELECT message_id, due_at FROM atp_deliveries"
             " WHERE recipient_agent_id = ? AND due_at IS NOT NULL ORDER BY due_at LIMIT ?",
@@ -169,7 +170,7 @@ class Queries:
 
     async def webhook_turn_ids(self, recipient_agent_id: str) -> list[str]:
         """The recipient's session turns with a webhook delivery still to try."""
-        rows = await self.bridge.run(
+        rows = await self.bridge.read(
             self.store.query,
             "SELECT d.message_id FROM atp_deliveries d JOIN atp_messages m ON m.id = d.message_id"
             " WHERE d.recipient_agent_id = ? AND d.due_at IS NOT NULL"
@@ -180,7 +181,7 @@ class Queries:
 
     async def overdue_recipients(self, now: datetime, limit: int = 1000) -> list[str]:
         """Recipients with open messages past their expiry (for the expiry sweep)."""
-        rows = await self.bridge.run(
+        rows = await self.bridge.read(
             self.store.query,
             "SELECT DISTINCT recipient_agent_id FROM atp_inbox WHERE expires_at <= ? LIMIT ?",
             (iso(now), limit),
@@ -191,7 +192,7 @@ class Queries:
         self, recipient_agent_id: str, since: datetime
     ) -> list[tuple[str, str]]:
         """(sender account, created_at) of untrusted, unrejected messages since ``since``."""
-        rows = await self.bridge.run(
+        rows = await self.bridge.read(
             self.store.query,
             "SELECT sender_account_id, created_at FROM atp_messages"
             " WHERE recipient_agent_id = ? AND trust = 'untrusted'"
@@ -202,7 +203,7 @@ class Queries:
 
     async def webhook_due_recipients(self, before: datetime, limit: int = 1000) -> list[str]:
         """Recipients with a webhook delivery due before ``before`` (for the sweep)."""
-        rows = await self.bridge.run(
+        rows = await self.bridge.read(
             self.store.query,
             "SELECT DISTINCT recipient_agent_id FROM atp_deliveries WHERE due_at <= ? LIMIT ?",
             (iso(before), limit),
@@ -219,7 +220,7 @@ class Queries:
             " WHERE id = ? AND recipient_agent_id = ?), '')"
         )
         after = (after_message_id, recipient_agent_id)
-        rows = await self.bridge.run(
+        rows = await self.bridge.read(
             self.store.query,
             "SELECT dead_lettered_at, document FROM atp_messages"
             " WHERE recipient_agent_id = ? AND dead_lettered_at IS NOT NULL"
@@ -230,7 +231,7 @@ class Queries:
         return [(str(at), json.loads(document)) for at, document in rows]
 
     async def session(self, session_id: str) -> SessionRow | None:
-        rows = await self.bridge.run(
+        rows = await self.bridge.read(
             self.store.query,
             f"SELECT {_SESSION_COLUMNS} FROM atp_sessions WHERE id = ?",
             (session_id,),
@@ -242,7 +243,7 @@ class Queries:
     ) -> list[SessionRow]:
         """An agent's sessions (either side), oldest first, after a session id."""
         by_status, params = ("", ()) if status is None else (" AND status = ?", (status,))
-        rows = await self.bridge.run(
+        rows = await self.bridge.read(
             self.store.query,
             f"SELECT {_SESSION_COLUMNS} FROM atp_sessions"
             " WHERE (initiator_agent_id = ? OR recipient_agent_id = ?)"
@@ -256,7 +257,7 @@ class Queries:
         self, session_id: str, after_sequence: int, limit: int | None
     ) -> list[MessageRow]:
         """A session's messages by sequence, after ``after_sequence``."""
-        rows = await self.bridge.run(
+        rows = await self.bridge.read(
             self.store.query,
             "SELECT document, sender_agent_id, sender_account_id, recipient_agent_id,"
             " recipient_account_id FROM atp_messages WHERE session_id = ?"
@@ -267,7 +268,7 @@ class Queries:
 
     async def pending_sessions(self, created_before: datetime, limit: int = 1000) -> list[str]:
         """Pending sessions requested before ``created_before`` (for the sweep)."""
-        rows = await self.bridge.run(
+        rows = await self.bridge.read(
             self.store.query,
             "SELECT id FROM atp_sessions WHERE status = 'pending' AND created_at <= ? LIMIT ?",
             (iso(created_before), limit),

@@ -2,9 +2,14 @@
 
 Views are written by one projection loop and read by many requests, always in a
 worker thread. SQL is written once with ``?`` placeholders; the PostgreSQL store
-translates them. Views are derived data, so their commits do not wait for the disk
-(SQLite ``synchronous=NORMAL``, PostgreSQL ``synchronous_commit = off``): a lost
-tail is re-projected from the ledger on start, since tracking commits with the rows.
+translates them. PostgreSQL's text refuses the NUL character, which SQLite keeps and
+the ledger may hold (an old ledger, or a bug): so that such an event can never stop
+the views, a statement it refuses runs again with NUL replaced by U+FFFD, the
+character Unicode has for one that cannot be represented.
+
+Views are derived data, so their commits do not wait for the disk (SQLite
+``synchronous=NORMAL``, PostgreSQL ``synchronous_commit = off``): a lost tail is
+re-projected from the ledger on start, since tracking commits with the rows.
 """
 
 from __future__ import annotations
@@ -25,7 +30,14 @@ from psycopg_pool import ConnectionPool
 from atp.ledger import postgres_target
 from atp.settings import Settings
 
-__all__ = ["Cursor", "ViewStore", "apply_migrations", "migration_files", "open_view_store"]
+__all__ = [
+    "Cursor",
+    "ViewStore",
+    "apply_migrations",
+    "migration_files",
+    "open_view_store",
+    "pending_migrations",
+]
 
 Row = tuple[Any, ...]
 
@@ -60,6 +72,10 @@ class ViewStore:
         with self.transaction() as cur:
             for sql, params in statements:
                 cur.execute(sql, params)
+
+    def probe(self) -> None:
+        """Check that the views answer (and are migrated); raise the store's error if not."""
+        self.query("SELECT count(*) FROM atp_tracking")
 
     def close(self) -> None:
         """Release connections."""
@@ -154,10 +170,19 @@ class PostgresViewStore(ViewStore):
 
     dialect = "postgresql"
 
-    def __init__(self, conninfo: str, size: int) -> None:
+    def __init__(self, conninfo: str, size: int, timeout: float = 30.0) -> None:
         # Autocommit: a read is a statement on its own; ``write`` sends BEGIN and COMMIT.
+        # ``timeout`` bounds the wait for a connection; a lost one is reconnected for a
+        # few seconds, then on demand (so at once when the server is back, rather than
+        # at the next step of the pool's backoff, which reaches minutes).
         self.pool = ConnectionPool(
-            conninfo, min_size=1, max_size=size, kwargs={"autocommit": True}, open=True
+            conninfo,
+            min_size=1,
+            max_size=size,
+            kwargs={"autocommit": True},
+            open=True,
+            timeout=timeout,
+            reconnect_timeout=_RECONNECT_FOR,
         )
 
     @contextmanager
@@ -172,11 +197,35 @@ class PostgresViewStore(ViewStore):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         # One statement needs no transaction block: in autocommit mode it is one round
         # trip, where ``transaction()`` adds BEGIN and COMMIT.
+        try:
+            return self._query(sql, params)
+        except psycopg.DataError as exc:
+            if not _refuses_nul(exc):
+                raise
+            return self._query(sql, _without_nul(params))
+
+    def _query(self, sql: str, params: Sequence[Any]) -> list[Row]:
         with self.pool.connection() as conn, conn.cursor() as cur:
             _PgCursor(cur).execute(sql, params)
             return [tuple(row) for row in cur.fetchall()]
 
     def write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        # Looked for only once refused: scanning every parameter of every page would
+        # cost the common case for the rare one.
+        try:
+            self._write(statements)
+        except psycopg.DataError as exc:
+            if not _refuses_nul(exc):
+                raise
+            self._write([(sql, _without_nul(params)) for sql, params in statements])
+
+    def probe(self) -> None:
+        # After an outage every idle connection is broken: replace them first, or the
+        # next requests would each find one.
+        self.pool.check()
+        super().probe()
+
+    def _write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
         # One round trip: BEGIN, the statements and COMMIT are answered together when
         # the pipeline ends. ``transaction()`` waits after BEGIN and around COMMIT, four
         # round trips a page, and at each one the worker thread and the main thread
@@ -209,13 +258,30 @@ class PostgresViewStore(ViewStore):
         self.pool.close()
 
 
+_RECONNECT_FOR = 3.0  # seconds; psycopg_pool's default is 5 minutes
+_NUL, _REPLACEMENT = "\x00", "\ufffd"
+
+
+def _refuses_nul(exc: psycopg.DataError) -> bool:
+    # psycopg refuses it before sending: "PostgreSQL text fields cannot contain NUL".
+    return "NUL" in str(exc)
+
+
+def _without_nul(params: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(p.replace(_NUL, _REPLACEMENT) if isinstance(p, str) else p for p in params)
+
+
 def open_view_store(settings: Settings) -> ViewStore:
     """The view store for these settings (not yet migrated)."""
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         return SqliteViewStore(settings.data_dir / "views.db")
     target = postgres_target(settings.database_url)
-    return PostgresViewStore(target.conninfo(), size=settings.db_threads)
+    return PostgresViewStore(
+        target.conninfo(connect_timeout=settings.store_timeout),
+        size=settings.db_threads,
+        timeout=settings.store_timeout,
+    )
 
 
 def migration_files(dialect: str) -> list[Traversable]:
@@ -267,6 +333,21 @@ def apply_migrations(store: ViewStore) -> list[str]:
             )
             applied.append(version)
     return applied
+
+
+def pending_migrations(store: ViewStore) -> list[str]:
+    """The packaged migrations this store has not applied, in order (all of them if it
+    was never migrated).
+
+    Raises:
+        FileNotFoundError: the package holds no migrations (:func:`migration_files`).
+    """
+    versions = [path.name.removesuffix(".sql") for path in migration_files(store.dialect)]
+    try:
+        done = {row[0] for row in store.query("SELECT version FROM atp_schema_migrations")}
+    except (psycopg.errors.UndefinedTable, sqlite3.OperationalError):
+        done = set()
+    return [version for version in versions if version not in done]
 
 
 def _only_comments(statement: str) -> bool:

@@ -24,7 +24,7 @@ from atp.settings import Settings
 from tests.helpers import Api
 
 STORES = ["sqlite", "postgres"]
-pytest_plugins = ["tests.webhooks.fake_dns"]  # the ``dns`` fixture
+pytest_plugins = ["tests.webhooks.fake_dns", "tests.pg_cluster"]  # ``dns``, ``own_postgres``
 
 
 def _postgres_url() -> str | None:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 import attrs
 import httpx
 import trio
+
+from atp import domain
+from atp.domain import new_id, new_token, token_hash
+from atp.ledger import Ledger
 
 
 def text(message_id: str = "m-1", body: str = "hello") -> dict[str, Any]:
@@ -120,3 +125,23 @@ class Api:
                 if deliveries and deliveries[-1]["status"] == status:
                     return document
                 await trio.sleep(0.02)
+
+
+async def write_straight(ledger: Ledger, name: str, display_name: str, at: datetime) -> Agent:
+    """An account and its agent (with a webhook endpoint) saved to the ledger directly,
+    bypassing the edge and the actors: what an old ledger, or a bug, may hold."""
+    account_token, agent_token = new_token("ak"), new_token("agk")
+    account = domain.Account(
+        account_id=new_id("acct"), name=name, plan="free",
+        key_id=new_id("acctkey"), key_hash=token_hash(account_token), at=at,
+    )  # fmt: skip
+    agent_id = new_id("agt")
+    account.admit_agent(agent_id, 2)
+    agent = domain.Agent(
+        agent_id=agent_id, account_id=account.account_id, display_name=display_name,
+        description=display_name, key_id=new_id("agtkey"), key_hash=token_hash(agent_token),
+        at=at,
+    )  # fmt: skip
+    agent.set_webhook_endpoint(f"https://example.com/{display_name}", "sealed", None, at)
+    await ledger.save([*account.collect_events(), *agent.collect_events()])
+    return Agent(agent_id, agent.address, agent_token, account_token, account.account_id)

@@ -125,8 +125,9 @@ class ServerProcess:
         self._log.flush()
         return self.log_path.read_text(errors="replace")
 
-    async def start(self) -> None:
-        """Start the server and wait until ``GET /ready`` answers 200 (at most READY_TIMEOUT)."""
+    async def start(self, ready: int = 200) -> None:
+        """Start the server and wait until ``GET /ready`` answers ``ready`` (200 unless a
+        test expects it not ready), at most READY_TIMEOUT seconds."""
         assert self.process is None or self.process.returncode is not None, "already running"
         self.starts += 1
         self._log.write(f"--- start #{self.starts} ---\n".encode())
@@ -146,7 +147,7 @@ class ServerProcess:
                 except httpx.TransportError as exc:
                     last = repr(exc)
                 else:
-                    if r.status_code == 200:
+                    if r.status_code == ready:
                         return
                     last = f"{r.status_code} {r.text}"
                 await trio.sleep(_POLL)

@@ -38,6 +38,7 @@ def test_unknown_and_malformed_settings_are_refused() -> None:
     for name, value in [
         ("ATP_WEBHOOK_ALLOW_PRIVATE", "yes"), ("ATP_WEBHOOK_TIMEOUT", "0"),
         ("ATP_WEBHOOK_RETRY_DELAYS", "0,-30"), ("ATP_WEBHOOK_CONCURRENCY", "-1"),
+        ("ATP_STORE_TIMEOUT", "0"),
     ]:  # fmt: skip
         with pytest.raises(ValueError):
             Settings.from_env({name: value})
@@ -58,6 +59,11 @@ def test_webhook_settings() -> None:
     )
     assert s.webhook_allow_private and s.webhook_lease == 12
     assert (s.webhook_retry_delays, s.webhook_concurrency) == ((0, 5, 10), 16)
+
+
+def test_the_store_timeout_bounds_waits_for_the_database() -> None:
+    assert Settings().store_timeout == 3
+    assert Settings.from_env({"ATP_STORE_TIMEOUT": "5"}).store_timeout == 5
 
 
 def test_secrets_never_show_in_repr() -> None:

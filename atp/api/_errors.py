@@ -1,6 +1,7 @@
 """The only error handlers: every failure leaves as the contract's envelope.
 
-``AtpError`` carries its own status and code. Routing failures from Quart/Werkzeug
+``AtpError`` carries its own status and code; ``StoreUnavailable`` (503) also says when
+to try again (``Retry-After``). Routing failures from Quart/Werkzeug
 (unknown route, wrong method, body over the limit) are translated to the same
 envelope. Anything else is a bug: it is logged by class and place only (its text
 may hold a payload or a secret) and answered 500 ``unexpected_error``. Quart's own
@@ -16,7 +17,14 @@ from types import TracebackType
 from quart import Quart, Response, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from atp.errors import AtpError, MalformedRequest, NotFound, RequestTooLarge, UnexpectedError
+from atp.errors import (
+    AtpError,
+    MalformedRequest,
+    NotFound,
+    RequestTooLarge,
+    StoreUnavailable,
+    UnexpectedError,
+)
 from atp.observe import describe_exception
 
 __all__ = ["install_error_handlers"]
@@ -27,6 +35,8 @@ log = logging.getLogger("atp.api")
 def _respond(error: AtpError) -> Response:
     response = jsonify(error.envelope())
     response.status_code = error.status
+    if isinstance(error, StoreUnavailable):
+        response.headers["Retry-After"] = str(error.retry_after)
     return response
 
 

@@ -55,6 +55,8 @@ async def stream(session_id: str) -> Response:
             news = await rt.ledger.events_after(ledger_id, cursor)
             if news:
                 await rt.projections.wait_current()  # their turns' messages are in the views
+                if rt.projections.stuck is not None:
+                    news = []  # unless stuck before them: hold them (heartbeats go on)
             for event in news:
                 cursor = event.originator_version
                 name, data = await _render(rt.queries, event, agent_id)

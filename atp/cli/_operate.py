@@ -4,8 +4,13 @@ These import the server lazily: the client commands must start fast, and a clien
 install (``pip install atp-carrier``, without the ``server`` extra) has none of the
 server's packages. There these commands say what to install instead of a traceback.
 
-Each takes the ledger's writer lock before it touches a store and holds it to the end,
-so one of them runs per ledger; another is refused with one line naming the holder.
+A store that cannot be used as configured (unreachable, no such database or schema,
+wrong password, not migrated, a damaged file) ends them with one line that says what is
+wrong and what to do, and exit status 1: never a traceback, never the password. The
+store is checked before anything else touches it, the writer lock included.
+
+Each then takes the ledger's writer lock and holds it to the end, so one of them runs
+per ledger; another is refused with one line naming the holder.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from atp.cli._output import CliError
+from atp.errors import ProjectionStuck, StoreSetupError
 from atp.settings import Settings
 
 if TYPE_CHECKING:
@@ -24,10 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["migrate", "rebuild_projections", "serve"]
 
 # One module of each package the carrier needs beyond the client's.
-_SERVER_PACKAGES = (
-    "trio", "hypercorn", "quart_trio", "eventsourcing", "psycopg", "psycopg_pool",
-    "pythonjsonlogger", "prometheus_client",
-)  # fmt: skip
+_SERVER_PACKAGES = ("trio", "hypercorn", "quart_trio", "eventsourcing", "psycopg", "psycopg_pool")
 
 
 def _settings() -> Settings:
@@ -46,15 +49,27 @@ def _settings() -> Settings:
 
 
 @contextmanager
-def _holding(settings: Settings, role: Role) -> Iterator[WriterLock]:
-    """The ledger's writer lock, held inside; refusals and take-overs become one line."""
-    from atp.ledger import LedgerInUse, LedgerTaken, writer_lock
+def _operating(settings: Settings, role: Role) -> Iterator[WriterLock]:
+    """The checked store's writer lock, held inside; whatever an operator can fix (the
+    store, the lock's holder) becomes the CLI's one line (``error: ...``).
+
+    Inside ``trio.run`` an error can come wrapped in exception groups (one per nursery
+    it left); a group of one is unwrapped to find it.
+    """
+    from atp.ledger import LedgerInUse, LedgerTaken, check_store, writer_lock
 
     try:
+        check_store(settings)
         with writer_lock(settings, role) as lock:
             yield lock
-    except (LedgerInUse, LedgerTaken) as exc:
-        raise CliError(str(exc)) from None
+    except BaseException as exc:
+        inner = exc
+        while isinstance(inner, BaseExceptionGroup) and len(inner.exceptions) == 1:
+            inner = inner.exceptions[0]
+        fixable = StoreSetupError | ProjectionStuck | LedgerInUse | LedgerTaken | ValueError
+        if isinstance(inner, fixable):
+            raise CliError(str(inner)) from None
+        raise
 
 
 def serve() -> None:
@@ -65,22 +80,27 @@ def serve() -> None:
     from atp.ledger import Role
     from atp.serve import serve as run
 
-    with _holding(settings, Role.SERVE) as lock:
+    with _operating(settings, Role.SERVE) as lock:
         trio.run(run, settings, lock)
 
 
 def migrate() -> None:
     """Apply the packaged migrations to the configured store (no server may be running)."""
     settings = _settings()
-    from atp.ledger import Role
+    from atp.ledger import Role, describe_store_error
     from atp.projections import apply_migrations, open_view_store
 
-    with _holding(settings, Role.MIGRATE):
-        store = open_view_store(settings)
+    with _operating(settings, Role.MIGRATE):
         try:
-            applied = apply_migrations(store)
-        finally:
-            store.close()
+            store = open_view_store(settings)
+            try:
+                applied = apply_migrations(store)
+            finally:
+                store.close()
+        except OSError:
+            raise  # no migrations in the package: its own message says so
+        except Exception as exc:
+            raise StoreSetupError(describe_store_error(exc)) from exc
     print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none needed'}")
 
 
@@ -91,7 +111,7 @@ def rebuild_projections() -> None:
 
     from atp.ledger import Role
 
-    with _holding(settings, Role.REBUILD) as lock:
+    with _operating(settings, Role.REBUILD) as lock:
         trio.run(_rebuild, settings, lock)
 
 

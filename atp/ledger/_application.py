@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from atp.domain import Account, Agent, Message
+from atp.errors import ProjectionStuck
 from atp.ledger._bridge import Bridge
 from atp.ledger._stores import eventsourcing_env
 from atp.settings import Settings
@@ -77,7 +78,7 @@ class Ledger:
 
     async def get(self, cls: type[A], aggregate_id: UUID) -> A | None:
         """Load an aggregate, or None if it was never stored."""
-        return await self.bridge.run(self.get_sync, cls, aggregate_id)
+        return await self.bridge.read(self.get_sync, cls, aggregate_id)
 
     async def get_many(self, cls: type[A], aggregate_ids: Sequence[UUID]) -> dict[UUID, A]:
         """Load several never-snapshotted aggregates; absent ones are left out.
@@ -105,7 +106,7 @@ class Ledger:
             while self._lookups:
                 batch, self._lookups = self._lookups, []
                 try:
-                    found = await self.bridge.run(
+                    found = await self.bridge.read(
                         self._load_events, [i for b in batch for i in b.ids]
                     )
                 except Exception as exc:
@@ -140,7 +141,7 @@ class Ledger:
 
         loaded: list[A] = []
         for start in range(0, len(aggregate_ids), _LOAD_CHUNK):
-            loaded.extend(await self.bridge.run(load, aggregate_ids[start : start + _LOAD_CHUNK]))
+            loaded.extend(await self.bridge.read(load, aggregate_ids[start : start + _LOAD_CHUNK]))
         return loaded
 
     async def load_versions(
@@ -157,7 +158,7 @@ class Ledger:
                 loaded[aggregate_id] = aggregate
             return loaded
 
-        return await self.bridge.run(load)
+        return await self.bridge.read(load)
 
     def get_sync(self, cls: type[A], aggregate_id: UUID) -> A | None:
         """:meth:`get` for code already in a worker thread."""
@@ -172,7 +173,7 @@ class Ledger:
         self, aggregate_id: UUID, version: int
     ) -> list[DomainEventProtocol[Any]]:
         """One aggregate's stored events after ``version``, oldest first (its history)."""
-        return await self.bridge.run(lambda: list(self.app.events.get(aggregate_id, gt=version)))
+        return await self.bridge.read(lambda: list(self.app.events.get(aggregate_id, gt=version)))
 
     async def save(self, events: Sequence[DomainEventProtocol[Any]]) -> int:
         """Store these events in one transaction.
@@ -241,11 +242,34 @@ class Ledger:
         self, start: int, limit: int, stop: int | None = None, topics: Sequence[str] = ()
     ) -> list[Notification]:
         """Up to ``limit`` decoded events from notification id ``start`` to ``stop``, only
-        of the given ``topics`` (all if empty). Call it from a worker thread."""
+        of the given ``topics`` (all if empty). Call it from a worker thread.
+
+        Raises:
+            ProjectionStuck: a stored event does not decode (it is named, its data is not).
+        """
         rows = self.app.recorder.select_notifications(
             start=start, limit=limit, stop=stop, topics=topics
         )
-        return [(n.id, self.app.mapper.to_domain_event(n)) for n in rows]
+        decoded: list[Notification] = []
+        for n in rows:
+            try:
+                decoded.append((n.id, self.app.mapper.to_domain_event(n)))
+            except Exception as exc:
+                reason = f"it does not decode ({type(exc).__name__})"
+                raise ProjectionStuck(n.id, n.topic, str(n.originator_id), reason) from exc
+        return decoded
+
+    def probe_sync(self) -> None:
+        """Check that the ledger's store answers, after replacing the broken connections
+        of its pool (PostgreSQL). Call it from a worker thread.
+
+        Raises:
+            Exception: the store's error, if it does not answer.
+        """
+        check_pool = getattr(self.app.factory, "check_pool", None)
+        if check_pool is not None:
+            check_pool()
+        self.app.recorder.max_notification_id()
 
     def close(self) -> None:
         """Release the store's connections."""

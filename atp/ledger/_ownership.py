@@ -35,6 +35,8 @@ from typing import Self
 import attrs
 import trio
 
+from atp.errors import StoreUnavailable
+
 __all__ = [
     "LEDGER",
     "Holder",
@@ -144,8 +146,12 @@ class LedgerTaken(Exception):
         )
 
 
-class LedgerNotHeld(Exception):
-    """The writer lock is lost for now: nothing is committed until it is taken again."""
+class LedgerNotHeld(StoreUnavailable):
+    """The writer lock is lost for now: nothing is committed until it is taken again.
+
+    To a client this is the store being away (503 ``store_unavailable``, retry with the
+    same key): the lock's connection dropped, most often with the database.
+    """
 
     def __init__(self) -> None:
         super().__init__("the ledger's writer lock is lost; not committing until it is back")

@@ -22,14 +22,26 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from psycopg.sql import SQL, Identifier, Literal
+from psycopg_pool import PoolTimeout
+
+from atp.ledger._stores import CONNECT_TIMEOUT_KEY, LIVENESS
 
 __all__ = ["LedgerPostgresFactory", "LedgerPostgresRecorder"]
 
-_INSERT_ATTEMPTS = 10  # the stock recorder's retry: 10 attempts, 0.2 s apart
+# A dropped connection is retried 0.2 s apart, as the stock recorder does, but for 2 s
+# at most (it tried 10 times, and each try could wait the pool's whole timeout): an
+# outage then fails the commit within seconds, and the request is answered 503.
+_RETRY_FOR = 2.0
 _RETRY_WAIT = 0.2
+# How long the pool keeps reconnecting a lost connection before it gives the slot up
+# (psycopg_pool's default is 5 min, waiting 1, 2, 4 ... 64 s between attempts): with a
+# few seconds, a pool that lost its connections reconnects on demand, at once, when the
+# store is back, instead of at the next step of a long backoff.
+_RECONNECT_FOR = 3.0
 
 
 class LedgerPostgresRecorder(PostgresApplicationRecorder):
@@ -72,23 +84,30 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         """Insert one commit's events; their notification ids, in order.
 
-        A dropped connection is retried on a fresh one, as the stock recorder does. If
+        A dropped connection is retried on a fresh one, as the stock recorder does, for
+        2 s at most, and only while the server answers a connection of its own (so an
+        outage fails the commit at once instead of waiting on the pool). If
         the statement had committed and only its answer was lost, the retry finds the
         events stored as written and answers their ids; without that check the retry
         reported a conflict, and the commit's commands failed although they were kept.
         """
         if not stored_events:
             return []
-        attempt = 1
+        give_up_at: float | None = None
         while True:
             try:
-                if attempt > 1 and (ids := self._stored_ids(stored_events)) is not None:
+                if give_up_at is not None and (ids := self._stored_ids(stored_events)) is not None:
                     return ids
                 return self._insert(stored_events)
-            except (InterfaceError, OperationalError):
-                if attempt == _INSERT_ATTEMPTS:
+            except (InterfaceError, OperationalError) as exc:
+                now = time.monotonic()
+                give_up_at = now + _RETRY_FOR if give_up_at is None else give_up_at
+                if (
+                    now >= give_up_at
+                    or isinstance(exc.__cause__, PoolTimeout)  # no connection in a timeout
+                    or not server_answers(self.datastore)
+                ):
                     raise
-                attempt += 1
                 time.sleep(_RETRY_WAIT)
 
     def _insert(self, stored_events: Sequence[StoredEvent]) -> list[int]:
@@ -137,6 +156,43 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
 
 
 class LedgerPostgresFactory(PostgresFactory):
-    """eventsourcing's PostgreSQL infrastructure with :class:`LedgerPostgresRecorder`."""
+    """eventsourcing's PostgreSQL infrastructure with :class:`LedgerPostgresRecorder`,
+    and a pool that gives up on an absent server within seconds."""
 
     application_recorder_class = LedgerPostgresRecorder
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        pool = self.datastore.pool
+        # eventsourcing sets no connect timeout: libpq then waits on the operating system
+        # (minutes, for a host that drops packets).
+        timeout = self.env.get(CONNECT_TIMEOUT_KEY)
+        if timeout and isinstance(pool.kwargs, dict):
+            pool.kwargs["connect_timeout"] = int(timeout)
+            pool.kwargs.update(LIVENESS)
+        pool.reconnect_timeout = _RECONNECT_FOR
+
+    def check_pool(self) -> None:
+        """Check the server with a connection of its own, then replace the pool's broken
+        idle connections (after an outage, every one).
+
+        The direct connection answers at once when the server is down (refused), where
+        asking the pool would wait its whole timeout for a connection it cannot make.
+        """
+        _connect_alone(self.datastore).close()
+        self.datastore.pool.check()
+
+
+def _connect_alone(datastore: PostgresDatastore) -> psycopg.Connection[Any]:
+    """A connection of its own (not the pool's), with the pool's settings."""
+    kwargs = datastore.pool.kwargs if isinstance(datastore.pool.kwargs, dict) else {}
+    return psycopg.connect(**{k: v for k, v in kwargs.items() if k != "row_factory"})
+
+
+def server_answers(datastore: PostgresDatastore) -> bool:
+    """Whether the server takes a new connection (at once if it is down: refused)."""
+    try:
+        _connect_alone(datastore).close()
+    except psycopg.Error:
+        return False
+    return True

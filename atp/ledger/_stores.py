@@ -8,7 +8,30 @@ import attrs
 
 from atp.settings import Settings
 
-__all__ = ["PostgresTarget", "eventsourcing_env", "postgres_target"]
+__all__ = [
+    "CONNECT_TIMEOUT_KEY",
+    "LIVENESS",
+    "PostgresTarget",
+    "eventsourcing_env",
+    "libpq_seconds",
+    "postgres_target",
+]
+
+# Our own key in eventsourcing's environment: libpq's connect timeout for the ledger's
+# pool (``LedgerPostgresFactory``; eventsourcing sets none).
+CONNECT_TIMEOUT_KEY = "ATP_LIBPQ_CONNECT_TIMEOUT"
+# A server that vanishes from the network (no reset, no refusal) must not hold a call for
+# the operating system's minutes: unacknowledged data fails the connection after 10 s,
+# and an idle one is found dead after 10 + 3 x 5 s. A busy server still acknowledges.
+LIVENESS = {
+    "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}  # fmt: skip
+
+
+def libpq_seconds(seconds: float) -> int:
+    """A timeout as libpq takes it: whole seconds, and 2 at least (it treats 1 as 2)."""
+    return max(2, round(seconds))
 
 
 @attrs.frozen
@@ -22,11 +45,19 @@ class PostgresTarget:
     password: str = attrs.field(repr=False)
     schema: str
 
-    def conninfo(self) -> str:
-        """A libpq conninfo string (psycopg) with the schema on the search path."""
+    def conninfo(self, connect_timeout: float | None = None) -> str:
+        """A libpq conninfo string (psycopg) with the schema on the search path.
+
+        ``connect_timeout`` bounds each connection attempt (libpq counts whole
+        seconds, at least 2), and :data:`LIVENESS` bounds a lost connection; without
+        them libpq waits for the operating system.
+        """
         parts = [
             f"host={self.host}", f"port={self.port}", f"dbname={self.dbname}", f"user={self.user}",
         ]  # fmt: skip
+        if connect_timeout is not None:
+            parts.append(f"connect_timeout={libpq_seconds(connect_timeout)}")
+            parts += [f"{name}={value}" for name, value in LIVENESS.items()]
         if self.password:
             parts.append(f"password={self.password}")
         if self.schema:
@@ -73,6 +104,10 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_PASSWORD": target.password,
         "POSTGRES_POOL_SIZE": str(settings.db_threads),
         "POSTGRES_MAX_OVERFLOW": "0",
+        # How long a call waits for a pooled connection (eventsourcing's default is
+        # 30 s): past it the call fails and the request is answered 503.
+        "POSTGRES_CONNECT_TIMEOUT": str(libpq_seconds(settings.store_timeout)),
+        CONNECT_TIMEOUT_KEY: str(libpq_seconds(settings.store_timeout)),
     }
     if target.schema:
         env["POSTGRES_SCHEMA"] = target.schema

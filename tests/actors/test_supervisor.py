@@ -10,7 +10,8 @@ import trio
 import trio.testing
 
 from atp.actors import Actor, Reply, Supervisor
-from atp.errors import NotFound, UnexpectedError
+from atp.errors import NotFound, StoreUnavailable, UnexpectedError
+from atp.ledger import StoreAvailability
 from atp.observe import REQUEST_ID
 from tests.log_capture import captured_logs
 
@@ -191,3 +192,38 @@ async def test_an_actor_logs_with_the_id_of_the_request_it_serves_not_of_its_sta
     [crashed] = [r for r in records if "crashed" in r["message"]]
     assert "request_id" not in crashed  # a crash belongs to the actor, not to a request
     assert "RuntimeError at " in crashed["message"] and "boom" not in crashed["message"]
+
+
+class StoreBound(Echo):
+    """Rehydrates from a store that is away while ``down[0]``."""
+
+    def __init__(self, key: str, down: list[bool]) -> None:
+        super().__init__(key)
+        self.down = down
+
+    async def rehydrate(self) -> None:
+        if self.down[0]:
+            raise StoreUnavailable("the store is away")
+        await super().rehydrate()
+
+
+async def test_an_actor_without_its_store_answers_503_and_waits_for_the_store(
+    nursery: trio.Nursery, autojump_clock: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = StoreAvailability()
+    supervisor = Supervisor(idle_timeout=30.0, store=store)
+    await nursery.start(supervisor.run)
+    down = [True]
+    actor = supervisor.actor("a", StoreBound, lambda: StoreBound("a", down))
+    # What waits for it is answered "try again later", not as a bug (500).
+    with pytest.raises(StoreUnavailable), trio.fail_after(60):
+        await actor.ask("hi")
+    store.found_away(OSError("refused"))
+    await trio.sleep(1)
+    restarts = supervisor.statistics().restarts
+    await trio.sleep(600)  # while the store is away the actor waits; it does not spin
+    assert supervisor.statistics().restarts == restarts
+    down[0] = False
+    store.found_back()
+    assert (await actor.ask("back")).body == {"echo": "back", "rehydrations": 1}
+    assert not [r for r in caplog.records if r.name.startswith("atp.actors")]
