@@ -139,7 +139,12 @@ class AdvisoryLock(WriterLock):
         conn.close()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Keep the lock until cancelled; return early if another process took it."""
+        """Keep the lock until cancelled; return early if another process took it.
+
+        Its store calls bypass the carrier's record of the store (``Bridge.run_always``):
+        this task is how the lock finds its way back after an outage, so it must keep
+        trying while the rest of the carrier is told the store is away.
+        """
         bridge = Bridge(1)
         task_status.started()
         while self.state is LockState.HELD:
@@ -153,7 +158,7 @@ class AdvisoryLock(WriterLock):
         while conn is not None and not conn.closed:
             # Readable only when the server speaks or the connection breaks.
             await trio.lowlevel.wait_readable(conn.fileno())
-            if not await bridge.run(_alive, conn):
+            if not await bridge.run_always(_alive, conn):
                 return
 
     async def _retake(self, bridge: Bridge) -> None:
@@ -162,7 +167,7 @@ class AdvisoryLock(WriterLock):
         gone_until: float | None = None
         while True:
             try:
-                busy = await bridge.run(self._attempt)
+                busy = await bridge.run_always(self._attempt)
             except psycopg.Error as exc:  # PostgreSQL is away: wait for it
                 if type(exc).__name__ != failure:  # class only: the text can quote the URL
                     failure = type(exc).__name__
