@@ -138,13 +138,18 @@ async def test_a_scrape_makes_no_store_call(
     bridge = runtime.ledger.bridge
     assert runtime.queries.bridge is bridge  # the one way to the store's threads
     callers: list[str | None] = []
-    real_run = bridge.run
 
-    async def run(fn: Any, *args: Any) -> Any:
-        callers.append(current_request_id())
-        return await real_run(fn, *args)
+    def spy(name: str) -> None:
+        real = getattr(bridge, name)
 
-    monkeypatch.setattr(bridge, "run", run)
+        async def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+            callers.append(current_request_id())
+            return await real(fn, *args, **kwargs)
+
+        monkeypatch.setattr(bridge, name, call)
+
+    for name in ("run", "read", "probe", "run_always"):  # every way into a store thread
+        spy(name)
     r = await api.get("/metrics", None)
     assert r.status_code == 200
     ready = await api.get("/ready", None)  # the spy sees calls made for a request
