@@ -10,11 +10,13 @@ becomes ``UnexpectedError`` at the edge.
     ├── Unauthorized                  401  unauthorized
     ├── Forbidden                     403  account_key_required, agent_key_required
     ├── NotFound                      404  not_found
+    ├── RequestTimedOut               408  request_timeout (a body too slow to arrive)
     ├── Conflict                      409  idempotency_*, lease_expired, invalid_ack_transition, ...
     ├── TooLarge                      413  payload_too_large, unexpected_error (body)
     ├── Unprocessable                 422  invalid_request, recipient_required, ...
     ├── RateLimited                   429  unknown_sender_rate_limited
-    └── NotReady                      503  not_ready
+    ├── NotReady                      503  not_ready
+    └── ServerBusy                    503  server_busy (at the connection limit)
 """
 
 from __future__ import annotations
@@ -56,7 +58,9 @@ __all__ = [
     "RateLimited",
     "RecipientNotFound",
     "RecipientRequired",
+    "RequestTimedOut",
     "RequestTooLarge",
+    "ServerBusy",
     "SessionNotOpen",
     "StaleDeliveryClaim",
     "TerminalAckStatus",
@@ -128,6 +132,15 @@ class NotFound(AtpError):
     status = 404
     code = "not_found"
     message = "The requested resource was not found."
+
+
+class RequestTimedOut(AtpError):
+    """A request body that did not arrive within ``Settings.body_timeout``. The reference
+    has no code for it; the connection closes after the answer."""
+
+    status = 408
+    code = "request_timeout"
+    message = "The request body was not received in time."
 
 
 class Conflict(AtpError):
@@ -296,6 +309,15 @@ class RateLimited(AtpError):
 class UnknownSenderRateLimited(RateLimited):
     code = "unknown_sender_rate_limited"
     message = "Unknown cross-account sender limit exceeded for this recipient."
+
+
+class ServerBusy(AtpError):
+    """A connection over ``Settings.max_connections``: answered at once and closed, before
+    its request is read (``atp/http/_gate.py``). Clients retry it like any 5xx."""
+
+    status = 503
+    code = "server_busy"
+    message = "The server has too many open connections; retry shortly."
 
 
 def _concrete(cls: type[AtpError]) -> list[type[AtpError]]:

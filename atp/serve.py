@@ -21,7 +21,6 @@ from uuid import UUID
 
 import trio
 from hypercorn.config import Config
-from hypercorn.trio import serve as hypercorn_serve
 
 from atp.actors import (
     DueSweeper,
@@ -34,6 +33,14 @@ from atp.actors import (
 )
 from atp.api import create_app
 from atp.domain import Message
+from atp.http import (
+    ConnectionGate,
+    guard_exchanges,
+    max_connections,
+    raise_open_files_limit,
+    serve_connections,
+    use_envelope_protocol_errors,
+)
 from atp.ledger import Bridge, Ledger
 from atp.projections import (
     AgentsView,
@@ -122,6 +129,8 @@ async def serve_http(
 ) -> None:
     """Serve the API on the configured address until ``shutdown`` is set.
 
+    Hypercorn's connections from our own accept loop, capped (``atp.http``), each
+    exchange guarded so that keep-alive, ``Connection: close`` and the idle timeout work.
     ``task_status.started`` receives the bound addresses (port 0 picks a free one).
     """
     settings = runtime.settings
@@ -129,14 +138,24 @@ async def serve_http(
     config.bind = [f"{settings.bind}:{settings.port}"]
     config.accesslog = None  # access logs would carry ids; operators opt in via a proxy
     config.graceful_timeout = settings.shutdown_grace
-    await hypercorn_serve(
-        create_app(runtime), config, shutdown_trigger=shutdown.wait, task_status=task_status
+    config.keep_alive_timeout = settings.keep_alive_timeout
+    use_envelope_protocol_errors()
+    app = guard_exchanges(create_app(runtime), body_timeout=settings.body_timeout)
+    gate = ConnectionGate(max_connections(settings))
+    await serve_connections(
+        app, config, gate, shutdown_trigger=shutdown.wait, task_status=task_status
     )
 
 
 async def serve(settings: Settings) -> None:
     """Run the carrier until SIGINT or SIGTERM, then shut down gracefully."""
     shutdown = trio.Event()
+    files = raise_open_files_limit()
+    log.info(
+        "open files: limit %s%s, hard limit %s; at most %d HTTP connections",
+        files.soft, "" if files.raised_from is None else f" (raised from {files.raised_from})",
+        files.hard, max_connections(settings),
+    )  # fmt: skip
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with open_runtime(settings) as runtime, trio.open_nursery() as nursery:
             # Start-up objects never die: keep the cyclic GC off them, and collect the
