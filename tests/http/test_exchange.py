@@ -38,7 +38,9 @@ KEEP_ALIVE = Settings().keep_alive_timeout
 BODY_TIMEOUT = Settings().body_timeout
 TRICKLE = 1.0  # mock seconds between the bytes a slow client sends
 JSON = ("content-type", "application/json")
-TIMED_OUT = {"error": {"code": "request_timeout", "message": "The request body was not received in time."}}  # fmt: skip
+TIMED_OUT = {
+    "error": {"code": "request_timeout", "message": "The request body was not received in time."}
+}
 INVALID = {"error": {"code": "invalid_request", "message": "The request is invalid."}}
 
 
