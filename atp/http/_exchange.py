@@ -24,9 +24,11 @@ bookkeeping is cancelled at its next checkpoint, half done:
    for at most ``body_timeout``, so that Hypercorn can recycle the connection. A body
    still missing then gets the answer with ``Connection: close``. (A route that reads
    the body waits in Quart, whose ``BODY_TIMEOUT`` is the same setting: a 408.)
-2. The answer's last message is sent shielded from cancellation, so Hypercorn's
-   bookkeeping completes. It cannot wait long: the one blocking step in it, the socket
-   write, Hypercorn shields already; the rest is local state.
+2. The ``http.disconnect`` that Hypercorn hands over from inside the answer's last
+   ``send`` reaches the app only once that ``send`` has returned, so Quart-Trio no
+   longer cancels it and Hypercorn's bookkeeping completes. (Shielding the last
+   ``send`` from cancellation works too, but a cancel scope costs as much as a
+   checkpoint, several microseconds a request; an event set once costs a tenth.)
 3. ``trio.BusyResourceError`` from a send means Hypercorn's reader task is closing the
    socket after a protocol error from the client (it sends the EOF outside the lock
    that guards writes). The answer has nowhere to go, as after a disconnect, which
@@ -46,6 +48,7 @@ from hypercorn.typing import (
     ASGISendCallable,
     ASGISendEvent,
     HTTPResponseStartEvent,
+    HTTPScope,
     Scope,
 )
 
@@ -64,7 +67,7 @@ def guard_exchanges(app: ASGIFramework, *, body_timeout: float) -> ASGIFramework
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        exchange = _Exchange(receive, send, body_timeout)
+        exchange = _Exchange(scope, receive, send, body_timeout)
         await app(scope, exchange.receive, exchange.send)
 
     return guarded
@@ -73,16 +76,24 @@ def guard_exchanges(app: ASGIFramework, *, body_timeout: float) -> ASGIFramework
 class _Exchange:
     """One request and its answer, as the app sees them."""
 
-    __slots__ = ("_arrived", "_body_done", "_body_timeout", "_receive", "_send")
+    __slots__ = (
+        "_arrived", "_body_done", "_body_timeout", "_finished", "_receive", "_scope", "_send",
+    )  # fmt: skip
 
     def __init__(
-        self, receive: ASGIReceiveCallable, send: ASGISendCallable, body_timeout: float
+        self,
+        scope: HTTPScope,
+        receive: ASGIReceiveCallable,
+        send: ASGISendCallable,
+        body_timeout: float,
     ) -> None:
+        self._scope = scope
         self._receive = receive
         self._send = send
         self._body_timeout = body_timeout
         self._body_done = False  # the body has all arrived, or never will (disconnect)
         self._arrived: trio.Event | None = None  # made only when an answer waits
+        self._finished: trio.Event | None = None  # made when the last answer message goes
 
     async def receive(self) -> ASGIReceiveEvent:
         message = await self._receive()
@@ -90,17 +101,24 @@ class _Exchange:
             self._body_done = True
             if self._arrived is not None:
                 self._arrived.set()
+            finished = self._finished
+            if finished is not None and not finished.is_set():
+                # A disconnect sent from inside the last send (point 2 above).
+                await finished.wait()
         return message
 
     async def send(self, message: ASGISendEvent) -> None:
         try:
             if message["type"] == "http.response.start":
-                if not self._body_done:
+                if not self._body_done and _has_body(self._scope):
                     message = await self._after_body(message)
                 await self._send(message)
             elif message["type"] == "http.response.body" and not message.get("more_body"):
-                with trio.CancelScope(shield=True):
+                self._finished = trio.Event()
+                try:
                     await self._send(message)
+                finally:
+                    self._finished.set()
             else:
                 await self._send(message)
         except trio.BusyResourceError:
@@ -120,6 +138,16 @@ class _Exchange:
         return cast(
             HTTPResponseStartEvent, {**start, "headers": [*headers, (b"connection", b"close")]}
         )
+
+
+def _has_body(scope: HTTPScope) -> bool:
+    """Whether the request has a body at all. Without one, h11 ends the request with its
+    headers, so there is nothing to wait for, although the app may not have read the
+    (empty) end of it yet when it answers."""
+    for name, value in scope["headers"]:  # h11 gives the names in lower case
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip(b"0 ")):
+            return True
+    return False
 
 
 def _closes(headers: Iterable[tuple[bytes, bytes]]) -> bool:

@@ -31,6 +31,20 @@ from atp.http._gate import ACCEPT_RETRY, CAPACITY_ERRNOS, ConnectionGate
 __all__ = ["serve_connections"]
 
 
+class _Connection(TCPServer):
+    """Hypercorn's connection, ended as soon as its client has gone.
+
+    Hypercorn runs the keep-alive timer in the connection's task group and nothing
+    stops it when the client closes, so the connection and its descriptor stay until
+    the timer fires (``keep_alive_timeout`` later). Under churn that is every recent
+    client's descriptor, long after it left; so when reading ends, the timer stops.
+    """
+
+    async def _read_data(self) -> None:
+        await super()._read_data()
+        await self.idle_task.stop()
+
+
 async def serve_connections(
     app: ASGIFramework,
     config: Config,
@@ -57,7 +71,7 @@ async def serve_connections(
             # Hypercorn types the stream as TLS; a plain SocketStream is what its own
             # worker passes for plain HTTP too.
             state_copy = ConnectionState(state.copy())
-            await TCPServer(wrapped, config, context, state_copy, stream)  # type: ignore[arg-type]
+            await _Connection(wrapped, config, context, state_copy, stream)  # type: ignore[arg-type]
         finally:
             gate.release()
 
