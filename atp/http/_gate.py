@@ -79,6 +79,7 @@ class ConnectionGate:
         self.open = 0
         self.refused = Tally()
         self.accept_failures = Tally()
+        self.failures = Tally()
 
     def admit(self) -> bool:
         """Take a place for a new connection, if there is one (pair with :meth:`release`)."""
@@ -104,6 +105,16 @@ class ConnectionGate:
                 await stream.send_all(_REFUSAL)  # unless the client has gone already
         await stream.aclose()
 
+    def connection_failed(self, error: Exception) -> None:
+        """Count a connection that ended in an error instead of a close (by class only:
+        the text may quote a request)."""
+        count = self.failures.note()
+        if count is not None:
+            log.error(
+                "a connection ended in an error (%s): %d in the last %.0f s",
+                ", ".join(sorted(_leaf_names(error))), count, self.failures.interval,
+            )  # fmt: skip
+
     def accept_failed(self, error: OSError) -> None:
         """Count an ``accept`` that failed for want of resources (the caller retries)."""
         count = self.accept_failures.note()
@@ -115,3 +126,9 @@ class ConnectionGate:
                 name, error.strerror, count, self.accept_failures.interval,
                 self.open, self.limit,
             )  # fmt: skip
+
+
+def _leaf_names(error: BaseException) -> set[str]:
+    if isinstance(error, BaseExceptionGroup):
+        return {name for inner in error.exceptions for name in _leaf_names(inner)}
+    return {type(error).__name__}

@@ -72,6 +72,12 @@ async def serve_connections(
             # worker passes for plain HTTP too.
             state_copy = ConnectionState(state.copy())
             await _Connection(wrapped, config, context, state_copy, stream)  # type: ignore[arg-type]
+        except Exception as error:
+            # One connection's failure must not end the server, as it does Hypercorn's
+            # worker: a client's EOF can race Hypercorn into BusyResourceError (see
+            # ops/upstream/README.md). Cancellation is not an Exception and goes on.
+            gate.connection_failed(error)
+            await trio.aclose_forcefully(stream)
         finally:
             gate.release()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import pytest
 import trio
 from hypercorn.config import Config
 from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, Scope
@@ -27,9 +28,10 @@ BOUND = 60.0
 
 async def hello(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
     if scope["type"] == "lifespan":
-        for step in ("startup", "shutdown"):
-            await receive()
-            await send({"type": f"lifespan.{step}.complete"})  # type: ignore[arg-type]
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        await send({"type": "lifespan.shutdown.complete"})
         return
     while (await receive()).get("more_body"):
         pass
@@ -38,9 +40,24 @@ async def hello(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallab
     await send({"type": "http.response.body", "body": b"ok", "more_body": False})
 
 
+class FaultyConfig(Config):
+    """Hypercorn reads ``response_headers`` while it answers; this one can fail there,
+    in the connection's reader task (as Hypercorn's own EOF race makes it fail)."""
+
+    fail = False
+
+    def response_headers(self, protocol: str) -> list[tuple[bytes, bytes]]:
+        if self.fail:
+            raise trio.BusyResourceError("injected")
+        headers: list[tuple[bytes, bytes]] = super().response_headers(protocol)
+        return headers
+
+
 @asynccontextmanager
-async def serving(gate: ConnectionGate) -> AsyncIterator[tuple[str, trio.Event]]:
-    config = Config()
+async def serving(
+    gate: ConnectionGate, config: Config | None = None
+) -> AsyncIterator[tuple[str, trio.Event]]:
+    config = config or Config()
     config.bind = ["127.0.0.1:0"]
     config.keep_alive_timeout = KEEP_ALIVE
     stop = trio.Event()
@@ -103,3 +120,24 @@ async def test_a_stop_closes_idle_connections_at_once_and_returns(clock: MockClo
         with trio.fail_after(BOUND):
             await conn.wait_closed()
         assert trio.current_time() == started
+
+
+async def test_a_connection_that_fails_is_closed_and_logged_and_the_server_goes_on(
+    clock: MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    gate = ConnectionGate(limit=10)
+    config = FaultyConfig()
+    async with serving(gate, config) as (url, _):
+        with trio.fail_after(BOUND):
+            broken = await RawConnection.open(url)
+            config.fail = True
+            await broken.send(b"NOT HTTP\r\n\r\n")  # answered by the reader task: it fails
+            await broken.wait_closed()
+            config.fail = False
+            conn = await RawConnection.open(url)
+            await conn.send(request("GET", "/"))
+            assert (await conn.answer()).status == 200
+    assert gate.failures.total == 1
+    assert [r.getMessage() for r in caplog.records if "ended in an error" in r.getMessage()] == [
+        "a connection ended in an error (BusyResourceError): 1 in the last 10 s"
+    ]
