@@ -21,6 +21,7 @@ import errno
 import json
 import logging
 import math
+import secrets
 
 import trio
 
@@ -40,14 +41,19 @@ _REFUSAL_SEND_TIMEOUT = 1 * SECONDS
 CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
 
 _REFUSAL_BODY = json.dumps(ServerBusy().envelope(), separators=(",", ":")).encode()
-_REFUSAL = (
+_REFUSAL_HEAD = (
     b"HTTP/1.1 503 Service Unavailable\r\n"
     b"content-type: application/json\r\n"
     b"content-length: %d\r\n"
     b"connection: close\r\n"
     b"retry-after: 1\r\n"
-    b"\r\n" % len(_REFUSAL_BODY)
-) + _REFUSAL_BODY
+    b"x-request-id: " % len(_REFUSAL_BODY)
+)
+
+
+def _refusal() -> bytes:
+    """The 503 answer, with a request id of its own like every answer (contract §1.0)."""
+    return _REFUSAL_HEAD + secrets.token_urlsafe(15).encode() + b"\r\n\r\n" + _REFUSAL_BODY
 
 
 class Tally:
@@ -102,7 +108,7 @@ class ConnectionGate:
             )  # fmt: skip
         with trio.move_on_after(_REFUSAL_SEND_TIMEOUT):
             with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                await stream.send_all(_REFUSAL)  # unless the client has gone already
+                await stream.send_all(_refusal())  # unless the client has gone already
         await stream.aclose()
 
     def connection_failed(self, error: Exception) -> None:

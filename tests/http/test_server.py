@@ -100,6 +100,7 @@ async def test_past_the_cap_a_connection_is_answered_503_and_closed_unread(
             answer = await extra.answer()
             await extra.wait_closed()
             assert (answer.status, answer.json()["error"]["code"]) == (503, "server_busy")
+            assert len(answer.headers["x-request-id"]) == 20
             await held[0].aclose()
             await wait_all_tasks_blocked()
             again = await RawConnection.open(url)
