@@ -139,6 +139,9 @@ async def serve_http(
     config.accesslog = None  # access logs would carry ids; operators opt in via a proxy
     config.graceful_timeout = settings.shutdown_grace
     config.keep_alive_timeout = settings.keep_alive_timeout
+    # Hypercorn's 100 drops a burst's connections for a second (SYN retry) before the
+    # accept loop can even refuse them; the kernel caps this at net.core.somaxconn.
+    config.backlog = 1024
     use_envelope_protocol_errors()
     app = guard_exchanges(create_app(runtime), body_timeout=settings.body_timeout)
     gate = ConnectionGate(max_connections(settings))
