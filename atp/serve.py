@@ -7,7 +7,8 @@ stop, then the journal commits what is still queued; all within the grace period
     carrier nursery:  journal writer, projection runner
       actors nursery: supervisor (every mailbox and account actor), webhook
                       dispatcher (every attempt), sweep
-        http:         Hypercorn serving the Quart-Trio app
+        http:         the Quart-Trio app on Hypercorn's connections, from our own
+                      accept loop (atp.http: connection cap, every exchange ended)
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ answers itself, with an empty body, so a client that parses the contract's envel
 ``EnvelopeH11Protocol`` overrides the one method that writes them, and
 ``use_envelope_protocol_errors`` makes Hypercorn's protocol switch
 (``hypercorn.protocol.ProtocolWrapper``) build it for every HTTP/1.1 connection. Both
-names are Hypercorn internals (0.18); ``tests/http/test_protocol_errors.py`` fails if an
+names are Hypercorn internals (0.18); ``tests/http/test_h11.py`` fails if an
 upgrade changes them.
 """
 
