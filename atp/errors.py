@@ -10,11 +10,13 @@ becomes ``UnexpectedError`` at the edge.
     ├── Unauthorized                  401  unauthorized
     ├── Forbidden                     403  account_key_required, agent_key_required
     ├── NotFound                      404  not_found
+    ├── RequestTimedOut               408  request_timeout (a body too slow to arrive)
     ├── Conflict                      409  idempotency_*, lease_expired, invalid_ack_transition, ...
     ├── TooLarge                      413  payload_too_large, unexpected_error (body)
     ├── Unprocessable                 422  invalid_request, recipient_required, ...
     ├── RateLimited                   429  unknown_sender_rate_limited
-    └── StoreUnavailable              503  store_unavailable (with Retry-After)
+    ├── StoreUnavailable              503  store_unavailable (with Retry-After)
+    └── ServerBusy                    503  server_busy (at the connection limit)
 
     StoreSetupError                   not an answer: ``atp serve``/``migrate`` cannot start
     ProjectionStuck                   not an answer: the views cannot apply a stored event
@@ -60,7 +62,9 @@ __all__ = [
     "RateLimited",
     "RecipientNotFound",
     "RecipientRequired",
+    "RequestTimedOut",
     "RequestTooLarge",
+    "ServerBusy",
     "SessionNotOpen",
     "StaleDeliveryClaim",
     "StoreSetupError",
@@ -134,6 +138,15 @@ class NotFound(AtpError):
     status = 404
     code = "not_found"
     message = "The requested resource was not found."
+
+
+class RequestTimedOut(AtpError):
+    """A request body that did not arrive within ``Settings.body_timeout``. The reference
+    has no code for it; the connection closes after the answer."""
+
+    status = 408
+    code = "request_timeout"
+    message = "The request body was not received in time."
 
 
 class Conflict(AtpError):
@@ -348,6 +361,15 @@ class ProjectionStuck(Exception):
             f"the views cannot apply notification {position}"
             f" (topic {topic}, aggregate {aggregate_id}): {reason}"
         )
+
+
+class ServerBusy(AtpError):
+    """A connection over ``Settings.max_connections``: answered at once and closed, before
+    its request is read (``atp/http/_gate.py``). Clients retry it like any 5xx."""
+
+    status = 503
+    code = "server_busy"
+    message = "The server has too many open connections; retry shortly."
 
 
 def _concrete(cls: type[AtpError]) -> list[type[AtpError]]:

@@ -7,7 +7,8 @@ stop, then the journal commits what is still queued; all within the grace period
     carrier nursery:  store watch, journal writer, projection runner
       actors nursery: supervisor (every mailbox and account actor), webhook
                       dispatcher (every attempt), sweep
-        http:         Hypercorn serving the Quart-Trio app
+        http:         the Quart-Trio app on Hypercorn's connections, from our own
+                      accept loop (atp.http: connection cap, every exchange ended)
 
 The ledger's writer lock is taken before any of this (``atp/cli/_operate.py``) and
 kept by a task of the carrier nursery; if another process takes it while it is lost,
@@ -29,7 +30,6 @@ from uuid import UUID
 
 import trio
 from hypercorn.config import Config
-from hypercorn.trio import serve as hypercorn_serve
 
 from atp.actors import (
     DueSweeper,
@@ -43,6 +43,14 @@ from atp.actors import (
 from atp.api import create_app
 from atp.domain import Message
 from atp.errors import StoreSetupError
+from atp.http import (
+    ConnectionGate,
+    guard_exchanges,
+    max_connections,
+    raise_open_files_limit,
+    serve_connections,
+    use_envelope_protocol_errors,
+)
 from atp.ledger import (
     Bridge,
     Ledger,
@@ -190,6 +198,8 @@ async def serve_http(
 ) -> None:
     """Serve the API on the configured address until ``shutdown`` is set.
 
+    Hypercorn's connections from our own accept loop, capped (``atp.http``), each
+    exchange guarded so that keep-alive, ``Connection: close`` and the idle timeout work.
     ``task_status.started`` receives the bound addresses (port 0 picks a free one).
     """
     settings = runtime.settings
@@ -198,8 +208,15 @@ async def serve_http(
     config.accesslog = None  # atp.api logs each request itself (atp.access)
     config.errorlog = logging.getLogger("hypercorn.error")  # the root's handler, no own one
     config.graceful_timeout = settings.shutdown_grace
-    await hypercorn_serve(
-        create_app(runtime), config, shutdown_trigger=shutdown.wait, task_status=task_status
+    config.keep_alive_timeout = settings.keep_alive_timeout
+    # Hypercorn's 100 drops a burst's connections for a second (SYN retry) before the
+    # accept loop can even refuse them; the kernel caps this at net.core.somaxconn.
+    config.backlog = 1024
+    use_envelope_protocol_errors()
+    app = guard_exchanges(create_app(runtime), body_timeout=settings.body_timeout)
+    gate = ConnectionGate(max_connections(settings))
+    await serve_connections(
+        app, config, gate, shutdown_trigger=shutdown.wait, task_status=task_status
     )
 
 
@@ -211,6 +228,12 @@ async def serve(settings: Settings, writer: WriterLock) -> None:
             carrier stopped gracefully first.
     """
     shutdown = trio.Event()
+    files = raise_open_files_limit()
+    log.info(
+        "open files: limit %s%s, hard limit %s; at most %d HTTP connections",
+        files.soft, "" if files.raised_from is None else f" (raised from {files.raised_from})",
+        files.hard, max_connections(settings),
+    )  # fmt: skip
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with open_runtime(settings, writer) as runtime, trio.open_nursery() as nursery:
             # Start-up objects never die: keep the cyclic GC off them, and collect the

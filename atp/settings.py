@@ -58,6 +58,16 @@ class Settings:
     # Development only: lets webhooks reach loopback and private addresses (SSRF!).
     webhook_allow_private: bool = False
 
+    # HTTP connections (atp/http). A body must arrive within ``body_timeout`` of the
+    # moment the server waits for it; an idle keep-alive connection closes after
+    # ``keep_alive_timeout`` (so do request headers that take that long). None derives
+    # the connection cap from the open-files limit (atp/http/_limits.py).
+    body_timeout: float = attrs.field(default=10 * SECONDS, validator=attrs.validators.gt(0))
+    keep_alive_timeout: float = attrs.field(default=5 * SECONDS, validator=attrs.validators.gt(0))
+    max_connections: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.ge(1))
+    )
+
     # Runtime.
     actor_idle_timeout: float = 30 * SECONDS
     sweep_interval: float = 1 * MINUTES
@@ -144,6 +154,12 @@ class Settings:
             kwargs["log_format"] = _choice("ATP_LOG_FORMAT", env["ATP_LOG_FORMAT"], LOG_FORMATS)
         if env.get("ATP_METRICS_TOKEN"):
             kwargs["metrics_token"] = env["ATP_METRICS_TOKEN"]
+        if "ATP_BODY_TIMEOUT" in env:
+            kwargs["body_timeout"] = _positive(env["ATP_BODY_TIMEOUT"])
+        if "ATP_KEEP_ALIVE_TIMEOUT" in env:
+            kwargs["keep_alive_timeout"] = _positive(env["ATP_KEEP_ALIVE_TIMEOUT"])
+        if "ATP_MAX_CONNECTIONS" in env:
+            kwargs["max_connections"] = int(_positive(env["ATP_MAX_CONNECTIONS"]))
         return cls(**kwargs)  # type: ignore[arg-type]
 
     def with_secret_key(self) -> Settings:
@@ -202,7 +218,7 @@ _KNOWN = frozenset({
     "ATP_WEBHOOK_MAX_ATTEMPTS", "ATP_UNKNOWN_SENDER_LIMIT", "ATP_WEBHOOK_TIMEOUT",
     "ATP_WEBHOOK_RETRY_DELAYS", "ATP_WEBHOOK_CONCURRENCY", "ATP_DEMO_DELAY_MS",
     "ATP_DEMO_NO_COLOR", "ATP_LOG_LEVEL", "ATP_LOG_FORMAT", "ATP_METRICS_TOKEN",
-    "ATP_STORE_TIMEOUT",
+    "ATP_STORE_TIMEOUT", "ATP_BODY_TIMEOUT", "ATP_KEEP_ALIVE_TIMEOUT", "ATP_MAX_CONNECTIONS",
 })  # fmt: skip
 
 

@@ -15,7 +15,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -108,8 +108,14 @@ class ServerProcess:
     SIGKILLs whatever is still running.
     """
 
-    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        workdir: Path,
+        preexec_fn: Callable[[], object] | None = None,  # runs in the child, before exec
+    ) -> None:
         self.env = env
+        self.preexec_fn = preexec_fn
         self.workdir = workdir
         self.log_path = workdir / "server.log"
         self._log = self.log_path.open("ab")
@@ -135,6 +141,7 @@ class ServerProcess:
         self.process = await trio.lowlevel.open_process(
             [sys.executable, "-m", "atp", "serve"],
             env=self.env, cwd=self.workdir, stdout=self._log, stderr=subprocess.STDOUT,
+            preexec_fn=self.preexec_fn,
         )  # fmt: skip
         deadline = trio.current_time() + READY_TIMEOUT
         last = "no answer"

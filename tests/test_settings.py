@@ -44,6 +44,20 @@ def test_unknown_and_malformed_settings_are_refused() -> None:
             Settings.from_env({name: value})
 
 
+def test_connection_settings() -> None:
+    default = Settings()
+    assert (default.body_timeout, default.keep_alive_timeout) == (10, 5)
+    assert default.max_connections is None  # derived from the open-files limit
+    s = Settings.from_env(
+        {"ATP_BODY_TIMEOUT": "2.5", "ATP_KEEP_ALIVE_TIMEOUT": "75", "ATP_MAX_CONNECTIONS": "500"}
+    )
+    assert (s.body_timeout, s.keep_alive_timeout, s.max_connections) == (2.5, 75, 500)
+    for name in ("ATP_BODY_TIMEOUT", "ATP_KEEP_ALIVE_TIMEOUT", "ATP_MAX_CONNECTIONS"):
+        for bad in ("0", "-1", "soon"):
+            with pytest.raises(ValueError):
+                Settings.from_env({name: bad})
+
+
 def test_webhook_settings() -> None:
     default = Settings()
     assert (default.webhook_timeout, default.webhook_attempt_deadline) == (10, 30)

@@ -48,6 +48,7 @@ def create_app(runtime: Runtime) -> QuartTrio:
     app = QuartTrio("atp")
     app.config["ATP_RUNTIME"] = runtime
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
+    app.config["BODY_TIMEOUT"] = runtime.settings.body_timeout  # then 408 (atp/http)
     app.config["JSON_SORT_KEYS"] = False
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False  # read as each route is added
     app.json.sort_keys = False  # type: ignore[attr-defined]

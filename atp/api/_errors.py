@@ -1,11 +1,11 @@
 """The only error handlers: every failure leaves as the contract's envelope.
 
 ``AtpError`` carries its own status and code; ``StoreUnavailable`` (503) also says when
-to try again (``Retry-After``). Routing failures from Quart/Werkzeug
-(unknown route, wrong method, body over the limit) are translated to the same
-envelope. Anything else is a bug: it is logged by class and place only (its text
-may hold a payload or a secret) and answered 500 ``unexpected_error``. Quart's own
-report of an error that escapes these handlers (an error inside one of them, or in an
+to try again (``Retry-After``). Routing failures from Quart/Werkzeug (unknown route,
+wrong method, body over the limit or too slow) are translated to the same envelope.
+Anything else is a bug: it is logged by class and place only (its text may hold a
+payload or a secret) and answered 500 ``unexpected_error``. Quart's own report of an
+error that escapes these handlers (an error inside one of them, or in an
 ``after_request``) is replaced by the same one line, without the traceback.
 """
 
@@ -15,12 +15,13 @@ import logging
 from types import TracebackType
 
 from quart import Quart, Response, jsonify
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, RequestTimeout
 
 from atp.errors import (
     AtpError,
     MalformedRequest,
     NotFound,
+    RequestTimedOut,
     RequestTooLarge,
     StoreUnavailable,
     UnexpectedError,
@@ -49,10 +50,11 @@ def install_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:
-        if isinstance(error, RequestEntityTooLarge):
+        if isinstance(error, RequestEntityTooLarge | RequestTimeout):
             # The rest of the body may still be on its way; a fresh connection keeps the
             # next request from being read after it.
-            response = _respond(RequestTooLarge())
+            too_large = isinstance(error, RequestEntityTooLarge)
+            response = _respond(RequestTooLarge() if too_large else RequestTimedOut())
             response.headers["Connection"] = "close"
             return response
         if error.code in (404, 405):

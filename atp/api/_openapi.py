@@ -18,7 +18,15 @@ from quart import Blueprint
 import atp
 from atp.api._openapi_routes import IDEMPOTENT, KEYED, KIND, ROUTES, TWO_PHASE, Route
 from atp.api._openapi_schemas import SCHEMAS, ref
-from atp.errors import AtpError, MalformedRequest, NotFound, RequestTooLarge
+from atp.errors import (
+    AtpError,
+    MalformedRequest,
+    NotFound,
+    RequestTimedOut,
+    RequestTooLarge,
+    ServerBusy,
+    StoreUnavailable,
+)
 
 __all__ = ["blueprint", "openapi_document"]
 
@@ -180,8 +188,12 @@ def _successes(route: Route) -> dict[str, Any]:
 def _errors(route: Route) -> dict[str, Any]:
     """The route's errors by status, each with its codes and their fixed messages."""
     classes: list[type[AtpError]] = [MalformedRequest, *route.errors]
+    if 503 not in route.answers:  # /ready's 503 is its own document
+        classes.append(ServerBusy)  # over the connection limit, before the request is read
+    if route.path.startswith("/api/"):
+        classes.append(StoreUnavailable)
     if route.method in ("POST", "PUT"):
-        classes.append(RequestTooLarge)
+        classes += [RequestTooLarge, RequestTimedOut]
     if route.method == "POST":
         classes.append(NotFound)  # "_method" may route the request where nothing is
     if route.auth:
@@ -196,11 +208,21 @@ def _errors(route: Route) -> dict[str, Any]:
     return {
         str(status): {
             "description": ", ".join(sorted(codes)),
-            "headers": {"x-request-id": {"$ref": "#/components/headers/RequestId"}},
+            "headers": _error_headers(status),
             "content": {"application/json": {"schema": _envelope(codes)}},
         }
         for status, codes in sorted(by_status.items())
     }
+
+
+def _error_headers(status: int) -> dict[str, Any]:
+    headers: dict[str, Any] = {"x-request-id": {"$ref": "#/components/headers/RequestId"}}
+    if status == 503:
+        headers["Retry-After"] = {
+            "description": "Seconds to wait before trying again (the same idempotency key).",
+            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        }
+    return headers
 
 
 def _envelope(codes: dict[str, str]) -> dict[str, Any]:
