@@ -229,11 +229,6 @@ async def serve(settings: Settings, writer: WriterLock) -> None:
     """
     shutdown = trio.Event()
     files = raise_open_files_limit()
-    log.info(
-        "open files: limit %s%s, hard limit %s; at most %d HTTP connections",
-        files.soft, "" if files.raised_from is None else f" (raised from {files.raised_from})",
-        files.hard, max_connections(settings),
-    )  # fmt: skip
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with open_runtime(settings, writer) as runtime, trio.open_nursery() as nursery:
             # Start-up objects never die: keep the cyclic GC off them, and collect the
@@ -250,6 +245,14 @@ async def serve(settings: Settings, writer: WriterLock) -> None:
             nursery.start_soon(_stop_on, shutdown, wait_for_signal, writer.wait_taken)
             binds = await nursery.start(serve_http, runtime, shutdown)
             log.info("ATP listening on %s (%s store)", ", ".join(binds), settings.store)
+            # Said once the start has succeeded: a failed start is one line, its cause.
+            log.info(
+                "open files: limit %s%s, hard limit %s; at most %d HTTP connections",
+                files.soft,
+                "" if files.raised_from is None else f" (raised from {files.raised_from})",
+                files.hard,
+                max_connections(settings),
+            )
             await shutdown.wait()
             # Hypercorn finishes in-flight requests within its graceful timeout.
             nursery.cancel_scope.deadline = trio.current_time() + settings.shutdown_grace

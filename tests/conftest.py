@@ -7,6 +7,7 @@ turns the missing database into a failure: CI can never pass on SQLite alone.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -50,6 +51,16 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(autouse=True)
+def _no_hypercorn_handlers() -> Iterator[None]:
+    """A stock Hypercorn ``Config`` (some tests serve small apps with one) adds a stderr
+    handler to the global ``hypercorn.*`` loggers; the carrier gives Hypercorn its logger
+    without one (``serve_http``). Each test starts without them, as a carrier would."""
+    yield
+    for name in ("hypercorn.error", "hypercorn.access"):
+        logging.getLogger(name).handlers.clear()
 
 
 @pytest.fixture(params=STORES)
