@@ -92,6 +92,11 @@ class JournalWriter:
         self._batch_sizes = Histogram(BATCH_BUCKETS)
         self._commit_seconds = Histogram(COMMIT_BUCKETS)
 
+    @property
+    def may_commit(self) -> bool:
+        """Whether a commit can be tried now: the writer lock, if any, is held."""
+        return self.writer is None or self.writer.held
+
     async def commit(self, aggregates: Sequence[Aggregate]) -> int:
         """Commit the pending events of ``aggregates``; return the highest notification id.
 
@@ -142,7 +147,7 @@ class JournalWriter:
             await self._commit_batch(batch)
 
     async def _commit_batch(self, batch: list[_Request]) -> None:
-        if self.writer is not None and not self.writer.held:
+        if not self.may_commit:
             for request in batch:
                 self._answer(request, error=LedgerNotHeld())
             return

@@ -53,7 +53,7 @@ from atp.actors._mailbox import MailboxActor
 from atp.actors._session import SessionActor
 from atp.actors._supervisor import Supervisor
 from atp.errors import StoreUnavailable
-from atp.ledger import Ledger
+from atp.ledger import Ledger, LedgerNotHeld
 from atp.projections import ProjectionRunner, Queries
 from atp.sealing import Sealer
 from atp.settings import Settings
@@ -82,9 +82,9 @@ class Runtime:
     async def ask(self, command: Command) -> Reply:
         """Deliver ``command`` to the actor that owns its aggregates and return the reply.
 
-        While the store is away a command is refused at once, before it reaches an
-        actor: every command ends in a commit, and a command queued behind an actor
-        that waits for the store would wait as long as the outage.
+        While the store is away, or the writer lock is lost, a command is refused at
+        once, before it reaches an actor: every command ends in a commit, and a command
+        queued behind an actor that waits for the store would wait as long as the outage.
 
         Raises:
             AtpError: the command was refused; nothing was recorded.
@@ -95,6 +95,8 @@ class Runtime:
         if store.away:
             store.refused()
             raise StoreUnavailable("the store is away")
+        if not self.journal.may_commit:  # the writer lock is being taken again
+            raise LedgerNotHeld()
         try:
             return await self._owner(command).ask(command)
         except ViaSession as via:

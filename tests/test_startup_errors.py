@@ -13,11 +13,12 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import attrs
 import pytest
@@ -71,6 +72,28 @@ def wrong_password(request: pytest.FixtureRequest, tmp: Path) -> Case:
     wrong = "wrong-" + secrets.token_hex(6)
     url = cluster.url(password=wrong)
     return Case({"ATP_DATABASE_URL": url}, ("refused the password", '"postgres"'), wrong)
+
+
+def odd_password(request: pytest.FixtureRequest, tmp: Path) -> Case:
+    """A wrong password with a space, a quote and a backslash: it must reach the server
+    as written (refused as a password), never break the connection string apart."""
+    cluster: Cluster = request.getfixturevalue("own_postgres")
+    wrong = "wr ong'\\" + secrets.token_hex(6)
+    url = cluster.url(password=quote(wrong, safe=""))
+    return Case({"ATP_DATABASE_URL": url}, ("refused the password",), wrong)
+
+
+def unencoded_password(request: pytest.FixtureRequest, tmp: Path) -> Case:
+    secret = "pw/" + secrets.token_hex(6)
+    url = f"postgresql://postgres:{secret}@127.0.0.1:5432/test"
+    return Case({"ATP_DATABASE_URL": url}, ("not a valid URL", "URL-encode"), secret)
+
+
+def port_in_use(request: pytest.FixtureRequest, tmp: Path) -> Case:
+    taken = socket.create_server(("127.0.0.1", 0))
+    request.addfinalizer(taken.close)
+    port = str(taken.getsockname()[1])
+    return Case({"ATP_PORT": port}, (f"cannot listen on 127.0.0.1:{port}", "in use"))
 
 
 def missing_schema(request: pytest.FixtureRequest, tmp: Path) -> Case:
@@ -141,7 +164,8 @@ CASES = [
     # Each command once on a PostgreSQL it cannot reach, each cause at least once.
     (wrong_database, SERVE), (wrong_database, MIGRATE), (wrong_database, REBUILD),
     (wrong_port, SERVE),
-    (wrong_password, MIGRATE),
+    (wrong_password, MIGRATE), (odd_password, SERVE), (unencoded_password, SERVE),
+    (port_in_use, SERVE),
     (missing_schema, SERVE), (missing_schema, MIGRATE),
     (never_migrated, SERVE), (never_migrated, REBUILD),
     (no_secret_key, SERVE),

@@ -41,12 +41,15 @@ async def ready() -> tuple[dict[str, Any], int]:
 
 
 async def _database_ok(rt: Runtime) -> bool:
-    """Both stores answer within the timeout, and the views are not stuck.
+    """Both stores answer within the timeout, the views are not stuck, and the writer
+    lock (if any) is held.
 
     A store known to be away is not asked (the answer must not wait on it); a check that
     finds it failing reports that, so the store is probed until it is back.
     """
     if rt.ledger.bridge.store.away or rt.projections.stuck is not None:
+        return False
+    if not rt.journal.may_commit:  # the writer lock is lost: no write would commit
         return False
     deadline = trio.current_time() + _CHECK_TIMEOUT
     try:

@@ -66,7 +66,11 @@ def _operating(settings: Settings, role: Role) -> Iterator[WriterLock]:
         inner = exc
         while isinstance(inner, BaseExceptionGroup) and len(inner.exceptions) == 1:
             inner = inner.exceptions[0]
-        fixable = StoreSetupError | ProjectionStuck | LedgerInUse | LedgerTaken | ValueError
+        # Each of these says what is wrong itself: a store, a setting, the lock's holder,
+        # or the system (a port in use, a directory it may not write).
+        fixable = (
+            StoreSetupError | ProjectionStuck | LedgerInUse | LedgerTaken | ValueError | OSError
+        )
         if isinstance(inner, fixable):
             raise CliError(str(inner)) from None
         raise

@@ -96,7 +96,12 @@ async def serve_connections(
             else:
                 await gate.refuse(stream)
 
-    sockets = config.create_sockets().insecure_sockets
+    try:
+        sockets = config.create_sockets().insecure_sockets
+    except OSError as exc:  # the OS's text names no address: say which one
+        raise OSError(
+            exc.errno, f"cannot listen on {', '.join(config.bind)}: {exc.strerror}"
+        ) from exc
     listeners = []
     for sock in sockets:
         sock.listen(config.backlog)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import attrs
+from psycopg.conninfo import make_conninfo
 
 from atp.settings import Settings
 
@@ -52,32 +53,42 @@ class PostgresTarget:
         seconds, at least 2), and :data:`LIVENESS` bounds a lost connection; without
         them libpq waits for the operating system.
         """
-        parts = [
-            f"host={self.host}", f"port={self.port}", f"dbname={self.dbname}", f"user={self.user}",
-        ]  # fmt: skip
+        params: dict[str, object] = {
+            "host": self.host, "port": self.port, "dbname": self.dbname, "user": self.user,
+        }  # fmt: skip
         if connect_timeout is not None:
-            parts.append(f"connect_timeout={libpq_seconds(connect_timeout)}")
-            parts += [f"{name}={value}" for name, value in LIVENESS.items()]
+            params["connect_timeout"] = libpq_seconds(connect_timeout)
+            params.update(LIVENESS)
         if self.password:
-            parts.append(f"password={self.password}")
+            params["password"] = self.password
         if self.schema:
-            parts.append(f"options='-c search_path={self.schema}'")
-        return " ".join(parts)
+            params["options"] = f"-c search_path={self.schema}"
+        # make_conninfo quotes each value: a password with a space, a quote or a
+        # backslash must reach the server as it is, never break the string apart.
+        return make_conninfo(**params)  # type: ignore[arg-type]
 
 
 def postgres_target(url: str) -> PostgresTarget:
     """Parse a PostgreSQL URL. ``?schema=`` keeps the carrier's tables in one schema.
 
     Raises:
-        ValueError: not a ``postgresql://`` / ``postgres://`` URL.
+        ValueError: not a ``postgresql://`` / ``postgres://`` URL, or not a URL at all
+            (the message never quotes it: it holds the password).
     """
     parts = urlsplit(url)
     if parts.scheme not in ("postgresql", "postgres"):
         raise ValueError("ATP_DATABASE_URL must start with postgresql://")
     query = parse_qs(parts.query)
+    try:
+        port = parts.port or 5432
+    except ValueError:  # its text would quote what stands after the colon: the password
+        raise ValueError(
+            "ATP_DATABASE_URL is not a valid URL: URL-encode the user name and password"
+            " (a '/', '@', ':' or '#' in them must be written %2F, %40, %3A, %23)"
+        ) from None
     return PostgresTarget(
         host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
+        port=port,
         dbname=unquote(parts.path.lstrip("/")) or "postgres",
         user=unquote(parts.username or "postgres"),
         password=unquote(parts.password or ""),
