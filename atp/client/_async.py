@@ -17,11 +17,11 @@ from atp.client import _calls
 from atp.client._calls import Call
 from atp.client._events import EventDecoder, SessionEvent
 from atp.client._http import (
-    BACKOFF,
     RETRIES,
     STREAM_TIMEOUT,
     Reconnects,
     api_key,
+    pause,
     raise_for_error,
     read,
     request_headers,
@@ -74,6 +74,7 @@ class AsyncClient:
     async def call(self, call: Call[T]) -> T:
         """Send ``call`` (retrying with its own key when the answer was lost) and read it."""
         for attempt in range(RETRIES + 1):
+            response = None
             try:
                 response = await self._http.request(
                     call.method, call.path, json=call.json, params=call.params,
@@ -85,7 +86,7 @@ class AsyncClient:
             else:
                 if settled(attempt, call, response):
                     return read(call, response)
-            await anyio.sleep(BACKOFF * 2**attempt)
+            await anyio.sleep(pause(attempt, response))
         raise AtpError("unreachable")
 
     def _token(self, token: str | None) -> str:

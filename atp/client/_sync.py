@@ -18,11 +18,11 @@ from atp.client import _calls
 from atp.client._calls import Call
 from atp.client._events import SessionEvent, read_events
 from atp.client._http import (
-    BACKOFF,
     RETRIES,
     STREAM_TIMEOUT,
     Reconnects,
     api_key,
+    pause,
     raise_for_error,
     read,
     request_headers,
@@ -73,6 +73,7 @@ class Client:
     def call(self, call: Call[T]) -> T:
         """Send ``call`` (retrying with its own key when the answer was lost) and read it."""
         for attempt in range(RETRIES + 1):
+            response = None
             try:
                 response = self._http.request(
                     call.method, call.path, json=call.json, params=call.params,
@@ -84,7 +85,7 @@ class Client:
             else:
                 if settled(attempt, call, response):
                     return read(call, response)
-            time.sleep(BACKOFF * 2**attempt)
+            time.sleep(pause(attempt, response))
         raise AtpError("unreachable")
 
     def _token(self, token: str | None) -> str:

@@ -12,10 +12,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import atp.cli as cli_table
 from atp.client import AsyncClient, Client, calls
+from atp.client._http import pause
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 # Operators' routes, for scrapers and tooling rather than agents (other work adds them).
@@ -134,3 +136,24 @@ def test_secrets_stay_out_of_call_and_result_reprs() -> None:
     assert "whsec_s" not in repr(endpoint)
     key = calls.rotate_agent_key("ak_x", "agt_1").read({"id": "agtkey_1", "token": "agk_new"})
     assert "agk_new" not in repr(key)
+
+
+@pytest.mark.parametrize(
+    ("attempt", "retry_after", "wait"),
+    [
+        (0, None, 0.2),  # the backoff: 0.2 s, doubled per retry
+        (2, None, 0.8),
+        (0, "2", 2.0),  # the store is away: come back in 2 s, not in 0.2
+        (2, "1", 1.0),
+        (3, "1", 1.6),  # the backoff, when it is already longer
+        (0, "86400", 10.0),  # a wait longer than a client would hold a call: capped
+        (0, "soon", 0.2),  # not a number of seconds: the backoff
+    ],
+)
+def test_a_retry_waits_at_least_what_retry_after_asks(
+    attempt: int, retry_after: str | None, wait: float
+) -> None:
+    headers = {} if retry_after is None else {"retry-after": retry_after}
+    response = httpx.Response(503, headers=headers)
+    assert pause(attempt, response) == pytest.approx(wait)
+    assert pause(attempt, None) == pytest.approx(0.2 * 2**attempt)  # a lost connection
