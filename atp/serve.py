@@ -45,6 +45,7 @@ from atp.domain import Message
 from atp.errors import StoreSetupError
 from atp.http import (
     ConnectionGate,
+    GateCollector,
     guard_exchanges,
     max_connections,
     raise_open_files_limit,
@@ -213,8 +214,10 @@ async def serve_http(
     # accept loop can even refuse them; the kernel caps this at net.core.somaxconn.
     config.backlog = 1024
     use_envelope_protocol_errors()
-    app = guard_exchanges(create_app(runtime), body_timeout=settings.body_timeout)
+    api = create_app(runtime)
     gate = ConnectionGate(max_connections(settings))
+    api.config["ATP_METRICS"].register(GateCollector(gate))  # the gate is outside the app
+    app = guard_exchanges(api, body_timeout=settings.body_timeout)
     await serve_connections(
         app, config, gate, shutdown_trigger=shutdown.wait, task_status=task_status
     )

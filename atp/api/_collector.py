@@ -75,6 +75,7 @@ class CarrierCollector(Collector):
         yield from self._journal()
         yield from self._projections()
         yield from self._webhooks()
+        yield from self._store()
 
     def _http(self) -> Iterator[Metric]:
         stats = self.http.statistics()
@@ -158,6 +159,15 @@ class CarrierCollector(Collector):
         yield _gauge("atp_projection_lag", "Notifications not yet in the views.", stats.lag)
         yield _counter("atp_projection_events", "Events applied to views.", stats.events_applied)
         yield _counter("atp_projection_pages", "Pages written to the views.", stats.batches)
+        yield _counter(
+            "atp_projection_failed_pages", "Pages that failed (each tried again).",
+            stats.failed_pages,
+        )  # fmt: skip
+        yield _gauge(
+            "atp_projection_stuck_at",
+            "The notification id the views cannot apply (0: not stuck; the log names it).",
+            stats.stuck_at or 0,
+        )
         if self.messages is not None:
             dead = self.messages.statistics()
             yield _counter("atp_dead_letters", "Messages parked as dead letters.", dead.parked)
@@ -178,3 +188,21 @@ class CarrierCollector(Collector):
         yield _gauge(
             "atp_webhook_attempts_pending", "Webhook attempts waiting for a slot.", stats.pending
         )
+
+    def _store(self) -> Iterator[Metric]:
+        store = self.runtime.ledger.bridge.store.statistics()
+        yield _gauge("atp_store_available", "1 while the store answers, 0 while away.",
+                     int(store.available))  # fmt: skip
+        yield _counter("atp_store_outages", "Times the store was found away.", store.outages)
+        yield _gauge("atp_store_away_seconds", "How long the store has been away.",
+                     store.away_seconds)  # fmt: skip
+        yield _counter("atp_store_calls_lost", "Store calls failed for want of the store.",
+                       store.lost_calls)  # fmt: skip
+        yield _counter("atp_store_calls_refused", "Calls refused at once while it was away.",
+                       store.refused_calls)  # fmt: skip
+        writer = self.runtime.journal.writer
+        if writer is not None:
+            lock = writer.statistics()
+            yield _gauge("atp_writer_lock_held", "1 while this process holds the ledger's "
+                         "writer lock, 0 while it is lost or taken.", int(writer.held))  # fmt: skip
+            yield _counter("atp_writer_lock_lost", "Times the writer lock was lost.", lock.lost)

@@ -14,7 +14,7 @@ connections open forever, descriptors running out and slow bodies held without e
 """
 
 from atp.http._exchange import guard_exchanges
-from atp.http._gate import ConnectionGate, Tally
+from atp.http._gate import ConnectionGate, GateCollector, Tally
 from atp.http._h11 import EnvelopeH11Protocol, use_envelope_protocol_errors
 from atp.http._limits import CONNECTIONS_CEILING, OpenFiles, max_connections, raise_open_files_limit
 from atp.http._server import serve_connections
@@ -23,6 +23,7 @@ __all__ = [
     "CONNECTIONS_CEILING",
     "ConnectionGate",
     "EnvelopeH11Protocol",
+    "GateCollector",
     "OpenFiles",
     "Tally",
     "guard_exchanges",

@@ -22,13 +22,18 @@ import json
 import logging
 import math
 import secrets
+from collections.abc import Iterable, Iterator
 
 import trio
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from atp.errors import ServerBusy
 from atp.settings import SECONDS
 
-__all__ = ["ACCEPT_RETRY", "CAPACITY_ERRNOS", "LOG_INTERVAL", "ConnectionGate", "Tally"]
+__all__ = [
+    "ACCEPT_RETRY", "CAPACITY_ERRNOS", "LOG_INTERVAL", "ConnectionGate", "GateCollector", "Tally",
+]  # fmt: skip
 
 log = logging.getLogger("atp.http")
 
@@ -132,6 +137,33 @@ class ConnectionGate:
                 name, error.strerror, count, self.accept_failures.interval,
                 self.open, self.limit,
             )  # fmt: skip
+
+
+class GateCollector(Collector):
+    """The gate's counts for ``/metrics``, read at each scrape (the app's registry holds
+    it beside the carrier's collector; the gate lives outside the app)."""
+
+    def __init__(self, gate: ConnectionGate) -> None:
+        self.gate = gate
+
+    def describe(self) -> Iterable[Metric]:
+        """Nothing to describe ahead."""
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        """Connections open, the cap, and what was refused or failed."""
+        gate = self.gate
+        yield GaugeMetricFamily("atp_http_connections_open", "HTTP connections open.", gate.open)
+        yield GaugeMetricFamily(
+            "atp_http_connections_limit", "HTTP connections held at most.", gate.limit
+        )
+        for name, doc, tally in (
+            ("atp_http_connections_refused", "Connections refused at the limit.", gate.refused),
+            ("atp_http_accept_failures", "Accepts failed for want of resources.",
+             gate.accept_failures),
+            ("atp_http_connection_errors", "Connections that ended in an error.", gate.failures),
+        ):  # fmt: skip
+            yield CounterMetricFamily(name, doc, value=tally.total)
 
 
 def _leaf_names(error: BaseException) -> set[str]:

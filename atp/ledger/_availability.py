@@ -11,9 +11,11 @@ for it to come back, and ``/ready`` says so without asking the store. Probes bac
 (0.1 s, doubling to 1 s), so an outage costs a connection attempt a second and the
 carrier serves again within about a second of the store's return.
 
-Anything else that holds a connection of its own (a lock's, a listener's) can share
-this record: report a lost connection with :meth:`StoreAvailability.lost`, wait with
-:meth:`StoreAvailability.wait_available`, and back off with :class:`Backoff`.
+Anything else that holds a connection of its own can share this record: report a lost
+connection with :meth:`StoreAvailability.lost`, wait with
+:meth:`StoreAvailability.wait_available`, and back off with :class:`Backoff`. The
+writer lock does not: it is how the carrier gets back its right to write, so it keeps
+trying on its own while this record says the store is away.
 """
 
 from __future__ import annotations

@@ -49,7 +49,9 @@ async def test_a_lost_writer_lock_refuses_writes_and_is_not_ready_until_it_is_ba
         assert r.headers["retry-after"] == "2"
     r = await api.client.get("/ready")
     assert r.status_code == 503 and r.json()["checks"]["database"] == "error"
+    assert "atp_writer_lock_held 0.0" in (await api.client.get("/metrics")).text
 
     lock._set_state(LockState.HELD)
     assert (await api.send(alpha, beta, key="kept-key")).status_code == 201
     assert (await api.client.get("/ready")).status_code == 200
+    assert "atp_writer_lock_held 1.0" in (await api.client.get("/metrics")).text

@@ -29,7 +29,12 @@ FAMILIES = {
     "atp_journal_queued", "atp_journal_commit_batch_size", "atp_journal_commit_duration_seconds",
     "atp_store_threads_busy", "atp_store_threads", "atp_store_calls_waiting",
     "atp_ledger_notification_id", "atp_projection_position", "atp_projection_lag",
-    "atp_projection_events", "atp_projection_pages",
+    "atp_projection_events", "atp_projection_pages", "atp_projection_failed_pages",
+    "atp_projection_stuck_at",
+    "atp_store_available", "atp_store_outages", "atp_store_away_seconds", "atp_store_calls_lost",
+    "atp_store_calls_refused",
+    "atp_http_connections_open", "atp_http_connections_limit", "atp_http_connections_refused",
+    "atp_http_accept_failures", "atp_http_connection_errors",
     "atp_dead_letters", "atp_dead_letters_redriven", "atp_dead_letters_released",
     "atp_webhook_attempts", "atp_webhook_attempts_in_flight", "atp_webhook_slots",
     "atp_webhook_slots_available", "atp_webhook_attempts_pending",
@@ -127,6 +132,12 @@ async def test_after_a_workload_the_scrape_adds_up(
     assert metrics.value("atp_journal_commit_batch_size_count") == commits
     assert metrics.value("atp_journal_commit_duration_seconds_count") == commits
     assert metrics.value("atp_store_threads") == runtime.settings.db_threads
+    assert (
+        metrics.value("atp_store_available") == 1 and metrics.value("atp_store_outages_total") == 0
+    )
+    assert metrics.value("atp_projection_stuck_at") == 0
+    assert metrics.value("atp_http_connections_open") >= 1  # this client's
+    assert metrics.value("atp_http_connections_refused_total") == 0
     assert metrics.value("process_open_fds") > 0
 
 
