@@ -23,7 +23,7 @@ from quart import Blueprint, Response, request
 from atp.api._requests import authenticate, runtime
 from atp.api._sessions import visible
 from atp.domain import STATUS_AFTER, Session, aggregate_id
-from atp.errors import InvalidRequest
+from atp.errors import InvalidRequest, StoreUnavailable
 from atp.projections import Queries
 from atp.wire import iso, viewer_document
 
@@ -48,6 +48,15 @@ async def stream(session_id: str) -> Response:
     visible(await rt.queries.session(session_id), agent_id)
 
     async def events() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in follow():
+                yield chunk
+        except StoreUnavailable:
+            # The store went away mid-stream: end it (the outage is logged once, by the
+            # store's record). A client resumes with Last-Event-ID once it is back.
+            return
+
+    async def follow() -> AsyncIterator[bytes]:
         cursor = after
         ledger_id = aggregate_id(session_id)
         while True:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import httpx
@@ -10,6 +11,8 @@ import pytest
 import trio
 
 import atp.api._session_stream as session_stream
+from atp.actors import Runtime
+from atp.errors import StoreUnavailable
 from tests.api.test_sessions import answer, open_session, opened, turn
 from tests.helpers import Api
 
@@ -129,3 +132,25 @@ async def test_a_stream_client_hanging_up_is_fine(api: Api) -> None:
     assert len(await events(api, alpha.token, session_id, count=1)) == 1
     r: httpx.Response = await turn(api, alpha, session_id)
     assert r.status_code == 201  # the carrier carries on
+
+
+async def test_a_stream_ends_quietly_when_the_store_goes_away(
+    api: Api, runtime: Runtime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(session_stream, "HEARTBEAT_SECONDS", 0.05)  # it looks again soon
+    alpha, beta = await api.pair()
+    session_id = (await open_session(api, alpha, beta))["session"]["id"]
+    headers = {"authorization": f"Bearer {alpha.token}", "last-event-id": "1"}
+    with trio.fail_after(10):
+        path = f"/api/sessions/{session_id}/stream"
+        async with api.client.stream("GET", path, headers=headers) as r:
+            assert r.status_code == 200
+
+            async def away(*args: object) -> None:
+                raise StoreUnavailable("the store is away")  # as the bridge refuses a call
+
+            monkeypatch.setattr(runtime.ledger, "events_after", away)
+            lines = [line async for line in r.aiter_lines()]  # the server ends the stream
+    assert all(line == ": heartbeat" or not line for line in lines)
+    # The outage is the store record's to log (once), not one error per open stream.
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
