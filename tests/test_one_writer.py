@@ -1,6 +1,7 @@
 """One writer per ledger, as processes: while ``atp serve`` runs, a second ``atp serve``,
-``atp projections rebuild`` and ``atp migrate`` on its ledger exit 1 with one line naming
-it; a SIGKILLed server leaves nothing behind; ledgers in two schemas of one database run
+``atp projections rebuild`` and an ``atp migrate`` with something to apply exit 1 with
+one line naming it (with nothing to apply, ``atp migrate`` says so and exits 0); a
+SIGKILLed server leaves nothing behind; ledgers in two schemas of one database run
 side by side; a server whose lock another process took while it was lost stops.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import re
 import socket
+import sqlite3
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,8 +55,9 @@ def documented_key(url: str) -> str:
     return f"hashtext('atp:{postgres_target(url).schema}'), hashtext('ledger')"
 
 
-async def refused(env: dict[str, str], command: str) -> tuple[str, str]:
-    """Run ``atp <command>`` (on a port of its own), which must exit 1: (stdout, stderr)."""
+async def refused(env: dict[str, str], command: str, code: int = 1) -> tuple[str, str]:
+    """Run ``atp <command>`` (on a port of its own), which must exit ``code``: (stdout,
+    stderr)."""
     own = {**env, "ATP_PORT": "0"}
     with trio.fail_after(READY_TIMEOUT):
         done = await trio.run_process(
@@ -62,8 +65,23 @@ async def refused(env: dict[str, str], command: str) -> tuple[str, str]:
             env=own, capture_stdout=True, capture_stderr=True, check=False,
         )  # fmt: skip
     out, err = done.stdout.decode(), done.stderr.decode()
-    assert done.returncode == 1, out + err
+    assert done.returncode == code, out + err
     return out, err
+
+
+def forget_last_migration(env: dict[str, str]) -> None:
+    """Make the store's newest migration pending again, as a newer release would find it."""
+    forget = (
+        "DELETE FROM atp_schema_migrations WHERE version ="
+        " (SELECT max(version) FROM atp_schema_migrations)"
+    )
+    url = env.get("ATP_DATABASE_URL")
+    if url is None:
+        with sqlite3.connect(Path(env["ATP_DATA_DIR"]) / "views.db") as conn:
+            conn.execute(forget)
+        return
+    with psycopg.connect(postgres_target(url).conninfo(), autocommit=True) as pg:
+        pg.execute(forget)
 
 
 def names(holder: str, pid: int) -> re.Pattern[str]:
@@ -78,6 +96,9 @@ async def test_while_a_server_runs_every_other_writer_exits_naming_it(
         await server.start()
         assert server.process is not None
         holder = names("atp serve", server.process.pid).pattern
+        out, _ = await refused(env, "migrate", code=0)  # nothing to apply: no lock needed
+        assert out == "applied 0 migration(s): none needed\n"
+        forget_last_migration(env)
         for command in COMMANDS:
             out, err = await refused(env, command)
             line = f"error: {re.escape(ledger_of(env))} is in use by {holder}\n"

@@ -115,7 +115,7 @@ _COMMANDS = [
     _command("demo", "run the demo flow against a server (nothing is saved)", _demo.demo,
              "[--server URL] [--delay SECONDS]"),
     _command("serve", "run the carrier (configured by ATP_* variables)", _operate.serve),
-    _command("migrate", "apply migrations/ to PostgreSQL", _operate.migrate),
+    _command("migrate", "apply the read models' migrations to the store", _operate.migrate),
     _command("projections rebuild", "rebuild the read models from the ledger",
              _operate.rebuild_projections),
     _command("help", "this text", lambda: None),  # listed only: main answers it first

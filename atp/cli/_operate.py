@@ -9,14 +9,15 @@ wrong password, not migrated, a damaged file) ends them with one line that says 
 wrong and what to do, and exit status 1: never a traceback, never the password. The
 store is checked before anything else touches it, the writer lock included.
 
-Each then takes the ledger's writer lock and holds it to the end, so one of them runs
-per ledger; another is refused with one line naming the holder.
+Each then takes the ledger's writer lock and holds it to the end (``atp migrate`` only
+when it has something to apply), so one of them runs per ledger; another is refused
+with one line naming the holder.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ from atp.settings import Settings
 
 if TYPE_CHECKING:
     from atp.ledger import Role, WriterLock
+    from atp.projections import ViewStore
 
 __all__ = ["migrate", "rebuild_projections", "serve"]
 
@@ -49,31 +51,39 @@ def _settings() -> Settings:
 
 
 @contextmanager
-def _operating(settings: Settings, role: Role) -> Iterator[WriterLock]:
-    """The checked store's writer lock, held inside; whatever an operator can fix (the
-    store, the lock's holder) becomes the CLI's one line (``error: ...``).
+def _one_line() -> Iterator[None]:
+    """Whatever an operator can fix (the store, a setting, the lock's holder, the system:
+    a port in use, a directory it may not write) becomes the CLI's one line
+    (``error: ...``), each saying what is wrong itself.
 
     Inside ``trio.run`` an error can come wrapped in exception groups (one per nursery
     it left); a group of one is unwrapped to find it.
     """
-    from atp.ledger import LedgerInUse, LedgerTaken, check_store, writer_lock
+    from atp.ledger import LedgerInUse, LedgerTaken
 
     try:
-        check_store(settings)
-        with writer_lock(settings, role) as lock:
-            yield lock
+        yield
     except BaseException as exc:
         inner = exc
         while isinstance(inner, BaseExceptionGroup) and len(inner.exceptions) == 1:
             inner = inner.exceptions[0]
-        # Each of these says what is wrong itself: a store, a setting, the lock's holder,
-        # or the system (a port in use, a directory it may not write).
         fixable = (
             StoreSetupError | ProjectionStuck | LedgerInUse | LedgerTaken | ValueError | OSError
         )
         if isinstance(inner, fixable):
             raise CliError(str(inner)) from None
         raise
+
+
+@contextmanager
+def _operating(settings: Settings, role: Role) -> Iterator[WriterLock]:
+    """The checked store's writer lock, held inside (errors as :func:`_one_line`)."""
+    from atp.ledger import check_store, writer_lock
+
+    with _one_line():
+        check_store(settings)
+        with writer_lock(settings, role) as lock:
+            yield lock
 
 
 def serve() -> None:
@@ -89,23 +99,42 @@ def serve() -> None:
 
 
 def migrate() -> None:
-    """Apply the packaged migrations to the configured store (no server may be running)."""
-    settings = _settings()
-    from atp.ledger import Role, describe_store_error
-    from atp.projections import apply_migrations, open_view_store
+    """Apply the packaged migrations to the configured store.
 
-    with _operating(settings, Role.MIGRATE):
-        try:
-            store = open_view_store(settings)
-            try:
-                applied = apply_migrations(store)
-            finally:
-                store.close()
-        except OSError:
-            raise  # no migrations in the package: its own message says so
-        except Exception as exc:
-            raise StoreSetupError(describe_store_error(exc)) from exc
+    Applying takes the writer lock (no server may run: a newer release's migrations
+    would change tables under an older server). With nothing to apply it takes no lock,
+    so a deployment that runs ``atp migrate`` before every start also passes while a
+    server of the same release runs.
+    """
+    settings = _settings()
+    from atp.ledger import Role, check_store, writer_lock
+    from atp.projections import apply_migrations, pending_migrations
+
+    with _one_line():
+        check_store(settings)
+        if not _with_views(settings, pending_migrations):
+            applied: list[str] = []
+        else:
+            with writer_lock(settings, Role.MIGRATE):
+                applied = _with_views(settings, apply_migrations)
     print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none needed'}")
+
+
+def _with_views(settings: Settings, run: Callable[[ViewStore], list[str]]) -> list[str]:
+    """``run`` on the opened view store; a store error becomes its one line."""
+    from atp.ledger import describe_store_error
+    from atp.projections import open_view_store
+
+    try:
+        store = open_view_store(settings)
+        try:
+            return run(store)
+        finally:
+            store.close()
+    except OSError:
+        raise  # no migrations in the package: its own message says so
+    except Exception as exc:
+        raise StoreSetupError(describe_store_error(exc)) from exc
 
 
 def rebuild_projections() -> None:
