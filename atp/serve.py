@@ -49,6 +49,7 @@ from atp.http import (
     guard_exchanges,
     max_connections,
     raise_open_files_limit,
+    room_for_connections,
     serve_connections,
     use_envelope_protocol_errors,
 )
@@ -256,6 +257,12 @@ async def serve(settings: Settings, writer: WriterLock) -> None:
                 files.hard,
                 max_connections(settings),
             )
+            if max_connections(settings) > (room := room_for_connections(settings)):
+                log.warning(
+                    "ATP_MAX_CONNECTIONS=%d is more than the open-files limit leaves room"
+                    " for (%d): past that, accepting fails for want of descriptors",
+                    max_connections(settings), room,
+                )  # fmt: skip
             await shutdown.wait()
             # Hypercorn finishes in-flight requests within its graceful timeout.
             nursery.cancel_scope.deadline = trio.current_time() + settings.shutdown_grace

@@ -16,8 +16,9 @@ log record.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from time import perf_counter
@@ -26,7 +27,14 @@ from typing import Any
 import attrs
 from quart import Response, request
 
-from atp.observe import REQUEST_ID, Histogram, HistogramSnapshot, describe_exception
+from atp.errors import UnexpectedError
+from atp.observe import (
+    REQUEST_ID,
+    Histogram,
+    HistogramSnapshot,
+    describe_exception,
+    new_request_id,
+)
 
 __all__ = [
     "UNMATCHED",
@@ -124,7 +132,21 @@ def _request_id(headers: list[tuple[bytes, bytes]]) -> str:
             if 20 <= len(value) <= 200:
                 return value.decode("latin-1")
             break
-    return secrets.token_urlsafe(15)
+    return new_request_id()
+
+
+_UNEXPECTED = json.dumps(UnexpectedError().envelope(), separators=(",", ":")).encode()
+
+
+async def _answer_unexpected(send: Callable[[dict[str, Any]], Awaitable[None]], rid: str) -> None:
+    """The contract's 500, for an exchange the app left without an answer."""
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(_UNEXPECTED)).encode()),
+        (b"x-request-id", rid.encode("latin-1")),
+    ]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": _UNEXPECTED})
 
 
 def observe_requests(app: ASGIApp, stats: HttpStats) -> ASGIApp:
@@ -154,10 +176,13 @@ def observe_requests(app: ASGIApp, stats: HttpStats) -> ASGIApp:
         try:
             await app(scope, receive, observed_send)
         except Exception as exc:
-            # What escapes the app is a bug or a broken exchange; Hypercorn answers 500
-            # if nothing was started. Logged here by class and place, once: left to
-            # Hypercorn, it would log the traceback and the exception's text.
+            # What escapes the app is a bug or a broken exchange. Logged here by class and
+            # place, once: left to Hypercorn, it would log the traceback and the
+            # exception's text, and answer 500 without the envelope or the request id.
             _errors.error("request failed (%s)", describe_exception(exc))
+            if not status:
+                with contextlib.suppress(Exception):  # the client may be gone
+                    await _answer_unexpected(observed_send, request_id)
             status = status or 500
         finally:
             stats.in_progress -= 1

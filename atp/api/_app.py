@@ -10,7 +10,6 @@ string and the body are parsed before routing; a POST whose body says
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from quart import Response, request
@@ -34,7 +33,7 @@ from atp.api import (
 from atp.api._access_log import HttpStats, note_route, observe_requests
 from atp.api._errors import install_error_handlers
 from atp.api._requests import check_query, method_override, read_params
-from atp.observe import current_request_id
+from atp.observe import current_request_id, new_request_id
 
 __all__ = ["create_app"]
 
@@ -99,7 +98,7 @@ def _route_as(method: str) -> None:
 async def _add_request_id(response: Response) -> Response:
     """The request's id, fixed when it arrived (``_access_log``): the caller's
     ``x-request-id`` if it is 20-200 bytes long, else a new one."""
-    response.headers["x-request-id"] = current_request_id() or secrets.token_urlsafe(15)
+    response.headers["x-request-id"] = current_request_id() or new_request_id()
     return response
 
 

@@ -23,7 +23,7 @@ from quart import Blueprint, Response, current_app, request
 from atp.actors import Runtime
 from atp.api._access_log import HttpStats
 from atp.api._collector import CarrierCollector
-from atp.api._requests import runtime
+from atp.api._requests import bearer_token, runtime
 from atp.errors import NotFound, Unauthorized
 from atp.settings import Settings
 
@@ -72,8 +72,7 @@ async def metrics() -> Response:
         if not metrics_open(settings):
             raise NotFound()
     else:
-        values = request.headers.getlist("Authorization")
-        given = values[0][7:] if len(values) == 1 and values[0].startswith("Bearer ") else ""
+        given = bearer_token() or ""
         if not hmac.compare_digest(given.encode(), token.encode()):
             raise Unauthorized()
     encode, content_type = choose_encoder(request.headers.get("Accept", ""))

@@ -29,6 +29,7 @@ from atp.wire import NotJson, check_payload, parse_json
 __all__ = [
     "Answer",
     "authenticate",
+    "bearer_token",
     "check_query",
     "idempotency_key",
     "idempotent",
@@ -129,6 +130,15 @@ def check_query(query: bytes) -> None:
         raise MalformedRequest("query string holds a NUL character")
 
 
+def bearer_token() -> str | None:
+    """The token of exactly one ``Authorization: Bearer <token>`` header (the contract's
+    rule: case-sensitive ``Bearer ``, a non-empty token), or None."""
+    values = request.headers.getlist("Authorization")
+    if len(values) != 1 or not values[0].startswith("Bearer ") or not values[0][7:]:
+        return None
+    return values[0][7:]
+
+
 async def authenticate(*kinds: str) -> Principal:
     """The caller, from exactly one ``Authorization: Bearer <token>`` header.
 
@@ -136,10 +146,10 @@ async def authenticate(*kinds: str) -> Principal:
         Unauthorized: missing, malformed, unknown or revoked token.
         AccountKeyRequired / AgentKeyRequired: the wrong kind of key for this route.
     """
-    values = request.headers.getlist("Authorization")
-    if len(values) != 1 or not values[0].startswith("Bearer ") or not values[0][7:]:
+    token = bearer_token()
+    if token is None:
         raise Unauthorized()
-    principal = await runtime().identities.principal(values[0][7:])
+    principal = await runtime().identities.principal(token)
     if principal is None:
         raise Unauthorized()
     note_principal(principal.id)

@@ -12,7 +12,6 @@ connections alive; the stream ends after the session's final status.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,10 +19,10 @@ import trio
 from eventsourcing.domain import DomainEventProtocol
 from quart import Blueprint, Response, request
 
-from atp.api._requests import authenticate, runtime
+from atp.api._requests import authenticate, runtime, whole_number
 from atp.api._sessions import visible
 from atp.domain import STATUS_AFTER, Session, aggregate_id
-from atp.errors import InvalidRequest, StoreUnavailable
+from atp.errors import StoreUnavailable
 from atp.projections import Queries
 from atp.wire import iso, viewer_document
 
@@ -33,7 +32,6 @@ blueprint = Blueprint("session_stream", __name__)
 
 HEARTBEAT_SECONDS = 15.0
 MAX_VERSION = 2**63 - 1
-_DIGITS = re.compile(r"[0-9]{1,19}")
 _FINAL = frozenset(STATUS_AFTER.values()) - {"open"}  # rejected, failed, closed
 
 
@@ -118,9 +116,5 @@ def _last_event_id(value: str | None) -> int:
     """
     if value is None or not value.strip():
         return 0
-    text = value.strip()
-    # A version is a signed 64-bit integer in both stores: a longer number could never
-    # be one (and int() refuses more than 4300 digits), a larger one overflows the query.
-    if not _DIGITS.fullmatch(text) or int(text) > MAX_VERSION:
-        raise InvalidRequest("Last-Event-ID must be a whole number below 2**63")
-    return int(text)
+    # A version is a signed 64-bit integer in both stores: a larger one overflows the query.
+    return whole_number(value.strip(), 0, MAX_VERSION)

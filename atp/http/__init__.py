@@ -16,7 +16,13 @@ connections open forever, descriptors running out and slow bodies held without e
 from atp.http._exchange import guard_exchanges
 from atp.http._gate import ConnectionGate, GateCollector, Tally
 from atp.http._h11 import EnvelopeH11Protocol, use_envelope_protocol_errors
-from atp.http._limits import CONNECTIONS_CEILING, OpenFiles, max_connections, raise_open_files_limit
+from atp.http._limits import (
+    CONNECTIONS_CEILING,
+    OpenFiles,
+    max_connections,
+    raise_open_files_limit,
+    room_for_connections,
+)
 from atp.http._server import serve_connections
 
 __all__ = [
@@ -29,6 +35,7 @@ __all__ = [
     "guard_exchanges",
     "max_connections",
     "raise_open_files_limit",
+    "room_for_connections",
     "serve_connections",
     "use_envelope_protocol_errors",
 ]

@@ -21,7 +21,6 @@ import errno
 import json
 import logging
 import math
-import secrets
 from collections.abc import Iterable, Iterator
 
 import trio
@@ -29,6 +28,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from atp.errors import ServerBusy
+from atp.observe import new_request_id
 from atp.settings import SECONDS
 
 __all__ = [
@@ -58,7 +58,7 @@ _REFUSAL_HEAD = (
 
 def _refusal() -> bytes:
     """The 503 answer, with a request id of its own like every answer (contract §1.0)."""
-    return _REFUSAL_HEAD + secrets.token_urlsafe(15).encode() + b"\r\n\r\n" + _REFUSAL_BODY
+    return _REFUSAL_HEAD + new_request_id().encode() + b"\r\n\r\n" + _REFUSAL_BODY
 
 
 class Tally:

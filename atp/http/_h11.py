@@ -16,13 +16,13 @@ upgrade changes them.
 from __future__ import annotations
 
 import json
-import secrets
 
 import h11
 import hypercorn.protocol
 from hypercorn.protocol.h11 import H11Protocol
 
 from atp.errors import MalformedRequest
+from atp.observe import new_request_id
 
 __all__ = ["EnvelopeH11Protocol", "use_envelope_protocol_errors"]
 
@@ -38,7 +38,7 @@ class EnvelopeH11Protocol(H11Protocol):
             (b"content-type", b"application/json"),
             (b"content-length", b"%d" % len(_BODY)),
             (b"connection", b"close"),
-            (b"x-request-id", secrets.token_urlsafe(15).encode()),
+            (b"x-request-id", new_request_id().encode()),
             *self.config.response_headers("h11"),
         ]
         await self._send_h11_event(h11.Response(status_code=status_code, headers=headers))

@@ -20,7 +20,10 @@ try:
 except ImportError:  # not a POSIX system: nothing to raise, nothing to read
     resource = None  # type: ignore[assignment]
 
-__all__ = ["CONNECTIONS_CEILING", "OpenFiles", "max_connections", "raise_open_files_limit"]
+__all__ = [
+    "CONNECTIONS_CEILING", "OpenFiles", "max_connections", "raise_open_files_limit",
+    "room_for_connections",
+]  # fmt: skip
 
 # Without a limit to read, and above it, what one process serves well: each idle
 # connection costs Hypercorn a few tasks and buffers (see docs/operations.md).
@@ -67,6 +70,12 @@ def max_connections(settings: Settings) -> int:
     :data:`CONNECTIONS_CEILING`, at least 1."""
     if settings.max_connections is not None:
         return settings.max_connections
+    return room_for_connections(settings)
+
+
+def room_for_connections(settings: Settings) -> int:
+    """The cap the current soft limit leaves room for (what :func:`max_connections`
+    derives when ``ATP_MAX_CONNECTIONS`` is not set)."""
     soft = _soft_limit()
     if soft is None:
         return CONNECTIONS_CEILING

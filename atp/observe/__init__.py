@@ -4,11 +4,9 @@ Nothing here knows the carrier's parts: the HTTP edge and the actors feed these,
 ``/metrics`` (``atp.api``) reads them.
 """
 
-from atp.observe._context import REQUEST_ID, current_request_id
+from atp.observe._context import REQUEST_ID, current_request_id, new_request_id
 from atp.observe._histogram import Histogram, HistogramSnapshot
 from atp.observe._logging import (
-    LOG_FORMATS,
-    LOG_LEVELS,
     JsonFormatter,
     TextFormatter,
     configure_logging,
@@ -16,8 +14,6 @@ from atp.observe._logging import (
 )
 
 __all__ = [
-    "LOG_FORMATS",
-    "LOG_LEVELS",
     "REQUEST_ID",
     "Histogram",
     "HistogramSnapshot",
@@ -26,4 +22,5 @@ __all__ = [
     "configure_logging",
     "current_request_id",
     "describe_exception",
+    "new_request_id",
 ]

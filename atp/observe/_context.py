@@ -10,9 +10,10 @@ id along explicitly.
 
 from __future__ import annotations
 
+import secrets
 from contextvars import ContextVar
 
-__all__ = ["REQUEST_ID", "current_request_id"]
+__all__ = ["REQUEST_ID", "current_request_id", "new_request_id"]
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("atp_request_id", default=None)
 
@@ -20,3 +21,8 @@ REQUEST_ID: ContextVar[str | None] = ContextVar("atp_request_id", default=None)
 def current_request_id() -> str | None:
     """The id of the request being served in this context, if any."""
     return REQUEST_ID.get()
+
+
+def new_request_id() -> str:
+    """A fresh request id (20 URL-safe characters), for a request that brought none."""
+    return secrets.token_urlsafe(15)

@@ -30,23 +30,14 @@ from typing import IO, Any
 from pythonjsonlogger.json import JsonFormatter as _BaseJsonFormatter
 
 from atp.observe._context import REQUEST_ID
+from atp.settings import LOG_FORMATS, LOG_LEVELS
 
 __all__ = [
-    "LOG_FORMATS",
-    "LOG_LEVELS",
     "JsonFormatter",
     "TextFormatter",
     "configure_logging",
     "describe_exception",
 ]
-
-LOG_LEVELS = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-}
-LOG_FORMATS = ("text", "json")
 
 # Attributes every LogRecord has: anything else on a record is an extra field (and
 # ``request_id``, which our filter adds after the extras).
@@ -186,7 +177,7 @@ def configure_logging(
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(LOG_LEVELS[level])
+    root.setLevel(level.upper())  # the names are logging's own, in lower case
     # No format here shows the caller, thread or process: skip finding them for each
     # record (the logging docs' "Optimization"; the access line is on the hot path).
     logging._srcfile = None

@@ -3,6 +3,7 @@ the id on every line logged while serving it, errors by class and place only."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -158,8 +159,13 @@ async def test_an_error_escaping_the_app_is_one_line_and_the_exchange_is_counted
 
     stats = HttpStats()
     scope = {"type": "http", "method": "POST", "path": "/x", "headers": []}
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
     with captured_logs("info") as logs:
-        await observe_requests(failing, stats)(scope, None, None)
+        await observe_requests(failing, stats)(scope, None, send)
         await observe_requests(silent, stats)({**scope, "method": "BREW"}, None, None)
     error, first, second = logs.records()
     assert error["message"].startswith(
@@ -172,6 +178,13 @@ async def test_an_error_escaping_the_app_is_one_line_and_the_exchange_is_counted
         ("POST", "<unmatched>", 500): 1, ("other", "<unmatched>", 499): 1,
     }  # fmt: skip
     assert error["request_id"] == first["request_id"] != second["request_id"]
+    # The failed exchange was answered with the contract's 500 and its request id.
+    start, body = sent
+    assert start["status"] == 500
+    assert (b"x-request-id", first["request_id"].encode()) in start["headers"]
+    assert json.loads(body["body"]) == {
+        "error": {"code": "unexpected_error", "message": "An unexpected error occurred."}
+    }
 
 
 @pytest.fixture

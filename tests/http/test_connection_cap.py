@@ -113,3 +113,17 @@ def test_the_soft_open_files_limit_is_raised_to_the_hard_one() -> None:
     )
     expected = hard if hard != resource.RLIM_INFINITY else 65_536
     assert re.search(rf"soft={expected},.*raised_from={LIMIT}\)", done.stdout), done.stdout
+
+
+async def test_a_cap_set_above_what_the_limit_leaves_room_for_is_warned_of(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    env = server_env("sqlite", tmp_path, request)
+    env["ATP_MAX_CONNECTIONS"] = "5000"
+    low = partial(resource.setrlimit, resource.RLIMIT_NOFILE, (LIMIT, LIMIT))
+    async with ServerProcess(env, tmp_path, preexec_fn=low) as server:
+        await server.start()
+        log = server.log()
+    assert "at most 5000 HTTP connections" in log, log
+    warning = "ATP_MAX_CONNECTIONS=5000 is more than the open-files limit leaves room for"
+    assert f"{warning} ({EXPECTED_CAP})" in log, log
