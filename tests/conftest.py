@@ -23,6 +23,7 @@ from atp.projections import apply_migrations, open_view_store
 from atp.serve import open_runtime, serve_http
 from atp.settings import Settings
 from tests.helpers import Api
+from tests.webhooks.receivers import Receiver, open_receiver
 
 STORES = ["sqlite", "postgres"]
 pytest_plugins = ["tests.webhooks.fake_dns", "tests.pg_cluster"]  # ``dns``, ``own_postgres``
@@ -111,3 +112,10 @@ async def base_url(runtime: Runtime, nursery: trio.Nursery) -> AsyncIterator[str
 async def api(base_url: str) -> AsyncIterator[Api]:
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         yield Api(client)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A webhook receiver on loopback (answers 200 unless scripted)."""
+    async with open_receiver() as r:
+        yield r

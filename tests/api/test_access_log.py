@@ -24,7 +24,7 @@ from atp.api._access_log import HttpStats, observe_requests
 from atp.settings import Settings
 from tests.helpers import Api, text
 from tests.log_capture import CapturedLogs, captured_logs
-from tests.webhooks.receivers import Receiver, open_receiver
+from tests.webhooks.receivers import Receiver
 
 CALLER_ID = "caller-chosen-request-id-0001"
 
@@ -190,12 +190,6 @@ async def test_an_error_escaping_the_app_is_one_line_and_the_exchange_is_counted
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return attrs.evolve(settings, webhook_allow_private=True, webhook_timeout=2.0)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with open_receiver() as r:
-        yield r
 
 
 async def test_webhook_attempt_lines_carry_the_id_of_the_send_that_caused_them(

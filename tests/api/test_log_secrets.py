@@ -14,7 +14,7 @@ key, the metrics token) and for anything shaped like a key.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 import attrs
@@ -26,7 +26,7 @@ from atp.settings import Settings
 from tests.api.test_sessions import open_session
 from tests.helpers import Agent, Api, text
 from tests.log_capture import captured_logs
-from tests.webhooks.receivers import Receiver, Respond, open_receiver
+from tests.webhooks.receivers import Receiver, Respond
 
 DB_PASSWORD = "db-pass-7Qm2xZ"  # PostgreSQL here trusts local connections: any password works
 METRICS_TOKEN = "metrics-token-5Jk9Lw"
@@ -77,12 +77,6 @@ def settings(settings: Settings) -> Settings:
         agents_per_account={"free": 3},
         metrics_token=METRICS_TOKEN,
     )
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with open_receiver() as r:
-        yield r
 
 
 async def test_no_secret_in_any_log_line_of_a_full_workload(

@@ -3,7 +3,6 @@ a scrape that never touches the store."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import attrs
@@ -17,7 +16,7 @@ from atp.api._metrics import metrics_open
 from atp.observe import current_request_id
 from atp.settings import Settings
 from tests.helpers import Api
-from tests.webhooks.receivers import Receiver, Respond, open_receiver
+from tests.webhooks.receivers import Receiver, Respond
 
 # Every family docs/operations.md lists (the process_* ones come from prometheus-client).
 FAMILIES = {
@@ -50,12 +49,6 @@ def settings(settings: Settings) -> Settings:
         webhook_timeout=2.0,
         agents_per_account={"free": 3},  # a third agent, with a webhook endpoint
     )
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with open_receiver() as r:
-        yield r
 
 
 class Scrape:

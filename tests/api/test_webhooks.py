@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import attrs
@@ -25,7 +24,7 @@ from atp.settings import Settings
 from atp.webhooks import verify_reference_signature
 from tests.api.test_sessions import opened, turn
 from tests.helpers import Agent, Api, text
-from tests.webhooks.receivers import Hang, ReceivedRequest, Receiver, Respond, open_receiver
+from tests.webhooks.receivers import Hang, ReceivedRequest, Receiver, Respond
 
 
 @pytest.fixture
@@ -36,12 +35,6 @@ def settings(settings: Settings) -> Settings:
         webhook_retry_delays=(0, 0.2, 0.2),
         webhook_timeout=0.5,
     )
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with open_receiver() as r:
-        yield r
 
 
 async def pushed_session(api: Api, alpha: Agent, beta: Agent) -> str:

@@ -11,7 +11,6 @@ import pytest
 from atp.settings import Settings
 from tests.cli.cli_process import Cli, InProcessCli, with_aliases
 from tests.subprocess_server import ServerProcess, server_env
-from tests.webhooks.receivers import Receiver, open_receiver
 
 
 @pytest.fixture
@@ -23,13 +22,6 @@ async def server(
     async with ServerProcess(env, tmp_path) as server:
         await server.start()
         yield server
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    """A webhook receiver on loopback (answers 200 unless scripted)."""
-    async with open_receiver() as r:
-        yield r
 
 
 @pytest.fixture

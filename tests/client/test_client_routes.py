@@ -27,7 +27,7 @@ from atp.api import create_app
 from atp.client import AsyncClient, Client, MessageStatus, verify_webhook
 from atp.errors import NotDeadLettered, SessionNotOpen, Unauthorized
 from atp.settings import Settings
-from tests.webhooks.receivers import Receiver, Respond, open_receiver
+from tests.webhooks.receivers import Receiver, Respond
 
 KINDS = ["sync", "trio", "asyncio"]
 ASGI = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -37,12 +37,6 @@ ASGI = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 def settings(settings: Settings) -> Settings:
     # The receiver listens on loopback; a failed push is a dead letter at once (404).
     return attrs.evolve(settings, webhook_allow_private=True, webhook_timeout=2.0)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with open_receiver() as r:
-        yield r
 
 
 def hello(text: str = "hello") -> dict[str, Any]:

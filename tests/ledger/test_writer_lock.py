@@ -152,8 +152,9 @@ async def test_a_lock_another_process_took_while_it_was_lost_is_given_up(
 
 
 # Takes the lock as a holder named after itself, then forks: it exits at once, and its
-# child keeps the session (the inherited socket) open a moment longer, as a killed
-# holder's session outlives it until PostgreSQL reads the closed socket.
+# child keeps the session (the inherited socket) open a few seconds longer, as a killed
+# holder's session outlives it until PostgreSQL reads the closed socket. Long enough for
+# the test to see the session and start waiting on a loaded machine; the wait is 10 s.
 GONE_HOLDER = """
 import os, sys, time
 import psycopg
@@ -165,7 +166,7 @@ if os.fork():
     os._exit(0)
 os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the parent's reader waits for no one
 os.dup2(1, 2)
-time.sleep(1)
+time.sleep(3)
 os._exit(0)
 """
 
