@@ -205,6 +205,10 @@ def _errors(route: Route) -> dict[str, Any]:
     by_status: dict[int, dict[str, str]] = defaultdict(dict)
     for cls in classes:
         by_status[cls.status][cls.code] = cls.message
+    # What the HTTP layer answers before any route runs (atp/http/_h11.py): headers over
+    # 16 KiB, and a transfer coding it does not know.
+    for status in (431, 501):
+        by_status[status][MalformedRequest.code] = MalformedRequest.message
     return {
         str(status): {
             "description": ", ".join(sorted(codes)),
