@@ -14,7 +14,6 @@ the outage once; a line per actor would flood the log).
 from __future__ import annotations
 
 import logging
-import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -24,7 +23,7 @@ import trio
 from atp.actors._actor import Actor
 from atp.errors import StoreUnavailable
 from atp.ledger import StoreAvailability
-from atp.observe import REQUEST_ID
+from atp.observe import REQUEST_ID, describe_exception
 
 __all__ = ["Supervisor", "SupervisorStatistics"]
 
@@ -114,11 +113,9 @@ class Supervisor:
                         await self._wait_for_store(actor, min(backoff, _MAX_STORE_BACKOFF))
                         continue
                     # Class and place only: an exception's text may carry payloads or secrets.
-                    frame = traceback.extract_tb(exc.__traceback__)[-1]
                     log.warning(
-                        "actor %s crashed (%s at %s:%s); restart %d in %.2fs",
-                        actor.key, type(exc).__name__, frame.filename, frame.lineno,
-                        crashes, backoff,
+                        "actor %s crashed (%s); restart %d in %.2fs",
+                        actor.key, describe_exception(exc), crashes, backoff,
                     )  # fmt: skip
                     await trio.sleep(backoff)
                     continue
