@@ -15,6 +15,16 @@ from atp.domain import new_id, new_token, token_hash
 from atp.ledger import Ledger
 
 
+def fill(value: Any, names: dict[str, str]) -> Any:
+    """``value`` with ``{name}`` placeholders in its strings (and those of its dicts)
+    replaced from ``names``: a request written once as data, for many principals."""
+    if isinstance(value, str):
+        return value.format(**names) if "{" in value else value
+    if isinstance(value, dict):
+        return {k: fill(v, names) for k, v in value.items()}
+    return value
+
+
 def text(message_id: str = "m-1", body: str = "hello") -> dict[str, Any]:
     """A minimal valid A2A message."""
     return {"messageId": message_id, "role": "ROLE_USER", "parts": [{"text": body}]}

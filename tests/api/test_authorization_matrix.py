@@ -20,7 +20,7 @@ import trio
 
 from atp.actors import Runtime
 from atp.errors import error_for_code
-from tests.helpers import Agent, Api, text
+from tests.helpers import Agent, Api, fill, text
 
 ORDER = ("none", "rotated", "other_account", "stranger", "sibling", "account", "owner")
 Expected = int | tuple[int, str]  # a success status, or an error's (status, code)
@@ -137,14 +137,6 @@ async def build_world(api: Api) -> World:
     }  # fmt: skip
     secrets = frozenset(t for t in tokens.values() if t is not None)
     return World(tokens, names, {k: a.address for k, a in agents.items()}, secrets)
-
-
-def fill(value: Any, names: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        return value.format(**names) if "{" in value else value
-    if isinstance(value, dict):
-        return {k: fill(v, names) for k, v in value.items()}
-    return value
 
 
 async def call(api: Api, route: Route, token: str | None, names: dict[str, str]) -> tuple[int, Any]:

@@ -17,7 +17,7 @@ import trio
 
 from atp.actors import Runtime
 from atp.errors import error_for_code
-from tests.helpers import Agent, Api, text
+from tests.helpers import Agent, Api, fill, text
 
 NUL = "a\u0000b"
 
@@ -49,14 +49,6 @@ BODY_CASES: list[tuple[str, str, str, str | None, Any, int, str]] = [
 def assert_error(status: int, body: Any, expected_status: int, code: str) -> None:
     message = error_for_code(code).message
     assert (status, body) == (expected_status, {"error": {"code": code, "message": message}})
-
-
-def fill(value: Any, names: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        return value.format(**names) if "{" in value else value
-    if isinstance(value, dict):
-        return {k: fill(v, names) for k, v in value.items()}
-    return value
 
 
 async def committed_nothing(api: Api, runtime: Runtime, before: int) -> None:
