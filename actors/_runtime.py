@@ -52,6 +52,7 @@ from atp.actors._journal import JournalWriter
 from atp.actors._mailbox import MailboxActor
 from atp.actors._session import SessionActor
 from atp.actors._supervisor import Supervisor
+from atp.audit import AuditLog
 from atp.errors import StoreUnavailable
 from atp.ledger import Ledger, LedgerNotHeld
 from atp.projections import ProjectionRunner, Queries
@@ -75,6 +76,7 @@ class Runtime:
     gate: IdempotencyGate
     sealer: Sealer
     dispatcher: WebhookDispatcher = attrs.field(init=False)
+    audit: AuditLog = attrs.field(init=False)
     arrivals: Arrivals = attrs.field(factory=Arrivals)
     # Wall-clock time for the domain (leases, expiry); tests may replace it.
     now: Callable[[], datetime] = lambda: datetime.now(UTC)

@@ -41,6 +41,7 @@ from atp.actors import (
     WebhookDispatcher,
 )
 from atp.api import create_app
+from atp.audit import AuditLog, AuditStore, default_origin, make_signer, parse_checkpoint
 from atp.domain import Message
 from atp.errors import StoreSetupError
 from atp.http import (
@@ -131,6 +132,7 @@ async def open_runtime(
             attempt_timeout=settings.webhook_attempt_deadline,
         )
         runtime.dispatcher = WebhookDispatcher(runtime, client)
+        runtime.audit = await _open_audit(settings, ledger, store, bridge)
 
         async def probe() -> None:  # both stores, within the store timeout in all
             deadline = trio.current_time() + settings.store_timeout
@@ -143,6 +145,7 @@ async def open_runtime(
             await carrier.start(StoreWatch(bridge.store, probe).run)
             await carrier.start(journal.run)
             await carrier.start(projections.run)  # it has caught up (or is stuck) when started
+            await carrier.start(runtime.audit.run)
             async with trio.open_nursery() as actors:
                 await actors.start(supervisor.run)
                 await actors.start(runtime.dispatcher.run)
@@ -166,11 +169,11 @@ async def _open_stores(settings: Settings, bridge: Bridge) -> tuple[Settings, Le
         ValueError: PostgreSQL without ``ATP_SECRET_KEY`` (before any connection).
     """
     if settings.store == "postgresql":
-        settings = settings.with_secret_key()
+        settings = settings.with_secret_key().with_audit_signing_key()
     store: ViewStore | None = None
     try:
         await bridge.run(check_store, settings)
-        settings = settings.with_secret_key()
+        settings = settings.with_secret_key().with_audit_signing_key()
         store = await bridge.run(open_view_store, settings)
         if settings.store == "sqlite":
             # The embedded default migrates itself; PostgreSQL is migrated by `atp migrate`.
@@ -190,6 +193,30 @@ async def _open_stores(settings: Settings, bridge: Bridge) -> tuple[Settings, Le
         if isinstance(exc, Exception) and not isinstance(exc, passes):
             raise StoreSetupError(describe_store_error(exc)) from exc
         raise
+
+
+async def _open_audit(
+    settings: Settings, ledger: Ledger, store: ViewStore, bridge: Bridge
+) -> AuditLog:
+    """The audit log, signing as the configured origin, else as the stored checkpoints
+    do (a host name can change; the log's name must not), else as this host."""
+
+    def build() -> AuditLog:
+        origin = settings.audit_origin
+        if origin is None:
+            newest = AuditStore(store).checkpoint()
+            origin = parse_checkpoint(newest.note).origin if newest else default_origin()
+        signer = make_signer(settings.audit_signing_key or "", origin)
+        return AuditLog(
+            ledger,
+            store,
+            bridge,
+            signer,
+            interval=settings.audit_checkpoint_interval,
+            every_leaves=settings.audit_checkpoint_leaves,
+        )
+
+    return await bridge.run(build)
 
 
 async def serve_http(

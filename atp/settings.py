@@ -89,6 +89,18 @@ class Settings:
     # When set, GET /metrics needs it as a bearer token (a credential: never shown).
     metrics_token: str | None = attrs.field(default=None, repr=False)
 
+    # The audit log (atp.audit). The origin names the log in its checkpoints (None: the
+    # stored checkpoints' origin, else "<host name>/atp"); the signing key is the
+    # base64 of an Ed25519 seed (32 bytes), required with PostgreSQL, else made in the
+    # data dir. A checkpoint is signed at least every ``audit_checkpoint_interval``
+    # while events arrive, and at least every ``audit_checkpoint_leaves`` leaves.
+    audit_origin: str | None = None
+    audit_signing_key: str | None = attrs.field(default=None, repr=False)
+    audit_checkpoint_interval: float = attrs.field(
+        default=10 * SECONDS, validator=attrs.validators.gt(0)
+    )
+    audit_checkpoint_leaves: int = attrs.field(default=1000, validator=attrs.validators.ge(1))
+
     @property
     def webhook_attempt_deadline(self) -> float:
         """The most one attempt may take, however slowly a receiver trickles bytes."""
@@ -160,6 +172,12 @@ class Settings:
             kwargs["keep_alive_timeout"] = _positive(env["ATP_KEEP_ALIVE_TIMEOUT"])
         if "ATP_MAX_CONNECTIONS" in env:
             kwargs["max_connections"] = int(_positive(env["ATP_MAX_CONNECTIONS"]))
+        if env.get("ATP_AUDIT_ORIGIN"):
+            kwargs["audit_origin"] = env["ATP_AUDIT_ORIGIN"]
+        if env.get("ATP_AUDIT_SIGNING_KEY"):
+            kwargs["audit_signing_key"] = env["ATP_AUDIT_SIGNING_KEY"]
+        if "ATP_AUDIT_CHECKPOINT_INTERVAL" in env:
+            kwargs["audit_checkpoint_interval"] = _positive(env["ATP_AUDIT_CHECKPOINT_INTERVAL"])
         return cls(**kwargs)  # type: ignore[arg-type]
 
     def with_secret_key(self) -> Settings:
@@ -180,6 +198,24 @@ class Settings:
                 " the same on every start and host"
             )
         return attrs.evolve(self, secret_key=load_or_create_secret_key(self.data_dir))
+
+    def with_audit_signing_key(self) -> Settings:
+        """Return settings whose audit signing key is set, creating one for the embedded
+        store (as :meth:`with_secret_key`).
+
+        Raises:
+            ValueError: PostgreSQL without ``ATP_AUDIT_SIGNING_KEY``.
+        """
+        if self.audit_signing_key:
+            return self
+        if self.store == "postgresql":
+            raise ValueError(
+                "ATP_AUDIT_SIGNING_KEY is required with ATP_DATABASE_URL: set it to the"
+                " base64 of 32 random bytes (python3 -c 'import secrets;"
+                " print(secrets.token_urlsafe(32))'), the same on every start and host"
+            )
+        key = load_or_create_secret_key(self.data_dir, "audit_signing_key")
+        return attrs.evolve(self, audit_signing_key=key)
 
 
 @attrs.frozen
@@ -219,6 +255,7 @@ _KNOWN = frozenset({
     "ATP_WEBHOOK_RETRY_DELAYS", "ATP_WEBHOOK_CONCURRENCY", "ATP_DEMO_DELAY_MS",
     "ATP_DEMO_NO_COLOR", "ATP_LOG_LEVEL", "ATP_LOG_FORMAT", "ATP_METRICS_TOKEN",
     "ATP_STORE_TIMEOUT", "ATP_BODY_TIMEOUT", "ATP_KEEP_ALIVE_TIMEOUT", "ATP_MAX_CONNECTIONS",
+    "ATP_AUDIT_ORIGIN", "ATP_AUDIT_SIGNING_KEY", "ATP_AUDIT_CHECKPOINT_INTERVAL",
 })  # fmt: skip
 
 
@@ -261,9 +298,10 @@ def _plan_table(text: str) -> dict[str, int]:
     return table
 
 
-def load_or_create_secret_key(data_dir: Path) -> str:
-    """The embedded default's secret key: created once (0600) under ``data_dir``."""
-    path = data_dir / "secret_key"
+def load_or_create_secret_key(data_dir: Path, name: str = "secret_key") -> str:
+    """A key of the embedded default (the secret key, the audit signing key): created
+    once (0600) under ``data_dir`` as ``name``."""
+    path = data_dir / name
     if path.exists():
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)

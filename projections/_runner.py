@@ -49,7 +49,6 @@ __all__ = ["ProjectionRunner", "ProjectionStatistics"]
 
 log = logging.getLogger(__name__)
 
-_TRACKING_KEY = "views"
 _AWAY_BACKOFF = Backoff(first=0.1, cap=2.0)  # calls fail, the store not (yet) known away
 _STUCK_BACKOFF = Backoff(first=1.0, cap=30.0)
 
@@ -84,9 +83,16 @@ class ProjectionRunner:
     """Applies the ledger's events to ``views``; readers wait on :meth:`wait_projected`."""
 
     def __init__(
-        self, ledger: Ledger, store: ViewStore, views: Sequence[View], page: int = 500
+        self,
+        ledger: Ledger,
+        store: ViewStore,
+        views: Sequence[View],
+        page: int = 500,
+        *,
+        tracking: str = "views",
     ) -> None:
         self.ledger = ledger
+        self.tracking = tracking  # the key of this runner's row in atp_tracking
         self.store = store
         self.views = tuple(views)
         self.page = page
@@ -108,7 +114,7 @@ class ProjectionRunner:
 
     def _read_position(self) -> int:
         rows = self.store.query(
-            "SELECT position FROM atp_tracking WHERE view = ?", (_TRACKING_KEY,)
+            "SELECT position FROM atp_tracking WHERE view = ?", (self.tracking,)
         )
         return int(rows[0][0]) if rows else 0
 
@@ -241,7 +247,7 @@ class ProjectionRunner:
         self.position = position
         for view in self.views:
             view.written()
-        self.ledger.forget_through(position)
+        self.ledger.forget_through(self.tracking, position)
         self._events_applied += events
         self._batches += 1
         self._awaited = trio.Event()
@@ -289,13 +295,13 @@ class ProjectionRunner:
                 (
                     "INSERT INTO atp_tracking (view, position) VALUES (?, 0)"
                     " ON CONFLICT (view) DO NOTHING",
-                    (_TRACKING_KEY,),
+                    (self.tracking,),
                 ),
                 # Anything but ``previous`` sets NULL, which the column refuses.
                 (
                     "UPDATE atp_tracking SET position = CASE WHEN position = ?"
                     " THEN CAST(? AS BIGINT) END WHERE view = ?",
-                    (previous, top, _TRACKING_KEY),
+                    (previous, top, self.tracking),
                 ),
             ]
         )
@@ -329,7 +335,7 @@ class ProjectionRunner:
             for view in self.views:
                 for table in view.tables:
                     cur.execute(f"DELETE FROM {table}")
-            cur.execute("DELETE FROM atp_tracking WHERE view = ?", (_TRACKING_KEY,))
+            cur.execute("DELETE FROM atp_tracking WHERE view = ?", (self.tracking,))
         for view in self.views:
             view.reset()
         self.position = 0

@@ -22,7 +22,7 @@ from atp.actors import Runtime
 from atp.projections import apply_migrations, open_view_store
 from atp.serve import open_runtime, serve_http
 from atp.settings import Settings
-from tests.helpers import Api
+from tests.helpers import AUDIT_KEY, Api
 from tests.webhooks.receivers import Receiver, open_receiver
 
 STORES = ["sqlite", "postgres"]
@@ -78,6 +78,7 @@ def settings(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> Sett
     url: str = request.getfixturevalue("postgres_url")
     settings = Settings(
         data_dir=tmp_path / "var", port=0, database_url=url, secret_key="test-secret-key",
+        audit_signing_key=AUDIT_KEY,
         actor_idle_timeout=5.0,
     )  # fmt: skip
     migrate(settings)

@@ -155,3 +155,7 @@ async def write_straight(ledger: Ledger, name: str, display_name: str, at: datet
     agent.set_webhook_endpoint(f"https://example.com/{display_name}", "sealed", None, at)
     await ledger.save([*account.collect_events(), *agent.collect_events()])
     return Agent(agent_id, agent.address, agent_token, account_token, account.account_id)
+
+
+# The audit signing key of PostgreSQL test servers (the base64 of 32 bytes; tests only).
+AUDIT_KEY = "66_ISi0cnDn-4IXFK18JjmoHxXBPuUBAlz1iL1Plknw"

@@ -26,7 +26,7 @@ import pytest
 import trio
 
 from atp.ledger import postgres_target
-from tests.helpers import Api
+from tests.helpers import AUDIT_KEY, Api
 
 __all__ = [
     "READY_TIMEOUT", "ServerProcess", "another_schema", "client", "free_port", "hold_views",
@@ -54,6 +54,7 @@ def server_env(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> di
     if store == "postgres":
         env["ATP_DATABASE_URL"] = request.getfixturevalue("postgres_url")
         env["ATP_SECRET_KEY"] = "subprocess-test-secret-key"
+        env["ATP_AUDIT_SIGNING_KEY"] = AUDIT_KEY
         done = subprocess.run(
             [sys.executable, "-m", "atp", "migrate"],
             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,

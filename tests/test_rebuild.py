@@ -212,6 +212,7 @@ async def _cli_rebuild(settings: Settings) -> tuple[int, str]:
     if settings.database_url:
         env["ATP_DATABASE_URL"] = settings.database_url
         env["ATP_SECRET_KEY"] = settings.secret_key or ""
+        env["ATP_AUDIT_SIGNING_KEY"] = settings.audit_signing_key or ""
     with trio.fail_after(60):
         done = await trio.run_process(
             [sys.executable, "-m", "atp", "projections", "rebuild"],

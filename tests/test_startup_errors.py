@@ -23,6 +23,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import attrs
 import pytest
 
+from tests.helpers import AUDIT_KEY
 from tests.pg_cluster import Cluster
 from tests.subprocess_server import free_port
 
@@ -187,7 +188,11 @@ def test_a_store_that_cannot_be_used_is_one_line_and_exit_1(
     case = make(request, tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATP_")}
     env |= {"ATP_DATA_DIR": str(tmp_path / "var"), "ATP_PORT": str(free_port())}
-    env |= {"ATP_SECRET_KEY": "startup-test-secret-key", **case.env}
+    env |= {
+        "ATP_SECRET_KEY": "startup-test-secret-key",
+        "ATP_AUDIT_SIGNING_KEY": AUDIT_KEY,
+        **case.env,
+    }
     env = {k: v for k, v in env.items() if v}
     done = subprocess.run(
         [sys.executable, "-m", "atp", *command],

@@ -21,7 +21,7 @@ import pytest
 import trio
 
 from atp.domain import aggregate_id
-from tests.helpers import Agent, Api, text
+from tests.helpers import AUDIT_KEY, Agent, Api, text
 from tests.pg_cluster import Cluster
 from tests.subprocess_server import ServerProcess, client, free_port
 
@@ -93,6 +93,7 @@ async def test_a_postgres_outage_under_load_is_survived_and_loses_nothing(
     env |= {
         "ATP_DATABASE_URL": own_postgres.url(),
         "ATP_SECRET_KEY": "outage-test-secret-key",
+        "ATP_AUDIT_SIGNING_KEY": AUDIT_KEY,
         "ATP_PORT": str(free_port()),
         "ATP_BIND": "127.0.0.1",
         "ATP_DATA_DIR": str(tmp_path / "var"),

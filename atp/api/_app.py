@@ -21,6 +21,7 @@ from atp.actors import Runtime
 from atp.api import (
     _accounts,
     _agents,
+    _audit,
     _dead_letters,
     _health,
     _inbox,
@@ -54,7 +55,7 @@ def create_app(runtime: Runtime) -> QuartTrio:
     app.url_map.converters["default"] = _NulFreeSegment  # read as each route is added
     for module in (
         _health, _openapi, _accounts, _agents, _messages, _inbox, _dead_letters, _sessions,
-        _session_stream, _metrics,
+        _session_stream, _metrics, _audit,
     ):  # fmt: skip
         app.register_blueprint(module.blueprint)
     app.before_request(_parse_params)

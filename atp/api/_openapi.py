@@ -125,7 +125,7 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
         for name in _path_names(route.path)
     ]
     found += [
-        {"name": name, "in": "query", "required": False, "schema": schema}
+        {"name": name, "in": "query", "required": name in route.required, "schema": schema}
         for name, schema in route.query.items()
     ]
     if route.idempotent:
@@ -164,6 +164,8 @@ def _successes(route: Route) -> dict[str, Any]:
     for status, name in route.answers.items():
         if name == "EventStream":
             content = {"text/event-stream": {"schema": ref("StreamEvent")}}
+        elif name == "Checkpoint":
+            content = {"text/plain": {"schema": {"type": "string"}}}
         elif name == "OpenAPI":
             content = {"application/json": {"schema": {"type": "object"}}}
         elif name == "Metrics":  # the text format, or OpenMetrics when the scraper asks

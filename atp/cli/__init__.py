@@ -18,6 +18,7 @@ import httpx
 from atp import __version__
 from atp.cli import (
     _agents,
+    _audit,
     _dead_letters,
     _demo,
     _health,
@@ -118,10 +119,13 @@ _COMMANDS = [
     _command("migrate", "apply the read models' migrations to the store", _operate.migrate),
     _command("projections rebuild", "rebuild the read models from the ledger",
              _operate.rebuild_projections),
+    _command("audit verify", "check the ledger against its audit log and checkpoints",
+             _audit.verify, "[--checkpoint FILE] [--key VERIFIER_KEY[,...]]"),
     _command("help", "this text", lambda: None),  # listed only: main answers it first
 ]  # fmt: skip
 _HELP_COLUMN = 50
 _SERVER_COMMANDS = {("serve",), ("migrate",), ("projections", "rebuild")}
+_OFFLINE_COMMANDS = {("audit", "verify")}  # on the configured store, with options
 
 
 def _help() -> str:
@@ -163,6 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         command, params = _find(invocation.words)
         if command.words in _SERVER_COMMANDS:
             command.run()
+            return 0
+        if command.words in _OFFLINE_COMMANDS:
+            command.run(invocation)
             return 0
         ctx = Context(invocation, CliSettings.from_env(), Output(invocation.json))
         command.run(ctx, *params)

@@ -20,7 +20,7 @@ __all__ = ["ACK_STATUSES", "Invocation", "parse"]
 ACK_STATUSES = ("accepted", "completed", "failed", "rejected")
 _VALUED = {
     "--as", "--server", "--wait", "--delay", "--lease", "--overlap", "--agent", "--account",
-    "--status", "--after", "--limit", "--auth-scheme",
+    "--status", "--after", "--limit", "--auth-scheme", "--checkpoint", "--key",
 }  # fmt: skip
 _FLAGS = {"--json", "--force", "--help", "-h", "--version"}
 

@@ -75,6 +75,7 @@ class Ledger:
         self._lookups: list[_Lookup] = []
         self._lookup_leader = False
         self._tail: dict[int, DomainEventProtocol[Any]] = {}
+        self._followers: dict[str, int] = {}  # each follower's position in the tail
 
     async def get(self, cls: type[A], aggregate_id: UUID) -> A | None:
         """Load an aggregate, or None if it was never stored."""
@@ -212,10 +213,13 @@ class Ledger:
         while len(tail) > _TAIL:  # the runner fell far behind: it reads those back
             del tail[next(iter(tail))]
 
-    def forget_through(self, position: int) -> None:
-        """The follower has applied everything up to ``position``: drop it from memory."""
+    def forget_through(self, follower: str, position: int) -> None:
+        """``follower`` has applied everything up to ``position``: drop from memory what
+        every follower has applied."""
+        self._followers[follower] = position
+        low = min(self._followers.values())
         tail = self._tail
-        while tail and (first := next(iter(tail))) <= position:
+        while tail and (first := next(iter(tail))) <= low:
             del tail[first]
 
     def recent(self, start: int, stop: int, kinds: frozenset[type]) -> list[Notification] | None:

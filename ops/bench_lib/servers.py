@@ -41,6 +41,8 @@ __all__ = [
 OPS_DIR = Path(__file__).resolve().parent.parent
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 SECRET_KEY = "bench-secret"
+# The base64 of 32 bytes: a bench ledger is thrown away.
+AUDIT_KEY = "66_ISi0cnDn-4IXFK18JjmoHxXBPuUBAlz1iL1Plknw"
 READY_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0
 _ISSUE = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b|Traceback|Exception")
@@ -278,6 +280,10 @@ def _store_env(store: str, work_dir: Path, pg_url: str) -> Iterator[dict[str, st
     elif store == "postgres":
         check_pg_url(pg_url)
         with _fresh_schema(pg_url) as schema:
-            yield {"ATP_DATABASE_URL": f"{pg_url}?schema={schema}", "ATP_SECRET_KEY": SECRET_KEY}
+            yield {
+                "ATP_DATABASE_URL": f"{pg_url}?schema={schema}",
+                "ATP_SECRET_KEY": SECRET_KEY,
+                "ATP_AUDIT_SIGNING_KEY": AUDIT_KEY,
+            }
     else:
         raise ServerError(f"unknown store {store!r}")

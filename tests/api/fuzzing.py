@@ -33,6 +33,7 @@ from schemathesis.checks import (  # the registry's names for the built-in check
 )
 
 from atp.errors import error_for_code
+from tests.helpers import AUDIT_KEY
 from tests.subprocess_server import free_port
 
 __all__ = ["CHECKS", "FuzzServer", "Principals", "start_server"]
@@ -174,7 +175,11 @@ def start_server(store: str, workdir: Path, postgres_url: str | None) -> FuzzSer
             conn.execute(f"CREATE SCHEMA {schema}")
         drop = (postgres_url, schema)
         sep = "&" if "?" in postgres_url else "?"
-        env.update(ATP_DATABASE_URL=f"{postgres_url}{sep}schema={schema}", ATP_SECRET_KEY="fuzz")
+        env.update(
+            ATP_DATABASE_URL=f"{postgres_url}{sep}schema={schema}",
+            ATP_SECRET_KEY="fuzz",
+            ATP_AUDIT_SIGNING_KEY=AUDIT_KEY,
+        )
         subprocess.run(
             [sys.executable, "-m", "atp", "migrate"], env=env, cwd=workdir, check=True,
             capture_output=True, timeout=60,

@@ -1,0 +1,60 @@
+"""The audit log: the ledger made verifiable by anyone holding the verifier key.
+
+Every stored event has an audit record (``_records``); the records are the leaves of
+an RFC 9162 Merkle tree (``_merkle``) that a follower appends after each commit
+(``_follower``, ``_store``); signed C2SP checkpoints commit to the tree (``_note``);
+``AuditLog`` serves checkpoints and proofs; ``verify`` checks a ledger against its log.
+"""
+
+from atp.audit._follower import AuditView, TreeHead
+from atp.audit._log import AuditLog, AuditStatistics, Proof
+from atp.audit._merkle import (
+    EMPTY_ROOT,
+    CompactRange,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+    nodes_for_consistency,
+    nodes_for_inclusion,
+)
+from atp.audit._note import Checkpoint, NoteError, NoteSigner, NoteVerifier, parse_checkpoint
+from atp.audit._records import FORMAT_VERSION, TYPES, Directory, canonical, make_record
+from atp.audit._signing import default_origin, make_signer
+from atp.audit._store import AuditStore, StoredCheckpoint, StoredRecord
+from atp.audit._verify import Failure, LedgerReader, Report, verify
+
+__all__ = [
+    "EMPTY_ROOT",
+    "FORMAT_VERSION",
+    "TYPES",
+    "AuditLog",
+    "AuditStatistics",
+    "AuditStore",
+    "AuditView",
+    "Checkpoint",
+    "CompactRange",
+    "Directory",
+    "Failure",
+    "LedgerReader",
+    "NoteError",
+    "NoteSigner",
+    "NoteVerifier",
+    "Proof",
+    "Report",
+    "StoredCheckpoint",
+    "StoredRecord",
+    "TreeHead",
+    "canonical",
+    "consistency_proof",
+    "default_origin",
+    "inclusion_proof",
+    "leaf_hash",
+    "make_record",
+    "make_signer",
+    "node_hash",
+    "nodes_for_consistency",
+    "nodes_for_inclusion",
+    "parse_checkpoint",
+    "verify",
+]

@@ -1,0 +1,194 @@
+"""The audit log's tables (migrations/*/0007_audit_log.sql), read and written in SQL.
+
+Synchronous, like every store call: run it in a worker thread. Hashes are raw bytes
+(BLOB, BYTEA); records are the canonical JSON text, exactly as hashed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import attrs
+
+from atp.audit._merkle import CompactRange, Node, nodes_for_root
+from atp.audit._records import Entry, Record
+from atp.projections import ViewStore, Writer
+
+__all__ = ["AuditStore", "Head", "StoredCheckpoint", "StoredRecord"]
+
+TRACKING_KEY = "audit"
+TABLES = ("atp_audit_records", "atp_audit_nodes", "atp_audit_directory")
+_INSERT_RECORD = (
+    "INSERT INTO atp_audit_records (idx, position, type, at, message_id, session_id,"
+    " agent_a, agent_b, account_a, account_b, record, leaf_hash)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_NODE = "INSERT INTO atp_audit_nodes (level, idx, hash) VALUES (?, ?, ?)"
+_UPSERT_ENTRY = (
+    "INSERT INTO atp_audit_directory (aggregate, entry) VALUES (?, ?)"
+    " ON CONFLICT (aggregate) DO UPDATE SET entry = excluded.entry"
+)
+_INSERT_CHECKPOINT = (
+    "INSERT INTO atp_audit_checkpoints (size, note, signed_at) VALUES (?, ?, ?)"
+    " ON CONFLICT (size) DO NOTHING"
+)
+_IN_CHUNK = 200  # ids per IN (...) list
+
+
+@attrs.frozen
+class Head:
+    """The stored tree: its size, its right edge, and the newest checkpoint's size."""
+
+    size: int
+    tree: CompactRange
+    checkpointed: int
+
+
+@attrs.frozen
+class StoredRecord:
+    index: int
+    position: int
+    record: str
+    leaf_hash: bytes
+
+
+@attrs.frozen
+class StoredCheckpoint:
+    size: int
+    note: str
+    signed_at: str
+
+
+def _bytes(value: Any) -> bytes:
+    return bytes(value)  # psycopg may hand back a memoryview
+
+
+class AuditStore:
+    """The audit tables of one view store."""
+
+    def __init__(self, store: ViewStore) -> None:
+        self.store = store
+
+    # -- writing (statements for the follower's page) ----------------------------------
+
+    @staticmethod
+    def add_record(out: Writer, position: int, record: Record) -> None:
+        entry = record.entry
+        agents = (*entry.agents, None, None)[:2]
+        accounts = (*entry.accounts, None, None)[:2]
+        out.execute(
+            _INSERT_RECORD,
+            (
+                record.index, position, record.type, record.body["at"], record.message_id,
+                record.session_id, *agents, *accounts, record.canonical.decode(),
+                record.leaf_hash,
+            ),
+        )  # fmt: skip
+
+    @staticmethod
+    def add_nodes(out: Writer, nodes: Iterable[tuple[int, int, bytes]]) -> None:
+        for level, index, digest in nodes:
+            out.execute(_INSERT_NODE, (level, index, digest))
+
+    @staticmethod
+    def put_entries(out: Writer, entries: dict[UUID, Entry]) -> None:
+        for aggregate_id, entry in entries.items():
+            out.execute(_UPSERT_ENTRY, (str(aggregate_id), entry.to_json()))
+
+    @staticmethod
+    def add_checkpoint(out: Writer, size: int, note: str) -> None:
+        out.execute(_INSERT_CHECKPOINT, (size, note, datetime.now(UTC).isoformat()))
+
+    def save_checkpoint(self, size: int, note: str) -> None:
+        self.store.write([(_INSERT_CHECKPOINT, (size, note, datetime.now(UTC).isoformat()))])
+
+    # -- reading -----------------------------------------------------------------------
+
+    def size(self) -> int:
+        rows = self.store.query("SELECT max(idx) FROM atp_audit_records")
+        return 0 if rows[0][0] is None else int(rows[0][0]) + 1
+
+    def head(self) -> Head:
+        """The stored tree's size and right edge, and the newest checkpoint's size."""
+        size = self.size()
+        edge_nodes = nodes_for_root(size)
+        found = self.nodes(edge_nodes)
+        tree = CompactRange(size, [found[node] for node in edge_nodes])
+        rows = self.store.query("SELECT max(size) FROM atp_audit_checkpoints")
+        return Head(size, tree, int(rows[0][0] or 0))
+
+    def nodes(self, wanted: Iterable[Node]) -> dict[Node, bytes]:
+        """The hashes of these complete subtrees (level 0: leaves). Missing ones are left
+        out. One statement per table for up to a few hundred nodes."""
+        nodes = set(wanted)
+        leaves = sorted(index for level, index in nodes if level == 0)
+        inner = sorted(node for node in nodes if node[0] > 0)
+        found: dict[Node, bytes] = {}
+        for start in range(0, len(leaves), _IN_CHUNK):
+            indexes = leaves[start : start + _IN_CHUNK]
+            marks = ", ".join("?" * len(indexes))
+            for index, digest in self.store.query(
+                f"SELECT idx, leaf_hash FROM atp_audit_records WHERE idx IN ({marks})", indexes
+            ):
+                found[0, int(index)] = _bytes(digest)
+        for start in range(0, len(inner), _IN_CHUNK):
+            chunk = inner[start : start + _IN_CHUNK]
+            where = " OR ".join("(level = ? AND idx = ?)" for _ in chunk)
+            params = [value for node in chunk for value in node]
+            for level, index, digest in self.store.query(
+                f"SELECT level, idx, hash FROM atp_audit_nodes WHERE {where}", params
+            ):
+                found[int(level), int(index)] = _bytes(digest)
+        return found
+
+    def entries(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Entry]:
+        found: dict[UUID, Entry] = {}
+        keys = [str(i) for i in aggregate_ids]
+        for start in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[start : start + _IN_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            for aggregate, text in self.store.query(
+                f"SELECT aggregate, entry FROM atp_audit_directory WHERE aggregate IN ({marks})",
+                chunk,
+            ):
+                found[UUID(aggregate)] = Entry.from_json(text)
+        return found
+
+    def records(self, start: int, limit: int) -> list[StoredRecord]:
+        """Up to ``limit`` stored records from index ``start``, in order."""
+        rows = self.store.query(
+            "SELECT idx, position, record, leaf_hash FROM atp_audit_records"
+            " WHERE idx >= ? ORDER BY idx LIMIT ?",
+            (start, limit),
+        )
+        return [StoredRecord(int(i), int(p), r, _bytes(h)) for i, p, r, h in rows]
+
+    def checkpoint(self, size: int | None = None) -> StoredCheckpoint | None:
+        """The newest checkpoint, or the one of tree ``size``."""
+        if size is None:
+            rows = self.store.query(
+                "SELECT size, note, signed_at FROM atp_audit_checkpoints ORDER BY size DESC LIMIT 1"
+            )
+        else:
+            rows = self.store.query(
+                "SELECT size, note, signed_at FROM atp_audit_checkpoints WHERE size = ?",
+                (size,),
+            )
+        return StoredCheckpoint(int(rows[0][0]), rows[0][1], rows[0][2]) if rows else None
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        """Every stored checkpoint, smallest tree first."""
+        rows = self.store.query(
+            "SELECT size, note, signed_at FROM atp_audit_checkpoints ORDER BY size"
+        )
+        return [StoredCheckpoint(int(s), n, a) for s, n, a in rows]
+
+    def reset(self) -> None:
+        """Empty the derived tables and the tracking row; checkpoints stay."""
+        with self.store.transaction() as cur:
+            for table in TABLES:
+                cur.execute(f"DELETE FROM {table}")
+            cur.execute("DELETE FROM atp_tracking WHERE view = ?", (TRACKING_KEY,))

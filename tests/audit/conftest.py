@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from atp.settings import Settings
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Checkpoints every 0.2 s while events arrive, so tests need not wait 10 s."""
+    return attrs.evolve(settings, audit_checkpoint_interval=0.2)
