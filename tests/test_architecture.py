@@ -23,6 +23,7 @@ GOLDEN_TOPICS = ROOT / "tests" / "golden" / "event_topics.txt"
 # Modules whose names say they own tasks (style.md, habit 7).
 TASK_OWNERS = {
     "atp/serve.py", "atp/http/_server.py", "actors/_supervisor.py", "actors/_dispatcher.py",
+    "atp/audit/_log.py",
 }  # fmt: skip
 # Past-tense event names that do not end in "ed".
 IRREGULAR_PAST = {"Redriven", "Sent", "Set"}

@@ -23,6 +23,7 @@ from atp.api import (
     _agents,
     _audit,
     _dead_letters,
+    _events,
     _health,
     _inbox,
     _messages,
@@ -55,7 +56,7 @@ def create_app(runtime: Runtime) -> QuartTrio:
     app.url_map.converters["default"] = _NulFreeSegment  # read as each route is added
     for module in (
         _health, _openapi, _accounts, _agents, _messages, _inbox, _dead_letters, _sessions,
-        _session_stream, _metrics, _audit,
+        _session_stream, _metrics, _audit, _events,
     ):  # fmt: skip
         app.register_blueprint(module.blueprint)
     app.before_request(_parse_params)

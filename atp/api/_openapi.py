@@ -16,8 +16,11 @@ from typing import Any
 from quart import Blueprint
 
 import atp
-from atp.api._openapi_routes import IDEMPOTENT, KEYED, KIND, ROUTES, TWO_PHASE, Route
-from atp.api._openapi_schemas import SCHEMAS, ref
+from atp.api._openapi_audit import AUDIT_ROUTES, AUDIT_SCHEMAS
+from atp.api._openapi_routes import IDEMPOTENT, KEYED, KIND, TWO_PHASE, Route
+from atp.api._openapi_routes import ROUTES as CARRIER_ROUTES
+from atp.api._openapi_schemas import SCHEMAS as CARRIER_SCHEMAS
+from atp.api._openapi_schemas import ref
 from atp.errors import (
     AtpError,
     MalformedRequest,
@@ -29,6 +32,9 @@ from atp.errors import (
 )
 
 __all__ = ["blueprint", "openapi_document"]
+
+ROUTES = (*CARRIER_ROUTES, *AUDIT_ROUTES)
+SCHEMAS = {**CARRIER_SCHEMAS, **AUDIT_SCHEMAS}
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -164,6 +170,8 @@ def _successes(route: Route) -> dict[str, Any]:
     for status, name in route.answers.items():
         if name == "EventStream":
             content = {"text/event-stream": {"schema": ref("StreamEvent")}}
+        elif name == "AuditEventStream":
+            content = {"text/event-stream": {"schema": ref("AuditEvent")}}
         elif name == "Checkpoint":
             content = {"text/plain": {"schema": {"type": "string"}}}
         elif name == "OpenAPI":

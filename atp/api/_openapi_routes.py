@@ -352,43 +352,6 @@ ROUTES: tuple[Route, ...] = (
     ),
 )
 
-_SIZE = {"type": "string", "pattern": "^[0-9]{1,20}$"}
-_AUDIT: tuple[Route, ...] = (
-    Route(
-        "GET",
-        "/api/audit/key",
-        "The audit log's origin and the verifier key of its checkpoints (docs/audit.md).",
-        {200: "AuditKey"},
-    ),
-    Route(
-        "GET",
-        "/api/audit/checkpoint",
-        "The newest signed checkpoint (C2SP tlog-checkpoint in a signed note), or the one"
-        " of tree `size`: text/plain, byte for byte as signed.",
-        {200: "Checkpoint"},
-        errors=(InvalidRequest, NotFound),
-        query={"size": _SIZE},
-    ),
-    Route(
-        "GET",
-        "/api/audit/proofs/inclusion",
-        "RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves.",
-        {200: "InclusionProof"},
-        errors=(InvalidRequest, NotFound),
-        query={"index": _SIZE, "size": _SIZE},
-        required=("index", "size"),
-    ),
-    Route(
-        "GET",
-        "/api/audit/proofs/consistency",
-        "RFC 9162 consistency proof: the tree of `to` leaves extends the tree of `from`.",
-        {200: "ConsistencyProof"},
-        errors=(InvalidRequest, NotFound),
-        query={"from": _SIZE, "to": _SIZE},
-        required=("from", "to"),
-    ),
-)
-ROUTES += _AUDIT
 
 # Every route may answer these, besides its own.
 KEYED: Errors = (Unauthorized,)

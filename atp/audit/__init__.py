@@ -7,6 +7,7 @@ an RFC 9162 Merkle tree (``_merkle``) that a follower appends after each commit
 """
 
 from atp.audit._follower import AuditView, TreeHead
+from atp.audit._history import history
 from atp.audit._log import AuditLog, AuditStatistics, Proof
 from atp.audit._merkle import (
     EMPTY_ROOT,
@@ -21,8 +22,15 @@ from atp.audit._merkle import (
 from atp.audit._note import Checkpoint, NoteError, NoteSigner, NoteVerifier, parse_checkpoint
 from atp.audit._records import FORMAT_VERSION, TYPES, Directory, canonical, make_record
 from atp.audit._signing import default_origin, make_signer
-from atp.audit._store import AuditStore, StoredCheckpoint, StoredRecord
-from atp.audit._verify import Failure, LedgerReader, Report, verify
+from atp.audit._store import AuditStore, EventFilter, StoredCheckpoint, StoredRecord, Viewer
+from atp.audit._verify import (
+    Failure,
+    LedgerReader,
+    Report,
+    ledger_events,
+    stored_records,
+    verify,
+)
 
 __all__ = [
     "EMPTY_ROOT",
@@ -35,6 +43,7 @@ __all__ = [
     "Checkpoint",
     "CompactRange",
     "Directory",
+    "EventFilter",
     "Failure",
     "LedgerReader",
     "NoteError",
@@ -45,16 +54,20 @@ __all__ = [
     "StoredCheckpoint",
     "StoredRecord",
     "TreeHead",
+    "Viewer",
     "canonical",
     "consistency_proof",
     "default_origin",
+    "history",
     "inclusion_proof",
     "leaf_hash",
+    "ledger_events",
     "make_record",
     "make_signer",
     "node_hash",
     "nodes_for_consistency",
     "nodes_for_inclusion",
     "parse_checkpoint",
+    "stored_records",
     "verify",
 ]

@@ -23,7 +23,14 @@ from atp.audit._merkle import (
     nodes_for_inclusion,
 )
 from atp.audit._note import Checkpoint, NoteSigner
-from atp.audit._store import TRACKING_KEY, AuditStore, StoredCheckpoint
+from atp.audit._store import (
+    TRACKING_KEY,
+    AuditStore,
+    EventFilter,
+    StoredCheckpoint,
+    StoredRecord,
+    Viewer,
+)
 from atp.errors import InvalidRequest, NotFound
 from atp.ledger import Bridge, Ledger
 from atp.projections import ProjectionRunner, ViewStore
@@ -175,6 +182,22 @@ class AuditLog:
         await self._check_size(new)
         nodes = await self._bridge.read(self.store.nodes, nodes_for_consistency(old, new))
         return Proof(consistency_proof(old, new, nodes))
+
+    async def events(
+        self, viewer: Viewer, after: int, limit: int, filters: EventFilter
+    ) -> list[StoredRecord]:
+        """The records ``viewer`` may see after index ``after`` (see :class:`AuditStore`)."""
+        return await self._bridge.read(self.store.events, viewer, after, limit, filters)
+
+    @property
+    def size(self) -> int:
+        """Leaves committed, as this process knows it."""
+        return 0 if self._head is None else self._head.size
+
+    async def wait_grown(self, size: int) -> None:
+        """Wait until the log holds more than ``size`` records."""
+        while self.size <= size:
+            await self._grown.wait()
 
     async def _check_size(self, size: int) -> None:
         if size > await self.committed_size():

@@ -17,7 +17,7 @@ from atp.audit._merkle import CompactRange, Node, nodes_for_root
 from atp.audit._records import Entry, Record
 from atp.projections import ViewStore, Writer
 
-__all__ = ["AuditStore", "Head", "StoredCheckpoint", "StoredRecord"]
+__all__ = ["AuditStore", "EventFilter", "Head", "StoredCheckpoint", "StoredRecord", "Viewer"]
 
 TRACKING_KEY = "audit"
 TABLES = ("atp_audit_records", "atp_audit_nodes", "atp_audit_directory")
@@ -53,6 +53,23 @@ class StoredRecord:
     position: int
     record: str
     leaf_hash: bytes
+
+
+@attrs.frozen
+class Viewer:
+    """Who reads: an agent sees its own business, an account (or its auditor) all of its
+    agents' business."""
+
+    account_id: str
+    agent_id: str | None = None
+
+
+@attrs.frozen
+class EventFilter:
+    type: str | None = None
+    message: str | None = None
+    session: str | None = None
+    agent: str | None = None
 
 
 @attrs.frozen
@@ -163,6 +180,35 @@ class AuditStore:
             "SELECT idx, position, record, leaf_hash FROM atp_audit_records"
             " WHERE idx >= ? ORDER BY idx LIMIT ?",
             (start, limit),
+        )
+        return [StoredRecord(int(i), int(p), r, _bytes(h)) for i, p, r, h in rows]
+
+    def events(
+        self, viewer: Viewer, after: int, limit: int, filters: EventFilter
+    ) -> list[StoredRecord]:
+        """Up to ``limit`` records after index ``after`` that ``viewer`` may see and
+        ``filters`` select, in index order."""
+        where = ["idx > ?"]
+        params: list[Any] = [after]
+        party = "agent" if viewer.agent_id is not None else "account"
+        where.append(f"({party}_a = ? OR {party}_b = ?)")
+        params += [viewer.agent_id or viewer.account_id] * 2
+        if filters.type is not None:
+            where.append("type = ?")
+            params.append(filters.type)
+        if filters.message is not None:
+            where.append("message_id = ?")
+            params.append(filters.message)
+        if filters.session is not None:
+            where.append("session_id = ?")
+            params.append(filters.session)
+        if filters.agent is not None:
+            where.append("(agent_a = ? OR agent_b = ?)")
+            params += [filters.agent, filters.agent]
+        rows = self.store.query(
+            "SELECT idx, position, record, leaf_hash FROM atp_audit_records"
+            f" WHERE {' AND '.join(where)} ORDER BY idx LIMIT ?",
+            (*params, limit),
         )
         return [StoredRecord(int(i), int(p), r, _bytes(h)) for i, p, r, h in rows]
 

@@ -30,11 +30,12 @@ def verify(invocation: Invocation) -> None:
         NoteError,
         NoteVerifier,
         default_origin,
+        ledger_events,
         make_signer,
         parse_checkpoint,
+        stored_records,
     )
     from atp.audit import verify as check
-    from atp.audit._verify import ledger_events, stored_records
     from atp.ledger import check_store
     from atp.projections import open_view_store
 

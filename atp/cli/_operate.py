@@ -138,7 +138,7 @@ def _with_views(settings: Settings, run: Callable[[ViewStore], list[str]]) -> li
 
 
 def rebuild_projections() -> None:
-    """Rebuild every read model from the ledger."""
+    """Rebuild every read model, and the audit log's records and tree, from the ledger."""
     settings = _settings()
     import trio
 
@@ -155,6 +155,7 @@ async def _rebuild(settings: Settings, lock: WriterLock) -> None:
 
     async with open_runtime(settings, lock) as runtime:
         position = await rebuild(runtime.projections)
+        leaves = await rebuild(runtime.audit.runner)  # the checkpoints stay, to be matched
     if lock.state is LockState.TAKEN:
         raise LedgerTaken(lock.ledger, lock.taken_by)
-    print(f"rebuilt read models up to notification {position}")
+    print(f"rebuilt read models up to notification {position}, the audit log up to {leaves}")

@@ -16,6 +16,17 @@ CREATE TABLE atp_audit_records (
     record TEXT NOT NULL,            -- the record's canonical JSON, exactly as hashed
     leaf_hash BLOB NOT NULL
 );
+-- GET /api/events: what an agent, an account or a filter may see, in index order.
+CREATE INDEX atp_audit_records_agent_a ON atp_audit_records (agent_a, idx);
+CREATE INDEX atp_audit_records_agent_b ON atp_audit_records (agent_b, idx)
+    WHERE agent_b IS NOT NULL;
+CREATE INDEX atp_audit_records_account_a ON atp_audit_records (account_a, idx);
+CREATE INDEX atp_audit_records_account_b ON atp_audit_records (account_b, idx)
+    WHERE account_b IS NOT NULL;
+CREATE INDEX atp_audit_records_message ON atp_audit_records (message_id, idx)
+    WHERE message_id IS NOT NULL;
+CREATE INDEX atp_audit_records_session ON atp_audit_records (session_id, idx)
+    WHERE session_id IS NOT NULL;
 
 -- Every complete subtree above the leaves: (level, index) covers leaves
 -- [index * 2^level, (index + 1) * 2^level). A proof reads O(log n) of them.
