@@ -14,7 +14,9 @@ from atp.actors._actor import Actor
 from atp.actors._commands import (
     AccountCommand,
     DisableWebhookEndpoint,
+    IssueAuditorKey,
     OpenAccount,
+    RecordPayloadRead,
     RegisterAgent,
     Reply,
     RotateAgentKey,
@@ -61,6 +63,17 @@ class AccountActor(Actor[AccountCommand]):
         match command:
             case OpenAccount():
                 return self._open(command, now)
+            case IssueAuditorKey():
+                account = self._account()
+                key_id, token = new_id("audkey"), new_token("aud")
+                account.issue_auditor_key(key_id, token_hash(token), now)
+                self.stage(account)
+                body = {"id": key_id, "token": token, "role": "auditor"}
+                return self.answer(command.ticket, 201, body, now)
+            case RecordPayloadRead():
+                self._account().record_payload_read(command.key_id, command.message_id, now)
+                self.stage(self._account())
+                return Reply(200, {})
             case RegisterAgent():
                 return self._register(command, now)
             case RotateAgentKey():

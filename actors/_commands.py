@@ -29,11 +29,13 @@ __all__ = [
     "ExpireSession",
     "ExtendLease",
     "FinishWebhookAttempt",
+    "IssueAuditorKey",
     "MailboxCommand",
     "NothingToClaim",
     "OpenAccount",
     "OpenSession",
     "RecordAck",
+    "RecordPayloadRead",
     "RedriveDeadLetter",
     "RegisterAgent",
     "ReleaseDeadLetter",
@@ -325,8 +327,27 @@ class ExpireSession:
     session_id: str
 
 
+@final
+@attrs.frozen
+class IssueAuditorKey:
+    account_id: str
+    ticket: Ticket
+
+
+@final
+@attrs.frozen
+class RecordPayloadRead:
+    """An auditor read a payload: the account records it before the answer goes out."""
+
+    account_id: str
+    key_id: str
+    message_id: str
+
+
 AccountCommand = (
     OpenAccount
+    | IssueAuditorKey
+    | RecordPayloadRead
     | RegisterAgent
     | RotateAgentKey
     | SetWebhookEndpoint

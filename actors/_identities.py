@@ -31,9 +31,10 @@ A = TypeVar("A", Account, Agent)
 class Principal:
     """The authenticated caller: an account key or an agent key."""
 
-    kind: Literal["account", "agent"]
+    kind: Literal["account", "agent", "auditor"]
     account_id: str
     agent_id: str | None = None
+    key_id: str | None = None  # an auditor's key (its reads of payloads are recorded)
 
     @property
     def id(self) -> str:
@@ -67,8 +68,12 @@ class Identities:
             owner = await self._queries.key_owner(digest)
             if owner is None:
                 return None
-            kind: Literal["account", "agent"] = "account" if owner.kind == "account" else "agent"
-            principal = Principal(kind, owner.account_id, owner.agent_id)
+            kind: Literal["account", "agent", "auditor"] = (
+                "auditor" if owner.kind == "auditor" else
+                "account" if owner.kind == "account" else "agent"
+            )  # fmt: skip
+            key_id = owner.key_id if kind == "auditor" else None
+            principal = Principal(kind, owner.account_id, owner.agent_id, key_id)
             _put(self._tokens, digest, principal, self._size)
         if principal.agent_id is not None:
             agent = await self.agent(principal.agent_id)

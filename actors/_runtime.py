@@ -29,9 +29,11 @@ from atp.actors._commands import (
     ExpireSession,
     ExtendLease,
     FinishWebhookAttempt,
+    IssueAuditorKey,
     OpenAccount,
     OpenSession,
     RecordAck,
+    RecordPayloadRead,
     RedriveDeadLetter,
     RegisterAgent,
     ReleaseDeadLetter,
@@ -111,6 +113,8 @@ class Runtime:
         match command:
             case (
                 OpenAccount()
+                | IssueAuditorKey()
+                | RecordPayloadRead()
                 | RegisterAgent()
                 | RotateAgentKey()
                 | SetWebhookEndpoint()

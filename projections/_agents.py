@@ -36,6 +36,12 @@ class AgentsView(View):
                     "VALUES (?, ?, 'account', ?, NULL)",
                     (event.key_hash, event.key_id, event.account_id),
                 )
+            case Account.AuditorKeyIssued():
+                out.execute(
+                    "INSERT INTO atp_api_keys (token_hash, key_id, kind, account_id, agent_id) "
+                    "VALUES (?, ?, 'auditor', ?, NULL)",
+                    (event.key_hash, event.key_id, event.account_id),
+                )
             case Agent.Registered():
                 out.execute(
                     "INSERT INTO atp_agents (id, ledger_id, account_id, address, display_name,"

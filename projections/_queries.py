@@ -27,6 +27,7 @@ class KeyOwner:
     kind: str
     account_id: str
     agent_id: str | None
+    key_id: str | None = None
 
 
 @attrs.frozen
@@ -97,10 +98,10 @@ class Queries:
         """The owner of an unrevoked key; agent keys only while the agent is active."""
         rows = await self.bridge.read(
             self.store.query,
-            "SELECT k.kind, k.account_id, k.agent_id FROM atp_api_keys k"
+            "SELECT k.kind, k.account_id, k.agent_id, k.key_id FROM atp_api_keys k"
             " LEFT JOIN atp_agents a ON a.id = k.agent_id"
             " WHERE k.token_hash = ? AND k.revoked = 0"
-            " AND (k.kind = 'account' OR a.status = 'active')",
+            " AND (k.kind IN ('account', 'auditor') OR a.status = 'active')",
             (token_hash,),
         )
         return KeyOwner(*rows[0]) if rows else None

@@ -26,7 +26,7 @@ TASK_OWNERS = {
     "atp/audit/_log.py",
 }  # fmt: skip
 # Past-tense event names that do not end in "ed".
-IRREGULAR_PAST = {"Redriven", "Sent", "Set"}
+IRREGULAR_PAST = {"Read", "Redriven", "Sent", "Set"}
 
 
 def rel(path: Path) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from quart import Blueprint
 
-from atp.actors import OpenAccount, RegisterAgent, RotateAgentKey, Ticket
+from atp.actors import IssueAuditorKey, OpenAccount, RegisterAgent, RotateAgentKey, Ticket
 from atp.api._requests import Answer, authenticate, idempotent, read_params, runtime
 from atp.domain import new_id
 from atp.errors import InvalidAccount, InvalidRequest, NotFound
@@ -35,6 +35,18 @@ async def register_agent() -> Answer:
         return RegisterAgent(principal.account_id, body.display_name, body.description, ticket)
 
     return await idempotent(principal, "POST /api/agents", params, build)
+
+
+@blueprint.post("/api/auditor_keys")
+async def issue_auditor_key() -> Answer:
+    """A read-only key of the account's audit trail (events, histories, message statuses)."""
+    principal = await authenticate("account")
+    params = await read_params()
+
+    async def build(ticket: Ticket) -> IssueAuditorKey:
+        return IssueAuditorKey(principal.account_id, ticket)
+
+    return await idempotent(principal, "POST /api/auditor_keys", params, build)
 
 
 @blueprint.get("/api/agents/<agent_id>")

@@ -68,7 +68,7 @@ def _filters(params: dict[str, Any]) -> EventFilter:
 
 @blueprint.get("/api/events")
 async def events() -> dict[str, Any]:
-    principal = await authenticate("account", "agent")
+    principal = await authenticate("account", "agent", "auditor")
     params = await read_params()
     after = _cursor(params.get("after"))
     limit = whole_number(params.get("limit", 100), 1, 1000)
@@ -84,7 +84,7 @@ async def events() -> dict[str, Any]:
 
 @blueprint.get("/api/events/stream")
 async def stream() -> Response:
-    principal = await authenticate("account", "agent")
+    principal = await authenticate("account", "agent", "auditor")
     params = await read_params()
     resume = request.headers.get("Last-Event-ID")
     after = _cursor(resume.strip() if resume is not None else params.get("after"))
@@ -119,7 +119,7 @@ async def stream() -> Response:
 @blueprint.get("/api/messages/<message_id>/history")
 async def message_history(message_id: str) -> dict[str, Any]:
     """Every record of the message, in order, each with a line a person can read."""
-    principal = await authenticate("account", "agent")
+    principal = await authenticate("account", "agent", "auditor")
     audit = runtime().audit
     await audit.runner.wait_current()
     records = await audit.events(

@@ -6,7 +6,7 @@ from typing import Any
 
 from quart import Blueprint
 
-from atp.actors import SendMessage, Ticket
+from atp.actors import RecordPayloadRead, SendMessage, Ticket
 from atp.api._requests import (
     Answer,
     authenticate,
@@ -43,8 +43,10 @@ async def send_message() -> Answer:
 
 @blueprint.get("/api/messages/<message_id>")
 async def message_status(message_id: str) -> dict[str, Any]:
-    """Visible to the sender and recipient agents and to their accounts (contract §1.8)."""
-    principal = await authenticate("account", "agent")
+    """Visible to the sender and recipient agents and to their accounts (contract §1.8),
+    and to their accounts' auditor keys, whose every read is recorded in the ledger
+    before the payload goes out."""
+    principal = await authenticate("account", "agent", "auditor")
     rt = runtime()
     await rt.projections.wait_current()
     row = await rt.queries.message(message_id)
@@ -58,4 +60,7 @@ async def message_status(message_id: str) -> dict[str, Any]:
         visible = recipient_side or principal.account_id == row.sender_account_id
     if not visible:
         raise NotFound("message")
+    if principal.kind == "auditor":
+        assert principal.key_id is not None
+        await rt.ask(RecordPayloadRead(principal.account_id, principal.key_id, message_id))
     return viewer_document(row.document, recipient_side=recipient_side)

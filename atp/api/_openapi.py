@@ -77,6 +77,7 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {
                 "accountKey": _bearer("An account key, `ak_…`."),
                 "agentKey": _bearer("An agent key, `agk_…`."),
+                "auditorKey": _bearer("An account's read-only auditor key, `aud_…`."),
                 "metricsToken": _bearer("The operator's `ATP_METRICS_TOKEN`, when set."),
             },
             "parameters": {

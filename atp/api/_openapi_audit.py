@@ -10,7 +10,7 @@ from atp.errors import InvalidRequest, NotFound
 
 __all__ = ["AUDIT_ROUTES", "AUDIT_SCHEMAS"]
 
-_EITHER = ("account", "agent")
+_READER = ("account", "agent", "auditor")
 _NUMBER = {"type": "string", "pattern": "^[0-9]{1,20}$"}
 _FILTERS = {
     name: {"type": "string", "minLength": 1} for name in ("type", "message", "session", "agent")
@@ -20,6 +20,15 @@ _INDEX = {"type": "integer", "minimum": 0}
 _SIZE = {"type": "integer", "minimum": 1}
 
 AUDIT_ROUTES: tuple[Route, ...] = (
+    Route(
+        "POST",
+        "/api/auditor_keys",
+        "A read-only key of the account's audit trail: events, histories, proofs and"
+        " message statuses (each payload it reads is recorded in the ledger).",
+        {201: "AuditorKey"},
+        ("account",),
+        True,
+    ),
     Route(
         "GET",
         "/api/audit/key",
@@ -59,7 +68,7 @@ AUDIT_ROUTES: tuple[Route, ...] = (
         "The audit records the caller may see, in log order, `limit` at a time after the"
         " cursor `after`.",
         {200: "AuditEvents"},
-        _EITHER,
+        _READER,
         errors=(InvalidRequest,),
         query={"after": _NUMBER, "limit": _NUMBER, **_FILTERS},
     ),
@@ -69,7 +78,7 @@ AUDIT_ROUTES: tuple[Route, ...] = (
         "The same records as Server-Sent Events (`id:` is the cursor; `Last-Event-ID`"
         " resumes), then each new one as it is recorded; heartbeats while idle.",
         {200: "AuditEventStream"},
-        _EITHER,
+        _READER,
         errors=(InvalidRequest,),
         query={"after": _NUMBER, **_FILTERS},
         stream=True,
@@ -81,7 +90,7 @@ AUDIT_ROUTES: tuple[Route, ...] = (
         " webhook attempts with status and latency, ACKs, dead letters, expiry), each with"
         " a line a person can read.",
         {200: "MessageHistory"},
-        _EITHER,
+        _READER,
         errors=(NotFound,),
     ),
 )
@@ -96,6 +105,9 @@ _EVENT = {
 }
 
 AUDIT_SCHEMAS: dict[str, dict[str, Any]] = {
+    "AuditorKey": object_of(
+        {"id": id_of("audkey"), "token": {"type": "string"}, "role": {"const": "auditor"}}
+    ),
     "AuditKey": object_of(
         {
             "origin": {"type": "string"},

@@ -81,6 +81,7 @@ class Route:
 
 
 _ACCOUNT, _AGENT, _EITHER = ("account",), ("agent",), ("account", "agent")
+_READER = ("account", "agent", "auditor")  # the audit trail's readers
 _PAYLOAD: Errors = (PayloadTooLarge, InvalidA2AMessage)
 _SEND: Errors = (RecipientRequired, PayloadRequired, *_PAYLOAD, RecipientNotFound)
 _ACK_STATE: Errors = (
@@ -215,9 +216,9 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "GET",
         "/api/messages/{message_id}",
-        "A message's status (sender, recipient, their accounts).",
+        "A message's status (sender, recipient, their accounts and auditor keys).",
         {200: "MessageStatus"},
-        _EITHER,
+        _READER,
         errors=(NotFound,),
     ),
     Route(
@@ -355,6 +356,8 @@ ROUTES: tuple[Route, ...] = (
 
 # Every route may answer these, besides its own.
 KEYED: Errors = (Unauthorized,)
-KIND = {_ACCOUNT: (AccountKeyRequired,), _AGENT: (AgentKeyRequired,), _EITHER: ()}
+KIND = {
+    _ACCOUNT: (AccountKeyRequired,), _AGENT: (AgentKeyRequired,), _EITHER: (), _READER: (),
+}  # fmt: skip
 IDEMPOTENT: Errors = (IdempotencyKeyRequired, IdempotencyConflict)
 TWO_PHASE: Errors = (IdempotencyInProgress,)

@@ -52,6 +52,8 @@ CARRIER = "carrier"  # the actor of timers, retries and policy decisions
 TYPES: Mapping[str, str] = {
     "atp.domain._account:Account.Opened": "account.opened",
     "atp.domain._account:Account.AgentAdmitted": "account.agent_admitted",
+    "atp.domain._account:Account.AuditorKeyIssued": "account.auditor_key_issued",
+    "atp.domain._account:Account.PayloadRead": "account.payload_read",
     "atp.domain._agent:Agent.Registered": "agent.registered",
     "atp.domain._agent:Agent.KeyRotated": "agent.key_rotated",
     "atp.domain._agent:Agent.WebhookEndpointSet": "agent.webhook_endpoint_set",
@@ -134,6 +136,14 @@ def _account_opened(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, 
 
 def _agent_admitted(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
     return entry.wire_id, {"agent_id": e.agent_id}
+
+
+def _auditor_key_issued(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    return entry.wire_id, {"key_id": e.key_id, "role": "auditor"}
+
+
+def _payload_read(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    return entry.wire_id, {"key_id": e.key_id, "message_id": e.message_id}
 
 
 def _agent_registered(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
@@ -296,6 +306,8 @@ def _session_closed(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, 
 _HANDLERS: Mapping[str, _Handler] = {
     "account.opened": _account_opened,
     "account.agent_admitted": _agent_admitted,
+    "account.auditor_key_issued": _auditor_key_issued,
+    "account.payload_read": _payload_read,
     "agent.registered": _agent_registered,
     "agent.key_rotated": _key_rotated,
     "agent.webhook_endpoint_set": _endpoint_set,

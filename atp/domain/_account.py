@@ -27,6 +27,21 @@ class Account(Aggregate):
     class AgentAdmitted(Aggregate.Event):
         agent_id: str
 
+    class AuditorKeyIssued(Aggregate.Event):
+        """A read-only key of the account's audit trail (``role: auditor``)."""
+
+        account_id: str
+        key_id: str
+        key_hash: str
+        at: datetime
+
+    class PayloadRead(Aggregate.Event):
+        """An auditor key read a message's payload: audit reads are audited too."""
+
+        key_id: str
+        message_id: str
+        at: datetime
+
     @staticmethod
     def create_id(account_id: str) -> UUID:
         return aggregate_id(account_id)
@@ -55,3 +70,17 @@ class Account(Aggregate):
     @event(AgentAdmitted)
     def _agent_admitted(self, agent_id: str) -> None:
         self.agent_ids.append(agent_id)
+
+    def issue_auditor_key(self, key_id: str, key_hash: str, at: datetime) -> None:
+        """Record a new auditor key (its hash only; the views make it a principal)."""
+        self._auditor_key_issued(self.account_id, key_id, key_hash, at)
+
+    @event(AuditorKeyIssued)
+    def _auditor_key_issued(
+        self, account_id: str, key_id: str, key_hash: str, at: datetime
+    ) -> None:
+        pass  # the account's own state does not change: the key lives in the views
+
+    @event(PayloadRead)
+    def record_payload_read(self, key_id: str, message_id: str, at: datetime) -> None:
+        """Record that auditor key ``key_id`` read message ``message_id``'s payload."""
