@@ -7,10 +7,11 @@ from typing import Any
 from quart import Blueprint
 
 from atp.actors import IssueAuditorKey, OpenAccount, RegisterAgent, RotateAgentKey, Ticket
+from atp.api._as_of import agent_as_of, as_of_position
 from atp.api._requests import Answer, authenticate, idempotent, read_params, runtime
 from atp.domain import new_id
 from atp.errors import InvalidAccount, InvalidRequest, NotFound
-from atp.wire import AccountBody, AgentBody, parse_body
+from atp.wire import AccountBody, AgentBody, agent_document, parse_body
 
 __all__ = ["blueprint"]
 
@@ -52,11 +53,15 @@ async def issue_auditor_key() -> Answer:
 @blueprint.get("/api/agents/<agent_id>")
 async def show_agent(agent_id: str) -> dict[str, Any]:
     principal = await authenticate("account")
+    params = await read_params()
     rt = runtime()
     await rt.projections.wait_current()
     agent = await rt.queries.agent(agent_id)
     if agent is None or agent.account_id != principal.account_id:
         raise NotFound("agent")
+    if "as_of" in params:  # the agent as it was then
+        position = await as_of_position(rt, params["as_of"])
+        return agent_document(await agent_as_of(rt, agent_id, position))
     return agent.document()
 
 

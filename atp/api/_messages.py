@@ -7,6 +7,7 @@ from typing import Any
 from quart import Blueprint
 
 from atp.actors import RecordPayloadRead, SendMessage, Ticket
+from atp.api._as_of import as_of_position, message_as_of
 from atp.api._requests import (
     Answer,
     authenticate,
@@ -17,6 +18,7 @@ from atp.api._requests import (
     runtime,
 )
 from atp.errors import NotFound
+from atp.wire import message_status as status_of
 from atp.wire import viewer_document
 
 __all__ = ["blueprint"]
@@ -47,6 +49,7 @@ async def message_status(message_id: str) -> dict[str, Any]:
     and to their accounts' auditor keys, whose every read is recorded in the ledger
     before the payload goes out."""
     principal = await authenticate("account", "agent", "auditor")
+    params = await read_params()
     rt = runtime()
     await rt.projections.wait_current()
     row = await rt.queries.message(message_id)
@@ -60,7 +63,11 @@ async def message_status(message_id: str) -> dict[str, Any]:
         visible = recipient_side or principal.account_id == row.sender_account_id
     if not visible:
         raise NotFound("message")
+    document = row.document
+    if "as_of" in params:  # the message as it was then (docs/audit.md)
+        position = await as_of_position(rt, params["as_of"])
+        document = status_of(await message_as_of(rt, message_id, position))
     if principal.kind == "auditor":
         assert principal.key_id is not None
         await rt.ask(RecordPayloadRead(principal.account_id, principal.key_id, message_id))
-    return viewer_document(row.document, recipient_side=recipient_side)
+    return viewer_document(document, recipient_side=recipient_side)

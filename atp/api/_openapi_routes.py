@@ -91,6 +91,8 @@ _ACK_STATE: Errors = (
 _TURN: Errors = (SessionNotOpen, RecipientNotFound, UnknownSenderRateLimited)
 _PAGE = {"type": "string", "pattern": "^[0-9]{1,20}$"}
 _AFTER = {"type": "string"}
+# An audit index, or an RFC 3339 time with its offset: the state then (docs/audit.md).
+_AS_OF = {"type": "string", "minLength": 1}
 
 
 def _id(name: str, pointer: str) -> dict[str, str]:
@@ -149,7 +151,8 @@ ROUTES: tuple[Route, ...] = (
         "An agent of the caller's account.",
         {200: "Agent"},
         _ACCOUNT,
-        errors=(NotFound,),
+        errors=(NotFound, InvalidRequest),
+        query={"as_of": _AS_OF},
     ),
     Route(
         "POST",
@@ -219,7 +222,8 @@ ROUTES: tuple[Route, ...] = (
         "A message's status (sender, recipient, their accounts and auditor keys).",
         {200: "MessageStatus"},
         _READER,
-        errors=(NotFound,),
+        errors=(NotFound, InvalidRequest),
+        query={"as_of": _AS_OF},
     ),
     Route(
         "POST",
@@ -284,7 +288,7 @@ ROUTES: tuple[Route, ...] = (
         {200: "Transcript"},
         _AGENT,
         errors=(NotFound, InvalidRequest),
-        query={"after_sequence": _PAGE, "limit": _PAGE},
+        query={"after_sequence": _PAGE, "limit": _PAGE, "as_of": _AS_OF},
     ),
     Route(
         "GET",

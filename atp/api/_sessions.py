@@ -11,6 +11,7 @@ from typing import Any, Literal, get_args
 from quart import Blueprint
 
 from atp.actors import AnswerSession, CloseSession, OpenSession, Principal, SendTurn, Ticket
+from atp.api._as_of import as_of_position, session_as_of
 from atp.api._requests import (
     Answer,
     authenticate,
@@ -21,7 +22,7 @@ from atp.api._requests import (
     runtime,
     whole_number,
 )
-from atp.domain import SessionStatus, new_id
+from atp.domain import Message, Session, SessionStatus, new_id
 from atp.errors import (
     InvalidRequest,
     InvalidSessionRecipient,
@@ -29,7 +30,7 @@ from atp.errors import (
     PayloadRequired,
 )
 from atp.projections import SessionRow
-from atp.wire import check_payload, viewer_document
+from atp.wire import check_payload, message_status, session_document, viewer_document
 
 __all__ = ["blueprint", "visible"]
 
@@ -115,6 +116,10 @@ async def show(session_id: str) -> dict[str, Any]:
     rt = runtime()
     await rt.projections.wait_current()
     session = visible(await rt.queries.session(session_id), agent_id)
+    if "as_of" in params:  # the session and its messages as they were then
+        position = await as_of_position(rt, params["as_of"])
+        then, messages = await session_as_of(rt, session_id, position)
+        return _session_then(then, messages, agent_id, after, limit)
     rows = await rt.queries.transcript(session_id, after, limit)
     body: dict[str, Any] = {
         "session": session.document(),
@@ -159,6 +164,24 @@ async def _agent() -> tuple[Principal, str]:
     principal = await authenticate("agent")
     assert principal.agent_id is not None
     return principal, principal.agent_id
+
+
+def _session_then(
+    session: Session, messages: list[Message], agent_id: str, after: int, limit: int | None
+) -> dict[str, Any]:
+    """``GET /api/sessions/:id`` of a session rebuilt from the ledger (``as_of``)."""
+    turns = [m for m in messages if (m.session_sequence or 0) > after][:limit]
+    body: dict[str, Any] = {
+        "session": session_document(session),
+        "messages": [
+            viewer_document(message_status(m), recipient_side=m.recipient_agent_id == agent_id)
+            for m in turns
+        ],
+    }
+    if limit is not None:
+        more = len(turns) == limit and (turns[-1].session_sequence or 0) < session.last_sequence
+        body["next_after_sequence"] = turns[-1].session_sequence if more else None
+    return body
 
 
 def visible(session: SessionRow | None, agent_id: str) -> SessionRow:

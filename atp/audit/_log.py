@@ -11,6 +11,8 @@ committed page left.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import attrs
 import trio
@@ -38,6 +40,7 @@ from atp.projections import ProjectionRunner, ViewStore
 __all__ = ["AuditLog", "AuditStatistics", "Proof"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -141,6 +144,10 @@ class AuditLog:
         self._head = attrs.evolve(now, checkpointed=max(now.checkpointed, head.size))
 
     # -- reading --------------------------------------------------------------------
+
+    async def read(self, call: Callable[..., T], *args: Any) -> T:
+        """Run one of :attr:`store`'s reads in a worker thread."""
+        return await self._bridge.read(call, *args)
 
     async def committed_size(self) -> int:
         """Leaves committed and provable (the views need not have caught up)."""

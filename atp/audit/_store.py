@@ -6,6 +6,7 @@ Synchronous, like every store call: run it in a worker thread. Hashes are raw by
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -211,6 +212,41 @@ class AuditStore:
             (*params, limit),
         )
         return [StoredRecord(int(i), int(p), r, _bytes(h)) for i, p, r, h in rows]
+
+    def position_at(self, index: int | None = None, at: str | None = None) -> int | None:
+        """The ledger notification of record ``index``, or of the last record at or
+        before the time ``at`` (the records' own format); None if there is none."""
+        if index is not None:
+            rows = self.store.query(
+                "SELECT position FROM atp_audit_records WHERE idx = ?", (index,)
+            )
+        else:
+            rows = self.store.query(
+                "SELECT max(position) FROM atp_audit_records WHERE at <= ?", (at,)
+            )
+        return None if not rows or rows[0][0] is None else int(rows[0][0])
+
+    def version_at(self, column: str, wire_id: str, types: str, position: int) -> int | None:
+        """The version an aggregate had at notification ``position`` (None: not yet
+        created): found by the newest of its records up to there. ``column`` is the
+        records' column that names it, ``types`` a LIKE pattern of its record types
+        (the column also names the aggregate in other aggregates' records)."""
+        assert column in ("message_id", "session_id", "agent_a")
+        rows = self.store.query(
+            f"SELECT record FROM atp_audit_records WHERE {column} = ? AND type LIKE ?"
+            " AND position <= ? ORDER BY idx DESC LIMIT 1",
+            (wire_id, types, position),
+        )
+        return int(json.loads(rows[0][0])["version"]) if rows else None
+
+    def turns_at(self, session_id: str, position: int) -> list[str]:
+        """The message ids of a session's turns appended up to ``position``, in order."""
+        rows = self.store.query(
+            "SELECT record FROM atp_audit_records WHERE session_id = ?"
+            " AND type = 'session.turn_appended' AND position <= ? ORDER BY idx",
+            (session_id, position),
+        )
+        return [json.loads(r[0])["data"]["message_id"] for r in rows]
 
     def checkpoint(self, size: int | None = None) -> StoredCheckpoint | None:
         """The newest checkpoint, or the one of tree ``size``."""

@@ -121,13 +121,13 @@ class FuzzServer:
             answers = label.endswith(("/accept", "/reject"))
             agent = "a2" if answers else "a1"
             headers["Idempotency-Key"] = secrets.token_hex(8)
-            if label.endswith("/stream"):
-                # A live session's stream stays open (heartbeats) until the session ends,
-                # so the synchronous client would wait out its timeout; the stream's
-                # answers are tested in test_session_stream.py.
-                headers["Last-Event-ID"] = "not-a-number"
         else:
             agent = self.rng.choice(["a1", "a1", "a2", "b1"])
+        if label.endswith("/stream"):
+            # A live stream stays open (heartbeats) until its session ends, or for ever
+            # (the events), so the synchronous client would wait out its timeout; the
+            # streams' answers are tested in test_session_stream.py and audit/test_events.py.
+            headers["Last-Event-ID"] = "not-a-number"
         if "agentKey" in kinds and ("accountKey" not in kinds or self.rng.random() < 0.5):
             headers["Authorization"] = f"Bearer {self.principals.agents[agent][1]}"
         elif "accountKey" in kinds:
