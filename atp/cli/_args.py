@@ -21,8 +21,9 @@ ACK_STATUSES = ("accepted", "completed", "failed", "rejected")
 _VALUED = {
     "--as", "--server", "--wait", "--delay", "--lease", "--overlap", "--agent", "--account",
     "--status", "--after", "--limit", "--auth-scheme", "--checkpoint", "--key",
+    "--type", "--message", "--session",
 }  # fmt: skip
-_FLAGS = {"--json", "--force", "--help", "-h", "--version"}
+_FLAGS = {"--json", "--force", "--help", "-h", "--version", "--follow"}
 
 
 @attrs.frozen

@@ -22,6 +22,7 @@ Receivers check pushes with ``verify_webhook``.
 
 from atp.client import _calls as calls
 from atp.client._async import AsyncClient
+from atp.client._audit import AuditEvent, AuditorKey, EventPage, HistoryEntry, MessageHistory
 from atp.client._calls import Call
 from atp.client._events import FINAL_SESSION_STATUSES, SessionEvent
 from atp.client._identity import (
@@ -60,13 +61,18 @@ __all__ = [
     "AgentKey",
     "Answer",
     "AsyncClient",
+    "AuditEvent",
+    "AuditorKey",
     "Call",
     "Claim",
     "Client",
     "DeadLetter",
     "DeadLetterPage",
+    "EventPage",
     "Health",
+    "HistoryEntry",
     "Message",
+    "MessageHistory",
     "MessageStatus",
     "Readiness",
     "SenderPolicy",

@@ -15,6 +15,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import attrs
 
+from atp.client._audit import AuditorKey, EventPage, MessageHistory
 from atp.client._identity import (
     AccountCreated,
     Agent,
@@ -36,7 +37,8 @@ from atp.client._results import (
 
 __all__ = [
     "Call", "ack", "agent", "answer_session", "claim", "close_session", "create_agent",
-    "dead_letters", "extend_lease", "health", "open_session", "ready", "redrive_dead_letter",
+    "dead_letters", "events", "extend_lease", "health", "issue_auditor_key", "message_history",
+    "open_session", "ready", "redrive_dead_letter",
     "release_dead_letter", "rotate_agent_key", "rotate_signing_key", "send", "send_turn",
     "session", "sessions", "set_sender_policy", "set_webhook_endpoint", "signing_keys", "signup",
     "status",
@@ -249,3 +251,32 @@ def sessions(
     token: str, status: str | None = None, after: str | None = None, limit: int | None = None
 ) -> Call[SessionPage]:
     return _read("/api/sessions", token, SessionPage.of, status=status, after=after, limit=limit)
+
+
+# -- the audit trail (docs/audit.md) --------------------------------------------------
+
+
+def events(
+    token: str,
+    after: str | None = None,
+    limit: int | None = None,
+    *,
+    type: str | None = None,
+    message: str | None = None,
+    session: str | None = None,
+    agent: str | None = None,
+) -> Call[EventPage]:
+    """The audit records the key may see, after the cursor ``after``."""
+    return _read(
+        "/api/events", token, EventPage.of, after=after, limit=limit, type=type,
+        message=message, session=session, agent=agent,
+    )  # fmt: skip
+
+
+def message_history(token: str, message_id: str) -> Call[MessageHistory]:
+    return _read(f"/api/messages/{message_id}/history", token, MessageHistory.of)
+
+
+def issue_auditor_key(token: str) -> Call[AuditorKey]:
+    """A read-only key of the account's audit trail (an account key issues it)."""
+    return _mutation("POST", "/api/auditor_keys", token, {}, AuditorKey.of)

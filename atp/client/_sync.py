@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 
 from atp.client import _calls
+from atp.client._audit import AuditorKey, EventPage, MessageHistory
 from atp.client._calls import Call
 from atp.client._events import SessionEvent, read_events
 from atp.client._http import (
@@ -199,6 +200,32 @@ class Client:
 
     def release_dead_letter(self, message_id: str, *, token: str | None = None) -> MessageStatus:
         return self.call(_calls.release_dead_letter(self._token(token), message_id))
+
+    # -- the audit trail --------------------------------------------------------------
+
+    def events(
+        self,
+        after: str | None = None,
+        limit: int | None = None,
+        *,
+        type: str | None = None,
+        message: str | None = None,
+        session: str | None = None,
+        agent: str | None = None,
+        token: str | None = None,
+    ) -> EventPage:
+        """The audit records this key may see, after the cursor ``after``."""
+        call = _calls.events(
+            self._token(token), after, limit, type=type, message=message, session=session,
+            agent=agent,
+        )  # fmt: skip
+        return self.call(call)
+
+    def message_history(self, message_id: str, *, token: str | None = None) -> MessageHistory:
+        return self.call(_calls.message_history(self._token(token), message_id))
+
+    def issue_auditor_key(self, *, token: str | None = None) -> AuditorKey:
+        return self.call(_calls.issue_auditor_key(self._token(token)))
 
     # -- sessions -------------------------------------------------------------------
 

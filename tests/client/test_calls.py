@@ -53,6 +53,9 @@ ROUTES = {
     "GET /api/dead_letters": ("dead_letters", "dead-letters"),
     "POST /api/dead_letters/:message_id/redrive": ("redrive_dead_letter", "dead-letters redrive"),
     "POST /api/dead_letters/:message_id/release": ("release_dead_letter", "dead-letters release"),
+    "GET /api/events": ("events", "events"),
+    "GET /api/messages/:id/history": ("message_history", "message history"),
+    "POST /api/auditor_keys": ("issue_auditor_key", "auditor-key create"),
 }  # fmt: skip
 # Arguments that must have a given form to build a call; any other required one is "X".
 SAMPLES: dict[str, Any] = {"payload": {}, "accept": True, "effect": "allow"}
