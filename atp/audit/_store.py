@@ -123,6 +123,12 @@ class AuditStore:
     def save_checkpoint(self, size: int, note: str) -> None:
         self.store.write([(_INSERT_CHECKPOINT, (size, note, datetime.now(UTC).isoformat()))])
 
+    def restore_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        """Store a checkpoint as it was signed elsewhere (a ledger import)."""
+        self.store.write(
+            [(_INSERT_CHECKPOINT, (checkpoint.size, checkpoint.note, checkpoint.signed_at))]
+        )
+
     # -- reading -----------------------------------------------------------------------
 
     def size(self) -> int:

@@ -128,12 +128,23 @@ _COMMANDS = [
     _command("projections rebuild", "rebuild the read models from the ledger",
              _operate.rebuild_projections),
     _command("audit verify", "check the ledger against its audit log and checkpoints",
-             _audit.verify, "[--checkpoint FILE] [--key VERIFIER_KEY[,...]]"),
+             _audit.verify, "[--checkpoint FILE] [--file EXPORT] [--key VERIFIER_KEY[,...]]"),
+    _command("audit export", "records with proofs, for checking offline", _audit.export,
+             "--out FILE [--since T] [--until T] [--account ID] [--payloads]"),
+    _command("ledger export <file>", "the whole ledger to a new file (backup, migration)",
+             _audit.ledger_export),
+    _command("ledger import <file>", "a ledger file into an empty store", _audit.ledger_import),
     _command("help", "this text", lambda: None),  # listed only: main answers it first
 ]  # fmt: skip
 _HELP_COLUMN = 50
 _SERVER_COMMANDS = {("serve",), ("migrate",), ("projections", "rebuild")}
-_OFFLINE_COMMANDS = {("audit", "verify")}  # on the configured store, with options
+# On the configured store (or a file), with options.
+_OFFLINE_COMMANDS = {
+    ("audit", "verify"),
+    ("audit", "export"),
+    ("ledger", "export"),
+    ("ledger", "import"),
+}
 
 
 def _help() -> str:
@@ -177,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             command.run()
             return 0
         if command.words in _OFFLINE_COMMANDS:
-            command.run(invocation)
+            command.run(invocation, *params)
             return 0
         ctx = Context(invocation, CliSettings.from_env(), Output(invocation.json))
         command.run(ctx, *params)

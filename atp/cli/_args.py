@@ -21,9 +21,9 @@ ACK_STATUSES = ("accepted", "completed", "failed", "rejected")
 _VALUED = {
     "--as", "--server", "--wait", "--delay", "--lease", "--overlap", "--agent", "--account",
     "--status", "--after", "--limit", "--auth-scheme", "--checkpoint", "--key",
-    "--type", "--message", "--session",
+    "--type", "--message", "--session", "--out", "--since", "--until", "--file",
 }  # fmt: skip
-_FLAGS = {"--json", "--force", "--help", "-h", "--version", "--follow"}
+_FLAGS = {"--json", "--force", "--help", "-h", "--version", "--follow", "--payloads"}
 
 
 @attrs.frozen

@@ -1,81 +1,76 @@
-"""``atp audit verify``: check the configured store's ledger against its audit log.
+"""``atp audit verify|export`` and ``atp ledger export|import``.
+
+``audit verify`` checks the configured store's ledger against its audit log.
 
 Read-only, so it takes no writer lock and may run beside a serving carrier (the log's
 newest records may then lag the ledger: events not recorded yet are checked against
 the checkpoints only). Trusted keys: the configured signing key's verifier key, and
 any given with ``--key`` (an older key after a rotation, or the key an auditor was
-handed). Exit status 0: intact; 1: the first index that is wrong is named.
+handed). Exit status 0: intact; 1: the first index that is wrong is named. With
+``--file`` it checks an export instead, with nothing but the file and the key.
 """
 
 from __future__ import annotations
 
 import base64
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 from atp.cli._args import Invocation
 from atp.cli._operate import _one_line, _settings
 from atp.cli._output import CliError
+from atp.settings import Settings
 
-__all__ = ["verify"]
+if TYPE_CHECKING:
+    from atp.audit import NoteVerifier
+
+__all__ = ["export", "ledger_export", "ledger_import", "verify"]
 
 _PLAIN_EVERY = 100_000  # events between progress lines when not on a terminal
 
 
 def verify(invocation: Invocation) -> None:
+    """Check the configured store, or with ``--file`` an export, offline."""
     settings = _settings()
     from atp.audit import (
-        AuditStore,
-        LedgerReader,
         NoteError,
         NoteVerifier,
-        default_origin,
         ledger_events,
-        make_signer,
-        parse_checkpoint,
         stored_records,
     )
     from atp.audit import verify as check
-    from atp.ledger import check_store
-    from atp.projections import open_view_store
 
+    keys = []
+    for key in filter(None, invocation.options.get("--key", "").split(",")):
+        try:
+            keys.append(NoteVerifier(key.strip()))
+        except NoteError as exc:
+            raise CliError(f"--key: {exc}") from None
+    if path := invocation.options.get("--file"):
+        _verify_file(Path(path), keys)
+        return
     saved = []
     if path := invocation.options.get("--checkpoint"):
         try:
             saved.append(Path(path).read_text())
         except (OSError, UnicodeDecodeError) as exc:
             raise CliError(f"cannot read the checkpoint {path}: {exc}") from None
-    with _one_line():
-        check_store(settings)
-        settings = settings.with_secret_key().with_audit_signing_key()
-        views = open_view_store(settings)
-        ledger = LedgerReader(settings)
-        try:
-            store = AuditStore(views)
-            checkpoints = store.checkpoints()
-            origin = settings.audit_origin or (
-                parse_checkpoint(checkpoints[-1].note.partition("\n\n")[0] + "\n").origin
-                if checkpoints
-                else default_origin()
+    with _stores(settings) as (ledger, store, signer):
+        checkpoints = store.checkpoints()
+        verifiers = [signer(checkpoints).verifier(), *keys]
+        with _Progress(ledger.count(), "event") as progress:
+            report = check(
+                ledger_events(ledger.app),
+                stored_records(store),
+                checkpoints,
+                verifiers,
+                saved=saved,
+                progress=progress.update,
             )
-            verifiers = [make_signer(settings.audit_signing_key or "", origin).verifier()]
-            for key in filter(None, invocation.options.get("--key", "").split(",")):
-                try:
-                    verifiers.append(NoteVerifier(key.strip()))
-                except NoteError as exc:
-                    raise CliError(f"--key: {exc}") from None
-            with _Progress(ledger.count()) as progress:
-                report = check(
-                    ledger_events(ledger.app),
-                    stored_records(store),
-                    checkpoints,
-                    verifiers,
-                    saved=saved,
-                    progress=progress.update,
-                )
-        finally:
-            ledger.close()
-            views.close()
     if report.failure is not None:
         raise CliError(f"the audit log does not verify: {report.failure}")
     root = base64.b64encode(report.root).decode()
@@ -86,17 +81,187 @@ def verify(invocation: Invocation) -> None:
     )
 
 
+def _verify_file(path: Path, keys: list[NoteVerifier]) -> None:
+    from atp.audit._export import verify_export
+    from atp.audit._files import FileError
+
+    try:
+        with path.open("rb") as source, _Progress(0, "record") as progress:
+            report = verify_export(source, keys, progress.update)
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except FileError as exc:
+        raise CliError(f"{path}: {exc}") from None
+    if report.failure is not None:
+        raise CliError(f"the export does not verify: {report.failure}")
+    trust = "" if keys else " (the key the file names: pass --key to pin the key you trust)"
+    print(
+        f"ok: {report.records} record(s) hash to their leaves and are proven in checkpoints"
+        f" signed by {report.signed_by}{trust}; {report.checkpoints} checkpoint(s) checked"
+    )
+
+
+def export(invocation: Invocation) -> None:
+    """``atp audit export --out FILE``: the records (filtered), proofs and checkpoints."""
+    settings = _settings()
+    from atp.audit._export import ExportFilter, export_audit
+
+    options = invocation.options
+    out = options.get("--out")
+    if not out:
+        raise CliError("usage: atp audit export --out FILE [--since T] [--until T] [--account ID]")
+    selection = ExportFilter(
+        _time(options.get("--since")), _time(options.get("--until")), options.get("--account")
+    )
+    with _stores(settings) as (ledger, store, signer), _new_file(Path(out)) as target:
+        key = signer(store.checkpoints()).verifier_key
+        payloads = _payload_reader(ledger.app) if "--payloads" in invocation.flags else None
+        with _Progress(0, "record") as progress:
+            try:
+                counts = export_audit(store, key, target, selection, payloads, progress.update)
+            except LookupError as exc:
+                raise CliError(str(exc)) from None
+    print(
+        f"exported {counts.get('record', 0)} record(s) and {counts.get('checkpoint', 0)}"
+        f" checkpoint(s) to {out}; check it with `atp audit verify --file {out}`"
+    )
+
+
+def ledger_export(invocation: Invocation, path: str) -> None:
+    """Every stored event and checkpoint, to a new file (read-only: no lock)."""
+    settings = _settings()
+    from atp.audit._ledger_file import export_ledger
+
+    with (
+        _stores(settings) as (ledger, store, _),
+        _new_file(Path(path)) as target,
+        _Progress(ledger.count(), "event") as progress,
+    ):
+        counts = export_ledger(ledger.app, store, target, progress.update)
+    print(
+        f"exported {counts.get('e', 0)} event(s) and {counts.get('c', 0)} checkpoint(s) to {path}"
+    )
+
+
+def ledger_import(invocation: Invocation, path: str) -> None:
+    """A ledger file into this empty store, holding the writer lock."""
+    settings = _settings()
+    from atp.audit._files import FileError
+    from atp.audit._ledger_file import LedgerNotEmpty, check_ledger_file, import_ledger
+    from atp.ledger import Role, writer_lock
+
+    source = Path(path)
+    try:
+        with _Progress(0, "event") as progress:
+            check_ledger_file(source, progress.update)
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except FileError as exc:
+        raise CliError(f"{path}: {exc}; nothing was imported") from None
+    with (
+        _stores(settings, migrate=True) as (ledger, store, _),
+        _one_line(),
+        writer_lock(settings, Role.IMPORT),
+        _Progress(0, "event") as progress,
+    ):
+        try:
+            counts = import_ledger(ledger.app, store, source, progress.update)
+        except (FileError, LedgerNotEmpty) as exc:
+            raise CliError(f"{exc}; nothing was imported") from None
+    print(
+        f"imported {counts.get('e', 0)} event(s) and {counts.get('c', 0)} checkpoint(s);"
+        " the views and the audit log are rebuilt from them at the next `atp serve`"
+    )
+
+
+@contextmanager
+def _stores(settings: Settings, migrate: bool = False) -> Iterator[tuple[Any, Any, Any]]:
+    """The ledger (to read), the audit store, and the signer for the stored origin."""
+    from atp.audit import AuditStore, LedgerReader, default_origin, make_signer, parse_checkpoint
+    from atp.ledger import check_store
+    from atp.projections import apply_migrations, open_view_store
+
+    with _one_line():
+        check_store(settings)
+        settings = settings.with_secret_key().with_audit_signing_key()
+        views = open_view_store(settings)
+        try:
+            if migrate and settings.store == "sqlite":
+                apply_migrations(views)
+            ledger = LedgerReader(settings)
+        except BaseException:
+            views.close()
+            raise
+
+        def signer(checkpoints: list[Any]) -> Any:
+            origin = settings.audit_origin or (
+                parse_checkpoint(checkpoints[-1].note.partition("\n\n")[0] + "\n").origin
+                if checkpoints
+                else default_origin()
+            )
+            return make_signer(settings.audit_signing_key or "", origin)
+
+        try:
+            yield ledger, AuditStore(views), signer
+        finally:
+            ledger.close()
+            views.close()
+
+
+@contextmanager
+def _new_file(path: Path) -> Iterator[IO[bytes]]:
+    """A new file (never over another), removed again if writing it fails."""
+    try:
+        target = path.open("xb")
+    except FileExistsError:
+        raise CliError(f"{path} exists: give a new file") from None
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with target:
+            yield target
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _time(value: str | None) -> str | None:
+    """An RFC 3339 time as the records write theirs."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise CliError(f"not an RFC 3339 time: {value!r}") from None
+    if moment.tzinfo is None:
+        raise CliError(f"a time needs its offset (Z or +hh:mm): {value!r}")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def _payload_reader(app: Any) -> Any:
+    """A message's payload, read from the ledger."""
+    from atp.domain import Message, aggregate_id
+
+    def payload(message_id: str) -> Any:
+        message = app.repository.get(aggregate_id(message_id))
+        assert isinstance(message, Message)
+        return message.payload
+
+    return payload
+
+
 class _Progress:
     """A progress bar on a terminal (tqdm), else a plain line now and then (stderr)."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, unit: str) -> None:
         self.total = total
+        self.unit = unit
         self._bar = None
         self._said = 0
         if sys.stderr.isatty():
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, unit="event", unit_scale=True, file=sys.stderr)
+            self._bar = tqdm(total=total or None, unit=unit, unit_scale=True, file=sys.stderr)
 
     def __enter__(self) -> _Progress:
         return self
@@ -110,4 +275,5 @@ class _Progress:
             self._bar.update(done - self._bar.n)
         elif done - self._said >= _PLAIN_EVERY or (done == self.total and done != self._said):
             self._said = done
-            print(f"checked {done} of {self.total} events", file=sys.stderr)
+            of = f" of {self.total}" if self.total else ""
+            print(f"{done}{of} {self.unit}s", file=sys.stderr)

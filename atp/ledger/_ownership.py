@@ -58,13 +58,14 @@ class Role(enum.StrEnum):
     SERVE = "serve"
     REBUILD = "rebuild"
     MIGRATE = "migrate"
+    IMPORT = "import"
 
     @property
     def command(self) -> str:
         """The command line an operator would recognise."""
-        return {"serve": "atp serve", "rebuild": "atp projections rebuild"}.get(
-            self.value, f"atp {self.value}"
-        )
+        known = {"serve": "atp serve", "rebuild": "atp projections rebuild"}
+        known["import"] = "atp ledger import"
+        return known.get(self.value, f"atp {self.value}")
 
 
 _COMPACT = "%Y%m%dT%H%M%SZ"
