@@ -6,8 +6,16 @@ an RFC 9162 Merkle tree (``_merkle``) that a follower appends after each commit
 ``AuditLog`` serves checkpoints and proofs; ``verify`` checks a ledger against its log.
 """
 
+from atp.audit._export import ExportFilter, FileReport, export_audit, verify_export
+from atp.audit._files import FileError
 from atp.audit._follower import AuditView, TreeHead
 from atp.audit._history import history
+from atp.audit._ledger_file import (
+    LedgerNotEmpty,
+    check_ledger_file,
+    export_ledger,
+    import_ledger,
+)
 from atp.audit._log import AuditLog, AuditStatistics, Proof
 from atp.audit._merkle import (
     EMPTY_ROOT,
@@ -44,7 +52,11 @@ __all__ = [
     "CompactRange",
     "Directory",
     "EventFilter",
+    "ExportFilter",
     "Failure",
+    "FileError",
+    "FileReport",
+    "LedgerNotEmpty",
     "LedgerReader",
     "NoteError",
     "NoteSigner",
@@ -56,9 +68,13 @@ __all__ = [
     "TreeHead",
     "Viewer",
     "canonical",
+    "check_ledger_file",
     "consistency_proof",
     "default_origin",
+    "export_audit",
+    "export_ledger",
     "history",
+    "import_ledger",
     "inclusion_proof",
     "leaf_hash",
     "ledger_events",
@@ -70,4 +86,5 @@ __all__ = [
     "parse_checkpoint",
     "stored_records",
     "verify",
+    "verify_export",
 ]

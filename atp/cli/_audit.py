@@ -82,8 +82,7 @@ def verify(invocation: Invocation) -> None:
 
 
 def _verify_file(path: Path, keys: list[NoteVerifier]) -> None:
-    from atp.audit._export import verify_export
-    from atp.audit._files import FileError
+    from atp.audit import FileError, verify_export
 
     try:
         with path.open("rb") as source, _Progress(0, "record") as progress:
@@ -104,7 +103,7 @@ def _verify_file(path: Path, keys: list[NoteVerifier]) -> None:
 def export(invocation: Invocation) -> None:
     """``atp audit export --out FILE``: the records (filtered), proofs and checkpoints."""
     settings = _settings()
-    from atp.audit._export import ExportFilter, export_audit
+    from atp.audit import ExportFilter, export_audit
 
     options = invocation.options
     out = options.get("--out")
@@ -130,7 +129,7 @@ def export(invocation: Invocation) -> None:
 def ledger_export(invocation: Invocation, path: str) -> None:
     """Every stored event and checkpoint, to a new file (read-only: no lock)."""
     settings = _settings()
-    from atp.audit._ledger_file import export_ledger
+    from atp.audit import export_ledger
 
     with (
         _stores(settings) as (ledger, store, _),
@@ -146,8 +145,7 @@ def ledger_export(invocation: Invocation, path: str) -> None:
 def ledger_import(invocation: Invocation, path: str) -> None:
     """A ledger file into this empty store, holding the writer lock."""
     settings = _settings()
-    from atp.audit._files import FileError
-    from atp.audit._ledger_file import LedgerNotEmpty, check_ledger_file, import_ledger
+    from atp.audit import FileError, LedgerNotEmpty, check_ledger_file, import_ledger
     from atp.ledger import Role, writer_lock
 
     source = Path(path)
