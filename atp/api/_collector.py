@@ -74,6 +74,7 @@ class CarrierCollector(Collector):
         yield from self._actors()
         yield from self._journal()
         yield from self._projections()
+        yield from self._audit()
         yield from self._webhooks()
         yield from self._store()
 
@@ -151,6 +152,18 @@ class CarrierCollector(Collector):
         yield _gauge("atp_store_threads_busy", "Store calls running in threads.", bridge.busy)
         yield _gauge("atp_store_threads", "Store calls that may run at once.", bridge.threads)
         yield _gauge("atp_store_calls_waiting", "Store calls waiting for a thread.", bridge.waiting)
+
+    def _audit(self) -> Iterator[Metric]:
+        stats = self.runtime.audit.statistics()
+        yield _gauge("atp_audit_leaves", "Records in the audit log's Merkle tree.", stats.size)
+        yield _gauge(
+            "atp_audit_checkpointed_leaves", "The newest signed checkpoint's tree size.",
+            stats.checkpointed,
+        )  # fmt: skip
+        yield _gauge(
+            "atp_audit_lag", "Notifications committed and not yet in the audit log.",
+            max(0, stats.head - stats.position),
+        )  # fmt: skip
 
     def _projections(self) -> Iterator[Metric]:
         stats = self.runtime.projections.statistics()

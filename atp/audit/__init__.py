@@ -6,6 +6,7 @@ an RFC 9162 Merkle tree (``_merkle``) that a follower appends after each commit
 ``AuditLog`` serves checkpoints and proofs; ``verify`` checks a ledger against its log.
 """
 
+from atp.audit._canonical import canonical
 from atp.audit._export import ExportFilter, FileReport, export_audit, verify_export
 from atp.audit._files import FileError
 from atp.audit._follower import AuditView, TreeHead
@@ -28,7 +29,7 @@ from atp.audit._merkle import (
     nodes_for_inclusion,
 )
 from atp.audit._note import Checkpoint, NoteError, NoteSigner, NoteVerifier, parse_checkpoint
-from atp.audit._records import FORMAT_VERSION, TYPES, Directory, canonical, make_record
+from atp.audit._records import FORMAT_VERSION, TYPES, Directory, make_record
 from atp.audit._signing import default_origin, make_signer
 from atp.audit._store import AuditStore, EventFilter, StoredCheckpoint, StoredRecord, Viewer
 from atp.audit._verify import (

@@ -29,7 +29,8 @@ class Entry:
     answered: bool = False  # a session opening that its recipient ACKed
 
     def to_json(self) -> str:
-        return json.dumps(attrs.astuple(self))
+        fields = [self.kind, self.wire_id, self.agents, self.accounts, self.session_id]
+        return json.dumps([*fields, self.opening, self.answered])
 
     @classmethod
     def from_json(cls, text: str) -> Entry:
@@ -40,7 +41,9 @@ class Entry:
 class Directory:
     """Aggregate id -> :class:`Entry`, for the later events of an aggregate, which name
     neither its wire id nor its parties. An idempotency record has one event only: it
-    is never kept. Entries that changed since :meth:`take_changed` are listed there."""
+    is never kept. Most entries follow from an aggregate's first event, which the
+    follower reads back from the ledger when it has forgotten one; what does not (a
+    session opening's ACK) is :meth:`remember`-ed, to be kept in the store."""
 
     def __init__(self) -> None:
         self.entries: dict[UUID, Entry] = {}
@@ -52,7 +55,11 @@ class Directory:
     def add(self, aggregate_id: UUID, entry: Entry) -> None:
         if entry.kind != "idempotency":
             self.entries[aggregate_id] = entry
-            self.changed[aggregate_id] = entry
+
+    def remember(self, aggregate_id: UUID, entry: Entry) -> None:
+        """Add ``entry``, and list it for :meth:`take_changed` (the store keeps it)."""
+        self.entries[aggregate_id] = entry
+        self.changed[aggregate_id] = entry
 
     def take_changed(self) -> dict[UUID, Entry]:
         changed, self.changed = self.changed, {}

@@ -7,12 +7,13 @@ event it cannot record; the log can be rebuilt from zero. It differs from the vi
 what it keeps between events, all of it reloaded from the store when a page fails: the
 tree's right edge (to append leaves), the directory of aggregates (to name them), and
 the size of the newest checkpoint (to sign one at least every so many leaves, in the
-page that reaches it).
+page that reaches it). A page's rows are written with a few multi-row statements at its
+flush.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -22,7 +23,7 @@ from eventsourcing.utils import get_topic
 
 from atp.audit._merkle import CompactRange
 from atp.audit._note import Checkpoint, NoteSigner
-from atp.audit._records import Directory, Entry, make_record
+from atp.audit._records import Directory, Entry, first_entry, make_record
 from atp.audit._store import TABLES, AuditStore, Head
 from atp.domain import Account, Agent, IdempotencyRecord, Message, Session, aggregate_id
 from atp.ledger import Bridge, Notification
@@ -30,6 +31,8 @@ from atp.projections import View, Writer
 
 __all__ = ["AuditView", "TreeHead"]
 
+# Each aggregate's first event and its topic, from the ledger.
+FirstEvents = Callable[[list[UUID]], Awaitable[dict[UUID, tuple[str, Any]]]]
 # Directory entries kept in memory; older ones are read back from the store when a
 # late event of their aggregate comes (an ACK days after its send).
 _DIRECTORY_CACHE = 100_000
@@ -57,9 +60,11 @@ class AuditView(View):
         bridge: Bridge,
         signer: NoteSigner,
         every_leaves: int,
+        first_events: FirstEvents,
         on_written: Callable[[TreeHead], None] = lambda head: None,
     ) -> None:
         self._store = store
+        self._first_events = first_events
         self._bridge = bridge
         self._signer = signer
         self._every = every_leaves
@@ -69,6 +74,8 @@ class AuditView(View):
         self._tree = CompactRange()
         self._checkpointed = 0
         self._topics: dict[type, str] = {}
+        self._rows: list[tuple[Any, ...]] = []  # the page's records, written at its flush
+        self._nodes: list[tuple[int, int, bytes]] = []
 
     async def prepare(self, batch: Sequence[Notification]) -> None:
         if self._head is None:
@@ -84,7 +91,17 @@ class AuditView(View):
         for wanted in (later, _session_openings(batch, known)):
             missing = [i for i in dict.fromkeys(wanted) if i not in known and i not in created]
             if missing:
-                known.update(await self._bridge.read(self._store.entries, missing))
+                known.update(await self._forgotten(missing))
+
+    async def _forgotten(self, aggregate_ids: list[UUID]) -> dict[UUID, Entry]:
+        """Entries no longer in memory: kept in the store (an ACKed session opening), or
+        made again from the aggregate's first event in the ledger."""
+        found = await self._bridge.read(self._store.entries, aggregate_ids)
+        rest = [i for i in aggregate_ids if i not in found]
+        if rest:
+            for aggregate_id, (topic, first) in (await self._first_events(rest)).items():
+                found[aggregate_id] = first_entry(topic, first)
+        return found
 
     def apply(self, out: Writer, position: int, event: DomainEventProtocol[Any]) -> None:
         kind = type(event)
@@ -92,12 +109,14 @@ class AuditView(View):
         if topic is None:
             topic = self._topics[kind] = get_topic(kind)
         record = make_record(self._tree.size, topic, event, self._directory)
-        self._store.add_record(out, position, record)
-        self._store.add_nodes(out, self._tree.append(record.leaf_hash))
+        self._rows.append(self._store.record_row(position, record))
+        self._nodes.extend(self._tree.append(record.leaf_hash))
         if self._tree.size - self._checkpointed >= self._every:
             self._sign(out)
 
     def flush(self, out: Writer) -> None:
+        self._store.add_rows(out, self._rows, self._nodes)
+        self._rows, self._nodes = [], []
         self._store.put_entries(out, self._directory.take_changed())
 
     def _sign(self, out: Writer) -> None:
@@ -117,6 +136,7 @@ class AuditView(View):
         return TreeHead(self._tree.size, self._tree.root(), self._checkpointed)
 
     def reset(self) -> None:
+        self._rows, self._nodes = [], []
         self._head = None
         self._tree = CompactRange()
         self._checkpointed = 0

@@ -11,8 +11,9 @@ committed page left.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from uuid import UUID
 
 import attrs
 import trio
@@ -76,7 +77,11 @@ class AuditLog:
         self.store = AuditStore(store)
         self._bridge = bridge
         self._interval = interval
-        self.view = AuditView(self.store, bridge, signer, every_leaves, self._written)
+
+        def first_events(ids: list[UUID]) -> Awaitable[dict[UUID, tuple[str, Any]]]:
+            return bridge.read(ledger.first_events_sync, ids)
+
+        self.view = AuditView(self.store, bridge, signer, every_leaves, first_events, self._written)
         self.runner = ProjectionRunner(ledger, store, [self.view], tracking=TRACKING_KEY)
         self._head: TreeHead | None = None
         self._grown = trio.Event()

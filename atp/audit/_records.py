@@ -21,17 +21,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
 import attrs
 
-from atp.audit._canonical import canonical, payload_sha256
+from atp.audit._canonical import payload_sha256, record_bytes
 from atp.audit._directory import Directory, Entry
 from atp.audit._merkle import leaf_hash
 from atp.domain import aggregate_id
+from atp.wire import iso as _iso
 
 __all__ = [
     "CARRIER",
@@ -40,9 +40,8 @@ __all__ = [
     "Directory",
     "Entry",
     "Record",
-    "canonical",
+    "first_entry",
     "make_record",
-    "payload_sha256",
 ]
 
 FORMAT_VERSION = 1
@@ -104,12 +103,6 @@ class Record:
     entry: Entry
     message_id: str | None
     session_id: str | None
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _url_facts(url: str) -> dict[str, Any]:
@@ -265,7 +258,7 @@ def _released(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
 def _ack(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
     if entry.session_id is not None and not entry.answered:
         entry.answered = True
-        d.add(e.originator_id, entry)
+        d.remember(e.originator_id, entry)
     data = {
         "ack_id": e.ack_id,
         "delivery_id": e.delivery_id,
@@ -337,8 +330,9 @@ _HANDLERS: Mapping[str, _Handler] = {
 assert set(_HANDLERS) == set(TYPES.values())
 
 
-def _first_entry(record_type: str, e: Any) -> Entry:
-    """The directory entry an aggregate's first event makes."""
+def first_entry(topic: str, e: Any) -> Entry:
+    """The directory entry an aggregate's first event (of ``topic``) makes."""
+    record_type = TYPES[topic]
     if record_type == "account.opened":
         return Entry("account", e.account_id, (), (e.account_id,))
     if record_type == "agent.registered":
@@ -368,7 +362,7 @@ def make_record(index: int, topic: str, event: Any, directory: Directory) -> Rec
     record_type = TYPES[topic]
     aggregate_id: UUID = event.originator_id
     if event.originator_version == 1:
-        entry = _first_entry(record_type, event)
+        entry = first_entry(topic, event)
         directory.add(aggregate_id, entry)
     else:
         found = directory.get(aggregate_id)
@@ -387,7 +381,7 @@ def make_record(index: int, topic: str, event: Any, directory: Directory) -> Rec
         "actor": actor,
         "data": data,
     }
-    encoded = canonical(body)
+    encoded = record_bytes(body)
     message_id = entry.wire_id if entry.kind == "message" else None
     return Record(
         index, record_type, body, encoded, leaf_hash(encoded), entry, message_id, entry.session_id

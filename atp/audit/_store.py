@@ -22,12 +22,14 @@ __all__ = ["AuditStore", "EventFilter", "Head", "StoredCheckpoint", "StoredRecor
 
 TRACKING_KEY = "audit"
 TABLES = ("atp_audit_records", "atp_audit_nodes", "atp_audit_directory")
-_INSERT_RECORD = (
-    "INSERT INTO atp_audit_records (idx, position, type, at, message_id, session_id,"
-    " agent_a, agent_b, account_a, account_b, record, leaf_hash)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_RECORD_COLUMNS = (
+    "idx, position, type, at, message_id, session_id, agent_a, agent_b, account_a, account_b,"
+    " record, leaf_hash"
 )
-_INSERT_NODE = "INSERT INTO atp_audit_nodes (level, idx, hash) VALUES (?, ?, ?)"
+# Rows per multi-row INSERT: one statement a page instead of one a row (the Python
+# loop around each execute cost more than SQLite's insert), under SQLite's 32,766
+# bound variables (12 a record).
+_ROWS_PER_INSERT = 500
 _UPSERT_ENTRY = (
     "INSERT INTO atp_audit_directory (aggregate, entry) VALUES (?, ?)"
     " ON CONFLICT (aggregate) DO UPDATE SET entry = excluded.entry"
@@ -93,23 +95,31 @@ class AuditStore:
     # -- writing (statements for the follower's page) ----------------------------------
 
     @staticmethod
-    def add_record(out: Writer, position: int, record: Record) -> None:
+    def record_row(position: int, record: Record) -> tuple[Any, ...]:
+        """The row of ``record`` (of the event at notification ``position``)."""
         entry = record.entry
         agents = (*entry.agents, None, None)[:2]
         accounts = (*entry.accounts, None, None)[:2]
-        out.execute(
-            _INSERT_RECORD,
-            (
-                record.index, position, record.type, record.body["at"], record.message_id,
-                record.session_id, *agents, *accounts, record.canonical.decode(),
-                record.leaf_hash,
-            ),
+        return (
+            record.index, position, record.type, record.body["at"], record.message_id,
+            record.session_id, *agents, *accounts, record.canonical.decode(), record.leaf_hash,
         )  # fmt: skip
 
     @staticmethod
-    def add_nodes(out: Writer, nodes: Iterable[tuple[int, int, bytes]]) -> None:
-        for level, index, digest in nodes:
-            out.execute(_INSERT_NODE, (level, index, digest))
+    def add_rows(
+        out: Writer, records: list[tuple[Any, ...]], nodes: list[tuple[int, int, bytes]]
+    ) -> None:
+        """Insert a page's record rows and tree nodes, a few statements in all."""
+        for start in range(0, len(records), _ROWS_PER_INSERT):
+            rows = records[start : start + _ROWS_PER_INSERT]
+            marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+            sql = f"INSERT INTO atp_audit_records ({_RECORD_COLUMNS}) VALUES {marks}"
+            out.execute(sql, [value for row in rows for value in row])
+        for start in range(0, len(nodes), _ROWS_PER_INSERT):
+            chunk = nodes[start : start + _ROWS_PER_INSERT]
+            marks = ", ".join(["(?, ?, ?)"] * len(chunk))
+            sql = f"INSERT INTO atp_audit_nodes (level, idx, hash) VALUES {marks}"
+            out.execute(sql, [value for node in chunk for value in node])
 
     @staticmethod
     def put_entries(out: Writer, entries: dict[UUID, Entry]) -> None:

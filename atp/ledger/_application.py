@@ -263,6 +263,18 @@ class Ledger:
                 raise ProjectionStuck(n.id, n.topic, str(n.originator_id), reason) from exc
         return decoded
 
+    def first_events_sync(
+        self, aggregate_ids: Sequence[UUID]
+    ) -> dict[UUID, tuple[str, DomainEventProtocol[Any]]]:
+        """Each aggregate's first event, with its topic (absent ones left out). Call it
+        from a worker thread."""
+        found: dict[UUID, tuple[str, DomainEventProtocol[Any]]] = {}
+        for aggregate_id in aggregate_ids:
+            rows = self.app.recorder.select_events(aggregate_id, lte=1, limit=1)
+            if rows:
+                found[aggregate_id] = (rows[0].topic, self.app.mapper.to_domain_event(rows[0]))
+        return found
+
     def probe_sync(self) -> None:
         """Check that the ledger's store answers, after replacing the broken connections
         of its pool (PostgreSQL). Call it from a worker thread.

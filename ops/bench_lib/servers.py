@@ -251,6 +251,9 @@ def atp_server(
     port = free_port()
     atp_env = {"ATP_PORT": str(port), "ATP_BIND": "127.0.0.1", **(extra_env or {})}
     with _store_env(store, work_dir, pg_url) as store_env:
+        settings = (source or Path(__file__).resolve().parents[2]) / "atp" / "settings.py"
+        if "ATP_AUDIT_SIGNING_KEY" not in settings.read_text():  # a tree from before it
+            store_env.pop("ATP_AUDIT_SIGNING_KEY", None)
         env = child_env(atp_env | store_env, source)
         if store == "postgres":
             migrate = subprocess.run(

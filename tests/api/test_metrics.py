@@ -29,7 +29,7 @@ FAMILIES = {
     "atp_store_threads_busy", "atp_store_threads", "atp_store_calls_waiting",
     "atp_ledger_notification_id", "atp_projection_position", "atp_projection_lag",
     "atp_projection_events", "atp_projection_pages", "atp_projection_failed_pages",
-    "atp_projection_stuck_at",
+    "atp_projection_stuck_at", "atp_audit_leaves", "atp_audit_checkpointed_leaves", "atp_audit_lag",
     "atp_store_available", "atp_store_outages", "atp_store_away_seconds", "atp_store_calls_lost",
     "atp_store_calls_refused",
     "atp_http_connections_open", "atp_http_connections_limit", "atp_http_connections_refused",

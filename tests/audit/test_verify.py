@@ -187,3 +187,45 @@ async def test_a_rebuilt_log_equals_the_live_one(ledger: Ledger, runtime: Runtim
     after = ledger.views_sql("SELECT size, note FROM atp_audit_checkpoints ORDER BY size")
     assert after[: len(checkpoints)] == checkpoints  # kept, and matched by verify:
     assert run_verify(ledger.settings).returncode == 0
+
+
+async def test_records_after_a_restart_name_what_the_first_events_said(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """After a restart the follower has forgotten every aggregate: a lease and an ACK
+    of a message sent before it still name the message and its recipient."""
+    import httpx
+    import trio
+
+    from atp.serve import open_runtime, serve_http
+
+    async def run(step: Any) -> Any:
+        async with open_runtime(settings) as runtime, trio.open_nursery() as nursery:
+            shutdown = trio.Event()
+            binds = await nursery.start(serve_http, runtime, shutdown)
+            async with httpx.AsyncClient(base_url=binds[0], timeout=30) as client:
+                result = await step(Api(client))
+                await runtime.audit.runner.wait_current()
+            shutdown.set()
+        return result
+
+    async def send(api: Api) -> tuple[Any, Any, str]:
+        alpha, beta = await api.pair()
+        message = (await api.send(alpha, beta)).json()["message"]["id"]
+        return alpha, beta, message
+
+    alpha, beta, message = await run(send)
+
+    async def claim_and_ack(api: Api) -> list[dict[str, Any]]:
+        claim = (await api.claim(beta)).json()
+        assert (await api.ack(beta, claim["id"], "completed")).status_code == 201
+        r = await api.get(f"/api/messages/{message}/history", alpha.token)
+        return [h["record"] for h in r.json()["history"]]
+
+    records = await run(claim_and_ack)
+    assert [(r["type"], r["actor"], r["aggregate"]["id"]) for r in records] == [
+        ("message.sent", alpha.id, message),
+        ("delivery.leased", beta.id, message),
+        ("ack.recorded", beta.id, message),
+    ]
+    assert run_verify(settings).returncode == 0
