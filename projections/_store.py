@@ -105,6 +105,7 @@ class SqliteViewStore(ViewStore):
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -126,15 +127,20 @@ class SqliteViewStore(ViewStore):
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
-        conn = self._connection()
-        cur = conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        try:
-            yield _SqliteCursor(cur)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        # Two followers write here (the views and the audit log), each from a worker
+        # thread. SQLite makes a second writer sleep in steps of 1 to 100 ms until the
+        # first commits; waiting on this lock instead, it goes on the moment the other
+        # one has committed (ops/bench --compare, SQLite, 32 clients: docs/performance.md).
+        with self._write_lock:
+            conn = self._connection()
+            cur = conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SqliteCursor(cur)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         # Reads need no write lock: WAL gives them a consistent snapshot.
