@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import rfc8785
@@ -11,27 +12,17 @@ import rfc8785
 __all__ = ["canonical", "payload_sha256", "record_bytes"]
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-_SAFE_INTEGER = 2**53  # JCS numbers are IEEE doubles: integers below this are exact
+# In compact JSON a number follows ":", "[" or "," (or starts the text). With a "." or
+# an exponent it is a float, which JCS writes as ECMAScript does; with 16 digits it may
+# be past what a double holds. The same characters inside a string only send a value
+# the slow, exact way.
+_NOT_PLAIN = re.compile(r"(?:^|[:\[,])-?[0-9]+[.eE]|(?:^|[:\[,])-?[0-9]{16}")
 
 
-def _plain(value: Any) -> bool:
-    """Whether ``json.dumps`` writes ``value`` exactly as JCS does: no floats, no integer
-    a double cannot hold, no key beyond the BMP (JCS sorts keys by UTF-16 units)."""
-    kind = type(value)
-    if kind is str or kind is bool or value is None:
-        return True
-    if kind is int:
-        return bool(-_SAFE_INTEGER < value < _SAFE_INTEGER)
-    if kind is dict:
-        return all(
-            type(key) is str
-            and (key.isascii() or max(key, default="") <= "\uffff")
-            and _plain(item)
-            for key, item in value.items()
-        )
-    if kind is list:
-        return all(_plain(item) for item in value)
-    return False
+def _plain(text: str) -> bool:
+    """Whether ``json.dumps`` wrote exactly the JCS bytes: no float, no integer a double
+    cannot hold, no character beyond the BMP (JCS sorts keys by UTF-16 units)."""
+    return (text.isascii() or max(text) <= "\uffff") and _NOT_PLAIN.search(text) is None
 
 
 def record_bytes(record: dict[str, Any]) -> bytes:
@@ -57,7 +48,7 @@ def canonical(value: Any) -> bytes:
     form: every value has one canonical form here.
     """
     text = _ENCODER.encode(value)
-    if _plain(value):
+    if _plain(text):
         try:
             return text.encode()
         except UnicodeEncodeError:

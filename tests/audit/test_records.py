@@ -34,7 +34,9 @@ def random_json(rng: random.Random, depth: int = 0) -> Any:
     if kind == 1:
         return rng.choice([0.5, -1.25, 1e21, 1e-7, 3.0, 123.456, 1e300, 5e-324])
     if kind == 2:
-        return rng.choice(["", "a.b", "e", "\u2028", "\x1f", "é", "\U0001f600", 'q"\\'])
+        return rng.choice(
+            ["", "a.b", "e", "\u2028", "\x1f", "é", "\U0001f600", 'q"\\', "x:1.5", ",1e5"]
+        )
     if kind in (3, 4, 5):
         return rng.choice([True, False, None, "plain"])
     if kind in (6, 7):
