@@ -14,11 +14,13 @@ import base64
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 
 from atp.audit._canonical import canonical
+from atp.audit._failure import Failure
+from atp.audit._files import FileError, JsonlReader, JsonlWriter
 from atp.audit._merkle import (
     CompactRange,
     inclusion_proof,
@@ -27,8 +29,9 @@ from atp.audit._merkle import (
     nodes_for_inclusion,
 )
 from atp.audit._note import NoteError, NoteVerifier, parse_checkpoint
-from atp.audit._store import AuditStore, EventFilter, StoredRecord, Viewer
-from atp.audit._verify import Failure
+
+if TYPE_CHECKING:  # the server's half: imported where an export is written
+    from atp.audit._store import AuditStore, StoredRecord
 
 __all__ = ["FORMAT", "ExportFilter", "FileReport", "export_audit", "verify_export"]
 
@@ -69,7 +72,7 @@ def export_audit(
     Raises:
         LookupError: the log has no checkpoint over any record yet.
     """
-    from atp.audit._files import JsonlWriter
+    from atp.audit._store import EventFilter, Viewer
 
     newest = audit.checkpoint()
     if newest is None or newest.size == 0:
@@ -164,8 +167,6 @@ def verify_export(
     Raises:
         FileError: the file is not a whole, well-formed export.
     """
-    from atp.audit._files import FileError, JsonlReader
-
     reader = JsonlReader(source, FORMAT)
     header = reader.header
     size = header.get("size")

@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 from eventsourcing.utils import get_topic
 
+from atp.audit._failure import Failure
 from atp.audit._merkle import CompactRange
 from atp.audit._note import Checkpoint, NoteError, NoteVerifier, parse_checkpoint
 from atp.audit._records import Directory, make_record
@@ -30,17 +31,6 @@ __all__ = ["Failure", "LedgerReader", "Report", "ledger_events", "stored_records
 # One event of the ledger as read: its notification id, and its decoded event, or the
 # reason it does not decode.
 LedgerEvent = tuple[int, Any | None, str | None]
-
-
-@attrs.frozen
-class Failure:
-    """Where the log stops being what the ledger and the checkpoints say."""
-
-    index: int  # the first index that is wrong (a checkpoint: its tree size)
-    reason: str
-
-    def __str__(self) -> str:
-        return f"index {self.index}: {self.reason}"
 
 
 @attrs.frozen

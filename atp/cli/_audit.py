@@ -35,14 +35,7 @@ _PLAIN_EVERY = 100_000  # events between progress lines when not on a terminal
 
 def verify(invocation: Invocation) -> None:
     """Check the configured store, or with ``--file`` an export, offline."""
-    settings = _settings()
-    from atp.audit import (
-        NoteError,
-        NoteVerifier,
-        ledger_events,
-        stored_records,
-    )
-    from atp.audit import verify as check
+    from atp.audit import NoteError, NoteVerifier
 
     keys = []
     for key in filter(None, invocation.options.get("--key", "").split(",")):
@@ -50,9 +43,13 @@ def verify(invocation: Invocation) -> None:
             keys.append(NoteVerifier(key.strip()))
         except NoteError as exc:
             raise CliError(f"--key: {exc}") from None
-    if path := invocation.options.get("--file"):
+    if path := invocation.options.get("--file"):  # the base install suffices here
         _verify_file(Path(path), keys)
         return
+    settings = _settings()
+    from atp.audit import ledger_events, stored_records
+    from atp.audit import verify as check
+
     saved = []
     if path := invocation.options.get("--checkpoint"):
         try:

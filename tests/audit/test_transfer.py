@@ -45,6 +45,28 @@ def run_atp(settings: Settings, *args: str, code: int = 0) -> subprocess.Complet
     return done
 
 
+_BASE_ONLY = """
+import sys
+SERVER = ("trio", "hypercorn", "quart", "quart_trio", "eventsourcing", "psycopg", "psycopg_pool")
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in SERVER:
+            raise ImportError(f"{name} is not installed (the base install)")
+sys.meta_path.insert(0, Blocked())
+from atp.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def run_base_only(path: Path, key: str) -> subprocess.CompletedProcess[str]:
+    """``atp audit verify --file`` where the server's packages cannot be imported."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATP_")}
+    return subprocess.run(
+        [sys.executable, "-c", _BASE_ONLY, "audit", "verify", "--file", str(path), "--key", key],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
 @asynccontextmanager
 async def carrier(settings: Settings) -> AsyncIterator[tuple[Api, Any]]:
     async with open_runtime(settings) as runtime, trio.open_nursery() as nursery:
@@ -181,6 +203,9 @@ async def test_an_export_verifies_offline_and_tampering_is_named(
     key = (await api.client.get("/api/audit/key")).json()["verifier_key"]
     ok = run_atp(runtime.settings, "audit", "verify", "--file", str(whole), "--key", key)
     assert ok.stdout.startswith("ok: ")
+    # A third party with the base install only (no server packages) checks it too.
+    blocked = run_base_only(whole, key)
+    assert blocked.returncode == 0 and blocked.stdout.startswith("ok: "), blocked.stderr
     account = tmp_path / "account.jsonl"
     run_atp(
         runtime.settings, "audit", "export", "--out", str(account), "--account", alpha.account_id
