@@ -90,9 +90,11 @@ class ProjectionRunner:
         page: int = 500,
         *,
         tracking: str = "views",
+        gather: float = _GATHER_SECONDS,
     ) -> None:
         self.ledger = ledger
         self.tracking = tracking  # the key of this runner's row in atp_tracking
+        self.gather = gather  # how long commits may gather into one page, unless awaited
         self.store = store
         self.views = tuple(views)
         self.page = page
@@ -126,7 +128,7 @@ class ProjectionRunner:
         while True:
             if retry is None:
                 await self.ledger.wait_committed(self.position)
-                with trio.move_on_after(_GATHER_SECONDS):  # unless a reader waits
+                with trio.move_on_after(self.gather):  # unless a reader waits
                     await self._awaited.wait()
             elif (store := self.ledger.bridge.store).away:
                 await store.wait_available()  # paced by the watch: go on as soon as it is back

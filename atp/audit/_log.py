@@ -42,6 +42,10 @@ __all__ = ["AuditLog", "AuditStatistics", "Proof"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# Commits gathered into one page of the log: ten times the views' pause, as nobody
+# waits for the log but its readers (who end the pause at once), and a page costs a
+# thread trip and a transaction however few records it holds.
+_GATHER_SECONDS = 0.1
 
 
 @attrs.frozen
@@ -82,7 +86,9 @@ class AuditLog:
             return bridge.read(ledger.first_events_sync, ids)
 
         self.view = AuditView(self.store, bridge, signer, every_leaves, first_events, self._written)
-        self.runner = ProjectionRunner(ledger, store, [self.view], tracking=TRACKING_KEY)
+        self.runner = ProjectionRunner(
+            ledger, store, [self.view], tracking=TRACKING_KEY, gather=_GATHER_SECONDS
+        )
         self._head: TreeHead | None = None
         self._grown = trio.Event()
         self._last_signed = float("-inf")  # built in a worker thread: no trio clock here
