@@ -28,7 +28,7 @@ from atp.audit._merkle import (
     node_hash,
     nodes_for_inclusion,
 )
-from atp.audit._note import NoteError, NoteVerifier, parse_checkpoint
+from atp.audit._note import NoteError, NoteVerifier, open_checkpoint
 
 if TYPE_CHECKING:  # the server's half: imported where an export is written
     from atp.audit._store import AuditStore, StoredRecord
@@ -230,16 +230,12 @@ def _check_record(
 def _open(
     note: str, size: int, verifiers: list[NoteVerifier], roots: dict[int, bytes]
 ) -> Failure | None:
-    errors = []
-    for verifier in verifiers:
-        try:
-            head = parse_checkpoint(verifier.open(note))
-        except NoteError as exc:
-            errors.append(str(exc))
-            continue
-        if head.size != size:
-            return Failure(size, "a checkpoint line's size differs from its note")
-        roots[size] = head.root
-        return None
-    reasons = "; ".join(errors)
-    return Failure(size, f"the checkpoint of {size} is not signed by a trusted key: {reasons}")
+    """Keep the root of a checkpoint line if a trusted key signed it."""
+    try:
+        head = open_checkpoint(note, verifiers)
+    except NoteError as exc:
+        return Failure(size, f"the checkpoint of {size}: {exc}")
+    if head.size != size:
+        return Failure(size, "a checkpoint line's size differs from its note")
+    roots[size] = head.root
+    return None

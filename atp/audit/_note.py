@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from collections.abc import Sequence
 
 import attrs
 from nacl.exceptions import BadSignatureError
@@ -29,6 +30,7 @@ __all__ = [
     "NoteError",
     "NoteSigner",
     "NoteVerifier",
+    "open_checkpoint",
     "parse_checkpoint",
 ]
 
@@ -165,3 +167,20 @@ class NoteVerifier:
                 raise NoteError(f"the signature of {name} does not verify") from None
             return text
         raise NoteError(f"the note has no signature of {self.name}")
+
+
+def open_checkpoint(note: str, verifiers: Sequence[NoteVerifier]) -> Checkpoint:
+    """The checkpoint ``note`` states, if one of ``verifiers`` signed it.
+
+    Raises:
+        NoteError: no trusted key signed it (each key's reason), or it is no checkpoint.
+    """
+    errors = []
+    for verifier in verifiers:
+        try:
+            text = verifier.open(note)
+        except NoteError as exc:
+            errors.append(str(exc))
+            continue
+        return parse_checkpoint(text)
+    raise NoteError(f"not signed by a trusted key: {'; '.join(errors)}")

@@ -20,7 +20,13 @@ from eventsourcing.utils import get_topic
 
 from atp.audit._failure import Failure
 from atp.audit._merkle import CompactRange
-from atp.audit._note import Checkpoint, NoteError, NoteVerifier, parse_checkpoint
+from atp.audit._note import (
+    Checkpoint,
+    NoteError,
+    NoteVerifier,
+    open_checkpoint,
+    parse_checkpoint,
+)
 from atp.audit._records import Directory, make_record
 from atp.audit._store import AuditStore, StoredCheckpoint, StoredRecord
 from atp.ledger import CarrierLedger, eventsourcing_env
@@ -195,19 +201,10 @@ def _check_note(
     note: str, what: str, size: int, root: bytes, verifiers: list[NoteVerifier]
 ) -> Failure | None:
     """None if ``note`` is a checkpoint of this tree signed by one of ``verifiers``."""
-    errors = []
-    for verifier in verifiers:
-        try:
-            text = verifier.open(note)
-            break
-        except NoteError as exc:
-            errors.append(str(exc))
-    else:
-        return Failure(size, f"the {what} is not signed by a trusted key: {'; '.join(errors)}")
     try:
-        head = parse_checkpoint(text)
+        head = open_checkpoint(note, verifiers)
     except NoteError as exc:
-        return Failure(size, f"the {what} does not parse: {exc}")
+        return Failure(size, f"the {what}: {exc}")
     if head != Checkpoint(head.origin, size, root):
         return Failure(
             max(0, size - 1),
