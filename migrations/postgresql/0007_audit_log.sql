@@ -38,7 +38,8 @@ CREATE TABLE atp_audit_nodes (
     PRIMARY KEY (level, idx)
 );
 
--- What the records of an aggregate's later events need from its first (wire id, parties).
+-- What the records need and no first event says: the session openings their recipient
+-- ACKed (an answer to the session is then the recipient's, not the carrier's).
 CREATE TABLE atp_audit_directory (
     aggregate TEXT PRIMARY KEY,
     entry TEXT NOT NULL
