@@ -87,11 +87,16 @@ class AuditView(View):
         known = self._directory.entries
         created = {e.originator_id for _, e in batch if e.originator_version == 1}
         later = [e.originator_id for _, e in batch if e.originator_version != 1]
-        # Twice at most: a session's answer needs its opening message's entry too.
-        for wanted in (later, _session_openings(batch, known)):
-            missing = [i for i in dict.fromkeys(wanted) if i not in known and i not in created]
-            if missing:
-                known.update(await self._forgotten(missing))
+        await self._recall(later, created)
+        # Then a session's answer needs its opening message's entry, which only the
+        # session's entry (recalled just now) names.
+        await self._recall(_session_openings(batch, known), created)
+
+    async def _recall(self, wanted: list[UUID], created: set[UUID]) -> None:
+        known = self._directory.entries
+        missing = [i for i in dict.fromkeys(wanted) if i not in known and i not in created]
+        if missing:
+            known.update(await self._forgotten(missing))
 
     async def _forgotten(self, aggregate_ids: list[UUID]) -> dict[UUID, Entry]:
         """Entries no longer in memory: kept in the store (an ACKed session opening), or

@@ -22,7 +22,7 @@ from atp.ledger import postgres_target
 from atp.projections import dump_views, rebuild
 from atp.settings import Settings
 from tests.audit.test_audit_api import newest_checkpoint, workload
-from tests.helpers import Api
+from tests.helpers import Api, text
 
 
 @attrs.frozen
@@ -209,20 +209,30 @@ async def test_records_after_a_restart_name_what_the_first_events_said(
             shutdown.set()
         return result
 
-    async def send(api: Api) -> tuple[Any, Any, str]:
+    async def send(api: Api) -> tuple[Any, Any, str, str]:
         alpha, beta = await api.pair()
         message = (await api.send(alpha, beta)).json()["message"]["id"]
-        return alpha, beta, message
+        body = {"to": beta.address, "payload": text("s-1")}
+        opened = await api.post("/api/sessions", alpha.token, body)
+        return alpha, beta, message, opened.json()["session"]["id"]
 
-    alpha, beta, message = await run(send)
+    alpha, beta, message, session = await run(send)
 
-    async def claim_and_ack(api: Api) -> list[dict[str, Any]]:
+    async def claim_ack_and_accept(api: Api) -> list[dict[str, Any]]:
         claim = (await api.claim(beta)).json()
         assert (await api.ack(beta, claim["id"], "completed")).status_code == 201
+        accepted = await api.post(f"/api/sessions/{session}/accept", beta.token)
+        assert accepted.status_code == 201, accepted.text
         r = await api.get(f"/api/messages/{message}/history", alpha.token)
+        answer = await api.client.get(
+            "/api/events", params={"session": session, "type": "session.accepted"},
+            headers={"authorization": f"Bearer {alpha.token}"},
+        )  # fmt: skip
+        (accepted_record,) = [e["record"] for e in answer.json()["events"]]
+        assert accepted_record["actor"] == beta.id  # the recipient's ACK answered it
         return [h["record"] for h in r.json()["history"]]
 
-    records = await run(claim_and_ack)
+    records = await run(claim_ack_and_accept)
     assert [(r["type"], r["actor"], r["aggregate"]["id"]) for r in records] == [
         ("message.sent", alpha.id, message),
         ("delivery.leased", beta.id, message),
