@@ -38,6 +38,7 @@ ACCOUNT_ONLY: dict[str, Expected] = {
     "sibling": (403, "account_key_required"),
     "stranger": (403, "account_key_required"),
 }
+KEYED = {"none": (401, "unauthorized"), "rotated": (401, "unauthorized")}
 SELF_ONLY = {"sibling": (404, "not_found"), "stranger": (404, "not_found")}
 PARTICIPANTS = {"sibling": (404, "not_found")}  # x1 and y1 are the sessions' parties
 
@@ -101,6 +102,19 @@ MATRIX: list[Route] = [
           {"url": "https://example.com/hook"}),
     Route("POST", "/api/agents", {**ACCOUNT_ONLY, "account": (422, "plan_limit_exceeded"),
                                   "other_account": 201}, {"display_name": "third"}),
+    # The audit trail (docs/audit.md): a principal reads what it may read today.
+    Route("GET", "/api/events?limit=1000", {**KEYED, "owner": 200, "sibling": 200,
+                                            "stranger": 200, "account": 200,
+                                            "other_account": 200}),
+    Route("GET", "/api/messages/{m}/history", {**KEYED, **SELF_ONLY, "owner": 200, "account": 200,
+                                               "other_account": (404, "not_found")}),
+    Route("GET", "/api/messages/{m}?as_of={i}", {**AGENT_ONLY, **SELF_ONLY, "owner": 200,
+                                                 "account": 200,
+                                                 "other_account": (404, "not_found")}),
+    Route("GET", "/api/sessions/{s1}?as_of={i}", {**AGENT_ONLY, **PARTICIPANTS, "owner": 200,
+                                                  "stranger": 200}),
+    Route("POST", "/api/auditor_keys", {**ACCOUNT_ONLY, "account": 201, "other_account": 201},
+          {}),
     # Last: the account rotates x2's key, which ends x2's current one.
     Route("POST", "/api/agents/{x2}/keys", {**ACCOUNT_ONLY, "account": 201,
                                             "other_account": (404, "not_found")}, {}),
@@ -113,6 +127,7 @@ class World:
     names: dict[str, str]  # path and body placeholders
     addresses: dict[str, str]  # principal -> the agent's address
     secrets: frozenset[str]  # every key made in setup: never in any answer
+    unseen: dict[str, frozenset[str]]  # principal -> ids whose audit records it never sees
 
 
 async def build_world(api: Api) -> World:
@@ -136,7 +151,16 @@ async def build_world(api: Api) -> World:
         "x1_address": x1.address, "y1_address": y1.address, "Y": api.account_ids[y_key],
     }  # fmt: skip
     secrets = frozenset(t for t in tokens.values() if t is not None)
-    return World(tokens, names, {k: a.address for k, a in agents.items()}, secrets)
+    events = await api.client.get("/api/events?limit=1000", headers=api.headers(x_key, None))
+    names["i"] = str(events.json()["events"][-1]["index"])
+    mine = {names["m"], x1.id}  # x1's own: its agent and the message it sent itself
+    theirs = {names["s1"], names["s2"]}  # x1's sessions with y1
+    unseen = {
+        "owner": {x2.id, y1.id}, "sibling": mine | theirs | {y1.id}, "stranger": mine | {x2.id},
+        "account": {y1.id}, "other_account": mine | {x2.id},
+    }  # fmt: skip
+    addresses = {k: a.address for k, a in agents.items()}
+    return World(tokens, names, addresses, secrets, {k: frozenset(v) for k, v in unseen.items()})
 
 
 async def call(api: Api, route: Route, token: str | None, names: dict[str, str]) -> tuple[int, Any]:
@@ -174,6 +198,10 @@ def problems_with(
     claimed = route.path == "/api/inbox/claims" and status == 201
     if claimed and body["message"]["to"] != world.addresses[who]:
         found.append(f"{label}: claimed a message of another agent")
+    if route.path.startswith("/api/events") and status == 200:
+        seen = {e["record"]["aggregate"]["id"] for e in body["events"]}
+        if seen & world.unseen[who]:
+            found.append(f"{label}: sees records of {sorted(seen & world.unseen[who])}")
     if route.path == "/api/sessions" and route.method == "GET" and who == "sibling":
         listed = {s["id"] for s in body["sessions"]}
         if listed & {world.names["s1"], world.names["s2"]}:
