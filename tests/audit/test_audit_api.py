@@ -5,9 +5,13 @@ from __future__ import annotations
 import base64
 import json
 
+import attrs
+import httpx
 import trio
 
 from atp.actors import Runtime
+from atp.serve import open_runtime, serve_http
+from atp.settings import Settings
 from tests.audit.notes import open_checkpoint
 from tests.audit.rfc9162 import verify_consistency, verify_inclusion
 from tests.helpers import Api, text
@@ -117,3 +121,23 @@ async def test_bad_proof_requests_are_refused_in_the_envelope(api: Api, runtime:
         r = await api.client.get(path, params=params)
         assert r.status_code == status, (path, params, r.text)
         assert set(r.json()["error"]) >= {"code", "message"}, r.text
+
+
+async def test_a_checkpoint_every_so_many_leaves_without_waiting_for_the_timer(
+    settings: Settings,
+) -> None:
+    """Every ``audit_checkpoint_leaves`` leaves a checkpoint is signed in the page that
+    reaches them, whatever the timer (here a minute) says."""
+    every = 5
+    quick = attrs.evolve(settings, audit_checkpoint_interval=60.0, audit_checkpoint_leaves=every)
+    async with open_runtime(quick) as runtime, trio.open_nursery() as nursery:
+        shutdown = trio.Event()
+        binds = await nursery.start(serve_http, runtime, shutdown)
+        async with httpx.AsyncClient(base_url=binds[0], timeout=30) as client:
+            await workload(Api(client), 6)
+            await runtime.audit.runner.wait_current()
+            size = await runtime.audit.committed_size()
+            sizes = [c.size for c in await runtime.audit.read(runtime.audit.store.checkpoints)]
+        shutdown.set()
+    assert sizes[0] == 0  # the empty tree, signed at first start
+    assert sizes[1:] == list(range(every, size + 1, every))
