@@ -189,6 +189,33 @@ async def test_a_rebuilt_log_equals_the_live_one(ledger: Ledger, runtime: Runtim
     assert run_verify(ledger.settings).returncode == 0
 
 
+async def proven_after_restart(api: Api) -> None:
+    """Every leaf is proven in a checkpoint signed after the restart, by the tests' own
+    verifier, once one covers the whole log."""
+    import base64
+
+    import trio
+
+    from tests.audit.notes import open_checkpoint
+    from tests.audit.rfc9162 import verify_inclusion
+
+    key = (await api.client.get("/api/audit/key")).json()["verifier_key"]
+    proofs = "/api/audit/proofs/inclusion"
+    with trio.fail_after(10):
+        while True:  # until the newest checkpoint covers every leaf (none past its size)
+            _, size, root = open_checkpoint(
+                (await api.client.get("/api/audit/checkpoint")).text, key
+            )
+            past = await api.client.get(proofs, params={"index": 0, "size": size + 1})
+            if past.status_code == 404:
+                break
+            await trio.sleep(0.05)
+    for index in range(size):
+        proof = (await api.client.get(proofs, params={"index": index, "size": size})).json()
+        hashes = [base64.b64decode(h) for h in proof["hashes"]]
+        assert verify_inclusion(index, size, base64.b64decode(proof["leaf_hash"]), hashes, root)
+
+
 async def test_records_after_a_restart_name_what_the_first_events_said(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -223,6 +250,7 @@ async def test_records_after_a_restart_name_what_the_first_events_said(
         assert (await api.ack(beta, claim["id"], "completed")).status_code == 201
         accepted = await api.post(f"/api/sessions/{session}/accept", beta.token)
         assert accepted.status_code == 201, accepted.text
+        await proven_after_restart(api)
         r = await api.get(f"/api/messages/{message}/history", alpha.token)
         answer = await api.client.get(
             "/api/events", params={"session": session, "type": "session.accepted"},
