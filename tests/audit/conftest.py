@@ -8,5 +8,6 @@ from atp.settings import Settings
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """Checkpoints every 0.2 s while events arrive, so tests need not wait 10 s."""
-    return attrs.evolve(settings, audit_checkpoint_interval=0.2)
+    """Checkpoints every 0.2 s while events arrive, so tests need not wait 10 s; webhooks
+    may reach the tests' receivers on loopback."""
+    return attrs.evolve(settings, audit_checkpoint_interval=0.2, webhook_allow_private=True)

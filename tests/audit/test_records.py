@@ -82,3 +82,40 @@ def test_a_message_record_hashes_its_payload_and_keeps_no_secret() -> None:
     )
     assert b"SEALED" not in record.canonical and b"key-1" not in record.canonical
     assert json.loads(record.canonical)["actor"] == "agt_s"
+
+
+SHAPES = GOLDEN / "audit_record_shapes.txt"
+
+
+def shape_line(record: dict[str, Any]) -> str:
+    """``type: aggregate type; data keys`` — what a record of a type always holds."""
+    kind = record["aggregate"]["type"]
+    return f"{record['type']}: {kind}; {', '.join(sorted(record['data']))}"
+
+
+async def test_each_record_type_keeps_its_frozen_shape(api: Any, receiver: Any) -> None:
+    """The records of a mixed workload (every kind of aggregate, webhooks, a dead letter,
+    a session) have the shapes in the golden file: a stored record never changes shape."""
+    from tests.audit.test_transfer import mixed_workload
+
+    await mixed_workload(api, receiver)
+    records = []
+    for token in api.account_ids:  # both accounts: each sees its own agents' records
+        after = None
+        while True:
+            params = {"limit": 1000, **({"after": after} if after else {})}
+            r = await api.client.get(
+                "/api/events", params=params, headers={"authorization": f"Bearer {token}"}
+            )
+            body = r.json()
+            records += [e["record"] for e in body["events"]]
+            if body["next"] is None:
+                break
+            after = body["next"]
+    assert {set(r) == {"v", "index", "type", "at", "aggregate", "version", "actor", "data"}
+            for r in records} == {True}  # fmt: skip
+    seen = {shape_line(r) for r in records}
+    golden = set(SHAPES.read_text().splitlines())
+    assert {line.split(":")[0] for line in golden} == set(TYPES.values())
+    assert seen <= golden, f"record shapes changed: {sorted(seen - golden)}"
+    assert len(seen) >= 10  # the workload reaches most of them
