@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Literal
 
 import attrs
 
@@ -189,33 +190,27 @@ class Settings:
         Raises:
             ValueError: PostgreSQL without ``ATP_SECRET_KEY``.
         """
-        if self.secret_key:
-            return self
-        if self.store == "postgresql":
-            raise ValueError(
-                "ATP_SECRET_KEY is required with ATP_DATABASE_URL: set it to a long random"
-                " string (python3 -c 'import secrets; print(secrets.token_urlsafe(32))'),"
-                " the same on every start and host"
-            )
-        return attrs.evolve(self, secret_key=load_or_create_secret_key(self.data_dir))
+        return self._with_key("secret_key", "a long random string")
 
     def with_audit_signing_key(self) -> Settings:
-        """Return settings whose audit signing key is set, creating one for the embedded
-        store (as :meth:`with_secret_key`).
+        """Return settings whose audit signing key is set (as :meth:`with_secret_key`).
 
         Raises:
             ValueError: PostgreSQL without ``ATP_AUDIT_SIGNING_KEY``.
         """
-        if self.audit_signing_key:
+        return self._with_key("audit_signing_key", "the base64 of 32 random bytes")
+
+    def _with_key(self, field: Literal["secret_key", "audit_signing_key"], what: str) -> Settings:
+        if getattr(self, field):
             return self
         if self.store == "postgresql":
             raise ValueError(
-                "ATP_AUDIT_SIGNING_KEY is required with ATP_DATABASE_URL: set it to the"
-                " base64 of 32 random bytes (python3 -c 'import secrets;"
-                " print(secrets.token_urlsafe(32))'), the same on every start and host"
+                f"ATP_{field.upper()} is required with ATP_DATABASE_URL: set it to {what}"
+                " (python3 -c 'import secrets; print(secrets.token_urlsafe(32))'),"
+                " the same on every start and host"
             )
-        key = load_or_create_secret_key(self.data_dir, "audit_signing_key")
-        return attrs.evolve(self, audit_signing_key=key)
+        made: dict[str, Any] = {field: load_or_create_secret_key(self.data_dir, field)}
+        return attrs.evolve(self, **made)
 
 
 @attrs.frozen

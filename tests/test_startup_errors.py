@@ -115,6 +115,17 @@ def no_secret_key(request: pytest.FixtureRequest, tmp: Path) -> Case:
     return Case({"ATP_DATABASE_URL": url, "ATP_SECRET_KEY": ""}, says)
 
 
+def no_audit_key(request: pytest.FixtureRequest, tmp: Path) -> Case:
+    url: str = request.getfixturevalue("postgres_url")
+    says = ("ATP_AUDIT_SIGNING_KEY is required", "the base64 of 32 random bytes")
+    return Case({"ATP_DATABASE_URL": url, "ATP_AUDIT_SIGNING_KEY": ""}, says)
+
+
+def bad_audit_key(request: pytest.FixtureRequest, tmp: Path) -> Case:
+    secret = "not-32-bytes-" + "x" * 8  # never echoed back
+    return Case({"ATP_AUDIT_SIGNING_KEY": secret}, ("ATP_AUDIT_SIGNING_KEY", "32 bytes"), secret)
+
+
 def damaged_views(request: pytest.FixtureRequest, tmp: Path) -> Case:
     (tmp / "var").mkdir()
     (tmp / "var" / "views.db").write_bytes(b"not a database, " * 64)
@@ -169,7 +180,7 @@ CASES = [
     (port_in_use, SERVE),
     (missing_schema, SERVE), (missing_schema, MIGRATE),
     (never_migrated, SERVE), (never_migrated, REBUILD),
-    (no_secret_key, SERVE),
+    (no_secret_key, SERVE), (no_audit_key, SERVE), (bad_audit_key, SERVE),
     (damaged_views, SERVE), (damaged_views, MIGRATE),
     (damaged_ledger, REBUILD),
     (unwritable_views, SERVE), (unwritable_data_dir, SERVE),
