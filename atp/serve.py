@@ -41,7 +41,7 @@ from atp.actors import (
     WebhookDispatcher,
 )
 from atp.api import create_app
-from atp.audit import AuditLog, AuditStore, default_origin, make_signer, parse_checkpoint
+from atp.audit import AuditLog, AuditStore, log_signer
 from atp.domain import Message
 from atp.errors import StoreSetupError
 from atp.http import (
@@ -198,15 +198,12 @@ async def _open_stores(settings: Settings, bridge: Bridge) -> tuple[Settings, Le
 async def _open_audit(
     settings: Settings, ledger: Ledger, store: ViewStore, bridge: Bridge
 ) -> AuditLog:
-    """The audit log, signing as the configured origin, else as the stored checkpoints
-    do (a host name can change; the log's name must not), else as this host."""
+    """The audit log and its signer (``log_signer``: which origin it signs as)."""
 
     def build() -> AuditLog:
-        origin = settings.audit_origin
-        if origin is None:
-            newest = AuditStore(store).checkpoint()
-            origin = parse_checkpoint(newest.note).origin if newest else default_origin()
-        signer = make_signer(settings.audit_signing_key or "", origin)
+        newest = AuditStore(store).checkpoint()
+        note = newest.note if newest is not None else None
+        signer = log_signer(settings.audit_signing_key or "", settings.audit_origin, note)
         return AuditLog(
             ledger,
             store,

@@ -34,15 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import trio
+from bench_lib.servers import AUDIT_KEY, PG_URL
 
 from atp.audit import AuditLog, make_signer
 from atp.domain import IdempotencyRecord, Message
 from atp.ledger import Bridge, CarrierLedger, Ledger, eventsourcing_env
 from atp.projections import apply_migrations, open_view_store
 from atp.settings import Settings
-
-AUDIT_KEY = "66_ISi0cnDn-4IXFK18JjmoHxXBPuUBAlz1iL1Plknw"
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def percentile(values: list[float], pct: float) -> float:

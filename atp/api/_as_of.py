@@ -14,6 +14,7 @@ from typing import TypeVar
 from atp.actors import Runtime
 from atp.domain import Agent, Message, Session, aggregate_id
 from atp.errors import InvalidRequest, NotFound
+from atp.wire import iso
 
 __all__ = ["agent_as_of", "as_of_position", "message_as_of", "session_as_of"]
 
@@ -43,8 +44,7 @@ async def as_of_position(rt: Runtime, value: object) -> int:
             raise InvalidRequest("as_of is an audit index or an RFC 3339 time") from None
         if moment.tzinfo is None:
             raise InvalidRequest("an as_of time needs its offset (Z or +hh:mm)")
-        at = moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
-        position = await audit.read(audit.store.position_at, None, at + "Z")
+        position = await audit.read(audit.store.position_at, None, iso(moment.astimezone(UTC)))
     if position is None:
         raise NotFound("nothing was recorded by then")
     return position
@@ -81,8 +81,10 @@ async def session_as_of(
         raise NotFound("session")
     turns = [session.opening_message_id]
     turns += await rt.audit.read(rt.audit.store.turns_at, session_id, position)
-    messages = [await message_as_of(rt, message_id, position) for message_id in turns]
-    return session, messages
+    versions = await rt.audit.read(rt.audit.store.message_versions_at, turns, position)
+    wanted = [(aggregate_id(m), versions[m]) for m in turns if m in versions]
+    loaded = await rt.ledger.load_versions(Message, wanted)
+    return session, [loaded[aggregate_id(m)] for m in turns if aggregate_id(m) in loaded]
 
 
 async def agent_as_of(rt: Runtime, agent_id: str, position: int) -> Agent:

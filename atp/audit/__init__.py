@@ -62,6 +62,7 @@ if TYPE_CHECKING:
         NoteError,
         NoteSigner,
         NoteVerifier,
+        checkpoint_of,
         parse_checkpoint,
     )
     from atp.audit._records import (
@@ -72,6 +73,7 @@ if TYPE_CHECKING:
     )
     from atp.audit._signing import (
         default_origin,
+        log_signer,
         make_signer,
     )
     from atp.audit._store import (
@@ -118,6 +120,7 @@ __all__ = [
     "Viewer",
     "canonical",
     "check_ledger_file",
+    "checkpoint_of",
     "consistency_proof",
     "default_origin",
     "export_audit",
@@ -127,6 +130,7 @@ __all__ = [
     "inclusion_proof",
     "leaf_hash",
     "ledger_events",
+    "log_signer",
     "make_record",
     "make_signer",
     "node_hash",
@@ -168,7 +172,9 @@ _HOMES = {
     "canonical": "atp.audit._canonical",
     "check_ledger_file": "atp.audit._ledger_file",
     "consistency_proof": "atp.audit._merkle",
+    "checkpoint_of": "atp.audit._note",
     "default_origin": "atp.audit._signing",
+    "log_signer": "atp.audit._signing",
     "export_audit": "atp.audit._export",
     "export_ledger": "atp.audit._ledger_file",
     "history": "atp.audit._history",

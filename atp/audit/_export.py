@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
@@ -25,8 +25,8 @@ from atp.audit._merkle import (
     CompactRange,
     inclusion_proof,
     leaf_hash,
-    node_hash,
     nodes_for_inclusion,
+    root_from_inclusion,
 )
 from atp.audit._note import NoteError, NoteVerifier, open_checkpoint
 
@@ -131,26 +131,6 @@ def _write_record(
     writer.item("record", {"record": line})
 
 
-def _root_from_proof(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes | None:
-    """The root an RFC 9162 audit path folds to (§2.1.3.2); None if it cannot."""
-    if index >= size:
-        return None
-    fn, sn, r = index, size - 1, leaf
-    for p in proof:
-        if sn == 0:
-            return None
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            while fn and not fn & 1:
-                fn >>= 1
-                sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    return r if sn == 0 else None
-
-
 @attrs.frozen
 class FileReport:
     records: int
@@ -212,7 +192,7 @@ def _check_record(
     proof = [base64.b64decode(h) for h in line["proof"]]
     if _b64(leaf) != line["leaf_hash"] or record.get("index") != index:
         return Failure(index, "the record does not hash to its leaf hash")
-    if _root_from_proof(index, size, leaf, proof) != roots.get(size):
+    if root_from_inclusion(index, size, leaf, proof) != roots.get(size):
         return Failure(index, f"its inclusion proof does not reach the signed root of {size}")
     if "payload" in line:
         digest = hashlib.sha256(canonical(line["payload"])).hexdigest()

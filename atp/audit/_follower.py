@@ -24,7 +24,7 @@ from eventsourcing.utils import get_topic
 from atp.audit._merkle import CompactRange
 from atp.audit._note import Checkpoint, NoteSigner
 from atp.audit._records import Directory, Entry, first_entry, make_record
-from atp.audit._store import TABLES, AuditStore, Head
+from atp.audit._store import TABLES, AuditStore
 from atp.domain import Account, Agent, IdempotencyRecord, Message, Session, aggregate_id
 from atp.ledger import Bridge, Notification
 from atp.projections import View, Writer
@@ -70,7 +70,7 @@ class AuditView(View):
         self._every = every_leaves
         self._on_written = on_written
         self._directory = Directory()
-        self._head: Head | None = None  # None: reload from the store before the next page
+        self._loaded = False  # False: read the tree's head from the store before a page
         self._tree = CompactRange()
         self._checkpointed = 0
         self._topics: dict[type, str] = {}
@@ -78,9 +78,9 @@ class AuditView(View):
         self._nodes: list[tuple[int, int, bytes]] = []
 
     async def prepare(self, batch: Sequence[Notification]) -> None:
-        if self._head is None:
+        if not self._loaded:
             head = await self._bridge.read(self._store.head)
-            self._head = head
+            self._loaded = True
             self._tree = head.tree
             self._checkpointed = head.checkpointed
             self._directory = Directory()
@@ -142,7 +142,7 @@ class AuditView(View):
 
     def reset(self) -> None:
         self._rows, self._nodes = [], []
-        self._head = None
+        self._loaded = False
         self._tree = CompactRange()
         self._checkpointed = 0
         self._directory = Directory()

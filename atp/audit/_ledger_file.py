@@ -19,7 +19,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from atp.audit._files import FileError, JsonlReader, JsonlWriter, LedgerEvent
-from atp.audit._note import NoteError, parse_checkpoint
+from atp.audit._note import NoteError, checkpoint_of
 from atp.audit._store import AuditStore, StoredCheckpoint
 
 __all__ = ["FORMAT", "LedgerNotEmpty", "export_ledger", "import_ledger"]
@@ -63,7 +63,7 @@ def _checkpoint(fields: Any) -> StoredCheckpoint:
     try:
         size, note, signed_at = fields
         assert isinstance(size, int) and isinstance(note, str) and isinstance(signed_at, str)
-        assert parse_checkpoint(note.partition("\n\n")[0] + "\n").size == size
+        assert checkpoint_of(note).size == size
     except (AssertionError, ValueError, TypeError, NoteError):
         raise FileError("a checkpoint line is not [size, signed note, signed at]") from None
     return StoredCheckpoint(size, note, signed_at)
@@ -137,7 +137,7 @@ def import_ledger(app: Any, audit: AuditStore, path: Path, progress: Progress) -
                         progress(written)
                 else:
                     checkpoint = _checkpoint(item["c"])
-                    audit.restore_checkpoint(checkpoint)
+                    audit.save_checkpoint(checkpoint.size, checkpoint.note, checkpoint.signed_at)
             if chunk:
                 app.recorder.insert_events(chunk)
                 written += len(chunk)

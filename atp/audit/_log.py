@@ -34,7 +34,7 @@ from atp.audit._store import (
     StoredRecord,
     Viewer,
 )
-from atp.errors import InvalidRequest, NotFound
+from atp.errors import InvalidRequest, NotFound, StoreUnavailable
 from atp.ledger import Bridge, Ledger
 from atp.projections import ProjectionRunner, ViewStore
 
@@ -131,7 +131,7 @@ class AuditLog:
                 stored = await self._bridge.read(self.store.head)
                 signed = await self._bridge.read(self.store.checkpoint)
                 break
-            except Exception:  # the store is away: the runner waits for it, so do we
+            except StoreUnavailable:  # the runner waits for it too
                 await trio.sleep(1)
         if self._head is None:
             self._head = TreeHead(stored.size, stored.tree.root(), stored.checkpointed)
@@ -218,7 +218,10 @@ class AuditLog:
             await self._grown.wait()
 
     async def _check_size(self, size: int) -> None:
-        if size > await self.committed_size():
+        # The committed head, as the last page left it; from the store only before the
+        # first page (a proof is then the store's first read, not its second).
+        committed = self.size if self._head is not None else await self.committed_size()
+        if size > committed:
             raise NotFound(f"the log has not reached {size} leaves")
 
     def statistics(self) -> AuditStatistics:

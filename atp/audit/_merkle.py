@@ -12,7 +12,7 @@ query, and :func:`inclusion_proof` / :func:`consistency_proof` fold them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 __all__ = [
     "EMPTY_ROOT",
@@ -26,6 +26,7 @@ __all__ = [
     "nodes_for_inclusion",
     "nodes_for_root",
     "root_from",
+    "root_from_inclusion",
 ]
 
 Node = tuple[int, int]  # (level, index) of a complete subtree
@@ -119,6 +120,27 @@ def inclusion_proof(index: int, size: int, nodes: Mapping[Node, bytes]) -> list[
     """
     _check_inclusion(index, size)
     return _path(index, 0, size, lambda level, i: nodes[level, i])
+
+
+def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes | None:
+    """The root an RFC 9162 audit path of leaf ``index`` folds to (§2.1.3.2: the
+    verifier's side of :func:`inclusion_proof`); None if the path cannot be one."""
+    if index >= size:
+        return None
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return None
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while fn and not fn & 1:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return r if sn == 0 else None
 
 
 def nodes_for_consistency(old: int, new: int) -> set[Node]:

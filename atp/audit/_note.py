@@ -30,6 +30,7 @@ __all__ = [
     "NoteError",
     "NoteSigner",
     "NoteVerifier",
+    "checkpoint_of",
     "open_checkpoint",
     "parse_checkpoint",
 ]
@@ -85,6 +86,16 @@ def parse_checkpoint(body: str) -> Checkpoint:
     if len(root) != 32:
         raise NoteError("the root hash is not 32 bytes")
     return Checkpoint(lines[0], int(size_text), root)
+
+
+def checkpoint_of(note: str) -> Checkpoint:
+    """The checkpoint a signed note states, its signatures not checked: for finding a
+    stored note's origin or size. To trust it, :func:`open_checkpoint`.
+
+    Raises:
+        NoteError: the note's text is not a checkpoint.
+    """
+    return parse_checkpoint(note.partition("\n\n")[0] + "\n")
 
 
 class NoteSigner:

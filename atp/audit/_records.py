@@ -31,6 +31,7 @@ from atp.audit._canonical import payload_sha256, record_bytes
 from atp.audit._directory import Directory, Entry
 from atp.audit._merkle import leaf_hash
 from atp.domain import aggregate_id
+from atp.wire import SAFE_ERRORS
 from atp.wire import iso as _iso
 
 __all__ = [
@@ -79,15 +80,6 @@ TYPES: Mapping[str, str] = {
     "atp.domain._session:Session.Failed": "session.failed",
     "atp.domain._session:Session.Closed": "session.closed",
 }
-
-# Webhook errors that a record may name; any other text reads "internal_error".
-_SAFE_ERRORS = frozenset(
-    {
-        "bad_alpn_protocol", "closed", "internal_error", "internal_task_exit", "message_acked",
-        "message_expired", "nxdomain", "timeout", "transport_error", "unsafe_webhook_url",
-        "webhook_endpoint_inactive",
-    }
-)  # fmt: skip
 
 
 @attrs.frozen
@@ -230,7 +222,8 @@ def _attempt_started(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str,
 
 
 def _attempt_recorded(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
-    error = e.error if e.error is None or e.error in _SAFE_ERRORS else "internal_error"
+    # As the status document shows it: a named error class, else "internal_error".
+    error = e.error if e.error is None or e.error in SAFE_ERRORS else "internal_error"
     data = {
         "delivery_id": e.delivery_id,
         "attempt_id": e.attempt_id,

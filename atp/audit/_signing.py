@@ -6,9 +6,9 @@ import base64
 import binascii
 import socket
 
-from atp.audit._note import NoteError, NoteSigner
+from atp.audit._note import NoteError, NoteSigner, checkpoint_of
 
-__all__ = ["default_origin", "make_signer"]
+__all__ = ["default_origin", "log_signer", "make_signer"]
 
 
 def default_origin() -> str:
@@ -34,3 +34,15 @@ def make_signer(key: str, origin: str) -> NoteSigner:
         return NoteSigner(origin, seed)
     except NoteError as exc:
         raise ValueError(f"ATP_AUDIT_ORIGIN {origin!r}: {exc}") from None
+
+
+def log_signer(key: str, origin: str | None, newest_note: str | None) -> NoteSigner:
+    """The signer of this log: as the configured ``origin``, else as its newest stored
+    checkpoint says (a host name can change; the log's name must not), else as this host.
+
+    Raises:
+        ValueError: as :func:`make_signer`.
+    """
+    if origin is None:
+        origin = checkpoint_of(newest_note).origin if newest_note else default_origin()
+    return make_signer(key, origin)

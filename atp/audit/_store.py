@@ -130,14 +130,10 @@ class AuditStore:
     def add_checkpoint(out: Writer, size: int, note: str) -> None:
         out.execute(_INSERT_CHECKPOINT, (size, note, datetime.now(UTC).isoformat()))
 
-    def save_checkpoint(self, size: int, note: str) -> None:
-        self.store.write([(_INSERT_CHECKPOINT, (size, note, datetime.now(UTC).isoformat()))])
-
-    def restore_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
-        """Store a checkpoint as it was signed elsewhere (a ledger import)."""
-        self.store.write(
-            [(_INSERT_CHECKPOINT, (checkpoint.size, checkpoint.note, checkpoint.signed_at))]
-        )
+    def save_checkpoint(self, size: int, note: str, signed_at: str | None = None) -> None:
+        """Store a checkpoint signed now, or (a ledger import) when it was signed."""
+        signed_at = signed_at or datetime.now(UTC).isoformat()
+        self.store.write([(_INSERT_CHECKPOINT, (size, note, signed_at))])
 
     # -- reading -----------------------------------------------------------------------
 
@@ -255,6 +251,18 @@ class AuditStore:
         )
         return int(json.loads(rows[0][0])["version"]) if rows else None
 
+    def message_versions_at(self, message_ids: Sequence[str], position: int) -> dict[str, int]:
+        """:meth:`version_at` of many messages, in one statement (a session's turns)."""
+        marks = ", ".join("?" * len(message_ids))
+        rows = self.store.query(
+            "SELECT r.message_id, r.record FROM atp_audit_records r JOIN"
+            " (SELECT max(idx) AS top FROM atp_audit_records"
+            f" WHERE message_id IN ({marks}) AND position <= ? GROUP BY message_id) t"
+            " ON r.idx = t.top",
+            (*message_ids, position),
+        )
+        return {m: int(json.loads(record)["version"]) for m, record in rows}
+
     def turns_at(self, session_id: str, position: int) -> list[str]:
         """The message ids of a session's turns appended up to ``position``, in order."""
         rows = self.store.query(
@@ -283,10 +291,3 @@ class AuditStore:
             "SELECT size, note, signed_at FROM atp_audit_checkpoints ORDER BY size"
         )
         return [StoredCheckpoint(int(s), n, a) for s, n, a in rows]
-
-    def reset(self) -> None:
-        """Empty the derived tables and the tracking row; checkpoints stay."""
-        with self.store.transaction() as cur:
-            for table in TABLES:
-                cur.execute(f"DELETE FROM {table}")
-            cur.execute("DELETE FROM atp_tracking WHERE view = ?", (TRACKING_KEY,))

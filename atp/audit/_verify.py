@@ -24,8 +24,8 @@ from atp.audit._note import (
     Checkpoint,
     NoteError,
     NoteVerifier,
+    checkpoint_of,
     open_checkpoint,
-    parse_checkpoint,
 )
 from atp.audit._records import Directory, make_record
 from atp.audit._store import AuditStore, StoredCheckpoint, StoredRecord
@@ -190,9 +190,8 @@ def _moved(kept: StoredRecord, position: int) -> str:
 
 
 def _size_of(note: str) -> int:
-    text, _, _ = note.partition("\n\n")
     try:
-        return parse_checkpoint(text + "\n").size
+        return checkpoint_of(note).size
     except NoteError:
         return 0  # checked (and refused) with the tree's first head
 

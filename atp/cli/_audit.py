@@ -172,7 +172,7 @@ def ledger_import(invocation: Invocation, path: str) -> None:
 @contextmanager
 def _stores(settings: Settings, migrate: bool = False) -> Iterator[tuple[Any, Any, Any]]:
     """The ledger (to read), the audit store, and the signer for the stored origin."""
-    from atp.audit import AuditStore, LedgerReader, default_origin, make_signer, parse_checkpoint
+    from atp.audit import AuditStore, LedgerReader, log_signer
     from atp.ledger import check_store
     from atp.projections import apply_migrations, open_view_store
 
@@ -189,12 +189,8 @@ def _stores(settings: Settings, migrate: bool = False) -> Iterator[tuple[Any, An
             raise
 
         def signer(checkpoints: list[Any]) -> Any:
-            origin = settings.audit_origin or (
-                parse_checkpoint(checkpoints[-1].note.partition("\n\n")[0] + "\n").origin
-                if checkpoints
-                else default_origin()
-            )
-            return make_signer(settings.audit_signing_key or "", origin)
+            newest = checkpoints[-1].note if checkpoints else None
+            return log_signer(settings.audit_signing_key or "", settings.audit_origin, newest)
 
         try:
             yield ledger, AuditStore(views), signer
@@ -222,6 +218,8 @@ def _new_file(path: Path) -> Iterator[IO[bytes]]:
 
 def _time(value: str | None) -> str | None:
     """An RFC 3339 time as the records write theirs."""
+    from atp.wire import iso
+
     if value is None:
         return None
     try:
@@ -230,7 +228,7 @@ def _time(value: str | None) -> str | None:
         raise CliError(f"not an RFC 3339 time: {value!r}") from None
     if moment.tzinfo is None:
         raise CliError(f"a time needs its offset (Z or +hh:mm): {value!r}")
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return iso(moment.astimezone(UTC))
 
 
 def _payload_reader(app: Any) -> Any:

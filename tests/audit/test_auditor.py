@@ -40,7 +40,7 @@ async def test_an_auditor_reads_the_account_trail_and_its_reads_are_recorded(api
 
 async def test_an_auditor_may_do_nothing_else(api: Api) -> None:
     world = await cast(api)
-    a, _, c = world["accounts"]
+    a = world["accounts"][0]
     alpha, beta, _, delta = world["agents"]
     token = (await auditor_of(api, a))["token"]
     refused = [
@@ -60,7 +60,6 @@ async def test_an_auditor_may_do_nothing_else(api: Api) -> None:
     assert other.status_code == 201
     r = await api.get(f"/api/messages/{other.json()['message']['id']}", token)
     assert r.status_code == 404
-    assert c  # the third account exists, and its auditor would see it instead
 
 
 async def test_issuing_needs_an_account_key_and_an_idempotency_key(api: Api) -> None:

@@ -3,10 +3,8 @@ the issue names fails, naming the first bad index."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +20,7 @@ from atp.ledger import postgres_target
 from atp.projections import dump_views, rebuild
 from atp.settings import Settings
 from tests.audit.test_audit_api import newest_checkpoint, workload
+from tests.audit.test_transfer import run_atp
 from tests.helpers import Api, text
 
 
@@ -78,16 +77,7 @@ class Ledger:
 
 
 def run_verify(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATP_")}
-    env["ATP_DATA_DIR"] = str(settings.data_dir)
-    if settings.database_url is not None:
-        env["ATP_DATABASE_URL"] = settings.database_url
-        env["ATP_SECRET_KEY"] = settings.secret_key or ""
-        env["ATP_AUDIT_SIGNING_KEY"] = settings.audit_signing_key or ""
-    return subprocess.run(
-        [sys.executable, "-m", "atp", "audit", "verify", *args],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    return run_atp(settings, "audit", "verify", *args, code=None)
 
 
 @pytest.fixture
