@@ -13,6 +13,7 @@ handed). Exit status 0: intact; 1: the first index that is wrong is named. With
 from __future__ import annotations
 
 import base64
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -201,9 +202,11 @@ def _stores(settings: Settings, migrate: bool = False) -> Iterator[tuple[Any, An
 
 @contextmanager
 def _new_file(path: Path) -> Iterator[IO[bytes]]:
-    """A new file (never over another), removed again if writing it fails."""
+    """A new file (never over another), removed again if writing it fails. Readable by
+    its owner only: a ledger holds every payload and the sealed secrets, an export may
+    hold payloads."""
     try:
-        target = path.open("xb")
+        target = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
     except FileExistsError:
         raise CliError(f"{path} exists: give a new file") from None
     except OSError as exc:

@@ -179,6 +179,7 @@ async def test_a_bad_or_cut_ledger_file_is_refused_and_changes_nothing(
     await runtime.audit.runner.wait_current()
     good = tmp_path / "good.jsonl"
     run_atp(runtime.settings, "ledger", "export", str(good))
+    assert good.stat().st_mode & 0o777 == 0o600  # payloads and sealed secrets inside
     lines = good.read_bytes().splitlines(keepends=True)
     cut = tmp_path / "cut.jsonl"
     cut.write_bytes(b"".join(lines[:-3]))
