@@ -39,10 +39,12 @@ from atp.actors._commands import (
     SetWebhookEndpoint,
 )
 from atp.actors._dispatcher import WebhookDispatcher, WebhookJob, WebhookStatistics
-from atp.actors._idempotency import IdempotencyGate, Replay, Ticket, request_hash
+from atp.actors._idempotency import IdempotencyGate, StoredAnswer, Ticket, request_hash
 from atp.actors._identities import Identities, Principal
 from atp.actors._journal import JournalStatistics, JournalWriter
 from atp.actors._mailbox import MailboxActor
+from atp.actors._replay import ReplayActor
+from atp.actors._replay_commands import CancelReplay, RunReplay, StartReplay
 from atp.actors._runtime import Runtime
 from atp.actors._session import SessionActor
 from atp.actors._supervisor import Supervisor, SupervisorStatistics
@@ -54,6 +56,7 @@ __all__ = [
     "Actor",
     "ActorStatistics",
     "AnswerSession",
+    "CancelReplay",
     "ClaimInbox",
     "CloseSession",
     "Command",
@@ -77,17 +80,20 @@ __all__ = [
     "RedriveDeadLetter",
     "RegisterAgent",
     "ReleaseDeadLetter",
-    "Replay",
+    "ReplayActor",
     "Reply",
     "RotateAgentKey",
     "RotateSigningKey",
     "RunDue",
+    "RunReplay",
     "Runtime",
     "SendMessage",
     "SendTurn",
     "SessionActor",
     "SetSenderPolicy",
     "SetWebhookEndpoint",
+    "StartReplay",
+    "StoredAnswer",
     "Supervisor",
     "SupervisorStatistics",
     "Ticket",

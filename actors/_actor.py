@@ -25,7 +25,7 @@ import trio
 from eventsourcing.domain import Aggregate
 
 from atp.actors._commands import Reply
-from atp.actors._idempotency import Replay, Ticket, encode_answer
+from atp.actors._idempotency import StoredAnswer, Ticket, encode_answer
 from atp.domain import IdempotencyRecord, Session
 from atp.errors import AtpError, StoreUnavailable, UnexpectedError
 from atp.ledger import LedgerConflict
@@ -257,7 +257,7 @@ class Actor(Generic[C]):
         )
 
     async def _run(
-        self, batch: list[_Envelope[C]], answered: dict[int, Replay | AtpError]
+        self, batch: list[_Envelope[C]], answered: dict[int, StoredAnswer | AtpError]
     ) -> set[str]:
         """Handle the batch and commit what it staged; return the scopes it recorded."""
         self._staged = {}
@@ -304,7 +304,9 @@ class Actor(Generic[C]):
         for envelope in unrecorded:
             _answer_stored(envelope, answered.get(id(envelope)))
 
-    async def _answered_before(self, batch: list[_Envelope[C]]) -> dict[int, Replay | AtpError]:
+    async def _answered_before(
+        self, batch: list[_Envelope[C]]
+    ) -> dict[int, StoredAnswer | AtpError]:
         """Stored answers (or conflicts) for the batch's idempotent commands, in one trip
         to the ledger: a command whose scope was answered before is not handled again."""
         tickets = {
@@ -322,7 +324,7 @@ class Actor(Generic[C]):
         records = await self.runtime.ledger.get_many(
             IdempotencyRecord, [t.record_id for t in tickets.values()]
         )
-        answered: dict[int, Replay | AtpError] = {}
+        answered: dict[int, StoredAnswer | AtpError] = {}
         for key, ticket in tickets.items():
             record = records.get(ticket.record_id)
             gate.looked_up(ticket, record)
@@ -337,7 +339,7 @@ class Actor(Generic[C]):
         return ActorStatistics(self.key, self.queued, self._handled, self._batches)
 
 
-def _answer_stored(envelope: _Envelope[Any], before: Replay | AtpError | None) -> bool:
+def _answer_stored(envelope: _Envelope[Any], before: StoredAnswer | AtpError | None) -> bool:
     """Answer ``envelope`` with its key's stored answer (or conflict), if it has one."""
     if before is None:
         return False

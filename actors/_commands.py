@@ -13,6 +13,11 @@ from typing import Any, Literal, final
 import attrs
 
 from atp.actors._idempotency import Ticket
+from atp.actors._replay_commands import (
+    FinishReplayAttempt,
+    ReplayCommand,
+    StartReplayAttempt,
+)
 from atp.domain import AckStatus, Session
 from atp.errors import AtpError
 
@@ -366,6 +371,8 @@ MailboxCommand = (
     | ReleaseDeadLetter
     | AnswerOpening
     | ExpireOpening
+    | StartReplayAttempt
+    | FinishReplayAttempt
 )
 SessionCommand = OpenSession | SendTurn | AnswerSession | AckOpening | CloseSession | ExpireSession
-Command = AccountCommand | MailboxCommand | SessionCommand
+Command = AccountCommand | MailboxCommand | SessionCommand | ReplayCommand

@@ -48,6 +48,7 @@ class WebhookJob:
     # The request that made the delivery due (a send, a redrive), for the attempt's log
     # lines; None when the carrier found it due on its own after a restart.
     request_id: str | None = None
+    replay_id: str | None = None  # a replay's push: one attempt, answered to the caller
 
 
 @attrs.frozen
@@ -120,6 +121,27 @@ class WebhookDispatcher:
         )  # fmt: skip
         await self._report(job, outcome, url)
 
+    async def push_once(self, job: WebhookJob) -> tuple[PostOutcome, str | None]:
+        """Make one attempt now and answer how it ended (a replay's push: nothing is
+        retried, nothing reported to the mailbox). It takes a slot like any attempt."""
+        async with self._limiter:
+            started = time.perf_counter()
+            try:
+                outcome, url = await self._post(job)
+            except Exception as exc:
+                log.warning("webhook replay crashed (%s)", describe_exception(exc))
+                outcome, url = PostOutcome(None, None, "internal_task_exit"), None
+            seconds = time.perf_counter() - started
+        label = outcome_label(outcome)
+        log.info(
+            "webhook replay %s", label,
+            extra={"agent": job.recipient_agent_id, "message_id": job.message_id,
+                   "delivery_id": job.delivery_id, "replay_id": job.replay_id,
+                   "outcome": label, "status": outcome.status,
+                   "duration_ms": round(seconds * 1000, 3)},
+        )  # fmt: skip
+        return outcome, url
+
     def statistics(self) -> WebhookStatistics:
         """Counters for /metrics."""
         limiter = self._limiter
@@ -164,6 +186,8 @@ class WebhookDispatcher:
                 job.delivery_id, timestamp, job.body, whsec=secret, whsk=signing_keys
             ),
         }
+        if job.replay_id is not None:
+            headers["atp-replay-id"] = job.replay_id
         if endpoint["sealed_authorization"] is not None:
             headers["authorization"] = unseal(endpoint["sealed_authorization"]).decode()
         return headers

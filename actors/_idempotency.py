@@ -29,7 +29,7 @@ from atp.errors import IdempotencyConflict, IdempotencyInProgress
 from atp.ledger import Ledger
 from atp.sealing import Sealer
 
-__all__ = ["IdempotencyGate", "Replay", "Ticket", "encode_answer", "request_hash"]
+__all__ = ["IdempotencyGate", "StoredAnswer", "Ticket", "encode_answer", "request_hash"]
 
 # json.dumps builds a new encoder on every call that passes options; reuse them.
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
@@ -56,7 +56,7 @@ class _Running:
 
 
 @attrs.frozen
-class Replay:
+class StoredAnswer:
     """The stored answer of a completed request with the same key and body."""
 
     status: int
@@ -154,7 +154,7 @@ class IdempotencyGate:
         if running is not None:
             running.absent = False
 
-    def replay_of(self, ticket: Ticket, record: IdempotencyRecord) -> Replay:
+    def replay_of(self, ticket: Ticket, record: IdempotencyRecord) -> StoredAnswer:
         """The stored answer for this ticket's scope.
 
         Raises:
@@ -162,9 +162,9 @@ class IdempotencyGate:
         """
         if record.request_hash != ticket.request_hash:
             raise IdempotencyConflict()
-        return Replay(record.status, self._sealer.unseal(record.sealed_body))
+        return StoredAnswer(record.status, self._sealer.unseal(record.sealed_body))
 
-    async def committed(self, ticket: Ticket) -> Replay | None:
+    async def committed(self, ticket: Ticket) -> StoredAnswer | None:
         """The stored answer for this scope, if any (one ledger read).
 
         Raises:

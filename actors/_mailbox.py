@@ -39,6 +39,7 @@ from atp.actors._commands import (
     SendMessage,
 )
 from atp.actors._idempotency import Ticket
+from atp.actors._mailbox_replays import MailboxReplays
 from atp.actors._mailbox_sessions import (
     answer_opening,
     check_opening_ack,
@@ -47,6 +48,7 @@ from atp.actors._mailbox_sessions import (
     in_order,
 )
 from atp.actors._mailbox_window import MailboxWindow
+from atp.actors._replay_commands import FinishReplayAttempt, StartReplayAttempt
 from atp.actors._webhook_queue import WebhookQueue
 from atp.domain import Agent, Message, RetryPolicy, aggregate_id, new_id
 from atp.errors import (
@@ -78,6 +80,7 @@ class MailboxActor(Actor[MailboxCommand]):
             lease_seconds=settings.webhook_lease,
         )
         self.window = MailboxWindow(agent_id, runtime, self.webhooks)
+        self.replays = MailboxReplays(agent_id, runtime.queries)
         self._retries = RetryPolicy(settings.webhook_retry_delays)
 
     @staticmethod
@@ -90,6 +93,7 @@ class MailboxActor(Actor[MailboxCommand]):
         self.unknown_senders.clear()
         self.webhooks.clear()
         await self.window.rehydrate()
+        await self.replays.rehydrate()
         since = runtime.now() - timedelta(seconds=runtime.settings.unknown_sender_window)
         for account_id, created_at in await runtime.queries.unknown_sender_times(
             self.agent_id, since
@@ -105,12 +109,12 @@ class MailboxActor(Actor[MailboxCommand]):
             case ClaimInbox():
                 return await self._claim(command, now)
             case ExtendLease():
-                message = await self._message_of(command.delivery_id)
+                message = await self.window.message_of(command.delivery_id, self.load)
                 delivery = message.extend(command.delivery_id, command.lease_seconds, now)
                 self.stage(message)
                 return self.answer(command.ticket, 200, claim_document(message, delivery), now)
             case RecordAck():
-                message = await self._message_of(command.delivery_id)
+                message = await self.window.message_of(command.delivery_id, self.load)
                 session = command.session
                 failed = check_opening_ack(self, message, command, now)
                 if failed is not None:
@@ -147,6 +151,12 @@ class MailboxActor(Actor[MailboxCommand]):
                 message = await self.load(command.message_id)
                 message.release(now)
                 return self._reopened(message, command.ticket, now)
+            case StartReplayAttempt() | FinishReplayAttempt():
+                message = await self.load(command.message_id)
+                self.stage(message)
+                if isinstance(command, StartReplayAttempt):
+                    return self.replays.start(message, command, now)
+                return self.replays.finish(message, command, now)
             case _:
                 assert_never(command)
 
@@ -227,6 +237,10 @@ class MailboxActor(Actor[MailboxCommand]):
             if not self.window.beyond or not await self.window.page_in(self.staged()):
                 break
             self._expire_due(now)
+        replayed = await self.replays.hand_out(self.load, command.lease_seconds, now)
+        if replayed is not None:  # regular messages first: a replay is history
+            self.stage(replayed[0])
+            return self.answer(command.ticket, 201, replayed[1], now)
         if command.wait:
             raise NothingToClaim()
         return self.answer(command.ticket, 200, {"delivery": None}, now)
@@ -375,26 +389,6 @@ class MailboxActor(Actor[MailboxCommand]):
             message = await self.runtime.ledger.get(Message, aggregate_id(message_id))
         if message is None or message.recipient_agent_id != self.agent_id:
             raise NotFound(what)
-        return message
-
-    async def _message_of(self, delivery_id: str) -> Message:
-        """The message a delivery of this recipient belongs to.
-
-        Raises:
-            NotFound: not a delivery addressed to this agent.
-        """
-        message_id = self.window.delivery_index.get(delivery_id)
-        live = self.window.live(message_id) if message_id is not None else None
-        if live is not None:
-            return live
-        await self.runtime.projections.wait_current()
-        found = await self.runtime.queries.delivery_message(delivery_id)
-        if found is None:
-            raise NotFound("delivery")
-        message = await self.load(found[0], "delivery")
-        if message.is_open:
-            self.window.keep(message)
-        else:
-            self.close(message)
-        self.window.delivery_index[delivery_id] = message.message_id
+        if self.window.live(message_id) is None and not message.is_open:
+            self.close(message)  # one copy: later commands of the batch find this one
         return message

@@ -17,7 +17,7 @@ messages the batch has not changed go back to disk.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -25,6 +25,7 @@ from eventsourcing.domain import Aggregate
 
 from atp.actors._webhook_queue import WebhookQueue
 from atp.domain import Message, aggregate_id
+from atp.errors import NotFound
 
 if TYPE_CHECKING:
     from atp.actors._runtime import Runtime
@@ -107,6 +108,31 @@ class MailboxWindow:
             _, evicted = self.recent.popitem(last=False)
             for delivery in evicted.deliveries:
                 self.delivery_index.pop(delivery["id"], None)
+
+    async def message_of(
+        self, delivery_id: str, load: Callable[[str, str], Awaitable[Message]]
+    ) -> Message:
+        """The message a delivery of this recipient belongs to, live from now on
+        (``load`` is the mailbox's: it refuses another recipient's message).
+
+        Raises:
+            NotFound: not a delivery addressed to this agent.
+        """
+        message_id = self.delivery_index.get(delivery_id)
+        live = self.live(message_id) if message_id is not None else None
+        if live is not None:
+            return live
+        await self.runtime.projections.wait_current()
+        found = await self.runtime.queries.delivery_message(delivery_id)
+        if found is None:
+            raise NotFound("delivery")
+        message = await load(found[0], "delivery")
+        if message.is_open:
+            self.keep(message)
+        else:
+            self.close(message)
+        self.delivery_index[delivery_id] = message.message_id
+        return message
 
     def should_page_in(self) -> bool:
         """Whether open messages wait beyond the window, to be paged in now. Not while the

@@ -52,6 +52,14 @@ from atp.actors._idempotency import IdempotencyGate
 from atp.actors._identities import Identities
 from atp.actors._journal import JournalWriter
 from atp.actors._mailbox import MailboxActor
+from atp.actors._replay import ReplayActor
+from atp.actors._replay_commands import (
+    CancelReplay,
+    FinishReplayAttempt,
+    RunReplay,
+    StartReplay,
+    StartReplayAttempt,
+)
 from atp.actors._session import SessionActor
 from atp.actors._supervisor import Supervisor
 from atp.audit import AuditLog
@@ -139,6 +147,8 @@ class Runtime:
                 | ReleaseDeadLetter()
                 | AnswerOpening()
                 | ExpireOpening()
+                | StartReplayAttempt()
+                | FinishReplayAttempt()
             ):
                 agent_id = command.recipient_agent_id
                 return self.supervisor.actor(
@@ -159,6 +169,13 @@ class Runtime:
                     SessionActor.key_of(session_id),
                     SessionActor,
                     lambda: SessionActor(session_id, self),
+                )
+            case StartReplay() | RunReplay() | CancelReplay():
+                replay_id = command.replay_id
+                return self.supervisor.actor(
+                    ReplayActor.key_of(replay_id),
+                    ReplayActor,
+                    lambda: ReplayActor(replay_id, self),
                 )
             case _:
                 assert_never(command)

@@ -5,8 +5,8 @@ memory once its next deadline is further off than two sweep intervals, so every
 interval the sweep asks the views which recipients have something due before the
 next sweep (an overdue message, a webhook retry, an attempt lease that a crash left
 behind, a pending session's opening) and wakes their actors, whose timers then fire
-on time. It also runs once
-at start, which is what resumes webhook deliveries after a restart.
+on time; and it wakes every replay still running. It also runs once at
+start, which is what resumes webhook deliveries and replays after a restart.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from atp.actors._commands import ExpireSession, RunDue
+from atp.actors._commands import Command, ExpireSession, RunDue
+from atp.actors._replay_commands import RunReplay
 from atp.errors import AtpError, StoreUnavailable
 from atp.ledger import Backoff
 
@@ -65,12 +66,16 @@ class DueSweeper:
         recipients.update(await runtime.queries.webhook_due_recipients(horizon))
         ttl = timedelta(seconds=runtime.settings.message_ttl)
         sessions = await runtime.queries.pending_sessions(horizon - ttl)
-        for command in [RunDue(a) for a in sorted(recipients)] + [
-            ExpireSession(s) for s in sessions
-        ]:
+        replays = await runtime.queries.running_replays()  # a live one ignores it
+        commands: list[Command] = [
+            *(RunDue(a) for a in sorted(recipients)),
+            *(ExpireSession(s) for s in sessions),
+            *(RunReplay(r) for r in replays),
+        ]
+        for command in commands:
             try:
                 await runtime.ask(command)
             except AtpError:
                 continue
         self.sweeps += 1
-        return len(recipients) + len(sessions)
+        return len(commands)

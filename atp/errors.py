@@ -11,7 +11,7 @@ becomes ``UnexpectedError`` at the edge.
     ├── Forbidden                     403  account_key_required, agent_key_required
     ├── NotFound                      404  not_found
     ├── RequestTimedOut               408  request_timeout (a body too slow to arrive)
-    ├── Conflict                      409  idempotency_*, lease_expired, invalid_ack_transition, ...
+    ├── Conflict                      409  idempotency_*, lease_expired, replay_finished, ...
     ├── TooLarge                      413  payload_too_large, unexpected_error (body)
     ├── Unprocessable                 422  invalid_request, recipient_required, ...
     ├── RateLimited                   429  unknown_sender_rate_limited
@@ -52,6 +52,7 @@ __all__ = [
     "LeaseExpired",
     "MalformedRequest",
     "MessageExpired",
+    "MessageNotDelivered",
     "NotDeadLettered",
     "NotFound",
     "PayloadMustBeJson",
@@ -62,6 +63,7 @@ __all__ = [
     "RateLimited",
     "RecipientNotFound",
     "RecipientRequired",
+    "ReplayFinished",
     "RequestTimedOut",
     "RequestTooLarge",
     "ServerBusy",
@@ -205,6 +207,16 @@ class StaleDeliveryClaim(Conflict):
     message = "The delivery claim is stale."
 
 
+class MessageNotDelivered(Conflict):
+    code = "message_not_delivered"
+    message = "The message was never handed out: there is nothing to replay."
+
+
+class ReplayFinished(Conflict):
+    code = "replay_finished"
+    message = "The replay has completed."
+
+
 class WebhookEndpointInactive(Conflict):
     code = "webhook_endpoint_inactive"
     message = "The agent has no active webhook endpoint."
@@ -320,10 +332,9 @@ class UnknownSenderRateLimited(RateLimited):
 class StoreUnavailable(AtpError):
     """The store did not answer (it is away, or this request's call to it failed).
 
-    Nothing was changed by a request that reads; a request that writes may or may not
-    have been committed, so the client retries it with the same idempotency key, which
-    lands it exactly once. The code is not in the reference's table, so the message is
-    the one the contract gives every other code (docs/api.md says why a code of its own).
+    A read changed nothing; a write may have been committed, so the client retries it
+    with the same idempotency key, which lands it exactly once. The code is not in the
+    reference's table: its message is the contract's generic one (docs/api.md, why).
     """
 
     status = 503
@@ -333,11 +344,8 @@ class StoreUnavailable(AtpError):
 
 
 class StoreSetupError(Exception):
-    """The store cannot be used as configured (unreachable, wrong database, not migrated).
-
-    Its text is one line for an operator: what is wrong and what to do. It never holds
-    the password or the database URL.
-    """
+    """The store cannot be used as configured (unreachable, wrong database, not migrated):
+    one line for an operator, what is wrong and what to do, never a password or its URL."""
 
 
 class ProjectionStuck(Exception):

@@ -69,6 +69,7 @@ from atp.projections import (
     MessagesView,
     ProjectionRunner,
     Queries,
+    ReplaysView,
     SessionsView,
     ViewStore,
     apply_migrations,
@@ -103,7 +104,7 @@ async def open_runtime(
         async def load_messages(wanted: Sequence[tuple[UUID, int]]) -> dict[UUID, Message]:
             return await ledger.load_versions(Message, wanted)
 
-        views = [AgentsView(), MessagesView(load_messages), SessionsView()]
+        views = [AgentsView(), MessagesView(load_messages), SessionsView(), ReplaysView()]
         projections = await bridge.run(ProjectionRunner, ledger, store, views)
         queries = Queries(store, bridge)
         journal = JournalWriter(ledger, writer=writer)

@@ -1,7 +1,8 @@
 """The read side: Trio loops that fold the ledger's events into SQL views.
 
 The send path ends here: ``ProjectionRunner`` folds each committed page into the
-views' statements (``AgentsView``, ``MessagesView``, ``SessionsView``) and writes them
+views' statements (``AgentsView``, ``MessagesView``, ``SessionsView``,
+``ReplaysView``) and writes them
 with its tracking position in one transaction; ``Queries`` answers reads from them.
 """
 
@@ -9,6 +10,7 @@ from atp.projections._agents import AgentsView
 from atp.projections._messages import DeadLetterStatistics, MessageLoader, MessagesView
 from atp.projections._queries import AgentRow, KeyOwner, MessageRow, Queries, SessionRow
 from atp.projections._rebuild import dump_views, rebuild
+from atp.projections._replays import ReplaysView
 from atp.projections._runner import ProjectionRunner, ProjectionStatistics
 from atp.projections._sessions import SessionsView
 from atp.projections._store import (
@@ -19,7 +21,7 @@ from atp.projections._store import (
     open_view_store,
     pending_migrations,
 )
-from atp.projections._view import Statements, View, Writer
+from atp.projections._view import Statements, View, Writer, event_classes
 
 __all__ = [
     "AgentRow",
@@ -33,6 +35,7 @@ __all__ = [
     "ProjectionRunner",
     "ProjectionStatistics",
     "Queries",
+    "ReplaysView",
     "SessionRow",
     "SessionsView",
     "Statements",
@@ -41,6 +44,7 @@ __all__ = [
     "Writer",
     "apply_migrations",
     "dump_views",
+    "event_classes",
     "migration_files",
     "open_view_store",
     "pending_migrations",

@@ -8,6 +8,7 @@ first wait on ``ProjectionRunner.wait_current()``.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -275,3 +276,59 @@ class Queries:
             (iso(created_before), limit),
         )
         return [str(r[0]) for r in rows]
+
+    async def replayable_messages(
+        self,
+        recipient_agent_id: str,
+        since: datetime | None,
+        until: datetime | None,
+        sender_agent_id: str | None,
+        session_id: str | None,
+        statuses: Sequence[str] | None,
+        limit: int,
+    ) -> list[str]:
+        """The recipient's messages ever handed out, sent in ``[since, until)`` (by this
+        sender, in this session, with a carrier or ACK status among ``statuses``), in
+        send order."""
+        where = ["m.recipient_agent_id = ?"]
+        params: list[Any] = [recipient_agent_id]
+        for clause, value in (
+            ("m.created_at >= ?", iso(since)), ("m.created_at < ?", iso(until)),
+            ("m.sender_agent_id = ?", sender_agent_id), ("m.session_id = ?", session_id),
+        ):  # fmt: skip
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        if statuses:
+            marks = ", ".join("?" * len(statuses))
+            where.append(f"(m.carrier_status IN ({marks}) OR m.ack_status IN ({marks}))")
+            params += [*statuses, *statuses]
+        rows = await self.bridge.read(
+            self.store.query,
+            "SELECT m.id FROM atp_messages m WHERE "
+            + " AND ".join(where)
+            + " AND EXISTS (SELECT 1 FROM atp_deliveries d WHERE d.message_id = m.id)"
+            " ORDER BY m.position LIMIT ?",
+            (*params, limit),
+        )
+        return [str(r[0]) for r in rows]
+
+    async def running_replays(self, limit: int = 1000) -> list[str]:
+        """Replays still running (for the sweep, which resumes them after a restart)."""
+        rows = await self.bridge.read(
+            self.store.query,
+            "SELECT id FROM atp_replays WHERE state = 'running' ORDER BY created_at LIMIT ?",
+            (limit,),
+        )
+        return [str(r[0]) for r in rows]
+
+    async def waiting_inbox_replays(self, recipient_agent_id: str) -> list[tuple[str, str]]:
+        """(replay id, message id) of the recipient's inbox replays not yet handed out,
+        in the order they were started."""
+        rows = await self.bridge.read(
+            self.store.query,
+            "SELECT replay_id, message_id FROM atp_inbox_replays WHERE agent_id = ?"
+            " ORDER BY position",
+            (recipient_agent_id,),
+        )
+        return [(str(r), str(m)) for r, m in rows]

@@ -23,6 +23,7 @@ from atp.actors import Runtime
 from atp.projections import (
     AgentsView,
     MessagesView,
+    ReplaysView,
     SessionsView,
     dump_views,
     open_view_store,
@@ -33,7 +34,7 @@ from atp.settings import Settings
 from tests.helpers import Agent, Api, text
 from tests.webhooks.fake_dns import FakeDns
 
-VIEW_TABLES = AgentsView.tables + MessagesView.tables + SessionsView.tables
+VIEW_TABLES = AgentsView.tables + MessagesView.tables + SessionsView.tables + ReplaysView.tables
 REBUILT = re.compile(r"rebuilt read models up to notification (\d+)")
 
 
@@ -106,6 +107,18 @@ async def workload(api: Api) -> dict[str, Any]:
     mine = ok(await api.claim(a1, 60), 201)
     assert mine["message"]["id"] == untrusted["message"]["id"]  # the blocked one never shows
     ok(await api.ack(a1, mine["id"], "completed"), 201)
+    # Replays: one to the inbox that waits for a claim, one cancelled while running.
+    path = f"/api/messages/{mine['message']['id']}/replay"
+    replay = ok(await api.post(path, a1.token, {"target": "inbox"}), 202)["replay"]["id"]
+    slow = ok(
+        await api.post("/api/replays", a2.token, {"target": "inbox", "rate_per_second": 0.01}), 202
+    )
+    ok(await api.post(f"/api/replays/{slow['replay']['id']}/cancel", a2.token), 200)
+    with trio.fail_after(10):  # nothing may change the views behind the test's back
+        while True:
+            if ok(await api.get(f"/api/replays/{replay}", a1.token), 200)["replay"]["done"]:
+                break
+            await trio.sleep(0.02)
 
     # Sessions: one accepted with a turn each way, one rejected, one closed while pending.
     async def session(to: Agent) -> str:

@@ -29,6 +29,7 @@ from atp.api import (
     _messages,
     _metrics,
     _openapi,
+    _replays,
     _session_stream,
     _sessions,
 )
@@ -56,7 +57,7 @@ def create_app(runtime: Runtime) -> QuartTrio:
     app.url_map.converters["default"] = _NulFreeSegment  # read as each route is added
     for module in (
         _health, _openapi, _accounts, _agents, _messages, _inbox, _dead_letters, _sessions,
-        _session_stream, _metrics, _audit, _events,
+        _session_stream, _metrics, _audit, _events, _replays,
     ):  # fmt: skip
         app.register_blueprint(module.blueprint)
     app.before_request(_parse_params)

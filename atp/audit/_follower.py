@@ -25,7 +25,15 @@ from atp.audit._merkle import CompactRange
 from atp.audit._note import Checkpoint, NoteSigner
 from atp.audit._records import Directory, Entry, first_entry, make_record
 from atp.audit._store import TABLES, AuditStore
-from atp.domain import Account, Agent, IdempotencyRecord, Message, Session, aggregate_id
+from atp.domain import (
+    Account,
+    Agent,
+    IdempotencyRecord,
+    Message,
+    Replay,
+    Session,
+    aggregate_id,
+)
 from atp.ledger import Bridge, Notification
 from atp.projections import View, Writer
 
@@ -52,7 +60,7 @@ class AuditView(View):
 
     name = "audit"
     tables = TABLES
-    aggregates = (Account, Agent, IdempotencyRecord, Message, Session)
+    aggregates = (Account, Agent, IdempotencyRecord, Message, Replay, Session)  # all of them
 
     def __init__(
         self,

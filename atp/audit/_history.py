@@ -49,6 +49,14 @@ def describe(record: dict[str, Any], latency_ms: float | None = None) -> str:
         return f"released to the inbox by {actor}"
     if kind == "ack.recorded":
         return f"ACK {data['status']} by {actor} ({data['delivery_id']})"
+    if kind == "replay.attempt_started":
+        where = "pushed again" if data["target"] == "webhook" else "made claimable again"
+        return f"replayed ({data['replay_id']}): {where} as {data['delivery_id']}"
+    if kind == "replay.attempt_recorded":
+        status = data["response_status"]
+        answer = f", HTTP {status}" if status is not None else ""
+        error = f", {data['error']}" if data["error"] else ""
+        return f"replay {data['replay_id']}: {data['result']}{answer}{error}"
     return f"{kind} by {actor}"
 
 

@@ -21,7 +21,8 @@ ACK_STATUSES = ("accepted", "completed", "failed", "rejected")
 _VALUED = {
     "--as", "--server", "--wait", "--delay", "--lease", "--overlap", "--agent", "--account",
     "--status", "--after", "--limit", "--auth-scheme", "--checkpoint", "--key",
-    "--type", "--message", "--session", "--out", "--since", "--until", "--file",
+    "--type", "--message", "--session", "--out", "--since", "--until", "--file", "--target",
+    "--rate", "--name", "--sender",
 }  # fmt: skip
 _FLAGS = {"--json", "--force", "--help", "-h", "--version", "--follow", "--payloads"}
 
@@ -31,9 +32,10 @@ class Invocation:
     """One command line, read."""
 
     words: tuple[str, ...]  # the command's words, then its positional arguments
-    options: dict[str, str] = attrs.field(factory=dict)  # "--as" -> "alpha"
+    options: dict[str, str] = attrs.field(factory=dict)  # "--as" -> "alpha" (the last given)
     flags: frozenset[str] = frozenset()  # "--json", ...
     ack: tuple[str, str | None] | None = None  # ("completed", "done") for --completed done
+    values: dict[str, tuple[str, ...]] = attrs.field(factory=dict)  # every value, in order
 
     @property
     def json(self) -> bool:
@@ -42,6 +44,12 @@ class Invocation:
     @property
     def wants_help(self) -> bool:
         return bool({"--help", "-h"} & self.flags) or self.words[:1] == ("help",)
+
+    def every(self, option: str) -> tuple[str, ...]:
+        """Each value a repeatable option was given (``--status a --status b``), in order."""
+        if option in self.values:
+            return self.values[option]
+        return (self.options[option],) if option in self.options else ()
 
     def number(self, option: str, low: float, high: float) -> float | None:
         """The option's value as a number in ``[low, high]``, or None when not given."""
@@ -70,6 +78,7 @@ def parse(argv: Sequence[str]) -> Invocation:
     """Read ``argv`` (without the program name)."""
     words: list[str] = []
     options: dict[str, str] = {}
+    values: dict[str, tuple[str, ...]] = {}
     flags: set[str] = set()
     ack: tuple[str, str | None] | None = None
     rest = list(argv)
@@ -85,6 +94,7 @@ def parse(argv: Sequence[str]) -> Invocation:
                     raise CliError(f"{name} needs a value")
                 value = rest.pop(0)
             options[name] = value
+            values[name] = (*values.get(name, ()), value)
         elif token in _FLAGS:
             flags.add(token)
         elif name.startswith("--") and name[2:] in ACK_STATUSES:
@@ -99,4 +109,4 @@ def parse(argv: Sequence[str]) -> Invocation:
             raise CliError(f"unknown option {name}. Run `atp help`.")
         else:
             words.append(token)
-    return Invocation(tuple(words), options, frozenset(flags), ack)
+    return Invocation(tuple(words), options, frozenset(flags), ack, values)

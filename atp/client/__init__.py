@@ -17,6 +17,8 @@ classes of ``atp.errors`` (``RecipientNotFound``, ``LeaseExpired``, ...). A call
 with ``calls`` (``client.call(calls.send(...))``) keeps its idempotency key: sending
 the same ``Call`` again is answered from the carrier's record, never acted on twice.
 ``Client.follow_session`` yields a session's turns and status changes as they happen.
+``Client.replay_message`` and ``Client.start_replay`` hand a recipient's messages out
+again (``Replay``; ``Client.replay`` reads its progress).
 Receivers check pushes with ``verify_webhook``.
 """
 
@@ -36,6 +38,7 @@ from atp.client._identity import (
     WebhookEndpoint,
 )
 from atp.client._receiver import SignatureError, verify_webhook
+from atp.client._replays import Replay, ReplayFilter
 from atp.client._results import (
     Ack,
     Answer,
@@ -75,6 +78,8 @@ __all__ = [
     "MessageHistory",
     "MessageStatus",
     "Readiness",
+    "Replay",
+    "ReplayFilter",
     "SenderPolicy",
     "Session",
     "SessionEvent",

@@ -6,7 +6,8 @@ which serves whichever loop is running. A test keeps the two clients' methods in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
@@ -38,6 +39,7 @@ from atp.client._identity import (
     SigningKeys,
     WebhookEndpoint,
 )
+from atp.client._replays import Replay
 from atp.client._results import (
     Claim,
     DeadLetterPage,
@@ -233,6 +235,54 @@ class AsyncClient:
 
     async def issue_auditor_key(self, *, token: str | None = None) -> AuditorKey:
         return await self.call(_calls.issue_auditor_key(self._token(token)))
+
+    # -- replays -------------------------------------------------------------------
+
+    async def replay_message(
+        self,
+        message_id: str,
+        *,
+        target: Literal["webhook", "inbox"] = "webhook",
+        idempotency_key: str | None = None,
+        token: str | None = None,
+    ) -> Replay:
+        """Hand a message the caller received out again (``target``: its webhook
+        endpoint, or its inbox for one more claim)."""
+        call = _calls.replay_message(
+            self._token(token), message_id, target, idempotency_key=idempotency_key
+        )
+        return await self.call(call)
+
+    async def start_replay(
+        self,
+        *,
+        target: Literal["webhook", "inbox"] = "webhook",
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        status: Sequence[str] | str | None = None,
+        sender: str | None = None,
+        session: str | None = None,
+        rate_per_second: float | None = None,
+        name: str | None = None,
+        idempotency_key: str | None = None,
+        token: str | None = None,
+    ) -> Replay:
+        """Hand out again the caller's messages that match the filter, at a rate."""
+        call = _calls.start_replay(
+            self._token(token), target=target, since=since, until=until, status=status,
+            sender=sender, session=session, rate_per_second=rate_per_second, name=name,
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
+        return await self.call(call)
+
+    async def replay(self, replay_id: str, *, token: str | None = None) -> Replay:
+        return await self.call(_calls.replay(self._token(token), replay_id))
+
+    async def cancel_replay(
+        self, replay_id: str, *, idempotency_key: str | None = None, token: str | None = None
+    ) -> Replay:
+        call = _calls.cancel_replay(self._token(token), replay_id, idempotency_key=idempotency_key)
+        return await self.call(call)
 
     # -- sessions -------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ acting twice.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
 import attrs
@@ -25,6 +26,7 @@ from atp.client._identity import (
     SigningKeys,
     WebhookEndpoint,
 )
+from atp.client._replays import Replay
 from atp.client._results import (
     Claim,
     DeadLetterPage,
@@ -36,12 +38,12 @@ from atp.client._results import (
 )
 
 __all__ = [
-    "Call", "ack", "agent", "answer_session", "claim", "close_session", "create_agent",
-    "dead_letters", "events", "extend_lease", "health", "issue_auditor_key", "message_history",
-    "open_session", "ready", "redrive_dead_letter",
-    "release_dead_letter", "rotate_agent_key", "rotate_signing_key", "send", "send_turn",
+    "Call", "ack", "agent", "answer_session", "cancel_replay", "claim", "close_session",
+    "create_agent", "dead_letters", "events", "extend_lease", "health", "issue_auditor_key",
+    "message_history", "open_session", "ready", "redrive_dead_letter", "release_dead_letter",
+    "replay", "replay_message", "rotate_agent_key", "rotate_signing_key", "send", "send_turn",
     "session", "sessions", "set_sender_policy", "set_webhook_endpoint", "signing_keys", "signup",
-    "status",
+    "start_replay", "status",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -69,8 +71,17 @@ def _key() -> str:
     return str(uuid.uuid4())
 
 
-def _mutation(method: str, path: str, token: str, body: Any, read: Callable[[Any], T]) -> Call[T]:
-    return Call(method, path, read, json=body, idempotency_key=_key(), token=token)
+def _mutation(
+    method: str,
+    path: str,
+    token: str,
+    body: Any,
+    read: Callable[[Any], T],
+    idempotency_key: str | None = None,
+) -> Call[T]:
+    """A mutating call, with the caller's idempotency key or a new one."""
+    key = idempotency_key or _key()
+    return Call(method, path, read, json=body, idempotency_key=key, token=token)
 
 
 def _read(path: str, token: str, read: Callable[[Any], T], **params: Any) -> Call[T]:
@@ -280,3 +291,72 @@ def message_history(token: str, message_id: str) -> Call[MessageHistory]:
 def issue_auditor_key(token: str) -> Call[AuditorKey]:
     """A read-only key of the account's audit trail (an account key issues it)."""
     return _mutation("POST", "/api/auditor_keys", token, {}, AuditorKey.of)
+
+
+# -- replays (docs/api.md, "Replays") -------------------------------------------------
+
+
+def replay_message(
+    token: str,
+    message_id: str,
+    target: Literal["webhook", "inbox"] = "webhook",
+    *,
+    idempotency_key: str | None = None,
+) -> Call[Replay]:
+    """Hand one message the caller received out again: pushed to its webhook endpoint
+    now, or claimable once more from its inbox."""
+    path = f"/api/messages/{message_id}/replay"
+    return _mutation("POST", path, token, {"target": target}, Replay.of, idempotency_key)
+
+
+def start_replay(
+    token: str,
+    *,
+    target: Literal["webhook", "inbox"] = "webhook",
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    status: Sequence[str] | str | None = None,
+    sender: str | None = None,
+    session: str | None = None,
+    rate_per_second: float | None = None,
+    name: str | None = None,
+    idempotency_key: str | None = None,
+) -> Call[Replay]:
+    """Hand out again every message the caller was handed that matches the filter (no
+    filter: all of them), at most ``rate_per_second`` (the carrier's default: 10).
+
+    Raises:
+        ValueError: a ``since`` or ``until`` datetime without a time zone.
+    """
+    if isinstance(status, str):
+        status = [status]
+    selection = _given(
+        since=_moment(since), until=_moment(until),
+        status=None if status is None else list(status), sender=sender, session=session,
+    )  # fmt: skip
+    body: dict[str, Any] = {"target": target}
+    if selection:
+        body["filter"] = selection
+    body.update(_given(rate_per_second=rate_per_second, name=name))
+    return _mutation("POST", "/api/replays", token, body, Replay.of, idempotency_key)
+
+
+def _moment(value: datetime | str | None) -> str | None:
+    if not isinstance(value, datetime):
+        return value
+    if value.tzinfo is None:
+        raise ValueError(f"a replay's since and until need a time zone: {value!r}")
+    return value.isoformat()
+
+
+def replay(token: str, replay_id: str) -> Call[Replay]:
+    """A replay and its progress (the agent that started it, or its account)."""
+    return _read(f"/api/replays/{replay_id}", token, Replay.of)
+
+
+def cancel_replay(
+    token: str, replay_id: str, *, idempotency_key: str | None = None
+) -> Call[Replay]:
+    """Stop a running replay before its next message (a cancelled one answers the same)."""
+    path = f"/api/replays/{replay_id}/cancel"
+    return _mutation("POST", path, token, {}, Replay.of, idempotency_key)

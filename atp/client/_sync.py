@@ -8,7 +8,8 @@ sends it with :meth:`Client.call`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
@@ -39,6 +40,7 @@ from atp.client._identity import (
     SigningKeys,
     WebhookEndpoint,
 )
+from atp.client._replays import Replay
 from atp.client._results import (
     Claim,
     DeadLetterPage,
@@ -226,6 +228,54 @@ class Client:
 
     def issue_auditor_key(self, *, token: str | None = None) -> AuditorKey:
         return self.call(_calls.issue_auditor_key(self._token(token)))
+
+    # -- replays -------------------------------------------------------------------
+
+    def replay_message(
+        self,
+        message_id: str,
+        *,
+        target: Literal["webhook", "inbox"] = "webhook",
+        idempotency_key: str | None = None,
+        token: str | None = None,
+    ) -> Replay:
+        """Hand a message the caller received out again (``target``: its webhook
+        endpoint, or its inbox for one more claim)."""
+        call = _calls.replay_message(
+            self._token(token), message_id, target, idempotency_key=idempotency_key
+        )
+        return self.call(call)
+
+    def start_replay(
+        self,
+        *,
+        target: Literal["webhook", "inbox"] = "webhook",
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        status: Sequence[str] | str | None = None,
+        sender: str | None = None,
+        session: str | None = None,
+        rate_per_second: float | None = None,
+        name: str | None = None,
+        idempotency_key: str | None = None,
+        token: str | None = None,
+    ) -> Replay:
+        """Hand out again the caller's messages that match the filter, at a rate."""
+        call = _calls.start_replay(
+            self._token(token), target=target, since=since, until=until, status=status,
+            sender=sender, session=session, rate_per_second=rate_per_second, name=name,
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
+        return self.call(call)
+
+    def replay(self, replay_id: str, *, token: str | None = None) -> Replay:
+        return self.call(_calls.replay(self._token(token), replay_id))
+
+    def cancel_replay(
+        self, replay_id: str, *, idempotency_key: str | None = None, token: str | None = None
+    ) -> Replay:
+        call = _calls.cancel_replay(self._token(token), replay_id, idempotency_key=idempotency_key)
+        return self.call(call)
 
     # -- sessions -------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ from atp.domain._delivery import Ack, AttemptResult, Delivery, RetryPolicy
 from atp.domain._idempotency import IdempotencyRecord
 from atp.domain._ids import aggregate_id, new_id, new_token, token_hash
 from atp.domain._message import ACK_STATUSES, TERMINAL_ACK_STATUSES, AckStatus, Message
+from atp.domain._message_replay import ReplayAttempt
+from atp.domain._replay import ItemResult, Replay, ReplayState, ReplayTarget
 from atp.domain._session import STATUS_AFTER, Session, SessionStatus
 
 __all__ = [
@@ -30,7 +32,12 @@ __all__ = [
     "AttemptResult",
     "Delivery",
     "IdempotencyRecord",
+    "ItemResult",
     "Message",
+    "Replay",
+    "ReplayAttempt",
+    "ReplayState",
+    "ReplayTarget",
     "RetryPolicy",
     "SenderPolicy",
     "Session",

@@ -4,7 +4,7 @@ A message is the consistency boundary for everything that happens to it: leases
 (polling and webhook share the single-active-lease rule, contract §4.6), extensions,
 ACKs, expiry and webhook attempts. Its recipient's mailbox actor is its only writer.
 The webhook half (attempts, retries, dead letters) is the base class, in
-``_message_webhook``.
+``_message_webhook``, and the replays its base, in ``_message_replay``.
 """
 
 from __future__ import annotations
@@ -121,6 +121,7 @@ class Message(MessageWebhook):
         self.dead_lettered_at: datetime | None = None
         self.session_id = session_id
         self.session_sequence = session_sequence
+        self.replays = {}
 
     # -- intake -----------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from atp.domain._delivery import (
     classify_attempt,
     new_delivery,
 )
+from atp.domain._message_replay import MessageReplay
 from atp.errors import (
     MessageExpired,
     NotDeadLettered,
@@ -36,7 +37,7 @@ from atp.errors import (
 __all__ = ["MessageWebhook"]
 
 
-class MessageWebhook(Aggregate):
+class MessageWebhook(MessageReplay):
     """Webhook delivery and dead letters of a message (see ``Message``)."""
 
     message_id: str

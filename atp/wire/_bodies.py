@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, Literal, TypeVar, cast
 
 import attrs
@@ -21,10 +22,14 @@ from attrs import validators as v
 from atp.errors import AtpError
 
 __all__ = [
+    "REPLAY_STATUSES",
     "AccountBody",
     "AckBody",
     "AgentBody",
     "LeaseBody",
+    "ReplayBody",
+    "ReplayFilter",
+    "ReplaysBody",
     "SenderPolicyBody",
     "SigningKeyRotationBody",
     "TextRule",
@@ -142,6 +147,58 @@ class AckBody:
     payload: Any = None
 
 
+def _is_time(text: str) -> bool:
+    try:
+        return datetime.fromisoformat(text).tzinfo is not None
+    except ValueError:
+        return False
+
+
+_time = TextRule("is not an RFC 3339 time with its offset", _is_time, {"format": "date-time"})
+# What a replay's status filter may name: a carrier status or an ACK status.
+REPLAY_STATUSES = (
+    "queued", "delivered", "delivery_failed", "expired", "rejected",
+    "accepted", "completed", "failed",
+)  # fmt: skip
+_wire_id = v.optional(v.and_(v.max_len(200), _no_nul, _non_blank))
+
+
+_statuses: Any = v.deep_iterable(v.in_(REPLAY_STATUSES), v.and_(v.min_len(1), v.max_len(9)))
+
+
+@attrs.frozen
+class ReplayFilter:
+    """Which of the recipient's messages a replay takes (all given must match)."""
+
+    since: str | None = attrs.field(default=None, validator=v.optional(_time))
+    until: str | None = attrs.field(default=None, validator=v.optional(_time))
+    status: list[str] | None = attrs.field(
+        default=None,
+        validator=v.optional(_statuses),
+    )
+    sender: str | None = attrs.field(default=None, validator=_wire_id)  # address or agent id
+    session: str | None = attrs.field(default=None, validator=_wire_id)
+
+
+@attrs.frozen
+class ReplayBody:
+    """``POST /api/messages/:id/replay``."""
+
+    target: Literal["webhook", "inbox"] = "webhook"
+
+
+@attrs.frozen
+class ReplaysBody:
+    """``POST /api/replays``."""
+
+    filter: ReplayFilter = attrs.field(factory=ReplayFilter)
+    target: Literal["webhook", "inbox"] = "webhook"
+    rate_per_second: float = attrs.field(default=10.0, validator=[v.gt(0), v.le(1000)])
+    name: str | None = attrs.field(
+        default=None, validator=v.optional(v.and_(v.max_len(200), _no_nul))
+    )
+
+
 def _exact(kind: type) -> Any:
     def hook(value: object, _: object) -> object:
         if type(value) is not kind:
@@ -155,6 +212,15 @@ _converter = cattrs.Converter(forbid_extra_keys=False)
 for _kind in (str, int, bool):
     _converter.register_structure_hook(_kind, _exact(_kind))
 _converter.register_structure_hook(Any, lambda value, _: value)
+
+
+def _number(value: object, _: object) -> float:
+    if type(value) not in (int, float):  # not a bool, not a numeric string
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    return float(cast(float, value))
+
+
+_converter.register_structure_hook(float, _number)
 
 
 def parse_body(cls: type[T], params: Mapping[str, Any], error: type[AtpError]) -> T:

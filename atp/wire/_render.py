@@ -17,6 +17,7 @@ from atp.domain import (
     Agent,
     Delivery,
     Message,
+    Replay,
     SenderPolicy,
     Session,
     SigningKey,
@@ -30,6 +31,7 @@ __all__ = [
     "iso",
     "message_envelope",
     "message_status",
+    "replay_document",
     "sender_policy_document",
     "session_document",
     "session_object",
@@ -40,9 +42,9 @@ __all__ = [
 # Error classes a status may show (contract §1.8); anything else reads "internal_error".
 SAFE_ERRORS = frozenset(
     {
-        "bad_alpn_protocol", "closed", "internal_error", "internal_task_exit", "message_acked",
-        "message_expired", "nxdomain", "timeout", "transport_error", "unsafe_webhook_url",
-        "webhook_endpoint_inactive",
+        "bad_alpn_protocol", "closed", "internal_error", "internal_task_exit", "interrupted",
+        "message_acked", "message_expired", "nxdomain", "timeout", "transport_error",
+        "unsafe_webhook_url", "webhook_endpoint_inactive",
     }
 )  # fmt: skip
 
@@ -229,4 +231,26 @@ def session_object(
         "opened_at": opened_at,
         "terminal_at": terminal_at,
         "created_at": created_at,
+    }
+
+
+def replay_document(replay: Replay) -> dict[str, Any]:
+    """A replay and its progress: ``done`` counts every item handled, so it reaches
+    ``total`` when the replay completes."""
+    counts = replay.counts
+    return {
+        "id": replay.replay_id,
+        "name": replay.name,
+        "agent_id": replay.agent_id,
+        "target": replay.target,
+        "filter": replay.filter,
+        "rate_per_second": replay.rate_per_second,
+        "state": str(replay.state),
+        "total": len(replay.message_ids),
+        "done": replay.position,
+        "delivered": counts["delivered"],
+        "failed": counts["failed"],
+        "skipped": counts["skipped"],
+        "created_at": iso(replay.created_at),
+        "finished_at": iso(replay.finished_at),
     }

@@ -39,7 +39,7 @@ def body_schema(cls: type) -> dict[str, Any]:
     for field in attrs.fields(cls):
         schema = _type_schema(hints[field.name])
         if field.validator is not None:
-            schema.update(_validator_schema(field.validator))
+            _constrain(schema, _validator_schema(field.validator))
         properties[field.name] = schema
         if field.default is attrs.NOTHING:
             required.append(field.name)
@@ -49,10 +49,33 @@ def body_schema(cls: type) -> dict[str, Any]:
     return document
 
 
+def _constrain(schema: dict[str, Any], rules: dict[str, Any]) -> None:
+    """Add a field's validator keywords to its type's schema. On a list (or an optional
+    one) they go to the array: a length counts items, and a member rule joins ``items``."""
+    arrays = [s for s in schema.get("anyOf", [schema]) if s.get("type") == "array"]
+    if not arrays:
+        schema.update(rules)
+        return
+    for array in arrays:
+        for key, value in rules.items():
+            if key == "items":
+                array["items"] = {**array.get("items", {}), **value}
+            else:
+                array[_ITEM_COUNTS.get(key, key)] = value
+
+
+_ITEM_COUNTS = {"minLength": "minItems", "maxLength": "maxItems"}
+
+
 def _type_schema(hint: Any) -> dict[str, Any]:
     origin = get_origin(hint)
     if origin is Literal:
         return {"enum": list(get_args(hint))}
+    if origin is list:
+        (item,) = get_args(hint)
+        return {"type": "array", "items": _type_schema(item)}
+    if attrs.has(hint):  # a nested body (its defaults and validators as at the top)
+        return body_schema(hint)
     if origin in (Union, types.UnionType):
         options = [_type_schema(arg) for arg in get_args(hint)]
         if all(set(option) == {"type"} for option in options):
@@ -83,6 +106,14 @@ def _validator_schema(validator: Any) -> dict[str, Any]:
         return _validator_schema(validator.validator)
     if name == "_MaxLengthValidator":
         return {"maxLength": validator.max_length}
+    if name == "_MinLengthValidator":
+        return {"minLength": validator.min_length}
+    if name == "_InValidator":
+        return {"enum": list(validator.options)}
+    if name == "_DeepIterable":  # each member, and the iterable as a whole
+        whole = validator.iterable_validator
+        rules = {} if whole is None else _validator_schema(whole)
+        return {**rules, "items": _validator_schema(validator.member_validator)}
     if name == "_NumberValidator":
         keyword = {
             ">=": "minimum", "<=": "maximum", ">": "exclusiveMinimum", "<": "exclusiveMaximum",

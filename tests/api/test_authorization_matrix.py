@@ -46,7 +46,7 @@ PARTICIPANTS = {"sibling": (404, "not_found")}  # x1 and y1 are the sessions' pa
 @attrs.frozen
 class Route:
     method: str
-    path: str  # with {x1}, {x2}, {m}, {d}, {s1}, {s2}, {y1_address}, {x1_address}, {Y}
+    path: str  # with {x1}, {x2}, {m}, {d}, {r}, {s1}, {s2}, {y1_address}, {x1_address}, {Y}
     expect: dict[str, Expected]
     body: Any = None
 
@@ -115,6 +115,16 @@ MATRIX: list[Route] = [
                                                   "stranger": 200}),
     Route("POST", "/api/auditor_keys", {**ACCOUNT_ONLY, "account": 201, "other_account": 201},
           {}),
+    # Replays (docs/api.md "Replays"): the recipient starts them; it and its account see them.
+    Route("POST", "/api/messages/{m}/replay", {**AGENT_ONLY, **SELF_ONLY, "owner": 202},
+          {"target": "inbox"}),
+    Route("POST", "/api/replays", {**AGENT_ONLY, "owner": 202, "sibling": 202, "stranger": 202},
+          {"target": "inbox"}),
+    Route("GET", "/api/replays/{r}", {**KEYED, **SELF_ONLY, "owner": 200, "account": 200,
+                                      "other_account": (404, "not_found")}),
+    Route("POST", "/api/replays/{r}/cancel", {
+        **KEYED, **SELF_ONLY, "owner": (409, "replay_finished"),
+        "account": (409, "replay_finished"), "other_account": (404, "not_found")}, {}),
     # Last: the account rotates x2's key, which ends x2's current one.
     Route("POST", "/api/agents/{x2}/keys", {**ACCOUNT_ONLY, "account": 201,
                                             "other_account": (404, "not_found")}, {}),
@@ -150,10 +160,13 @@ async def build_world(api: Api) -> World:
         "s1": sessions[0]["session"]["id"], "s2": sessions[1]["session"]["id"],
         "x1_address": x1.address, "y1_address": y1.address, "Y": api.account_ids[y_key],
     }  # fmt: skip
+    replay = await api.post(f"/api/messages/{names['m']}/replay", x1.token, {"target": "inbox"})
+    names["r"] = replay.json()["replay"]["id"]
+    await replayed(api, x1.token, names["r"])
     secrets = frozenset(t for t in tokens.values() if t is not None)
     events = await api.client.get("/api/events?limit=1000", headers=api.headers(x_key, None))
     names["i"] = str(events.json()["events"][-1]["index"])
-    mine = {names["m"], x1.id}  # x1's own: its agent and the message it sent itself
+    mine = {names["m"], x1.id, names["r"]}  # x1's own: its agent, message and replay
     theirs = {names["s1"], names["s2"]}  # x1's sessions with y1
     unseen = {
         "owner": {x2.id, y1.id}, "sibling": mine | theirs | {y1.id}, "stranger": mine | {x2.id},
@@ -161,6 +174,16 @@ async def build_world(api: Api) -> World:
     }  # fmt: skip
     addresses = {k: a.address for k, a in agents.items()}
     return World(tokens, names, addresses, secrets, {k: frozenset(v) for k, v in unseen.items()})
+
+
+async def replayed(api: Api, token: str | None, replay_id: str) -> None:
+    """Wait for a replay to finish: its actor commits on its own, after the answer."""
+    with trio.fail_after(10):
+        while True:
+            r = await api.get(f"/api/replays/{replay_id}", token)
+            if r.json()["replay"]["state"] != "running":
+                return
+            await trio.sleep(0.02)
 
 
 async def call(api: Api, route: Route, token: str | None, names: dict[str, str]) -> tuple[int, Any]:
@@ -224,6 +247,8 @@ async def test_every_route_answers_every_principal_as_the_contract_says(
             answered += 1
             expected = route.expect[who]
             problems += problems_with(route, who, expected, status, body, world)
+            if status == 202:
+                await replayed(api, world.tokens[who], body["replay"]["id"])
             if isinstance(expected, tuple) and runtime.ledger.last_committed != before:
                 problems.append(f"{route.method} {route.path} as {who}: a refusal committed")
     assert not problems, "\n".join(problems)

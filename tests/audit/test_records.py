@@ -10,11 +10,21 @@ from pathlib import Path
 from typing import Any
 
 import rfc8785
+from eventsourcing.utils import get_topic
 
 from atp.audit import TYPES, Directory, canonical, make_record
 from atp.domain import IdempotencyRecord, Message
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+
+
+def test_the_follower_reads_every_event_that_has_a_record() -> None:
+    """An event the follower skipped would be a gap ``atp audit verify`` reports."""
+    from atp.audit._follower import AuditView
+    from atp.projections import event_classes
+
+    read = {get_topic(c) for c in event_classes(AuditView.aggregates)}
+    assert set(TYPES) <= read  # and the bases (``Event``, ``Created``), never stored
 
 
 def test_every_event_topic_has_its_frozen_record_type() -> None:

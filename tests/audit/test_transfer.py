@@ -101,6 +101,17 @@ async def mixed_workload(api: Api, receiver: Receiver) -> dict[str, Any]:
     opened = await api.post("/api/sessions", alpha.token, {"to": beta.address, "payload": text()})
     session = opened.json()["session"]["id"]
     assert (await api.post(f"/api/sessions/{session}/accept", beta.token)).status_code == 201
+    # Replays: one push again, one to the inbox (waiting for a claim), one cancelled.
+    replays = [
+        (await api.post(f"/api/messages/{webhook}/replay", pushed.token)).json()["replay"]["id"],
+        (await api.post(f"/api/messages/{claim['message']['id']}/replay", beta.token,
+                        {"target": "inbox"})).json()["replay"]["id"],
+    ]  # fmt: skip
+    for replay_id, agent in zip(replays, (pushed, beta), strict=True):
+        await replay_done(api, agent.token, replay_id)
+    slow = await api.post("/api/replays", beta.token, {"target": "inbox", "rate_per_second": 0.01})
+    replays.append(slow.json()["replay"]["id"])
+    assert (await api.post(f"/api/replays/{replays[2]}/cancel", beta.token)).status_code == 200
     messages = [s["message"]["id"] for s in sent] + [webhook, dead]
     return {
         "alpha": alpha,
@@ -108,7 +119,17 @@ async def mixed_workload(api: Api, receiver: Receiver) -> dict[str, Any]:
         "pushed": pushed,
         "messages": messages,
         "session": session,
+        "replays": list(zip(replays, (pushed, beta, beta), strict=True)),
     }
+
+
+async def replay_done(api: Api, token: str, replay_id: str) -> None:
+    with trio.fail_after(10):
+        while True:
+            r = await api.get(f"/api/replays/{replay_id}", token)
+            if r.json()["replay"]["state"] != "running":
+                return
+            await trio.sleep(0.02)
 
 
 async def proof(api: Api, kind: str, **params: int) -> Any:
@@ -130,6 +151,9 @@ async def answers(api: Api, world: dict[str, Any]) -> dict[str, Any]:
     found["agent"] = (await api.get(f"/api/agents/{pushed.id}", pushed.account_token)).json()
     found["dead"] = (await api.get("/api/dead_letters", pushed.token)).json()
     found["events"] = (await api.get("/api/events?limit=1000", alpha.account_token)).json()
+    for replay, agent in world["replays"]:
+        found[replay] = (await api.get(f"/api/replays/{replay}", agent.token)).json()
+        assert "replay" in found[replay]
     return found
 
 

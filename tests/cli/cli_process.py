@@ -36,7 +36,7 @@ SECRET = re.compile(
     re.IGNORECASE,
 )
 _WIRE_ID = re.compile(
-    r"(?<![\w-])(?:acct|agt|msg|dlv|ses|ack|wha|whk|spol|acctkey|agtkey)_[\w-]{22}(?![\w-])"
+    r"(?<![\w-])(?:acct|agt|msg|dlv|ses|ack|wha|whk|spol|acctkey|agtkey|rpl)_[\w-]{22}(?![\w-])"
 )
 
 

@@ -130,3 +130,36 @@ def test_number_out_of_range_or_not_a_number_is_an_error(value: str) -> None:
 def test_number_error_names_the_bounds() -> None:
     with pytest.raises(CliError, match="--lease must be a number from 1 to 3600"):
         _with("--lease", "0").number("--lease", 1, 3600)
+
+
+def test_a_repeated_option_keeps_every_value_in_order() -> None:
+    invocation = parse(
+        ["replay", "start", "--status", "delivered", "--target=inbox", "--status=failed"]
+    )
+    assert invocation.words == ("replay", "start")
+    assert invocation.every("--status") == ("delivered", "failed")
+    assert invocation.options["--status"] == "failed"  # a single-valued read: the last
+    assert invocation.every("--target") == ("inbox",)
+    assert invocation.every("--since") == ()
+
+
+def test_every_reads_an_invocation_built_without_values() -> None:
+    assert _with("--status", "queued").every("--status") == ("queued",)
+
+
+def test_the_replay_options_take_values() -> None:
+    invocation = parse(
+        ["replay", "start", "--sender", "alpha", "--session", "ses_1", "--rate", "2.5",
+         "--name", "after the fix", "--since", "2026-05-27T00:00:00Z", "--until=2026-05-28"]
+    )  # fmt: skip
+    assert invocation.words == ("replay", "start")
+    assert invocation.options == {
+        "--sender": "alpha", "--session": "ses_1", "--rate": "2.5", "--name": "after the fix",
+        "--since": "2026-05-27T00:00:00Z", "--until": "2026-05-28",
+    }  # fmt: skip
+
+
+def test_follow_is_a_flag_of_replay_show() -> None:
+    invocation = parse(["replay", "show", "rpl_1", "--follow", "--json"])
+    assert invocation.words == ("replay", "show", "rpl_1")
+    assert invocation.flags == {"--follow", "--json"}

@@ -56,6 +56,10 @@ ROUTES = {
     "GET /api/events": ("events", "events"),
     "GET /api/messages/:id/history": ("message_history", "message history"),
     "POST /api/auditor_keys": ("issue_auditor_key", "auditor-key create"),
+    "POST /api/messages/:id/replay": ("replay_message", "message replay"),
+    "POST /api/replays": ("start_replay", "replay start"),
+    "GET /api/replays/:id": ("replay", "replay show"),
+    "POST /api/replays/:id/cancel": ("cancel_replay", "replay cancel"),
 }  # fmt: skip
 # Arguments that must have a given form to build a call; any other required one is "X".
 SAMPLES: dict[str, Any] = {"payload": {}, "accept": True, "effect": "allow"}

@@ -40,3 +40,43 @@ def test_a_validator_with_no_schema_form_is_an_error_not_a_silent_gap() -> None:
 
     with pytest.raises(TypeError, match="validator"):
         body_schema(Odd)
+
+
+@attrs.frozen
+class _Inner:
+    tags: list[str] | None = attrs.field(
+        default=None,
+        validator=v.optional(
+            v.deep_iterable(v.in_(("a", "b")), v.and_(v.min_len(1), v.max_len(2)))
+        ),
+    )
+
+
+@attrs.frozen
+class _Outer:
+    inner: _Inner = attrs.field(factory=_Inner)
+    names: list[str] = attrs.field(factory=list, validator=v.max_len(3))
+
+
+def test_nested_classes_and_lists_are_described_with_their_rules() -> None:
+    schema = body_schema(_Outer)
+    assert "required" not in schema  # both have defaults
+    assert schema["properties"]["inner"] == {
+        "type": "object",
+        "properties": {
+            "tags": {
+                "anyOf": [
+                    {
+                        "type": "array",
+                        "items": {"type": "string", "enum": ["a", "b"]},
+                        "minItems": 1,
+                        "maxItems": 2,
+                    },
+                    {"type": "null"},
+                ]
+            }
+        },
+    }
+    assert schema["properties"]["names"] == {
+        "type": "array", "items": {"type": "string"}, "maxItems": 3,
+    }  # fmt: skip
