@@ -7,7 +7,8 @@ of a recipient's messages, two claimers can never be handed the same message.
 
 Webhook deliveries are claimed here too, in the same commit as whatever made them
 due (a send, a retry timer, a finished attempt), and handed to the dispatcher once
-that commit holds; the dispatcher reports each attempt back as a command.
+that commit holds; the dispatcher reports each attempt back as a command. A replay's
+part in a message is recorded here too (``MailboxReplays``).
 
 Live state: a window of the open messages, oldest first (``MailboxWindow``: a backlog
 beyond it waits on disk), the webhook deliveries still to try, and the recent

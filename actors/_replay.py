@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ReplayActor"]
 
+_PAUSE = timedelta(seconds=1)  # before an item is taken again after the store failed
+
 
 class ReplayActor(Actor[ReplayCommand]):
     """One replay: its start, its items at its rate, its cancellation."""
@@ -44,6 +46,7 @@ class ReplayActor(Actor[ReplayCommand]):
         super().__init__(self.key_of(replay_id), runtime)
         self.replay_id = replay_id
         self.replay: Replay | None = None
+        self._paused_until: datetime | None = None  # after the store went away
 
     @staticmethod
     def key_of(replay_id: str) -> str:
@@ -89,7 +92,12 @@ class ReplayActor(Actor[ReplayCommand]):
             return
         message_id = replay.next_message_id
         assert message_id is not None
-        result, error = await self._replay_one(replay, message_id)
+        try:
+            result, error = await self._replay_one(replay, message_id)
+        except (StoreUnavailable, LedgerNotHeld):
+            # Not the message's fault: take it again once the store may be back.
+            self._paused_until = self.runtime.now() + _PAUSE
+            raise
         replay.record_item(result, error, self.runtime.now())
         self.stage(replay)
 
@@ -99,7 +107,7 @@ class ReplayActor(Actor[ReplayCommand]):
         try:
             answer = (await runtime.ask(start)).body
         except (StoreUnavailable, LedgerNotHeld):
-            raise  # not the message's fault: the item is taken again after a restart
+            raise
         except AtpError as refused:
             return "skipped", refused.code  # gone, never handed out, another's
         if answer["state"] == "waiting":
@@ -125,9 +133,10 @@ class ReplayActor(Actor[ReplayCommand]):
         if replay is None or replay.next_message_id is None:
             return None
         last, rate = replay.last_item_at, replay.rate_per_second
-        if last is None or not rate:
-            return last or replay.created_at
-        return last + timedelta(seconds=1 / rate)
+        due = last or replay.created_at
+        if last is not None and rate:
+            due = last + timedelta(seconds=1 / rate)
+        return due if self._paused_until is None else max(due, self._paused_until)
 
     def deadline_command(self) -> ReplayCommand:
         return RunReplay(self.replay_id)
