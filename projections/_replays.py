@@ -17,6 +17,11 @@ from atp.wire import iso
 
 __all__ = ["ReplaysView"]
 
+_FOLDED: frozenset[type] = frozenset(
+    {Replay.Started, Replay.Completed, Replay.Cancelled, Message.ReplayStarted,
+     Message.ReplayAttemptRecorded}
+)  # fmt: skip
+
 
 class ReplaysView(View):
     """Replays by state; inbox replays by recipient."""
@@ -26,6 +31,8 @@ class ReplaysView(View):
     aggregates = (Replay, Message)
 
     def apply(self, out: Writer, position: int, event: DomainEventProtocol[Any]) -> None:
+        if type(event) not in _FOLDED:  # most are a message's other events: one look
+            return
         ledger_id = str(event.originator_id)
         match event:
             case Replay.Started():

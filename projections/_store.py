@@ -14,6 +14,7 @@ re-projected from the ledger on start, since tracking commits with the rows.
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import sqlite3
 import threading
@@ -154,17 +155,36 @@ class SqliteViewStore(ViewStore):
 
 
 class _PgCursor:
+    """A raw cursor (``$n`` placeholders, sent as they are) behind ``?`` placeholders.
+
+    A page's multi-row statements hold thousands of placeholders, and psycopg parses a
+    ``%s`` statement that long in Python on every execute (it caches only short ones),
+    which cost the server more than any view's fold under load (docs/performance.md).
+    Numbering the ``?`` is one cached ``split`` per statement shape.
+    """
+
     def __init__(self, cur: psycopg.Cursor[Any]) -> None:
         self._cur = cur
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._cur.execute(sql.replace("?", "%s"), tuple(params))
+        return self._cur.execute(_numbered(sql), tuple(params))
 
     def fetchone(self) -> Any:
         return self._cur.fetchone()
 
     def fetchall(self) -> list[Any]:
         return self._cur.fetchall()
+
+
+@functools.lru_cache(maxsize=512)
+def _numbered(sql: str) -> str:
+    """``?`` placeholders as PostgreSQL's ``$1, $2, …`` (the views' SQL has no literal ``?``)."""
+    parts = sql.split("?")
+    if len(parts) == 1:
+        return sql
+    numbered = [f"{part}${n}" for n, part in enumerate(parts[:-1], 1)]
+    numbered.append(parts[-1])
+    return "".join(numbered)
 
 
 # View commits do not wait for their WAL flush (see the module's docstring).
@@ -196,7 +216,7 @@ class PostgresViewStore(ViewStore):
         # For migrations and resets; a projection page goes through ``write``. Not in
         # pipeline mode: a fetch there could return the result of an earlier statement
         # of the same cursor (the SET below); seen in test runs, not rare.
-        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        with self.pool.connection() as conn, conn.transaction(), psycopg.RawCursor(conn) as cur:
             cur.execute(_NO_FLUSH_WAIT)
             yield _PgCursor(cur)
 
@@ -211,7 +231,7 @@ class PostgresViewStore(ViewStore):
             return self._query(sql, _without_nul(params))
 
     def _query(self, sql: str, params: Sequence[Any]) -> list[Row]:
-        with self.pool.connection() as conn, conn.cursor() as cur:
+        with self.pool.connection() as conn, psycopg.RawCursor(conn) as cur:
             _PgCursor(cur).execute(sql, params)
             return [tuple(row) for row in cur.fetchall()]
 
@@ -241,7 +261,7 @@ class PostgresViewStore(ViewStore):
         with self.pool.connection() as conn:
             failed: psycopg.Error | None = None
             try:
-                with conn.pipeline(), conn.cursor() as raw:
+                with conn.pipeline(), psycopg.RawCursor(conn) as raw:
                     cur = _PgCursor(raw)
                     try:
                         cur.execute("BEGIN")
