@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from json.encoder import encode_basestring
 from typing import Any
 
 import rfc8785
@@ -33,17 +34,18 @@ def record_bytes(record: dict[str, Any]) -> bytes:
     A record holds only strings, whole numbers, booleans and nulls under ASCII keys
     (``tests/audit`` checks every type against ``rfc8785``), so ``json.dumps`` writes
     its JCS bytes without a check; and its envelope's keys are always the same, so only
-    the strings in it and its ``data`` go through the encoder. The keys below are in
+    its ``data`` goes through the encoder, and its strings through the encoder's own
+    escaping. The keys below are in
     JCS order (UTF-16 code units): actor, aggregate (id, type), at, data, index, type,
     v, version.
     """
     aggregate = record["aggregate"]
-    encode = _ENCODER.encode
+    string = encode_basestring  # what the encoder writes for a str, without its dispatch
     text = (
-        f'{{"actor":{encode(record["actor"])},"aggregate":{{"id":{encode(aggregate["id"])},'
-        f'"type":{encode(aggregate["type"])}}},"at":{encode(record["at"])},'
-        f'"data":{encode(record["data"])},"index":{record["index"]:d},'
-        f'"type":{encode(record["type"])},"v":{record["v"]:d},'
+        f'{{"actor":{string(record["actor"])},"aggregate":{{"id":{string(aggregate["id"])},'
+        f'"type":{string(aggregate["type"])}}},"at":{string(record["at"])},'
+        f'"data":{_ENCODER.encode(record["data"])},"index":{record["index"]:d},'
+        f'"type":{string(record["type"])},"v":{record["v"]:d},'
         f'"version":{record["version"]:d}}}'
     )
     try:

@@ -42,10 +42,10 @@ __all__ = ["AuditLog", "AuditStatistics", "Proof"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# Commits gathered into one page of the log: ten times the views' pause, as nobody
-# waits for the log but its readers (who end the pause at once), and a page costs a
-# thread trip and a transaction however few records it holds.
-_GATHER_SECONDS = 0.1
+# Commits gathered into one page of the log: fifty times the views' pause, as nobody
+# waits for the log but its readers (who end the pause at once), and fewer, fuller
+# pages cost the server less per record (docs/performance.md, "The audit log").
+_GATHER_SECONDS = 0.5
 
 
 @attrs.frozen

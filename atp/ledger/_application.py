@@ -28,10 +28,11 @@ __all__ = ["CarrierLedger", "Ledger", "LedgerConflict", "Notification"]
 A = TypeVar("A", bound=Aggregate)
 Notification = tuple[int, DomainEventProtocol[Any]]
 _LOAD_CHUNK = 256
-# Committed events kept for the projection runner until it has applied them (at most
-# two of its pages): it follows a few milliseconds behind, so it seldom has to read
-# and decode them back. They hold payloads, hence the bound.
-_TAIL = 1024
+# Committed events kept for the followers until every one has applied them: the views
+# follow a few milliseconds behind, the audit log up to its half-second gather and a
+# page (about 2,000 events at 32 clients), so they seldom have to read and decode
+# events back. They hold payloads, hence the bound.
+_TAIL = 4096
 
 
 @attrs.define(eq=False)
