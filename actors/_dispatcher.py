@@ -123,7 +123,12 @@ class WebhookDispatcher:
 
     async def push_once(self, job: WebhookJob) -> tuple[PostOutcome, str | None]:
         """Make one attempt now and answer how it ended (a replay's push: nothing is
-        retried, nothing reported to the mailbox). It takes a slot like any attempt."""
+        retried, nothing reported to the mailbox). It takes a slot like any attempt, and
+        a 410 disables the endpoint as any attempt's does.
+
+        Raises:
+            AtpError: a 410's endpoint could not be disabled (the store is away).
+        """
         async with self._limiter:
             started = time.perf_counter()
             try:
@@ -132,6 +137,7 @@ class WebhookDispatcher:
                 log.warning("webhook replay crashed (%s)", describe_exception(exc))
                 outcome, url = PostOutcome(None, None, "internal_task_exit"), None
             seconds = time.perf_counter() - started
+        await self._disable_if_gone(job, outcome, url)
         label = outcome_label(outcome)
         log.info(
             "webhook replay %s", label,
@@ -192,13 +198,21 @@ class WebhookDispatcher:
             headers["authorization"] = unseal(endpoint["sealed_authorization"]).decode()
         return headers
 
+    async def _disable_if_gone(
+        self, job: WebhookJob, outcome: PostOutcome, url: str | None
+    ) -> None:
+        """A 410 answer disables the endpoint that gave it (docs/api.md), not one set since."""
+        if outcome.status == 410 and url is not None:
+            agent = await self.runtime.identities.agent(job.recipient_agent_id)
+            if agent is not None:
+                await self.runtime.ask(
+                    DisableWebhookEndpoint(agent.account_id, agent.agent_id, url)
+                )
+
     async def _report(self, job: WebhookJob, outcome: PostOutcome, url: str | None) -> None:
         runtime = self.runtime
         try:
-            if outcome.status == 410 and url is not None:
-                agent = await runtime.identities.agent(job.recipient_agent_id)
-                if agent is not None:  # the endpoint that answered, not one set since
-                    await runtime.ask(DisableWebhookEndpoint(agent.account_id, agent.agent_id, url))
+            await self._disable_if_gone(job, outcome, url)
             await runtime.ask(
                 FinishWebhookAttempt(
                     job.recipient_agent_id,

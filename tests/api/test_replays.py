@@ -103,6 +103,20 @@ async def test_a_failed_push_is_one_attempt_recorded_failed(api: Api, receiver: 
     assert len(receiver.requests) == 2  # never retried
 
 
+async def test_a_replay_answered_410_switches_the_endpoint_off(
+    api: Api, receiver: Receiver
+) -> None:
+    alpha, beta = await api.pair()
+    await api.webhook_endpoint(beta, receiver.url())
+    (message_id,) = await pushed(api, alpha, beta, receiver, 1)
+    receiver.script(Respond(410))
+    r = await api.post(f"/api/messages/{message_id}/replay", beta.token)
+    done = await finished(api, beta.token, r.json()["replay"]["id"])
+    assert (done["failed"], done["delivered"]) == (1, 0)
+    # As after any push answered 410: the next send is inbox-only.
+    assert (await api.send(alpha, beta)).json()["deliveries"] == []
+
+
 async def test_an_inbox_replay_is_handed_out_once_by_a_claim(api: Api) -> None:
     alpha, beta = await api.pair()
     sent = (await api.send(alpha, beta)).json()
