@@ -13,7 +13,6 @@ waiting ones are rebuilt from the views when the mailbox starts.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +22,7 @@ from atp.actors._replay_commands import FinishReplayAttempt, StartReplayAttempt
 from atp.domain import Message, ReplayAttempt
 from atp.errors import NotFound
 from atp.projections import Queries
-from atp.wire import claim_document, iso, message_envelope
+from atp.wire import claim_document, iso, push_body
 
 __all__ = ["MailboxReplays"]
 
@@ -54,10 +53,9 @@ class MailboxReplays:
             self.waiting[(command.replay_id, message.message_id)] = None
             return Reply(200, {"state": "waiting"})
         if before is None:
-            body = {"delivery": {"id": attempt["delivery_id"], "mode": "webhook"},
-                    "message": message_envelope(message)}  # fmt: skip
-            return Reply(200, {"state": "push", "delivery_id": attempt["delivery_id"],
-                               "body": json.dumps(body, separators=(",", ":"))})  # fmt: skip
+            delivery_id = attempt["delivery_id"]
+            body = push_body(message, delivery_id)  # the original push's bytes
+            return Reply(200, {"state": "push", "delivery_id": delivery_id, "body": body})
         if attempt["result"] is None and attempt["target"] == "webhook":
             message.record_replay(command.replay_id, None, INTERRUPTED, None, now)
         if attempt["result"] is None:

@@ -116,7 +116,7 @@ class ReplayActor(Actor[ReplayCommand]):
             return answer["result"], answer["error"]
         job = WebhookJob(
             replay.agent_id, message_id, answer["delivery_id"], claim_token="",
-            body=answer["body"].encode(), replay_id=replay.replay_id,
+            body=answer["body"], replay_id=replay.replay_id,
         )  # fmt: skip
         outcome, url = await runtime.dispatcher.push_once(job)
         finish = FinishReplayAttempt(

@@ -5,7 +5,7 @@ memory once its next deadline is further off than two sweep intervals, so every
 interval the sweep asks the views which recipients have something due before the
 next sweep (an overdue message, a webhook retry, an attempt lease that a crash left
 behind, a pending session's opening) and wakes their actors, whose timers then fire
-on time; and it wakes every replay still running. It also runs once at
+on time; and it wakes every replay still running whose actor stopped. It also runs once at
 start, which is what resumes webhook deliveries and replays after a restart.
 """
 
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from atp.actors._commands import Command, ExpireSession, RunDue
+from atp.actors._replay import ReplayActor
 from atp.actors._replay_commands import RunReplay
 from atp.errors import AtpError, StoreUnavailable
 from atp.ledger import Backoff
@@ -66,7 +67,12 @@ class DueSweeper:
         recipients.update(await runtime.queries.webhook_due_recipients(horizon))
         ttl = timedelta(seconds=runtime.settings.message_ttl)
         sessions = await runtime.queries.pending_sessions(horizon - ttl)
-        replays = await runtime.queries.running_replays()  # a live one ignores it
+        # A replay's actor runs while its replay does: only one stopped (a restart, a
+        # crash) needs waking, and asking a live one would wait behind its push.
+        replays = [
+            r for r in await runtime.queries.running_replays()
+            if runtime.supervisor.running(ReplayActor.key_of(r)) is None
+        ]  # fmt: skip
         commands: list[Command] = [
             *(RunDue(a) for a in sorted(recipients)),
             *(ExpireSession(s) for s in sessions),

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import json
 from datetime import datetime
 
 from atp.actors._dispatcher import WebhookJob
 from atp.domain import Message, new_id
 from atp.observe import REQUEST_ID
-from atp.wire import message_envelope
+from atp.wire import push_body
 
 __all__ = ["WebhookQueue"]
 
@@ -103,15 +102,13 @@ class WebhookQueue:
         claim_token = new_id("dcl")
         message.claim_webhook(claim_token, self.lease_seconds, now)
         self.in_flight.add(message.message_id)
-        body = {"delivery": {"id": delivery["id"], "mode": "webhook"},
-                "message": message_envelope(message)}  # fmt: skip
         self._claimed.append(
             WebhookJob(
                 self.agent_id,
                 message.message_id,
                 delivery["id"],
                 claim_token,
-                json.dumps(body, separators=(",", ":")).encode(),
+                push_body(message, delivery["id"]),
                 self._origin.get(message.message_id),
             )
         )

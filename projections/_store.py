@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import itertools
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -160,7 +161,7 @@ class _PgCursor:
     A page's multi-row statements hold thousands of placeholders, and psycopg parses a
     ``%s`` statement that long in Python on every execute (it caches only short ones),
     which cost the server more than any view's fold under load (docs/performance.md).
-    Numbering the ``?`` is one cached ``split`` per statement shape.
+    Numbering the ``?`` is a ``split`` and a ``join`` (``_numbered``).
     """
 
     def __init__(self, cur: psycopg.Cursor[Any]) -> None:
@@ -176,15 +177,20 @@ class _PgCursor:
         return self._cur.fetchall()
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=64)  # full pages repeat their shapes; a shape can be 60 KB
 def _numbered(sql: str) -> str:
-    """``?`` placeholders as PostgreSQL's ``$1, $2, …`` (the views' SQL has no literal ``?``)."""
+    """``?`` placeholders as PostgreSQL's ``$1, $2, …`` (the views' SQL has no literal
+    ``?``): a split and a join, in C however many placeholders a page's statement has."""
     parts = sql.split("?")
     if len(parts) == 1:
         return sql
-    numbered = [f"{part}${n}" for n, part in enumerate(parts[:-1], 1)]
-    numbered.append(parts[-1])
-    return "".join(numbered)
+    while len(_MARKS) < len(parts) - 1:
+        _MARKS.extend(f"${n}" for n in range(len(_MARKS) + 1, 2 * len(_MARKS) + 1))
+    marks = _MARKS[: len(parts) - 1]
+    return "".join(itertools.chain.from_iterable(zip(parts, marks, strict=False))) + parts[-1]
+
+
+_MARKS = [f"${n}" for n in range(1, 1025)]  # grown as longer statements come
 
 
 # View commits do not wait for their WAL flush (see the module's docstring).

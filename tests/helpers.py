@@ -126,6 +126,19 @@ class Api:
         document: dict[str, Any] = r.json()["webhook_endpoint"]
         return document
 
+    async def replay_finished(
+        self, token: str | None, replay_id: str, within: float = 10
+    ) -> dict[str, Any]:
+        """The replay once it no longer runs (its actor commits after the answer)."""
+        with trio.fail_after(within):
+            while True:
+                r = await self.get(f"/api/replays/{replay_id}", token)
+                assert r.status_code == 200, r.text
+                replay: dict[str, Any] = r.json()["replay"]
+                if replay["state"] != "running":
+                    return replay
+                await trio.sleep(0.02)
+
     async def settled(self, agent: Agent, message_id: str, status: str) -> dict[str, Any]:
         """The message status once its webhook delivery reads ``status`` (waits for it)."""
         with trio.fail_after(10):

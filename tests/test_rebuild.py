@@ -114,11 +114,7 @@ async def workload(api: Api) -> dict[str, Any]:
         await api.post("/api/replays", a2.token, {"target": "inbox", "rate_per_second": 0.01}), 202
     )
     ok(await api.post(f"/api/replays/{slow['replay']['id']}/cancel", a2.token), 200)
-    with trio.fail_after(10):  # nothing may change the views behind the test's back
-        while True:
-            if ok(await api.get(f"/api/replays/{replay}", a1.token), 200)["replay"]["done"]:
-                break
-            await trio.sleep(0.02)
+    await api.replay_finished(a1.token, replay)  # nothing may change the views unseen
 
     # Sessions: one accepted with a turn each way, one rejected, one closed while pending.
     async def session(to: Agent) -> str:

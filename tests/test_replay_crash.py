@@ -12,26 +12,18 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trio
 from standardwebhooks import Webhook
 
-from tests.helpers import Api, text
+from tests.helpers import text
 from tests.subprocess_server import ServerProcess, client, server_env
 from tests.webhooks.receivers import open_receiver
 
 pytestmark = pytest.mark.slow
 
 MESSAGES = 8
-
-
-async def replay_of(api: Api, token: str, replay_id: str) -> dict[str, Any]:
-    r = await api.get(f"/api/replays/{replay_id}", token)
-    assert r.status_code == 200, r.text
-    replay: dict[str, Any] = r.json()["replay"]
-    return replay
 
 
 async def test_a_replay_killed_midway_resumes_and_sends_each_message_once(
@@ -61,12 +53,7 @@ async def test_a_replay_killed_midway_resumes_and_sends_each_message_once(
 
         await server.start()
         async with client(server) as api:
-            with trio.fail_after(30):
-                while True:
-                    replay = await replay_of(api, beta.token, replay_id)
-                    if replay["state"] != "running":
-                        break
-                    await trio.sleep(0.1)
+            replay = await api.replay_finished(beta.token, replay_id, within=30)
         await trio.sleep(0.5)
 
     assert 3 <= before_kill < MESSAGES  # the kill came in the middle

@@ -10,10 +10,11 @@ text that starts with ``--``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import attrs
 
-from atp.cli._output import CliError
+from atp.cli._output import CliError, when
 
 __all__ = ["ACK_STATUSES", "Invocation", "parse"]
 
@@ -63,6 +64,20 @@ class Invocation:
         if not low <= value <= high:
             raise CliError(f"{option} must be a number from {low:g} to {high:g}")
         return value
+
+    def time(self, option: str) -> str | None:
+        """The option's RFC 3339 time (with its offset) in UTC, as the carrier writes
+        times, or None when not given."""
+        text = self.options.get(option)
+        if text is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise CliError(f"{option} is not an RFC 3339 time: {text!r}") from None
+        if moment.tzinfo is None:
+            raise CliError(f"{option} needs its offset (Z or +hh:mm): {text!r}")
+        return when(moment)
 
     def whole(self, option: str, low: int, high: int) -> int | None:
         """The option's value as a whole number in ``[low, high]``, or None when not given."""

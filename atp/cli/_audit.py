@@ -17,7 +17,6 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -108,7 +107,7 @@ def export(invocation: Invocation) -> None:
     if not out:
         raise CliError("usage: atp audit export --out FILE [--since T] [--until T] [--account ID]")
     selection = ExportFilter(
-        _time(options.get("--since")), _time(options.get("--until")), options.get("--account")
+        invocation.time("--since"), invocation.time("--until"), options.get("--account")
     )
     with _stores(settings) as (ledger, store, signer), _new_file(Path(out)) as target:
         key = signer(store.checkpoints()).verifier_key
@@ -217,21 +216,6 @@ def _new_file(path: Path) -> Iterator[IO[bytes]]:
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-
-
-def _time(value: str | None) -> str | None:
-    """An RFC 3339 time as the records write theirs."""
-    from atp.wire import iso
-
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise CliError(f"not an RFC 3339 time: {value!r}") from None
-    if moment.tzinfo is None:
-        raise CliError(f"a time needs its offset (Z or +hh:mm): {value!r}")
-    return iso(moment.astimezone(UTC))
 
 
 def _payload_reader(app: Any) -> Any:

@@ -94,6 +94,18 @@ class Context:
             f"unknown recipient {recipient}. Use a local alias or atp://agent/... address."
         )
 
+    def agent_id(self, who: str) -> str:
+        """The agent id of a local alias, an ``atp://agent/`` address or an ``agt_`` id."""
+        entry = self.config.aliases.get(who)
+        if entry is not None:
+            return entry.agent_id
+        agent_id = who.removeprefix(ADDRESS_PREFIX)
+        if agent_id.startswith("agt_"):
+            return agent_id
+        raise CliError(
+            f"unknown agent {who}. Use a local alias, an atp://agent/... address or agt_ id."
+        )
+
     def name_of(self, address: str) -> str | None:
         """The local alias of ``address``, if there is one."""
         for name, entry in self.config.aliases.items():

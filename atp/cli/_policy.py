@@ -22,26 +22,13 @@ def block(ctx: Context) -> None:
     _set(ctx, "block")
 
 
-def _sender_agent(ctx: Context, who: str) -> str:
-    """The agent id of a local alias, an ``atp://agent/`` address or an ``agt_`` id."""
-    entry = ctx.config.aliases.get(who)
-    if entry is not None:
-        return entry.agent_id
-    agent_id = who.removeprefix(ADDRESS_PREFIX)
-    if agent_id.startswith("agt_"):
-        return agent_id
-    raise CliError(
-        f"unknown agent {who}. Use a local alias, an atp://agent/... address or agt_ id."
-    )
-
-
 def _set(ctx: Context, effect: Literal["allow", "block"]) -> None:
     options = ctx.invocation.options
     agent, account = options.get("--agent"), options.get("--account")
     if (agent is None) == (account is None):
         raise CliError(f"give one sender: atp policy {effect} --agent <who> | --account <id>")
     me = ctx.identity()
-    sender_agent = None if agent is None else _sender_agent(ctx, agent)
+    sender_agent = None if agent is None else ctx.agent_id(agent)
     with ctx.client() as client:
         policy = client.set_sender_policy(
             me.agent_id, effect, sender_agent_id=sender_agent, sender_account_id=account,

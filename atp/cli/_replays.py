@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from atp.cli._args import Invocation
 from atp.cli._context import ADDRESS_PREFIX, Context
 from atp.cli._output import CliError, as_json, when
-from atp.cli._policy import _sender_agent
 from atp.client import Client, Replay
 
 __all__ = [
@@ -58,10 +56,10 @@ def start(ctx: Context) -> None:
     sender = options.get("--sender")
     chosen: dict[str, Any] = {
         "target": _target(invocation),
-        "since": _time(options, "--since"),
-        "until": _time(options, "--until"),
+        "since": invocation.time("--since"),
+        "until": invocation.time("--until"),
         "status": list(statuses) or None,
-        "sender": None if sender is None else _sender_agent(ctx, sender),
+        "sender": None if sender is None else ctx.agent_id(sender),
         "session": options.get("--session"),
         "rate_per_second": _rate(invocation),
         "name": name,
@@ -159,20 +157,6 @@ def _rate(invocation: Invocation) -> float | None:
     if not 0 < rate <= RATE_LIMIT:
         raise CliError(f"--rate must be a number above 0, at most {RATE_LIMIT}")
     return rate
-
-
-def _time(options: dict[str, str], option: str) -> str | None:
-    """An RFC 3339 time with its offset, sent as UTC."""
-    text = options.get(option)
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise CliError(f"{option} is not an RFC 3339 time: {text!r}") from None
-    if moment.tzinfo is None:
-        raise CliError(f"{option} needs its offset (Z or +hh:mm): {text!r}")
-    return when(moment.astimezone(UTC))
 
 
 def _follow(ctx: Context, client: Client, replay: Replay, token: str) -> Replay:

@@ -8,6 +8,7 @@ a status read and a write's response can never disagree.
 from __future__ import annotations
 
 import functools
+import json
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = [
     "iso",
     "message_envelope",
     "message_status",
+    "push_body",
     "replay_document",
     "sender_policy_document",
     "session_document",
@@ -81,6 +83,19 @@ def message_envelope(message: Message) -> dict[str, Any]:
         envelope["session_id"] = message.session_id
         envelope["session_sequence"] = message.session_sequence
     return envelope
+
+
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps makes one a call
+
+
+def push_body(message: Message, delivery_id: str) -> bytes:
+    """The body of a webhook push of ``message`` under its delivery ``delivery_id``: every
+    attempt's, and a replay's (the same bytes as the original push)."""
+    body = {
+        "delivery": {"id": delivery_id, "mode": "webhook"},
+        "message": message_envelope(message),
+    }
+    return _COMPACT_JSON.encode(body).encode()
 
 
 def _safe_error(error: str | None) -> str | None:

@@ -162,7 +162,7 @@ async def build_world(api: Api) -> World:
     }  # fmt: skip
     replay = await api.post(f"/api/messages/{names['m']}/replay", x1.token, {"target": "inbox"})
     names["r"] = replay.json()["replay"]["id"]
-    await replayed(api, x1.token, names["r"])
+    await api.replay_finished(x1.token, names["r"])
     secrets = frozenset(t for t in tokens.values() if t is not None)
     events = await api.client.get("/api/events?limit=1000", headers=api.headers(x_key, None))
     names["i"] = str(events.json()["events"][-1]["index"])
@@ -174,16 +174,6 @@ async def build_world(api: Api) -> World:
     }  # fmt: skip
     addresses = {k: a.address for k, a in agents.items()}
     return World(tokens, names, addresses, secrets, {k: frozenset(v) for k, v in unseen.items()})
-
-
-async def replayed(api: Api, token: str | None, replay_id: str) -> None:
-    """Wait for a replay to finish: its actor commits on its own, after the answer."""
-    with trio.fail_after(10):
-        while True:
-            r = await api.get(f"/api/replays/{replay_id}", token)
-            if r.json()["replay"]["state"] != "running":
-                return
-            await trio.sleep(0.02)
 
 
 async def call(api: Api, route: Route, token: str | None, names: dict[str, str]) -> tuple[int, Any]:
@@ -248,7 +238,7 @@ async def test_every_route_answers_every_principal_as_the_contract_says(
             expected = route.expect[who]
             problems += problems_with(route, who, expected, status, body, world)
             if status == 202:
-                await replayed(api, world.tokens[who], body["replay"]["id"])
+                await api.replay_finished(world.tokens[who], body["replay"]["id"])
             if isinstance(expected, tuple) and runtime.ledger.last_committed != before:
                 problems.append(f"{route.method} {route.path} as {who}: a refusal committed")
     assert not problems, "\n".join(problems)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
 
 import attrs
 import pytest
@@ -25,18 +24,6 @@ from tests.webhooks.receivers import Receiver, Respond
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return attrs.evolve(settings, webhook_allow_private=True, webhook_timeout=1.0)
-
-
-async def finished(api: Api, token: str, replay_id: str) -> dict[str, Any]:
-    """The replay once it is no longer running."""
-    with trio.fail_after(10):
-        while True:
-            r = await api.get(f"/api/replays/{replay_id}", token)
-            assert r.status_code == 200, r.text
-            replay: dict[str, Any] = r.json()["replay"]
-            if replay["state"] != "running":
-                return replay
-            await trio.sleep(0.02)
 
 
 async def pushed(api: Api, alpha: Agent, beta: Agent, receiver: Receiver, n: int) -> list[str]:
@@ -80,7 +67,7 @@ async def test_one_message_is_pushed_again_as_its_original_delivery(
     assert again.headers["atp-replay-id"] == replay["id"]
     assert json.loads(again.body) == json.loads(original.body)
 
-    done = await finished(api, beta.token, replay["id"])
+    done = await api.replay_finished(beta.token, replay["id"])
     assert (done["state"], done["done"], done["delivered"], done["failed"]) == (
         "completed", 1, 1, 0
     )  # fmt: skip
@@ -97,7 +84,7 @@ async def test_a_failed_push_is_one_attempt_recorded_failed(api: Api, receiver: 
     (message_id,) = await pushed(api, alpha, beta, receiver, 1)
     receiver.script(Respond(503))
     r = await api.post(f"/api/messages/{message_id}/replay", beta.token, {"target": "webhook"})
-    done = await finished(api, beta.token, r.json()["replay"]["id"])
+    done = await api.replay_finished(beta.token, r.json()["replay"]["id"])
     assert (done["delivered"], done["failed"]) == (0, 1)
     await trio.sleep(0.3)
     assert len(receiver.requests) == 2  # never retried
@@ -111,7 +98,7 @@ async def test_a_replay_answered_410_switches_the_endpoint_off(
     (message_id,) = await pushed(api, alpha, beta, receiver, 1)
     receiver.script(Respond(410))
     r = await api.post(f"/api/messages/{message_id}/replay", beta.token)
-    done = await finished(api, beta.token, r.json()["replay"]["id"])
+    done = await api.replay_finished(beta.token, r.json()["replay"]["id"])
     assert (done["failed"], done["delivered"]) == (1, 0)
     # As after any push answered 410: the next send is inbox-only.
     assert (await api.send(alpha, beta)).json()["deliveries"] == []
@@ -128,7 +115,7 @@ async def test_an_inbox_replay_is_handed_out_once_by_a_claim(api: Api) -> None:
 
     r = await api.post(f"/api/messages/{message_id}/replay", beta.token, {"target": "inbox"})
     assert r.status_code == 202, r.text
-    replay = await finished(api, beta.token, r.json()["replay"]["id"])
+    replay = await api.replay_finished(beta.token, r.json()["replay"]["id"])
     assert replay["delivered"] == 1
 
     handed = (await api.claim(beta)).json()
@@ -162,7 +149,7 @@ async def test_a_window_is_replayed_once_each_in_order(api: Api, receiver: Recei
     }  # fmt: skip
     r = await api.post("/api/replays", beta.token, body)
     assert r.status_code == 202, r.text
-    replay = await finished(api, beta.token, r.json()["replay"]["id"])
+    replay = await api.replay_finished(beta.token, r.json()["replay"]["id"])
     assert (replay["total"], replay["done"], replay["delivered"]) == (3, 3, 3)
     assert replay["name"] == "window" and replay["filter"]["sender"] == alpha.address
 
@@ -227,7 +214,7 @@ async def test_only_the_replays_agent_and_its_account_see_it(api: Api) -> None:
     await api.ack(beta, delivery["id"], "completed")
     r = await api.post("/api/replays", beta.token, {"target": "inbox"})
     replay_id = r.json()["replay"]["id"]
-    await finished(api, beta.token, replay_id)
+    await api.replay_finished(beta.token, replay_id)
     auditor = (await api.post("/api/auditor_keys", beta.account_token)).json()["token"]
 
     path = f"/api/replays/{replay_id}"

@@ -108,7 +108,7 @@ async def mixed_workload(api: Api, receiver: Receiver) -> dict[str, Any]:
                         {"target": "inbox"})).json()["replay"]["id"],
     ]  # fmt: skip
     for replay_id, agent in zip(replays, (pushed, beta), strict=True):
-        await replay_done(api, agent.token, replay_id)
+        await api.replay_finished(agent.token, replay_id)
     slow = await api.post("/api/replays", beta.token, {"target": "inbox", "rate_per_second": 0.01})
     replays.append(slow.json()["replay"]["id"])
     assert (await api.post(f"/api/replays/{replays[2]}/cancel", beta.token)).status_code == 200
@@ -121,15 +121,6 @@ async def mixed_workload(api: Api, receiver: Receiver) -> dict[str, Any]:
         "session": session,
         "replays": list(zip(replays, (pushed, beta, beta), strict=True)),
     }
-
-
-async def replay_done(api: Api, token: str, replay_id: str) -> None:
-    with trio.fail_after(10):
-        while True:
-            r = await api.get(f"/api/replays/{replay_id}", token)
-            if r.json()["replay"]["state"] != "running":
-                return
-            await trio.sleep(0.02)
 
 
 async def proof(api: Api, kind: str, **params: int) -> Any:
