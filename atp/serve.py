@@ -41,7 +41,7 @@ from atp.actors import (
     WebhookDispatcher,
 )
 from atp.api import create_app
-from atp.audit import AuditLog, AuditStore, log_signer
+from atp.audit import open_audit_log
 from atp.domain import Message
 from atp.errors import StoreSetupError
 from atp.http import (
@@ -59,7 +59,6 @@ from atp.ledger import (
     Ledger,
     LedgerTaken,
     LockState,
-    StoreWatch,
     WriterLock,
     check_store,
     describe_store_error,
@@ -133,20 +132,17 @@ async def open_runtime(
             attempt_timeout=settings.webhook_attempt_deadline,
         )
         runtime.dispatcher = WebhookDispatcher(runtime, client)
-        runtime.audit = await _open_audit(settings, ledger, store, bridge)
-
-        async def probe() -> None:  # both stores, within the store timeout in all
-            deadline = trio.current_time() + settings.store_timeout
-            await bridge.probe(ledger.probe_sync, within=settings.store_timeout)
-            await bridge.probe(store.probe, within=max(0.0, deadline - trio.current_time()))
+        runtime.audit = await open_audit_log(settings, ledger, store, bridge)
 
         async with trio.open_nursery() as carrier:
             if writer is not None:
                 await carrier.start(writer.run)
-            await carrier.start(StoreWatch(bridge.store, probe).run)
+            await carrier.start(
+                bridge.watch([ledger.probe_sync, store.probe], settings.store_timeout).run
+            )
             await carrier.start(journal.run)
             await carrier.start(projections.run)  # it has caught up (or is stuck) when started
-            await carrier.start(runtime.audit.run)
+            await carrier.start(runtime.audit.writer.run)
             async with trio.open_nursery() as actors:
                 await actors.start(supervisor.run)
                 await actors.start(runtime.dispatcher.run)
@@ -194,27 +190,6 @@ async def _open_stores(settings: Settings, bridge: Bridge) -> tuple[Settings, Le
         if isinstance(exc, Exception) and not isinstance(exc, passes):
             raise StoreSetupError(describe_store_error(exc)) from exc
         raise
-
-
-async def _open_audit(
-    settings: Settings, ledger: Ledger, store: ViewStore, bridge: Bridge
-) -> AuditLog:
-    """The audit log and its signer (``log_signer``: which origin it signs as)."""
-
-    def build() -> AuditLog:
-        newest = AuditStore(store).checkpoint()
-        note = newest.note if newest is not None else None
-        signer = log_signer(settings.audit_signing_key or "", settings.audit_origin, note)
-        return AuditLog(
-            ledger,
-            store,
-            bridge,
-            signer,
-            interval=settings.audit_checkpoint_interval,
-            every_leaves=settings.audit_checkpoint_leaves,
-        )
-
-    return await bridge.run(build)
 
 
 async def serve_http(

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import attrs
 
 __all__ = [
+    "AUDIT_FOLLOWERS",
     "LOG_FORMATS",
     "LOG_LEVELS",
     "SECONDS",
@@ -29,6 +30,7 @@ HOURS = 60 * MINUTES
 DAYS = 24 * HOURS
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
+AUDIT_FOLLOWERS = ("process", "inline")
 
 
 @attrs.frozen
@@ -101,6 +103,11 @@ class Settings:
         default=10 * SECONDS, validator=attrs.validators.gt(0)
     )
     audit_checkpoint_leaves: int = attrs.field(default=1000, validator=attrs.validators.ge(1))
+    # Where the audit follower runs: "process", its own (python -m atp.audit), on a
+    # core the server leaves idle; "inline", in the server's process (one core, tests).
+    audit_follower: str = attrs.field(
+        default="process", validator=attrs.validators.in_(AUDIT_FOLLOWERS)
+    )
 
     @property
     def webhook_attempt_deadline(self) -> float:
@@ -179,6 +186,10 @@ class Settings:
             kwargs["audit_signing_key"] = env["ATP_AUDIT_SIGNING_KEY"]
         if "ATP_AUDIT_CHECKPOINT_INTERVAL" in env:
             kwargs["audit_checkpoint_interval"] = _positive(env["ATP_AUDIT_CHECKPOINT_INTERVAL"])
+        if "ATP_AUDIT_FOLLOWER" in env:
+            kwargs["audit_follower"] = _choice(
+                "ATP_AUDIT_FOLLOWER", env["ATP_AUDIT_FOLLOWER"], AUDIT_FOLLOWERS
+            )
         return cls(**kwargs)  # type: ignore[arg-type]
 
     def with_secret_key(self) -> Settings:
@@ -251,6 +262,7 @@ _KNOWN = frozenset({
     "ATP_DEMO_NO_COLOR", "ATP_LOG_LEVEL", "ATP_LOG_FORMAT", "ATP_METRICS_TOKEN",
     "ATP_STORE_TIMEOUT", "ATP_BODY_TIMEOUT", "ATP_KEEP_ALIVE_TIMEOUT", "ATP_MAX_CONNECTIONS",
     "ATP_AUDIT_ORIGIN", "ATP_AUDIT_SIGNING_KEY", "ATP_AUDIT_CHECKPOINT_INTERVAL",
+    "ATP_AUDIT_FOLLOWER",
 })  # fmt: skip
 
 

@@ -33,10 +33,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import attrs
 import trio
 from bench_lib.servers import AUDIT_KEY, PG_URL
 
-from atp.audit import AuditLog, make_signer
+from atp.audit import AuditFollower, open_audit_log
 from atp.domain import IdempotencyRecord, Message
 from atp.ledger import Bridge, CarrierLedger, Ledger, eventsourcing_env
 from atp.projections import apply_migrations, open_view_store
@@ -88,14 +89,13 @@ async def follow_and_prove(settings: Settings, proofs: int) -> dict[str, float]:
     bridge = Bridge(4)
     store = await bridge.run(open_view_store, settings)
     ledger = await bridge.run(Ledger, settings, bridge)
-    signer = make_signer(AUDIT_KEY, "bench/atp")
-
-    def build() -> AuditLog:
-        return AuditLog(ledger, store, bridge, signer, interval=10.0, every_leaves=1000)
-
-    audit = await bridge.run(build)
+    inline = attrs.evolve(
+        settings, audit_follower="inline", audit_signing_key=AUDIT_KEY, audit_origin="bench/atp"
+    )
+    audit = await open_audit_log(inline, ledger, store, bridge)
+    assert isinstance(audit.writer, AuditFollower)
     started = time.perf_counter()
-    await audit.runner.catch_up()
+    await audit.writer.runner.catch_up()
     follow_seconds = time.perf_counter() - started
     size = await audit.committed_size()
     rng = random.Random(20)

@@ -72,14 +72,18 @@ def store(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    """Settings for a fresh carrier on ``store``."""
+    """Settings for a fresh carrier on ``store``. Its audit follower runs in the test's
+    process (a child process for each of them would cost a second of CPU each;
+    ``tests/audit`` runs the API's audit tests with both)."""
     if store == "sqlite":
-        return Settings(data_dir=tmp_path / "var", port=0, actor_idle_timeout=5.0)
+        return Settings(
+            data_dir=tmp_path / "var", port=0, actor_idle_timeout=5.0, audit_follower="inline"
+        )
     url: str = request.getfixturevalue("postgres_url")
     settings = Settings(
         data_dir=tmp_path / "var", port=0, database_url=url, secret_key="test-secret-key",
         audit_signing_key=AUDIT_KEY,
-        actor_idle_timeout=5.0,
+        actor_idle_timeout=5.0, audit_follower="inline",
     )  # fmt: skip
     migrate(settings)
     return settings

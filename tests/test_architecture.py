@@ -23,7 +23,7 @@ GOLDEN_TOPICS = ROOT / "tests" / "golden" / "event_topics.txt"
 # Modules whose names say they own tasks (style.md, habit 7).
 TASK_OWNERS = {
     "atp/serve.py", "atp/http/_server.py", "actors/_supervisor.py", "actors/_dispatcher.py",
-    "atp/audit/_log.py",
+    "atp/audit/_following.py", "atp/audit/_process.py",
 }  # fmt: skip
 # Past-tense event names that do not end in "ed".
 IRREGULAR_PAST = {"Read", "Redriven", "Sent", "Set"}

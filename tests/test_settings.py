@@ -130,3 +130,10 @@ def test_a_mailbox_window_holds_at_least_one_message() -> None:
     with pytest.raises(ValueError, match="mailbox_window"):
         Settings(mailbox_window=0)
     assert Settings(mailbox_window=1).mailbox_window == 1
+
+
+def test_the_audit_follower_runs_in_its_own_process_unless_told() -> None:
+    assert Settings().audit_follower == "process"
+    assert Settings.from_env({"ATP_AUDIT_FOLLOWER": "Inline"}).audit_follower == "inline"
+    with pytest.raises(ValueError, match=r"ATP_AUDIT_FOLLOWER must be one of process, inline"):
+        Settings.from_env({"ATP_AUDIT_FOLLOWER": "thread"})

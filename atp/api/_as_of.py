@@ -33,7 +33,7 @@ async def as_of_position(rt: Runtime, value: object) -> int:
         raise InvalidRequest("as_of is an audit index or an RFC 3339 time")
     text = value.strip()
     audit = rt.audit
-    await audit.runner.wait_current()
+    await audit.wait_current()
     if text.isascii() and text.isdigit():
         index = int(text) if len(text) <= 19 else _MAX_INDEX
         position = await audit.read(audit.store.position_at, index)

@@ -162,7 +162,7 @@ class CarrierCollector(Collector):
         )  # fmt: skip
         yield _gauge(
             "atp_audit_lag", "Notifications committed and not yet in the audit log.",
-            max(0, stats.head - stats.position),
+            max(0, self.runtime.ledger.last_committed - stats.position),
         )  # fmt: skip
 
     def _projections(self) -> Iterator[Metric]:

@@ -74,7 +74,7 @@ async def events() -> dict[str, Any]:
     limit = whole_number(params.get("limit", 100), 1, 1000)
     filters = _filters(params)
     audit = runtime().audit
-    await audit.runner.wait_current()  # read-your-writes: what the caller just did is there
+    await audit.wait_current()  # read-your-writes: what the caller just did is there
     page = await audit.events(viewer_of(principal), after, limit, filters)
     return {
         "events": [event_document(r) for r in page],
@@ -91,7 +91,7 @@ async def stream() -> Response:
     filters = _filters(params)
     viewer = viewer_of(principal)
     audit = runtime().audit
-    await audit.runner.wait_current()
+    await audit.wait_current()
 
     async def follow() -> AsyncIterator[bytes]:
         cursor = after
@@ -121,7 +121,7 @@ async def message_history(message_id: str) -> dict[str, Any]:
     """Every record of the message, in order, each with a line a person can read."""
     principal = await authenticate("account", "agent", "auditor")
     audit = runtime().audit
-    await audit.runner.wait_current()
+    await audit.wait_current()
     records = await audit.events(
         viewer_of(principal), -1, _HISTORY_MAX, EventFilter(message=message_id)
     )

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
         AuditView,
         TreeHead,
     )
+    from atp.audit._following import (
+        AuditFollower,
+    )
     from atp.audit._history import (
         history,
     )
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
         AuditLog,
         AuditStatistics,
         Proof,
+        open_audit_log,
     )
     from atp.audit._merkle import (
         EMPTY_ROOT,
@@ -95,6 +99,7 @@ __all__ = [
     "EMPTY_ROOT",
     "FORMAT_VERSION",
     "TYPES",
+    "AuditFollower",
     "AuditLog",
     "AuditStatistics",
     "AuditStore",
@@ -136,6 +141,7 @@ __all__ = [
     "node_hash",
     "nodes_for_consistency",
     "nodes_for_inclusion",
+    "open_audit_log",
     "parse_checkpoint",
     "stored_records",
     "verify",
@@ -146,6 +152,7 @@ _HOMES = {
     "EMPTY_ROOT": "atp.audit._merkle",
     "FORMAT_VERSION": "atp.audit._records",
     "TYPES": "atp.audit._records",
+    "AuditFollower": "atp.audit._following",
     "AuditLog": "atp.audit._log",
     "AuditStatistics": "atp.audit._log",
     "AuditStore": "atp.audit._store",
@@ -187,6 +194,7 @@ _HOMES = {
     "node_hash": "atp.audit._merkle",
     "nodes_for_consistency": "atp.audit._merkle",
     "nodes_for_inclusion": "atp.audit._merkle",
+    "open_audit_log": "atp.audit._log",
     "parse_checkpoint": "atp.audit._note",
     "stored_records": "atp.audit._verify",
     "verify": "atp.audit._verify",

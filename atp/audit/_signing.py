@@ -5,10 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 import socket
+from typing import TYPE_CHECKING
 
 from atp.audit._note import NoteError, NoteSigner, checkpoint_of
 
-__all__ = ["default_origin", "log_signer", "make_signer"]
+if TYPE_CHECKING:  # the server's half: this module runs on the base install too
+    from atp.audit._store import AuditStore
+    from atp.settings import Settings
+
+__all__ = ["default_origin", "log_signer", "make_signer", "stored_signer"]
 
 
 def default_origin() -> str:
@@ -46,3 +51,15 @@ def log_signer(key: str, origin: str | None, newest_note: str | None) -> NoteSig
     if origin is None:
         origin = checkpoint_of(newest_note).origin if newest_note else default_origin()
     return make_signer(key, origin)
+
+
+def stored_signer(settings: Settings, store: AuditStore) -> NoteSigner:
+    """The configured signer of the log in ``store`` (a blocking read: call it from a
+    worker thread).
+
+    Raises:
+        ValueError: as :func:`make_signer`.
+    """
+    newest = store.checkpoint()
+    note = newest.note if newest is not None else None
+    return log_signer(settings.audit_signing_key or "", settings.audit_origin, note)

@@ -141,6 +141,11 @@ class AuditStore:
         rows = self.store.query("SELECT max(idx) FROM atp_audit_records")
         return 0 if rows[0][0] is None else int(rows[0][0]) + 1
 
+    def position(self) -> int:
+        """The ledger notification the log has reached (its follower's tracking)."""
+        rows = self.store.query("SELECT position FROM atp_tracking WHERE view = ?", (TRACKING_KEY,))
+        return int(rows[0][0]) if rows else 0
+
     def head(self) -> Head:
         """The stored tree's size and right edge, and the newest checkpoint's size."""
         size = self.size()

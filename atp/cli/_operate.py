@@ -149,13 +149,19 @@ def rebuild_projections() -> None:
 
 
 async def _rebuild(settings: Settings, lock: WriterLock) -> None:
+    import attrs
+
+    from atp.audit import AuditFollower
     from atp.ledger import LedgerTaken, LockState
     from atp.projections import rebuild
     from atp.serve import open_runtime
 
-    async with open_runtime(settings, lock) as runtime:
+    # The log's follower in this process, to rebuild it here.
+    async with open_runtime(attrs.evolve(settings, audit_follower="inline"), lock) as runtime:
         position = await rebuild(runtime.projections)
-        leaves = await rebuild(runtime.audit.runner)  # the checkpoints stay, to be matched
+        writer = runtime.audit.writer
+        assert isinstance(writer, AuditFollower)
+        leaves = await rebuild(writer.runner)  # the checkpoints stay, to be matched
     if lock.state is LockState.TAKEN:
         raise LedgerTaken(lock.ledger, lock.taken_by)
     print(f"rebuilt read models up to notification {position}, the audit log up to {leaves}")

@@ -238,6 +238,14 @@ class Ledger:
                 found.append((position, event))
         return found
 
+    def note_committed(self, position: int) -> None:
+        """Another process committed up to ``position`` (the audit follower's server
+        says so): wake what waits for commits."""
+        if position > self.last_committed:
+            self.last_committed = position
+            self._committed.set()
+            self._committed = trio.Event()
+
     async def wait_committed(self, after: int) -> None:
         """Wait until a save has committed something past notification ``after``."""
         while self.last_committed <= after:

@@ -11,14 +11,14 @@ store (``is_outage``) becomes ``StoreUnavailable`` and is reported to the proces
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar, TypeVarTuple
 
 import attrs
 import trio
 
 from atp.errors import StoreUnavailable
-from atp.ledger._availability import StoreAvailability, is_outage
+from atp.ledger._availability import StoreAvailability, StoreWatch, is_outage
 
 __all__ = ["Bridge", "BridgeStatistics"]
 
@@ -118,3 +118,14 @@ class Bridge:
                 raise StoreUnavailable(f"a store check failed ({type(exc).__name__})") from exc
         self.store.lost(TimeoutError())
         raise StoreUnavailable(f"the store did not answer within {within:g} s")
+
+    def watch(self, checks: Sequence[Callable[[], object]], within: float) -> StoreWatch:
+        """The watch over this bridge's store: it runs ``checks`` in turn, all of them
+        within ``within`` seconds (the ledger's and the views' databases)."""
+
+        async def probe() -> None:
+            deadline = trio.current_time() + within
+            for check in checks:
+                await self.probe(check, within=max(0.0, deadline - trio.current_time()))
+
+        return StoreWatch(self.store, probe)

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.api.test_sessions import answer, open_session, turn
 from tests.audit.test_events import page_all
 from tests.helpers import Agent, Api, text
+
+
+@pytest.fixture(params=["inline", "process"])
+def follower(request: pytest.FixtureRequest) -> str:
+    """The log written in the server's process and in its own."""
+    mode: str = request.param
+    return mode
 
 
 async def last_index(api: Api, token: str) -> int:

@@ -7,6 +7,7 @@ import json
 
 import attrs
 import httpx
+import pytest
 import trio
 
 from atp.actors import Runtime
@@ -15,6 +16,13 @@ from atp.settings import Settings
 from tests.audit.notes import open_checkpoint
 from tests.audit.rfc9162 import verify_consistency, verify_inclusion
 from tests.helpers import Api, text
+
+
+@pytest.fixture(params=["inline", "process"])
+def follower(request: pytest.FixtureRequest) -> str:
+    """The log written in the server's process and in its own."""
+    mode: str = request.param
+    return mode
 
 
 def b64(text: str) -> bytes:
@@ -33,7 +41,7 @@ async def workload(api: Api, count: int = 6) -> None:
 async def newest_checkpoint(api: Api, runtime: Runtime) -> tuple[str, int, bytes, str]:
     """The newest checkpoint once it covers everything committed."""
     key = (await api.client.get("/api/audit/key")).json()["verifier_key"]
-    await runtime.audit.runner.wait_current()
+    await runtime.audit.wait_current()
     size = await runtime.audit.committed_size()
     with trio.fail_after(10):
         while True:
@@ -91,8 +99,8 @@ async def test_a_later_tree_is_proven_to_extend_an_earlier_one(api: Api, runtime
 
 async def test_records_hold_no_payload_and_no_secret(api: Api, runtime: Runtime) -> None:
     await workload(api)
-    await runtime.audit.runner.wait_current()
-    records = await runtime.audit._bridge.read(runtime.audit.store.records, 0, 1000)
+    await runtime.audit.wait_current()
+    records = await runtime.audit.read(runtime.audit.store.records, 0, 1000)
     assert records
     types = set()
     for kept in records:
@@ -135,7 +143,7 @@ async def test_a_checkpoint_every_so_many_leaves_without_waiting_for_the_timer(
         binds = await nursery.start(serve_http, runtime, shutdown)
         async with httpx.AsyncClient(base_url=binds[0], timeout=30) as client:
             await workload(Api(client), 6)
-            await runtime.audit.runner.wait_current()
+            await runtime.audit.wait_current()
             size = await runtime.audit.committed_size()
             sizes = [c.size for c in await runtime.audit.read(runtime.audit.store.checkpoints)]
         shutdown.set()

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 import rfc8785
 import trio
 
@@ -16,6 +17,13 @@ from atp.actors import Runtime
 from tests.audit.rfc9162 import verify_inclusion
 from tests.audit.test_audit_api import newest_checkpoint
 from tests.helpers import Api, text
+
+
+@pytest.fixture(params=["inline", "process"])
+def follower(request: pytest.FixtureRequest) -> str:
+    """The log written in the server's process and in its own."""
+    mode: str = request.param
+    return mode
 
 
 async def page_all(api: Api, token: str, **params: Any) -> list[dict[str, Any]]:

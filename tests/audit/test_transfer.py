@@ -176,7 +176,7 @@ async def test_a_sqlite_ledger_moves_to_postgresql_unchanged(
     assert "not empty" in again.stderr
 
     async with carrier(target) as (api, runtime):
-        await runtime.audit.runner.wait_current()
+        await runtime.audit.wait_current()
         assert await answers(api, world) == before
         for kept in proofs:
             assert await proof(api, "inclusion", index=kept["index"], size=size) == kept
@@ -191,7 +191,7 @@ async def test_a_bad_or_cut_ledger_file_is_refused_and_changes_nothing(
 ) -> None:
     alpha, beta = await api.pair()
     assert (await api.send(alpha, beta)).status_code == 201
-    await runtime.audit.runner.wait_current()
+    await runtime.audit.wait_current()
     good = tmp_path / "good.jsonl"
     run_atp(runtime.settings, "ledger", "export", str(good))
     assert good.stat().st_mode & 0o777 == 0o600  # payloads and sealed secrets inside

@@ -168,12 +168,12 @@ async def test_checkpoints_signed_by_another_key_are_refused(ledger: Ledger) -> 
 
 async def test_a_rebuilt_log_equals_the_live_one(ledger: Ledger, runtime: Runtime) -> None:
     def dump() -> dict[str, list[tuple[Any, ...]]]:
-        return dump_views(runtime.audit.runner)
+        return dump_views(runtime.audit.writer.runner)  # type: ignore[attr-defined]
 
-    live = await runtime.audit._bridge.read(dump)
+    live = await runtime.audit.read(dump)
     checkpoints = ledger.views_sql("SELECT size, note FROM atp_audit_checkpoints ORDER BY size")
-    await rebuild(runtime.audit.runner)
-    assert await runtime.audit._bridge.read(dump) == live
+    await rebuild(runtime.audit.writer.runner)  # type: ignore[attr-defined]
+    assert await runtime.audit.read(dump) == live
     after = ledger.views_sql("SELECT size, note FROM atp_audit_checkpoints ORDER BY size")
     assert after[: len(checkpoints)] == checkpoints  # kept, and matched by verify:
     assert run_verify(ledger.settings).returncode == 0
@@ -222,7 +222,7 @@ async def test_records_after_a_restart_name_what_the_first_events_said(
             binds = await nursery.start(serve_http, runtime, shutdown)
             async with httpx.AsyncClient(base_url=binds[0], timeout=30) as client:
                 result = await step(Api(client))
-                await runtime.audit.runner.wait_current()
+                await runtime.audit.wait_current()
             shutdown.set()
         return result
 
