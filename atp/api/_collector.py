@@ -164,6 +164,11 @@ class CarrierCollector(Collector):
             "atp_audit_lag", "Notifications committed and not yet in the audit log.",
             max(0, self.runtime.ledger.last_committed - stats.position),
         )  # fmt: skip
+        yield _counter(
+            "atp_audit_follower_exits",
+            "Times the audit follower's process exited (each is started again).",
+            stats.follower_exits,
+        )
 
     def _projections(self) -> Iterator[Metric]:
         stats = self.runtime.projections.statistics()

@@ -72,6 +72,10 @@ class AuditFollower:
     def position(self) -> int:
         return self.runner.position
 
+    @property
+    def exits(self) -> int:
+        return 0  # it runs in the server's process: it ends with it
+
     async def wait_current(self) -> None:
         await self.runner.wait_current()
 

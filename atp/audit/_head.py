@@ -45,6 +45,10 @@ class LogWriter(Protocol):
     def position(self) -> int:
         """The ledger notification the log has reached."""
 
+    @property
+    def exits(self) -> int:
+        """Times the writer's process exited and was started again (0 inline)."""
+
     async def run(self, *, task_status: trio.TaskStatus[None] = ...) -> None:
         """Write the log until cancelled."""
 

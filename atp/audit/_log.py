@@ -48,6 +48,7 @@ class AuditStatistics:
     size: int  # leaves committed
     checkpointed: int  # the newest checkpoint's tree size
     position: int  # the ledger notification the log has reached
+    follower_exits: int  # times the follower's process exited (and was started again)
 
 
 async def open_audit_log(
@@ -169,5 +170,8 @@ class AuditLog:
     def statistics(self) -> AuditStatistics:
         tree = self._head.tree
         return AuditStatistics(
-            tree.size if tree else 0, tree.checkpointed if tree else 0, self.writer.position
+            tree.size if tree else 0,
+            tree.checkpointed if tree else 0,
+            self.writer.position,
+            self.writer.exits,
         )

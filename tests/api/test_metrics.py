@@ -30,6 +30,7 @@ FAMILIES = {
     "atp_ledger_notification_id", "atp_projection_position", "atp_projection_lag",
     "atp_projection_events", "atp_projection_pages", "atp_projection_failed_pages",
     "atp_projection_stuck_at", "atp_audit_leaves", "atp_audit_checkpointed_leaves", "atp_audit_lag",
+    "atp_audit_follower_exits",
     "atp_store_available", "atp_store_outages", "atp_store_away_seconds", "atp_store_calls_lost",
     "atp_store_calls_refused",
     "atp_http_connections_open", "atp_http_connections_limit", "atp_http_connections_refused",

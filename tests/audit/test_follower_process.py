@@ -109,6 +109,8 @@ async def test_a_killed_follower_starts_again_and_the_log_stays_whole(
                 while (seen := await events_of(api, sender.token)) != sent:
                     assert seen == sent[: len(seen)]  # never out of order, never twice
                     await trio.sleep(0.1)
+            metrics = (await api.client.get("/metrics")).text
+            assert "\natp_audit_follower_exits_total 1.0\n" in metrics
         assert "the audit follower process exited" in server.log()
 
         await server.kill()  # SIGKILL: its pipe closes, and the follower goes with it
