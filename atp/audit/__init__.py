@@ -2,8 +2,10 @@
 
 Every stored event has an audit record (``_records``); the records are the leaves of
 an RFC 9162 Merkle tree (``_merkle``) that a follower appends after each commit
-(``_follower``, ``_store``); signed C2SP checkpoints commit to the tree (``_note``);
-``AuditLog`` serves checkpoints and proofs; ``verify`` checks a ledger against its log.
+(``_follower``, ``_store``, ``_following``), in a child process of the server
+(``_process``, ``python -m atp.audit``) or in the server's own; signed C2SP checkpoints
+commit to the tree (``_note``); ``AuditLog`` serves checkpoints and proofs; ``verify``
+checks a ledger against its log.
 
 Loaded lazily (PEP 562): ``atp audit verify --file`` and a third party's script need
 only the checking half (``_export``, ``_files``, ``_note``, ``_merkle``,
