@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -24,14 +25,33 @@ from atp.audit._store import TRACKING_KEY, AuditStore
 from atp.errors import StoreUnavailable
 from atp.ledger import Bridge, Ledger
 from atp.projections import ProjectionRunner, ViewStore
+from atp.settings import Settings
 
-__all__ = ["AuditFollower"]
+__all__ = ["AuditFollower", "open_follower"]
 
 log = logging.getLogger(__name__)
 # Commits gathered into one page of the log: fifty times the views' pause, as nobody
 # waits for the log but its readers (who end the pause at once), and fewer, fuller
 # pages cost less per record (docs/performance.md, "The audit log").
 _GATHER_SECONDS = 0.5
+
+
+async def open_follower(
+    settings: Settings,
+    ledger: Ledger,
+    store: ViewStore,
+    bridge: Bridge,
+    signer: NoteSigner,
+    on_head: Callable[[TreeHead], None],
+) -> AuditFollower:
+    """The log's writer as ``settings`` configure it (built in a worker thread)."""
+    return await bridge.run(
+        partial(
+            AuditFollower, ledger, store, bridge, signer, on_head,
+            interval=settings.audit_checkpoint_interval,
+            every_leaves=settings.audit_checkpoint_leaves,
+        )
+    )  # fmt: skip
 
 
 class AuditFollower:
@@ -123,11 +143,11 @@ class AuditFollower:
                 break
             except StoreUnavailable:  # the runner waits for it too
                 await trio.sleep(1)
+        head = self._head or TreeHead(stored.size, stored.tree.root(), stored.checkpointed)
+        if signed is None:  # signed before the head is told: whoever hears of it can fetch one
+            await self._sign(head)
         if self._head is None:
-            self._advance(TreeHead(stored.size, stored.tree.root(), stored.checkpointed))
-        if signed is None:
-            assert self._head is not None
-            await self._sign(self._head)
+            self._advance(head)
 
     async def _sign(self, head: TreeHead) -> None:
         note = self._signer.sign(Checkpoint(self._signer.name, head.size, head.root).body())

@@ -8,12 +8,11 @@ process or in a child of it (``_process``); either reports each committed tree t
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any, TypeVar
 
 import attrs
 
-from atp.audit._following import AuditFollower
+from atp.audit._following import open_follower
 from atp.audit._head import LogHead, LogWriter
 from atp.audit._merkle import (
     consistency_proof,
@@ -65,13 +64,7 @@ async def open_audit_log(
     head = LogHead()
     writer: LogWriter
     if settings.audit_follower == "inline":
-        writer = await bridge.run(
-            partial(
-                AuditFollower, ledger, store, bridge, signer, head.advance,
-                interval=settings.audit_checkpoint_interval,
-                every_leaves=settings.audit_checkpoint_leaves,
-            )
-        )  # fmt: skip
+        writer = await open_follower(settings, ledger, store, bridge, signer, head.advance)
     else:
         writer = FollowerProcess(settings, ledger, head, await bridge.run(audit_store.position))
     return AuditLog(audit_store, bridge, signer, head, writer)

@@ -39,7 +39,7 @@ import cattrs
 import trio
 
 from atp.audit._follower import TreeHead
-from atp.audit._following import AuditFollower
+from atp.audit._following import AuditFollower, open_follower
 from atp.audit._head import LogHead
 from atp.audit._signing import stored_signer
 from atp.audit._store import AuditStore
@@ -75,7 +75,7 @@ class FollowerProcess:
         self.position = position  # as the child last reported (the stored one at first)
         self.stuck = False
         self.exits = 0  # times the child exited (each is logged, then it starts again)
-        self._running = False
+        self._running = False  # while a child runs, readers wait for its reports
         self._asked = 0  # the newest notification a reader waits for
         self._poke = trio.Event()  # something to tell the child: a commit or an ask
         self._ask = trio.Event()  # a reader asks
@@ -84,8 +84,8 @@ class FollowerProcess:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run the child until cancelled, starting it again whenever it exits. Started
-        once the child first reported (it caught up, as an inline follower would have
-        when started) or first exited."""
+        once the child first reported a tree (at a first start, only once it signed the
+        empty tree: there is a checkpoint to fetch) or first exited."""
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._watch_commits)
             nursery.start_soon(self._keep_running)
@@ -100,6 +100,8 @@ class FollowerProcess:
                 code: int | str | None = await self._run_child()
             except OSError as exc:  # it could not even start
                 code = f"none: {type(exc).__name__}: {exc}"
+            self._running = False
+            self._wake_readers()
             self._settled.set()
             self.exits += 1
             failures = 1 if trio.current_time() - began > _RAN_WELL else failures + 1
@@ -130,6 +132,7 @@ class FollowerProcess:
             await self._reported.wait()
 
     async def _run_child(self) -> int | None:
+        self._running = True
         async with trio.open_nursery() as nursery:
             process: trio.Process = await nursery.start(
                 partial(
@@ -138,13 +141,8 @@ class FollowerProcess:
                 )
             )  # fmt: skip
             assert process.stdin is not None and process.stdout is not None
-            self._running = True
             nursery.start_soon(self._tell, process.stdin)
-            try:
-                await self._follow_reports(process.stdout)
-            finally:
-                self._running = False
-                self._wake_readers()
+            await self._follow_reports(process.stdout)
             await process.wait()
             nursery.cancel_scope.cancel()
         return process.returncode
@@ -194,7 +192,8 @@ class FollowerProcess:
             if tree is not None and tree != self._head.tree:
                 self._head.advance(tree)
             self._wake_readers()
-            self._settled.set()
+            if tree is not None:
+                self._settled.set()
 
     def _poked(self) -> None:
         self._poke.set()
@@ -266,13 +265,7 @@ async def _follow() -> int:
     try:
         reporter = _Reporter(trio.lowlevel.FdStream(os.dup(sys.stdout.fileno())))
         signer = await bridge.run(stored_signer, settings, AuditStore(store))
-        follower = await bridge.run(
-            partial(
-                AuditFollower, ledger, store, bridge, signer, reporter.changed,
-                interval=settings.audit_checkpoint_interval,
-                every_leaves=settings.audit_checkpoint_leaves,
-            )
-        )  # fmt: skip
+        follower = await open_follower(settings, ledger, store, bridge, signer, reporter.changed)
         async with trio.open_nursery() as nursery:
             await nursery.start(
                 bridge.watch([ledger.probe_sync, store.probe], settings.store_timeout).run

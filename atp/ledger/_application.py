@@ -202,9 +202,7 @@ class Ledger:
             return self.last_committed
         self._remember(ids, events)
         top = max(ids)
-        self.last_committed = max(self.last_committed, top)
-        self._committed.set()
-        self._committed = trio.Event()
+        self.note_committed(top)
         return top
 
     def _remember(self, ids: Sequence[int], events: Sequence[DomainEventProtocol[Any]]) -> None:
@@ -239,8 +237,8 @@ class Ledger:
         return found
 
     def note_committed(self, position: int) -> None:
-        """Another process committed up to ``position`` (the audit follower's server
-        says so): wake what waits for commits."""
+        """Notifications up to ``position`` are committed, by this process's save or by
+        another's (the audit follower's server says so): wake what waits for them."""
         if position > self.last_committed:
             self.last_committed = position
             self._committed.set()

@@ -14,8 +14,13 @@ import trio
 
 from atp.audit._process import _settings, _settings_line
 from atp.settings import Settings
-from tests.helpers import Api, text
+from tests.helpers import Agent, Api, text
 from tests.subprocess_server import ServerProcess, client, server_env
+
+
+@pytest.fixture
+def env(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, str]:
+    return server_env(store, tmp_path, request)
 
 
 def test_the_child_gets_the_servers_settings_exactly() -> None:
@@ -63,6 +68,16 @@ async def follower_of(server: ServerProcess, other_than: int | None = None) -> i
             await trio.sleep(0.05)
 
 
+async def send_texts(api: Api, sender: Agent, recipient: Agent, label: str) -> list[str]:
+    """Five messages, sent in turn; their ids."""
+    sent = []
+    for i in range(5):
+        r = await api.send(sender, recipient, text(f"{label}-{i}"))
+        assert r.status_code == 201, r.text
+        sent.append(r.json()["message"]["id"])
+    return sent
+
+
 async def events_of(api: Api, token: str) -> list[str]:
     """The ids of the messages the caller's events name, in log order."""
     ids: list[str] = []
@@ -83,27 +98,19 @@ async def events_of(api: Api, token: str) -> list[str]:
 
 @pytest.mark.slow
 async def test_a_killed_follower_starts_again_and_the_log_stays_whole(
-    store: str, tmp_path: Path, request: pytest.FixtureRequest
+    env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = server_env(store, tmp_path, request)
     async with ServerProcess(env, tmp_path) as server:
         await server.start()
         first = await follower_of(server)
         async with client(server) as api:
             sender, recipient = await api.pair()
-            sent = []
-            for i in range(5):
-                r = await api.send(sender, recipient, text(f"before-{i}"))
-                assert r.status_code == 201, r.text
-                sent.append(r.json()["message"]["id"])
+            sent = await send_texts(api, sender, recipient, "before")
             # Read-your-writes through the pipes: no wait, the events are there.
             assert await events_of(api, sender.token) == sent
 
             os.kill(first, signal.SIGKILL)
-            for i in range(5):  # sends do not wait for the log
-                r = await api.send(sender, recipient, text(f"after-{i}"))
-                assert r.status_code == 201, r.text
-                sent.append(r.json()["message"]["id"])
+            sent += await send_texts(api, sender, recipient, "after")  # not waiting for the log
             second = await follower_of(server, other_than=first)
             with trio.fail_after(15):
                 while (seen := await events_of(api, sender.token)) != sent:
@@ -127,10 +134,7 @@ async def test_a_killed_follower_starts_again_and_the_log_stays_whole(
 
 
 @pytest.mark.slow
-async def test_the_follower_stops_with_the_server(
-    store: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    env = server_env(store, tmp_path, request)
+async def test_the_follower_stops_with_the_server(env: dict[str, str], tmp_path: Path) -> None:
     async with ServerProcess(env, tmp_path) as server:
         await server.start()
         follower = await follower_of(server)

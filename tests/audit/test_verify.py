@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from atp.actors import Runtime
-from atp.audit import NoteSigner
+from atp.audit import AuditFollower, NoteSigner
 from atp.ledger import postgres_target
 from atp.projections import dump_views, rebuild
 from atp.settings import Settings
@@ -167,12 +167,15 @@ async def test_checkpoints_signed_by_another_key_are_refused(ledger: Ledger) -> 
 
 
 async def test_a_rebuilt_log_equals_the_live_one(ledger: Ledger, runtime: Runtime) -> None:
+    writer = runtime.audit.writer
+    assert isinstance(writer, AuditFollower)  # the follower inline, to rebuild it here
+
     def dump() -> dict[str, list[tuple[Any, ...]]]:
-        return dump_views(runtime.audit.writer.runner)  # type: ignore[attr-defined]
+        return dump_views(writer.runner)
 
     live = await runtime.audit.read(dump)
     checkpoints = ledger.views_sql("SELECT size, note FROM atp_audit_checkpoints ORDER BY size")
-    await rebuild(runtime.audit.writer.runner)  # type: ignore[attr-defined]
+    await rebuild(writer.runner)
     assert await runtime.audit.read(dump) == live
     after = ledger.views_sql("SELECT size, note FROM atp_audit_checkpoints ORDER BY size")
     assert after[: len(checkpoints)] == checkpoints  # kept, and matched by verify:
