@@ -1,15 +1,18 @@
-"""Live state: one supervised Trio task per mailbox and per account, the journal, and
-the webhook dispatcher.
+"""Live state: one supervised Trio task per mailbox, account, session and replay, the
+journal, and the webhook dispatcher.
 
-The send path through this package: ``Runtime.ask`` finds (or starts) the owning
-actor under the ``Supervisor``; the ``MailboxActor`` checks the command against its
-``Message`` aggregates and records events; the ``JournalWriter`` commits the events
-of many actors in one transaction and wakes the projections. A push goes on from the
-mailbox's commit to the ``WebhookDispatcher`` and back to the mailbox as a command.
+The send path through this package: ``ActorContext.ask`` hands the command to the
+``Router``, which finds (or starts) the owning actor under the ``Supervisor``; the
+``MailboxActor`` checks the command against its ``Message`` aggregates and records
+events; the ``JournalWriter`` commits the events of many actors in one transaction
+and wakes the projections. A push goes on from the mailbox's commit to the
+``WebhookDispatcher`` and back to the mailbox as a command. Every actor is given the
+``ActorContext`` (what it may use) and nothing else.
 """
 
 from atp.actors._account import AccountActor
 from atp.actors._actor import Actor, ActorStatistics
+from atp.actors._carrier import Carrier, CarrierStatistics, WriterLockState
 from atp.actors._commands import (
     AckOpening,
     AnswerSession,
@@ -38,13 +41,16 @@ from atp.actors._commands import (
     SetSenderPolicy,
     SetWebhookEndpoint,
 )
-from atp.actors._dispatcher import WebhookDispatcher, WebhookJob, WebhookStatistics
+from atp.actors._context import ActorContext, LedgerReads, Routes, ViewsProgress
+from atp.actors._dispatcher import WebhookDispatcher, WebhookStatistics
 from atp.actors._idempotency import IdempotencyGate, StoredAnswer, Ticket, request_hash
 from atp.actors._identities import Identities, Principal
 from atp.actors._journal import JournalStatistics, JournalWriter
 from atp.actors._mailbox import MailboxActor
+from atp.actors._pushes import Pushes, WebhookJob
 from atp.actors._replay import ReplayActor
 from atp.actors._replay_commands import CancelReplay, RunReplay, StartReplay
+from atp.actors._router import Router
 from atp.actors._runtime import Runtime
 from atp.actors._session import SessionActor
 from atp.actors._supervisor import Supervisor, SupervisorStatistics
@@ -54,9 +60,12 @@ __all__ = [
     "AccountActor",
     "AckOpening",
     "Actor",
+    "ActorContext",
     "ActorStatistics",
     "AnswerSession",
     "CancelReplay",
+    "Carrier",
+    "CarrierStatistics",
     "ClaimInbox",
     "CloseSession",
     "Command",
@@ -70,11 +79,13 @@ __all__ = [
     "IssueAuditorKey",
     "JournalStatistics",
     "JournalWriter",
+    "LedgerReads",
     "MailboxActor",
     "NothingToClaim",
     "OpenAccount",
     "OpenSession",
     "Principal",
+    "Pushes",
     "RecordAck",
     "RecordPayloadRead",
     "RedriveDeadLetter",
@@ -84,6 +95,8 @@ __all__ = [
     "Reply",
     "RotateAgentKey",
     "RotateSigningKey",
+    "Router",
+    "Routes",
     "RunDue",
     "RunReplay",
     "Runtime",
@@ -97,8 +110,10 @@ __all__ = [
     "Supervisor",
     "SupervisorStatistics",
     "Ticket",
+    "ViewsProgress",
     "WebhookDispatcher",
     "WebhookJob",
     "WebhookStatistics",
+    "WriterLockState",
     "request_hash",
 ]

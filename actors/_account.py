@@ -8,7 +8,7 @@ what makes the plan limit and "one active key per agent" hold without locks.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, assert_never
+from typing import assert_never
 
 from atp.actors._actor import Actor
 from atp.actors._commands import (
@@ -24,13 +24,11 @@ from atp.actors._commands import (
     SetSenderPolicy,
     SetWebhookEndpoint,
 )
+from atp.actors._context import ActorContext
 from atp.domain import Account, Agent, aggregate_id, new_id, new_token, token_hash
 from atp.errors import NotFound
 from atp.webhooks import new_hmac_secret, new_signing_key
 from atp.wire import agent_document, sender_policy_document, signing_key_document
-
-if TYPE_CHECKING:
-    from atp.actors._runtime import Runtime
 
 __all__ = ["AccountActor"]
 
@@ -43,23 +41,20 @@ class AccountActor(Actor[AccountCommand]):
     # registered agents must not keep 5,000 account actors in memory.
     max_idle = 2.0
 
-    def __init__(self, account_id: str, runtime: Runtime) -> None:
-        super().__init__(self.key_of(account_id), runtime)
+    kind = "account"
+
+    def __init__(self, account_id: str, context: ActorContext) -> None:
+        super().__init__(account_id, context)
         self.account_id = account_id
         self.account: Account | None = None
         self.agents: dict[str, Agent] = {}
 
-    @staticmethod
-    def key_of(account_id: str) -> str:
-        """The supervisor key of an account's actor."""
-        return "account:" + account_id
-
     async def rehydrate(self) -> None:
-        self.account = await self.runtime.ledger.get(Account, aggregate_id(self.account_id))
+        self.account = await self.context.ledger.get(Account, aggregate_id(self.account_id))
         self.agents = {}
 
     async def handle(self, command: AccountCommand) -> Reply:
-        now = self.runtime.now()
+        now = self.context.now()
         match command:
             case OpenAccount():
                 return self._open(command, now)
@@ -101,7 +96,7 @@ class AccountActor(Actor[AccountCommand]):
                 assert_never(command)
 
     def committed(self) -> None:
-        identities = self.runtime.identities
+        identities = self.context.identities
         if self.account is not None:
             identities.publish_account(self.account)
         for agent in self.agents.values():
@@ -126,7 +121,7 @@ class AccountActor(Actor[AccountCommand]):
     def _register(self, command: RegisterAgent, now: datetime) -> Reply:
         account = self._account()
         agent_id, key_id, token = new_id("agt"), new_id("agtkey"), new_token("agk")
-        limit = self.runtime.settings.agents_per_account.get(account.plan, 2)
+        limit = self.context.settings.agents_per_account.get(account.plan, 2)
         account.admit_agent(agent_id, limit)
         agent = Agent(
             agent_id=agent_id, account_id=self.account_id, display_name=command.display_name,
@@ -139,7 +134,7 @@ class AccountActor(Actor[AccountCommand]):
 
     async def _set_webhook_endpoint(self, command: SetWebhookEndpoint, now: datetime) -> Reply:
         agent = await self._agent(command.agent_id)
-        seal = self.runtime.sealer.seal
+        seal = self.context.sealer.seal
         # Valid in both base64 alphabets, so Standard Webhooks libraries accept it too.
         secret = new_hmac_secret()
         authorization = (
@@ -160,12 +155,12 @@ class AccountActor(Actor[AccountCommand]):
 
     def _add_signing_key(self, agent: Agent, overlap_seconds: float, now: datetime) -> None:
         private_key, public_key = new_signing_key()
-        sealed = self.runtime.sealer.seal(private_key.encode())
+        sealed = self.context.sealer.seal(private_key.encode())
         agent.rotate_signing_key(new_id("whk"), public_key, sealed, overlap_seconds, now)
 
     async def _set_policy(self, command: SetSenderPolicy, now: datetime) -> Reply:
         agent = await self._agent(command.agent_id)
-        identities = self.runtime.identities
+        identities = self.context.identities
         if command.sender_agent_id is not None:
             sender = await identities.agent(command.sender_agent_id)
             if sender is None or sender.status != "active":
@@ -196,7 +191,7 @@ class AccountActor(Actor[AccountCommand]):
         """
         agent = self.agents.get(agent_id)
         if agent is None:
-            agent = await self.runtime.ledger.get(Agent, aggregate_id(agent_id))
+            agent = await self.context.ledger.get(Agent, aggregate_id(agent_id))
             if agent is None or agent.account_id != self.account_id:
                 raise NotFound("agent")
             self.agents[agent_id] = agent

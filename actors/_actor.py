@@ -18,21 +18,19 @@ from __future__ import annotations
 import json
 import math
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import attrs
 import trio
 from eventsourcing.domain import Aggregate
 
 from atp.actors._commands import Reply
+from atp.actors._context import ActorContext
 from atp.actors._idempotency import StoredAnswer, Ticket, encode_answer
 from atp.domain import IdempotencyRecord, Session
 from atp.errors import AtpError, StoreUnavailable, UnexpectedError
 from atp.ledger import LedgerConflict
 from atp.observe import REQUEST_ID
-
-if TYPE_CHECKING:
-    from atp.actors._runtime import Runtime
 
 __all__ = ["Actor", "ActorStatistics"]
 
@@ -63,21 +61,30 @@ class _Envelope(Generic[C]):
 
 
 class Actor(Generic[C]):
-    """Base of the mailbox and account actors. Subclasses implement ``rehydrate`` and ``handle``."""
+    """Base of the mailbox, account, session and replay actors. Subclasses set ``kind`` and
+    implement ``rehydrate`` and ``handle``."""
 
     # An actor stops after this long without commands, or the supervisor's idle
     # timeout if that is shorter. A live actor costs ~20 KB (task, channel, state).
     max_idle: ClassVar[float] = math.inf
+    # What the actor is of ("mailbox", "account"...): its supervisor key's prefix.
+    kind: ClassVar[str]
 
-    def __init__(self, key: str, runtime: Runtime) -> None:
-        self.key = key
-        self.runtime = runtime
+    def __init__(self, owner_id: str, context: ActorContext) -> None:
+        self.key = self.key_of(owner_id)
+        self.context = context
         self._send, self._receive = trio.open_memory_channel[_Envelope[C]](math.inf)
         # Keyed by identity (aggregates compare by value): a batch stages dozens.
         self._staged: dict[int, Aggregate] = {}
         self._look_until = -math.inf
         self._handled = 0
         self._batches = 0
+
+    @classmethod
+    def key_of(cls, owner_id: str) -> str:
+        """The supervisor key of the actor of ``owner_id`` (an agent, account, session or
+        replay id)."""
+        return f"{cls.kind}:{owner_id}"
 
     # -- the seam -----------------------------------------------------------------------
 
@@ -152,7 +159,7 @@ class Actor(Generic[C]):
     def answer(self, ticket: Ticket, status: int, body: dict[str, Any], now: datetime) -> Reply:
         """Reply, and stage the idempotency record of this reply in the same commit."""
         encoded = encode_answer(body)
-        self.stage(ticket.record(status, encoded, self.runtime.sealer, now))
+        self.stage(ticket.record(status, encoded, self.context.sealer, now))
         return Reply(status, body, encoded)
 
     async def before_commit(self) -> None:
@@ -178,7 +185,7 @@ class Actor(Generic[C]):
         deadline = self.next_deadline()
         if deadline is None:
             return None
-        return max(0.0, (deadline - self.runtime.now()).total_seconds())
+        return max(0.0, (deadline - self.context.now()).total_seconds())
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -276,13 +283,13 @@ class Actor(Generic[C]):
             recorded: set[str] = set()
             if self._staged:
                 staged = list(self._staged.values())
-                await self.runtime.journal.commit(staged)
+                await self.context.journal.commit(staged)
                 for aggregate in staged:
                     if isinstance(aggregate, IdempotencyRecord):
                         recorded.add(aggregate.scope)
-                        self.runtime.gate.recorded(aggregate.scope)
+                        self.context.gate.recorded(aggregate.scope)
                     elif isinstance(aggregate, Session):  # whoever staged it: wake its streams
-                        self.runtime.arrivals.notify(aggregate.session_id)
+                        self.context.arrivals.notify(aggregate.session_id)
                 self.committed()
             return recorded
         finally:
@@ -316,12 +323,12 @@ class Actor(Generic[C]):
         }
         if not tickets:
             return {}
-        gate = self.runtime.gate
+        gate = self.context.gate
         # Known unanswered: a session command lent on, a long poll's next ask.
         tickets = {k: t for k, t in tickets.items() if not gate.unanswered(t)}
         if not tickets:
             return {}
-        records = await self.runtime.ledger.get_many(
+        records = await self.context.ledger.get_many(
             IdempotencyRecord, [t.record_id for t in tickets.values()]
         )
         answered: dict[int, StoredAnswer | AtpError] = {}
@@ -330,7 +337,7 @@ class Actor(Generic[C]):
             gate.looked_up(ticket, record)
             if record is not None:
                 try:
-                    answered[key] = self.runtime.gate.replay_of(ticket, record)
+                    answered[key] = self.context.gate.replay_of(ticket, record)
                 except AtpError as exc:
                     answered[key] = exc
         return answered

@@ -16,39 +16,22 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import TYPE_CHECKING
 
 import attrs
 import trio
 
 from atp.actors._commands import DisableWebhookEndpoint, FinishWebhookAttempt
+from atp.actors._context import ActorContext
+from atp.actors._pushes import WebhookJob
 from atp.domain import Agent
 from atp.errors import AtpError, WebhookEndpointInactive
 from atp.observe import REQUEST_ID, describe_exception
 from atp.push import PostOutcome, WebhookClient
 from atp.webhooks import reference_signature, standard_headers
 
-if TYPE_CHECKING:
-    from atp.actors._runtime import Runtime
-
-__all__ = ["WebhookDispatcher", "WebhookJob", "WebhookStatistics"]
+__all__ = ["WebhookDispatcher", "WebhookStatistics"]
 
 log = logging.getLogger(__name__)
-
-
-@attrs.frozen
-class WebhookJob:
-    """One claimed attempt: what to post, and the claim to report it under."""
-
-    recipient_agent_id: str
-    message_id: str
-    delivery_id: str
-    claim_token: str = attrs.field(repr=False)
-    body: bytes = attrs.field(repr=False)
-    # The request that made the delivery due (a send, a redrive), for the attempt's log
-    # lines; None when the carrier found it due on its own after a restart.
-    request_id: str | None = None
-    replay_id: str | None = None  # a replay's push: one attempt, answered to the caller
 
 
 @attrs.frozen
@@ -76,11 +59,11 @@ def outcome_label(outcome: PostOutcome) -> str:
 class WebhookDispatcher:
     """Runs webhook attempts; owns their tasks and the HTTP client's connections."""
 
-    def __init__(self, runtime: Runtime, client: WebhookClient) -> None:
-        self.runtime = runtime
+    def __init__(self, client: WebhookClient, concurrency: int) -> None:
         self.client = client
-        self._limiter = trio.CapacityLimiter(runtime.settings.webhook_concurrency)
+        self._limiter = trio.CapacityLimiter(concurrency)
         self._send, self._receive = trio.open_memory_channel[WebhookJob](math.inf)
+        self._context: ActorContext | None = None  # given by run()
         self.is_running = False
         self._outcomes: dict[str, int] = {}
 
@@ -88,7 +71,16 @@ class WebhookDispatcher:
         """Start an attempt (called by a mailbox once its claim is committed)."""
         self._send.send_nowait(job)
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self,
+        context: ActorContext,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Make the attempts submitted, with the endpoints, secrets and clock of
+        ``context``, and ask it to record each one's end (the mailbox; the account whose
+        endpoint answered 410). The context holds this dispatcher, so it comes here."""
+        self._context = context
         try:
             async with trio.open_nursery() as attempts:
                 self.is_running = True
@@ -159,10 +151,15 @@ class WebhookDispatcher:
             limiter.statistics().tasks_waiting,
         )
 
+    @property
+    def context(self) -> ActorContext:
+        assert self._context is not None, "attempts are made only while running"
+        return self._context
+
     async def _post(self, job: WebhookJob) -> tuple[PostOutcome, str | None]:
         # The endpoint is read right before posting: a new URL or secret applies to
         # work already queued (contract §5.1).
-        agent = await self.runtime.identities.agent(job.recipient_agent_id)
+        agent = await self.context.identities.agent(job.recipient_agent_id)
         if agent is None or not agent.webhook_active:
             return PostOutcome(None, None, WebhookEndpointInactive.code), None
         assert agent.webhook is not None
@@ -174,9 +171,9 @@ class WebhookDispatcher:
         """Both signature schemes, so either kind of receiver verifies (contract §5.3)."""
         endpoint = agent.webhook
         assert endpoint is not None
-        unseal = self.runtime.sealer.unseal
+        unseal = self.context.sealer.unseal
         secret = unseal(endpoint["sealed_secret"]).decode()
-        now = self.runtime.now()
+        now = self.context.now()
         timestamp = int(now.timestamp())
         signing_keys = [
             unseal(key["sealed_private_key"]).decode() for key in agent.live_signing_keys(now)
@@ -203,17 +200,16 @@ class WebhookDispatcher:
     ) -> None:
         """A 410 answer disables the endpoint that gave it (docs/api.md), not one set since."""
         if outcome.status == 410 and url is not None:
-            agent = await self.runtime.identities.agent(job.recipient_agent_id)
+            agent = await self.context.identities.agent(job.recipient_agent_id)
             if agent is not None:
-                await self.runtime.ask(
+                await self.context.ask(
                     DisableWebhookEndpoint(agent.account_id, agent.agent_id, url)
                 )
 
     async def _report(self, job: WebhookJob, outcome: PostOutcome, url: str | None) -> None:
-        runtime = self.runtime
         try:
             await self._disable_if_gone(job, outcome, url)
-            await runtime.ask(
+            await self.context.ask(
                 FinishWebhookAttempt(
                     job.recipient_agent_id,
                     job.message_id,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, assert_never
+from typing import assert_never
 
 from atp.actors._actor import Actor
 from atp.actors._commands import (
@@ -39,6 +39,7 @@ from atp.actors._commands import (
     RunDue,
     SendMessage,
 )
+from atp.actors._context import ActorContext
 from atp.actors._idempotency import Ticket
 from atp.actors._mailbox_replays import MailboxReplays
 from atp.actors._mailbox_sessions import (
@@ -61,49 +62,43 @@ from atp.errors import (
 )
 from atp.wire import ack_document, claim_document, message_status, session_document
 
-if TYPE_CHECKING:
-    from atp.actors._runtime import Runtime
-
 __all__ = ["MailboxActor"]
 
 
 class MailboxActor(Actor[MailboxCommand]):
     """One recipient's mailbox."""
 
-    def __init__(self, agent_id: str, runtime: Runtime) -> None:
-        super().__init__(self.key_of(agent_id), runtime)
+    kind = "mailbox"
+
+    def __init__(self, agent_id: str, context: ActorContext) -> None:
+        super().__init__(agent_id, context)
         self.agent_id = agent_id
         self.unknown_senders: dict[str, deque[datetime]] = {}
-        settings = runtime.settings
+        settings = context.settings
         self.webhooks = WebhookQueue(
             agent_id,
             share=settings.webhook_concurrency_per_agent,
             lease_seconds=settings.webhook_lease,
         )
-        self.window = MailboxWindow(agent_id, runtime, self.webhooks)
-        self.replays = MailboxReplays(agent_id, runtime.queries)
+        self.window = MailboxWindow(agent_id, context, self.webhooks)
+        self.replays = MailboxReplays(agent_id, context.queries)
         self._retries = RetryPolicy(settings.webhook_retry_delays)
 
-    @staticmethod
-    def key_of(agent_id: str) -> str:
-        """The supervisor key of an agent's mailbox."""
-        return "mailbox:" + agent_id
-
     async def rehydrate(self) -> None:
-        runtime = self.runtime
+        context = self.context
         self.unknown_senders.clear()
         self.webhooks.clear()
         await self.window.rehydrate()
         await self.replays.rehydrate()
-        since = runtime.now() - timedelta(seconds=runtime.settings.unknown_sender_window)
-        for account_id, created_at in await runtime.queries.unknown_sender_times(
+        since = context.now() - timedelta(seconds=context.settings.unknown_sender_window)
+        for account_id, created_at in await context.queries.unknown_sender_times(
             self.agent_id, since
         ):
             moment = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
             self.unknown_senders.setdefault(account_id, deque()).append(moment)
 
     async def handle(self, command: MailboxCommand) -> Reply:
-        now = self.runtime.now()
+        now = self.context.now()
         match command:
             case SendMessage():
                 return await self._intake(command, now)
@@ -133,7 +128,7 @@ class MailboxActor(Actor[MailboxCommand]):
                 return self.answer(command.ticket, 201, ack_document(message, ack), now)
             case RunDue():
                 expired = await self._expire_all_due(now)
-                self.runtime.arrivals.notify(self.agent_id)  # a lease may have ended
+                self.context.arrivals.notify(self.agent_id)  # a lease may have ended
                 return Reply(200, {"expired": expired})
             case FinishWebhookAttempt():
                 return await self._finish_attempt(command, now)
@@ -166,17 +161,17 @@ class MailboxActor(Actor[MailboxCommand]):
         return getattr(command, "session", None) is None
 
     async def before_commit(self) -> None:
-        await self._claim_due_webhooks(self.runtime.now())
+        await self._claim_due_webhooks(self.context.now())
 
     def committed(self) -> None:
         for job in self.webhooks.take_claimed():
-            self.runtime.dispatcher.submit(job)
-        self.runtime.arrivals.notify(self.agent_id)
+            self.context.pushes.submit(job)
+        self.context.arrivals.notify(self.agent_id)
 
     # -- commands -----------------------------------------------------------------------
 
     async def _intake(self, command: SendMessage, now: datetime) -> Reply:
-        settings = self.runtime.settings
+        settings = self.context.settings
         recipient = await self._recipient()
         trust, blocked = recipient.trust_for(command.sender_agent_id, command.sender_account_id)
         unknown = trust == "untrusted" and command.sender_account_id != recipient.account_id
@@ -326,9 +321,9 @@ class MailboxActor(Actor[MailboxCommand]):
         return self.answer(ticket, 200, message_status(message), now)
 
     async def _max_attempts(self, recipient: Agent) -> int:
-        account = await self.runtime.identities.account(recipient.account_id)
+        account = await self.context.identities.account(recipient.account_id)
         plan = account.plan if account else "free"
-        return self.runtime.settings.webhook_max_attempts.get(plan, 3)
+        return self.context.settings.webhook_max_attempts.get(plan, 3)
 
     # -- deadlines ------------------------------------------------------------------------
 
@@ -339,7 +334,7 @@ class MailboxActor(Actor[MailboxCommand]):
         message is the next to expire; active leases are few (one per claim in flight).
         A webhook delivery held back by a polling lease is due when that lease ends.
         """
-        now = self.runtime.now()
+        now = self.context.now()
         deadlines: list[datetime] = []
         for message in self.window.open.values():
             lease = message.active_lease(now)
@@ -358,7 +353,7 @@ class MailboxActor(Actor[MailboxCommand]):
         return RunDue(self.agent_id)
 
     def keep_running_for(self) -> float:
-        return self.runtime.settings.sweep_horizon
+        return self.context.settings.sweep_horizon
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -369,11 +364,11 @@ class MailboxActor(Actor[MailboxCommand]):
         return agent
 
     async def _recipient_or_none(self) -> Agent | None:
-        agent = await self.runtime.identities.agent(self.agent_id)
+        agent = await self.context.identities.agent(self.agent_id)
         return agent if agent is not None and agent.status == "active" else None
 
     def _recent_unknown(self, account_id: str, now: datetime) -> deque[datetime]:
-        window = timedelta(seconds=self.runtime.settings.unknown_sender_window)
+        window = timedelta(seconds=self.context.settings.unknown_sender_window)
         recent = self.unknown_senders.setdefault(account_id, deque())
         while recent and recent[0] < now - window:
             recent.popleft()
@@ -387,7 +382,7 @@ class MailboxActor(Actor[MailboxCommand]):
         """One of this recipient's messages, live or from the ledger; else ``NotFound(what)``."""
         message = self.window.live(message_id)
         if message is None:
-            message = await self.runtime.ledger.get(Message, aggregate_id(message_id))
+            message = await self.context.ledger.get(Message, aggregate_id(message_id))
         if message is None or message.recipient_agent_id != self.agent_id:
             raise NotFound(what)
         if self.window.live(message_id) is None and not message.is_open:

@@ -19,16 +19,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from eventsourcing.domain import Aggregate
 
+from atp.actors._context import ActorContext
 from atp.actors._webhook_queue import WebhookQueue
 from atp.domain import Message, aggregate_id
 from atp.errors import NotFound
-
-if TYPE_CHECKING:
-    from atp.actors._runtime import Runtime
 
 __all__ = ["MailboxWindow"]
 
@@ -38,9 +35,9 @@ _RECENT_CLOSED = 256  # closed messages kept for late ACKs (completed after acce
 class MailboxWindow:
     """One recipient's live messages."""
 
-    def __init__(self, agent_id: str, runtime: Runtime, webhooks: WebhookQueue) -> None:
+    def __init__(self, agent_id: str, context: ActorContext, webhooks: WebhookQueue) -> None:
         self.agent_id = agent_id
-        self.runtime = runtime
+        self.context = context
         self.webhooks = webhooks
         self.open: OrderedDict[str, Message] = OrderedDict()
         self.overflow: dict[str, Message] = {}  # open beyond the window, with webhook work
@@ -60,12 +57,12 @@ class MailboxWindow:
         await self.page_in(())
         self.on_disk_due = None
         if self.beyond:
-            ids = await self.runtime.queries.webhook_turn_ids(self.agent_id)
+            ids = await self.context.queries.webhook_turn_ids(self.agent_id)
             missing = [aggregate_id(m) for m in ids if self.live(m) is None]
-            for message in await self.runtime.ledger.load_all(Message, missing):
+            for message in await self.context.ledger.load_all(Message, missing):
                 if message.is_open:
                     self.hold(message)
-            self.on_disk_due = self.runtime.now()
+            self.on_disk_due = self.context.now()
 
     def live(self, message_id: str) -> Message | None:
         """The message if it is in memory, open or recently closed."""
@@ -78,7 +75,7 @@ class MailboxWindow:
     def admit(self, message: Message) -> None:
         """A new open message joins the window, unless it is full or older messages wait
         beyond it: then it waits there too (live only for its webhook work)."""
-        if self.beyond or len(self.open) >= self.runtime.settings.mailbox_window:
+        if self.beyond or len(self.open) >= self.context.settings.mailbox_window:
             self.beyond = True
             if message.pending_webhook() is not None:
                 self.hold(message)
@@ -122,8 +119,8 @@ class MailboxWindow:
         live = self.live(message_id) if message_id is not None else None
         if live is not None:
             return live
-        await self.runtime.projections.wait_current()
-        found = await self.runtime.queries.delivery_message(delivery_id)
+        await self.context.views.wait_current()
+        found = await self.context.queries.delivery_message(delivery_id)
         if found is None:
             raise NotFound("delivery")
         message = await load(found[0], "delivery")
@@ -138,7 +135,7 @@ class MailboxWindow:
         """Whether open messages wait beyond the window, to be paged in now. Not while the
         views are stuck: they lack what came after the stuck event, so paging in would find
         nothing, over and over; a claim or the sweep pages in once they have moved on."""
-        return self.beyond and self.runtime.projections.stuck is None
+        return self.beyond and self.context.views.stuck is None
 
     def has_queued(self) -> bool:
         """Whether a message in the window still waits to be handed out."""
@@ -152,18 +149,18 @@ class MailboxWindow:
         Messages of the batch being handled (``staged``) are not in it yet: they come
         in last, once the view has no older ones left.
         """
-        runtime = self.runtime
-        window = runtime.settings.mailbox_window
+        context = self.context
+        window = context.settings.mailbox_window
         changed = {a.message_id: a for a in staged if isinstance(a, Message)}
-        await runtime.projections.wait_current()
+        await context.views.wait_current()
         limit = len(self.open) + len(self.overflow) + window
-        ids = await runtime.queries.open_message_ids(self.agent_id, limit)
+        ids = await context.queries.open_message_ids(self.agent_id, limit)
         # Views stuck on an event lack what came after it: more may wait beyond the
         # window than they show, so it is looked for again (once they have moved on).
-        seen_end = len(ids) < limit and runtime.projections.stuck is None
+        seen_end = len(ids) < limit and context.views.stuck is None
         waiting = [i for i in ids if i not in self.open][: None if seen_end else window]
         live = {i: m for i in waiting if (m := changed.get(i) or self.live(i)) is not None}
-        stored = await runtime.ledger.load_all(
+        stored = await context.ledger.load_all(
             Message, [aggregate_id(i) for i in waiting if i not in live]
         )
         found = {**{m.message_id: m for m in stored}, **live}
@@ -185,8 +182,8 @@ class MailboxWindow:
         if message.session_id is None or message.message_id not in self.overflow:
             return False
         assert message.session_sequence is not None
-        await self.runtime.projections.wait_current()
-        earlier = await self.runtime.queries.open_turns_before(
+        await self.context.views.wait_current()
+        earlier = await self.context.queries.open_turns_before(
             self.agent_id, message.session_id, message.session_sequence
         )
         return any(self.live(i) is None for i in earlier)
@@ -230,12 +227,12 @@ class MailboxWindow:
         live_work = self._movable(changed)  # what the batch changed stays
         if len(self.overflow) >= self._size and not self._way_made(live_work, self.on_disk_due):
             return
-        runtime = self.runtime
+        context = self.context
         movable = [(due, message_id, False) for due, message_id in live_work]
         room = self._size - (len(self.overflow) - len(movable))
-        await runtime.projections.wait_current()
+        await context.views.wait_current()
         limit = len(self.open) + len(self.overflow) + room + 1
-        rows = await runtime.queries.webhook_work(self.agent_id, limit)
+        rows = await context.queries.webhook_work(self.agent_id, limit)
         # A message the batch changed is not read back: the view has it as it was.
         on_disk = [(due, m, True) for m, due in rows if self.live(m) is None and m not in changed]
         chosen = sorted([*movable, *(entry for entry in on_disk if entry[0] <= now)])[:room]
@@ -258,7 +255,7 @@ class MailboxWindow:
                 for delivery in gone.deliveries:
                     self.delivery_index.pop(delivery["id"], None)
         wanted = [aggregate_id(m) for _, m, disk in chosen if disk]
-        for message in await runtime.ledger.load_all(Message, wanted):
+        for message in await context.ledger.load_all(Message, wanted):
             if message.is_open and message.pending_webhook() is not None:
                 self.overflow[message.message_id] = message
                 self._index(message)
@@ -266,7 +263,7 @@ class MailboxWindow:
 
     @property
     def _size(self) -> int:
-        return self.runtime.settings.mailbox_window
+        return self.context.settings.mailbox_window
 
     def _movable(self, changed: set[str]) -> list[tuple[datetime, str]]:
         """(due, message id) of the live work beyond the window that may go back to disk:

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, assert_never
+from typing import assert_never
 
 from atp.actors._actor import Actor
 from atp.actors._commands import Reply
-from atp.actors._dispatcher import WebhookJob
+from atp.actors._context import ActorContext
+from atp.actors._pushes import WebhookJob
 from atp.actors._replay_commands import (
     CancelReplay,
     FinishReplayAttempt,
@@ -31,9 +32,6 @@ from atp.errors import AtpError, NotFound, StoreUnavailable
 from atp.ledger import LedgerNotHeld
 from atp.wire import replay_document
 
-if TYPE_CHECKING:
-    from atp.actors._runtime import Runtime
-
 __all__ = ["ReplayActor"]
 
 _PAUSE = timedelta(seconds=1)  # before an item is taken again after the store failed
@@ -42,22 +40,19 @@ _PAUSE = timedelta(seconds=1)  # before an item is taken again after the store f
 class ReplayActor(Actor[ReplayCommand]):
     """One replay: its start, its items at its rate, its cancellation."""
 
-    def __init__(self, replay_id: str, runtime: Runtime) -> None:
-        super().__init__(self.key_of(replay_id), runtime)
+    kind = "replay"
+
+    def __init__(self, replay_id: str, context: ActorContext) -> None:
+        super().__init__(replay_id, context)
         self.replay_id = replay_id
         self.replay: Replay | None = None
         self._paused_until: datetime | None = None  # after the store went away
 
-    @staticmethod
-    def key_of(replay_id: str) -> str:
-        """The supervisor key of a replay's actor."""
-        return "replay:" + replay_id
-
     async def rehydrate(self) -> None:
-        self.replay = await self.runtime.ledger.get(Replay, aggregate_id(self.replay_id))
+        self.replay = await self.context.ledger.get(Replay, aggregate_id(self.replay_id))
 
     async def handle(self, command: ReplayCommand) -> Reply:
-        now = self.runtime.now()
+        now = self.context.now()
         match command:
             case StartReplay():
                 assert self.replay is None, "a replay id is new"
@@ -88,7 +83,7 @@ class ReplayActor(Actor[ReplayCommand]):
     async def _take_next(self) -> None:
         replay = self.replay
         due = self.next_deadline()
-        if replay is None or due is None or due > self.runtime.now():
+        if replay is None or due is None or due > self.context.now():
             return
         message_id = replay.next_message_id
         assert message_id is not None
@@ -96,16 +91,16 @@ class ReplayActor(Actor[ReplayCommand]):
             result, error = await self._replay_one(replay, message_id)
         except (StoreUnavailable, LedgerNotHeld):
             # Not the message's fault: take it again once the store may be back.
-            self._paused_until = self.runtime.now() + _PAUSE
+            self._paused_until = self.context.now() + _PAUSE
             raise
-        replay.record_item(result, error, self.runtime.now())
+        replay.record_item(result, error, self.context.now())
         self.stage(replay)
 
     async def _replay_one(self, replay: Replay, message_id: str) -> tuple[ItemResult, str | None]:
-        runtime = self.runtime
+        context = self.context
         start = StartReplayAttempt(replay.agent_id, message_id, replay.replay_id, replay.target)
         try:
-            answer = (await runtime.ask(start)).body
+            answer = (await context.ask(start)).body
         except (StoreUnavailable, LedgerNotHeld):
             raise
         except AtpError as refused:
@@ -118,11 +113,11 @@ class ReplayActor(Actor[ReplayCommand]):
             replay.agent_id, message_id, answer["delivery_id"], claim_token="",
             body=answer["body"], replay_id=replay.replay_id,
         )  # fmt: skip
-        outcome, url = await runtime.dispatcher.push_once(job)
+        outcome, url = await context.pushes.push_once(job)
         finish = FinishReplayAttempt(
             replay.agent_id, message_id, replay.replay_id, outcome.status, outcome.error, url
         )
-        answer = (await runtime.ask(finish)).body
+        answer = (await context.ask(finish)).body
         return answer["result"], answer["error"]
 
     # -- deadlines ------------------------------------------------------------------------

@@ -16,7 +16,7 @@ an uncommitted change never lingers.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, assert_never
+from typing import assert_never
 
 import attrs
 
@@ -35,6 +35,7 @@ from atp.actors._commands import (
     SendTurn,
     SessionCommand,
 )
+from atp.actors._context import ActorContext
 from atp.domain import Session, aggregate_id, new_id
 from atp.errors import (
     AtpError,
@@ -45,27 +46,21 @@ from atp.errors import (
 )
 from atp.wire import session_document
 
-if TYPE_CHECKING:
-    from atp.actors._runtime import Runtime
-
 __all__ = ["SessionActor"]
 
 
 class SessionActor(Actor[SessionCommand]):
     """One session: its lifecycle, its turns' numbers, its opening's expiry."""
 
-    def __init__(self, session_id: str, runtime: Runtime) -> None:
-        super().__init__(self.key_of(session_id), runtime)
+    kind = "session"
+
+    def __init__(self, session_id: str, context: ActorContext) -> None:
+        super().__init__(session_id, context)
         self.session_id = session_id
         self.session: Session | None = None
 
-    @staticmethod
-    def key_of(session_id: str) -> str:
-        """The supervisor key of a session's actor."""
-        return "session:" + session_id
-
     async def rehydrate(self) -> None:
-        self.session = await self.runtime.ledger.get(Session, aggregate_id(self.session_id))
+        self.session = await self.context.ledger.get(Session, aggregate_id(self.session_id))
 
     async def handle(self, command: SessionCommand) -> Reply:
         match command:
@@ -104,7 +99,7 @@ class SessionActor(Actor[SessionCommand]):
                 return await self._lend(attrs.evolve(command.ack, session=session))
             case CloseSession():
                 session = self._participant(command.agent_id)
-                now = self.runtime.now()
+                now = self.context.now()
                 session.close(command.agent_id, now)
                 self.stage(session)
                 return self.answer(command.ticket, 200, {"session": session_document(session)}, now)
@@ -119,7 +114,7 @@ class SessionActor(Actor[SessionCommand]):
         if command.recipient_agent_id == command.initiator_agent_id:
             raise InvalidSessionRecipient()
         assert self.session is None, "session ids are fresh"
-        recipient = await self.runtime.identities.agent(command.recipient_agent_id)
+        recipient = await self.context.identities.agent(command.recipient_agent_id)
         if recipient is None:
             raise RecipientNotFound()
         self.session = Session(
@@ -129,7 +124,7 @@ class SessionActor(Actor[SessionCommand]):
             recipient_agent_id=command.recipient_agent_id,
             recipient_account_id=recipient.account_id,
             opening_message_id=new_id("msg"),
-            at=self.runtime.now(),
+            at=self.context.now(),
         )
         try:
             return await self._lend(
@@ -150,7 +145,7 @@ class SessionActor(Actor[SessionCommand]):
         session = self.session
         if session is None or session.status != "pending":
             return Reply(200, {"expired": False})
-        if self._opening_expires_at(session) > self.runtime.now():
+        if self._opening_expires_at(session) > self.context.now():
             return Reply(200, {"expired": False})
         await self._lend(ExpireOpening(session.recipient_agent_id, session))
         return Reply(200, {"expired": True})
@@ -160,7 +155,7 @@ class SessionActor(Actor[SessionCommand]):
     async def _lend(self, command: Command) -> Reply:
         """Ask the mailbox that stages this session's next events with its own."""
         try:
-            return await self.runtime.ask(command)
+            return await self.context.ask(command)
         except UnexpectedError:
             # The mailbox's batch did not commit: forget whatever it did to the session.
             await self.rehydrate()
@@ -180,7 +175,7 @@ class SessionActor(Actor[SessionCommand]):
         return self.session
 
     def _opening_expires_at(self, session: Session) -> datetime:
-        return session.created_at + timedelta(seconds=self.runtime.settings.message_ttl)
+        return session.created_at + timedelta(seconds=self.context.settings.message_ttl)
 
     # -- deadlines ----------------------------------------------------------------------
 
@@ -193,4 +188,4 @@ class SessionActor(Actor[SessionCommand]):
         return ExpireSession(self.session_id)
 
     def keep_running_for(self) -> float:
-        return self.runtime.settings.sweep_horizon
+        return self.context.settings.sweep_horizon

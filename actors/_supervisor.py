@@ -71,8 +71,10 @@ class Supervisor:
             finally:
                 self._nursery = None
 
-    def actor(self, key: str, cls: type[A], factory: Callable[[], A]) -> A:
-        """The running actor for ``key``, started with ``factory()`` if there is none."""
+    def actor(self, cls: type[A], owner_id: str, factory: Callable[[], A]) -> A:
+        """The running ``cls`` actor of ``owner_id``, started with ``factory()`` if there
+        is none."""
+        key = cls.key_of(owner_id)
         actor = self._actors.get(key)
         if actor is None:
             if self._nursery is None:
@@ -89,9 +91,11 @@ class Supervisor:
         """Whether the supervisor can start actors (its nursery is open)."""
         return self._nursery is not None
 
-    def running(self, key: str) -> Actor[Any] | None:
-        """The actor for ``key`` if it is running now (never starts one)."""
-        return self._actors.get(key)
+    def running(self, cls: type[A], owner_id: str) -> A | None:
+        """The ``cls`` actor of ``owner_id`` if it is running now (never starts one)."""
+        actor = self._actors.get(cls.key_of(owner_id))
+        assert actor is None or isinstance(actor, cls)
+        return actor
 
     async def _supervise(self, actor: Actor[Any]) -> None:
         # Started on behalf of a request, the task copied its context: the actor serves

@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 import trio
 
 from atp.actors._commands import Command, ExpireSession, RunDue
+from atp.actors._context import ActorContext
 from atp.actors._replay import ReplayActor
 from atp.actors._replay_commands import RunReplay
+from atp.actors._supervisor import Supervisor
 from atp.errors import AtpError, StoreUnavailable
 from atp.ledger import Backoff
-
-if TYPE_CHECKING:
-    from atp.actors._runtime import Runtime
 
 __all__ = ["DueSweeper"]
 
@@ -34,9 +32,10 @@ log = logging.getLogger(__name__)
 class DueSweeper:
     """Every ``settings.sweep_interval`` seconds, wake mailboxes with work falling due."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.interval = runtime.settings.sweep_interval
+    def __init__(self, context: ActorContext, supervisor: Supervisor) -> None:
+        self.context = context
+        self._supervisor = supervisor
+        self.interval = context.settings.sweep_interval
         self.sweeps = 0
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -59,19 +58,19 @@ class DueSweeper:
 
     async def sweep(self) -> int:
         """Wake every mailbox with something due before the next sweep; return how many."""
-        runtime = self.runtime
-        await runtime.projections.wait_current()
-        now = runtime.now()
-        recipients = set(await runtime.queries.overdue_recipients(now))
-        horizon = now + timedelta(seconds=runtime.settings.sweep_horizon)
-        recipients.update(await runtime.queries.webhook_due_recipients(horizon))
-        ttl = timedelta(seconds=runtime.settings.message_ttl)
-        sessions = await runtime.queries.pending_sessions(horizon - ttl)
+        context = self.context
+        await context.views.wait_current()
+        now = context.now()
+        recipients = set(await context.queries.overdue_recipients(now))
+        horizon = now + timedelta(seconds=context.settings.sweep_horizon)
+        recipients.update(await context.queries.webhook_due_recipients(horizon))
+        ttl = timedelta(seconds=context.settings.message_ttl)
+        sessions = await context.queries.pending_sessions(horizon - ttl)
         # A replay's actor runs while its replay does: only one stopped (a restart, a
         # crash) needs waking, and asking a live one would wait behind its push.
         replays = [
-            r for r in await runtime.queries.running_replays()
-            if runtime.supervisor.running(ReplayActor.key_of(r)) is None
+            r for r in await context.queries.running_replays()
+            if self._supervisor.running(ReplayActor, r) is None
         ]  # fmt: skip
         commands: list[Command] = [
             *(RunDue(a) for a in sorted(recipients)),
@@ -80,7 +79,7 @@ class DueSweeper:
         ]
         for command in commands:
             try:
-                await runtime.ask(command)
+                await context.ask(command)
             except AtpError:
                 continue
         self.sweeps += 1

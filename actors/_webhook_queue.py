@@ -20,7 +20,7 @@ import heapq
 import itertools
 from datetime import datetime
 
-from atp.actors._dispatcher import WebhookJob
+from atp.actors._pushes import WebhookJob
 from atp.domain import Message, new_id
 from atp.observe import REQUEST_ID
 from atp.wire import push_body

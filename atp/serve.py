@@ -32,10 +32,12 @@ import trio
 from hypercorn.config import Config
 
 from atp.actors import (
+    ActorContext,
     DueSweeper,
     IdempotencyGate,
     Identities,
     JournalWriter,
+    Router,
     Runtime,
     Supervisor,
     WebhookDispatcher,
@@ -109,17 +111,7 @@ async def open_runtime(
         journal = JournalWriter(ledger, writer=writer)
         supervisor = Supervisor(settings.actor_idle_timeout, store=bridge.store)
         sealer = Sealer(settings.secret_key or "")
-        runtime = Runtime(
-            settings=settings,
-            ledger=ledger,
-            journal=journal,
-            supervisor=supervisor,
-            projections=projections,
-            queries=queries,
-            identities=Identities(ledger, queries, projections),
-            gate=IdempotencyGate(ledger, sealer),
-            sealer=sealer,
-        )
+        identities = Identities(ledger, queries, projections)
         if settings.webhook_allow_private:
             log.warning(
                 "ATP_WEBHOOK_ALLOW_PRIVATE=1: webhooks may reach loopback and private"
@@ -131,8 +123,27 @@ async def open_runtime(
             receive_timeout=settings.webhook_timeout,
             attempt_timeout=settings.webhook_attempt_deadline,
         )
-        runtime.dispatcher = WebhookDispatcher(runtime, client)
-        runtime.audit = await open_audit_log(settings, ledger, store, bridge)
+        dispatcher = WebhookDispatcher(client, settings.webhook_concurrency)
+        context = ActorContext(
+            settings=settings,
+            journal=journal,
+            gate=IdempotencyGate(ledger, sealer),
+            identities=identities,
+            ledger=ledger,
+            queries=queries,
+            views=projections,
+            sealer=sealer,
+            pushes=dispatcher,
+            routes=Router(supervisor, journal, bridge.store),
+        )
+        runtime = Runtime(
+            context=context,
+            ledger=ledger,
+            supervisor=supervisor,
+            projections=projections,
+            dispatcher=dispatcher,
+            audit=await open_audit_log(settings, ledger, store, bridge),
+        )
 
         async with trio.open_nursery() as carrier:
             if writer is not None:
@@ -145,8 +156,8 @@ async def open_runtime(
             await carrier.start(runtime.audit.writer.run)
             async with trio.open_nursery() as actors:
                 await actors.start(supervisor.run)
-                await actors.start(runtime.dispatcher.run)
-                await actors.start(DueSweeper(runtime).run)
+                await actors.start(dispatcher.run, context)
+                await actors.start(DueSweeper(context, supervisor).run)
                 yield runtime
                 actors.cancel_scope.cancel()
             carrier.cancel_scope.cancel()
@@ -215,7 +226,7 @@ async def serve_http(
     # accept loop can even refuse them; the kernel caps this at net.core.somaxconn.
     config.backlog = 1024
     use_envelope_protocol_errors()
-    api = create_app(runtime)
+    api = create_app(runtime.carrier)
     gate = ConnectionGate(max_connections(settings))
     api.config["ATP_METRICS"].register(GateCollector(gate))  # the gate is outside the app
     app = guard_exchanges(api, body_timeout=settings.body_timeout)

@@ -36,7 +36,7 @@ def clock() -> MockClock:
 async def open_carrier(settings: Settings) -> AsyncIterator[tuple[Api, Runtime]]:
     """The carrier with its wall clock on the mock clock, and a client for its API."""
     async with open_runtime(settings) as runtime, trio.open_nursery() as nursery:
-        runtime.now = lambda: EPOCH + timedelta(seconds=trio.current_time())
+        runtime.context.now = lambda: EPOCH + timedelta(seconds=trio.current_time())
         shutdown = trio.Event()
         binds = await nursery.start(serve_http, runtime, shutdown)
         async with httpx.AsyncClient(base_url=binds[0], timeout=None) as http:

@@ -8,7 +8,7 @@ from quart import Blueprint
 
 from atp.actors import IssueAuditorKey, OpenAccount, RegisterAgent, RotateAgentKey, Ticket
 from atp.api._as_of import agent_as_of, as_of_position
-from atp.api._requests import Answer, authenticate, idempotent, read_params, runtime
+from atp.api._requests import Answer, authenticate, carrier, idempotent, read_params
 from atp.domain import new_id
 from atp.errors import InvalidAccount, InvalidRequest, NotFound
 from atp.wire import AccountBody, AgentBody, agent_document, parse_body
@@ -22,7 +22,7 @@ blueprint = Blueprint("accounts", __name__)
 async def open_account() -> Answer:
     """Sign up: a free account and its account key (no auth, no idempotency: contract §1.4)."""
     body = parse_body(AccountBody, await read_params(), InvalidAccount)
-    reply = await runtime().ask(OpenAccount(new_id("acct"), body.name.strip()))
+    reply = await carrier().ask(OpenAccount(new_id("acct"), body.name.strip()))
     return reply.body, reply.status
 
 
@@ -54,9 +54,9 @@ async def issue_auditor_key() -> Answer:
 async def show_agent(agent_id: str) -> dict[str, Any]:
     principal = await authenticate("account")
     params = await read_params()
-    rt = runtime()
-    await rt.projections.wait_current()
-    agent = await rt.queries.agent(agent_id)
+    rt = carrier()
+    views = await rt.views()
+    agent = await views.agent(agent_id)
     if agent is None or agent.account_id != principal.account_id:
         raise NotFound("agent")
     if "as_of" in params:  # the agent as it was then

@@ -7,7 +7,7 @@ from typing import Any
 from quart import Blueprint
 
 from atp.actors import Principal, RotateSigningKey, SetSenderPolicy, SetWebhookEndpoint, Ticket
-from atp.api._requests import Answer, authenticate, idempotent, read_params, runtime
+from atp.api._requests import Answer, authenticate, carrier, idempotent, read_params
 from atp.errors import (
     InvalidRequest,
     InvalidSenderPolicy,
@@ -41,7 +41,7 @@ async def set_webhook_endpoint(agent_id: str) -> Answer:
 
     async def build(ticket: Ticket) -> SetWebhookEndpoint:
         _self_only(principal, agent_id)
-        allow_private = runtime().settings.webhook_allow_private
+        allow_private = carrier().settings.webhook_allow_private
         url = check_webhook_url(params.get("url"), allow_private=allow_private)
         authorization = None
         if params.get("authentication") is not None:
@@ -76,7 +76,7 @@ async def rotate_signing_key(agent_id: str) -> Answer:
 async def signing_keys(agent_id: str) -> dict[str, Any]:
     """The public keys that sign this agent's pushes now (the agent or its account asks)."""
     principal = await authenticate("account", "agent")
-    rt = runtime()
+    rt = carrier()
     agent = await rt.identities.agent(agent_id)
     visible = agent is not None and (
         principal.agent_id == agent_id

@@ -1,4 +1,4 @@
-"""The Quart-Trio app: routes, limits and the error envelope, bound to one runtime.
+"""The Quart-Trio app: routes, limits and the error envelope, bound to one carrier.
 
 Around the routes, the reference's pipeline (contract §1.0) as far as a client can
 see it: every response carries an ``x-request-id`` (``Plug.RequestId``); the query
@@ -17,7 +17,7 @@ from quart.globals import request_ctx
 from quart_trio import QuartTrio
 from werkzeug.routing import BaseConverter
 
-from atp.actors import Runtime
+from atp.actors import Carrier
 from atp.api import (
     _accounts,
     _agents,
@@ -41,16 +41,16 @@ from atp.observe import current_request_id, new_request_id
 __all__ = ["create_app"]
 
 
-def create_app(runtime: Runtime) -> QuartTrio:
-    """An ASGI app serving the contract's routes from ``runtime``.
+def create_app(carrier: Carrier) -> QuartTrio:
+    """An ASGI app serving the contract's routes from ``carrier``.
 
-    The app starts no tasks of its own: the runtime's tasks are owned by the
+    The app starts no tasks of its own: the carrier's tasks are owned by the
     caller's nursery (``atp.serve``), so shutdown order is explicit.
     """
     app = QuartTrio("atp")
-    app.config["ATP_RUNTIME"] = runtime
-    app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
-    app.config["BODY_TIMEOUT"] = runtime.settings.body_timeout  # then 408 (atp/http)
+    app.config["ATP_CARRIER"] = carrier
+    app.config["MAX_CONTENT_LENGTH"] = carrier.settings.max_body_bytes
+    app.config["BODY_TIMEOUT"] = carrier.settings.body_timeout  # then 408 (atp/http)
     app.config["JSON_SORT_KEYS"] = False
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False  # read as each route is added
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -65,7 +65,7 @@ def create_app(runtime: Runtime) -> QuartTrio:
     app.after_request(note_route)
     install_error_handlers(app)
     stats = HttpStats()
-    app.config["ATP_METRICS"] = _metrics.registry(runtime, stats)
+    app.config["ATP_METRICS"] = _metrics.registry(carrier, stats)
     app.asgi_app = observe_requests(  # type: ignore[method-assign,assignment]
         _without_empty_segments(app.asgi_app), stats
     )

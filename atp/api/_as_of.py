@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from atp.actors import Runtime
+from atp.actors import Carrier
 from atp.domain import Agent, Message, Session, aggregate_id
 from atp.errors import InvalidRequest, NotFound
 from atp.wire import iso
@@ -22,7 +22,7 @@ A = TypeVar("A", Message, Session, Agent)
 _MAX_INDEX = 2**62
 
 
-async def as_of_position(rt: Runtime, value: object) -> int:
+async def as_of_position(rt: Carrier, value: object) -> int:
     """The ledger notification ``as_of`` stands for.
 
     Raises:
@@ -51,16 +51,16 @@ async def as_of_position(rt: Runtime, value: object) -> int:
 
 
 async def _load(
-    rt: Runtime, cls: type[A], column: str, types: str, wire_id: str, position: int
+    rt: Carrier, cls: type[A], column: str, types: str, wire_id: str, position: int
 ) -> A | None:
     version = await rt.audit.read(rt.audit.store.version_at, column, wire_id, types, position)
     if version is None:
         return None
-    loaded = await rt.ledger.load_versions(cls, [(aggregate_id(wire_id), version)])
+    loaded = await rt.versions(cls, [(aggregate_id(wire_id), version)])
     return loaded.get(aggregate_id(wire_id))
 
 
-async def message_as_of(rt: Runtime, message_id: str, position: int) -> Message:
+async def message_as_of(rt: Carrier, message_id: str, position: int) -> Message:
     """Raises: NotFound: the message did not exist then."""
     message = await _load(rt, Message, "message_id", "%", message_id, position)
     if message is None:
@@ -69,7 +69,7 @@ async def message_as_of(rt: Runtime, message_id: str, position: int) -> Message:
 
 
 async def session_as_of(
-    rt: Runtime, session_id: str, position: int
+    rt: Carrier, session_id: str, position: int
 ) -> tuple[Session, list[Message]]:
     """The session then, and its messages as they were then, in sequence order.
 
@@ -83,11 +83,11 @@ async def session_as_of(
     turns += await rt.audit.read(rt.audit.store.turns_at, session_id, position)
     versions = await rt.audit.read(rt.audit.store.message_versions_at, turns, position)
     wanted = [(aggregate_id(m), versions[m]) for m in turns if m in versions]
-    loaded = await rt.ledger.load_versions(Message, wanted)
+    loaded = await rt.versions(Message, wanted)
     return session, [loaded[aggregate_id(m)] for m in turns if aggregate_id(m) in loaded]
 
 
-async def agent_as_of(rt: Runtime, agent_id: str, position: int) -> Agent:
+async def agent_as_of(rt: Carrier, agent_id: str, position: int) -> Agent:
     """Raises: NotFound: the agent did not exist then."""
     agent = await _load(rt, Agent, "agent_a", "agent.%", agent_id, position)
     if agent is None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from quart import Blueprint, Response
 
-from atp.api._requests import read_params, runtime, whole_number
+from atp.api._requests import carrier, read_params, whole_number
 
 __all__ = ["blueprint"]
 
@@ -27,7 +27,7 @@ def _b64(digest: bytes) -> str:
 @blueprint.get("/api/audit/key")
 async def key() -> dict[str, Any]:
     """The checkpoints' origin, key name and verifier key (C2SP signed-note format)."""
-    signer = runtime().audit.signer
+    signer = carrier().audit.signer
     return {"origin": signer.name, "key_name": signer.name, "verifier_key": signer.verifier_key}
 
 
@@ -36,7 +36,7 @@ async def checkpoint() -> Response:
     """The newest signed checkpoint, or the one of tree ``size``: byte-exact as signed."""
     params = await read_params()
     size = whole_number(params["size"], 0, _SIZE_MAX) if "size" in params else None
-    stored = await runtime().audit.checkpoint(size)
+    stored = await carrier().audit.checkpoint(size)
     return Response(stored.note, content_type="text/plain; charset=utf-8")
 
 
@@ -46,7 +46,7 @@ async def inclusion() -> dict[str, Any]:
     params = await read_params()
     index = whole_number(params.get("index"), 0, _SIZE_MAX)
     size = whole_number(params.get("size"), 1, _SIZE_MAX)
-    proof = await runtime().audit.inclusion(index, size)
+    proof = await carrier().audit.inclusion(index, size)
     assert proof.leaf_hash is not None
     return {
         "index": index,
@@ -62,5 +62,5 @@ async def consistency() -> dict[str, Any]:
     params = await read_params()
     old = whole_number(params.get("from"), 1, _SIZE_MAX)
     new = whole_number(params.get("to"), 1, _SIZE_MAX)
-    proof = await runtime().audit.consistency(old, new)
+    proof = await carrier().audit.consistency(old, new)
     return {"from": old, "to": new, "hashes": [_b64(h) for h in proof.hashes]}

@@ -23,10 +23,9 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from atp.actors import Runtime
+from atp.actors import Carrier, CarrierStatistics
 from atp.api._access_log import HttpStats
 from atp.observe import HistogramSnapshot
-from atp.projections import MessagesView
 
 __all__ = ["CarrierCollector"]
 
@@ -58,11 +57,9 @@ def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
 class CarrierCollector(Collector):
     """Reads the carrier's ``statistics()`` at each scrape (a prometheus-client Collector)."""
 
-    def __init__(self, runtime: Runtime, http: HttpStats) -> None:
-        self.runtime = runtime
+    def __init__(self, carrier: Carrier, http: HttpStats) -> None:
+        self.carrier = carrier
         self.http = http
-        views = [v for v in runtime.projections.views if isinstance(v, MessagesView)]
-        self.messages = views[0] if views else None
 
     def describe(self) -> Iterable[Metric]:
         """Nothing to describe ahead: the families are known only at a scrape."""
@@ -70,13 +67,14 @@ class CarrierCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """Every family, from the counters as they are now."""
+        stats = self.carrier.statistics()
         yield from self._http()
-        yield from self._actors()
-        yield from self._journal()
-        yield from self._projections()
-        yield from self._audit()
-        yield from self._webhooks()
-        yield from self._store()
+        yield from self._actors(stats)
+        yield from self._journal(stats)
+        yield from self._projections(stats)
+        yield from self._audit(stats)
+        yield from self._webhooks(stats)
+        yield from self._store(stats)
 
     def _http(self) -> Iterator[Metric]:
         stats = self.http.statistics()
@@ -119,8 +117,8 @@ class CarrierCollector(Collector):
                 family.add_metric([answered], count)
             yield family
 
-    def _actors(self) -> Iterator[Metric]:
-        stats = self.runtime.supervisor.statistics()
+    def _actors(self, carrier: CarrierStatistics) -> Iterator[Metric]:
+        stats = carrier.actors
         live = GaugeMetricFamily("atp_actors_live", "Actors running now, by kind.", labels=["kind"])
         for kind, count in stats.running_by_kind:
             live.add_metric([kind], count)
@@ -130,8 +128,8 @@ class CarrierCollector(Collector):
         yield _counter("atp_actors_stopped_idle", "Actors stopped idle.", stats.stopped_idle)
         yield _gauge("atp_actor_queued_commands", "Commands waiting in actors.", stats.queued)
 
-    def _journal(self) -> Iterator[Metric]:
-        stats = self.runtime.journal.statistics()
+    def _journal(self, carrier: CarrierStatistics) -> Iterator[Metric]:
+        stats = carrier.journal
         yield _counter("atp_journal_commits", "Journal commits (transactions).", stats.commits)
         yield _counter("atp_journal_events", "Events committed to the ledger.", stats.events)
         yield _counter(
@@ -148,13 +146,13 @@ class CarrierCollector(Collector):
         )
         _histogram(seconds, [], stats.commit_seconds)
         yield seconds
-        bridge = self.runtime.ledger.bridge.statistics()
+        bridge = carrier.threads
         yield _gauge("atp_store_threads_busy", "Store calls running in threads.", bridge.busy)
         yield _gauge("atp_store_threads", "Store calls that may run at once.", bridge.threads)
         yield _gauge("atp_store_calls_waiting", "Store calls waiting for a thread.", bridge.waiting)
 
-    def _audit(self) -> Iterator[Metric]:
-        stats = self.runtime.audit.statistics()
+    def _audit(self, carrier: CarrierStatistics) -> Iterator[Metric]:
+        stats = carrier.audit
         yield _gauge("atp_audit_leaves", "Records in the audit log's Merkle tree.", stats.size)
         yield _gauge(
             "atp_audit_checkpointed_leaves", "The newest signed checkpoint's tree size.",
@@ -162,7 +160,7 @@ class CarrierCollector(Collector):
         )  # fmt: skip
         yield _gauge(
             "atp_audit_lag", "Notifications committed and not yet in the audit log.",
-            max(0, self.runtime.ledger.last_committed - stats.position),
+            carrier.audit_lag,
         )  # fmt: skip
         yield _counter(
             "atp_audit_follower_exits",
@@ -170,8 +168,8 @@ class CarrierCollector(Collector):
             stats.follower_exits,
         )
 
-    def _projections(self) -> Iterator[Metric]:
-        stats = self.runtime.projections.statistics()
+    def _projections(self, carrier: CarrierStatistics) -> Iterator[Metric]:
+        stats = carrier.projections
         yield _gauge("atp_ledger_notification_id", "Last notification id committed.", stats.head)
         yield _gauge("atp_projection_position", "Last notification in the views.", stats.position)
         yield _gauge("atp_projection_lag", "Notifications not yet in the views.", stats.lag)
@@ -186,14 +184,14 @@ class CarrierCollector(Collector):
             "The notification id the views cannot apply (0: not stuck; the log names it).",
             stats.stuck_at or 0,
         )
-        if self.messages is not None:
-            dead = self.messages.statistics()
+        dead = carrier.dead_letters
+        if dead is not None:
             yield _counter("atp_dead_letters", "Messages parked as dead letters.", dead.parked)
             yield _counter("atp_dead_letters_redriven", "Dead letters redriven.", dead.redriven)
             yield _counter("atp_dead_letters_released", "Dead letters released.", dead.released)
 
-    def _webhooks(self) -> Iterator[Metric]:
-        stats = self.runtime.dispatcher.statistics()
+    def _webhooks(self, carrier: CarrierStatistics) -> Iterator[Metric]:
+        stats = carrier.webhooks
         attempts = CounterMetricFamily(
             "atp_webhook_attempts", "Webhook attempts finished, by outcome.", labels=["outcome"]
         )
@@ -207,8 +205,8 @@ class CarrierCollector(Collector):
             "atp_webhook_attempts_pending", "Webhook attempts waiting for a slot.", stats.pending
         )
 
-    def _store(self) -> Iterator[Metric]:
-        store = self.runtime.ledger.bridge.store.statistics()
+    def _store(self, carrier: CarrierStatistics) -> Iterator[Metric]:
+        store = carrier.store
         yield _gauge("atp_store_available", "1 while the store answers, 0 while away.",
                      int(store.available))  # fmt: skip
         yield _counter("atp_store_outages", "Times the store was found away.", store.outages)
@@ -218,9 +216,9 @@ class CarrierCollector(Collector):
                        store.lost_calls)  # fmt: skip
         yield _counter("atp_store_calls_refused", "Calls refused at once while it was away.",
                        store.refused_calls)  # fmt: skip
-        writer = self.runtime.journal.writer
+        writer = carrier.writer_lock
         if writer is not None:
-            lock = writer.statistics()
+            lock = writer.statistics
             yield _gauge("atp_writer_lock_held", "1 while this process holds the ledger's "
                          "writer lock, 0 while it is lost or taken.", int(writer.held))  # fmt: skip
             yield _counter("atp_writer_lock_lost", "Times the writer lock was lost.", lock.lost)

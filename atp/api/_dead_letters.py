@@ -12,7 +12,7 @@ from typing import Any
 from quart import Blueprint
 
 from atp.actors import RedriveDeadLetter, ReleaseDeadLetter, Ticket
-from atp.api._requests import Answer, authenticate, idempotent, read_params, runtime, whole_number
+from atp.api._requests import Answer, authenticate, carrier, idempotent, read_params, whole_number
 
 __all__ = ["blueprint"]
 
@@ -27,9 +27,9 @@ async def list_dead_letters() -> dict[str, Any]:
     params = await read_params()
     limit = whole_number(params.get("limit", 50), 1, 200)
     after = params.get("after")
-    rt = runtime()
-    await rt.projections.wait_current()
-    rows = await rt.queries.dead_letters(
+    rt = carrier()
+    views = await rt.views()
+    rows = await views.dead_letters(
         principal.agent_id, after if isinstance(after, str) else None, limit + 1
     )
     page = rows[:limit]

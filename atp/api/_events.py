@@ -20,7 +20,7 @@ import trio
 from quart import Blueprint, Response, request
 
 from atp.actors import Principal
-from atp.api._requests import authenticate, read_params, runtime, whole_number
+from atp.api._requests import authenticate, carrier, read_params, whole_number
 from atp.audit import EventFilter, StoredRecord, Viewer, history
 from atp.errors import InvalidRequest, NotFound, StoreUnavailable
 
@@ -73,7 +73,7 @@ async def events() -> dict[str, Any]:
     after = _cursor(params.get("after"))
     limit = whole_number(params.get("limit", 100), 1, 1000)
     filters = _filters(params)
-    audit = runtime().audit
+    audit = carrier().audit
     await audit.wait_current()  # read-your-writes: what the caller just did is there
     page = await audit.events(viewer_of(principal), after, limit, filters)
     return {
@@ -90,7 +90,7 @@ async def stream() -> Response:
     after = _cursor(resume.strip() if resume is not None else params.get("after"))
     filters = _filters(params)
     viewer = viewer_of(principal)
-    audit = runtime().audit
+    audit = carrier().audit
     await audit.wait_current()
 
     async def follow() -> AsyncIterator[bytes]:
@@ -120,7 +120,7 @@ async def stream() -> Response:
 async def message_history(message_id: str) -> dict[str, Any]:
     """Every record of the message, in order, each with a line a person can read."""
     principal = await authenticate("account", "agent", "auditor")
-    audit = runtime().audit
+    audit = carrier().audit
     await audit.wait_current()
     records = await audit.events(
         viewer_of(principal), -1, _HISTORY_MAX, EventFilter(message=message_id)

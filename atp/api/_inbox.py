@@ -9,7 +9,7 @@ import trio
 from quart import Blueprint
 
 from atp.actors import ClaimInbox, Command, ExtendLease, NothingToClaim, RecordAck, Reply, Ticket
-from atp.api._requests import Answer, authenticate, idempotent, read_params, runtime
+from atp.api._requests import Answer, authenticate, carrier, idempotent, read_params
 from atp.errors import AckStatusRequired, InvalidAckStatus, InvalidLease, InvalidRequest
 from atp.wire import AckBody, LeaseBody, WaitBody, check_payload, parse_body
 
@@ -45,7 +45,7 @@ async def _long_poll(wait: float, command: Command) -> Reply:
     is stored for idempotent replay.
     """
     assert isinstance(command, ClaimInbox)
-    rt = runtime()
+    rt = carrier()
     deadline = trio.current_time() + wait
     while trio.current_time() < deadline:
         news = rt.arrivals.event(command.recipient_agent_id)

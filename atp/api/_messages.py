@@ -11,11 +11,11 @@ from atp.api._as_of import as_of_position, message_as_of
 from atp.api._requests import (
     Answer,
     authenticate,
+    carrier,
     idempotent,
     read_params,
     read_send,
     resolve_recipient,
-    runtime,
 )
 from atp.errors import NotFound
 from atp.wire import message_status as status_of
@@ -50,9 +50,9 @@ async def message_status(message_id: str) -> dict[str, Any]:
     before the payload goes out."""
     principal = await authenticate("account", "agent", "auditor")
     params = await read_params()
-    rt = runtime()
-    await rt.projections.wait_current()
-    row = await rt.queries.message(message_id)
+    rt = carrier()
+    views = await rt.views()
+    row = await views.message(message_id)
     if row is None:
         raise NotFound("message")
     if principal.agent_id is not None:

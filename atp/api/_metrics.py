@@ -20,10 +20,10 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.exposition import choose_encoder
 from quart import Blueprint, Response, current_app, request
 
-from atp.actors import Runtime
+from atp.actors import Carrier
 from atp.api._access_log import HttpStats
 from atp.api._collector import CarrierCollector
-from atp.api._requests import bearer_token, runtime
+from atp.api._requests import bearer_token, carrier
 from atp.errors import NotFound, Unauthorized
 from atp.settings import Settings
 
@@ -44,7 +44,7 @@ def metrics_open(settings: Settings) -> bool:
         return False
 
 
-def registry(rt: Runtime, http: HttpStats) -> CollectorRegistry:
+def registry(rt: Carrier, http: HttpStats) -> CollectorRegistry:
     """A registry of this carrier's metrics (read at each scrape)."""
     settings = rt.settings
     if settings.metrics_token is None and not metrics_open(settings):
@@ -66,7 +66,7 @@ async def metrics() -> Response:
         Unauthorized: a token is configured and the request does not carry it.
         NotFound: no token is configured and the carrier listens beyond loopback.
     """
-    settings = runtime().settings
+    settings = carrier().settings
     token = settings.metrics_token
     if token is None:
         if not metrics_open(settings):

@@ -16,7 +16,7 @@ import attrs
 from quart import Blueprint
 
 from atp.actors import CancelReplay, Principal, StartReplay, Ticket
-from atp.api._requests import Answer, authenticate, idempotent, read_params, runtime
+from atp.api._requests import Answer, authenticate, carrier, idempotent, read_params
 from atp.domain import ADDRESS_PREFIX, Replay, aggregate_id, new_id
 from atp.errors import InvalidRequest, MessageNotDelivered, NotFound, WebhookEndpointInactive
 from atp.wire import ReplayBody, ReplayFilter, ReplaysBody, parse_body, replay_document
@@ -36,9 +36,9 @@ async def replay_message(message_id: str) -> Answer:
 
     async def build(ticket: Ticket) -> StartReplay:
         body = parse_body(ReplayBody, params, InvalidRequest)
-        rt = runtime()
-        await rt.projections.wait_current()
-        row = await rt.queries.message(message_id)
+        rt = carrier()
+        views = await rt.views()
+        row = await views.message(message_id)
         if row is None or row.recipient_agent_id != principal.agent_id:
             raise NotFound("message")
         if not row.document["deliveries"]:
@@ -112,7 +112,7 @@ async def _check_target(principal: Principal, target: str) -> None:
     if target != "webhook":
         return
     assert principal.agent_id is not None
-    agent = await runtime().identities.agent(principal.agent_id)
+    agent = await carrier().identities.agent(principal.agent_id)
     if agent is None or not agent.webhook_active:
         raise WebhookEndpointInactive()
 
@@ -124,12 +124,12 @@ async def _matching(principal: Principal, wanted: ReplayFilter) -> list[str]:
         InvalidRequest: more than ``MAX_REPLAY_MESSAGES`` match (a narrower window will do).
     """
     assert principal.agent_id is not None
-    rt = runtime()
-    await rt.projections.wait_current()
+    rt = carrier()
+    views = await rt.views()
     sender = wanted.sender
     if sender is not None and sender.startswith(ADDRESS_PREFIX):
         sender = sender.removeprefix(ADDRESS_PREFIX)
-    ids = await rt.queries.replayable_messages(
+    ids = await views.replayable_messages(
         principal.agent_id, _instant(wanted.since), _instant(wanted.until), sender,
         wanted.session, wanted.status, limit=MAX_REPLAY_MESSAGES + 1,
     )  # fmt: skip
@@ -152,7 +152,7 @@ async def _visible(principal: Principal, replay_id: str) -> Replay:
     """
     if not replay_id.startswith("rpl_"):
         raise NotFound("replay")
-    replay = await runtime().ledger.get(Replay, aggregate_id(replay_id))
+    replay = await carrier().aggregate(Replay, aggregate_id(replay_id))
     if not isinstance(replay, Replay) or replay.account_id != principal.account_id:
         raise NotFound("replay")
     if principal.kind == "agent" and replay.agent_id != principal.agent_id:

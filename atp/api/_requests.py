@@ -9,7 +9,7 @@ from urllib.parse import unquote_to_bytes
 
 from quart import Response, current_app, g, request
 
-from atp.actors import Command, Principal, Reply, Runtime, Ticket, request_hash
+from atp.actors import Carrier, Command, Principal, Reply, Ticket, request_hash
 from atp.api._access_log import note_principal
 from atp.domain import ADDRESS_PREFIX
 from atp.errors import (
@@ -37,7 +37,6 @@ __all__ = [
     "read_params",
     "read_send",
     "resolve_recipient",
-    "runtime",
     "whole_number",
 ]
 
@@ -46,9 +45,9 @@ __all__ = [
 Answer = tuple[dict[str, Any], int] | Response
 
 
-def runtime() -> Runtime:
-    """The carrier runtime this app serves."""
-    rt: Runtime = current_app.config["ATP_RUNTIME"]
+def carrier() -> Carrier:
+    """The carrier this app serves."""
+    rt: Carrier = current_app.config["ATP_CARRIER"]
     return rt
 
 
@@ -149,7 +148,7 @@ async def authenticate(*kinds: str) -> Principal:
     token = bearer_token()
     if token is None:
         raise Unauthorized()
-    principal = await runtime().identities.principal(token)
+    principal = await carrier().identities.principal(token)
     if principal is None:
         raise Unauthorized()
     note_principal(principal.id)
@@ -184,10 +183,10 @@ async def idempotent(
     ``build`` makes the command from the admission ticket; it may validate the body
     and raise, which frees the key again (errors are never stored). ``two_phase``
     routes answer a concurrent duplicate with ``idempotency_in_progress``; the others
-    make it wait and replay (contract §2.6). ``ask`` replaces ``Runtime.ask`` (a long
+    make it wait and replay (contract §2.6). ``ask`` replaces ``Carrier.ask`` (a long
     poll asks more than once).
     """
-    rt = runtime()
+    rt = carrier()
     key = idempotency_key()
     scope = rt.gate.scope(principal.account_id, principal.kind, principal.id, route, key)
     digest = request_hash({k: v for k, v in params.items() if k != "id"})
@@ -224,7 +223,7 @@ async def resolve_recipient(address: str) -> str:
     agent_id = address.removeprefix(ADDRESS_PREFIX)
     if agent_id == address or not agent_id or "\x00" in agent_id:
         raise RecipientNotFound()  # no address holds a NUL (PostgreSQL could not look it up)
-    agent = await runtime().identities.agent(agent_id)
+    agent = await carrier().identities.agent(agent_id)
     if agent is None or agent.status != "active" or agent.address != address:
         raise RecipientNotFound()
     return agent_id

@@ -19,7 +19,7 @@ import trio
 from eventsourcing.domain import DomainEventProtocol
 from quart import Blueprint, Response, request
 
-from atp.api._requests import authenticate, runtime, whole_number
+from atp.api._requests import authenticate, carrier, whole_number
 from atp.api._sessions import visible
 from atp.domain import STATUS_AFTER, Session, aggregate_id
 from atp.errors import StoreUnavailable
@@ -41,9 +41,9 @@ async def stream(session_id: str) -> Response:
     agent_id = principal.agent_id
     assert agent_id is not None
     after = _last_event_id(request.headers.get("Last-Event-ID"))
-    rt = runtime()
-    await rt.projections.wait_current()
-    visible(await rt.queries.session(session_id), agent_id)
+    rt = carrier()
+    views = await rt.views()
+    visible(await views.session(session_id), agent_id)
 
     async def events() -> AsyncIterator[bytes]:
         try:
@@ -59,14 +59,14 @@ async def stream(session_id: str) -> Response:
         ledger_id = aggregate_id(session_id)
         while True:
             signal = rt.arrivals.event(session_id)  # before reading: no commit slips by
-            news = await rt.ledger.events_after(ledger_id, cursor)
+            news = await rt.history_after(ledger_id, cursor)
             if news:
-                await rt.projections.wait_current()  # their turns' messages are in the views
-                if rt.projections.stuck is not None:
+                current = await rt.views()  # their turns' messages are in the views
+                if rt.views_stuck:
                     news = []  # unless stuck before them: hold them (heartbeats go on)
             for event in news:
                 cursor = event.originator_version
-                name, data = await _render(rt.queries, event, agent_id)
+                name, data = await _render(current, event, agent_id)
                 if name is not None:
                     yield _sse(cursor, name, data)
                 if data.get("status") in _FINAL:

@@ -15,11 +15,11 @@ from atp.api._as_of import as_of_position, session_as_of
 from atp.api._requests import (
     Answer,
     authenticate,
+    carrier,
     idempotent,
     read_params,
     read_send,
     resolve_recipient,
-    runtime,
     whole_number,
 )
 from atp.domain import Message, Session, SessionStatus, new_id
@@ -113,14 +113,14 @@ async def show(session_id: str) -> dict[str, Any]:
     params = await read_params()
     after = whole_number(params.get("after_sequence", 0), 0, 2**62)
     limit = None if "limit" not in params else whole_number(params["limit"], 1, 500)
-    rt = runtime()
-    await rt.projections.wait_current()
-    session = visible(await rt.queries.session(session_id), agent_id)
+    rt = carrier()
+    views = await rt.views()
+    session = visible(await views.session(session_id), agent_id)
     if "as_of" in params:  # the session and its messages as they were then
         position = await as_of_position(rt, params["as_of"])
         then, messages = await session_as_of(rt, session_id, position)
         return _session_then(then, messages, agent_id, after, limit)
-    rows = await rt.queries.transcript(session_id, after, limit)
+    rows = await views.transcript(session_id, after, limit)
     body: dict[str, Any] = {
         "session": session.document(),
         "messages": [
@@ -148,9 +148,9 @@ async def list_sessions() -> dict[str, Any]:
         raise InvalidRequest(f"unknown status {status!r}")
     limit = whole_number(params.get("limit", 50), 1, 200)
     after = params.get("after")
-    rt = runtime()
-    await rt.projections.wait_current()
-    rows = await rt.queries.sessions_of(
+    rt = carrier()
+    views = await rt.views()
+    rows = await views.sessions_of(
         agent_id, status, after if isinstance(after, str) else None, limit + 1
     )
     page = rows[:limit]

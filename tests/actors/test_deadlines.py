@@ -22,8 +22,10 @@ class Clock:
 
 
 class Alarm(Actor[str]):
+    kind = "alarm"
+
     def __init__(self, deadlines: list[float]) -> None:
-        super().__init__("alarm", runtime=Clock())  # type: ignore[arg-type]
+        super().__init__("1", context=Clock())  # type: ignore[arg-type]
         self.deadlines = deadlines
         self.fired: list[float] = []
 
@@ -45,7 +47,7 @@ async def test_deadlines_fire_in_order_at_their_time(
 ) -> None:
     supervisor = Supervisor(idle_timeout=1000.0)
     await nursery.start(supervisor.run)
-    alarm = supervisor.actor("alarm", Alarm, lambda: Alarm([5.0, 12.5, 400.0]))
+    alarm = supervisor.actor(Alarm, "1", lambda: Alarm([5.0, 12.5, 400.0]))
     await trio.sleep(1)
     await alarm.ask("unrelated")  # a command in between does not disturb the timer
     await trio.sleep(500)
@@ -57,9 +59,9 @@ async def test_an_actor_with_no_deadline_stops_when_idle(
 ) -> None:
     supervisor = Supervisor(idle_timeout=30.0)
     await nursery.start(supervisor.run)
-    alarm = supervisor.actor("alarm", Alarm, lambda: Alarm([10.0]))
+    alarm = supervisor.actor(Alarm, "1", lambda: Alarm([10.0]))
     await trio.sleep(39)
-    assert supervisor.running("alarm") is alarm
+    assert supervisor.running(Alarm, "1") is alarm
     await trio.sleep(2)
-    assert supervisor.running("alarm") is None
+    assert supervisor.running(Alarm, "1") is None
     assert alarm.fired == [10.0]

@@ -34,7 +34,7 @@ def windowed(settings: Settings, **changes: object) -> Settings:
 
 def live(runtime: Runtime, agent: Agent) -> MailboxWindow:
     """What the agent's running mailbox holds in memory."""
-    actor = runtime.supervisor.running(MailboxActor.key_of(agent.id))
+    actor = runtime.supervisor.running(MailboxActor, agent.id)
     assert isinstance(actor, MailboxActor)
     return actor.window
 

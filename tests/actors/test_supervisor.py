@@ -21,8 +21,10 @@ class Echo(Actor[str]):
 
     rehydrations = 0
 
+    kind = "echo"
+
     def __init__(self, key: str) -> None:
-        super().__init__(key, runtime=None)  # type: ignore[arg-type]
+        super().__init__(key, context=None)  # type: ignore[arg-type]
         self.rehydrations = 0
 
     async def rehydrate(self) -> None:
@@ -41,7 +43,7 @@ class Echo(Actor[str]):
 
 
 def echo(supervisor: Supervisor, key: str) -> Echo:
-    return supervisor.actor(key, Echo, lambda: Echo(key))
+    return supervisor.actor(Echo, key, lambda: Echo(key))
 
 
 @pytest.fixture
@@ -104,7 +106,7 @@ async def test_idle_actor_stops_and_a_new_one_starts_on_demand(
     first = echo(supervisor, "a")
     await first.ask("hello")
     await trio.sleep(31)
-    assert supervisor.running("a") is None
+    assert supervisor.running(Echo, "a") is None
     assert supervisor.statistics().stopped_idle == 1
     second = echo(supervisor, "a")
     assert second is not first
@@ -172,14 +174,14 @@ async def test_an_actor_logs_with_the_id_of_the_request_it_serves_not_of_its_sta
     first, second = "first-request-id-000000000", "second-request-id-00000000"
     with captured_logs("info") as logs:
         token = REQUEST_ID.set(first)  # the actor's task is started by this request
-        actor = supervisor.actor("t", Talker, lambda: Talker("t"))
+        actor = supervisor.actor(Talker, "t", lambda: Talker("t"))
         await actor.ask("one")
         REQUEST_ID.reset(token)
         token = REQUEST_ID.set(second)
         with pytest.raises(UnexpectedError):
             await actor.ask("crash")
         REQUEST_ID.reset(token)
-        await supervisor.actor("t", Talker, lambda: Talker("t")).ask("three")  # no request
+        await supervisor.actor(Talker, "t", lambda: Talker("t")).ask("three")  # no request
     records = logs.records()
     handled = [
         (r["message"], r.get("request_id")) for r in records if r["logger"].endswith("talker")
@@ -214,7 +216,7 @@ async def test_an_actor_without_its_store_answers_503_and_waits_for_the_store(
     supervisor = Supervisor(idle_timeout=30.0, store=store)
     await nursery.start(supervisor.run)
     down = [True]
-    actor = supervisor.actor("a", StoreBound, lambda: StoreBound("a", down))
+    actor = supervisor.actor(StoreBound, "a", lambda: StoreBound("a", down))
     # What waits for it is answered "try again later", not as a bug (500).
     with pytest.raises(StoreUnavailable), trio.fail_after(60):
         await actor.ask("hi")

@@ -81,6 +81,6 @@ async def test_an_idle_mailbox_is_woken_for_a_distant_retry(
         await api.send(alpha, beta)
         await receiver.wait_for(1)
         await trio.sleep(300)
-        assert runtime.supervisor.running(MailboxActor.key_of(beta.id)) is None
+        assert runtime.supervisor.running(MailboxActor, beta.id) is None
         requests = await receiver.wait_for(2)
         assert requests[1].arrived_at - requests[0].arrived_at == pytest.approx(600, abs=0.5)

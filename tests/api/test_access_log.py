@@ -93,7 +93,7 @@ async def test_an_unusable_caller_id_is_replaced_by_a_fresh_one(api: Api) -> Non
 
 @pytest.fixture
 async def custom_app(runtime: Runtime, nursery: trio.Nursery) -> AsyncIterator[Callable[..., Any]]:
-    """Serve ``create_app(runtime)``, with routes a test adds, on a real Hypercorn."""
+    """Serve ``create_app(runtime.carrier)``, with routes a test adds, on a real Hypercorn."""
 
     async def serve(app: QuartTrio) -> httpx.AsyncClient:
         config = Config()
@@ -110,7 +110,7 @@ async def custom_app(runtime: Runtime, nursery: trio.Nursery) -> AsyncIterator[C
 async def test_lines_logged_while_serving_carry_the_id_and_errors_only_class_and_place(
     runtime: Runtime, custom_app: Callable[..., Any]
 ) -> None:
-    app = create_app(runtime)
+    app = create_app(runtime.carrier)
     inner = logging.getLogger("atp.tests.handler")
 
     @app.get("/test/boom")

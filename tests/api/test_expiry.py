@@ -9,8 +9,8 @@ from tests.helpers import Api
 
 
 def shift(runtime: Runtime, delta: timedelta) -> None:
-    real = runtime.now
-    runtime.now = lambda: real() + delta
+    real = runtime.context.now
+    runtime.context.now = lambda: real() + delta
 
 
 async def test_a_claim_after_the_ttl_expires_the_message(api: Api, runtime: Runtime) -> None:
@@ -30,10 +30,10 @@ async def test_the_sweep_expires_messages_of_idle_mailboxes(api: Api, runtime: R
     shift(runtime, timedelta(days=7, seconds=1))
     # Beta's mailbox is not woken again, so only the sweep can expire its message.
     late = (await api.send(alpha, gamma)).json()["message"]["id"]
-    assert await DueSweeper(runtime).sweep() == 1
+    assert await DueSweeper(runtime.context, runtime.supervisor).sweep() == 1
     assert (await api.status(alpha.token, fresh)).json()["carrier_status"] == "expired"
     assert (await api.status(alpha.token, late)).json()["carrier_status"] == "queued"
-    assert await DueSweeper(runtime).sweep() == 0
+    assert await DueSweeper(runtime.context, runtime.supervisor).sweep() == 0
 
 
 async def test_a_message_handed_out_keeps_delivered_after_the_ttl(

@@ -163,7 +163,9 @@ async def test_a_scrape_makes_no_store_call(
 
 
 async def test_a_token_protects_the_scrape(api: Api, runtime: Runtime) -> None:
-    runtime.settings = attrs.evolve(runtime.settings, metrics_token="scrape-token-0123456789")
+    runtime.context.settings = attrs.evolve(
+        runtime.settings, metrics_token="scrape-token-0123456789"
+    )
     for headers in (
         {}, {"authorization": "Bearer wrong"}, {"authorization": "scrape-token-0123456789"},
         {"authorization": "Bearer scrape-token-0123456789x"},
@@ -177,10 +179,10 @@ async def test_without_a_token_only_a_loopback_carrier_serves_metrics(
     api: Api, runtime: Runtime
 ) -> None:
     await scrape(api)  # 127.0.0.1 by default
-    runtime.settings = attrs.evolve(runtime.settings, bind="0.0.0.0")
+    runtime.context.settings = attrs.evolve(runtime.settings, bind="0.0.0.0")
     r = await api.get("/metrics", None)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
-    runtime.settings = attrs.evolve(runtime.settings, metrics_token="t0ken")
+    runtime.context.settings = attrs.evolve(runtime.settings, metrics_token="t0ken")
     await scrape(api, "t0ken")
 
 
@@ -199,7 +201,7 @@ async def test_openmetrics_when_asked_and_one_registry_per_app(api: Api, runtime
     assert r.headers["content-type"].startswith("application/openmetrics-text")
     assert r.text.endswith("# EOF\n")
     # Each app has its own registry: a second carrier app in this process is no clash.
-    second = create_app(runtime)
+    second = create_app(runtime.carrier)
     async with second.test_app() as test_app:
         answer = await test_app.test_client().get("/metrics")
         assert answer.status_code == 200

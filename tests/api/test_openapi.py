@@ -25,7 +25,7 @@ def test_the_document_is_valid_openapi_3_1() -> None:
 async def test_the_document_describes_every_route_of_the_app_and_no_other(
     runtime: Runtime,
 ) -> None:
-    app = create_app(runtime)
+    app = create_app(runtime.carrier)
     served = {
         (method, re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule))
         for rule in app.url_map.iter_rules()

@@ -223,7 +223,7 @@ async def test_an_expired_opening_fails_the_session(api: Api, runtime: Runtime) 
     shown = (await api.get(f"/api/sessions/{session_id}", alpha.token)).json()
     assert shown["session"]["status"] == "failed"
     assert shown["messages"][0]["carrier_status"] == "expired"
-    await DueSweeper(runtime).sweep()
+    await DueSweeper(runtime.context, runtime.supervisor).sweep()
     shown = (await api.get(f"/api/sessions/{swept}", alpha.token)).json()
     assert shown["session"]["status"] == "failed"
 

@@ -349,7 +349,7 @@ async def test_a_turn_held_behind_a_polled_one_waits_without_spinning(
     one = (await turn(api, alpha, session_id, "one")).json()  # beta polls: no endpoint yet
     await api.webhook_endpoint(beta, receiver.url())
     await turn(api, alpha, session_id, "two")  # due for a push, but turn one goes first
-    mailbox = runtime.supervisor.running(MailboxActor.key_of(beta.id))
+    mailbox = runtime.supervisor.running(MailboxActor, beta.id)
     assert mailbox is not None
     batches = mailbox.statistics().batches
     await trio.sleep(0.5)

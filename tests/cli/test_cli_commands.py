@@ -206,7 +206,7 @@ async def test_ready_reports_a_carrier_that_cannot_serve(
     runtime: Runtime, nursery: trio.Nursery, tmp_path: Any
 ) -> None:
     asked: list[str] = []
-    base_url = await serve_app(not_ready(create_app(runtime), asked), nursery)
+    base_url = await serve_app(not_ready(create_app(runtime.carrier), asked), nursery)
     readiness = await trio.to_thread.run_sync(lambda: Client(base_url).ready())
     assert not readiness.ready and readiness.checks["database"] == "error"
     assert len(asked) == 1  # a 503 from /ready is its answer: not retried, not an error

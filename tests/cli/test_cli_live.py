@@ -127,7 +127,7 @@ async def test_session_watch_polls_a_carrier_without_streams(
     shutdown = trio.Event()
     binds = await nursery.start(
         lambda task_status: serve(
-            without_streams(create_app(runtime)), config,
+            without_streams(create_app(runtime.carrier)), config,
             shutdown_trigger=shutdown.wait, task_status=task_status,
         )
     )  # fmt: skip

@@ -282,7 +282,7 @@ async def serve_app(app: ASGI, nursery: trio.Nursery) -> str:
 async def test_a_lost_answer_is_retried_with_its_key_and_acts_once(
     kind: str, runtime: Runtime, nursery: trio.Nursery, tmp_path: Path
 ) -> None:
-    app, lost = losing_the_first_answer(create_app(runtime), "/api/messages")
+    app, lost = losing_the_first_answer(create_app(runtime.carrier), "/api/messages")
     base_url = await serve_app(app, nursery)
 
     async def scenario(atp: Any) -> tuple[str, list[str | None]]:
@@ -337,7 +337,7 @@ async def test_a_cut_stream_is_resumed_where_it_left_off(
     kind: str, runtime: Runtime, nursery: trio.Nursery
 ) -> None:
     cuts: list[str] = []
-    base_url = await serve_app(cutting_the_first_stream(create_app(runtime), cuts), nursery)
+    base_url = await serve_app(cutting_the_first_stream(create_app(runtime.carrier), cuts), nursery)
 
     async def scenario(atp: Any) -> tuple[list[Any], list[Any]]:
         account = await atp.signup("Streams")

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import pytest
 import trio
 
-from atp.actors import Runtime
+from atp.actors import MailboxActor, Runtime
 from atp.settings import Settings
 from tests import helpers
 from tests.helpers import Agent as ApiAgent
@@ -149,7 +149,7 @@ async def test_a_runner_stuck_before_a_later_message_pages_it_in_once_it_moves_o
         # Beta's mailbox stops (idle) and starts again while the views are stuck.
         with trio.fail_after(600):
             while True:
-                if runtime.supervisor.running(f"mailbox:{beta.id}") is None:
+                if runtime.supervisor.running(MailboxActor, beta.id) is None:
                     break
                 await trio.sleep(POLL)
         assert (await api.claim(beta, 60)).json() == {"delivery": None}

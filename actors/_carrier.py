@@ -1,0 +1,193 @@
+"""The carrier as the HTTP edge uses it: ask, read the views once current, follow a
+history, say whether it is ready, and count.
+
+The edge (``atp.api``) holds this and nothing else of the carrier, so that it never
+reaches the ledger, the views' store or a thread bridge itself: a read waits for the
+views here, readiness probes the stores here, and the metrics read one snapshot of
+every part's counters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+import attrs
+import trio
+from eventsourcing.domain import Aggregate, DomainEventProtocol
+
+from atp.actors._arrivals import Arrivals
+from atp.actors._commands import Command, Reply
+from atp.actors._context import ActorContext
+from atp.actors._dispatcher import WebhookDispatcher, WebhookStatistics
+from atp.actors._idempotency import IdempotencyGate
+from atp.actors._identities import Identities
+from atp.actors._journal import JournalStatistics
+from atp.actors._supervisor import Supervisor, SupervisorStatistics
+from atp.audit import AuditLog, AuditStatistics
+from atp.ledger import BridgeStatistics, Ledger, StoreStatistics, WriterLockStatistics
+from atp.projections import (
+    DeadLetterStatistics,
+    MessagesView,
+    ProjectionRunner,
+    ProjectionStatistics,
+    Queries,
+)
+from atp.settings import Settings
+
+__all__ = ["Carrier", "CarrierStatistics", "WriterLockState"]
+
+A = TypeVar("A", bound=Aggregate)
+
+# The reference gives the database check 2 s (contract §1.3); past it, "error".
+_READY_WITHIN = 2.0
+
+
+@attrs.frozen
+class WriterLockState:
+    held: bool
+    statistics: WriterLockStatistics
+
+
+@attrs.frozen
+class CarrierStatistics:
+    """Every part's counters at one moment (for ``/metrics``)."""
+
+    actors: SupervisorStatistics
+    journal: JournalStatistics
+    threads: BridgeStatistics
+    store: StoreStatistics
+    writer_lock: WriterLockState | None  # None: no lock (in-process tests)
+    projections: ProjectionStatistics
+    dead_letters: DeadLetterStatistics | None
+    audit: AuditStatistics
+    audit_lag: int  # notifications committed and not yet in the audit log
+    webhooks: WebhookStatistics
+
+
+class Carrier:
+    """The edge's view of the running carrier."""
+
+    def __init__(
+        self,
+        context: ActorContext,
+        ledger: Ledger,
+        supervisor: Supervisor,
+        projections: ProjectionRunner,
+        dispatcher: WebhookDispatcher,
+        audit: AuditLog,
+    ) -> None:
+        self._context = context
+        self._ledger = ledger
+        self._supervisor = supervisor
+        self._projections = projections
+        self._dispatcher = dispatcher
+        self.audit = audit
+        messages = [v for v in projections.views if isinstance(v, MessagesView)]
+        self._messages = messages[0] if messages else None
+
+    # -- what a request uses ------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self._context.settings
+
+    @property
+    def identities(self) -> Identities:
+        return self._context.identities
+
+    @property
+    def gate(self) -> IdempotencyGate:
+        return self._context.gate
+
+    @property
+    def arrivals(self) -> Arrivals:
+        return self._context.arrivals
+
+    def now(self) -> datetime:
+        return self._context.now()
+
+    async def ask(self, command: Command) -> Reply:
+        """Deliver ``command`` to the actor that owns it (``Router.ask``)."""
+        return await self._context.ask(command)
+
+    async def views(self) -> Queries:
+        """The views, once they hold everything committed before this call: what a
+        request reads, so that it sees its own (and earlier requests') writes."""
+        await self._projections.wait_current()
+        return self._context.queries
+
+    @property
+    def views_stuck(self) -> bool:
+        """Whether the views are stuck on an event they cannot apply (the log names it)."""
+        return self._projections.stuck is not None
+
+    async def aggregate(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        """One aggregate as committed, if it exists."""
+        return await self._ledger.get(cls, aggregate_id)
+
+    async def history_after(
+        self, aggregate_id: UUID, version: int
+    ) -> list[DomainEventProtocol[Any]]:
+        """One aggregate's committed events after ``version``, oldest first."""
+        return await self._ledger.events_after(aggregate_id, version)
+
+    async def versions(self, cls: type[A], wanted: Sequence[tuple[UUID, int]]) -> dict[UUID, A]:
+        """Aggregates as they were at the given versions (``as_of``)."""
+        return await self._ledger.load_versions(cls, wanted)
+
+    # -- what operators ask -------------------------------------------------------------
+
+    async def ready(self) -> dict[str, str]:
+        """``/ready``'s checks, each ``ok`` or ``error`` (contract §1.3)."""
+        return {
+            "database": "ok" if await self._stores_ok() else "error",
+            "transport_runtime": "ok" if self._supervisor.is_running else "error",
+            "webhook_dispatcher": "ok" if self._dispatcher.is_running else "error",
+        }
+
+    async def _stores_ok(self) -> bool:
+        """Both stores answer within the timeout, the views are not stuck, and the writer
+        lock (if any) is held.
+
+        A store known to be away is not asked (the answer must not wait on it); a check
+        that finds it failing reports that, so the store is probed until it is back.
+        """
+        bridge = self._ledger.bridge
+        if bridge.store.away or self.views_stuck:
+            return False
+        if not self._context.journal.may_commit:  # the writer lock is lost
+            return False
+        queries = self._context.queries
+        deadline = trio.current_time() + _READY_WITHIN
+        try:
+            await queries.bridge.probe(
+                queries.store.query, "SELECT count(*) FROM atp_tracking", within=_READY_WITHIN
+            )
+            await bridge.probe(
+                self._ledger.app.recorder.max_notification_id,
+                within=max(0.0, deadline - trio.current_time()),
+            )
+        except Exception:
+            return False
+        return True
+
+    def statistics(self) -> CarrierStatistics:
+        """Every part's counters now."""
+        journal = self._context.journal
+        lock = journal.writer
+        audit = self.audit.statistics()
+        return CarrierStatistics(
+            actors=self._supervisor.statistics(),
+            journal=journal.statistics(),
+            threads=self._ledger.bridge.statistics(),
+            store=self._ledger.bridge.store.statistics(),
+            writer_lock=None if lock is None else WriterLockState(lock.held, lock.statistics()),
+            projections=self._projections.statistics(),
+            dead_letters=None if self._messages is None else self._messages.statistics(),
+            audit=audit,
+            audit_lag=max(0, self._ledger.last_committed - audit.position),
+            webhooks=self._dispatcher.statistics(),
+        )

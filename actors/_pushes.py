@@ -1,0 +1,42 @@
+"""What a mailbox hands on for a webhook attempt, and what takes it.
+
+The mailbox claims a due delivery in its own commit and passes a ``WebhookJob`` to
+``Pushes`` (the ``WebhookDispatcher``), which makes the attempt outside any actor and
+reports back with a command.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import attrs
+
+from atp.push import PostOutcome
+
+__all__ = ["Pushes", "WebhookJob"]
+
+
+@attrs.frozen
+class WebhookJob:
+    """One claimed attempt: what to post, and the claim to report it under."""
+
+    recipient_agent_id: str
+    message_id: str
+    delivery_id: str
+    claim_token: str = attrs.field(repr=False)
+    body: bytes = attrs.field(repr=False)
+    # The request that made the delivery due (a send, a redrive), for the attempt's log
+    # lines; None when the carrier found it due on its own after a restart.
+    request_id: str | None = None
+    replay_id: str | None = None  # a replay's push: one attempt, answered to the caller
+
+
+class Pushes(Protocol):
+    """Where webhook attempts go."""
+
+    def submit(self, job: WebhookJob) -> None:
+        """Start an attempt (once its claim is committed); its end comes back as a command."""
+
+    async def push_once(self, job: WebhookJob) -> tuple[PostOutcome, str | None]:
+        """Make one attempt now and answer how it ended (a replay's push)."""
+        ...
