@@ -108,14 +108,20 @@ class AccountActor(Actor[AccountCommand]):
         assert self.account is None, "account ids are fresh"
         key_id, token = new_id("acctkey"), new_token("ak")
         self.account = Account(
-            account_id=command.account_id, name=command.name, plan="free",
-            key_id=key_id, key_hash=token_hash(token), at=now,
-        )  # fmt: skip
+            account_id=command.account_id,
+            name=command.name,
+            plan="free",
+            key_id=key_id,
+            key_hash=token_hash(token),
+            at=now,
+        )
         self.stage(self.account)
         body = {
-            "id": command.account_id, "name": command.name, "plan": "free",
+            "id": command.account_id,
+            "name": command.name,
+            "plan": "free",
             "account_api_key": {"id": key_id, "token": token},
-        }  # fmt: skip
+        }
         return Reply(201, body)
 
     def _register(self, command: RegisterAgent, now: datetime) -> Reply:
@@ -124,9 +130,14 @@ class AccountActor(Actor[AccountCommand]):
         limit = self.context.settings.agents_per_account.get(account.plan, 2)
         account.admit_agent(agent_id, limit)
         agent = Agent(
-            agent_id=agent_id, account_id=self.account_id, display_name=command.display_name,
-            description=command.description, key_id=key_id, key_hash=token_hash(token), at=now,
-        )  # fmt: skip
+            agent_id=agent_id,
+            account_id=self.account_id,
+            display_name=command.display_name,
+            description=command.description,
+            key_id=key_id,
+            key_hash=token_hash(token),
+            at=now,
+        )
         self.agents[agent_id] = agent
         self.stage(account, agent)
         body = {**agent_document(agent), "agent_api_key": {"id": key_id, "token": token}}

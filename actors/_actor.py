@@ -24,7 +24,7 @@ import attrs
 import trio
 from eventsourcing.domain import Aggregate
 
-from atp.actors._commands import Reply
+from atp.actors._commands import Forward, Reply
 from atp.actors._context import ActorContext
 from atp.actors._idempotency import StoredAnswer, Ticket, encode_answer
 from atp.domain import IdempotencyRecord, Session
@@ -56,7 +56,7 @@ class _Envelope(Generic[C]):
     # The asker's request, so that what the actor logs while handling it carries its id.
     request_id: str | None = attrs.field(factory=REQUEST_ID.get)
     done: trio.Event = attrs.field(factory=trio.Event)
-    reply: Reply | None = None
+    reply: Reply | Forward | None = None
     error: AtpError | None = None
 
 
@@ -88,8 +88,8 @@ class Actor(Generic[C]):
 
     # -- the seam -----------------------------------------------------------------------
 
-    async def ask(self, command: C) -> Reply:
-        """Send a command and wait for its reply.
+    async def ask(self, command: C) -> Reply | Forward:
+        """Send a command and wait for its reply (or the command it hands on).
 
         Raises:
             AtpError: the command was refused (nothing was recorded).
@@ -143,8 +143,9 @@ class Actor(Generic[C]):
         for a key answered before can be undone by ``rehydrate``."""
         return False
 
-    async def handle(self, command: C) -> Reply:
-        """Check the command against live state, record events, and return the reply."""
+    async def handle(self, command: C) -> Reply | Forward:
+        """Check the command against live state, record events, and return the reply;
+        or hand on, changing nothing, a command another actor owns (``Forward``)."""
         raise NotImplementedError
 
     def stage(self, *aggregates: Aggregate) -> None:
@@ -254,8 +255,7 @@ class Actor(Generic[C]):
         """Whether to handle this batch first and let the commit prove its key is new.
 
         Only a lone command: under load, batches of several keep the lookup, whose trip
-        lets batches and commits grow (ops/bench, SQLite, 32 clients: 8% fewer sends/s
-        without it; 1 client: p50 1.85 -> 1.44 ms with the lone command skipping it).
+        lets batches and commits grow (docs/performance.md, "What paid").
         """
         return (
             len(batch) == 1

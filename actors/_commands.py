@@ -19,7 +19,6 @@ from atp.actors._replay_commands import (
     StartReplayAttempt,
 )
 from atp.domain import AckStatus, Session
-from atp.errors import AtpError
 
 __all__ = [
     "AccountCommand",
@@ -34,9 +33,9 @@ __all__ = [
     "ExpireSession",
     "ExtendLease",
     "FinishWebhookAttempt",
+    "Forward",
     "IssueAuditorKey",
     "MailboxCommand",
-    "NothingToClaim",
     "OpenAccount",
     "OpenSession",
     "RecordAck",
@@ -53,7 +52,6 @@ __all__ = [
     "SessionCommand",
     "SetSenderPolicy",
     "SetWebhookEndpoint",
-    "ViaSession",
 ]
 
 
@@ -70,6 +68,12 @@ class Reply:
     status: int
     body: dict[str, Any]
     encoded: bytes | None = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def kept(self) -> bool:
+        """Whether this answer is kept for idempotent replay (a long poll's "nothing
+        yet" is not: it asks again)."""
+        return self.encoded is not None
 
 
 # -- account actor: accounts and their agents -------------------------------------------
@@ -164,19 +168,13 @@ class SendMessage:
 @final
 @attrs.frozen
 class ClaimInbox:
-    """Claim the oldest claimable message; with ``wait``, raise ``NothingToClaim`` instead
-    of answering (and storing) ``{"delivery": null}``: a long poll will ask again."""
+    """Claim the oldest claimable message; with ``wait``, an answer of ``{"delivery":
+    null}`` is not kept (``Reply.kept``): a long poll will ask again."""
 
     recipient_agent_id: str
     lease_seconds: int
     ticket: Ticket
     wait: bool = False
-
-
-class NothingToClaim(AtpError):
-    """Internal: nothing claimable yet for a long-polling claim; nothing was stored."""
-
-    code = "nothing_to_claim"
 
 
 @final
@@ -191,8 +189,8 @@ class ExtendLease:
 @final
 @attrs.frozen
 class RecordAck:
-    """An ACK; one of a session's opening message comes back through its session actor
-    (``ViaSession``), which lends the session so the answer commits with the ACK."""
+    """An ACK; the mailbox forwards one of a session's opening message to its session
+    actor (``Forward``), which lends the session so the answer commits with the ACK."""
 
     recipient_agent_id: str
     delivery_id: str
@@ -221,16 +219,6 @@ class ExpireOpening:
 
     recipient_agent_id: str
     session: Session = attrs.field(eq=False, repr=False)
-
-
-class ViaSession(AtpError):
-    """Internal: this ACK answers a session, so its session actor must handle it."""
-
-    code = "via_session"
-
-    def __init__(self, session_id: str) -> None:
-        super().__init__(f"opening message of {session_id}")
-        self.session_id = session_id
 
 
 @final
@@ -376,3 +364,12 @@ MailboxCommand = (
 )
 SessionCommand = OpenSession | SendTurn | AnswerSession | AckOpening | CloseSession | ExpireSession
 Command = AccountCommand | MailboxCommand | SessionCommand | ReplayCommand
+
+
+@final
+@attrs.frozen
+class Forward:
+    """What an actor hands on instead of answering: ``command``, for the actor that owns
+    it (an ACK of a session's opening answers the session: its actor takes it)."""
+
+    command: Command

@@ -46,7 +46,7 @@ class WebhookStatistics:
     pending: int
 
 
-def outcome_label(outcome: PostOutcome) -> str:
+def _outcome_label(outcome: PostOutcome) -> str:
     """A short, bounded name for how an attempt ended: ``delivered``, ``http_4xx``,
     ``http_5xx``... or the transport error's code (``timeout``, ``connect_error``...)."""
     if outcome.error is not None:
@@ -103,14 +103,20 @@ class WebhookDispatcher:
                 log.warning("webhook attempt crashed (%s)", describe_exception(exc))
                 outcome, url = PostOutcome(None, None, "internal_task_exit"), None
             seconds = time.perf_counter() - started
-        label = outcome_label(outcome)
+        label = _outcome_label(outcome)
         self._outcomes[label] = self._outcomes.get(label, 0) + 1
         log.info(
-            "webhook attempt %s", label,
-            extra={"agent": job.recipient_agent_id, "message_id": job.message_id,
-                   "delivery_id": job.delivery_id, "outcome": label,
-                   "status": outcome.status, "duration_ms": round(seconds * 1000, 3)},
-        )  # fmt: skip
+            "webhook attempt %s",
+            label,
+            extra={
+                "agent": job.recipient_agent_id,
+                "message_id": job.message_id,
+                "delivery_id": job.delivery_id,
+                "outcome": label,
+                "status": outcome.status,
+                "duration_ms": round(seconds * 1000, 3),
+            },
+        )
         await self._report(job, outcome, url)
 
     async def push_once(self, job: WebhookJob) -> tuple[PostOutcome, str | None]:
@@ -130,14 +136,20 @@ class WebhookDispatcher:
                 outcome, url = PostOutcome(None, None, "internal_task_exit"), None
             seconds = time.perf_counter() - started
         await self._disable_if_gone(job, outcome, url)
-        label = outcome_label(outcome)
+        label = _outcome_label(outcome)
         log.info(
-            "webhook replay %s", label,
-            extra={"agent": job.recipient_agent_id, "message_id": job.message_id,
-                   "delivery_id": job.delivery_id, "replay_id": job.replay_id,
-                   "outcome": label, "status": outcome.status,
-                   "duration_ms": round(seconds * 1000, 3)},
-        )  # fmt: skip
+            "webhook replay %s",
+            label,
+            extra={
+                "agent": job.recipient_agent_id,
+                "message_id": job.message_id,
+                "delivery_id": job.delivery_id,
+                "replay_id": job.replay_id,
+                "outcome": label,
+                "status": outcome.status,
+                "duration_ms": round(seconds * 1000, 3),
+            },
+        )
         return outcome, url
 
     def statistics(self) -> WebhookStatistics:

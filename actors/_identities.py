@@ -69,9 +69,12 @@ class Identities:
             if owner is None:
                 return None
             kind: Literal["account", "agent", "auditor"] = (
-                "auditor" if owner.kind == "auditor" else
-                "account" if owner.kind == "account" else "agent"
-            )  # fmt: skip
+                "auditor"
+                if owner.kind == "auditor"
+                else "account"
+                if owner.kind == "account"
+                else "agent"
+            )
             key_id = owner.key_id if kind == "auditor" else None
             principal = Principal(kind, owner.account_id, owner.agent_id, key_id)
             _put(self._tokens, digest, principal, self._size)

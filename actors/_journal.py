@@ -33,15 +33,13 @@ log = logging.getLogger(__name__)
 # Scheduling rounds the writer lets pass before it takes a batch: actors that are
 # runnable now (woken by the previous commit, or by their idempotency lookup) hand in
 # their events first, so the commit is bigger and commits are fewer. No time passes
-# while nothing else is runnable. ops/bench, SQLite, 32 clients, paired rounds: +10%
-# sends/s with two, +3% more with three (one gave less, four no more); 1 client
-# unchanged.
+# while nothing else is runnable. Three paid most (docs/performance.md, "What paid").
 _GATHER_ROUNDS = 3
 
 
 # Requests (actor batches) per commit, and seconds per commit.
-BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
-COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+_COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 
 
 @attrs.frozen
@@ -89,8 +87,8 @@ class JournalWriter:
         self._events = 0
         self._largest = 0
         self._failures = 0
-        self._batch_sizes = Histogram(BATCH_BUCKETS)
-        self._commit_seconds = Histogram(COMMIT_BUCKETS)
+        self._batch_sizes = Histogram(_BATCH_BUCKETS)
+        self._commit_seconds = Histogram(_COMMIT_BUCKETS)
 
     @property
     def may_commit(self) -> bool:
@@ -214,6 +212,11 @@ class JournalWriter:
         """Counters for /metrics and the benchmark."""
         queued = self._receive.statistics().current_buffer_used
         return JournalStatistics(
-            self._commits, self._events, self._largest, queued,
-            self._batch_sizes.snapshot(), self._commit_seconds.snapshot(), self._failures,
-        )  # fmt: skip
+            self._commits,
+            self._events,
+            self._largest,
+            queued,
+            self._batch_sizes.snapshot(),
+            self._commit_seconds.snapshot(),
+            self._failures,
+        )

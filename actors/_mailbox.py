@@ -30,8 +30,8 @@ from atp.actors._commands import (
     ExpireOpening,
     ExtendLease,
     FinishWebhookAttempt,
+    Forward,
     MailboxCommand,
-    NothingToClaim,
     RecordAck,
     RedriveDeadLetter,
     ReleaseDeadLetter,
@@ -97,7 +97,7 @@ class MailboxActor(Actor[MailboxCommand]):
             moment = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
             self.unknown_senders.setdefault(account_id, deque()).append(moment)
 
-    async def handle(self, command: MailboxCommand) -> Reply:
+    async def handle(self, command: MailboxCommand) -> Reply | Forward:
         now = self.context.now()
         match command:
             case SendMessage():
@@ -112,9 +112,9 @@ class MailboxActor(Actor[MailboxCommand]):
             case RecordAck():
                 message = await self.window.message_of(command.delivery_id, self.load)
                 session = command.session
-                failed = check_opening_ack(self, message, command, now)
-                if failed is not None:
-                    return failed
+                answered = check_opening_ack(self, message, command, now)
+                if answered is not None:
+                    return answered
                 ack = message.ack(
                     new_id("ack"), command.delivery_id, command.status, command.payload, now
                 )
@@ -238,7 +238,7 @@ class MailboxActor(Actor[MailboxCommand]):
             self.stage(replayed[0])
             return self.answer(command.ticket, 201, replayed[1], now)
         if command.wait:
-            raise NothingToClaim()
+            return Reply(200, {"delivery": None})  # not kept: the long poll asks again
         return self.answer(command.ticket, 200, {"delivery": None}, now)
 
     async def _expire_all_due(self, now: datetime) -> int:
@@ -304,9 +304,15 @@ class MailboxActor(Actor[MailboxCommand]):
             except NotFound:
                 raise StaleDeliveryClaim() from None
         message.finish_webhook_attempt(
-            command.claim_token, new_id("wha"), command.response_status, command.error,
-            command.retry_after, command.request_url, self._retries, now,
-        )  # fmt: skip
+            command.claim_token,
+            new_id("wha"),
+            command.response_status,
+            command.error,
+            command.retry_after,
+            command.request_url,
+            self._retries,
+            now,
+        )
         self.webhooks.finished(message)
         self.stage(message)
         if not message.is_open:

@@ -26,7 +26,7 @@ from atp.wire import claim_document, iso, push_body
 
 __all__ = ["MailboxReplays"]
 
-INTERRUPTED = "interrupted"  # the carrier stopped while the push was in flight
+_INTERRUPTED = "interrupted"  # the carrier stopped while the push was in flight
 
 
 class MailboxReplays:
@@ -57,7 +57,7 @@ class MailboxReplays:
             body = push_body(message, delivery_id)  # the original push's bytes
             return Reply(200, {"state": "push", "delivery_id": delivery_id, "body": body})
         if attempt["result"] is None and attempt["target"] == "webhook":
-            message.record_replay(command.replay_id, None, INTERRUPTED, None, now)
+            message.record_replay(command.replay_id, None, _INTERRUPTED, None, now)
         if attempt["result"] is None:
             return Reply(200, {"state": "waiting"})
         return Reply(200, _finished(attempt))
@@ -69,9 +69,12 @@ class MailboxReplays:
             raise NotFound("replay attempt")
         if attempt["result"] is None:
             message.record_replay(
-                command.replay_id, command.response_status, command.error,
-                command.request_url, now,
-            )  # fmt: skip
+                command.replay_id,
+                command.response_status,
+                command.error,
+                command.request_url,
+                now,
+            )
         return Reply(200, _finished(attempt))
 
     async def hand_out(

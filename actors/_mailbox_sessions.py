@@ -12,7 +12,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from atp.actors._commands import AnswerOpening, ExpireOpening, RecordAck, Reply, ViaSession
+from atp.actors._commands import (
+    AckOpening,
+    AnswerOpening,
+    ExpireOpening,
+    Forward,
+    RecordAck,
+    Reply,
+)
 from atp.domain import Message, Session, new_id
 from atp.errors import DeliveryInProgress, MessageExpired
 from atp.wire import ack_document, session_document
@@ -55,23 +62,21 @@ async def answer_opening(mailbox: MailboxActor, command: AnswerOpening, now: dat
 
 def check_opening_ack(
     mailbox: MailboxActor, message: Message, command: RecordAck, now: datetime
-) -> Reply | None:
+) -> Reply | Forward | None:
     """Every check of an ACK of a session's opening, before anything is recorded (§4.4).
 
-    Without the lent session the ACK goes back through its session actor
-    (``ViaSession``). With it: an expired opening fails its pending session instead
-    (that answer is the reply); then the lease, the transition, and the session still
-    pending are checked.
+    Without the lent session the ACK goes on to its session actor (``Forward``). With
+    it: an expired opening fails its pending session instead (that answer is the
+    reply); then the lease, the transition, and the session still pending are checked.
 
     Raises:
-        ViaSession, LeaseExpired, DeliveryNotDelivered, InvalidAckTransition,
-        TerminalAckStatus.
+        LeaseExpired, DeliveryNotDelivered, InvalidAckTransition, TerminalAckStatus.
     """
     session = command.session
     if session is None:
         if message.opens_session:
             assert message.session_id is not None
-            raise ViaSession(message.session_id)
+            return Forward(AckOpening(message.session_id, command))
         return None
     if session.status == "pending" and message.expires_at <= now:
         return _expired(mailbox, message, session, now)

@@ -245,9 +245,10 @@ class MailboxWindow:
         left += [
             due
             for a in staged
-            if isinstance(a, Message) and self.live(a.message_id) is None
+            if isinstance(a, Message)
+            and self.live(a.message_id) is None
             and (due := a.webhook_due_at()) is not None
-        ]  # fmt: skip
+        ]
         for _, message_id, _ in movable:
             if message_id not in taken:
                 gone = self.overflow.pop(message_id)

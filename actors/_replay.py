@@ -57,11 +57,16 @@ class ReplayActor(Actor[ReplayCommand]):
             case StartReplay():
                 assert self.replay is None, "a replay id is new"
                 replay = Replay(
-                    replay_id=command.replay_id, account_id=command.account_id,
-                    agent_id=command.agent_id, target=command.target, filter=command.filter,
-                    rate_per_second=command.rate_per_second, name=command.name,
-                    message_ids=command.message_ids, at=now,
-                )  # fmt: skip
+                    replay_id=command.replay_id,
+                    account_id=command.account_id,
+                    agent_id=command.agent_id,
+                    target=command.target,
+                    filter=command.filter,
+                    rate_per_second=command.rate_per_second,
+                    name=command.name,
+                    message_ids=command.message_ids,
+                    at=now,
+                )
                 replay.complete_if_empty(now)
                 self.replay = replay
                 self.stage(replay)
@@ -110,9 +115,13 @@ class ReplayActor(Actor[ReplayCommand]):
         if answer["state"] == "finished":
             return answer["result"], answer["error"]
         job = WebhookJob(
-            replay.agent_id, message_id, answer["delivery_id"], claim_token="",
-            body=answer["body"], replay_id=replay.replay_id,
-        )  # fmt: skip
+            replay.agent_id,
+            message_id,
+            answer["delivery_id"],
+            claim_token="",
+            body=answer["body"],
+            replay_id=replay.replay_id,
+        )
         outcome, url = await context.pushes.push_once(job)
         finish = FinishReplayAttempt(
             replay.agent_id, message_id, replay.replay_id, outcome.status, outcome.error, url

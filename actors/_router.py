@@ -19,13 +19,11 @@ from atp.actors._account import AccountActor
 from atp.actors._actor import Actor
 from atp.actors._commands import (
     AccountCommand,
-    AckOpening,
     Command,
+    Forward,
     MailboxCommand,
-    RecordAck,
     Reply,
     SessionCommand,
-    ViaSession,
 )
 from atp.actors._context import ActorContext
 from atp.actors._journal import JournalWriter
@@ -78,13 +76,11 @@ class Router:
             raise StoreUnavailable("the store is away")
         if not self._journal.may_commit:  # the writer lock is being taken again
             raise LedgerNotHeld()
-        try:
-            return await self._owner(command, context).ask(command)
-        except ViaSession as via:
-            # An ACK of a session's opening answers the session: its actor takes it.
-            assert isinstance(command, RecordAck) and command.session is None
-            redirected = AckOpening(via.session_id, command)
-            return await self._owner(redirected, context).ask(redirected)
+        answer = await self._owner(command, context).ask(command)
+        if isinstance(answer, Forward):  # an ACK of a session's opening: to the session
+            answer = await self._owner(answer.command, context).ask(answer.command)
+        assert isinstance(answer, Reply), "an actor hands a command on once at most"
+        return answer
 
     def _owner(self, command: Command, context: ActorContext) -> Actor[Any]:
         cls, key_of = self._owners[type(command)]

@@ -119,8 +119,11 @@ class Supervisor:
                     # Class and place only: an exception's text may carry payloads or secrets.
                     log.warning(
                         "actor %s crashed (%s); restart %d in %.2fs",
-                        actor.key, describe_exception(exc), crashes, backoff,
-                    )  # fmt: skip
+                        actor.key,
+                        describe_exception(exc),
+                        crashes,
+                        backoff,
+                    )
                     await trio.sleep(backoff)
                     continue
                 self._stopped_idle += 1
@@ -147,6 +150,10 @@ class Supervisor:
             kinds[kind] = kinds.get(kind, 0) + 1
             queued += actor.queued
         return SupervisorStatistics(
-            len(self._actors), self._started, self._restarts, self._stopped_idle,
-            tuple(sorted(kinds.items())), queued,
-        )  # fmt: skip
+            len(self._actors),
+            self._started,
+            self._restarts,
+            self._stopped_idle,
+            tuple(sorted(kinds.items())),
+            queued,
+        )

@@ -69,9 +69,10 @@ class DueSweeper:
         # A replay's actor runs while its replay does: only one stopped (a restart, a
         # crash) needs waking, and asking a live one would wait behind its push.
         replays = [
-            r for r in await context.queries.running_replays()
+            r
+            for r in await context.queries.running_replays()
             if self._supervisor.running(ReplayActor, r) is None
-        ]  # fmt: skip
+        ]
         commands: list[Command] = [
             *(RunDue(a) for a in sorted(recipients)),
             *(ExpireSession(s) for s in sessions),

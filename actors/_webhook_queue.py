@@ -8,8 +8,8 @@ committed, which go to the dispatcher only once that commit holds.
 
 Which deliveries fall due when is a heap of due times, so that a batch looks only at
 what is due, not at every delivery waiting: a failing endpoint can leave thousands
-waiting for their retry, and with 10,000 waiting the scan took 40 ms a batch on the
-Trio thread (measured in process; the heap takes microseconds). The heap is lazy: each
+waiting for their retry, and a scan of them all on the Trio thread every batch cost
+far more than the heap (docs/performance.md, "What paid"). The heap is lazy: each
 message has one live entry, and an entry that no longer matches is dropped when it
 surfaces.
 """

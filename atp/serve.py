@@ -247,8 +247,7 @@ async def serve(settings: Settings, writer: WriterLock) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with open_runtime(settings, writer) as runtime, trio.open_nursery() as nursery:
             # Start-up objects never die: keep the cyclic GC off them, and collect the
-            # young generation less often. Measured with ops/bench (SQLite, 32 clients,
-            # three paired runs): 656 -> 703 sends/s on average.
+            # young generation less often (docs/performance.md, "What paid").
             gc.freeze()
             gc.set_threshold(50_000, 20, 20)
 
@@ -272,8 +271,9 @@ async def serve(settings: Settings, writer: WriterLock) -> None:
                 log.warning(
                     "ATP_MAX_CONNECTIONS=%d is more than the open-files limit leaves room"
                     " for (%d): past that, accepting fails for want of descriptors",
-                    max_connections(settings), room,
-                )  # fmt: skip
+                    max_connections(settings),
+                    room,
+                )
             await shutdown.wait()
             # Hypercorn finishes in-flight requests within its graceful timeout.
             nursery.cancel_scope.deadline = trio.current_time() + settings.shutdown_grace

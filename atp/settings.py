@@ -25,9 +25,9 @@ __all__ = [
 ]
 
 SECONDS = 1.0
-MINUTES = 60 * SECONDS
-HOURS = 60 * MINUTES
-DAYS = 24 * HOURS
+_MINUTES = 60 * SECONDS
+_HOURS = 60 * _MINUTES
+_DAYS = 24 * _HOURS
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
 AUDIT_FOLLOWERS = ("process", "inline")
@@ -45,11 +45,11 @@ class Settings:
     secret_key: str | None = attrs.field(default=None, repr=False)
 
     # Contract defaults (wire-contract §1.5, §1.9, §1.16, §5.4, §7); configurable for operators.
-    message_ttl: float = 7 * DAYS
+    message_ttl: float = 7 * _DAYS
     agents_per_account: Mapping[str, int] = attrs.field(factory=lambda: {"free": 2, "basic": 10})
     webhook_max_attempts: Mapping[str, int] = attrs.field(factory=lambda: {"free": 3, "basic": 8})
     unknown_sender_limit: int = 20
-    unknown_sender_window: float = 1 * HOURS
+    unknown_sender_window: float = 1 * _HOURS
     max_body_bytes: int = 128_000
 
     # Webhook push (contract §5.4). The attempt lease outlives the longest attempt, so
@@ -73,7 +73,7 @@ class Settings:
 
     # Runtime.
     actor_idle_timeout: float = 30 * SECONDS
-    sweep_interval: float = 1 * MINUTES
+    sweep_interval: float = 1 * _MINUTES
     shutdown_grace: float = 3 * SECONDS
     # The longest a store call waits for a database connection (and a connection
     # attempt takes) before it fails and the request is answered 503: an outage must
@@ -253,17 +253,39 @@ class CliSettings:
         return cls(**kwargs)  # type: ignore[arg-type]
 
 
-_KNOWN = frozenset({
-    "ATP_PORT", "ATP_BIND", "ATP_DATA_DIR", "ATP_DATABASE_URL", "ATP_SECRET_KEY",
-    "ATP_WEBHOOK_ALLOW_PRIVATE", "ATP_HOME", "ATP_TEST_DATABASE_URL",
-    "ATP_REQUIRE_POSTGRES", "ATP_BASE_URL", "ATP_AGENTS_PER_ACCOUNT",
-    "ATP_WEBHOOK_MAX_ATTEMPTS", "ATP_UNKNOWN_SENDER_LIMIT", "ATP_WEBHOOK_TIMEOUT",
-    "ATP_WEBHOOK_RETRY_DELAYS", "ATP_WEBHOOK_CONCURRENCY", "ATP_DEMO_DELAY_MS",
-    "ATP_DEMO_NO_COLOR", "ATP_LOG_LEVEL", "ATP_LOG_FORMAT", "ATP_METRICS_TOKEN",
-    "ATP_STORE_TIMEOUT", "ATP_BODY_TIMEOUT", "ATP_KEEP_ALIVE_TIMEOUT", "ATP_MAX_CONNECTIONS",
-    "ATP_AUDIT_ORIGIN", "ATP_AUDIT_SIGNING_KEY", "ATP_AUDIT_CHECKPOINT_INTERVAL",
-    "ATP_AUDIT_FOLLOWER",
-})  # fmt: skip
+_KNOWN = frozenset(
+    {
+        "ATP_PORT",
+        "ATP_BIND",
+        "ATP_DATA_DIR",
+        "ATP_DATABASE_URL",
+        "ATP_SECRET_KEY",
+        "ATP_WEBHOOK_ALLOW_PRIVATE",
+        "ATP_HOME",
+        "ATP_TEST_DATABASE_URL",
+        "ATP_REQUIRE_POSTGRES",
+        "ATP_BASE_URL",
+        "ATP_AGENTS_PER_ACCOUNT",
+        "ATP_WEBHOOK_MAX_ATTEMPTS",
+        "ATP_UNKNOWN_SENDER_LIMIT",
+        "ATP_WEBHOOK_TIMEOUT",
+        "ATP_WEBHOOK_RETRY_DELAYS",
+        "ATP_WEBHOOK_CONCURRENCY",
+        "ATP_DEMO_DELAY_MS",
+        "ATP_DEMO_NO_COLOR",
+        "ATP_LOG_LEVEL",
+        "ATP_LOG_FORMAT",
+        "ATP_METRICS_TOKEN",
+        "ATP_STORE_TIMEOUT",
+        "ATP_BODY_TIMEOUT",
+        "ATP_KEEP_ALIVE_TIMEOUT",
+        "ATP_MAX_CONNECTIONS",
+        "ATP_AUDIT_ORIGIN",
+        "ATP_AUDIT_SIGNING_KEY",
+        "ATP_AUDIT_CHECKPOINT_INTERVAL",
+        "ATP_AUDIT_FOLLOWER",
+    }
+)
 
 
 def _checked(env: Mapping[str, str]) -> Mapping[str, str]:

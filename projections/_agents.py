@@ -47,10 +47,17 @@ class AgentsView(View):
                     "INSERT INTO atp_agents (id, ledger_id, account_id, address, display_name,"
                     " description, status, active_key_id, created_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?)",
-                    (event.agent_id, str(event.originator_id), event.account_id,
-                     ADDRESS_PREFIX + event.agent_id, event.display_name, event.description,
-                     event.key_id, iso(event.at)),
-                )  # fmt: skip
+                    (
+                        event.agent_id,
+                        str(event.originator_id),
+                        event.account_id,
+                        ADDRESS_PREFIX + event.agent_id,
+                        event.display_name,
+                        event.description,
+                        event.key_id,
+                        iso(event.at),
+                    ),
+                )
                 self._insert_agent_key(out, event.key_id, event.key_hash, "id", event.agent_id)
             case Agent.KeyRotated():
                 ledger_id = str(event.originator_id)
@@ -80,9 +87,15 @@ class AgentsView(View):
                     "INSERT INTO atp_sender_policies (id, recipient_agent_id, sender_agent_id,"
                     " sender_account_id, effect, updated_at)"
                     " SELECT ?, id, ?, ?, ?, ? FROM atp_agents WHERE ledger_id = ?",
-                    (event.policy_id, event.sender_agent_id, event.sender_account_id,
-                     event.effect, iso(event.at), str(event.originator_id)),
-                )  # fmt: skip
+                    (
+                        event.policy_id,
+                        event.sender_agent_id,
+                        event.sender_account_id,
+                        event.effect,
+                        iso(event.at),
+                        str(event.originator_id),
+                    ),
+                )
 
     @staticmethod
     def _insert_agent_key(

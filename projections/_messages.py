@@ -133,26 +133,43 @@ class MessagesView(View):
             " ack_status = excluded.ack_status, document = excluded.document,"
             " dead_lettered_at = excluded.dead_lettered_at",
             [
-                (m.message_id, sent_at.get(m.message_id, 0), m.sender_agent_id,
-                 m.sender_account_id, m.recipient_agent_id, m.recipient_account_id, m.trust,
-                 m.carrier_status, m.ack_status, iso(m.created_at),
-                 _COMPACT.encode(message_status(m)), m.session_id,
-                 m.session_sequence, iso(m.dead_lettered_at))
+                (
+                    m.message_id,
+                    sent_at.get(m.message_id, 0),
+                    m.sender_agent_id,
+                    m.sender_account_id,
+                    m.recipient_agent_id,
+                    m.recipient_account_id,
+                    m.trust,
+                    m.carrier_status,
+                    m.ack_status,
+                    iso(m.created_at),
+                    _COMPACT.encode(message_status(m)),
+                    m.session_id,
+                    m.session_sequence,
+                    iso(m.dead_lettered_at),
+                )
                 for m in messages
             ],
-        )  # fmt: skip
+        )
         _insert(
             out,
             "INSERT INTO atp_deliveries (id, message_id, recipient_agent_id, mode, status,"
             " due_at) VALUES",
             " ON CONFLICT (id) DO UPDATE SET status = excluded.status, due_at = excluded.due_at",
             [
-                (d["id"], m.message_id, m.recipient_agent_id, d["mode"], d["status"],
-                 iso(m.webhook_due_at()) if d is m.pending_webhook() else None)
+                (
+                    d["id"],
+                    m.message_id,
+                    m.recipient_agent_id,
+                    d["mode"],
+                    d["status"],
+                    iso(m.webhook_due_at()) if d is m.pending_webhook() else None,
+                )
                 for m in messages
                 for d in m.deliveries
             ],
-        )  # fmt: skip
+        )
         opened = [m for m in messages if m.is_open]
         # A message sent in this page enters the inbox at its own position; one that
         # opens again (a released dead letter) takes the position it was sent at.

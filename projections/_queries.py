@@ -76,10 +76,16 @@ class SessionRow:
     def document(self) -> dict[str, Any]:
         """The session object (contract §1.10)."""
         return session_object(
-            self.id, self.status, self.initiator_agent_id, self.recipient_agent_id,
-            self.opening_message_id, int(self.last_sequence), self.opened_at,
-            self.terminal_at, self.created_at,
-        )  # fmt: skip
+            self.id,
+            self.status,
+            self.initiator_agent_id,
+            self.recipient_agent_id,
+            self.opening_message_id,
+            int(self.last_sequence),
+            self.opened_at,
+            self.terminal_at,
+            self.created_at,
+        )
 
 
 _SESSION_COLUMNS = (
@@ -293,9 +299,11 @@ class Queries:
         where = ["m.recipient_agent_id = ?"]
         params: list[Any] = [recipient_agent_id]
         for clause, value in (
-            ("m.created_at >= ?", iso(since)), ("m.created_at < ?", iso(until)),
-            ("m.sender_agent_id = ?", sender_agent_id), ("m.session_id = ?", session_id),
-        ):  # fmt: skip
+            ("m.created_at >= ?", iso(since)),
+            ("m.created_at < ?", iso(until)),
+            ("m.sender_agent_id = ?", sender_agent_id),
+            ("m.session_id = ?", session_id),
+        ):
             if value is not None:
                 where.append(clause)
                 params.append(value)

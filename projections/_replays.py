@@ -18,9 +18,14 @@ from atp.wire import iso
 __all__ = ["ReplaysView"]
 
 _FOLDED: frozenset[type] = frozenset(
-    {Replay.Started, Replay.Completed, Replay.Cancelled, Message.ReplayStarted,
-     Message.ReplayAttemptRecorded}
-)  # fmt: skip
+    {
+        Replay.Started,
+        Replay.Completed,
+        Replay.Cancelled,
+        Message.ReplayStarted,
+        Message.ReplayAttemptRecorded,
+    }
+)
 
 
 class ReplaysView(View):

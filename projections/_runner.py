@@ -13,7 +13,7 @@ position, in one worker-thread trip that is all driver calls. Folding is Python,
 holds the interpreter lock: in a worker thread it held it in 5 ms turns while a commit
 or an idempotency lookup that every waiting request depended on could not start, and
 the main thread sat idle. In the Trio thread it costs the same CPU without that
-wait (in-process, CPU per send -5%; docs/performance.md has the paired runs).
+wait (docs/performance.md, "What paid").
 
 A page this process committed moments ago is taken from the ledger's memory
 (``Ledger.recent``): reading it back and decoding it cost a quarter of the page. One it
@@ -72,8 +72,7 @@ class ProjectionStatistics:
         return max(0, self.head - self.position)
 
 
-# ops/bench, SQLite, paired runs: 32 clients 43.3% -> 46.7% of the ceiling (means of
-# 5 and 7 runs), 1 client p50 4.05 -> 3.45 ms; 25 ms gathered no more.
+# How long a page gathers commits unless a reader waits (docs/performance.md, "What paid").
 _GATHER_SECONDS = 0.010
 # Events folded between checkpoints: a long catch-up must not hold the loop.
 _FOLD_SLICE = 64
@@ -154,8 +153,9 @@ class ProjectionRunner:
                 log.error(
                     "%s; the ledger keeps it and writes go on, but the views stop before it"
                     " (reads are stale, /ready answers 503); trying again in %.0f s",
-                    stuck, delay,
-                )  # fmt: skip
+                    stuck,
+                    delay,
+                )
             self.stuck = stuck
             self._wake_readers()  # they read the views as they stand
             return delay
@@ -237,8 +237,9 @@ class ProjectionRunner:
             log.warning(
                 "the views' store lost notifications %d to %d (its last commits, in a crash):"
                 " applying them again",
-                stored + 1, self.position,
-            )  # fmt: skip
+                stored + 1,
+                self.position,
+            )
         self.position = stored
         for view in self.views:
             view.reset()

@@ -32,9 +32,16 @@ class SessionsView(View):
                     "INSERT INTO atp_sessions (id, ledger_id, position, initiator_agent_id,"
                     " recipient_agent_id, opening_message_id, status, last_sequence, created_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, 'pending', 1, ?)",
-                    (event.session_id, ledger_id, position, event.initiator_agent_id,
-                     event.recipient_agent_id, event.opening_message_id, iso(event.at)),
-                )  # fmt: skip
+                    (
+                        event.session_id,
+                        ledger_id,
+                        position,
+                        event.initiator_agent_id,
+                        event.recipient_agent_id,
+                        event.opening_message_id,
+                        iso(event.at),
+                    ),
+                )
             case Session.TurnAppended():
                 out.execute(
                     "UPDATE atp_sessions SET last_sequence = ? WHERE ledger_id = ?",

@@ -41,7 +41,7 @@ __all__ = [
     "pending_migrations",
 ]
 
-Row = tuple[Any, ...]
+_Row = tuple[Any, ...]
 
 
 class Cursor(Protocol):
@@ -63,7 +63,7 @@ class ViewStore:
         raise NotImplementedError
         yield  # pragma: no cover
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[_Row]:
         """Run one read and return all rows."""
         with self.transaction() as cur:
             cur.execute(sql, params)
@@ -97,7 +97,7 @@ class _SqliteCursor:
         return self._cur.fetchall()
 
 
-class SqliteViewStore(ViewStore):
+class _SqliteViewStore(ViewStore):
     """Views in ``<data_dir>/views.db``: one writer connection, one reader per thread."""
 
     dialect = "sqlite"
@@ -118,8 +118,8 @@ class SqliteViewStore(ViewStore):
             # Checkpoint a tenth as often: each page of views dirties a B-tree leaf per
             # random key, and every checkpoint writes those pages and syncs the file,
             # a burst of I/O the ledger's commits then wait behind. A bigger WAL lets
-            # one checkpoint write each page once for many pages of views (ops/bench
-            # --compare, SQLite, 32 clients: +5% sends/s).
+            # one checkpoint write each page once for many pages of views
+            # (docs/performance.md, "What paid").
             conn.execute("PRAGMA wal_autocheckpoint=10000")
             conn.execute("PRAGMA busy_timeout=10000")
             self._local.conn = conn
@@ -144,7 +144,7 @@ class SqliteViewStore(ViewStore):
                 raise
             conn.execute("COMMIT")
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[_Row]:
         # Reads need no write lock: WAL gives them a consistent snapshot.
         return [tuple(r) for r in self._connection().execute(sql, tuple(params)).fetchall()]
 
@@ -197,7 +197,7 @@ _MARKS = [f"${n}" for n in range(1, 1025)]  # grown as longer statements come
 _NO_FLUSH_WAIT = "SET LOCAL synchronous_commit = off"
 
 
-class PostgresViewStore(ViewStore):
+class _PostgresViewStore(ViewStore):
     """Views in the ledger's PostgreSQL database (and schema)."""
 
     dialect = "postgresql"
@@ -226,7 +226,7 @@ class PostgresViewStore(ViewStore):
             cur.execute(_NO_FLUSH_WAIT)
             yield _PgCursor(cur)
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[_Row]:
         # One statement needs no transaction block: in autocommit mode it is one round
         # trip, where ``transaction()`` adds BEGIN and COMMIT.
         try:
@@ -236,7 +236,7 @@ class PostgresViewStore(ViewStore):
                 raise
             return self._query(sql, _without_nul(params))
 
-    def _query(self, sql: str, params: Sequence[Any]) -> list[Row]:
+    def _query(self, sql: str, params: Sequence[Any]) -> list[_Row]:
         with self.pool.connection() as conn, psycopg.RawCursor(conn) as cur:
             _PgCursor(cur).execute(sql, params)
             return [tuple(row) for row in cur.fetchall()]
@@ -261,8 +261,8 @@ class PostgresViewStore(ViewStore):
         # One round trip: BEGIN, the statements and COMMIT are answered together when
         # the pipeline ends. ``transaction()`` waits after BEGIN and around COMMIT, four
         # round trips a page, and at each one the worker thread and the main thread
-        # hand the interpreter lock back and forth (ops/bench, 1 client: a page's write
-        # cost a sixth of the sends). After an error the server skips the rest, COMMIT
+        # hand the interpreter lock back and forth (docs/performance.md, "What paid").
+        # After an error the server skips the rest, COMMIT
         # included, and the pool rolls the failed block back when the connection returns.
         with self.pool.connection() as conn:
             failed: psycopg.Error | None = None
@@ -307,9 +307,9 @@ def open_view_store(settings: Settings) -> ViewStore:
     """The view store for these settings (not yet migrated)."""
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return SqliteViewStore(settings.data_dir / "views.db")
+        return _SqliteViewStore(settings.data_dir / "views.db")
     target = postgres_target(settings.database_url)
-    return PostgresViewStore(
+    return _PostgresViewStore(
         target.conninfo(connect_timeout=settings.store_timeout),
         size=settings.db_threads,
         timeout=settings.store_timeout,

@@ -26,7 +26,8 @@ from tests.helpers import AUDIT_KEY, Api
 from tests.webhooks.receivers import Receiver, open_receiver
 
 STORES = ["sqlite", "postgres"]
-pytest_plugins = ["tests.webhooks.fake_dns", "tests.pg_cluster"]  # ``dns``, ``own_postgres``
+# Fixtures of these modules, for every test: dns, own_postgres, clock (the mock clock).
+pytest_plugins = ["tests.webhooks.fake_dns", "tests.pg_cluster", "tests.mock_clock"]
 
 
 def _postgres_url() -> str | None:

@@ -69,14 +69,24 @@ def test_no_private_module_is_imported_from_outside_its_package() -> None:
     assert not offenders
 
 
+# Modules allowed past the 400-line budget, each with its reason. Split along a concept
+# rather than add one; never pack lines to fit (no "fmt: skip").
+OVER_BUDGET: dict[str, str] = {}
+
+
 def test_module_size_budget() -> None:
     sizes = {rel(p): len(p.read_text().splitlines()) for p in SOURCES}
-    too_big = {name: n for name, n in sizes.items() if n > 400}
+    too_big = {name: n for name, n in sizes.items() if n > 400 and name not in OVER_BUDGET}
     assert not too_big
     ordered = sorted(sizes.values())
     assert ordered[len(ordered) // 2] < 200
     tests = {rel(p): len(p.read_text().splitlines()) for p in (ROOT / "tests").rglob("*.py")}
     assert not {name: n for name, n in tests.items() if n > 800}
+
+
+def test_no_line_is_packed_past_the_formatter() -> None:
+    packed = [rel(p) for p in SOURCES if "fmt: skip" in p.read_text()]
+    assert not packed
 
 
 def grep(pattern: str) -> set[str]:

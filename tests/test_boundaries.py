@@ -5,7 +5,8 @@ import-linter checks the contracts on the import graph of the installed ``atp``
 graph with one import added that the contract forbids must break it, so a contract
 that checks nothing (a misspelt module, a layer that matches no package) cannot pass.
 Beside it, what the graph cannot see: names taken from another package's private
-modules or private names, and which parts of eventsourcing the domain may use.
+modules or private names, which parts of eventsourcing the domain may use, and each
+module's ``__all__``.
 """
 
 from __future__ import annotations
@@ -126,3 +127,83 @@ def test_the_domain_uses_only_the_domain_part_of_eventsourcing() -> None:
             elif isinstance(node, ast.Import):
                 used.update(a.name for a in node.names if a.name.startswith("eventsourcing"))
     assert used and used <= allowed
+
+
+_TYPE_VARIABLES = {"TypeVar", "ParamSpec", "TypeVarTuple"}
+
+
+def _is_route(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A handler registered with ``@blueprint.<method>(...)``: the blueprint is exported."""
+    return any(
+        isinstance(d, ast.Call)
+        and isinstance(d.func, ast.Attribute)
+        and isinstance(d.func.value, ast.Name)
+        and d.func.value.id == "blueprint"
+        for d in function.decorator_list
+    )
+
+
+def _is_private_by_kind(value: ast.expr | None) -> bool:
+    """A type variable or a logger: named without an underscore by custom, never exported."""
+    if not isinstance(value, ast.Call):
+        return False
+    func = value.func
+    if isinstance(func, ast.Name):
+        return func.id in _TYPE_VARIABLES
+    return isinstance(func, ast.Attribute) and func.attr == "getLogger"
+
+
+def all_mismatches(path: Path) -> list[str]:
+    """How ``path``'s ``__all__`` differs from the public names it defines (and, in an
+    ``__init__``, re-exports from its own package's modules)."""
+    tree = ast.parse(path.read_text())
+    declared: list[str] | None = None
+    defined: set[str] = set()
+    reexported: set[str] = set()
+    imported: set[str] = set()
+    lazy = False
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            declared = list(ast.literal_eval(node.value))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            lazy = lazy or node.name == "__getattr__"
+            if not _is_route(node):
+                defined.add(node.name)
+        elif isinstance(node, ast.ClassDef):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and not _is_private_by_kind(node.value):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            defined.update(t.id for t in targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("atp"):
+            names = {a.asname or a.name for a in node.names}
+            imported |= names
+            if path.name == "__init__.py" and node.module.startswith(package_of(path) + "."):
+                reexported |= names
+    public = {n for n in defined if not n.startswith("_")} | (reexported - _private(reexported))
+    if declared is None:
+        return [f"no __all__ for {sorted(public)}"] if public else []
+    if lazy:  # names it imports on first use; test_architecture checks they exist
+        return []
+    problems = []
+    if missing := public - set(declared):
+        problems.append(f"public but not in __all__: {sorted(missing)}")
+    if unknown := {n for n in declared if n not in defined | imported}:
+        problems.append(f"in __all__ but neither defined nor imported: {sorted(unknown)}")
+    return problems
+
+
+def _private(names: set[str]) -> set[str]:
+    return {n for n in names if n.startswith("_")}
+
+
+def test_every_module_exports_exactly_its_public_names() -> None:
+    """Public means exported: a name another module may use is in ``__all__``, and one
+    that is not for others starts with an underscore."""
+    found = {
+        str(path.relative_to(ROOT)): problems
+        for path in SOURCES
+        if path.name != "__main__.py" and (problems := all_mismatches(path))
+    }
+    assert found == {}

@@ -45,11 +45,11 @@ __all__ = [
     "observe_requests",
 ]
 
-ASGIApp = Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
+_ASGIApp = Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
 
 UNMATCHED = "<unmatched>"  # the route of a request no route took (answered 404)
 # Seconds; the send path's p50 is around a millisecond, long polls last up to 30 s.
-DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 # A method is a label: anything else a client invents counts as "other", so that
 # nobody can grow the metrics without bound.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -82,7 +82,7 @@ class HttpStats:
         self.requests[key] = self.requests.get(key, 0) + 1
         histogram = self.durations.get((method, route))
         if histogram is None:
-            histogram = self.durations[method, route] = Histogram(DURATION_BUCKETS)
+            histogram = self.durations[method, route] = Histogram(_DURATION_BUCKETS)
         histogram.observe(seconds)
 
     def statistics(self) -> HttpStatistics:
@@ -149,7 +149,7 @@ async def _answer_unexpected(send: Callable[[dict[str, Any]], Awaitable[None]], 
     await send({"type": "http.response.body", "body": _UNEXPECTED})
 
 
-def observe_requests(app: ASGIApp, stats: HttpStats) -> ASGIApp:
+def observe_requests(app: _ASGIApp, stats: HttpStats) -> _ASGIApp:
     """``app`` with a request id, an access line and counters for every HTTP request."""
 
     async def asgi(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:

@@ -35,7 +35,7 @@ async def register_agent() -> Answer:
         body = parse_body(AgentBody, params, InvalidRequest)
         return RegisterAgent(principal.account_id, body.display_name, body.description, ticket)
 
-    return await idempotent(principal, "POST /api/agents", params, build)
+    return await idempotent(principal, params, build)
 
 
 @blueprint.post("/api/auditor_keys")
@@ -47,7 +47,7 @@ async def issue_auditor_key() -> Answer:
     async def build(ticket: Ticket) -> IssueAuditorKey:
         return IssueAuditorKey(principal.account_id, ticket)
 
-    return await idempotent(principal, "POST /api/auditor_keys", params, build)
+    return await idempotent(principal, params, build)
 
 
 @blueprint.get("/api/agents/<agent_id>")
@@ -73,4 +73,4 @@ async def rotate_agent_key(agent_id: str) -> Answer:
     async def build(ticket: Ticket) -> RotateAgentKey:
         return RotateAgentKey(principal.account_id, agent_id, ticket)
 
-    return await idempotent(principal, f"POST /api/agents/{agent_id}/keys", params, build)
+    return await idempotent(principal, params, build)

@@ -54,7 +54,7 @@ async def set_webhook_endpoint(agent_id: str) -> Answer:
         return SetWebhookEndpoint(principal.account_id, agent_id, url, authorization, ticket)
 
     # The contract's route string keeps the literal ":id" here (§2.6).
-    return await idempotent(principal, "PUT /api/agents/:id/webhook_endpoint", params, build)
+    return await idempotent(principal, params, build)
 
 
 @blueprint.post("/api/agents/<agent_id>/webhook_endpoint/signing_keys")
@@ -68,8 +68,7 @@ async def rotate_signing_key(agent_id: str) -> Answer:
         body = parse_body(SigningKeyRotationBody, params, InvalidRequest)
         return RotateSigningKey(principal.account_id, agent_id, body.overlap_seconds, ticket)
 
-    route = f"POST /api/agents/{agent_id}/webhook_endpoint/signing_keys"
-    return await idempotent(principal, route, params, build)
+    return await idempotent(principal, params, build)
 
 
 @blueprint.get("/api/agents/<agent_id>/webhook_endpoint/signing_keys")
@@ -104,4 +103,4 @@ async def set_sender_policy(agent_id: str) -> Answer:
             principal.account_id, agent_id, body.effect, sender_agent, sender_account, ticket
         )
 
-    return await idempotent(principal, "PUT /api/agents/:id/sender_policies", params, build)
+    return await idempotent(principal, params, build)

@@ -56,9 +56,20 @@ def create_app(carrier: Carrier) -> QuartTrio:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.converters["default"] = _NulFreeSegment  # read as each route is added
     for module in (
-        _health, _openapi, _accounts, _agents, _messages, _inbox, _dead_letters, _sessions,
-        _session_stream, _metrics, _audit, _events, _replays,
-    ):  # fmt: skip
+        _health,
+        _openapi,
+        _accounts,
+        _agents,
+        _messages,
+        _inbox,
+        _dead_letters,
+        _sessions,
+        _session_stream,
+        _metrics,
+        _audit,
+        _events,
+        _replays,
+    ):
         app.register_blueprint(module.blueprint)
     app.before_request(_parse_params)
     app.after_request(_add_request_id)

@@ -30,13 +30,15 @@ from atp.observe import HistogramSnapshot
 __all__ = ["CarrierCollector"]
 
 # Routes whose answers count as sends, claims and ACKs (method, route template).
-SENDS = frozenset({
-    ("POST", "/api/messages"),
-    ("POST", "/api/sessions"),
-    ("POST", "/api/sessions/<session_id>/messages"),
-})  # fmt: skip
-CLAIMS = frozenset({("POST", "/api/inbox/claims")})
-ACKS = frozenset({("POST", "/api/deliveries/<delivery_id>/acks")})
+_SENDS = frozenset(
+    {
+        ("POST", "/api/messages"),
+        ("POST", "/api/sessions"),
+        ("POST", "/api/sessions/<session_id>/messages"),
+    }
+)
+_CLAIMS = frozenset({("POST", "/api/inbox/claims")})
+_ACKS = frozenset({("POST", "/api/deliveries/<delivery_id>/acks")})
 
 
 def _histogram(
@@ -79,18 +81,22 @@ class CarrierCollector(Collector):
     def _http(self) -> Iterator[Metric]:
         stats = self.http.statistics()
         requests = CounterMetricFamily(
-            "atp_http_requests", "HTTP requests answered, by method, route template and status.",
+            "atp_http_requests",
+            "HTTP requests answered, by method, route template and status.",
             labels=["method", "route", "status"],
-        )  # fmt: skip
+        )
         kinds: dict[str, dict[str, int]] = {"sends": {}, "claims": {}, "acks": {}}
         for (method, route, status), count in stats.requests:
             requests.add_metric([method, route, str(status)], count)
             kind = (
-                "sends" if (method, route) in SENDS
-                else "claims" if (method, route) in CLAIMS
-                else "acks" if (method, route) in ACKS
+                "sends"
+                if (method, route) in _SENDS
+                else "claims"
+                if (method, route) in _CLAIMS
+                else "acks"
+                if (method, route) in _ACKS
                 else None
-            )  # fmt: skip
+            )
             if kind is not None:
                 by_status = kinds[kind]
                 by_status[str(status)] = by_status.get(str(status), 0) + count
@@ -155,13 +161,15 @@ class CarrierCollector(Collector):
         stats = carrier.audit
         yield _gauge("atp_audit_leaves", "Records in the audit log's Merkle tree.", stats.size)
         yield _gauge(
-            "atp_audit_checkpointed_leaves", "The newest signed checkpoint's tree size.",
+            "atp_audit_checkpointed_leaves",
+            "The newest signed checkpoint's tree size.",
             stats.checkpointed,
-        )  # fmt: skip
+        )
         yield _gauge(
-            "atp_audit_lag", "Notifications committed and not yet in the audit log.",
+            "atp_audit_lag",
+            "Notifications committed and not yet in the audit log.",
             carrier.audit_lag,
-        )  # fmt: skip
+        )
         yield _counter(
             "atp_audit_follower_exits",
             "Times the audit follower's process exited (each is started again).",
@@ -176,9 +184,10 @@ class CarrierCollector(Collector):
         yield _counter("atp_projection_events", "Events applied to views.", stats.events_applied)
         yield _counter("atp_projection_pages", "Pages written to the views.", stats.batches)
         yield _counter(
-            "atp_projection_failed_pages", "Pages that failed (each tried again).",
+            "atp_projection_failed_pages",
+            "Pages that failed (each tried again).",
             stats.failed_pages,
-        )  # fmt: skip
+        )
         yield _gauge(
             "atp_projection_stuck_at",
             "The notification id the views cannot apply (0: not stuck; the log names it).",
@@ -207,18 +216,27 @@ class CarrierCollector(Collector):
 
     def _store(self, carrier: CarrierStatistics) -> Iterator[Metric]:
         store = carrier.store
-        yield _gauge("atp_store_available", "1 while the store answers, 0 while away.",
-                     int(store.available))  # fmt: skip
+        yield _gauge(
+            "atp_store_available", "1 while the store answers, 0 while away.", int(store.available)
+        )
         yield _counter("atp_store_outages", "Times the store was found away.", store.outages)
-        yield _gauge("atp_store_away_seconds", "How long the store has been away.",
-                     store.away_seconds)  # fmt: skip
-        yield _counter("atp_store_calls_lost", "Store calls failed for want of the store.",
-                       store.lost_calls)  # fmt: skip
-        yield _counter("atp_store_calls_refused", "Calls refused at once while it was away.",
-                       store.refused_calls)  # fmt: skip
+        yield _gauge(
+            "atp_store_away_seconds", "How long the store has been away.", store.away_seconds
+        )
+        yield _counter(
+            "atp_store_calls_lost", "Store calls failed for want of the store.", store.lost_calls
+        )
+        yield _counter(
+            "atp_store_calls_refused",
+            "Calls refused at once while it was away.",
+            store.refused_calls,
+        )
         writer = carrier.writer_lock
         if writer is not None:
             lock = writer.statistics
-            yield _gauge("atp_writer_lock_held", "1 while this process holds the ledger's "
-                         "writer lock, 0 while it is lost or taken.", int(writer.held))  # fmt: skip
+            yield _gauge(
+                "atp_writer_lock_held",
+                "1 while this process holds the ledger's writer lock, 0 while it is lost or taken.",
+                int(writer.held),
+            )
             yield _counter("atp_writer_lock_lost", "Times the writer lock was lost.", lock.lost)

@@ -45,18 +45,16 @@ async def list_dead_letters() -> dict[str, Any]:
 @blueprint.post("/api/dead_letters/<message_id>/redrive")
 async def redrive(message_id: str) -> Answer:
     """Try the webhook again, with a new delivery and a full set of attempts."""
-    return await _act(message_id, "redrive", RedriveDeadLetter)
+    return await _act(message_id, RedriveDeadLetter)
 
 
 @blueprint.post("/api/dead_letters/<message_id>/release")
 async def release(message_id: str) -> Answer:
     """Move the message to the inbox: queued again, for polling claims only."""
-    return await _act(message_id, "release", ReleaseDeadLetter)
+    return await _act(message_id, ReleaseDeadLetter)
 
 
-async def _act(
-    message_id: str, verb: str, command: type[RedriveDeadLetter | ReleaseDeadLetter]
-) -> Answer:
+async def _act(message_id: str, command: type[RedriveDeadLetter | ReleaseDeadLetter]) -> Answer:
     principal = await authenticate("agent")
     assert principal.agent_id is not None
     agent_id = principal.agent_id
@@ -65,5 +63,4 @@ async def _act(
     async def build(ticket: Ticket) -> RedriveDeadLetter | ReleaseDeadLetter:
         return command(agent_id, message_id, ticket)
 
-    route = f"POST /api/dead_letters/{message_id}/{verb}"
-    return await idempotent(principal, route, params, build)
+    return await idempotent(principal, params, build)

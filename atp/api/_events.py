@@ -24,7 +24,7 @@ from atp.api._requests import authenticate, carrier, read_params, whole_number
 from atp.audit import EventFilter, StoredRecord, Viewer, history
 from atp.errors import InvalidRequest, NotFound, StoreUnavailable
 
-__all__ = ["blueprint", "viewer_of"]
+__all__ = ["HEARTBEAT_SECONDS", "blueprint", "viewer_of"]
 
 blueprint = Blueprint("events", __name__)
 
@@ -39,7 +39,7 @@ def viewer_of(principal: Principal) -> Viewer:
     return Viewer(principal.account_id, principal.agent_id)
 
 
-def event_document(record: StoredRecord) -> dict[str, Any]:
+def _event_document(record: StoredRecord) -> dict[str, Any]:
     return {
         "index": record.index,
         "record": json.loads(record.record),
@@ -77,7 +77,7 @@ async def events() -> dict[str, Any]:
     await audit.wait_current()  # read-your-writes: what the caller just did is there
     page = await audit.events(viewer_of(principal), after, limit, filters)
     return {
-        "events": [event_document(r) for r in page],
+        "events": [_event_document(r) for r in page],
         "next": str(page[-1].index) if len(page) == limit else None,
     }
 
@@ -101,7 +101,7 @@ async def stream() -> Response:
                 page = await audit.events(viewer, cursor, _STREAM_PAGE, filters)
                 for record in page:
                     cursor = record.index
-                    data = json.dumps(event_document(record), separators=(",", ":"))
+                    data = json.dumps(_event_document(record), separators=(",", ":"))
                     yield f"id: {cursor}\nevent: record\ndata: {data}\n\n".encode()
                 if len(page) == _STREAM_PAGE:
                     continue
@@ -127,7 +127,7 @@ async def message_history(message_id: str) -> dict[str, Any]:
     )
     if not records:
         raise NotFound(f"message {message_id} not found")
-    documents = [event_document(r) for r in records]
+    documents = [_event_document(r) for r in records]
     lines = history([d["record"] for d in documents])
     return {
         "message_id": message_id,

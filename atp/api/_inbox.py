@@ -8,7 +8,7 @@ import attrs
 import trio
 from quart import Blueprint
 
-from atp.actors import ClaimInbox, Command, ExtendLease, NothingToClaim, RecordAck, Reply, Ticket
+from atp.actors import ClaimInbox, Command, ExtendLease, RecordAck, Reply, Ticket
 from atp.api._requests import Answer, authenticate, carrier, idempotent, read_params
 from atp.errors import AckStatusRequired, InvalidAckStatus, InvalidLease, InvalidRequest
 from atp.wire import AckBody, LeaseBody, WaitBody, check_payload, parse_body
@@ -31,10 +31,8 @@ async def claim() -> Answer:
 
     wait = parse_body(WaitBody, params, InvalidRequest).wait_seconds
     if wait == 0:
-        return await idempotent(principal, "POST /api/inbox/claims", params, build)
-    return await idempotent(
-        principal, "POST /api/inbox/claims", params, build, ask=partial(_long_poll, wait)
-    )
+        return await idempotent(principal, params, build)
+    return await idempotent(principal, params, build, ask=partial(_long_poll, wait))
 
 
 async def _long_poll(wait: float, command: Command) -> Reply:
@@ -49,11 +47,11 @@ async def _long_poll(wait: float, command: Command) -> Reply:
     deadline = trio.current_time() + wait
     while trio.current_time() < deadline:
         news = rt.arrivals.event(command.recipient_agent_id)
-        try:
-            return await rt.ask(attrs.evolve(command, wait=True))
-        except NothingToClaim:
-            with trio.move_on_at(deadline):
-                await news.wait()
+        reply = await rt.ask(attrs.evolve(command, wait=True))
+        if reply.kept:  # a claim, or the answer kept for this key
+            return reply
+        with trio.move_on_at(deadline):
+            await news.wait()
     return await rt.ask(command)
 
 
@@ -68,7 +66,7 @@ async def extend(delivery_id: str) -> Answer:
         body = parse_body(LeaseBody, params, InvalidLease)
         return ExtendLease(agent_id, delivery_id, body.lease_seconds, ticket)
 
-    return await idempotent(principal, f"POST /api/deliveries/{delivery_id}/extend", params, build)
+    return await idempotent(principal, params, build)
 
 
 @blueprint.post("/api/deliveries/<delivery_id>/acks")
@@ -86,4 +84,4 @@ async def ack(delivery_id: str) -> Answer:
             check_payload(body.payload)
         return RecordAck(agent_id, delivery_id, body.status, body.payload, ticket)
 
-    return await idempotent(principal, f"POST /api/deliveries/{delivery_id}/acks", params, build)
+    return await idempotent(principal, params, build)

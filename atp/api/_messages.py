@@ -40,7 +40,7 @@ async def send_message() -> Answer:
             recipient_agent_id, sender_agent_id, principal.account_id, params["payload"], ticket
         )
 
-    return await idempotent(principal, "POST /api/messages", params, build, two_phase=True)
+    return await idempotent(principal, params, build, two_phase=True)
 
 
 @blueprint.get("/api/messages/<message_id>")

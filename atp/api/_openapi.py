@@ -32,7 +32,7 @@ from atp.errors import (
     StoreUnavailable,
 )
 
-__all__ = ["blueprint", "openapi_document"]
+__all__ = ["ROUTES", "SCHEMAS", "blueprint", "openapi_document"]
 
 ROUTES = (*CARRIER_ROUTES, *AUDIT_ROUTES, *REPLAY_ROUTES)
 SCHEMAS = {**CARRIER_SCHEMAS, **AUDIT_SCHEMAS, **REPLAY_SCHEMAS}

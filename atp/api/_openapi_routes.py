@@ -1,7 +1,7 @@
 """Every route the carrier serves, as data: who may call it, what it reads, what it answers.
 
 ``tests/api/test_openapi.py`` compares this table with the app's URL map, so a route
-cannot be served without being described here. Errors are listed as the classes of
+cannot be served without being described here. _Errors are listed as the classes of
 ``atp.errors``: their status and code come from there, never retyped.
 """
 
@@ -49,7 +49,7 @@ from atp.errors import (
 
 __all__ = ["IDEMPOTENT", "KEYED", "KIND", "ROUTES", "TWO_PHASE", "Route"]
 
-Errors = tuple[type[AtpError], ...]
+_Errors = tuple[type[AtpError], ...]
 
 
 @attrs.frozen
@@ -66,7 +66,7 @@ class Route:
     idempotent: bool | str = False
     body: str | None = None
     form: bool = False  # every field a string: a form body can carry it
-    errors: Errors = ()
+    errors: _Errors = ()
     query: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     links: dict[str, dict[str, str]] = attrs.field(factory=dict)  # operationId → parameters
     required: tuple[str, ...] = ()  # query parameters that must be present
@@ -82,13 +82,18 @@ class Route:
 
 _ACCOUNT, _AGENT, _EITHER = ("account",), ("agent",), ("account", "agent")
 _READER = ("account", "agent", "auditor")  # the audit trail's readers
-_PAYLOAD: Errors = (PayloadTooLarge, InvalidA2AMessage)
-_SEND: Errors = (RecipientRequired, PayloadRequired, *_PAYLOAD, RecipientNotFound)
-_ACK_STATE: Errors = (
-    LeaseExpired, DeliveryNotDelivered, InvalidAckTransition, TerminalAckStatus, MessageExpired,
-    DeliveryInProgress, InvalidSessionRecipient,
-)  # fmt: skip
-_TURN: Errors = (SessionNotOpen, RecipientNotFound, UnknownSenderRateLimited)
+_PAYLOAD: _Errors = (PayloadTooLarge, InvalidA2AMessage)
+_SEND: _Errors = (RecipientRequired, PayloadRequired, *_PAYLOAD, RecipientNotFound)
+_ACK_STATE: _Errors = (
+    LeaseExpired,
+    DeliveryNotDelivered,
+    InvalidAckTransition,
+    TerminalAckStatus,
+    MessageExpired,
+    DeliveryInProgress,
+    InvalidSessionRecipient,
+)
+_TURN: _Errors = (SessionNotOpen, RecipientNotFound, UnknownSenderRateLimited)
 _PAGE = {"type": "string", "pattern": "^[0-9]{1,20}$"}
 _AFTER = {"type": "string"}
 # An audit index, or an RFC 3339 time with its offset: the state then (docs/audit.md).
@@ -102,11 +107,14 @@ def _id(name: str, pointer: str) -> dict[str, str]:
 _SESSION_LINKS = {
     f"{verb}": _id("session_id", "/session/id")
     for verb in (
-        "get_api_sessions_session_id", "post_api_sessions_session_id_accept",
-        "post_api_sessions_session_id_reject", "post_api_sessions_session_id_messages",
-        "post_api_sessions_session_id_close", "get_api_sessions_session_id_stream",
+        "get_api_sessions_session_id",
+        "post_api_sessions_session_id_accept",
+        "post_api_sessions_session_id_reject",
+        "post_api_sessions_session_id_messages",
+        "post_api_sessions_session_id_close",
+        "get_api_sessions_session_id_stream",
     )
-}  # fmt: skip
+}
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/health", "The process answers.", {200: "Health"}),
@@ -359,9 +367,12 @@ ROUTES: tuple[Route, ...] = (
 
 
 # Every route may answer these, besides its own.
-KEYED: Errors = (Unauthorized,)
+KEYED: _Errors = (Unauthorized,)
 KIND = {
-    _ACCOUNT: (AccountKeyRequired,), _AGENT: (AgentKeyRequired,), _EITHER: (), _READER: (),
-}  # fmt: skip
-IDEMPOTENT: Errors = (IdempotencyKeyRequired, IdempotencyConflict)
-TWO_PHASE: Errors = (IdempotencyInProgress,)
+    _ACCOUNT: (AccountKeyRequired,),
+    _AGENT: (AgentKeyRequired,),
+    _EITHER: (),
+    _READER: (),
+}
+IDEMPOTENT: _Errors = (IdempotencyKeyRequired, IdempotencyConflict)
+TWO_PHASE: _Errors = (IdempotencyInProgress,)

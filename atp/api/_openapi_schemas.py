@@ -28,7 +28,7 @@ from atp.wire import (
     body_schema,
 )
 
-__all__ = ["SCHEMAS", "id_of", "nullable", "object_of", "ref"]
+__all__ = ["SCHEMAS", "ref"]
 
 
 def ref(name: str) -> dict[str, str]:

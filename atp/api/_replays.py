@@ -48,8 +48,7 @@ async def replay_message(message_id: str) -> Answer:
             principal, body.target, attrs.asdict(ReplayFilter()), None, None, [message_id], ticket
         )
 
-    route = f"POST /api/messages/{message_id}/replay"
-    return await idempotent(principal, route, params, build)
+    return await idempotent(principal, params, build)
 
 
 @blueprint.post("/api/replays")
@@ -63,11 +62,16 @@ async def start_replay() -> Answer:
         await _check_target(principal, body.target)
         message_ids = await _matching(principal, body.filter)
         return _start(
-            principal, body.target, attrs.asdict(body.filter), body.rate_per_second,
-            body.name, message_ids, ticket,
-        )  # fmt: skip
+            principal,
+            body.target,
+            attrs.asdict(body.filter),
+            body.rate_per_second,
+            body.name,
+            message_ids,
+            ticket,
+        )
 
-    return await idempotent(principal, "POST /api/replays", params, build)
+    return await idempotent(principal, params, build)
 
 
 @blueprint.get("/api/replays/<replay_id>")
@@ -87,8 +91,7 @@ async def cancel_replay(replay_id: str) -> Answer:
         await _visible(principal, replay_id)
         return CancelReplay(replay_id, principal.id, ticket)
 
-    route = f"POST /api/replays/{replay_id}/cancel"
-    return await idempotent(principal, route, params, build)
+    return await idempotent(principal, params, build)
 
 
 def _start(
@@ -102,9 +105,16 @@ def _start(
 ) -> StartReplay:
     assert principal.agent_id is not None
     return StartReplay(
-        new_id("rpl"), principal.account_id, principal.agent_id, target, filter_, rate, name,
-        message_ids, ticket,
-    )  # fmt: skip
+        new_id("rpl"),
+        principal.account_id,
+        principal.agent_id,
+        target,
+        filter_,
+        rate,
+        name,
+        message_ids,
+        ticket,
+    )
 
 
 async def _check_target(principal: Principal, target: str) -> None:
@@ -130,9 +140,14 @@ async def _matching(principal: Principal, wanted: ReplayFilter) -> list[str]:
     if sender is not None and sender.startswith(ADDRESS_PREFIX):
         sender = sender.removeprefix(ADDRESS_PREFIX)
     ids = await views.replayable_messages(
-        principal.agent_id, _instant(wanted.since), _instant(wanted.until), sender,
-        wanted.session, wanted.status, limit=MAX_REPLAY_MESSAGES + 1,
-    )  # fmt: skip
+        principal.agent_id,
+        _instant(wanted.since),
+        _instant(wanted.until),
+        sender,
+        wanted.session,
+        wanted.status,
+        limit=MAX_REPLAY_MESSAGES + 1,
+    )
     if len(ids) > MAX_REPLAY_MESSAGES:
         raise InvalidRequest(
             f"the filter matches more than {MAX_REPLAY_MESSAGES} messages: narrow it"

@@ -11,6 +11,7 @@ from quart import Response, current_app, g, request
 
 from atp.actors import Carrier, Command, Principal, Reply, Ticket, request_hash
 from atp.api._access_log import note_principal
+from atp.api._scopes import route_scope
 from atp.domain import ADDRESS_PREFIX
 from atp.errors import (
     AccountKeyRequired,
@@ -30,6 +31,7 @@ __all__ = [
     "Answer",
     "authenticate",
     "bearer_token",
+    "carrier",
     "check_query",
     "idempotency_key",
     "idempotent",
@@ -171,7 +173,6 @@ def idempotency_key() -> str:
 
 async def idempotent(
     principal: Principal,
-    route: str,
     params: dict[str, Any],
     build: Callable[[Ticket], Awaitable[Command]],
     *,
@@ -179,6 +180,8 @@ async def idempotent(
     ask: Callable[[Command], Awaitable[Reply]] | None = None,
 ) -> Answer:
     """Run a mutation at most once per (principal, route, key) and replay its answer.
+
+    The route's part of the scope comes from ``atp.api._scopes`` (a stored format).
 
     ``build`` makes the command from the admission ticket; it may validate the body
     and raise, which frees the key again (errors are never stored). ``two_phase``
@@ -188,6 +191,7 @@ async def idempotent(
     """
     rt = carrier()
     key = idempotency_key()
+    route = route_scope()
     scope = rt.gate.scope(principal.account_id, principal.kind, principal.id, route, key)
     digest = request_hash({k: v for k, v in params.items() if k != "id"})
     ticket = await rt.gate.enter(scope, digest, wait=not two_phase)

@@ -53,7 +53,7 @@ async def open_session() -> Answer:
             new_id("ses"), agent_id, principal.account_id, recipient, params["payload"], ticket
         )
 
-    return await idempotent(principal, "POST /api/sessions", params, build, two_phase=True)
+    return await idempotent(principal, params, build, two_phase=True)
 
 
 @blueprint.post("/api/sessions/<session_id>/messages")
@@ -67,21 +67,20 @@ async def send_turn(session_id: str) -> Answer:
     async def build(ticket: Ticket) -> SendTurn:
         return SendTurn(session_id, agent_id, principal.account_id, params["payload"], ticket)
 
-    route = f"POST /api/sessions/{session_id}/messages"
-    return await idempotent(principal, route, params, build, two_phase=True)
+    return await idempotent(principal, params, build, two_phase=True)
 
 
 @blueprint.post("/api/sessions/<session_id>/accept")
 async def accept(session_id: str) -> Answer:
-    return await _answer(session_id, "accepted", "accept")
+    return await _answer(session_id, "accepted")
 
 
 @blueprint.post("/api/sessions/<session_id>/reject")
 async def reject(session_id: str) -> Answer:
-    return await _answer(session_id, "rejected", "reject")
+    return await _answer(session_id, "rejected")
 
 
-async def _answer(session_id: str, status: Literal["accepted", "rejected"], verb: str) -> Answer:
+async def _answer(session_id: str, status: Literal["accepted", "rejected"]) -> Answer:
     principal, agent_id = await _agent()
     params = await read_params()
     payload = params.get("payload")
@@ -91,7 +90,7 @@ async def _answer(session_id: str, status: Literal["accepted", "rejected"], verb
     async def build(ticket: Ticket) -> AnswerSession:
         return AnswerSession(session_id, agent_id, status, payload, ticket)
 
-    return await idempotent(principal, f"POST /api/sessions/{session_id}/{verb}", params, build)
+    return await idempotent(principal, params, build)
 
 
 @blueprint.post("/api/sessions/<session_id>/close")
@@ -103,7 +102,7 @@ async def close(session_id: str) -> Answer:
     async def build(ticket: Ticket) -> CloseSession:
         return CloseSession(session_id, agent_id, ticket)
 
-    return await idempotent(principal, f"POST /api/sessions/{session_id}/close", params, build)
+    return await idempotent(principal, params, build)
 
 
 @blueprint.get("/api/sessions/<session_id>")

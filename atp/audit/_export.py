@@ -37,7 +37,7 @@ __all__ = ["FORMAT", "ExportFilter", "FileReport", "export_audit", "verify_expor
 
 FORMAT = "atp-audit"
 _PAGE = 1000
-Progress = Callable[[int], None]
+_Progress = Callable[[int], None]
 
 
 @attrs.frozen
@@ -65,7 +65,7 @@ def export_audit(
     out: IO[bytes],
     selection: ExportFilter,
     payloads: Callable[[str], Any] | None,
-    progress: Progress,
+    progress: _Progress,
 ) -> dict[str, int]:
     """Write the export; the counts of what it holds.
 
@@ -79,10 +79,13 @@ def export_audit(
         raise LookupError("the audit log has no checkpoint over any record yet")
     size = newest.size
     header = {
-        "format": FORMAT, "v": 1, "exported_at": datetime.now(UTC).isoformat(),
-        "verifier_key": verifier_key, "size": size,
+        "format": FORMAT,
+        "v": 1,
+        "exported_at": datetime.now(UTC).isoformat(),
+        "verifier_key": verifier_key,
+        "size": size,
         "filter": attrs.asdict(selection),
-    }  # fmt: skip
+    }
     writer = JsonlWriter(out, header)
     checkpoints = audit.checkpoints() if selection.whole else [newest]
     for checkpoint in checkpoints:
@@ -140,7 +143,7 @@ class FileReport:
 
 
 def verify_export(
-    source: IO[bytes], verifiers: list[NoteVerifier], progress: Progress
+    source: IO[bytes], verifiers: list[NoteVerifier], progress: _Progress
 ) -> FileReport:
     """Check an export offline. ``verifiers`` empty: trust the key the file names.
 

@@ -40,7 +40,7 @@ from atp.projections import View, Writer
 __all__ = ["AuditView", "TreeHead"]
 
 # Each aggregate's first event and its topic, from the ledger.
-FirstEvents = Callable[[list[UUID]], Awaitable[dict[UUID, tuple[str, Any]]]]
+_FirstEvents = Callable[[list[UUID]], Awaitable[dict[UUID, tuple[str, Any]]]]
 # Directory entries kept in memory; older ones are read back from the store when a
 # late event of their aggregate comes (an ACK days after its send).
 _DIRECTORY_CACHE = 100_000
@@ -68,7 +68,7 @@ class AuditView(View):
         bridge: Bridge,
         signer: NoteSigner,
         every_leaves: int,
-        first_events: FirstEvents,
+        first_events: _FirstEvents,
         on_written: Callable[[TreeHead], None] = lambda head: None,
     ) -> None:
         self._store = store

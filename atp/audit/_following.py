@@ -47,11 +47,16 @@ async def open_follower(
     """The log's writer as ``settings`` configure it (built in a worker thread)."""
     return await bridge.run(
         partial(
-            AuditFollower, ledger, store, bridge, signer, on_head,
+            AuditFollower,
+            ledger,
+            store,
+            bridge,
+            signer,
+            on_head,
             interval=settings.audit_checkpoint_interval,
             every_leaves=settings.audit_checkpoint_leaves,
         )
-    )  # fmt: skip
+    )
 
 
 class AuditFollower:
@@ -156,8 +161,9 @@ class AuditFollower:
         except Exception as exc:
             log.warning(
                 "could not store the checkpoint of %d leaves (%s): trying again",
-                head.size, type(exc).__name__,
-            )  # fmt: skip
+                head.size,
+                type(exc).__name__,
+            )
             await trio.sleep(1)
             return
         self._last_signed = trio.current_time()

@@ -22,12 +22,12 @@ from atp.audit._files import FileError, JsonlReader, JsonlWriter, LedgerEvent
 from atp.audit._note import NoteError, checkpoint_of
 from atp.audit._store import AuditStore, StoredCheckpoint
 
-__all__ = ["FORMAT", "LedgerNotEmpty", "export_ledger", "import_ledger"]
+__all__ = ["FORMAT", "LedgerNotEmpty", "check_ledger_file", "export_ledger", "import_ledger"]
 
 FORMAT = "atp-ledger"
 _PAGE = 1000
 
-Progress = Callable[[int], None]
+_Progress = Callable[[int], None]
 
 
 class LedgerNotEmpty(ValueError):
@@ -35,7 +35,7 @@ class LedgerNotEmpty(ValueError):
 
 
 def export_ledger(
-    app: Any, audit: AuditStore, out: IO[bytes], progress: Progress
+    app: Any, audit: AuditStore, out: IO[bytes], progress: _Progress
 ) -> dict[str, int]:
     """Write every stored event and checkpoint of the store to ``out``; the counts."""
     header = {"format": FORMAT, "v": 1, "exported_at": datetime.now(UTC).isoformat()}
@@ -78,7 +78,7 @@ def _items(path: Path) -> tuple[JsonlReader, IO[bytes]]:
         raise
 
 
-def check_ledger_file(path: Path, progress: Progress) -> dict[str, int]:
+def check_ledger_file(path: Path, progress: _Progress) -> dict[str, int]:
     """Read the whole file once; its counts if it is whole and well-formed.
 
     Raises:
@@ -107,7 +107,7 @@ def check_ledger_file(path: Path, progress: Progress) -> dict[str, int]:
         return reader.counts
 
 
-def import_ledger(app: Any, audit: AuditStore, path: Path, progress: Progress) -> dict[str, int]:
+def import_ledger(app: Any, audit: AuditStore, path: Path, progress: _Progress) -> dict[str, int]:
     """Check ``path``, then write its events and checkpoints into this empty store.
 
     Raises:

@@ -2,8 +2,8 @@
 
 The server spends one core's Python on its requests and leaves the machine's other
 cores to the database; folding every event into its record, leaf and tree nodes on
-that one core cost about 7% of the sends a second (docs/performance.md, "The audit
-follower in its own process"). So ``atp serve`` starts ``python -m atp.audit``, which
+that one core cost sends (docs/performance.md, "The audit follower in its own
+process"). So ``atp serve`` starts ``python -m atp.audit``, which
 runs the same follower (``_following``) against the same stores, and talks to it over
 its pipes, one line at a time:
 
@@ -52,7 +52,7 @@ from atp.settings import Settings
 __all__ = ["FollowerProcess", "follow_for_parent"]
 
 log = logging.getLogger(__name__)
-COMMAND = (sys.executable, "-m", "atp.audit")
+_COMMAND = (sys.executable, "-m", "atp.audit")
 _RESTART = Backoff(first=1.0, cap=30.0)
 _RAN_WELL = 60.0  # seconds: a child that ran this long restarts after the first delay
 _STOP_WITHIN = 10.0  # seconds from closing its stdin to killing it
@@ -108,8 +108,10 @@ class FollowerProcess:
             delay = _RESTART.delay(failures)
             log.error(
                 "the audit follower process exited (code %s): the log does not grow"
-                " until it runs again, in %.0f s", code, delay,
-            )  # fmt: skip
+                " until it runs again, in %.0f s",
+                code,
+                delay,
+            )
             await trio.sleep(delay)
 
     async def wait_current(self) -> None:
@@ -136,10 +138,14 @@ class FollowerProcess:
         async with trio.open_nursery() as nursery:
             process: trio.Process = await nursery.start(
                 partial(
-                    trio.run_process, COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                    check=False, deliver_cancel=_close_stdin,
+                    trio.run_process,
+                    _COMMAND,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    check=False,
+                    deliver_cancel=_close_stdin,
                 )
-            )  # fmt: skip
+            )
             assert process.stdin is not None and process.stdout is not None
             nursery.start_soon(self._tell, process.stdin)
             await self._follow_reports(process.stdout)

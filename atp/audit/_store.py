@@ -18,7 +18,16 @@ from atp.audit._merkle import CompactRange, Node, nodes_for_root
 from atp.audit._records import Entry, Record
 from atp.projections import ViewStore, Writer
 
-__all__ = ["AuditStore", "EventFilter", "Head", "StoredCheckpoint", "StoredRecord", "Viewer"]
+__all__ = [
+    "TABLES",
+    "TRACKING_KEY",
+    "AuditStore",
+    "EventFilter",
+    "Head",
+    "StoredCheckpoint",
+    "StoredRecord",
+    "Viewer",
+]
 
 TRACKING_KEY = "audit"
 TABLES = ("atp_audit_records", "atp_audit_nodes", "atp_audit_directory")
@@ -101,9 +110,17 @@ class AuditStore:
         agents = (*entry.agents, None, None)[:2]
         accounts = (*entry.accounts, None, None)[:2]
         return (
-            record.index, position, record.type, record.body["at"], record.message_id,
-            record.session_id, *agents, *accounts, record.canonical.decode(), record.leaf_hash,
-        )  # fmt: skip
+            record.index,
+            position,
+            record.type,
+            record.body["at"],
+            record.message_id,
+            record.session_id,
+            *agents,
+            *accounts,
+            record.canonical.decode(),
+            record.leaf_hash,
+        )
 
     @staticmethod
     def add_rows(

@@ -32,7 +32,15 @@ from atp.audit._store import AuditStore, StoredCheckpoint, StoredRecord
 from atp.ledger import CarrierLedger, eventsourcing_env
 from atp.settings import Settings
 
-__all__ = ["Failure", "LedgerReader", "Report", "ledger_events", "stored_records", "verify"]
+__all__ = [
+    "Failure",
+    "LedgerEvent",
+    "LedgerReader",
+    "Report",
+    "ledger_events",
+    "stored_records",
+    "verify",
+]
 
 # One event of the ledger as read: its notification id, and its decoded event, or the
 # reason it does not decode.

@@ -20,11 +20,32 @@ __all__ = ["ACK_STATUSES", "Invocation", "parse"]
 
 ACK_STATUSES = ("accepted", "completed", "failed", "rejected")
 _VALUED = {
-    "--as", "--server", "--wait", "--delay", "--lease", "--overlap", "--agent", "--account",
-    "--status", "--after", "--limit", "--auth-scheme", "--checkpoint", "--key",
-    "--type", "--message", "--session", "--out", "--since", "--until", "--file", "--target",
-    "--rate", "--name", "--sender",
-}  # fmt: skip
+    "--as",
+    "--server",
+    "--wait",
+    "--delay",
+    "--lease",
+    "--overlap",
+    "--agent",
+    "--account",
+    "--status",
+    "--after",
+    "--limit",
+    "--auth-scheme",
+    "--checkpoint",
+    "--key",
+    "--type",
+    "--message",
+    "--session",
+    "--out",
+    "--since",
+    "--until",
+    "--file",
+    "--target",
+    "--rate",
+    "--name",
+    "--sender",
+}
 _FLAGS = {"--json", "--force", "--help", "-h", "--version", "--follow", "--payloads"}
 
 

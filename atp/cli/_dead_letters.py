@@ -24,9 +24,12 @@ def _row(ctx: Context, letter: DeadLetter) -> tuple[str, ...]:
     tried = last.get("attempts") or [{}]
     answer = tried[-1].get("response_status") or tried[-1].get("error") or "-"
     return (
-        status.message.id, ctx.short(status.message.sender), when(letter.dead_lettered_at),
-        attempts, str(answer),
-    )  # fmt: skip
+        status.message.id,
+        ctx.short(status.message.sender),
+        when(letter.dead_lettered_at),
+        attempts,
+        str(answer),
+    )
 
 
 def list_dead_letters(ctx: Context) -> None:

@@ -85,18 +85,22 @@ def _direct_message(
     assert claim is not None
     say.step(
         "researcher polls its inbox and claims it under a 60 s lease",
-        [f"delivery {say.id(claim.delivery_id)}, leased until {when(claim.leased_until)}",
-         f"text: {first_text(claim.message.payload)}"],
+        [
+            f"delivery {say.id(claim.delivery_id)}, leased until {when(claim.leased_until)}",
+            f"text: {first_text(claim.message.payload)}",
+        ],
         {"delivery_id": claim.delivery_id},
-    )  # fmt: skip
+    )
     answer = text_payload("Done: two incidents, both resolved.", agent=True)
     acked = atp.ack(claim.delivery_id, "completed", answer, token=researcher.api_key)
     say.step(
         "researcher ACKs it completed, with its answer",
-        [f"carrier status {say.state(acked.carrier_status)}, "
-         f"ACK status {say.state(acked.ack_status or '-')}"],
+        [
+            f"carrier status {say.state(acked.carrier_status)}, "
+            f"ACK status {say.state(acked.ack_status or '-')}"
+        ],
         {"carrier_status": acked.carrier_status, "ack_status": acked.ack_status},
-    )  # fmt: skip
+    )
 
 
 def _session(

@@ -139,9 +139,11 @@ class Home:
         except tomllib.TOMLDecodeError as exc:
             raise CliError(f"could not parse {path}: {exc}") from None
         except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
-            reasons = "; ".join(cattrs.transform_error(exc)) if isinstance(
-                exc, cattrs.BaseValidationError
-            ) else str(exc)  # fmt: skip
+            reasons = (
+                "; ".join(cattrs.transform_error(exc))
+                if isinstance(exc, cattrs.BaseValidationError)
+                else str(exc)
+            )
             raise CliError(f"could not parse {path}: {reasons}") from None
 
 

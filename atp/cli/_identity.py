@@ -9,7 +9,7 @@ from atp.cli._home import Alias, AliasKey, Config, Credentials, check_alias
 from atp.cli._output import CliError, as_json, table
 from atp.client import calls
 
-__all__ = ["agent_create", "agent_list", "init", "use", "whoami"]
+__all__ = ["DEFAULT_SERVER", "agent_create", "agent_list", "init", "use", "whoami"]
 
 DEFAULT_SERVER = "http://localhost:4000"
 
@@ -39,10 +39,12 @@ def init(ctx: Context) -> None:
             "Next: atp agent create <alias>",
         ],
         {
-            **as_json(account), "server_url": server,
-            "config": str(home.config_path), "credentials": str(home.credentials_path),
+            **as_json(account),
+            "server_url": server,
+            "config": str(home.config_path),
+            "credentials": str(home.credentials_path),
         },
-    )  # fmt: skip
+    )
 
 
 def agent_create(ctx: Context, alias: str) -> None:
@@ -87,10 +89,12 @@ def agent_create(ctx: Context, alias: str) -> None:
             "",
         ],
         {
-            **as_json(agent), "alias": alias, "credentials": str(path),
+            **as_json(agent),
+            "alias": alias,
+            "credentials": str(path),
             "prompt": "\n".join(prompt),
         },
-    )  # fmt: skip
+    )
 
 
 def agent_list(ctx: Context) -> None:

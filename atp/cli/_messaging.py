@@ -15,7 +15,7 @@ from atp.cli._output import (
     first_text,
     public_deliveries,
     when,
-)  # fmt: skip
+)
 from atp.client import Message, MessageStatus
 
 __all__ = ["LEASE_LIMIT", "LEASE_SECONDS", "ack", "extend", "inbox", "message_status", "send"]
@@ -37,11 +37,12 @@ def send(ctx: Context, recipient: str, text: str) -> None:
             f"Recipient: {recipient}",
             f"Resolved address: {address}" if is_alias else f"Recipient address: {address}",
             f"Message: {status.message.id}",
-            f"Delivery: {delivery}" if delivery else
-            "Delivery: none yet (polling recipient should run `atp inbox`)",
+            f"Delivery: {delivery}"
+            if delivery
+            else "Delivery: none yet (polling recipient should run `atp inbox`)",
         ],
         as_json(status),
-    )  # fmt: skip
+    )
 
 
 def message_status(ctx: Context, message_id: str) -> None:

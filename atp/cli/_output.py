@@ -19,9 +19,17 @@ from typing import Any, TextIO
 from atp.client import Answer
 
 __all__ = [
-    "SECRET_FIELDS", "CliError", "Output", "as_json", "fingerprint", "first_delivery",
-    "first_text", "public_deliveries", "table", "when",
-]  # fmt: skip
+    "SECRET_FIELDS",
+    "CliError",
+    "Output",
+    "as_json",
+    "fingerprint",
+    "first_delivery",
+    "first_text",
+    "public_deliveries",
+    "table",
+    "when",
+]
 
 # Keys of the API's documents whose values are secrets (tokens, the webhook secret) or
 # that the project keeps out of CLI output all the same (``whpk_`` public keys).
@@ -120,8 +128,10 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]], aligned: bool) -
     if not aligned:
         return ["\t".join(row) for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-            for row in rows]  # fmt: skip
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
 
 
 def when(moment: datetime | str | None) -> str:

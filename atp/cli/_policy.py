@@ -31,9 +31,12 @@ def _set(ctx: Context, effect: Literal["allow", "block"]) -> None:
     sender_agent = None if agent is None else ctx.agent_id(agent)
     with ctx.client() as client:
         policy = client.set_sender_policy(
-            me.agent_id, effect, sender_agent_id=sender_agent, sender_account_id=account,
+            me.agent_id,
+            effect,
+            sender_agent_id=sender_agent,
+            sender_account_id=account,
             token=me.token,
-        )  # fmt: skip
+        )
     if policy.sender_agent_id is not None:
         sender = f"Sender agent: {ctx.decorated(ADDRESS_PREFIX + policy.sender_agent_id)}"
     else:

@@ -18,16 +18,29 @@ from atp.cli._output import CliError, as_json, when
 from atp.client import Client, Replay
 
 __all__ = [
-    "POLL_SECONDS", "RATE_LIMIT", "STATUSES", "TARGETS", "cancel", "message_replay",
-    "replay_lines", "show", "start",
-]  # fmt: skip
+    "POLL_SECONDS",
+    "RATE_LIMIT",
+    "STATUSES",
+    "TARGETS",
+    "cancel",
+    "message_replay",
+    "replay_lines",
+    "show",
+    "start",
+]
 
 TARGETS = ("webhook", "inbox")
 # A message's carrier_status or ack_status (what the carrier matches them against).
 STATUSES = (
-    "queued", "delivered", "delivery_failed", "expired", "rejected", "accepted", "completed",
+    "queued",
+    "delivered",
+    "delivery_failed",
+    "expired",
+    "rejected",
+    "accepted",
+    "completed",
     "failed",
-)  # fmt: skip
+)
 RATE_LIMIT = 1000  # messages per second, the carrier's bound
 _NAME_LIMIT = 200
 POLL_SECONDS = 1.0  # between looks while following

@@ -14,9 +14,17 @@ from atp.cli._transcript import Transcript, sort_key
 from atp.client import Session, calls
 
 __all__ = [
-    "PAGE_LIMIT", "STATUSES", "accept", "close", "list_sessions", "open_session", "reject", "send",
-    "session_lines", "show",
-]  # fmt: skip
+    "PAGE_LIMIT",
+    "STATUSES",
+    "accept",
+    "close",
+    "list_sessions",
+    "open_session",
+    "reject",
+    "send",
+    "session_lines",
+    "show",
+]
 
 PAGE_LIMIT = 200  # the most the carrier answers per page
 STATUSES = ("pending", "open", "rejected", "failed", "closed")
@@ -145,10 +153,16 @@ def list_sessions(ctx: Context) -> None:
     else:
         header = ("Session", "Status", "Initiator", "Recipient", "Turns", "Created")
         rows = [
-            (s.id, s.status, ctx.short(s.initiator), ctx.short(s.recipient),
-             str(s.last_sequence), when(s.created_at))
+            (
+                s.id,
+                s.status,
+                ctx.short(s.initiator),
+                ctx.short(s.recipient),
+                str(s.last_sequence),
+                when(s.created_at),
+            )
             for s in page.sessions
-        ]  # fmt: skip
+        ]
         lines = table(header, rows, aligned=ctx.out.is_terminal)
     if page.next_after is not None:
         lines.append(f"More: atp session list --after {page.next_after}")

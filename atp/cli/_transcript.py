@@ -36,8 +36,11 @@ def delivery_state(status: MessageStatus) -> str:
 
 def sort_key(status: MessageStatus) -> tuple[int, str, str]:
     created = status.message.created_at
-    return (status.message.session_sequence or 0, created.isoformat() if created else "",
-            status.message.id)  # fmt: skip
+    return (
+        status.message.session_sequence or 0,
+        created.isoformat() if created else "",
+        status.message.id,
+    )
 
 
 class Transcript:
@@ -70,9 +73,13 @@ class Transcript:
         created = message.created_at
         time = created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if created else "-"
         return (
-            str(message.session_sequence or "-"), time, self._name(message.sender),
-            self._name(message.recipient), delivery_state(status), status.ack_status or "-",
-        )  # fmt: skip
+            str(message.session_sequence or "-"),
+            time,
+            self._name(message.sender),
+            self._name(message.recipient),
+            delivery_state(status),
+            status.ack_status or "-",
+        )
 
     def _line(self, cells: Iterable[str], message: str) -> str:
         fitted = [_fit(cell, width) for cell, width in zip(cells, self._widths, strict=True)]

@@ -38,7 +38,7 @@ def _authentication(ctx: Context) -> tuple[str, str] | None:
     return scheme, credentials
 
 
-def key_lines(ctx: Context, keys: Sequence[SigningKey]) -> list[str]:
+def _key_lines(ctx: Context, keys: Sequence[SigningKey]) -> list[str]:
     """The signing keys as a table: id, since when, until when (``-``: no end set)."""
     if not keys:
         return ["Signing keys: none (set an endpoint first)"]
@@ -78,12 +78,14 @@ def webhook_set(ctx: Context, url: str) -> None:
     if authentication is not None:
         lines.append("Push credentials: sent with every push (not printed)")
     ctx.out.report(
-        [*lines, "", *key_lines(ctx, endpoint.signing_keys)],
+        [*lines, "", *_key_lines(ctx, endpoint.signing_keys)],
         {
-            **as_json(endpoint), "alias": me.alias, "credentials": str(path),
+            **as_json(endpoint),
+            "alias": me.alias,
+            "credentials": str(path),
             "secret_fingerprint": secret,
         },
-    )  # fmt: skip
+    )
 
 
 def webhook_show(ctx: Context) -> None:
@@ -99,13 +101,14 @@ def webhook_show(ctx: Context) -> None:
         [
             f"Alias: {me.alias}",
             f"URL: {url or 'none set from here'}",
-            f"Endpoint secret: stored in {path} ({secret})" if secret else
-            "Endpoint secret: none stored",
+            f"Endpoint secret: stored in {path} ({secret})"
+            if secret
+            else "Endpoint secret: none stored",
             "",
-            *key_lines(ctx, keys.signing_keys),
+            *_key_lines(ctx, keys.signing_keys),
         ],
         {**as_json(keys), "alias": me.alias, "url": url, "secret_fingerprint": secret},
-    )  # fmt: skip
+    )
 
 
 def webhook_rotate_signing_key(ctx: Context) -> None:
@@ -115,6 +118,6 @@ def webhook_rotate_signing_key(ctx: Context) -> None:
     with ctx.client() as client:
         keys = client.rotate_signing_key(me.agent_id, overlap, token=me.token)
     ctx.out.report(
-        ["Signing key rotated.", f"Alias: {me.alias}", "", *key_lines(ctx, keys.signing_keys)],
+        ["Signing key rotated.", f"Alias: {me.alias}", "", *_key_lines(ctx, keys.signing_keys)],
         {**as_json(keys), "alias": me.alias},
     )

@@ -80,9 +80,12 @@ class AsyncClient:
             response = None
             try:
                 response = await self._http.request(
-                    call.method, call.path, json=call.json, params=call.params,
+                    call.method,
+                    call.path,
+                    json=call.json,
+                    params=call.params,
                     headers=request_headers(call),
-                )  # fmt: skip
+                )
             except httpx.TransportError:
                 if attempt == RETRIES:
                     raise
@@ -158,9 +161,12 @@ class AsyncClient:
         token: str | None = None,
     ) -> SenderPolicy:
         call = _calls.set_sender_policy(
-            self._token(token), agent_id, effect,
-            sender_agent_id=sender_agent_id, sender_account_id=sender_account_id,
-        )  # fmt: skip
+            self._token(token),
+            agent_id,
+            effect,
+            sender_agent_id=sender_agent_id,
+            sender_account_id=sender_account_id,
+        )
         return await self.call(call)
 
     # -- messages, claims and ACKs --------------------------------------------------
@@ -225,9 +231,14 @@ class AsyncClient:
     ) -> EventPage:
         """The audit records this key may see, after the cursor ``after``."""
         call = _calls.events(
-            self._token(token), after, limit, type=type, message=message, session=session,
+            self._token(token),
+            after,
+            limit,
+            type=type,
+            message=message,
+            session=session,
             agent=agent,
-        )  # fmt: skip
+        )
         return await self.call(call)
 
     async def message_history(self, message_id: str, *, token: str | None = None) -> MessageHistory:
@@ -269,10 +280,17 @@ class AsyncClient:
     ) -> Replay:
         """Hand out again the caller's messages that match the filter, at a rate."""
         call = _calls.start_replay(
-            self._token(token), target=target, since=since, until=until, status=status,
-            sender=sender, session=session, rate_per_second=rate_per_second, name=name,
+            self._token(token),
+            target=target,
+            since=since,
+            until=until,
+            status=status,
+            sender=sender,
+            session=session,
+            rate_per_second=rate_per_second,
+            name=name,
             idempotency_key=idempotency_key,
-        )  # fmt: skip
+        )
         return await self.call(call)
 
     async def replay(self, replay_id: str, *, token: str | None = None) -> Replay:

@@ -38,13 +38,39 @@ from atp.client._results import (
 )
 
 __all__ = [
-    "Call", "ack", "agent", "answer_session", "cancel_replay", "claim", "close_session",
-    "create_agent", "dead_letters", "events", "extend_lease", "health", "issue_auditor_key",
-    "message_history", "open_session", "ready", "redrive_dead_letter", "release_dead_letter",
-    "replay", "replay_message", "rotate_agent_key", "rotate_signing_key", "send", "send_turn",
-    "session", "sessions", "set_sender_policy", "set_webhook_endpoint", "signing_keys", "signup",
-    "start_replay", "status",
-]  # fmt: skip
+    "Call",
+    "ack",
+    "agent",
+    "answer_session",
+    "cancel_replay",
+    "claim",
+    "close_session",
+    "create_agent",
+    "dead_letters",
+    "events",
+    "extend_lease",
+    "health",
+    "issue_auditor_key",
+    "message_history",
+    "open_session",
+    "ready",
+    "redrive_dead_letter",
+    "release_dead_letter",
+    "replay",
+    "replay_message",
+    "rotate_agent_key",
+    "rotate_signing_key",
+    "send",
+    "send_turn",
+    "session",
+    "sessions",
+    "set_sender_policy",
+    "set_webhook_endpoint",
+    "signing_keys",
+    "signup",
+    "start_replay",
+    "status",
+]
 
 T = TypeVar("T")
 
@@ -279,9 +305,16 @@ def events(
 ) -> Call[EventPage]:
     """The audit records the key may see, after the cursor ``after``."""
     return _read(
-        "/api/events", token, EventPage.of, after=after, limit=limit, type=type,
-        message=message, session=session, agent=agent,
-    )  # fmt: skip
+        "/api/events",
+        token,
+        EventPage.of,
+        after=after,
+        limit=limit,
+        type=type,
+        message=message,
+        session=session,
+        agent=agent,
+    )
 
 
 def message_history(token: str, message_id: str) -> Call[MessageHistory]:
@@ -331,9 +364,12 @@ def start_replay(
     if isinstance(status, str):
         status = [status]
     selection = _given(
-        since=_moment(since), until=_moment(until),
-        status=None if status is None else list(status), sender=sender, session=session,
-    )  # fmt: skip
+        since=_moment(since),
+        until=_moment(until),
+        status=None if status is None else list(status),
+        sender=sender,
+        session=session,
+    )
     body: dict[str, Any] = {"target": target}
     if selection:
         body["filter"] = selection

@@ -15,15 +15,24 @@ from atp.client._calls import Call
 from atp.errors import error_for_code
 
 __all__ = [
-    "BACKOFF", "RETRIES", "STREAM_TIMEOUT", "Reconnects", "api_key", "pause", "raise_for_error",
-    "read", "request_headers", "settled", "stream_path",
-]  # fmt: skip
+    "BACKOFF",
+    "RETRIES",
+    "STREAM_TIMEOUT",
+    "Reconnects",
+    "api_key",
+    "pause",
+    "raise_for_error",
+    "read",
+    "request_headers",
+    "settled",
+    "stream_path",
+]
 
 T = TypeVar("T")
 RETRIES = 3
 BACKOFF = 0.2  # seconds, doubled per retry
 # The most a Retry-After may make one retry wait: the carrier asks 1-2 s (docs/api.md).
-MAX_RETRY_AFTER = 10.0
+_MAX_RETRY_AFTER = 10.0
 # The stream sends a heartbeat every 15 s: three missed ones mean the connection is gone.
 STREAM_TIMEOUT = httpx.Timeout(10, read=45)
 
@@ -87,11 +96,11 @@ def settled(attempt: int, call: Call[Any], response: httpx.Response) -> bool:
 def pause(attempt: int, response: httpx.Response | None) -> float:
     """Seconds to wait before retry ``attempt + 1``: the backoff, or longer when the
     answer said when to come back (``Retry-After`` on a 503: the store is away, or the
-    carrier is at its connection limit), within :data:`MAX_RETRY_AFTER`."""
+    carrier is at its connection limit), within :data:`_MAX_RETRY_AFTER`."""
     wait: float = BACKOFF * 2**attempt
     given = response.headers.get("retry-after", "") if response is not None else ""
     if given.isdecimal():
-        wait = max(wait, min(float(given), MAX_RETRY_AFTER))
+        wait = max(wait, min(float(given), _MAX_RETRY_AFTER))
     return wait
 
 

@@ -61,9 +61,13 @@ class Agent(Answer):
     @classmethod
     def of(cls, data: dict[str, Any]) -> Agent:
         return cls(
-            data["id"], data["address"], data.get("display_name"), data.get("description"),
-            data.get("active_agent_key_id"), document=data,
-        )  # fmt: skip
+            data["id"],
+            data["address"],
+            data.get("display_name"),
+            data.get("description"),
+            data.get("active_agent_key_id"),
+            document=data,
+        )
 
 
 @attrs.frozen
@@ -90,9 +94,11 @@ class SigningKey:
     @classmethod
     def of(cls, data: dict[str, Any]) -> SigningKey:
         return cls(
-            data["id"], data["public_key"], when(data.get("created_at")),
+            data["id"],
+            data["public_key"],
+            when(data.get("created_at")),
             when(data.get("retires_at")),
-        )  # fmt: skip
+        )
 
 
 def _keys(data: dict[str, Any]) -> tuple[SigningKey, ...]:
@@ -123,9 +129,12 @@ class WebhookEndpoint(Answer):
     def of(cls, data: dict[str, Any]) -> WebhookEndpoint:
         endpoint = data["webhook_endpoint"]
         return cls(
-            endpoint["url"], endpoint["active"], endpoint["endpoint_secret"], _keys(endpoint),
+            endpoint["url"],
+            endpoint["active"],
+            endpoint["endpoint_secret"],
+            _keys(endpoint),
             document=data,
-        )  # fmt: skip
+        )
 
 
 @attrs.frozen
@@ -143,7 +152,11 @@ class SenderPolicy(Answer):
     def of(cls, data: dict[str, Any]) -> SenderPolicy:
         policy = data["sender_policy"]
         return cls(
-            policy["id"], policy["recipient_agent_id"], policy.get("sender_agent_id"),
-            policy.get("sender_account_id"), policy["effect"], when(policy.get("updated_at")),
+            policy["id"],
+            policy["recipient_agent_id"],
+            policy.get("sender_agent_id"),
+            policy.get("sender_account_id"),
+            policy["effect"],
+            when(policy.get("updated_at")),
             document=data,
-        )  # fmt: skip
+        )

@@ -44,6 +44,9 @@ def verify_webhook(
     if secret is None:
         raise ValueError("the reference scheme needs the endpoint secret")
     verify_reference_signature(
-        lowered.get("atp-signature", ""), lowered.get("atp-timestamp", ""), body, secret,
+        lowered.get("atp-signature", ""),
+        lowered.get("atp-timestamp", ""),
+        body,
+        secret,
         tolerance=tolerance,
-    )  # fmt: skip
+    )

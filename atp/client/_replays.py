@@ -27,9 +27,12 @@ class ReplayFilter:
         data = data or {}
         status = data.get("status")
         return cls(
-            when(data.get("since")), when(data.get("until")),
-            None if status is None else tuple(status), data.get("sender"), data.get("session"),
-        )  # fmt: skip
+            when(data.get("since")),
+            when(data.get("until")),
+            None if status is None else tuple(status),
+            data.get("sender"),
+            data.get("session"),
+        )
 
 
 @attrs.frozen
@@ -62,9 +65,19 @@ class Replay(Answer):
         """Read ``{"replay": {...}}``, the answer of every replay route."""
         replay = data["replay"]
         return cls(
-            replay["id"], replay.get("name"), replay["agent_id"], replay["target"],
-            ReplayFilter.of(replay.get("filter")), replay.get("rate_per_second"),
-            replay["state"], replay["total"], replay["done"], replay["delivered"],
-            replay["failed"], replay["skipped"], when(replay.get("created_at")),
-            when(replay.get("finished_at")), document=data,
-        )  # fmt: skip
+            replay["id"],
+            replay.get("name"),
+            replay["agent_id"],
+            replay["target"],
+            ReplayFilter.of(replay.get("filter")),
+            replay.get("rate_per_second"),
+            replay["state"],
+            replay["total"],
+            replay["done"],
+            replay["delivered"],
+            replay["failed"],
+            replay["skipped"],
+            when(replay.get("created_at")),
+            when(replay.get("finished_at")),
+            document=data,
+        )

@@ -85,10 +85,16 @@ class Message:
     @classmethod
     def of(cls, data: dict[str, Any]) -> Message:
         return cls(
-            data["id"], data["from"], data["to"], data["trust"], data["payload"],
-            when(data["created_at"]), when(data["expires_at"]),
-            data.get("session_id"), data.get("session_sequence"),
-        )  # fmt: skip
+            data["id"],
+            data["from"],
+            data["to"],
+            data["trust"],
+            data["payload"],
+            when(data["created_at"]),
+            when(data["expires_at"]),
+            data.get("session_id"),
+            data.get("session_sequence"),
+        )
 
 
 @attrs.frozen
@@ -105,9 +111,13 @@ class Ack:
     @classmethod
     def of(cls, data: dict[str, Any]) -> Ack:
         return cls(
-            data["id"], data["message_id"], data["delivery_id"], data["status"],
-            data.get("payload"), when(data.get("created_at")),
-        )  # fmt: skip
+            data["id"],
+            data["message_id"],
+            data["delivery_id"],
+            data["status"],
+            data.get("payload"),
+            when(data.get("created_at")),
+        )
 
 
 @attrs.frozen
@@ -127,9 +137,13 @@ class MessageStatus(Answer):
     @classmethod
     def of(cls, data: dict[str, Any]) -> MessageStatus:
         return cls(
-            Message.of(data["message"]), data["carrier_status"], data["ack_status"],
-            when(data["terminal_at"]), tuple(data["deliveries"]), document=data,
-        )  # fmt: skip
+            Message.of(data["message"]),
+            data["carrier_status"],
+            data["ack_status"],
+            when(data["terminal_at"]),
+            tuple(data["deliveries"]),
+            document=data,
+        )
 
     @classmethod
     def of_ack(cls, data: dict[str, Any]) -> MessageStatus:
@@ -200,10 +214,16 @@ class Session:
     @classmethod
     def of(cls, data: dict[str, Any]) -> Session:
         return cls(
-            data["id"], data["status"], data["initiator"], data["recipient"],
-            data["opening_message_id"], data["last_sequence"], when(data["opened_at"]),
-            when(data["terminal_at"]), when(data.get("created_at")),
-        )  # fmt: skip
+            data["id"],
+            data["status"],
+            data["initiator"],
+            data["recipient"],
+            data["opening_message_id"],
+            data["last_sequence"],
+            when(data["opened_at"]),
+            when(data["terminal_at"]),
+            when(data.get("created_at")),
+        )
 
 
 @attrs.frozen
@@ -226,9 +246,12 @@ class SessionView(Answer):
             status = MessageStatus.of_ack(data) if "ack" in data else MessageStatus.of(status)
         messages = tuple(MessageStatus.of(m) for m in data.get("messages", ()))
         return cls(
-            Session.of(data["session"]), status, messages, data.get("next_after_sequence"),
+            Session.of(data["session"]),
+            status,
+            messages,
+            data.get("next_after_sequence"),
             document=data,
-        )  # fmt: skip
+        )
 
 
 @attrs.frozen

@@ -79,9 +79,12 @@ class Client:
             response = None
             try:
                 response = self._http.request(
-                    call.method, call.path, json=call.json, params=call.params,
+                    call.method,
+                    call.path,
+                    json=call.json,
+                    params=call.params,
                     headers=request_headers(call),
-                )  # fmt: skip
+                )
             except httpx.TransportError:
                 if attempt == RETRIES:
                     raise
@@ -157,9 +160,12 @@ class Client:
         token: str | None = None,
     ) -> SenderPolicy:
         call = _calls.set_sender_policy(
-            self._token(token), agent_id, effect,
-            sender_agent_id=sender_agent_id, sender_account_id=sender_account_id,
-        )  # fmt: skip
+            self._token(token),
+            agent_id,
+            effect,
+            sender_agent_id=sender_agent_id,
+            sender_account_id=sender_account_id,
+        )
         return self.call(call)
 
     # -- messages, claims and ACKs --------------------------------------------------
@@ -218,9 +224,14 @@ class Client:
     ) -> EventPage:
         """The audit records this key may see, after the cursor ``after``."""
         call = _calls.events(
-            self._token(token), after, limit, type=type, message=message, session=session,
+            self._token(token),
+            after,
+            limit,
+            type=type,
+            message=message,
+            session=session,
             agent=agent,
-        )  # fmt: skip
+        )
         return self.call(call)
 
     def message_history(self, message_id: str, *, token: str | None = None) -> MessageHistory:
@@ -262,10 +273,17 @@ class Client:
     ) -> Replay:
         """Hand out again the caller's messages that match the filter, at a rate."""
         call = _calls.start_replay(
-            self._token(token), target=target, since=since, until=until, status=status,
-            sender=sender, session=session, rate_per_second=rate_per_second, name=name,
+            self._token(token),
+            target=target,
+            since=since,
+            until=until,
+            status=status,
+            sender=sender,
+            session=session,
+            rate_per_second=rate_per_second,
+            name=name,
             idempotency_key=idempotency_key,
-        )  # fmt: skip
+        )
         return self.call(call)
 
     def replay(self, replay_id: str, *, token: str | None = None) -> Replay:

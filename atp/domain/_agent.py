@@ -127,9 +127,11 @@ class Agent(Aggregate):
     ) -> None:
         """Point pushes at ``url``, active, with a freshly generated (sealed) secret."""
         self.webhook = {
-            "url": url, "active": True, "sealed_secret": sealed_secret,
+            "url": url,
+            "active": True,
+            "sealed_secret": sealed_secret,
             "sealed_authorization": sealed_authorization,
-        }  # fmt: skip
+        }
 
     def disable_webhook_endpoint(self, url: str, at: datetime) -> bool:
         """Stop pushing to the endpoint at ``url`` (its receiver answered 410 Gone).
@@ -178,9 +180,14 @@ class Agent(Aggregate):
             if key["retires_at"] is None or key["retires_at"] > previous_retire_at:
                 key["retires_at"] = previous_retire_at
         self.signing_keys.append(
-            {"id": key_id, "public_key": public_key, "sealed_private_key": sealed_private_key,
-             "created_at": at, "retires_at": None}
-        )  # fmt: skip
+            {
+                "id": key_id,
+                "public_key": public_key,
+                "sealed_private_key": sealed_private_key,
+                "created_at": at,
+                "retires_at": None,
+            }
+        )
 
     def live_signing_keys(self, now: datetime) -> list[SigningKey]:
         """The keys that sign a push made now (two during a rotation's overlap)."""

@@ -242,9 +242,14 @@ class Message(MessageWebhook):
             delivery["status"] = "delivered"
             delivery["delivered_at"] = at
         self.acks.append(
-            {"id": ack_id, "delivery_id": delivery_id, "status": status, "payload": payload,
-             "created_at": at}
-        )  # fmt: skip
+            {
+                "id": ack_id,
+                "delivery_id": delivery_id,
+                "status": status,
+                "payload": payload,
+                "created_at": at,
+            }
+        )
         self.ack_status = status
         if self.carrier_status in ("queued", "delivery_failed"):
             self.carrier_status = "delivered"

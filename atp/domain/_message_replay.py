@@ -57,10 +57,15 @@ class MessageReplay(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.replays[self.replay_id] = {
-                "replay_id": self.replay_id, "target": self.target,
-                "delivery_id": self.delivery_id, "result": None, "response_status": None,
-                "error": None, "started_at": self.at, "ended_at": None,
-            }  # fmt: skip
+                "replay_id": self.replay_id,
+                "target": self.target,
+                "delivery_id": self.delivery_id,
+                "result": None,
+                "response_status": None,
+                "error": None,
+                "started_at": self.at,
+                "ended_at": None,
+            }
 
     class ReplayAttemptRecorded(Aggregate.Event):
         """How the replay's attempt ended: the push's answer, or the inbox claim that

@@ -79,11 +79,17 @@ class MessageWebhook(MessageReplay):
         def apply(self, aggregate: Any) -> None:
             delivery = aggregate.delivery(self.delivery_id)
             delivery["attempts"].append(
-                {"id": self.attempt_id, "attempt_number": self.attempt_number,
-                 "response_status": self.response_status, "error": self.error,
-                 "result": self.result, "next_attempt_at": self.next_attempt_at,
-                 "request_url": self.request_url, "created_at": self.at}
-            )  # fmt: skip
+                {
+                    "id": self.attempt_id,
+                    "attempt_number": self.attempt_number,
+                    "response_status": self.response_status,
+                    "error": self.error,
+                    "result": self.result,
+                    "next_attempt_at": self.next_attempt_at,
+                    "request_url": self.request_url,
+                    "created_at": self.at,
+                }
+            )
             _release_claim(delivery)
             delivery["status"] = self.result
             delivery["attempt_count"] = self.attempt_number
@@ -177,10 +183,13 @@ class MessageWebhook(MessageReplay):
         attempt_number = delivery["attempt_count"] + 1
         leased_until = now + timedelta(seconds=lease_seconds)
         self.trigger_event(
-            type(self).WebhookDeliveryClaimed, delivery_id=delivery["id"],
-            claim_token=claim_token, attempt_number=attempt_number,
-            leased_until=leased_until, at=now,
-        )  # fmt: skip
+            type(self).WebhookDeliveryClaimed,
+            delivery_id=delivery["id"],
+            claim_token=claim_token,
+            attempt_number=attempt_number,
+            leased_until=leased_until,
+            at=now,
+        )
         return attempt_number
 
     def finish_webhook_attempt(
@@ -220,10 +229,17 @@ class MessageWebhook(MessageReplay):
             if candidate < self.expires_at:
                 result, next_attempt_at = "retry_scheduled", candidate
         self.trigger_event(
-            type(self).WebhookAttemptRecorded, delivery_id=delivery["id"], attempt_id=attempt_id,
-            attempt_number=attempt_number, result=result, response_status=response_status,
-            error=error, request_url=request_url, next_attempt_at=next_attempt_at, at=now,
-        )  # fmt: skip
+            type(self).WebhookAttemptRecorded,
+            delivery_id=delivery["id"],
+            attempt_id=attempt_id,
+            attempt_number=attempt_number,
+            result=result,
+            response_status=response_status,
+            error=error,
+            request_url=request_url,
+            next_attempt_at=next_attempt_at,
+            at=now,
+        )
         return result
 
     def end_webhook(self, reason: str, now: datetime) -> None:

@@ -77,8 +77,14 @@ class _Exchange:
     """One request and its answer, as the app sees them."""
 
     __slots__ = (
-        "_arrived", "_body_done", "_body_timeout", "_finished", "_receive", "_scope", "_send",
-    )  # fmt: skip
+        "_arrived",
+        "_body_done",
+        "_body_timeout",
+        "_finished",
+        "_receive",
+        "_scope",
+        "_send",
+    )
 
     def __init__(
         self,

@@ -32,8 +32,13 @@ from atp.observe import new_request_id
 from atp.settings import SECONDS
 
 __all__ = [
-    "ACCEPT_RETRY", "CAPACITY_ERRNOS", "LOG_INTERVAL", "ConnectionGate", "GateCollector", "Tally",
-]  # fmt: skip
+    "ACCEPT_RETRY",
+    "CAPACITY_ERRNOS",
+    "LOG_INTERVAL",
+    "ConnectionGate",
+    "GateCollector",
+    "Tally",
+]
 
 log = logging.getLogger("atp.http")
 
@@ -109,8 +114,10 @@ class ConnectionGate:
         if count is not None:
             log.warning(
                 "at the connection limit (%d): refused %d connection(s) in the last %.0f s",
-                self.limit, count, self.refused.interval,
-            )  # fmt: skip
+                self.limit,
+                count,
+                self.refused.interval,
+            )
         with trio.move_on_after(_REFUSAL_SEND_TIMEOUT):
             with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
                 await stream.send_all(_refusal())  # unless the client has gone already
@@ -123,8 +130,10 @@ class ConnectionGate:
         if count is not None:
             log.error(
                 "a connection ended in an error (%s): %d in the last %.0f s",
-                ", ".join(sorted(_leaf_names(error))), count, self.failures.interval,
-            )  # fmt: skip
+                ", ".join(sorted(_leaf_names(error))),
+                count,
+                self.failures.interval,
+            )
 
     def accept_failed(self, error: OSError) -> None:
         """Count an ``accept`` that failed for want of resources (the caller retries)."""
@@ -134,9 +143,13 @@ class ConnectionGate:
             log.error(
                 "cannot accept connections (%s: %s): %d time(s) in the last %.0f s;"
                 " %d connection(s) open, limit %d",
-                name, error.strerror, count, self.accept_failures.interval,
-                self.open, self.limit,
-            )  # fmt: skip
+                name,
+                error.strerror,
+                count,
+                self.accept_failures.interval,
+                self.open,
+                self.limit,
+            )
 
 
 class GateCollector(Collector):
@@ -159,10 +172,13 @@ class GateCollector(Collector):
         )
         for name, doc, tally in (
             ("atp_http_connections_refused", "Connections refused at the limit.", gate.refused),
-            ("atp_http_accept_failures", "Accepts failed for want of resources.",
-             gate.accept_failures),
+            (
+                "atp_http_accept_failures",
+                "Accepts failed for want of resources.",
+                gate.accept_failures,
+            ),
             ("atp_http_connection_errors", "Connections that ended in an error.", gate.failures),
-        ):  # fmt: skip
+        ):
             yield CounterMetricFamily(name, doc, value=tally.total)
 
 

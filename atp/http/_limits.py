@@ -21,9 +21,12 @@ except ImportError:  # not a POSIX system: nothing to raise, nothing to read
     resource = None  # type: ignore[assignment]
 
 __all__ = [
-    "CONNECTIONS_CEILING", "OpenFiles", "max_connections", "raise_open_files_limit",
+    "CONNECTIONS_CEILING",
+    "OpenFiles",
+    "max_connections",
+    "raise_open_files_limit",
     "room_for_connections",
-]  # fmt: skip
+]
 
 # Without a limit to read, and above it, what one process serves well: each idle
 # connection costs Hypercorn a few tasks and buffers (see docs/operations.md).

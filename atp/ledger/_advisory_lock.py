@@ -46,9 +46,13 @@ __all__ = ["AdvisoryLock"]
 log = logging.getLogger(__name__)
 
 _KEEPALIVES = {
-    "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
-    "tcp_user_timeout": 25_000, "connect_timeout": 10,
-}  # fmt: skip
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 25_000,
+    "connect_timeout": 10,
+}
 # The same on the server's end, so a vanished holder's session (and lock) ends too.
 _SERVER_KEEPALIVES = (
     "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"

@@ -190,8 +190,8 @@ class Ledger:
         # runtime Protocols (~20 us per event on Python 3.11), and EventStore.put would
         # encode in the worker thread. Encoding needs the interpreter lock, which a busy
         # main thread holds: done here, the thread's trip is the driver call alone, which
-        # lets the lock go (paired rounds, SQLite, 32 clients: +3% sends/s). Snapshots
-        # are the journal's business.
+        # lets the lock go (docs/performance.md, "What paid"). Snapshots are the
+        # journal's business.
         events_store = self.app.events
         stored = [events_store.mapper.to_stored_event(event) for event in events]
         try:

@@ -26,7 +26,7 @@ from atp.ledger._ownership import Holder, LedgerInUse, LockState, Role, WriterLo
 
 __all__ = ["FileLock"]
 
-LOCK_FILE = "ledger.lock"
+_LOCK_FILE = "ledger.lock"
 # A holder writes its line just after taking the lock; a reader that finds the file
 # locked but empty (or naming a process gone from this host) reads again this often,
 # this many times.
@@ -39,7 +39,7 @@ class FileLock(WriterLock):
 
     def __init__(self, data_dir: Path, holder: Holder) -> None:
         super().__init__(f"the ledger at {data_dir}/", holder)
-        self.path = data_dir / LOCK_FILE
+        self.path = data_dir / _LOCK_FILE
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -85,9 +85,11 @@ def _decode(raw: bytes) -> Holder | None:
     try:
         data = json.loads(raw)
         return Holder(
-            Role(data["role"]), int(data["pid"]), str(data["host"]),
+            Role(data["role"]),
+            int(data["pid"]),
+            str(data["host"]),
             datetime.fromisoformat(data["since"]),
-        )  # fmt: skip
+        )
     except (ValueError, KeyError, TypeError):
         return None
 

@@ -3,10 +3,9 @@ many aggregates at once.
 
 The stock recorder's stored function takes the events as an array of a composite
 type, which psycopg can only write as text: every event's state is escaped by regular
-expressions in Python. For a commit of 60 events that was 4 ms of Python in the worker
-thread, holding the interpreter lock the server's main thread needs, and 6.3 ms in
-all; one INSERT of four binary arrays (``unnest``) took 0.3 ms of Python and 1.4 ms
-(2 events: 0.66 ms against 0.45). The statement does what the stored function does
+expressions in Python, in the worker thread, holding the interpreter lock the server's
+main thread needs. One INSERT of four binary arrays (``unnest``) takes a small part of
+that Python (docs/performance.md, "What paid"). The statement does what the stored function does
 (insert, notify the table's channel for eventsourcing's subscribers) in one round trip
 and one autocommit transaction, on the same table.
 
@@ -105,7 +104,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                 if (
                     now >= give_up_at
                     or isinstance(exc.__cause__, PoolTimeout)  # no connection in a timeout
-                    or not server_answers(self.datastore)
+                    or not _server_answers(self.datastore)
                 ):
                     raise
                 time.sleep(_RETRY_WAIT)
@@ -189,7 +188,7 @@ def _connect_alone(datastore: PostgresDatastore) -> psycopg.Connection[Any]:
     return psycopg.connect(**{k: v for k, v in kwargs.items() if k != "row_factory"})
 
 
-def server_answers(datastore: PostgresDatastore) -> bool:
+def _server_answers(datastore: PostgresDatastore) -> bool:
     """Whether the server takes a new connection (at once if it is down: refused)."""
     try:
         _connect_alone(datastore).close()

@@ -25,9 +25,12 @@ CONNECT_TIMEOUT_KEY = "ATP_LIBPQ_CONNECT_TIMEOUT"
 # the operating system's minutes: unacknowledged data fails the connection after 10 s,
 # and an idle one is found dead after 10 + 3 x 5 s. A busy server still acknowledges.
 LIVENESS = {
-    "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
     "tcp_user_timeout": 10_000,
-}  # fmt: skip
+}
 
 
 def libpq_seconds(seconds: float) -> int:
@@ -54,8 +57,11 @@ class PostgresTarget:
         them libpq waits for the operating system.
         """
         params: dict[str, object] = {
-            "host": self.host, "port": self.port, "dbname": self.dbname, "user": self.user,
-        }  # fmt: skip
+            "host": self.host,
+            "port": self.port,
+            "dbname": self.dbname,
+            "user": self.user,
+        }
         if connect_timeout is not None:
             params["connect_timeout"] = libpq_seconds(connect_timeout)
             params.update(LIVENESS)

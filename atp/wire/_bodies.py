@@ -157,9 +157,15 @@ def _is_time(text: str) -> bool:
 _time = TextRule("is not an RFC 3339 time with its offset", _is_time, {"format": "date-time"})
 # What a replay's status filter may name: a carrier status or an ACK status.
 REPLAY_STATUSES = (
-    "queued", "delivered", "delivery_failed", "expired", "rejected",
-    "accepted", "completed", "failed",
-)  # fmt: skip
+    "queued",
+    "delivered",
+    "delivery_failed",
+    "expired",
+    "rejected",
+    "accepted",
+    "completed",
+    "failed",
+)
 _wire_id = v.optional(v.and_(v.max_len(200), _no_nul, _non_blank))
 
 

@@ -44,11 +44,20 @@ __all__ = [
 # Error classes a status may show (contract §1.8); anything else reads "internal_error".
 SAFE_ERRORS = frozenset(
     {
-        "bad_alpn_protocol", "closed", "internal_error", "internal_task_exit", "interrupted",
-        "message_acked", "message_expired", "nxdomain", "timeout", "transport_error",
-        "unsafe_webhook_url", "webhook_endpoint_inactive",
+        "bad_alpn_protocol",
+        "closed",
+        "internal_error",
+        "internal_task_exit",
+        "interrupted",
+        "message_acked",
+        "message_expired",
+        "nxdomain",
+        "timeout",
+        "transport_error",
+        "unsafe_webhook_url",
+        "webhook_endpoint_inactive",
     }
-)  # fmt: skip
+)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -216,10 +225,16 @@ def signing_key_document(key: SigningKey) -> dict[str, Any]:
 def session_document(session: Session) -> dict[str, Any]:
     """The session object (contract §1.10); ``status`` may also read ``closed``."""
     return session_object(
-        session.session_id, session.status, session.initiator_agent_id,
-        session.recipient_agent_id, session.opening_message_id, session.last_sequence,
-        iso(session.opened_at), iso(session.terminal_at), iso(session.created_at),
-    )  # fmt: skip
+        session.session_id,
+        session.status,
+        session.initiator_agent_id,
+        session.recipient_agent_id,
+        session.opening_message_id,
+        session.last_sequence,
+        iso(session.opened_at),
+        iso(session.terminal_at),
+        iso(session.created_at),
+    )
 
 
 def session_object(

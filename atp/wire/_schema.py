@@ -116,8 +116,11 @@ def _validator_schema(validator: Any) -> dict[str, Any]:
         return {**rules, "items": _validator_schema(validator.member_validator)}
     if name == "_NumberValidator":
         keyword = {
-            ">=": "minimum", "<=": "maximum", ">": "exclusiveMinimum", "<": "exclusiveMaximum",
-        }  # fmt: skip
+            ">=": "minimum",
+            "<=": "maximum",
+            ">": "exclusiveMinimum",
+            "<": "exclusiveMaximum",
+        }
         return {keyword[validator.compare_op]: validator.bound}
     if name == "_MatchesReValidator":
         return {"pattern": f"^(?:{validator.pattern.pattern})$"}

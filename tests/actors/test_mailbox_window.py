@@ -20,10 +20,8 @@ from atp.actors._mailbox_window import MailboxWindow
 from atp.settings import Settings
 from tests.api.test_sessions import opened, turn
 from tests.helpers import Agent, Api, text
-from tests.mock_clock import clock, open_carrier
+from tests.mock_clock import open_carrier
 from tests.webhooks.receivers import Respond, open_receiver
-
-__all__ = ["clock"]  # the fixture, for pytest
 
 WINDOW = 3
 

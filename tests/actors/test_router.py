@@ -25,10 +25,10 @@ from atp.actors._commands import (
     AckOpening,
     ClaimInbox,
     Command,
+    Forward,
     OpenAccount,
     RecordAck,
     RunDue,
-    ViaSession,
 )
 from atp.actors._replay_commands import RunReplay
 from atp.errors import StoreUnavailable
@@ -37,17 +37,17 @@ from atp.ledger import LedgerNotHeld, StoreAvailability
 
 @attrs.define
 class FakeActor:
-    """Answers every command with its owner, or raises what it is told to."""
+    """Answers every command with its owner, or hands on what it is told to."""
 
     cls: type[Actor[Any]]
     owner_id: str
-    raises: Exception | None = None
+    forward: Forward | None = None
     asked: list[Command] = attrs.Factory(list)
 
-    async def ask(self, command: Command) -> Reply:
+    async def ask(self, command: Command) -> Reply | Forward:
         self.asked.append(command)
-        if self.raises is not None:
-            raise self.raises
+        if self.forward is not None:
+            return self.forward
         return Reply(200, {"actor": self.cls.kind, "owner": self.owner_id})
 
 
@@ -79,7 +79,7 @@ def test_every_command_class_is_in_a_union_and_has_an_owner() -> None:
         cls
         for module in (commands, replay_commands)
         for cls in vars(module).values()
-        if attrs.has(cls) and cls.__module__ == module.__name__ and cls is not Reply
+        if attrs.has(cls) and cls.__module__ == module.__name__ and cls not in (Reply, Forward)
     }
     assert set(typing.get_args(Command)) == defined
     routes = router(FakeSupervisor(), FakeJournal())
@@ -119,9 +119,9 @@ async def test_nothing_is_asked_while_the_writer_lock_is_lost() -> None:
 
 async def test_an_ack_of_a_session_opening_goes_on_to_its_session() -> None:
     supervisor = FakeSupervisor()
-    mailbox = supervisor.actor(MailboxActor, "agt_1", None)
-    mailbox.raises = ViaSession("ses_9")
     ack = RecordAck("agt_1", "dlv_1", "accepted", None, ticket=None)  # type: ignore[arg-type]
+    mailbox = supervisor.actor(MailboxActor, "agt_1", None)
+    mailbox.forward = Forward(AckOpening("ses_9", ack))
     reply = await router(supervisor, FakeJournal()).ask(ack, CONTEXT)
     assert reply.body == {"actor": SessionActor.kind, "owner": "ses_9"}
     assert supervisor.actors[(SessionActor.kind, "ses_9")].asked == [AckOpening("ses_9", ack)]

@@ -16,10 +16,8 @@ from trio.testing import MockClock
 from atp.actors import MailboxActor, Runtime
 from atp.settings import Settings
 from tests.helpers import Agent, Api
-from tests.mock_clock import clock, open_carrier
+from tests.mock_clock import open_carrier
 from tests.webhooks.receivers import Receiver, Respond, open_receiver
-
-__all__ = ["clock"]  # the fixture, for pytest
 
 
 @pytest.fixture

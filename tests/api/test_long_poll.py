@@ -15,9 +15,7 @@ from trio.testing import MockClock
 from atp.actors import Runtime
 from atp.settings import Settings
 from tests.helpers import Api
-from tests.mock_clock import clock, open_carrier
-
-__all__ = ["clock"]  # the fixture, for pytest
+from tests.mock_clock import open_carrier
 
 
 async def claim(

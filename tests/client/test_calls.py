@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-import atp.cli as cli_table
+from atp.cli import _main as cli_table
 from atp.client import AsyncClient, Client, calls
 from atp.client._http import pause
 

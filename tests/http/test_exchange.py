@@ -29,9 +29,7 @@ from trio.testing import MockClock, wait_all_tasks_blocked
 from atp.http import guard_exchanges
 from atp.settings import Settings
 from tests.http.raw import RawConnection, request
-from tests.mock_clock import clock, open_carrier
-
-__all__ = ["clock"]  # the fixture, for pytest
+from tests.mock_clock import open_carrier
 
 BOUND = 300.0  # mock seconds: far beyond every timeout under test
 KEEP_ALIVE = Settings().keep_alive_timeout

@@ -7,9 +7,6 @@ import trio
 from trio.testing import MockClock
 
 from atp.http import ConnectionGate, Tally
-from tests.mock_clock import clock
-
-__all__ = ["clock"]  # the fixture, for pytest
 
 
 def test_the_gate_admits_up_to_its_limit_and_again_after_a_release() -> None:

@@ -11,9 +11,7 @@ from trio.testing import MockClock
 
 from atp.settings import Settings
 from tests.http.raw import RawConnection, request
-from tests.mock_clock import clock, open_carrier
-
-__all__ = ["clock"]  # the fixture, for pytest
+from tests.mock_clock import open_carrier
 
 INVALID = {"error": {"code": "invalid_request", "message": "The request is invalid."}}
 BOUND = 60.0  # mock seconds

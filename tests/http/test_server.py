@@ -18,9 +18,6 @@ from trio.testing import MockClock, wait_all_tasks_blocked
 
 from atp.http import ConnectionGate, serve_connections
 from tests.http.raw import RawConnection, request
-from tests.mock_clock import clock
-
-__all__ = ["clock"]  # the fixture, for pytest
 
 KEEP_ALIVE = 600.0  # mock seconds: nothing here may wait for it
 BOUND = 60.0

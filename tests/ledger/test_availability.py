@@ -18,9 +18,6 @@ from eventsourcing.persistence import IntegrityError, OperationalError
 
 from atp.errors import StoreUnavailable
 from atp.ledger import Bridge, StoreAvailability, StoreState, StoreWatch, is_outage
-from tests.mock_clock import clock
-
-__all__ = ["clock"]  # the fixture, used by name
 
 
 def _wrapped(cause: Exception) -> OperationalError:

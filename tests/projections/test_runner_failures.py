@@ -21,9 +21,7 @@ from atp.settings import Settings
 from tests import helpers
 from tests.helpers import Agent as ApiAgent
 from tests.helpers import text
-from tests.mock_clock import EPOCH, clock, open_carrier
-
-__all__ = ["clock"]  # the fixture, used by name
+from tests.mock_clock import EPOCH, open_carrier
 
 REFUSED = "Refused Name Q7"  # what the views' store is told to refuse (it is data: never logged)
 POLL = 0.1  # mock-clock seconds
