@@ -22,12 +22,12 @@ from atp.actors import Runtime
 from atp.projections import apply_migrations, open_view_store
 from atp.serve import open_runtime, serve_http
 from atp.settings import Settings
-from tests.helpers import AUDIT_KEY, Api
-from tests.webhooks.receivers import Receiver, open_receiver
+from tests.support.helpers import AUDIT_KEY, Api
+from tests.support.receivers import Receiver, open_receiver
 
 STORES = ["sqlite", "postgres"]
 # Fixtures of these modules, for every test: dns, own_postgres, clock (the mock clock).
-pytest_plugins = ["tests.webhooks.fake_dns", "tests.pg_cluster", "tests.mock_clock"]
+pytest_plugins = ["tests.support.fake_dns", "tests.support.pg_cluster", "tests.support.mock_clock"]
 
 
 def _postgres_url() -> str | None:

@@ -126,7 +126,9 @@ _FILES = (
     (
         "views.db",
         "the views database",
-        "it holds only derived data: move it aside and start again to rebuild it from the ledger",
+        "it holds the views and the audit log, both made from the ledger: move it aside"
+        " (keep it: its signed checkpoints are what the carrier attested) and start again"
+        " to rebuild them",
     ),
 )
 

@@ -123,7 +123,7 @@ def ticket(key: str, amount: int) -> Ticket:
 
 
 async def ask_all(actor: Counter, *commands: Add) -> list[Reply | AtpError]:
-    """Queue every command before the actor runs, so they make one batch."""
+    """Queue every command, in order, before the actor runs, so they make one batch."""
     answers: list[Reply | AtpError] = [AtpError()] * len(commands)
 
     async def ask(i: int, command: Add) -> None:
@@ -135,9 +135,9 @@ async def ask_all(actor: Counter, *commands: Add) -> list[Reply | AtpError]:
             answers[i] = exc
 
     async with trio.open_nursery() as nursery:
-        for i, command in enumerate(commands):
+        for i, command in enumerate(commands):  # one at a time: they queue in this order
             nursery.start_soon(ask, i, command)
-        await trio.testing.wait_all_tasks_blocked()
+            await trio.testing.wait_all_tasks_blocked()
         nursery.start_soon(_run_once, actor)
     return answers
 

@@ -19,9 +19,9 @@ from atp.actors import MailboxActor, Runtime
 from atp.actors._mailbox_window import MailboxWindow
 from atp.settings import Settings
 from tests.api.test_sessions import opened, turn
-from tests.helpers import Agent, Api, text
-from tests.mock_clock import open_carrier
-from tests.webhooks.receivers import Respond, open_receiver
+from tests.support.helpers import Agent, Api, text
+from tests.support.mock_clock import open_carrier
+from tests.support.receivers import Respond, open_receiver
 
 WINDOW = 3
 

@@ -13,7 +13,7 @@ from atp.actors import Actor, Reply, Supervisor
 from atp.errors import NotFound, StoreUnavailable, UnexpectedError
 from atp.ledger import StoreAvailability
 from atp.observe import REQUEST_ID
-from tests.log_capture import captured_logs
+from tests.support.log_capture import captured_logs
 
 
 class Echo(Actor[str]):

@@ -1,4 +1,4 @@
-"""The retry schedule on Trio's mock clock (``tests/mock_clock.py``): attempts land when
+"""The retry schedule on Trio's mock clock (``tests/support/mock_clock.py``): attempts land when
 the contract says (§5.4), and the 30 s and 120 s waits take milliseconds.
 """
 
@@ -15,9 +15,9 @@ from trio.testing import MockClock
 
 from atp.actors import MailboxActor, Runtime
 from atp.settings import Settings
-from tests.helpers import Agent, Api
-from tests.mock_clock import open_carrier
-from tests.webhooks.receivers import Receiver, Respond, open_receiver
+from tests.support.helpers import Agent, Api
+from tests.support.mock_clock import open_carrier
+from tests.support.receivers import Receiver, Respond, open_receiver
 
 
 @pytest.fixture

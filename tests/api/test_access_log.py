@@ -22,9 +22,9 @@ from atp.actors import Runtime
 from atp.api import create_app
 from atp.api._access_log import HttpStats, observe_requests
 from atp.settings import Settings
-from tests.helpers import Api, text
-from tests.log_capture import CapturedLogs, captured_logs
-from tests.webhooks.receivers import Receiver
+from tests.support.helpers import Api, text
+from tests.support.log_capture import CapturedLogs, captured_logs
+from tests.support.receivers import Receiver
 
 CALLER_ID = "caller-chosen-request-id-0001"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 
-from tests.helpers import Api
+from tests.support.helpers import Api
 
 
 async def test_free_plan_allows_two_active_agents(api: Api) -> None:

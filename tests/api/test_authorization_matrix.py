@@ -20,7 +20,7 @@ import trio
 
 from atp.actors import Runtime
 from atp.errors import error_for_code
-from tests.helpers import Agent, Api, fill, text
+from tests.support.helpers import Agent, Api, fill, text
 
 ORDER = ("none", "rotated", "other_account", "stranger", "sibling", "account", "owner")
 Expected = int | tuple[int, str]  # a success status, or an error's (status, code)

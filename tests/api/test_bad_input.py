@@ -13,7 +13,7 @@ import pytest
 import trio
 
 from atp.actors import Runtime
-from tests.helpers import Agent, Api, text
+from tests.support.helpers import Agent, Api, text
 
 MESSAGES = {
     "account_key_required": "An account API key is required for this operation.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from atp.actors import DueSweeper, Runtime
-from tests.helpers import Api
+from tests.support.helpers import Api
 
 
 def shift(runtime: Runtime, delta: timedelta) -> None:

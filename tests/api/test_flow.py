@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.helpers import Api, text
+from tests.support.helpers import Api, text
 
 ID = re.compile(r"^[a-z]+_[A-Za-z0-9_-]{22}$")
 TOKEN = re.compile(r"^[a-z]+_[A-Za-z0-9_-]{43}$")

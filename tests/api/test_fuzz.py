@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.errors import FlakyStrategyDefinition
 
 from atp.api._openapi import openapi_document
-from tests.api.fuzzing import CHECKS, FuzzServer, start_server
 from tests.conftest import STORES
+from tests.support.fuzzing import CHECKS, FuzzServer, start_server
 
 pytestmark = pytest.mark.slow
 

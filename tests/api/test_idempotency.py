@@ -13,7 +13,7 @@ import trio
 
 from atp.actors import MailboxActor, Runtime
 from tests.api.test_sessions import opened, turn
-from tests.helpers import Agent, Api, text
+from tests.support.helpers import Agent, Api, text
 
 CONFLICT = {
     "error": {

@@ -15,7 +15,7 @@ import pytest
 import trio
 
 from atp.actors import Runtime
-from tests.helpers import Agent, Api, text
+from tests.support.helpers import Agent, Api, text
 
 MESSAGES = {
     "ack_status_required": "An ACK status is required.",

@@ -24,9 +24,9 @@ import pytest
 from atp.actors import Runtime
 from atp.settings import Settings
 from tests.api.test_sessions import open_session
-from tests.helpers import Agent, Api, text
-from tests.log_capture import captured_logs
-from tests.webhooks.receivers import Receiver, Respond
+from tests.support.helpers import Agent, Api, text
+from tests.support.log_capture import captured_logs
+from tests.support.receivers import Receiver, Respond
 
 DB_PASSWORD = "db-pass-7Qm2xZ"  # PostgreSQL here trusts local connections: any password works
 METRICS_TOKEN = "metrics-token-5Jk9Lw"

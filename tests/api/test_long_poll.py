@@ -14,8 +14,8 @@ from trio.testing import MockClock
 
 from atp.actors import Runtime
 from atp.settings import Settings
-from tests.helpers import Api
-from tests.mock_clock import open_carrier
+from tests.support.helpers import Api
+from tests.support.mock_clock import open_carrier
 
 
 async def claim(

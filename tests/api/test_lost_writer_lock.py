@@ -14,7 +14,7 @@ import trio
 from atp.ledger import FileLock, Holder, LockState, Role
 from atp.serve import open_runtime, serve_http
 from atp.settings import Settings
-from tests.helpers import Api
+from tests.support.helpers import Api
 
 REFUSED = {"error": {"code": "store_unavailable", "message": "The request could not be completed."}}
 

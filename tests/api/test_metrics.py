@@ -15,8 +15,8 @@ from atp.api import create_app
 from atp.api._metrics import metrics_open
 from atp.observe import current_request_id
 from atp.settings import Settings
-from tests.helpers import Api
-from tests.webhooks.receivers import Receiver, Respond
+from tests.support.helpers import Api
+from tests.support.receivers import Receiver, Respond
 
 # Every family docs/operations.md lists (the process_* ones come from prometheus-client).
 FAMILIES = {

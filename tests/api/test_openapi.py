@@ -12,7 +12,7 @@ from atp.actors import Runtime
 from atp.api import create_app
 from atp.api._openapi import openapi_document
 from atp.errors import AtpError, error_for_code
-from tests.helpers import Api
+from tests.support.helpers import Api
 
 
 def test_the_document_is_valid_openapi_3_1() -> None:

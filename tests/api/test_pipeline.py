@@ -8,7 +8,7 @@ import re
 import pytest
 
 from atp.actors import Runtime
-from tests.helpers import Api
+from tests.support.helpers import Api
 
 NOT_FOUND = {"error": {"code": "not_found", "message": "The requested resource was not found."}}
 INVALID = {"error": {"code": "invalid_request", "message": "The request is invalid."}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 
-from tests.helpers import Agent, Api
+from tests.support.helpers import Agent, Api
 
 
 async def policy(api: Api, recipient: Agent, effect: str, **target: str) -> dict[str, object]:

@@ -17,8 +17,8 @@ import trio
 
 from atp.settings import Settings
 from tests.api.test_webhooks import verify_all
-from tests.helpers import Agent, Api, text
-from tests.webhooks.receivers import Receiver, Respond
+from tests.support.helpers import Agent, Api, text
+from tests.support.receivers import Receiver, Respond
 
 
 @pytest.fixture

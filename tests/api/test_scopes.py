@@ -8,7 +8,7 @@ from atp.actors import IdempotencyGate, Runtime
 from atp.api import create_app
 from atp.api._scopes import scope_template
 from atp.domain import IdempotencyRecord
-from tests.helpers import Api
+from tests.support.helpers import Api
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "idempotency_scopes.txt"
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}

@@ -19,7 +19,7 @@ import trio
 from atp.actors import MailboxActor, SessionActor
 from atp.actors._commands import SendMessage, SendTurn
 from tests.api.test_sessions import opened
-from tests.helpers import Api, text
+from tests.support.helpers import Api, text
 
 
 async def test_crashes_mid_send_lose_and_duplicate_nothing(

@@ -14,7 +14,7 @@ import atp.api._session_stream as session_stream
 from atp.actors import Runtime
 from atp.errors import StoreUnavailable
 from tests.api.test_sessions import answer, open_session, opened, turn
-from tests.helpers import Api
+from tests.support.helpers import Api
 
 Event = tuple[str, str, dict[str, Any]]  # (id, name, data)
 

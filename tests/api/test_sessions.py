@@ -10,7 +10,7 @@ import trio
 
 from atp.actors import DueSweeper, Runtime
 from tests.api.test_expiry import shift
-from tests.helpers import Agent, Api, text
+from tests.support.helpers import Agent, Api, text
 
 
 async def open_session(api: Api, initiator: Agent, recipient: Agent) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import trio
 
 from atp.actors import Runtime
 from atp.errors import error_for_code
-from tests.helpers import Agent, Api, fill, text
+from tests.support.helpers import Agent, Api, fill, text
 
 NUL = "a\u0000b"
 

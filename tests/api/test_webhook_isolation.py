@@ -13,8 +13,8 @@ import pytest
 import trio
 
 from atp.settings import Settings
-from tests.helpers import Api
-from tests.webhooks.receivers import Hang, open_receiver
+from tests.support.helpers import Api
+from tests.support.receivers import Hang, open_receiver
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import Api
-from tests.webhooks.fake_dns import FakeDns
-from tests.webhooks.receivers import open_receiver
+from tests.support.fake_dns import FakeDns
+from tests.support.helpers import Api
+from tests.support.receivers import open_receiver
 
 # One address inside every range the contract blocks, and the IPv6 forms that embed
 # a blocked IPv4 address.

@@ -23,8 +23,8 @@ from atp.client import SignatureError, verify_webhook
 from atp.settings import Settings
 from atp.webhooks import verify_reference_signature
 from tests.api.test_sessions import opened, turn
-from tests.helpers import Agent, Api, text
-from tests.webhooks.receivers import Hang, ReceivedRequest, Receiver, Respond
+from tests.support.helpers import Agent, Api, text
+from tests.support.receivers import Hang, ReceivedRequest, Receiver, Respond
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 
 from tests.api.test_sessions import answer, open_session, turn
 from tests.audit.test_events import page_all
-from tests.helpers import Agent, Api, text
+from tests.support.helpers import Agent, Api, text
 
 
 @pytest.fixture(params=["inline", "process"])

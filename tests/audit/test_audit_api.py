@@ -13,9 +13,9 @@ import trio
 from atp.actors import Runtime
 from atp.serve import open_runtime, serve_http
 from atp.settings import Settings
-from tests.audit.notes import open_checkpoint
-from tests.audit.rfc9162 import verify_consistency, verify_inclusion
-from tests.helpers import Api, text
+from tests.support.helpers import Api, text
+from tests.support.notes import open_checkpoint
+from tests.support.rfc9162 import verify_consistency, verify_inclusion
 
 
 @pytest.fixture(params=["inline", "process"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from tests.audit.test_events import cast, page_all
-from tests.helpers import Api
+from tests.support.helpers import Api
 
 
 async def auditor_of(api: Api, account_token: str) -> dict[str, str]:

@@ -14,9 +14,9 @@ import rfc8785
 import trio
 
 from atp.actors import Runtime
-from tests.audit.rfc9162 import verify_inclusion
 from tests.audit.test_audit_api import newest_checkpoint
-from tests.helpers import Api, text
+from tests.support.helpers import Api, text
+from tests.support.rfc9162 import verify_inclusion
 
 
 @pytest.fixture(params=["inline", "process"])

@@ -14,8 +14,8 @@ import trio
 
 from atp.audit._process import _settings, _settings_line
 from atp.settings import Settings
-from tests.helpers import Agent, Api, text
-from tests.subprocess_server import ServerProcess, client, server_env
+from tests.support.helpers import Agent, Api, text
+from tests.support.subprocess_server import ServerProcess, client, server_env
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The Merkle tree against the RFC's own definitions (tests/audit/rfc9162.py)."""
+"""The Merkle tree against the RFC's own definitions (tests/support/rfc9162.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from atp.audit import (
     nodes_for_consistency,
     nodes_for_inclusion,
 )
-from tests.audit.rfc9162 import mth, verify_consistency, verify_inclusion
+from tests.support.rfc9162 import mth, verify_consistency, verify_inclusion
 
 N = 1000
 DATA = [f"record {i}".encode() for i in range(N)]

@@ -25,8 +25,8 @@ from atp.serve import open_runtime, serve_http
 from atp.settings import Settings
 from tests.audit.test_audit_api import newest_checkpoint
 from tests.conftest import migrate
-from tests.helpers import Api, text
-from tests.webhooks.receivers import Receiver, Respond
+from tests.support.helpers import Api, text
+from tests.support.receivers import Receiver, Respond
 
 
 def run_atp(

@@ -21,7 +21,7 @@ from atp.projections import dump_views, rebuild
 from atp.settings import Settings
 from tests.audit.test_audit_api import newest_checkpoint, workload
 from tests.audit.test_transfer import run_atp
-from tests.helpers import Api, text
+from tests.support.helpers import Api, text
 
 
 @attrs.frozen
@@ -189,8 +189,8 @@ async def proven_after_restart(api: Api) -> None:
 
     import trio
 
-    from tests.audit.notes import open_checkpoint
-    from tests.audit.rfc9162 import verify_inclusion
+    from tests.support.notes import open_checkpoint
+    from tests.support.rfc9162 import verify_inclusion
 
     key = (await api.client.get("/api/audit/key")).json()["verifier_key"]
     proofs = "/api/audit/proofs/inclusion"

@@ -9,8 +9,8 @@ import attrs
 import pytest
 
 from atp.settings import Settings
-from tests.cli.cli_process import Cli, InProcessCli, with_aliases
-from tests.subprocess_server import ServerProcess, server_env
+from tests.support.cli_process import Cli, InProcessCli, with_aliases
+from tests.support.subprocess_server import ServerProcess, server_env
 
 
 @pytest.fixture

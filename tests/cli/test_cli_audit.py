@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.cli_process import Cli, field
-from tests.helpers import Api
+from tests.support.cli_process import Cli, field
+from tests.support.helpers import Api
 
 
 @pytest.fixture

@@ -19,10 +19,10 @@ import trio
 from atp.actors import Runtime
 from atp.api import create_app
 from atp.client import Client, verify_webhook
-from tests.cli.cli_process import Cli, field
 from tests.client.test_client_routes import ASGI, serve_app
-from tests.helpers import Api
-from tests.webhooks.receivers import Receiver, Respond
+from tests.support.cli_process import Cli, field
+from tests.support.helpers import Api
+from tests.support.receivers import Receiver, Respond
 
 POLL = 0.05  # seconds between looks at a carrier process (it runs in real time)
 

@@ -12,8 +12,8 @@ import stat
 
 import pytest
 
-from tests.cli.cli_process import Cli, field
-from tests.subprocess_server import ServerProcess
+from tests.support.cli_process import Cli, field
+from tests.support.subprocess_server import ServerProcess
 
 pytestmark = pytest.mark.slow
 # The flow runs on both stores; the rest is about the CLI itself, not the store.

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import trio
 
-from tests.cli.cli_process import Cli, InProcessCli, assert_no_secret
-from tests.helpers import Api, text
-from tests.webhooks.receivers import Receiver, Respond
+from tests.support.cli_process import Cli, InProcessCli, assert_no_secret
+from tests.support.helpers import Api, text
+from tests.support.receivers import Receiver, Respond
 
 pytestmark = pytest.mark.parametrize("store", ["sqlite"])
 SECRET_FIELDS = {"token", "endpoint_secret", "public_key"}

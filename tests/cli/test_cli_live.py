@@ -21,8 +21,8 @@ from hypercorn.trio import serve
 
 from atp.actors import Runtime
 from atp.api import create_app
-from tests.cli.cli_process import Cli, field, redacted, with_aliases
-from tests.helpers import Api, text
+from tests.support.cli_process import Cli, field, redacted, with_aliases
+from tests.support.helpers import Api, text
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("store", ["sqlite"])]
 

@@ -13,10 +13,10 @@ import pytest
 from atp.cli import _replays
 from atp.cli._output import Output
 from atp.client import Replay
-from tests.cli.cli_process import Cli, field
 from tests.cli.test_cli_json import public
-from tests.helpers import Api
-from tests.webhooks.receivers import Receiver
+from tests.support.cli_process import Cli, field
+from tests.support.helpers import Api
+from tests.support.receivers import Receiver
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from atp.cli._output import first_text, when
 from atp.cli._transcript import Transcript, delivery_state, sort_key
 from atp.client import MessageStatus
-from tests.helpers import text
+from tests.support.helpers import text
 
 CODEX = "atp://agent/agt_CODEX"
 CLAUDE = "atp://agent/agt_CLAUDE"

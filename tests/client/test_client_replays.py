@@ -20,7 +20,7 @@ from atp.client import AsyncClient, Client, Replay, ReplayFilter
 from atp.errors import MessageNotDelivered, NotFound, ReplayFinished
 from atp.settings import Settings
 from tests.client.test_client_routes import KINDS, Awaited, drive, hello, settled
-from tests.webhooks.receivers import Receiver
+from tests.support.receivers import Receiver
 
 RUNNING = {
     "id": "rpl_" + "r" * 22, "name": "after the fix", "agent_id": "agt_" + "b" * 22,

@@ -27,7 +27,7 @@ from atp.api import create_app
 from atp.client import AsyncClient, Client, MessageStatus, verify_webhook
 from atp.errors import NotDeadLettered, SessionNotOpen, Unauthorized
 from atp.settings import Settings
-from tests.webhooks.receivers import Receiver, Respond
+from tests.support.receivers import Receiver, Respond
 
 KINDS = ["sync", "trio", "asyncio"]
 ASGI = Callable[[dict[str, Any], Any, Any], Awaitable[None]]

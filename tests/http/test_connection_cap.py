@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.http import raw
-from tests.http.raw import Answer, RawConnection
-from tests.subprocess_server import ServerProcess, server_env
+from tests.support import raw_http as raw
+from tests.support.raw_http import Answer, RawConnection
+from tests.support.subprocess_server import ServerProcess, server_env
 
 pytestmark = pytest.mark.slow
 

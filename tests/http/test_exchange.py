@@ -2,7 +2,7 @@
 connection closes when the request asks or when it idles, slow headers and bodies are
 cut off, and a body shorter than its ``content-length`` gets an answer.
 
-A whole carrier on trio's mock clock, called through raw sockets (``tests/http/raw.py``).
+A whole carrier on trio's mock clock, called through raw sockets (``tests/support/raw_http.py``).
 Every wait is bounded by ``fail_after(BOUND)`` mock seconds, so a connection the server
 never answers or never closes fails the test instead of hanging it. The timeouts are
 the defaults: keep-alive 5 s, body 10 s.
@@ -28,8 +28,8 @@ from trio.testing import MockClock, wait_all_tasks_blocked
 
 from atp.http import guard_exchanges
 from atp.settings import Settings
-from tests.http.raw import RawConnection, request
-from tests.mock_clock import open_carrier
+from tests.support.mock_clock import open_carrier
+from tests.support.raw_http import RawConnection, request
 
 BOUND = 300.0  # mock seconds: far beyond every timeout under test
 KEEP_ALIVE = Settings().keep_alive_timeout

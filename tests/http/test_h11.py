@@ -10,8 +10,8 @@ import trio
 from trio.testing import MockClock
 
 from atp.settings import Settings
-from tests.http.raw import RawConnection, request
-from tests.mock_clock import open_carrier
+from tests.support.mock_clock import open_carrier
+from tests.support.raw_http import RawConnection, request
 
 INVALID = {"error": {"code": "invalid_request", "message": "The request is invalid."}}
 BOUND = 60.0  # mock seconds

@@ -17,7 +17,7 @@ from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallabl
 from trio.testing import MockClock, wait_all_tasks_blocked
 
 from atp.http import ConnectionGate, serve_connections
-from tests.http.raw import RawConnection, request
+from tests.support.raw_http import RawConnection, request
 
 KEEP_ALIVE = 600.0  # mock seconds: nothing here may wait for it
 BOUND = 60.0

@@ -2,7 +2,7 @@
 through a lost connection, and given up for good when another process took it meanwhile.
 
 These run the locks in-process against a real data directory and a real PostgreSQL;
-tests/test_one_writer.py runs the commands as processes.
+tests/system/test_one_writer.py runs the commands as processes.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from atp.ledger import (
     writer_lock,
 )
 from atp.settings import Settings
-from tests.ledger.relay import tcp_relay
-from tests.subprocess_server import another_schema
+from tests.support.relay import tcp_relay
+from tests.support.subprocess_server import another_schema
 
 SINCE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 OTHER = Holder(Role.SERVE, 999, "elsewhere", datetime(2026, 1, 1, tzinfo=UTC))

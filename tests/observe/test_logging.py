@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from atp.observe import REQUEST_ID, configure_logging, describe_exception
-from tests.log_capture import captured_logs
+from tests.support.log_capture import captured_logs
 
 log = logging.getLogger("atp.tests.logging")
 

@@ -18,10 +18,10 @@ import trio
 
 from atp.actors import MailboxActor, Runtime
 from atp.settings import Settings
-from tests import helpers
-from tests.helpers import Agent as ApiAgent
-from tests.helpers import text
-from tests.mock_clock import EPOCH, open_carrier
+from tests.support import helpers
+from tests.support.helpers import Agent as ApiAgent
+from tests.support.helpers import text
+from tests.support.mock_clock import EPOCH, open_carrier
 
 REFUSED = "Refused Name Q7"  # what the views' store is told to refuse (it is data: never logged)
 POLL = 0.1  # mock-clock seconds

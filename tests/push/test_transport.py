@@ -21,8 +21,8 @@ import trustme
 from atp.errors import InvalidWebhookUrl
 from atp.push import PostOutcome, WebhookClient, parse_retry_after
 from atp.webhooks import check_webhook_url
-from tests.webhooks.fake_dns import FakeDns
-from tests.webhooks.receivers import Close, Hang, Respond, Trickle, open_receiver
+from tests.support.fake_dns import FakeDns
+from tests.support.receivers import Close, Hang, Respond, Trickle, open_receiver
 
 UNSAFE = PostOutcome(status=None, retry_after=None, error="unsafe_webhook_url")
 OK = PostOutcome(status=200, retry_after=None, error=None)

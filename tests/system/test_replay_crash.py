@@ -17,9 +17,9 @@ import pytest
 import trio
 from standardwebhooks import Webhook
 
-from tests.helpers import text
-from tests.subprocess_server import ServerProcess, client, server_env
-from tests.webhooks.receivers import open_receiver
+from tests.support.helpers import text
+from tests.support.receivers import open_receiver
+from tests.support.subprocess_server import ServerProcess, client, server_env
 
 pytestmark = pytest.mark.slow
 

@@ -20,7 +20,7 @@ import trio
 
 from atp.ledger import Holder, Role, postgres_target, writer_lock
 from atp.settings import Settings
-from tests.subprocess_server import (
+from tests.support.subprocess_server import (
     READY_TIMEOUT,
     ServerProcess,
     another_schema,

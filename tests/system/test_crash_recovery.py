@@ -22,8 +22,8 @@ import httpx
 import pytest
 import trio
 
-from tests.helpers import Agent, Api, text
-from tests.subprocess_server import ServerProcess, client, hold_views, server_env
+from tests.support.helpers import Agent, Api, text
+from tests.support.subprocess_server import ServerProcess, client, hold_views, server_env
 
 pytestmark = pytest.mark.slow
 

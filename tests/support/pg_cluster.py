@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.subprocess_server import free_port
+from tests.support.subprocess_server import free_port
 
 __all__ = ["Cluster", "own_postgres"]
 

@@ -33,8 +33,8 @@ from schemathesis.checks import (  # the registry's names for the built-in check
 )
 
 from atp.errors import error_for_code
-from tests.helpers import AUDIT_KEY
-from tests.subprocess_server import free_port
+from tests.support.helpers import AUDIT_KEY
+from tests.support.subprocess_server import free_port
 
 __all__ = ["CHECKS", "FuzzServer", "Principals", "start_server"]
 

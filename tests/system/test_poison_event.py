@@ -20,8 +20,8 @@ import trio
 from atp.domain import aggregate_id
 from atp.ledger import Bridge, Ledger, postgres_target
 from atp.settings import Settings
-from tests.helpers import text, write_straight
-from tests.subprocess_server import ServerProcess, client, server_env
+from tests.support.helpers import text, write_straight
+from tests.support.subprocess_server import ServerProcess, client, server_env
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import text
-from tests.subprocess_server import ServerProcess, client, server_env
+from tests.support.helpers import text
+from tests.support.subprocess_server import ServerProcess, client, server_env
 
 pytestmark = pytest.mark.slow
 

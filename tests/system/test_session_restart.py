@@ -19,8 +19,8 @@ from trio.testing import MockClock
 from atp.settings import Settings
 from tests.api.test_session_stream import events, summary
 from tests.api.test_sessions import answer, open_session, opened, turn
-from tests.mock_clock import EPOCH, open_carrier
-from tests.subprocess_server import ServerProcess, client, server_env
+from tests.support.mock_clock import EPOCH, open_carrier
+from tests.support.subprocess_server import ServerProcess, client, server_env
 
 pytestmark = pytest.mark.slow
 

@@ -23,9 +23,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import attrs
 import pytest
 
-from tests.helpers import AUDIT_KEY
-from tests.pg_cluster import Cluster
-from tests.subprocess_server import free_port
+from tests.support.helpers import AUDIT_KEY
+from tests.support.pg_cluster import Cluster
+from tests.support.subprocess_server import free_port
 
 pytestmark = pytest.mark.slow
 

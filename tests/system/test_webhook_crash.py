@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.subprocess_server import ServerProcess, client, server_env
-from tests.webhooks.receivers import Hang, Respond, open_receiver
+from tests.support.receivers import Hang, Respond, open_receiver
+from tests.support.subprocess_server import ServerProcess, client, server_env
 
 pytestmark = pytest.mark.slow
 

@@ -20,7 +20,7 @@ from trio.testing import MockClock
 from atp.actors import Runtime
 from atp.serve import open_runtime, serve_http
 from atp.settings import Settings
-from tests.helpers import Api
+from tests.support.helpers import Api
 
 __all__ = ["EPOCH", "clock", "open_carrier"]
 

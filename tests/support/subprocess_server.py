@@ -26,7 +26,7 @@ import pytest
 import trio
 
 from atp.ledger import postgres_target
-from tests.helpers import AUDIT_KEY, Api
+from tests.support.helpers import AUDIT_KEY, Api
 
 __all__ = [
     "READY_TIMEOUT", "ServerProcess", "another_schema", "client", "free_port", "hold_views",

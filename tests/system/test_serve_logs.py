@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.subprocess_server import ServerProcess, client, server_env
+from tests.support.subprocess_server import ServerProcess, client, server_env
 
 pytestmark = pytest.mark.slow
 

@@ -31,8 +31,8 @@ from atp.projections import (
 )
 from atp.serve import open_runtime, serve_http
 from atp.settings import Settings
-from tests.helpers import Agent, Api, text
-from tests.webhooks.fake_dns import FakeDns
+from tests.support.fake_dns import FakeDns
+from tests.support.helpers import Agent, Api, text
 
 VIEW_TABLES = AgentsView.tables + MessagesView.tables + SessionsView.tables + ReplaysView.tables
 REBUILT = re.compile(r"rebuilt read models up to notification (\d+)")

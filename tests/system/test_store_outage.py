@@ -1,6 +1,6 @@
 """PostgreSQL stops under load and comes back: the carrier survives, refuses fast, recovers.
 
-The server runs on a cluster of this test's own (``tests/pg_cluster.py``), never the
+The server runs on a cluster of this test's own (``tests/support/pg_cluster.py``), never the
 shared one. Senders keep sending while PostgreSQL is stopped (``pg_ctl stop -m
 immediate``: connections drop as in a crash) and started again. Every answer must come
 within the client's timeout (the bound on a request's wait); a refused send is a 503
@@ -21,9 +21,9 @@ import pytest
 import trio
 
 from atp.domain import aggregate_id
-from tests.helpers import AUDIT_KEY, Agent, Api, text
-from tests.pg_cluster import Cluster
-from tests.subprocess_server import ServerProcess, client, free_port
+from tests.support.helpers import AUDIT_KEY, Agent, Api, text
+from tests.support.pg_cluster import Cluster
+from tests.support.subprocess_server import ServerProcess, client, free_port
 
 pytestmark = pytest.mark.slow
 
