@@ -13,6 +13,7 @@ that finds the process holding the owner's lease and forwards the command there
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any, get_args
 
 from atp.actors._account import AccountActor
@@ -56,7 +57,9 @@ class Router:
         self._journal = journal
         self._store = store
         self._owners: dict[type, tuple[type[Actor[Any]], Callable[[Command], str]]] = {
-            cls: (actor, _field(name)) for union, actor, name in _OWNERS for cls in get_args(union)
+            cls: (actor, attrgetter(name))
+            for union, actor, name in _OWNERS
+            for cls in get_args(union)
         }
 
     async def ask(self, command: Command, context: ActorContext) -> Reply:
@@ -86,11 +89,3 @@ class Router:
         cls, key_of = self._owners[type(command)]
         instance = key_of(command)
         return self._supervisor.actor(cls, instance, lambda: cls(instance, context))
-
-
-def _field(name: str) -> Callable[[Command], str]:
-    def key(command: Command) -> str:
-        value: str = getattr(command, name)
-        return value
-
-    return key

@@ -215,7 +215,7 @@ async def serve_http(
     exchange guarded so that keep-alive, ``Connection: close`` and the idle timeout work.
     ``task_status.started`` receives the bound addresses (port 0 picks a free one).
     """
-    settings = runtime.settings
+    settings = runtime.context.settings
     config = Config()
     config.bind = [f"{settings.bind}:{settings.port}"]
     config.accesslog = None  # atp.api logs each request itself (atp.access)

@@ -11,6 +11,7 @@ records keep it.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from quart import request
@@ -25,6 +26,7 @@ _TEMPLATES = {
 _VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")  # <name> or <converter:name>
 
 
+@functools.cache  # a few dozen routes; made once each, not on every request
 def scope_template(method: str, rule: str) -> str:
     """A route's part of the scope, with ``{name}`` for each of its variables."""
     return _TEMPLATES.get((method, rule)) or method + " " + _VARIABLE.sub(r"{\1}", rule)

@@ -20,6 +20,7 @@ import attrs
 import trio
 
 from atp.audit._follower import AuditView, TreeHead
+from atp.audit._head import LogHead
 from atp.audit._note import Checkpoint, NoteSigner
 from atp.audit._store import TRACKING_KEY, AuditStore
 from atp.errors import StoreUnavailable
@@ -89,8 +90,7 @@ class AuditFollower:
         self.runner = ProjectionRunner(
             ledger, store, [self.view], tracking=TRACKING_KEY, gather=_GATHER_SECONDS
         )
-        self._head: TreeHead | None = None
-        self._grown = trio.Event()
+        self._head = LogHead()  # the committed tree, as the runner and the timer leave it
         self._last_signed = float("-inf")  # built in a worker thread: no trio clock here
 
     @property
@@ -105,14 +105,12 @@ class AuditFollower:
         await self.runner.wait_current()
 
     def _written(self, head: TreeHead) -> None:
-        if self._head is None or head.checkpointed > self._head.checkpointed:
+        if self._head.tree is None or head.checkpointed > self._head.tree.checkpointed:
             self._last_signed = trio.current_time()
         self._advance(head)
 
     def _advance(self, head: TreeHead) -> None:
-        self._head = head
-        self._grown.set()
-        self._grown = trio.Event()
+        self._head.advance(head)
         self._on_head(head)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -123,13 +121,13 @@ class AuditFollower:
             task_status.started()
 
     async def _sign_on_time(self) -> None:
-        if self._head is None:
+        if self._head.tree is None:
             await self._first_head()
         while True:
-            head = self._head
+            head = self._head.tree
             assert head is not None
             if head.size <= head.checkpointed:
-                await self._grown.wait()
+                await self._head.wait_grown(head.size)
                 continue
             wait = self._last_signed + self._interval - trio.current_time()
             if wait > 0:
@@ -148,10 +146,10 @@ class AuditFollower:
                 break
             except StoreUnavailable:  # the runner waits for it too
                 await trio.sleep(1)
-        head = self._head or TreeHead(stored.size, stored.tree.root(), stored.checkpointed)
+        head = self._head.tree or TreeHead(stored.size, stored.tree.root(), stored.checkpointed)
         if signed is None:  # signed before the head is told: whoever hears of it can fetch one
             await self._sign(head)
-        if self._head is None:
+        if self._head.tree is None:
             self._advance(head)
 
     async def _sign(self, head: TreeHead) -> None:
@@ -168,5 +166,5 @@ class AuditFollower:
             return
         self._last_signed = trio.current_time()
         self.view.checkpointed(head.size)
-        now = self._head or head  # a page may have been written meanwhile
+        now = self._head.tree or head  # a page may have been written meanwhile
         self._advance(attrs.evolve(now, checkpointed=max(now.checkpointed, head.size)))

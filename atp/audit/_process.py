@@ -11,8 +11,9 @@ its pipes, one line at a time:
   arguments or environment), then the ledger's newest committed notification id
   (``<id>``, at most every 50 ms while commits come), or ``<id> now`` when a reader
   waits to read its writes (the follower then ends its pause at once);
-- up its stdout, after each page and each checkpoint (and every second), where the log
-  is: ``{"position", "size", "root" (hex), "checkpointed", "stuck"}``.
+- up its stdout, whenever it changed (looked at after each page and checkpoint, and
+  every second, for a position or a stuck view that moved without a page), where the
+  log is: ``{"position", "size", "root" (hex), "checkpointed", "stuck"}``.
 
 The child ignores SIGINT and SIGTERM and exits when its stdin closes: the server stops
 it (closing the pipe) after its own requests, and a server that dies takes it along.
@@ -309,7 +310,8 @@ async def _page_now(runner: ProjectionRunner, position: int) -> None:
 
 
 class _Reporter:
-    """Writes where the log is to the parent, when it moves (and every second)."""
+    """Writes where the log is to the parent when it changed (looked at after each page
+    and checkpoint, and every second)."""
 
     def __init__(self, stdout: trio.abc.SendStream) -> None:
         self._stdout = stdout

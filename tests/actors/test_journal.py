@@ -20,23 +20,23 @@ def record(scope: str) -> IdempotencyRecord:
 
 
 async def test_concurrent_commits_share_transactions(runtime: Runtime) -> None:
-    before = runtime.journal.statistics()
+    before = runtime.context.journal.statistics()
     async with trio.open_nursery() as nursery:
         for n in range(64):
-            nursery.start_soon(runtime.journal.commit, [record(f"group-{n}")])
-    after = runtime.journal.statistics()
+            nursery.start_soon(runtime.context.journal.commit, [record(f"group-{n}")])
+    after = runtime.context.journal.statistics()
     assert after.events - before.events == 64
     assert after.commits - before.commits < 64
     assert after.largest_batch > 1
 
 
 async def test_a_conflict_fails_only_its_own_request(runtime: Runtime) -> None:
-    await runtime.journal.commit([record("taken")])
+    await runtime.context.journal.commit([record("taken")])
     outcomes: dict[str, object] = {}
 
     async def commit(name: str, scope: str) -> None:
         try:
-            outcomes[name] = await runtime.journal.commit([record(scope)])
+            outcomes[name] = await runtime.context.journal.commit([record(scope)])
         except LedgerConflict as exc:
             outcomes[name] = exc
 
@@ -58,8 +58,8 @@ async def test_long_lived_aggregates_are_snapshotted(runtime: Runtime) -> None:
     for n in range(1, 131):
         agent.rotate_key(f"agtkey_{n}", f"h{n}", NOW)
         if n % 40 == 0:
-            await runtime.journal.commit([agent])
-    await runtime.journal.commit([agent])
+            await runtime.context.journal.commit([agent])
+    await runtime.context.journal.commit([agent])
     snapshots = runtime.ledger.app.snapshots
     assert snapshots is not None
     # Taken at the first commit that crossed version 100 (it stored versions 82..121).
@@ -77,7 +77,7 @@ async def test_a_large_commit_gets_consecutive_notification_ids_in_event_order(
     are the ids stored, one after the other, in the order the events were given."""
     before = runtime.ledger.last_committed
     records = [record(f"bulk-{n}") for n in range(600)]
-    position = await runtime.journal.commit(records)
+    position = await runtime.context.journal.commit(records)
     assert position == before + 600 == runtime.ledger.last_committed
     recorder = runtime.ledger.app.recorder
     rows = await runtime.ledger.bridge.run(lambda: recorder.select_notifications(before + 1, 1000))
@@ -89,11 +89,11 @@ async def test_a_large_commit_gets_consecutive_notification_ids_in_event_order(
 async def test_a_conflict_inside_a_commit_stores_none_of_it(runtime: Runtime, size: int) -> None:
     """Either way SQLite takes a commit: one statement alone (10 events) or several in
     a transaction (300)."""
-    await runtime.journal.commit([record("bulk-taken")])
+    await runtime.context.journal.commit([record("bulk-taken")])
     before = runtime.ledger.last_committed
     records = [record(f"bulk-new-{n}") for n in range(size)] + [record("bulk-taken")]
     with pytest.raises(LedgerConflict):
-        await runtime.journal.commit(records)
+        await runtime.context.journal.commit(records)
     assert runtime.ledger.last_committed == before
     assert await runtime.ledger.get_many(IdempotencyRecord, [records[0].id]) == {}
 
@@ -114,7 +114,7 @@ async def test_get_many_reads_whole_aggregates_and_leaves_out_absent_ones(
         for k in range(1, n + 3):  # key hashes are unique, as the agents view requires
             agent.rotate_key(f"agtkey_{n}_{k}", f"h{n}_{k}", NOW)
     records = [record(f"many-{n}") for n in range(5)]
-    await runtime.journal.commit([*agents, *records])
+    await runtime.context.journal.commit([*agents, *records])
     absent = record("never-stored").id
     wanted = [agents[2].id, absent, records[3].id, agents[0].id, agents[2].id]
     loaded = await runtime.ledger.get_many(Agent, wanted)
@@ -141,7 +141,7 @@ async def test_commits_stay_in_memory_until_the_projections_applied_them(
     agent.rotate_key("agtkey_1", "h1", NOW)
     kinds = frozenset({Agent.Registered, Agent.KeyRotated})
     async with runtime.projections.applying():  # the runner waits meanwhile
-        top = await runtime.journal.commit([agent, record("tail")])
+        top = await runtime.context.journal.commit([agent, record("tail")])
         assert top == before + 3
         recent = runtime.ledger.recent(before + 1, top, kinds)
         assert recent is not None

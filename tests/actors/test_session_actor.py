@@ -4,7 +4,7 @@ fails. ``handle`` is called directly: the actor's loop is the base's (test_actor
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -31,8 +31,9 @@ from atp.errors import (
     UnexpectedError,
 )
 from atp.settings import Settings
+from tests.domain.test_session import NOW
+from tests.domain.test_session import session as new_session
 
-NOW = datetime(2026, 5, 27, 12, 0, tzinfo=UTC)
 TICKET = Ticket("scope", "hash")
 
 
@@ -98,15 +99,7 @@ def open_command(recipient: str = "agt_r") -> OpenSession:
 
 
 def stored_session(status: str = "pending") -> Session:
-    session = Session(
-        session_id="ses_1",
-        initiator_agent_id="agt_i",
-        initiator_account_id="acct",
-        recipient_agent_id="agt_r",
-        recipient_account_id="acct",
-        opening_message_id="msg_1",
-        at=NOW,
-    )
+    session = new_session()
     if status == "open":
         session.answer("accepted", NOW)
     session.collect_events()

@@ -154,9 +154,9 @@ async def workload(api: Api, runtime: Runtime, receiver: Receiver) -> list[str]:
 
 async def private_signing_keys(runtime: Runtime, agent: Agent) -> list[str]:
     """The ``whsk_`` keys that sign the agent's pushes (kept sealed in the ledger)."""
-    record = await runtime.identities.agent(agent.id)
+    record = await runtime.context.identities.agent(agent.id)
     assert record is not None and len(record.signing_keys) == 2
-    unseal = runtime.sealer.unseal
+    unseal = runtime.context.sealer.unseal
     return [unseal(key["sealed_private_key"]).decode() for key in record.signing_keys]
 
 

@@ -69,7 +69,7 @@ async def test_a_send_and_a_lease_end_wake_waiting_claims_on_both_stores(
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(wait_for_it)
-            while beta.id not in runtime.arrivals._events:  # noqa: ASYNC110 (the claim waits)
+            while beta.id not in runtime.context.arrivals._events:  # noqa: ASYNC110 (the claim waits)
                 await trio.sleep(0.01)
             await api.send(alpha, beta)
         status, body = results[0]

@@ -115,7 +115,7 @@ async def test_after_a_workload_the_scrape_adds_up(
     assert metrics.value("atp_webhook_attempts_total", outcome="http_4xx") == 1
     assert metrics.value("atp_dead_letters_total") == 1
     assert metrics.value("atp_webhook_attempts_in_flight") == 0
-    slots = runtime.settings.webhook_concurrency
+    slots = runtime.context.settings.webhook_concurrency
     assert (
         metrics.value("atp_webhook_slots") == metrics.value("atp_webhook_slots_available") == slots
     )
@@ -125,7 +125,7 @@ async def test_after_a_workload_the_scrape_adds_up(
     assert commits > 0 and metrics.value("atp_journal_events_total") >= commits
     assert metrics.value("atp_journal_commit_batch_size_count") == commits
     assert metrics.value("atp_journal_commit_duration_seconds_count") == commits
-    assert metrics.value("atp_store_threads") == runtime.settings.db_threads
+    assert metrics.value("atp_store_threads") == runtime.context.settings.db_threads
     assert (
         metrics.value("atp_store_available") == 1 and metrics.value("atp_store_outages_total") == 0
     )
@@ -141,7 +141,7 @@ async def test_a_scrape_makes_no_store_call(
     alpha, beta = await api.pair()
     await api.send(alpha, beta)
     bridge = runtime.ledger.bridge
-    assert runtime.queries.bridge is bridge  # the one way to the store's threads
+    assert runtime.context.queries.bridge is bridge  # the one way to the store's threads
     callers: list[str | None] = []
 
     def spy(name: str) -> None:
@@ -164,7 +164,7 @@ async def test_a_scrape_makes_no_store_call(
 
 async def test_a_token_protects_the_scrape(api: Api, runtime: Runtime) -> None:
     runtime.context.settings = attrs.evolve(
-        runtime.settings, metrics_token="scrape-token-0123456789"
+        runtime.context.settings, metrics_token="scrape-token-0123456789"
     )
     for headers in (
         {}, {"authorization": "Bearer wrong"}, {"authorization": "scrape-token-0123456789"},
@@ -179,10 +179,10 @@ async def test_without_a_token_only_a_loopback_carrier_serves_metrics(
     api: Api, runtime: Runtime
 ) -> None:
     await scrape(api)  # 127.0.0.1 by default
-    runtime.context.settings = attrs.evolve(runtime.settings, bind="0.0.0.0")
+    runtime.context.settings = attrs.evolve(runtime.context.settings, bind="0.0.0.0")
     r = await api.get("/metrics", None)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
-    runtime.context.settings = attrs.evolve(runtime.settings, metrics_token="t0ken")
+    runtime.context.settings = attrs.evolve(runtime.context.settings, metrics_token="t0ken")
     await scrape(api, "t0ken")
 
 

@@ -193,7 +193,7 @@ async def test_a_bad_or_cut_ledger_file_is_refused_and_changes_nothing(
     assert (await api.send(alpha, beta)).status_code == 201
     await runtime.audit.wait_current()
     good = tmp_path / "good.jsonl"
-    run_atp(runtime.settings, "ledger", "export", str(good))
+    run_atp(runtime.context.settings, "ledger", "export", str(good))
     assert good.stat().st_mode & 0o777 == 0o600  # payloads and sealed secrets inside
     lines = good.read_bytes().splitlines(keepends=True)
     cut = tmp_path / "cut.jsonl"
@@ -218,20 +218,26 @@ async def test_an_export_verifies_offline_and_tampering_is_named(
         assert (await api.send(alpha, beta, text(f"m-{i}", f"p{i}"))).status_code == 201
     await newest_checkpoint(api, runtime)
     whole = tmp_path / "whole.jsonl"
-    run_atp(runtime.settings, "audit", "export", "--out", str(whole), "--payloads")
+    run_atp(runtime.context.settings, "audit", "export", "--out", str(whole), "--payloads")
     key = (await api.client.get("/api/audit/key")).json()["verifier_key"]
-    ok = run_atp(runtime.settings, "audit", "verify", "--file", str(whole), "--key", key)
+    ok = run_atp(runtime.context.settings, "audit", "verify", "--file", str(whole), "--key", key)
     assert ok.stdout.startswith("ok: ")
     # A third party with the base install only (no server packages) checks it too.
     blocked = run_base_only(whole, key)
     assert blocked.returncode == 0 and blocked.stdout.startswith("ok: "), blocked.stderr
     account = tmp_path / "account.jsonl"
     run_atp(
-        runtime.settings, "audit", "export", "--out", str(account), "--account", alpha.account_id
+        runtime.context.settings,
+        "audit",
+        "export",
+        "--out",
+        str(account),
+        "--account",
+        alpha.account_id,
     )
-    assert run_atp(runtime.settings, "audit", "verify", "--file", str(account)).stdout.startswith(
-        "ok"
-    )
+    assert run_atp(
+        runtime.context.settings, "audit", "verify", "--file", str(account)
+    ).stdout.startswith("ok")
 
     lines = whole.read_text().splitlines()
     record_lines = [i for i, line in enumerate(lines) if line.startswith('{"record"')]
@@ -241,7 +247,7 @@ async def test_an_export_verifies_offline_and_tampering_is_named(
     lines[record_lines[2]] = json.dumps(victim, separators=(",", ":"), ensure_ascii=False)
     forged = tmp_path / "forged.jsonl"
     forged.write_text("\n".join(lines) + "\n")
-    refused = run_atp(runtime.settings, "audit", "verify", "--file", str(forged), code=1)
+    refused = run_atp(runtime.context.settings, "audit", "verify", "--file", str(forged), code=1)
     assert "hash does not match" in refused.stderr  # the file's own hash catches it first
     # Written again whole (a new end line), the record itself is caught, by its index;
     # a leaf hash made to match it is then caught by its proof.
@@ -254,5 +260,7 @@ async def test_an_export_verifies_offline_and_tampering_is_named(
         end = json.loads(lines[-1])["end"]
         end["sha256"] = hashlib.sha256(rewritten).hexdigest()
         forged.write_bytes(rewritten + json.dumps({"end": end}).encode() + b"\n")
-        refused = run_atp(runtime.settings, "audit", "verify", "--file", str(forged), code=1)
+        refused = run_atp(
+            runtime.context.settings, "audit", "verify", "--file", str(forged), code=1
+        )
         assert f"index {index}:" in refused.stderr and says in refused.stderr, refused.stderr

@@ -85,7 +85,7 @@ async def ledger(api: Api, runtime: Runtime, settings: Settings) -> Ledger:
     """A ledger with a mixed workload, wholly recorded and checkpointed."""
     await workload(api, 8)
     await newest_checkpoint(api, runtime)
-    return Ledger(runtime.settings)
+    return Ledger(runtime.context.settings)
 
 
 def fails_at(done: subprocess.CompletedProcess[str], index: int) -> None:

@@ -74,7 +74,7 @@ async def drop_refusal(runtime: Runtime, store: str) -> None:
 
 
 def _execute(runtime: Runtime, sql: str) -> None:
-    with runtime.queries.store.transaction() as cur:
+    with runtime.context.queries.store.transaction() as cur:
         cur.execute(sql)
 
 
@@ -161,7 +161,7 @@ async def test_a_runner_stuck_before_a_later_message_pages_it_in_once_it_moves_o
 def _lose_tail(runtime: Runtime, message_ids: list[str]) -> None:
     """What a crash of the database server does to the views' last commits (they do not
     wait for the disk): the pages that wrote these messages are gone, tracking included."""
-    with runtime.queries.store.transaction() as cur:
+    with runtime.context.queries.store.transaction() as cur:
         marks = ", ".join("?" * len(message_ids))
         cur.execute(f"SELECT min(position) FROM atp_messages WHERE id IN ({marks})", message_ids)
         first = int(cur.fetchone()[0])
