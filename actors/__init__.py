@@ -46,7 +46,6 @@ from atp.actors._dispatcher import WebhookDispatcher, WebhookStatistics
 from atp.actors._idempotency import IdempotencyGate, StoredAnswer, Ticket, request_hash
 from atp.actors._identities import Identities, Principal
 from atp.actors._journal import JournalStatistics, JournalWriter
-from atp.actors._mailbox import MailboxActor
 from atp.actors._pushes import Pushes, WebhookJob
 from atp.actors._replay import ReplayActor
 from atp.actors._replay_commands import CancelReplay, RunReplay, StartReplay
@@ -55,6 +54,7 @@ from atp.actors._runtime import Runtime
 from atp.actors._session import SessionActor
 from atp.actors._supervisor import Supervisor, SupervisorStatistics
 from atp.actors._sweeper import DueSweeper
+from atp.actors.mailbox import MailboxActor
 
 __all__ = [
     "AccountActor",

@@ -7,10 +7,8 @@ that fails with an ``AtpError`` changes nothing and the others of its batch go o
 Anything else is a crash: every command of the batch gets ``UnexpectedError`` and
 the supervisor restarts the actor, which rehydrates from the committed ledger.
 
-Idempotency keys are looked up before handling, in one trip for the batch. A command
-alone in its batch may skip that trip (``skips_lookup``): its idempotency record can
-only be stored once, so a refused commit means the key was answered before, and the
-actor rehydrates and runs the command again, looking this time.
+Idempotency keys are looked up before handling, in one trip for the batch, or after,
+for a command alone in its batch (``skips_lookup``); ``KeyLookup`` has the protocol.
 """
 
 from __future__ import annotations
@@ -26,7 +24,8 @@ from eventsourcing.domain import Aggregate
 
 from atp.actors._commands import Forward, Reply
 from atp.actors._context import ActorContext
-from atp.actors._idempotency import StoredAnswer, Ticket, encode_answer
+from atp.actors._idempotency import Ticket, encode_answer
+from atp.actors._key_lookup import Answered, KeyLookup, ticket_of
 from atp.domain import IdempotencyRecord, Session
 from atp.errors import AtpError, StoreUnavailable, UnexpectedError
 from atp.ledger import LedgerConflict
@@ -37,9 +36,6 @@ __all__ = ["Actor", "ActorStatistics"]
 C = TypeVar("C")
 _MAX_BATCH = 256
 _ASK_SHIELD = 10.0  # seconds an asker keeps waiting for its reply once cancelled
-# After a replay found by a refused commit, keys are looked up first for a while, so
-# that a client retrying a run of requests costs one rehydration, not one each.
-_LOOK_AFTER_CONFLICT = 10.0
 
 
 @attrs.frozen
@@ -59,6 +55,14 @@ class _Envelope(Generic[C]):
     reply: Reply | Forward | None = None
     error: AtpError | None = None
 
+    def settle(self, before: Answered) -> None:
+        """Answer with what the command's key answered before (or the reuse's error)."""
+        if isinstance(before, AtpError):
+            self.reply, self.error = None, before
+        else:
+            reply = Reply(before.status, json.loads(before.encoded), before.encoded)
+            self.reply, self.error = reply, None
+
 
 class Actor(Generic[C]):
     """Base of the mailbox, account, session and replay actors. Subclasses set ``kind`` and
@@ -76,7 +80,7 @@ class Actor(Generic[C]):
         self._send, self._receive = trio.open_memory_channel[_Envelope[C]](math.inf)
         # Keyed by identity (aggregates compare by value): a batch stages dozens.
         self._staged: dict[int, Aggregate] = {}
-        self._look_until = -math.inf
+        self._keys = KeyLookup(context.gate, context.ledger)
         self._handled = 0
         self._batches = 0
 
@@ -222,6 +226,7 @@ class Actor(Generic[C]):
             await self._process(batch)
 
     async def _process(self, batch: list[_Envelope[C]]) -> None:
+        commands = [envelope.command for envelope in batch]
         try:
             if self._may_skip_lookup(batch):
                 try:
@@ -229,15 +234,23 @@ class Actor(Generic[C]):
                 except LedgerConflict:
                     # Its key was answered before (the record's first version is taken),
                     # or another write got in first: forget the change, go again, looking.
-                    self._look_until = trio.current_time() + _LOOK_AFTER_CONFLICT
+                    self._keys.conflicted()
                     for envelope in batch:
                         envelope.reply, envelope.error = None, None
                     await self.rehydrate()
-                    await self._run(batch, await self._answered_before(batch))
+                    await self._run(batch, await self._keys.answered(commands))
                 else:
-                    await self._replay_unrecorded(batch, recorded)
+                    unrecorded = [
+                        i
+                        for i, command in enumerate(commands)
+                        if (ticket := ticket_of(command)) and ticket.scope not in recorded
+                    ]
+                    if unrecorded:
+                        answered = await self._keys.answered([commands[i] for i in unrecorded])
+                        for j, before in answered.items():
+                            batch[unrecorded[j]].settle(before)
             else:
-                await self._run(batch, await self._answered_before(batch))
+                await self._run(batch, await self._keys.answered(commands))
         except BaseException as exc:
             # The store's absence is no bug: the client is told to retry (503).
             error = exc if isinstance(exc, StoreUnavailable) else UnexpectedError()
@@ -257,20 +270,16 @@ class Actor(Generic[C]):
         Only a lone command: under load, batches of several keep the lookup, whose trip
         lets batches and commits grow (docs/performance.md, "What paid").
         """
-        return (
-            len(batch) == 1
-            and self.skips_lookup(batch[0].command)
-            and trio.current_time() >= self._look_until
-        )
+        return len(batch) == 1 and self.skips_lookup(batch[0].command) and self._keys.may_skip()
 
-    async def _run(
-        self, batch: list[_Envelope[C]], answered: dict[int, StoredAnswer | AtpError]
-    ) -> set[str]:
-        """Handle the batch and commit what it staged; return the scopes it recorded."""
+    async def _run(self, batch: list[_Envelope[C]], answered: dict[int, Answered]) -> set[str]:
+        """Handle the batch (but the commands ``answered`` before, by position) and commit
+        what it staged; return the idempotency scopes it recorded."""
         self._staged = {}
         try:
-            for envelope in batch:
-                if _answer_stored(envelope, answered.get(id(envelope))):
+            for i, envelope in enumerate(batch):
+                if i in answered:
+                    envelope.settle(answered[i])
                     continue
                 request = REQUEST_ID.set(envelope.request_id)
                 try:
@@ -280,79 +289,18 @@ class Actor(Generic[C]):
                 finally:
                     REQUEST_ID.reset(request)
             await self.before_commit()
-            recorded: set[str] = set()
-            if self._staged:
-                staged = list(self._staged.values())
-                await self.context.journal.commit(staged)
-                for aggregate in staged:
-                    if isinstance(aggregate, IdempotencyRecord):
-                        recorded.add(aggregate.scope)
-                        self.context.gate.recorded(aggregate.scope)
-                    elif isinstance(aggregate, Session):  # whoever staged it: wake its streams
-                        self.context.arrivals.notify(aggregate.session_id)
-                self.committed()
+            if not self._staged:
+                return set()
+            staged = list(self._staged.values())
+            await self.context.journal.commit(staged)
+            recorded = self._keys.recorded([a for a in staged if isinstance(a, IdempotencyRecord)])
+            for aggregate in staged:
+                if isinstance(aggregate, Session):  # whoever staged it: wake its streams
+                    self.context.arrivals.notify(aggregate.session_id)
+            self.committed()
             return recorded
         finally:
             self._staged = {}
 
-    async def _replay_unrecorded(self, batch: list[_Envelope[C]], recorded: set[str]) -> None:
-        """A command handled without a lookup that stored no answer (it was refused, or
-        its answer is not kept) is answered by the stored answer of its key, if any: as
-        if it had been looked up first. Refusals change nothing, so this order is safe."""
-        unrecorded = [
-            envelope
-            for envelope in batch
-            if isinstance(ticket := getattr(envelope.command, "ticket", None), Ticket)
-            and ticket.scope not in recorded
-        ]
-        if not unrecorded:
-            return
-        answered = await self._answered_before(unrecorded)
-        for envelope in unrecorded:
-            _answer_stored(envelope, answered.get(id(envelope)))
-
-    async def _answered_before(
-        self, batch: list[_Envelope[C]]
-    ) -> dict[int, StoredAnswer | AtpError]:
-        """Stored answers (or conflicts) for the batch's idempotent commands, in one trip
-        to the ledger: a command whose scope was answered before is not handled again."""
-        tickets = {
-            id(envelope): ticket
-            for envelope in batch
-            if isinstance(ticket := getattr(envelope.command, "ticket", None), Ticket)
-        }
-        if not tickets:
-            return {}
-        gate = self.context.gate
-        # Known unanswered: a session command lent on, a long poll's next ask.
-        tickets = {k: t for k, t in tickets.items() if not gate.unanswered(t)}
-        if not tickets:
-            return {}
-        records = await self.context.ledger.get_many(
-            IdempotencyRecord, [t.record_id for t in tickets.values()]
-        )
-        answered: dict[int, StoredAnswer | AtpError] = {}
-        for key, ticket in tickets.items():
-            record = records.get(ticket.record_id)
-            gate.looked_up(ticket, record)
-            if record is not None:
-                try:
-                    answered[key] = self.context.gate.replay_of(ticket, record)
-                except AtpError as exc:
-                    answered[key] = exc
-        return answered
-
     def statistics(self) -> ActorStatistics:
         return ActorStatistics(self.key, self.queued, self._handled, self._batches)
-
-
-def _answer_stored(envelope: _Envelope[Any], before: StoredAnswer | AtpError | None) -> bool:
-    """Answer ``envelope`` with its key's stored answer (or conflict), if it has one."""
-    if before is None:
-        return False
-    if isinstance(before, AtpError):
-        envelope.reply, envelope.error = None, before
-    else:
-        reply = Reply(before.status, json.loads(before.encoded), before.encoded)
-        envelope.reply, envelope.error = reply, None
-    return True

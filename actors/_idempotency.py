@@ -8,7 +8,7 @@ process remembers its scope so that a concurrent duplicate gets
 ``idempotency_in_progress`` instead of a second mutation. The owning actor looks up
 the committed records of a whole batch in one trip to the ledger; a mailbox command
 alone in its batch skips that trip, since the record's id makes a second record
-impossible: a refused commit shows the key was answered before (``Actor._process``).
+impossible: a refused commit shows the key was answered before (``KeyLookup``).
 """
 
 from __future__ import annotations

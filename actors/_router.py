@@ -28,11 +28,11 @@ from atp.actors._commands import (
 )
 from atp.actors._context import ActorContext
 from atp.actors._journal import JournalWriter
-from atp.actors._mailbox import MailboxActor
 from atp.actors._replay import ReplayActor
 from atp.actors._replay_commands import ReplayCommand
 from atp.actors._session import SessionActor
 from atp.actors._supervisor import Supervisor
+from atp.actors.mailbox import MailboxActor
 from atp.errors import StoreUnavailable
 from atp.ledger import LedgerNotHeld, StoreAvailability
 

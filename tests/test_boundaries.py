@@ -40,8 +40,8 @@ _BREAKERS = {
     "layers": ("atp.domain._message", "atp.actors._context"),
     "pure-domain": ("atp.domain._message", "trio"),
     "edge-without-store": ("atp.api._messages", "atp.ledger"),
-    "acyclic": ("atp.actors._context", "atp.actors._mailbox"),
-    "private": ("atp.api._messages", "atp.actors._mailbox"),
+    "acyclic": ("atp.actors._context", "atp.actors.mailbox"),
+    "private": ("atp.api._messages", "atp.actors.mailbox._actor"),
 }
 
 

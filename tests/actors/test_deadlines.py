@@ -15,7 +15,11 @@ EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 @attrs.define
 class Clock:
-    """Wall-clock time driven by Trio's (mock) clock."""
+    """Wall-clock time driven by Trio's (mock) clock; all these actors use of a context
+    (their commands carry no idempotency key, so no gate or ledger is asked)."""
+
+    gate: Any = None
+    ledger: Any = None
 
     def now(self) -> datetime:
         return EPOCH + timedelta(seconds=trio.current_time())

@@ -16,7 +16,7 @@ import trio
 from trio.testing import MockClock
 
 from atp.actors import MailboxActor, Runtime
-from atp.actors._mailbox_window import MailboxWindow
+from atp.actors.mailbox._window import MailboxWindow
 from atp.settings import Settings
 from tests.api.test_sessions import opened, turn
 from tests.support.helpers import Agent, Api, text

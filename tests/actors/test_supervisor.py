@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,7 +25,8 @@ class Echo(Actor[str]):
     kind = "echo"
 
     def __init__(self, key: str) -> None:
-        super().__init__(key, context=None)  # type: ignore[arg-type]
+        # Its commands carry no idempotency key: no gate or ledger is asked.
+        super().__init__(key, context=SimpleNamespace(gate=None, ledger=None))  # type: ignore[arg-type]
         self.rehydrations = 0
 
     async def rehydrate(self) -> None:

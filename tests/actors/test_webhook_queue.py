@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from atp.actors._webhook_queue import WebhookQueue
+from atp.actors.mailbox._webhook_queue import WebhookQueue
 from atp.domain import Message, RetryPolicy, new_id
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -63,9 +63,9 @@ def test_next_due_waits_out_a_polling_lease_and_ignores_held_turns() -> None:
     queue = WebhookQueue("agt_b", share=8, lease_seconds=60)
     polled, held = pushed(queue), pushed(queue)
     polled.lease(new_id("dlv"), 60, NOW)  # an inbox claim holds it for 60 s
-    queue.held.add(held.message_id)
+    queue.hold(held.message_id)
     assert queue.next_due(NOW) == NOW + timedelta(seconds=60)
-    queue.held.clear()  # its earlier turn moved on: due now
+    queue.release_held()  # its earlier turn moved on: due now
     assert queue.next_due(NOW) == NOW
     assert queue.due(NOW) == [held]
     assert queue.due(NOW + timedelta(seconds=60)) == [polled, held]
@@ -82,5 +82,6 @@ def test_ended_and_delivered_messages_leave_the_schedule() -> None:
         job.claim_token, new_id("wha"), 200, None, None, "https://x.example/", RETRIES, NOW
     )
     queue.finished(delivered)
-    assert queue.waiting == {} and queue.due(NOW + timedelta(days=1)) == []
+    assert queue.waiting(ended.message_id) is None and queue.waiting(delivered.message_id) is None
+    assert queue.due(NOW + timedelta(days=1)) == []
     assert queue.next_due(NOW) is None

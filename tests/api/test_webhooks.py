@@ -3,7 +3,9 @@
 Every delivered request is verified three ways: the official ``standardwebhooks``
 library (``v1``), PyNaCl (``v1a``) and the reference ``atp-signature`` scheme.
 Retry delays are shortened here; their schedule is checked on Trio's mock clock in
-``tests/actors/test_webhook_retries.py``.
+``tests/actors/test_webhook_retries.py``. A test that waits for something not to happen
+runs its carrier on the mock clock (``open_carrier``) and does not verify signatures:
+the official library checks their timestamps against the real clock.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ import nacl.signing
 import pytest
 import trio
 from standardwebhooks import Webhook
+from trio.testing import MockClock
 
-from atp.actors import MailboxActor, Runtime
+from atp.actors import MailboxActor
 from atp.client import SignatureError, verify_webhook
 from atp.settings import Settings
 from atp.webhooks import verify_reference_signature
 from tests.api.test_sessions import opened, turn
 from tests.support.helpers import Agent, Api, text
+from tests.support.mock_clock import open_carrier
 from tests.support.receivers import Hang, ReceivedRequest, Receiver, Respond
 
 
@@ -101,18 +105,19 @@ async def test_a_trusted_message_is_pushed_signed_and_recorded(
 
 
 async def test_untrusted_and_polling_only_messages_are_not_pushed(
-    api: Api, receiver: Receiver
+    settings: Settings, clock: MockClock, receiver: Receiver
 ) -> None:
-    alpha, beta = await api.pair()
-    stranger = await api.agent(name="stranger")
-    await api.webhook_endpoint(beta, receiver.url())
-    untrusted = (await api.send(stranger, beta)).json()
-    assert untrusted["message"]["trust"] == "untrusted"
-    assert untrusted["deliveries"] == []
-    polled = (await api.send(beta, alpha)).json()  # alpha has no endpoint
-    assert polled["deliveries"] == []
-    await trio.sleep(0.3)
-    assert receiver.requests == []
+    async with open_carrier(settings) as (api, _):
+        alpha, beta = await api.pair()
+        stranger = await api.agent(name="stranger")
+        await api.webhook_endpoint(beta, receiver.url())
+        untrusted = (await api.send(stranger, beta)).json()
+        assert untrusted["message"]["trust"] == "untrusted"
+        assert untrusted["deliveries"] == []
+        polled = (await api.send(beta, alpha)).json()  # alpha has no endpoint
+        assert polled["deliveries"] == []
+        await trio.sleep(0.3)
+        assert receiver.requests == []
 
 
 async def test_5xx_and_429_are_retried_with_one_webhook_id(api: Api, receiver: Receiver) -> None:
@@ -140,35 +145,40 @@ async def test_5xx_and_429_are_retried_with_one_webhook_id(api: Api, receiver: R
     assert attempts[0]["next_attempt_at"] is not None
 
 
-async def test_a_4xx_fails_at_once_and_parks_a_dead_letter(api: Api, receiver: Receiver) -> None:
-    alpha, beta = await api.pair()
-    await api.webhook_endpoint(beta, receiver.url())
-    receiver.script(Respond(404))
-    sent = (await api.send(alpha, beta)).json()
-    message_id = sent["message"]["id"]
-    status = await api.settled(beta, message_id, "failed")
-    assert status["carrier_status"] == "delivery_failed"
-    assert [a["result"] for a in status["deliveries"][0]["attempts"]] == ["failed"]
-    await trio.sleep(0.5)
-    assert len(receiver.requests) == 1
-    assert (await api.claim(beta)).json() == {"delivery": None}  # parked: not pollable
+async def test_a_4xx_fails_at_once_and_parks_a_dead_letter(
+    settings: Settings, clock: MockClock, receiver: Receiver
+) -> None:
+    async with open_carrier(settings) as (api, _):
+        alpha, beta = await api.pair()
+        await api.webhook_endpoint(beta, receiver.url())
+        receiver.script(Respond(404))
+        sent = (await api.send(alpha, beta)).json()
+        message_id = sent["message"]["id"]
+        status = await api.settled(beta, message_id, "failed")
+        assert status["carrier_status"] == "delivery_failed"
+        assert [a["result"] for a in status["deliveries"][0]["attempts"]] == ["failed"]
+        await trio.sleep(0.5)
+        assert len(receiver.requests) == 1
+        assert (await api.claim(beta)).json() == {"delivery": None}  # parked: not pollable
 
-    letters = (await api.get("/api/dead_letters", beta.token)).json()
-    assert [d["message_status"]["message"]["id"] for d in letters["dead_letters"]] == [message_id]
-    assert letters["dead_letters"][0]["dead_lettered_at"] is not None
-    assert letters["next_after"] is None
-    # Only the recipient sees its dead letters.
-    assert (await api.get("/api/dead_letters", alpha.token)).json()["dead_letters"] == []
+        letters = (await api.get("/api/dead_letters", beta.token)).json()
+        assert [d["message_status"]["message"]["id"] for d in letters["dead_letters"]] == [
+            message_id
+        ]
+        assert letters["dead_letters"][0]["dead_lettered_at"] is not None
+        assert letters["next_after"] is None
+        # Only the recipient sees its dead letters.
+        assert (await api.get("/api/dead_letters", alpha.token)).json()["dead_letters"] == []
 
-    # Pages follow the cursor: a second dead letter comes after the first.
-    receiver.script(Respond(404))
-    second = (await api.send(alpha, beta, key="second")).json()["message"]["id"]
-    await api.settled(beta, second, "failed")
-    page = (await api.get("/api/dead_letters?limit=1", beta.token)).json()
-    assert [d["message_status"]["message"]["id"] for d in page["dead_letters"]] == [message_id]
-    assert page["next_after"] == message_id
-    rest = (await api.get(f"/api/dead_letters?limit=1&after={message_id}", beta.token)).json()
-    assert [d["message_status"]["message"]["id"] for d in rest["dead_letters"]] == [second]
+        # Pages follow the cursor: a second dead letter comes after the first.
+        receiver.script(Respond(404))
+        second = (await api.send(alpha, beta, key="second")).json()["message"]["id"]
+        await api.settled(beta, second, "failed")
+        page = (await api.get("/api/dead_letters?limit=1", beta.token)).json()
+        assert [d["message_status"]["message"]["id"] for d in page["dead_letters"]] == [message_id]
+        assert page["next_after"] == message_id
+        rest = (await api.get(f"/api/dead_letters?limit=1&after={message_id}", beta.token)).json()
+        assert [d["message_status"]["message"]["id"] for d in rest["dead_letters"]] == [second]
 
 
 async def test_exhausted_attempts_park_and_a_redrive_delivers(api: Api, receiver: Receiver) -> None:
@@ -218,21 +228,24 @@ async def test_a_released_dead_letter_is_claimable_by_polling(api: Api, receiver
     assert len(receiver.requests) == 1  # released means polling only
 
 
-async def test_410_gone_disables_the_endpoint(api: Api, receiver: Receiver) -> None:
-    alpha, beta = await api.pair()
-    await api.webhook_endpoint(beta, receiver.url())
-    receiver.script(Respond(410))
-    first = (await api.send(alpha, beta)).json()["message"]["id"]
-    status = await api.settled(beta, first, "failed")
-    assert status["deliveries"][0]["attempts"][0]["response_status"] == 410
-    # Disabled before the attempt was recorded: the next send is inbox-only.
-    assert (await api.send(alpha, beta)).json()["deliveries"] == []
-    await trio.sleep(0.3)
-    assert len(receiver.requests) == 1
-    # Setting the endpoint again turns pushes back on.
-    await api.webhook_endpoint(beta, receiver.url())
-    assert (await api.send(alpha, beta)).json()["deliveries"] != []
-    await receiver.wait_for(2)
+async def test_410_gone_disables_the_endpoint(
+    settings: Settings, clock: MockClock, receiver: Receiver
+) -> None:
+    async with open_carrier(settings) as (api, _):
+        alpha, beta = await api.pair()
+        await api.webhook_endpoint(beta, receiver.url())
+        receiver.script(Respond(410))
+        first = (await api.send(alpha, beta)).json()["message"]["id"]
+        status = await api.settled(beta, first, "failed")
+        assert status["deliveries"][0]["attempts"][0]["response_status"] == 410
+        # Disabled before the attempt was recorded: the next send is inbox-only.
+        assert (await api.send(alpha, beta)).json()["deliveries"] == []
+        await trio.sleep(0.3)
+        assert len(receiver.requests) == 1
+        # Setting the endpoint again turns pushes back on.
+        await api.webhook_endpoint(beta, receiver.url())
+        assert (await api.send(alpha, beta)).json()["deliveries"] != []
+        await receiver.wait_for(2)
 
 
 async def test_a_hanging_receiver_times_out_and_is_retried(api: Api, receiver: Receiver) -> None:
@@ -294,23 +307,24 @@ async def test_signing_keys_rotate_with_an_overlap(api: Api, receiver: Receiver)
 
 
 async def test_a_polling_lease_holds_back_the_webhook_until_acked(
-    api: Api, receiver: Receiver
+    settings: Settings, clock: MockClock, receiver: Receiver
 ) -> None:
-    alpha, beta = await api.pair()
-    await api.webhook_endpoint(beta, receiver.url())
-    receiver.script(Respond(503, headers={"retry-after": "2"}))
-    message_id = (await api.send(alpha, beta)).json()["message"]["id"]
-    await api.settled(beta, message_id, "retry_scheduled")
-    claim = (await api.claim(beta)).json()  # polling takes it while the webhook waits
-    assert claim["message"]["id"] == message_id
-    await trio.sleep(2.5)
-    assert len(receiver.requests) == 1  # the single active lease holds
-    assert (await api.ack(beta, claim["id"], "completed")).status_code == 201
-    status = (await api.status(beta.token, message_id)).json()
-    webhook = status["deliveries"][0]
-    assert (webhook["status"], webhook["last_error"]) == ("failed", "message_acked")
-    await trio.sleep(0.3)
-    assert len(receiver.requests) == 1
+    async with open_carrier(settings) as (api, _):
+        alpha, beta = await api.pair()
+        await api.webhook_endpoint(beta, receiver.url())
+        receiver.script(Respond(503, headers={"retry-after": "2"}))
+        message_id = (await api.send(alpha, beta)).json()["message"]["id"]
+        await api.settled(beta, message_id, "retry_scheduled")
+        claim = (await api.claim(beta)).json()  # polling takes it while the webhook waits
+        assert claim["message"]["id"] == message_id
+        await trio.sleep(2.5)
+        assert len(receiver.requests) == 1  # the single active lease holds
+        assert (await api.ack(beta, claim["id"], "completed")).status_code == 201
+        status = (await api.status(beta.token, message_id)).json()
+        webhook = status["deliveries"][0]
+        assert (webhook["status"], webhook["last_error"]) == ("failed", "message_acked")
+        await trio.sleep(0.3)
+        assert len(receiver.requests) == 1
 
 
 async def test_session_turns_are_pushed_in_sequence_order(api: Api, receiver: Receiver) -> None:
@@ -343,23 +357,24 @@ async def test_a_turn_in_a_webhook_attempt_holds_back_polling_of_the_next(
 
 
 async def test_a_turn_held_behind_a_polled_one_waits_without_spinning(
-    api: Api, receiver: Receiver, runtime: Runtime
+    settings: Settings, clock: MockClock, receiver: Receiver
 ) -> None:
-    alpha, beta, session_id = await opened(api)
-    one = (await turn(api, alpha, session_id, "one")).json()  # beta polls: no endpoint yet
-    await api.webhook_endpoint(beta, receiver.url())
-    await turn(api, alpha, session_id, "two")  # due for a push, but turn one goes first
-    mailbox = runtime.supervisor.running(MailboxActor, beta.id)
-    assert mailbox is not None
-    batches = mailbox.statistics().batches
-    await trio.sleep(0.5)
-    # Nothing to do until turn one moves on: no timer may fire for turn two meanwhile.
-    assert mailbox.statistics().batches - batches <= 2
-    assert receiver.requests == []
-    claim = (await api.claim(beta)).json()
-    assert claim["message"]["id"] == one["message_status"]["message"]["id"]
-    pushed = await receiver.wait_for(1)
-    assert json.loads(pushed[0].body)["message"]["session_sequence"] == 3
+    async with open_carrier(settings) as (api, runtime):
+        alpha, beta, session_id = await opened(api)
+        one = (await turn(api, alpha, session_id, "one")).json()  # beta polls: no endpoint yet
+        await api.webhook_endpoint(beta, receiver.url())
+        await turn(api, alpha, session_id, "two")  # due for a push, but turn one goes first
+        mailbox = runtime.supervisor.running(MailboxActor, beta.id)
+        assert mailbox is not None
+        batches = mailbox.statistics().batches
+        await trio.sleep(0.5)
+        # Nothing to do until turn one moves on: no timer may fire for turn two meanwhile.
+        assert mailbox.statistics().batches - batches <= 2
+        assert receiver.requests == []
+        claim = (await api.claim(beta)).json()
+        assert claim["message"]["id"] == one["message_status"]["message"]["id"]
+        pushed = await receiver.wait_for(1)
+        assert json.loads(pushed[0].body)["message"]["session_sequence"] == 3
 
 
 async def test_a_parked_opening_can_still_be_accepted(api: Api, receiver: Receiver) -> None:

@@ -35,12 +35,12 @@ class WebhookQueue:
         self.agent_id = agent_id
         self.share = share
         self.lease_seconds = lease_seconds
-        self.waiting: dict[str, Message] = {}  # their order is ``_rank``
-        self.in_flight: set[str] = set()  # message ids
+        self._waiting: dict[str, Message] = {}  # their order is ``_rank``
+        self._in_flight: set[str] = set()  # message ids
         # Due, but an earlier turn of their session goes first (§6.4). No timer wakes
         # them: only a command to this mailbox can move that turn on, and every batch
         # looks at due deliveries again.
-        self.held: set[str] = set()  # message ids
+        self._held: set[str] = set()  # message ids
         self._claimed: list[WebhookJob] = []
         self._heap: list[tuple[datetime, int, str]] = []  # (due at, tie-break, message id)
         self._entry: dict[str, datetime] = {}  # message id -> due time of its live entry
@@ -50,9 +50,9 @@ class WebhookQueue:
         self._origin: dict[str, str] = {}
 
     def clear(self) -> None:
-        self.waiting.clear()
-        self.in_flight.clear()
-        self.held.clear()
+        self._waiting.clear()
+        self._in_flight.clear()
+        self._held.clear()
         self._claimed.clear()
         self._heap.clear()
         self._entry.clear()
@@ -65,13 +65,25 @@ class WebhookQueue:
             # Changed by the command being handled (sent, redriven), not just paged in.
             if message.pending_events and (request_id := REQUEST_ID.get()) is not None:
                 self._origin[message.message_id] = request_id
-            self.waiting[message.message_id] = message
+            self._waiting[message.message_id] = message
             self._rank.setdefault(message.message_id, next(self._counter))
             self._schedule(message.message_id, message.webhook_due_at())
 
     @property
     def full(self) -> bool:
-        return len(self.in_flight) >= self.share
+        return len(self._in_flight) >= self.share
+
+    def waiting(self, message_id: str) -> Message | None:
+        """The message if its delivery waits here for an attempt (or is in one)."""
+        return self._waiting.get(message_id)
+
+    def hold(self, message_id: str) -> None:
+        """Due, but an earlier turn of its session goes first: not timed until
+        ``release_held`` (the next batch looks at it again)."""
+        self._held.add(message_id)
+
+    def release_held(self) -> None:
+        self._held.clear()
 
     def due(self, now: datetime) -> list[Message]:
         """Messages whose webhook delivery may be claimed now, oldest first. They stay
@@ -85,7 +97,7 @@ class WebhookQueue:
             due_at = message.webhook_due_at()
             if delivery is None or due_at is None:
                 self.forget(message.message_id)
-            elif message.message_id in self.in_flight:
+            elif message.message_id in self._in_flight:
                 continue  # ``finished`` schedules it again
             elif due_at > now:
                 self._schedule(message.message_id, due_at)
@@ -101,7 +113,7 @@ class WebhookQueue:
         assert delivery is not None
         claim_token = new_id("dcl")
         message.claim_webhook(claim_token, self.lease_seconds, now)
-        self.in_flight.add(message.message_id)
+        self._in_flight.add(message.message_id)
         self._claimed.append(
             WebhookJob(
                 self.agent_id,
@@ -122,7 +134,7 @@ class WebhookQueue:
         """End a delivery that waits for a retry and has nothing left to do (the message
         was ACKed or expired); one in flight is left to finish and be recorded."""
         delivery = message.pending_webhook()
-        if delivery is None or message.message_id in self.in_flight:
+        if delivery is None or message.message_id in self._in_flight:
             return False
         message.end_webhook(reason, now)
         self.forget(message.message_id)
@@ -130,7 +142,7 @@ class WebhookQueue:
 
     def finished(self, message: Message) -> None:
         """An attempt of ``message`` was recorded."""
-        self.in_flight.discard(message.message_id)
+        self._in_flight.discard(message.message_id)
         if message.pending_webhook() is None:
             self.forget(message.message_id)
         else:
@@ -138,28 +150,28 @@ class WebhookQueue:
 
     def due_time(self, message_id: str) -> datetime | None:
         """When a waiting message's delivery falls due; None while it is in flight."""
-        return None if message_id in self.in_flight else self._entry.get(message_id)
+        return None if message_id in self._in_flight else self._entry.get(message_id)
 
     def next_due(self, now: datetime) -> datetime | None:
         """When the next delivery falls due (none while the share is taken: a finishing
         attempt wakes the mailbox). One held by a polling lease is due at its end; one
-        held for its session's order (``held``) is not timed at all."""
+        held for its session's order (``hold``) is not timed at all."""
         if self.full:
             return None
         held = []
         earliest: datetime | None = None
         while self._heap:
             due_at, _, message_id = self._heap[0]
-            message = self.waiting.get(message_id)
+            message = self._waiting.get(message_id)
             delivery = None if message is None else message.pending_webhook()
             if self._entry.get(message_id) != due_at:
                 heapq.heappop(self._heap)  # stale: a newer entry stands for the message
             elif message is None or delivery is None:
                 heapq.heappop(self._heap)
                 self.forget(message_id)  # nothing left to try
-            elif message_id in self.in_flight:
+            elif message_id in self._in_flight:
                 self._pop()  # ``finished`` schedules it again
-            elif message_id in self.held:
+            elif message_id in self._held:
                 held.append(self._pop())
             elif (lease := message.active_lease(now)) is not None and (
                 lease["leased_until"] is not None and lease["leased_until"] > due_at
@@ -186,11 +198,11 @@ class WebhookQueue:
         if self._entry.get(message_id) != due_at:
             return None
         del self._entry[message_id]
-        return self.waiting.get(message_id)
+        return self._waiting.get(message_id)
 
     def forget(self, message_id: str) -> None:
         """Stop following a message: it has nothing left to try, or it waits on disk."""
-        self.waiting.pop(message_id, None)
+        self._waiting.pop(message_id, None)
         self._entry.pop(message_id, None)
         self._rank.pop(message_id, None)
         self._origin.pop(message_id, None)

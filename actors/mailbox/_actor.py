@@ -19,7 +19,6 @@ when it finishes, or retried when its lease ends.
 
 from __future__ import annotations
 
-from collections import deque
 from datetime import datetime, timedelta
 from typing import assert_never
 
@@ -41,23 +40,17 @@ from atp.actors._commands import (
 )
 from atp.actors._context import ActorContext
 from atp.actors._idempotency import Ticket
-from atp.actors._mailbox_replays import MailboxReplays
-from atp.actors._mailbox_sessions import (
-    answer_opening,
-    check_opening_ack,
-    expire_opening,
-    first_outstanding,
-    in_order,
-)
-from atp.actors._mailbox_window import MailboxWindow
 from atp.actors._replay_commands import FinishReplayAttempt, StartReplayAttempt
-from atp.actors._webhook_queue import WebhookQueue
+from atp.actors.mailbox._replays import MailboxReplays
+from atp.actors.mailbox._senders import UnknownSenders
+from atp.actors.mailbox._sessions import SessionTurns, Settled
+from atp.actors.mailbox._webhook_queue import WebhookQueue
+from atp.actors.mailbox._window import MailboxWindow
 from atp.domain import Agent, Message, RetryPolicy, aggregate_id, new_id
 from atp.errors import (
     NotFound,
     RecipientNotFound,
     StaleDeliveryClaim,
-    UnknownSenderRateLimited,
     WebhookEndpointInactive,
 )
 from atp.wire import ack_document, claim_document, message_status, session_document
@@ -73,8 +66,10 @@ class MailboxActor(Actor[MailboxCommand]):
     def __init__(self, agent_id: str, context: ActorContext) -> None:
         super().__init__(agent_id, context)
         self.agent_id = agent_id
-        self.unknown_senders: dict[str, deque[datetime]] = {}
         settings = context.settings
+        self.unknown_senders = UnknownSenders(
+            limit=settings.unknown_sender_limit, window_seconds=settings.unknown_sender_window
+        )
         self.webhooks = WebhookQueue(
             agent_id,
             share=settings.webhook_concurrency_per_agent,
@@ -82,20 +77,19 @@ class MailboxActor(Actor[MailboxCommand]):
         )
         self.window = MailboxWindow(agent_id, context, self.webhooks)
         self.replays = MailboxReplays(agent_id, context.queries)
+        self.sessions = SessionTurns(self.window, self.webhooks)
         self._retries = RetryPolicy(settings.webhook_retry_delays)
 
     async def rehydrate(self) -> None:
-        context = self.context
-        self.unknown_senders.clear()
         self.webhooks.clear()
         await self.window.rehydrate()
         await self.replays.rehydrate()
-        since = context.now() - timedelta(seconds=context.settings.unknown_sender_window)
-        for account_id, created_at in await context.queries.unknown_sender_times(
-            self.agent_id, since
-        ):
-            moment = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
-            self.unknown_senders.setdefault(account_id, deque()).append(moment)
+        since = self.unknown_senders.since(self.context.now())
+        sends = await self.context.queries.unknown_sender_times(self.agent_id, since)
+        self.unknown_senders.load(
+            (account_id, datetime.fromisoformat(sent_at.replace("Z", "+00:00")))
+            for account_id, sent_at in sends
+        )
 
     async def handle(self, command: MailboxCommand) -> Reply | Forward:
         now = self.context.now()
@@ -112,9 +106,11 @@ class MailboxActor(Actor[MailboxCommand]):
             case RecordAck():
                 message = await self.window.message_of(command.delivery_id, self.load)
                 session = command.session
-                answered = check_opening_ack(self, message, command, now)
-                if answered is not None:
-                    return answered
+                checked = self.sessions.check_ack(message, command, now)
+                if isinstance(checked, Forward):
+                    return checked
+                if checked is not None:
+                    return self._settle(checked, command.ticket, now)
                 ack = message.ack(
                     new_id("ack"), command.delivery_id, command.status, command.payload, now
                 )
@@ -133,9 +129,15 @@ class MailboxActor(Actor[MailboxCommand]):
             case FinishWebhookAttempt():
                 return await self._finish_attempt(command, now)
             case AnswerOpening():
-                return await answer_opening(self, command, now)
+                session = command.session
+                message = await self.load(session.opening_message_id)
+                settled = self.sessions.answer(
+                    message, session, command.status, command.payload, now
+                )
+                return self._settle(settled, command.ticket, now)
             case ExpireOpening():
-                return await expire_opening(self, command, now)
+                message = await self.load(command.session.opening_message_id)
+                return self._settle(self.sessions.expire(message, command.session, now), None, now)
             case RedriveDeadLetter():
                 message = await self.load(command.message_id)
                 recipient = await self._recipient()
@@ -176,9 +178,7 @@ class MailboxActor(Actor[MailboxCommand]):
         trust, blocked = recipient.trust_for(command.sender_agent_id, command.sender_account_id)
         unknown = trust == "untrusted" and command.sender_account_id != recipient.account_id
         if unknown and not blocked:
-            recent = self._recent_unknown(command.sender_account_id, now)
-            if len(recent) >= settings.unknown_sender_limit:
-                raise UnknownSenderRateLimited()
+            self.unknown_senders.check(command.sender_account_id, now)
         # A session lends itself: its opening is sequence 1, a turn the next number.
         session = command.session
         message_id, sequence = new_id("msg"), None
@@ -206,7 +206,7 @@ class MailboxActor(Actor[MailboxCommand]):
         elif trust == "trusted" and recipient.webhook_active:
             message.schedule_webhook(new_id("dlv"), await self._max_attempts(recipient), now)
         if unknown and not blocked:
-            self._recent_unknown(command.sender_account_id, now).append(now)
+            self.unknown_senders.record(command.sender_account_id, now)
         if message.is_open:
             self.window.admit(message)
         self.stage(message)
@@ -225,7 +225,7 @@ class MailboxActor(Actor[MailboxCommand]):
                     continue
                 if message.claimable(now):
                     delivery = message.lease(new_id("dlv"), command.lease_seconds, now)
-                    self.window.delivery_index[delivery["id"]] = message.message_id
+                    self.window.leased(message, delivery["id"])
                     self.stage(message)
                     return self.answer(command.ticket, 201, claim_document(message, delivery), now)
                 if message.session_id is not None and message.outstanding(now):
@@ -270,14 +270,15 @@ class MailboxActor(Actor[MailboxCommand]):
         """Claim every due webhook delivery, oldest message first, up to this mailbox's
         share of the dispatcher; end those that can no longer be tried."""
         await self.window.page_in_webhook_work(now, self.staged())
-        self.webhooks.held.clear()
+        self.webhooks.release_held()
         due = self.webhooks.due(now)
         if not due:
             return
         recipient = await self._recipient_or_none()
         endpoint_active = recipient is not None and recipient.webhook_active
         # The open set is scanned only when a due delivery belongs to a session.
-        first = first_outstanding(self, now) if any(m.session_id for m in due) else {}
+        sessions = self.sessions
+        first = sessions.first_outstanding(now) if any(m.session_id for m in due) else {}
         for message in due:
             reason = message.webhook_end_reason(endpoint_active, now)
             if reason is not None:
@@ -285,8 +286,10 @@ class MailboxActor(Actor[MailboxCommand]):
                 self.webhooks.end(message, reason, now)
             elif message.active_lease(now) is not None:
                 continue  # a polling lease holds it; due again when that lease ends
-            elif not in_order(message, first) or await self.window.turn_waits_beyond(message):
-                self.webhooks.held.add(message.message_id)  # an earlier turn goes first
+            elif not sessions.in_order(message, first) or await self.window.turn_waits_beyond(
+                message
+            ):
+                self.webhooks.hold(message.message_id)  # an earlier turn goes first
                 continue
             elif self.webhooks.full:
                 break
@@ -297,7 +300,7 @@ class MailboxActor(Actor[MailboxCommand]):
                 self.close(message)
 
     async def _finish_attempt(self, command: FinishWebhookAttempt, now: datetime) -> Reply:
-        message = self.webhooks.waiting.get(command.message_id)
+        message = self.webhooks.waiting(command.message_id)
         if message is None:  # claimed before this mailbox restarted: recorded all the same
             try:
                 message = await self.load(command.message_id)
@@ -321,6 +324,14 @@ class MailboxActor(Actor[MailboxCommand]):
             self.window.hold(message)  # beyond the window: live again if there is room
         return Reply(200, {})
 
+    def _settle(self, settled: Settled, ticket: Ticket | None, now: datetime) -> Reply:
+        """Stage what a session step changed and reply (stored if the reply is kept)."""
+        self.stage(*settled.changed)
+        if settled.kept:
+            assert ticket is not None
+            return self.answer(ticket, settled.status, settled.body, now)
+        return Reply(settled.status, settled.body)
+
     def _reopened(self, message: Message, ticket: Ticket, now: datetime) -> Reply:
         self.stage(message)
         self.window.keep(message)
@@ -334,26 +345,7 @@ class MailboxActor(Actor[MailboxCommand]):
     # -- deadlines ------------------------------------------------------------------------
 
     def next_deadline(self) -> datetime | None:
-        """The next lease end, expiry or webhook attempt among open messages.
-
-        Messages are kept oldest first and share one TTL, so the first still-queued
-        message is the next to expire; active leases are few (one per claim in flight).
-        A webhook delivery held back by a polling lease is due when that lease ends.
-        """
-        now = self.context.now()
-        deadlines: list[datetime] = []
-        for message in self.window.open.values():
-            lease = message.active_lease(now)
-            if lease is not None and lease["leased_until"] is not None:
-                deadlines.append(lease["leased_until"])
-            elif message.carrier_status == "queued":
-                deadlines.append(message.expires_at)
-                break
-        else:
-            if self.window.should_page_in():  # the next expiry is beyond the window
-                deadlines.append(now)
-        webhook_dues = (self.webhooks.next_due(now), self.window.disk_deadline())
-        return min([*deadlines, *(due for due in webhook_dues if due is not None)], default=None)
+        return self.window.next_deadline(self.context.now())
 
     def deadline_command(self) -> MailboxCommand:
         return RunDue(self.agent_id)
@@ -372,13 +364,6 @@ class MailboxActor(Actor[MailboxCommand]):
     async def _recipient_or_none(self) -> Agent | None:
         agent = await self.context.identities.agent(self.agent_id)
         return agent if agent is not None and agent.status == "active" else None
-
-    def _recent_unknown(self, account_id: str, now: datetime) -> deque[datetime]:
-        window = timedelta(seconds=self.context.settings.unknown_sender_window)
-        recent = self.unknown_senders.setdefault(account_id, deque())
-        while recent and recent[0] < now - window:
-            recent.popleft()
-        return recent
 
     def close(self, message: Message) -> None:
         """A message leaves the open set (ACKed, expired, delivered by a webhook, parked)."""
