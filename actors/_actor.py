@@ -25,7 +25,7 @@ from eventsourcing.domain import Aggregate
 from atp.actors._commands import Forward, Reply
 from atp.actors._context import ActorContext
 from atp.actors._idempotency import Ticket, encode_answer
-from atp.actors._key_lookup import Answered, KeyLookup, ticket_of
+from atp.actors._key_lookup import Answered, KeyLookup
 from atp.domain import IdempotencyRecord, Session
 from atp.errors import AtpError, StoreUnavailable, UnexpectedError
 from atp.ledger import LedgerConflict
@@ -240,15 +240,8 @@ class Actor(Generic[C]):
                     await self.rehydrate()
                     await self._run(batch, await self._keys.answered(commands))
                 else:
-                    unrecorded = [
-                        i
-                        for i, command in enumerate(commands)
-                        if (ticket := ticket_of(command)) and ticket.scope not in recorded
-                    ]
-                    if unrecorded:
-                        answered = await self._keys.answered([commands[i] for i in unrecorded])
-                        for j, before in answered.items():
-                            batch[unrecorded[j]].settle(before)
+                    for i, before in (await self._keys.unrecorded(commands, recorded)).items():
+                        batch[i].settle(before)
             else:
                 await self._run(batch, await self._keys.answered(commands))
         except BaseException as exc:

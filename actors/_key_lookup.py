@@ -26,7 +26,7 @@ from atp.actors._idempotency import IdempotencyGate, StoredAnswer, Ticket
 from atp.domain import IdempotencyRecord
 from atp.errors import AtpError
 
-__all__ = ["Answered", "KeyLookup", "ticket_of"]
+__all__ = ["Answered", "KeyLookup"]
 
 # What a key answered before: the stored answer, or the error that a reuse gets.
 Answered = StoredAnswer | AtpError
@@ -34,7 +34,7 @@ Answered = StoredAnswer | AtpError
 _LOOK_AFTER_CONFLICT = 10.0  # seconds
 
 
-def ticket_of(command: object) -> Ticket | None:
+def _ticket_of(command: object) -> Ticket | None:
     """The command's idempotency ticket, if it carries one."""
     ticket = getattr(command, "ticket", None)
     return ticket if isinstance(ticket, Ticket) else None
@@ -59,7 +59,7 @@ class KeyLookup:
     async def answered(self, commands: Sequence[object]) -> dict[int, Answered]:
         """By position in ``commands``: the stored answer (or the conflict) of each whose
         scope was answered before, in one trip to the ledger."""
-        tickets = {i: t for i, c in enumerate(commands) if (t := ticket_of(c)) is not None}
+        tickets = {i: t for i, c in enumerate(commands) if (t := _ticket_of(c)) is not None}
         # Known unanswered: a session command lent on, a long poll's next ask.
         tickets = {i: t for i, t in tickets.items() if not self._gate.unanswered(t)}
         if not tickets:
@@ -77,6 +77,22 @@ class KeyLookup:
                 except AtpError as exc:
                     answered[i] = exc
         return answered
+
+    async def unrecorded(
+        self, commands: Sequence[object], recorded: set[str]
+    ) -> dict[int, Answered]:
+        """For commands handled without a lookup whose answer was not ``recorded`` (they
+        were refused, or their reply is not kept): by position, the stored answer of
+        their key, if any, as if they had looked first."""
+        positions = [
+            i
+            for i, command in enumerate(commands)
+            if (ticket := _ticket_of(command)) is not None and ticket.scope not in recorded
+        ]
+        if not positions:
+            return {}
+        found = await self.answered([commands[i] for i in positions])
+        return {positions[j]: answer for j, answer in found.items()}
 
     def recorded(self, records: Sequence[IdempotencyRecord]) -> set[str]:
         """Tell the gate of the records a batch committed; return their scopes."""
