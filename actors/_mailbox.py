@@ -225,7 +225,7 @@ class MailboxActor(Actor[MailboxCommand]):
                     continue
                 if message.claimable(now):
                     delivery = message.lease(new_id("dlv"), command.lease_seconds, now)
-                    self.window.delivery_index[delivery["id"]] = message.message_id
+                    self.window.delivery_index[delivery.id] = message.message_id
                     self.stage(message)
                     return self.answer(command.ticket, 201, claim_document(message, delivery), now)
                 if message.session_id is not None and message.outstanding(now):
@@ -344,8 +344,8 @@ class MailboxActor(Actor[MailboxCommand]):
         deadlines: list[datetime] = []
         for message in self.window.open.values():
             lease = message.active_lease(now)
-            if lease is not None and lease["leased_until"] is not None:
-                deadlines.append(lease["leased_until"])
+            if lease is not None and lease.leased_until is not None:
+                deadlines.append(lease.leased_until)
             elif message.carrier_status == "queued":
                 deadlines.append(message.expires_at)
                 break

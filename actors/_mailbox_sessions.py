@@ -20,7 +20,7 @@ from atp.actors._commands import (
     RecordAck,
     Reply,
 )
-from atp.domain import Message, Session, new_id
+from atp.domain import AckStatus, Message, Session, new_id
 from atp.errors import DeliveryInProgress, MessageExpired
 from atp.wire import ack_document, session_document
 
@@ -44,14 +44,15 @@ async def answer_opening(mailbox: MailboxActor, command: AnswerOpening, now: dat
     message = await mailbox.load(session.opening_message_id)
     if message.expires_at <= now:
         return _expired(mailbox, message, session, now)
-    message.check_ack_transition(command.status)  # before anything is recorded
+    status = AckStatus(command.status)
+    message.check_ack_transition(status)  # before anything is recorded
     delivery = message.ackable_delivery(now)
     if delivery is None:
         if message.active_lease(now) is not None:
             raise DeliveryInProgress()  # a webhook attempt holds it
         delivery = message.lease(new_id("dlv"), _ANSWER_LEASE, now)
-        mailbox.window.delivery_index[delivery["id"]] = message.message_id
-    ack = message.ack(new_id("ack"), delivery["id"], command.status, command.payload, now)
+        mailbox.window.delivery_index[delivery.id] = message.message_id
+    ack = message.ack(new_id("ack"), delivery.id, status, command.payload, now)
     session.answer(command.status, now)
     mailbox.webhooks.end(message, "message_acked", now)
     mailbox.stage(message, session)

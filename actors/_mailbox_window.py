@@ -104,7 +104,7 @@ class MailboxWindow:
         if len(self.recent) > _RECENT_CLOSED:
             _, evicted = self.recent.popitem(last=False)
             for delivery in evicted.deliveries:
-                self.delivery_index.pop(delivery["id"], None)
+                self.delivery_index.pop(delivery.id, None)
 
     async def message_of(
         self, delivery_id: str, load: Callable[[str, str], Awaitable[Message]]
@@ -254,7 +254,7 @@ class MailboxWindow:
                 gone = self.overflow.pop(message_id)
                 self.webhooks.forget(message_id)
                 for delivery in gone.deliveries:
-                    self.delivery_index.pop(delivery["id"], None)
+                    self.delivery_index.pop(delivery.id, None)
         wanted = [aggregate_id(m) for _, m, disk in chosen if disk]
         for message in await context.ledger.load_all(Message, wanted):
             if message.is_open and message.pending_webhook() is not None:
@@ -282,7 +282,7 @@ class MailboxWindow:
 
     def _index(self, message: Message) -> None:
         for delivery in message.deliveries:
-            self.delivery_index[delivery["id"]] = message.message_id
+            self.delivery_index[delivery.id] = message.message_id
         self.webhooks.track(message)
 
 
