@@ -38,7 +38,7 @@ import trio
 from bench_lib.servers import AUDIT_KEY, PG_URL
 
 from atp.audit import AuditFollower, open_audit_log
-from atp.domain import IdempotencyRecord, Message
+from atp.domain import AckStatus, IdempotencyRecord, Message
 from atp.ledger import Bridge, CarrierLedger, Ledger, eventsourcing_env
 from atp.projections import apply_migrations, open_view_store
 from atp.settings import Settings
@@ -65,7 +65,7 @@ def fill(settings: Settings, events: int) -> int:
             at=now, expires_at=now + timedelta(days=7),
         )  # fmt: skip
         delivery = message.lease(f"dlv_{n:022d}", 60, now)
-        message.ack(f"ack_{n:022d}", delivery["id"], "completed", None, now)
+        message.ack(f"ack_{n:022d}", delivery.id, AckStatus.COMPLETED, None, now)
         scope = f"acct_bench|agent|{sender}|POST /api/messages|key-{n}"
         kept = IdempotencyRecord.record(
             IdempotencyRecord.create_id(scope), scope=scope, request_hash="0" * 64,

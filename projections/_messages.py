@@ -159,11 +159,11 @@ class MessagesView(View):
             " ON CONFLICT (id) DO UPDATE SET status = excluded.status, due_at = excluded.due_at",
             [
                 (
-                    d["id"],
+                    d.id,
                     m.message_id,
                     m.recipient_agent_id,
-                    d["mode"],
-                    d["status"],
+                    d.mode,
+                    d.status,
                     iso(m.webhook_due_at()) if d is m.pending_webhook() else None,
                 )
                 for m in messages

@@ -46,7 +46,7 @@ from atp.actors.mailbox._senders import UnknownSenders
 from atp.actors.mailbox._sessions import SessionTurns, Settled
 from atp.actors.mailbox._webhook_queue import WebhookQueue
 from atp.actors.mailbox._window import MailboxWindow
-from atp.domain import Agent, Message, RetryPolicy, aggregate_id, new_id
+from atp.domain import AckStatus, Agent, Message, RetryPolicy, aggregate_id, new_id
 from atp.errors import (
     NotFound,
     RecipientNotFound,
@@ -131,9 +131,8 @@ class MailboxActor(Actor[MailboxCommand]):
             case AnswerOpening():
                 session = command.session
                 message = await self.load(session.opening_message_id)
-                settled = self.sessions.answer(
-                    message, session, command.status, command.payload, now
-                )
+                status = AckStatus(command.status)
+                settled = self.sessions.answer(message, session, status, command.payload, now)
                 return self._settle(settled, command.ticket, now)
             case ExpireOpening():
                 message = await self.load(command.session.opening_message_id)
@@ -225,7 +224,7 @@ class MailboxActor(Actor[MailboxCommand]):
                     continue
                 if message.claimable(now):
                     delivery = message.lease(new_id("dlv"), command.lease_seconds, now)
-                    self.window.leased(message, delivery["id"])
+                    self.window.leased(message, delivery.id)
                     self.stage(message)
                     return self.answer(command.ticket, 201, claim_document(message, delivery), now)
                 if message.session_id is not None and message.outstanding(now):

@@ -49,16 +49,16 @@ class MailboxReplays:
         """
         before = message.replays.get(command.replay_id)
         attempt = message.start_replay(command.replay_id, command.target, now)
-        if before is None and attempt["target"] == "inbox":
+        if before is None and attempt.target == "inbox":
             self.waiting[(command.replay_id, message.message_id)] = None
             return Reply(200, {"state": "waiting"})
         if before is None:
-            delivery_id = attempt["delivery_id"]
+            delivery_id = attempt.delivery_id
             body = push_body(message, delivery_id)  # the original push's bytes
             return Reply(200, {"state": "push", "delivery_id": delivery_id, "body": body})
-        if attempt["result"] is None and attempt["target"] == "webhook":
+        if attempt.result is None and attempt.target == "webhook":
             message.record_replay(command.replay_id, None, _INTERRUPTED, None, now)
-        if attempt["result"] is None:
+        if attempt.result is None:
             return Reply(200, {"state": "waiting"})
         return Reply(200, _finished(attempt))
 
@@ -67,7 +67,7 @@ class MailboxReplays:
         attempt = message.replays.get(command.replay_id)
         if attempt is None:
             raise NotFound("replay attempt")
-        if attempt["result"] is None:
+        if attempt.result is None:
             message.record_replay(
                 command.replay_id,
                 command.response_status,
@@ -93,10 +93,10 @@ class MailboxReplays:
             except NotFound:
                 continue
             attempt = message.replays.get(replay_id)
-            if attempt is None or attempt["result"] is not None:
+            if attempt is None or attempt.result is not None:
                 continue
             message.record_replay(replay_id, None, None, None, now)
-            delivery = message.delivery(attempt["delivery_id"])
+            delivery = message.delivery(attempt.delivery_id)
             document = claim_document(message, delivery)
             document["leased_until"] = iso(now + timedelta(seconds=lease_seconds))
             document["replay_id"] = replay_id
@@ -105,4 +105,4 @@ class MailboxReplays:
 
 
 def _finished(attempt: ReplayAttempt) -> dict[str, Any]:
-    return {"state": "finished", "result": attempt["result"], "error": attempt["error"]}
+    return {"state": "finished", "result": attempt.result, "error": attempt.error}

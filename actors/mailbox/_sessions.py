@@ -68,8 +68,8 @@ class SessionTurns:
             if message.active_lease(now) is not None:
                 raise DeliveryInProgress()
             delivery = message.lease(new_id("dlv"), _ANSWER_LEASE, now)
-            self._window.leased(message, delivery["id"])
-        ack = message.ack(new_id("ack"), delivery["id"], status, payload, now)
+            self._window.leased(message, delivery.id)
+        ack = message.ack(new_id("ack"), delivery.id, status, payload, now)
         session.answer(status, now)
         self._webhooks.end(message, "message_acked", now)
         self._window.close(message)

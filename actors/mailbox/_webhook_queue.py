@@ -118,9 +118,9 @@ class WebhookQueue:
             WebhookJob(
                 self.agent_id,
                 message.message_id,
-                delivery["id"],
+                delivery.id,
                 claim_token,
-                push_body(message, delivery["id"]),
+                push_body(message, delivery.id),
                 self._origin.get(message.message_id),
             )
         )
@@ -174,9 +174,9 @@ class WebhookQueue:
             elif message_id in self._held:
                 held.append(self._pop())
             elif (lease := message.active_lease(now)) is not None and (
-                lease["leased_until"] is not None and lease["leased_until"] > due_at
+                lease.leased_until is not None and lease.leased_until > due_at
             ):
-                self._schedule(message_id, lease["leased_until"])
+                self._schedule(message_id, lease.leased_until)
             else:
                 earliest = due_at
                 break

@@ -125,7 +125,7 @@ class MailboxWindow:
         if len(self._recent) > _RECENT_CLOSED:
             _, evicted = self._recent.popitem(last=False)
             for delivery in evicted.deliveries:
-                self._delivery_index.pop(delivery["id"], None)
+                self._delivery_index.pop(delivery.id, None)
 
     async def message_of(
         self, delivery_id: str, load: Callable[[str, str], Awaitable[Message]]
@@ -220,8 +220,8 @@ class MailboxWindow:
         deadlines: list[datetime] = []
         for message in self._open.values():
             lease = message.active_lease(now)
-            if lease is not None and lease["leased_until"] is not None:
-                deadlines.append(lease["leased_until"])
+            if lease is not None and lease.leased_until is not None:
+                deadlines.append(lease.leased_until)
             elif message.carrier_status == "queued":
                 deadlines.append(message.expires_at)
                 break
@@ -297,7 +297,7 @@ class MailboxWindow:
                 gone = self._overflow.pop(message_id)
                 self.webhooks.forget(message_id)
                 for delivery in gone.deliveries:
-                    self._delivery_index.pop(delivery["id"], None)
+                    self._delivery_index.pop(delivery.id, None)
         wanted = [aggregate_id(m) for _, m, disk in chosen if disk]
         for message in await context.ledger.load_all(Message, wanted):
             if message.is_open and message.pending_webhook() is not None:
@@ -325,7 +325,7 @@ class MailboxWindow:
 
     def _index(self, message: Message) -> None:
         for delivery in message.deliveries:
-            self._delivery_index[delivery["id"]] = message.message_id
+            self._delivery_index[delivery.id] = message.message_id
         self.webhooks.track(message)
 
 

@@ -10,6 +10,7 @@ from quart import Blueprint
 
 from atp.actors import ClaimInbox, Command, ExtendLease, RecordAck, Reply, Ticket
 from atp.api._requests import Answer, authenticate, carrier, idempotent, read_params
+from atp.domain import AckStatus
 from atp.errors import AckStatusRequired, InvalidAckStatus, InvalidLease, InvalidRequest
 from atp.wire import AckBody, LeaseBody, WaitBody, check_payload, parse_body
 
@@ -82,6 +83,6 @@ async def ack(delivery_id: str) -> Answer:
         body = parse_body(AckBody, params, InvalidAckStatus)
         if body.payload is not None:
             check_payload(body.payload)
-        return RecordAck(agent_id, delivery_id, body.status, body.payload, ticket)
+        return RecordAck(agent_id, delivery_id, AckStatus(body.status), body.payload, ticket)
 
     return await idempotent(principal, params, build)

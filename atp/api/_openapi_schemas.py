@@ -2,17 +2,25 @@
 have no parsing class of their own.
 
 Request bodies that a handler parses with an attrs class are described by that class
-(``atp.wire.body_schema``); the enums come from the domain's own ``Literal`` types.
-Responses are rendered as plain dicts (``atp.wire._render``), so their shapes are
-written here and held to the truth by the fuzzing test (schemathesis checks every
-answer against them) and the authorization matrix.
+(``atp.wire.body_schema``); the enums come from the domain's own ``Literal`` and
+``StrEnum`` types. Responses are rendered as plain dicts (``atp.wire._render``), so
+their shapes are written here and held to the truth by the fuzzing test (schemathesis
+checks every answer against them) and the authorization matrix.
 """
 
 from __future__ import annotations
 
-from typing import Any, get_args, get_type_hints
+from typing import Any, get_args
 
-from atp.domain import AckStatus, AttemptResult, Delivery, SessionStatus, Trust
+from atp.domain import (
+    AckStatus,
+    AttemptResult,
+    CarrierStatus,
+    DeliveryMode,
+    DeliveryStatus,
+    SessionStatus,
+    Trust,
+)
 from atp.wire import (
     A2A_CONTENT_TYPE,
     A2A_VERSION,
@@ -51,7 +59,7 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _enum(values: Any) -> dict[str, Any]:
-    return {"type": "string", "enum": sorted(values)}
+    return {"type": "string", "enum": sorted(str(v) for v in values)}  # a StrEnum's values
 
 
 def _id(prefix: str) -> dict[str, Any]:
@@ -65,7 +73,6 @@ def _token(prefix: str) -> dict[str, Any]:
 _TIME = {"type": "string", "format": "date-time", "pattern": r"Z$"}
 _MAYBE_TIME = _nullable(_TIME)
 _ADDRESS = {"type": "string", "pattern": "^atp://agent/agt_"}
-_DELIVERY = get_type_hints(Delivery)
 _NON_BLANK = {"type": "string", "pattern": r"\S"}
 
 _A2A_PART: dict[str, Any] = {
@@ -261,8 +268,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Delivery": _object(
         {
             "id": _id("dlv"),
-            "mode": _enum(get_args(_DELIVERY["mode"])),
-            "status": _enum(get_args(_DELIVERY["status"])),
+            "mode": _enum(DeliveryMode),
+            "status": _enum(DeliveryStatus),
             "claimed_at": _MAYBE_TIME,
             "leased_until": _MAYBE_TIME,
             "attempt_count": {"type": "integer", "minimum": 0},
@@ -276,10 +283,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "MessageStatus": _object(
         {
             "message": ref("Envelope"),
-            "carrier_status": _enum(
-                {"queued", "delivered", "delivery_failed", "expired", "rejected"}
-            ),
-            "ack_status": _nullable(_enum(get_args(AckStatus))),
+            "carrier_status": _enum(CarrierStatus),
+            "ack_status": _nullable(_enum(AckStatus)),
             "terminal_at": _MAYBE_TIME,
             "deliveries": {"type": "array", "items": ref("Delivery")},
         }
@@ -293,7 +298,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     "id": _id("ack"),
                     "message_id": _id("msg"),
                     "delivery_id": _id("dlv"),
-                    "status": _enum(get_args(AckStatus)),
+                    "status": _enum(AckStatus),
                     "payload": {"type": ["object", "null"]},
                     "created_at": _TIME,
                 }

@@ -12,13 +12,27 @@ from atp.domain._agent import (
     Trust,
     WebhookEndpoint,
 )
-from atp.domain._delivery import Ack, AttemptResult, Delivery, RetryPolicy
+from atp.domain._delivery import (
+    Ack,
+    AttemptResult,
+    Delivery,
+    ReplayAttempt,
+    RetryPolicy,
+    WebhookAttempt,
+)
 from atp.domain._idempotency import IdempotencyRecord
 from atp.domain._ids import aggregate_id, new_id, new_token, token_hash
-from atp.domain._message import ACK_STATUSES, TERMINAL_ACK_STATUSES, AckStatus, Message
-from atp.domain._message_replay import ReplayAttempt
+from atp.domain._message import Message
 from atp.domain._replay import ItemResult, Replay, ReplayState, ReplayTarget
 from atp.domain._session import STATUS_AFTER, Session, SessionStatus
+from atp.domain._statuses import (
+    ACK_STATUSES,
+    TERMINAL_ACK_STATUSES,
+    AckStatus,
+    CarrierStatus,
+    DeliveryMode,
+    DeliveryStatus,
+)
 
 __all__ = [
     "ACK_STATUSES",
@@ -30,7 +44,10 @@ __all__ = [
     "AckStatus",
     "Agent",
     "AttemptResult",
+    "CarrierStatus",
     "Delivery",
+    "DeliveryMode",
+    "DeliveryStatus",
     "IdempotencyRecord",
     "ItemResult",
     "Message",
@@ -44,6 +61,7 @@ __all__ = [
     "SessionStatus",
     "SigningKey",
     "Trust",
+    "WebhookAttempt",
     "WebhookEndpoint",
     "aggregate_id",
     "new_id",

@@ -2,9 +2,9 @@
 
 A message is the consistency boundary for everything that happens to it: leases
 (polling and webhook share the single-active-lease rule, contract §4.6), extensions,
-ACKs, expiry and webhook attempts. Its recipient's mailbox actor is its only writer.
-The webhook half (attempts, retries, dead letters) is the base class, in
-``_message_webhook``, and the replays its base, in ``_message_replay``.
+ACKs, expiry, webhook attempts, dead letters and replays. Its recipient's mailbox actor
+is its only writer. What a delivery is and does, and the rules that decide an attempt's
+outcome, are in ``_delivery``; the statuses in ``_statuses``.
 """
 
 from __future__ import annotations
@@ -13,29 +13,60 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
+import attrs
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Snapshot as AggregateSnapshot
 
 from atp.domain._agent import Trust
-from atp.domain._delivery import Ack, Delivery, new_delivery
+from atp.domain._delivery import (
+    Ack,
+    AttemptResult,
+    Delivery,
+    ReplayAttempt,
+    RetryPolicy,
+    WebhookAttempt,
+)
 from atp.domain._ids import aggregate_id
-from atp.domain._message_webhook import MessageWebhook
+from atp.domain._replay import ReplayTarget
+from atp.domain._statuses import (
+    TERMINAL_ACK_STATUSES,
+    AckStatus,
+    CarrierStatus,
+    DeliveryMode,
+    DeliveryStatus,
+)
 from atp.errors import (
     DeliveryNotDelivered,
     InvalidAckTransition,
     InvalidLease,
     LeaseExpired,
+    MessageExpired,
+    MessageNotDelivered,
+    NotDeadLettered,
+    NotFound,
+    StaleDeliveryClaim,
     TerminalAckStatus,
+    WebhookEndpointInactive,
 )
 
-__all__ = ["ACK_STATUSES", "TERMINAL_ACK_STATUSES", "AckStatus", "Message"]
+__all__ = ["Message"]
 
-AckStatus = Literal["accepted", "completed", "failed", "rejected"]
-ACK_STATUSES: tuple[AckStatus, ...] = ("accepted", "completed", "failed", "rejected")
-TERMINAL_ACK_STATUSES = frozenset({"completed", "failed", "rejected"})
+_QUEUED, _DELIVERED = CarrierStatus.QUEUED, CarrierStatus.DELIVERED
+# Tuples, not sets: ``in`` finds a member by identity first, and an Enum's hash is a
+# Python call (the claim path asks these of every open message).
+_IN_PLAY = (_QUEUED, _DELIVERED)  # handed out or not, neither terminal nor parked
+_UNDELIVERED = (_QUEUED, CarrierStatus.DELIVERY_FAILED)  # a delivery changes these
+_NOT_AFTER_ACCEPTED = (AckStatus.ACCEPTED, AckStatus.REJECTED)
 
 
-class Message(MessageWebhook):
-    """A message and everything that happened to it."""
+class Message(Aggregate):
+    """A message and everything that happened to it.
+
+    Its state holds typed records and enums (``class_version`` 2); its snapshots write
+    them as JSON holds them, and ``Snapshot`` and ``upcast_v1_v2`` read them back.
+    """
+
+    class_version = 2
 
     class Sent(Aggregate.Created):
         message_id: str
@@ -72,12 +103,98 @@ class Message(MessageWebhook):
     class AckRecorded(Aggregate.Event):
         ack_id: str
         delivery_id: str
-        status: AckStatus
+        status: str  # an AckStatus
         payload: Any
         at: datetime
 
     class Expired(Aggregate.Event):
         at: datetime
+
+    class WebhookDeliveryClaimed(Aggregate.Event):
+        """An attempt took the webhook delivery's lease (the single active lease, §4.6)."""
+
+        delivery_id: str
+        claim_token: str
+        attempt_number: int
+        leased_until: datetime
+        at: datetime
+
+    class WebhookAttemptRecorded(Aggregate.Event):
+        """An attempt ended; ``result`` and ``next_attempt_at`` are decided, not re-derived."""
+
+        delivery_id: str
+        attempt_id: str
+        attempt_number: int
+        result: AttemptResult
+        response_status: int | None
+        error: str | None
+        request_url: str | None
+        next_attempt_at: datetime | None
+        at: datetime
+
+    class WebhookDeliveryEnded(Aggregate.Event):
+        """The webhook delivery ended without an attempt (ACKed, expired, endpoint gone)."""
+
+        delivery_id: str
+        reason: str
+        at: datetime
+
+    class DeadLetterRedriven(Aggregate.Event):
+        """The recipient asked for another webhook delivery of a dead letter."""
+
+        delivery_id: str
+        max_attempts: int
+        at: datetime
+
+    class DeadLetterReleased(Aggregate.Event):
+        """The recipient moved a dead letter to its inbox, to be claimed by polling."""
+
+        at: datetime
+
+    class ReplayStarted(Aggregate.Event):
+        """A replay took the message: a push is about to be made, or (inbox) the message
+        waits for a claim."""
+
+        replay_id: str
+        message_id: str  # for the views, which cannot read it from the aggregate's id
+        target: ReplayTarget
+        delivery_id: str
+        at: datetime
+
+    class ReplayAttemptRecorded(Aggregate.Event):
+        """How the replay's attempt ended: the push's answer, or the inbox claim that
+        handed the message out (``delivered``); ``interrupted`` if the carrier stopped
+        while a push was in flight (it is never made twice)."""
+
+        replay_id: str
+        result: Literal["delivered", "failed"]
+        response_status: int | None
+        error: str | None
+        request_url: str | None
+        at: datetime
+
+    class Snapshot(AggregateSnapshot):
+        """A message's state as JSON holds it: records as dicts, enums as strings."""
+
+        @classmethod
+        def take(cls, aggregate: Any) -> Any:
+            snapshot = super().take(aggregate)
+            state = snapshot.state
+            for name in ("deliveries", "acks"):
+                state[name] = [attrs.asdict(r) for r in state[name]]
+            state["replays"] = {k: attrs.asdict(r) for k, r in state["replays"].items()}
+            return snapshot
+
+        def mutate(self, _: None) -> Any:
+            message = super().mutate(_)
+            _typed_state(vars(message))
+            return message
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A version 1 snapshot (eventsourcing's ``Snapshot``, of a state that held
+        dicts and strings) is read as ``Snapshot`` reads its own."""
+        _typed_state(state)
 
     @staticmethod
     def create_id(message_id: str) -> UUID:
@@ -113,7 +230,7 @@ class Message(MessageWebhook):
         self.payload = payload
         self.created_at = at
         self.expires_at = expires_at
-        self.carrier_status = "queued"
+        self.carrier_status = CarrierStatus.QUEUED
         self.ack_status: AckStatus | None = None
         self.terminal_at: datetime | None = None
         self.deliveries: list[Delivery] = []
@@ -121,34 +238,33 @@ class Message(MessageWebhook):
         self.dead_lettered_at: datetime | None = None
         self.session_id = session_id
         self.session_sequence = session_sequence
-        self.replays = {}
+        self.replays: dict[str, ReplayAttempt] = {}
 
     # -- intake -----------------------------------------------------------------------
 
     @event(Rejected)
     def reject(self, at: datetime) -> None:
         """Record that the recipient's policy blocked the sender."""
-        self.carrier_status = "rejected"
+        self.carrier_status = CarrierStatus.REJECTED
         self.terminal_at = at
 
     @event(WebhookDeliveryScheduled)
     def schedule_webhook(self, delivery_id: str, max_attempts: int, at: datetime) -> None:
         """Open the webhook delivery, due now (the dispatcher picks it up)."""
-        self.deliveries.append(new_delivery(delivery_id, "webhook", at, max_attempts=max_attempts))
+        self.deliveries.append(Delivery.webhook(delivery_id, at, max_attempts))
 
     # -- polling ----------------------------------------------------------------------
 
     def claimable(self, now: datetime) -> bool:
         """Whether an inbox claim may hand this message out now (contract §4.2, rules 2-6)."""
-        return (
-            self.carrier_status in ("queued", "delivered")
-            and self.ack_status is None
-            and self.expires_at > now
-            and self.active_lease(now) is None
-            and not any(
-                d["mode"] == "webhook" and d["status"] == "delivered" for d in self.deliveries
-            )
-        )
+        if self.carrier_status not in _IN_PLAY or self.ack_status is not None:
+            return False
+        if self.expires_at <= now:
+            return False
+        for delivery in self.deliveries:
+            if delivery.holds_lease(now) or delivery.pushed:
+                return False
+        return True
 
     def lease(self, delivery_id: str, lease_seconds: int, now: datetime) -> Delivery:
         """Hand the message out on a new polling delivery.
@@ -165,8 +281,8 @@ class Message(MessageWebhook):
 
     @event(DeliveryLeased)
     def _delivery_leased(self, delivery_id: str, leased_until: datetime, at: datetime) -> None:
-        self.deliveries.append(new_delivery(delivery_id, "polling", at, leased_until=leased_until))
-        self.carrier_status = "delivered"
+        self.deliveries.append(Delivery.polling(delivery_id, at, leased_until))
+        self.carrier_status = _DELIVERED
 
     def extend(self, delivery_id: str, lease_seconds: int, now: datetime) -> Delivery:
         """Push a polling lease further, from its current end (contract §1.18).
@@ -178,8 +294,9 @@ class Message(MessageWebhook):
             LeaseExpired: the lease has already lapsed.
         """
         delivery = self.delivery(delivery_id)
-        until = delivery["leased_until"]
-        if delivery["mode"] != "polling" or delivery["status"] != "leased" or until is None:
+        until = delivery.leased_until
+        polling = delivery.mode is DeliveryMode.POLLING
+        if not polling or delivery.status is not DeliveryStatus.LEASED or until is None:
             raise InvalidLease(f"delivery {delivery_id} is not a leased polling delivery")
         if until <= now:
             raise LeaseExpired(f"delivery {delivery_id} lease ended")
@@ -188,7 +305,7 @@ class Message(MessageWebhook):
 
     @event(LeaseExtended)
     def _lease_extended(self, delivery_id: str, leased_until: datetime) -> None:
-        self.delivery(delivery_id)["leased_until"] = leased_until
+        self.delivery(delivery_id).extend(leased_until)
 
     # -- ACKs -------------------------------------------------------------------------
 
@@ -212,13 +329,13 @@ class Message(MessageWebhook):
     def check_ackable(self, delivery_id: str, now: datetime) -> None:
         """The delivery/lease precondition of an ACK (checked before the transition)."""
         delivery = self.delivery(delivery_id)
-        if self.ack_status == "accepted":
+        if self.ack_status is AckStatus.ACCEPTED:
             return
-        if delivery["mode"] == "webhook":
-            if delivery["status"] != "delivered":
+        if delivery.mode is DeliveryMode.WEBHOOK:
+            if delivery.status is not DeliveryStatus.DELIVERED:
                 raise DeliveryNotDelivered(f"webhook delivery {delivery_id} not delivered")
             return
-        until = delivery["leased_until"]
+        until = delivery.leased_until
         if until is None or until <= now:
             raise LeaseExpired(f"delivery {delivery_id} lease ended")
 
@@ -228,32 +345,22 @@ class Message(MessageWebhook):
         completed."""
         if self.ack_status in TERMINAL_ACK_STATUSES:
             raise TerminalAckStatus(f"message already {self.ack_status}")
-        if self.ack_status == "accepted" and status in ("accepted", "rejected"):
+        if self.ack_status is AckStatus.ACCEPTED and status in _NOT_AFTER_ACCEPTED:
             raise InvalidAckTransition(f"accepted -> {status}")
-        if self.opens_session and (self.ack_status is not None or status == "completed"):
+        if self.opens_session and (self.ack_status is not None or status == AckStatus.COMPLETED):
             raise InvalidAckTransition(f"session opening: {self.ack_status} -> {status}")
 
     @event(AckRecorded)
     def _ack_recorded(
-        self, ack_id: str, delivery_id: str, status: AckStatus, payload: Any, at: datetime
+        self, ack_id: str, delivery_id: str, status: str, payload: Any, at: datetime
     ) -> None:
-        delivery = self.delivery(delivery_id)
-        if delivery["mode"] == "polling" and delivery["status"] == "leased":
-            delivery["status"] = "delivered"
-            delivery["delivered_at"] = at
-        self.acks.append(
-            {
-                "id": ack_id,
-                "delivery_id": delivery_id,
-                "status": status,
-                "payload": payload,
-                "created_at": at,
-            }
-        )
-        self.ack_status = status
-        if self.carrier_status in ("queued", "delivery_failed"):
-            self.carrier_status = "delivered"
-        if status in TERMINAL_ACK_STATUSES:
+        self.delivery(delivery_id).acked(at)
+        ack = Ack(ack_id, delivery_id, status, payload, at)  # status: made an AckStatus
+        self.acks.append(ack)
+        self.ack_status = ack.status
+        if self.carrier_status in _UNDELIVERED:
+            self.carrier_status = _DELIVERED
+        if ack.status in TERMINAL_ACK_STATUSES:
             self.terminal_at = at
 
     # -- expiry -----------------------------------------------------------------------
@@ -264,30 +371,277 @@ class Message(MessageWebhook):
         A message already handed out (``delivered``) keeps that status, as in the
         contract; it only stops being claimable.
         """
-        if self.expires_at > now or self.carrier_status != "queued" or self.ack_status:
+        if self.expires_at > now or self.carrier_status is not _QUEUED or self.ack_status:
             return False
         self._expired(now)
         return True
 
+    def expire_opening(self, now: datetime) -> None:
+        """A session's opening that nobody answered in time expires, handed out or not."""
+        if self.ack_status is None and self.carrier_status in _IN_PLAY:
+            self._expired(now)
+
     @event(Expired)
     def _expired(self, at: datetime) -> None:
-        self.carrier_status = "expired"
+        self.carrier_status = CarrierStatus.EXPIRED
         self.terminal_at = at
+
+    # -- webhook delivery (contract §4.1, §5.4) -----------------------------------------
+
+    def pending_webhook(self) -> Delivery | None:
+        """The webhook delivery still to be tried (scheduled, or leased to an attempt)."""
+        for delivery in reversed(self.deliveries):
+            if delivery.mode is DeliveryMode.WEBHOOK:
+                return delivery if delivery.pending else None
+        return None
+
+    def webhook_due_at(self) -> datetime | None:
+        """When the pending webhook delivery may next be claimed (``Delivery.due_at``)."""
+        delivery = self.pending_webhook()
+        return None if delivery is None else delivery.due_at()
+
+    def webhook_end_reason(self, endpoint_active: bool, now: datetime) -> str | None:
+        """Why the pending webhook delivery must end without an attempt, if it must."""
+        if self.ack_status is not None:
+            return "message_acked"
+        if self.expires_at <= now or self.carrier_status is CarrierStatus.EXPIRED:
+            return "message_expired"
+        if not endpoint_active:
+            return WebhookEndpointInactive.code
+        return None
+
+    def claim_webhook(self, claim_token: str, lease_seconds: float, now: datetime) -> int:
+        """Lease the pending webhook delivery to an attempt; return the attempt number.
+
+        A lease lost in a crash is reclaimed with the same attempt number: that attempt
+        never finished, so it is not counted.
+        """
+        delivery = self.pending_webhook()
+        assert delivery is not None, "claim_webhook() without a pending webhook delivery"
+        assert self.active_lease(now) is None, "claim_webhook() under another active lease"
+        attempt_number = delivery.attempt_count + 1
+        leased_until = now + timedelta(seconds=lease_seconds)
+        self._webhook_claimed(delivery.id, claim_token, attempt_number, leased_until, now)
+        return attempt_number
+
+    @event(WebhookDeliveryClaimed)
+    def _webhook_claimed(
+        self,
+        delivery_id: str,
+        claim_token: str,
+        attempt_number: int,
+        leased_until: datetime,
+        at: datetime,
+    ) -> None:
+        self.delivery(delivery_id).claim(claim_token, leased_until, at)
+
+    def finish_webhook_attempt(
+        self,
+        claim_token: str,
+        attempt_id: str,
+        response_status: int | None,
+        error: str | None,
+        retry_after: float | None,
+        request_url: str | None,
+        policy: RetryPolicy,
+        now: datetime,
+    ) -> AttemptResult:
+        """Record how an attempt ended and decide what comes next (``RetryPolicy.outcome``):
+        a delivery that fails parks the message as a dead letter (unless it was already
+        handed out).
+
+        Raises:
+            StaleDeliveryClaim: the claim is not the delivery's current one; nothing recorded.
+        """
+        delivery = self.pending_webhook()
+        if delivery is None or delivery.claim_token != claim_token:
+            raise StaleDeliveryClaim()
+        if error == WebhookEndpointInactive.code:  # no attempt was made (contract §5.1)
+            self.end_webhook(error, now)
+            return "failed"
+        result, next_at = policy.outcome(
+            delivery, response_status, error, retry_after, self.expires_at, now
+        )
+        number = delivery.attempt_count + 1
+        self._webhook_attempt_recorded(
+            delivery.id,
+            attempt_id,
+            number,
+            result,
+            response_status,
+            error,
+            request_url,
+            next_at,
+            now,
+        )
+        return result
+
+    @event(WebhookAttemptRecorded)
+    def _webhook_attempt_recorded(
+        self,
+        delivery_id: str,
+        attempt_id: str,
+        attempt_number: int,
+        result: str,
+        response_status: int | None,
+        error: str | None,
+        request_url: str | None,
+        next_attempt_at: datetime | None,
+        at: datetime,
+    ) -> None:
+        status = DeliveryStatus(result)
+        attempt = WebhookAttempt(
+            id=attempt_id,
+            attempt_number=attempt_number,
+            response_status=response_status,
+            error=error,
+            result=status,
+            next_attempt_at=next_attempt_at,
+            request_url=request_url,
+            created_at=at,
+        )
+        self.delivery(delivery_id).record(attempt)
+        if status is DeliveryStatus.DELIVERED:
+            if self.carrier_status in _UNDELIVERED:
+                self.carrier_status = _DELIVERED
+        elif status is DeliveryStatus.FAILED:
+            self._park(at)
+
+    def end_webhook(self, reason: str, now: datetime) -> None:
+        """End the pending webhook delivery without an attempt (see ``webhook_end_reason``)."""
+        delivery = self.pending_webhook()
+        assert delivery is not None, "end_webhook() without a pending webhook delivery"
+        self._webhook_delivery_ended(delivery.id, reason, now)
+
+    @event(WebhookDeliveryEnded)
+    def _webhook_delivery_ended(self, delivery_id: str, reason: str, at: datetime) -> None:
+        self.delivery(delivery_id).end(reason)
+        if reason == WebhookEndpointInactive.code:
+            self._park(at)
+
+    def _park(self, at: datetime) -> None:
+        """(Mutators only.) A message nobody has been handed becomes a dead letter; one
+        handed out by polling stays claimable there, so nothing is lost either way."""
+        if self.carrier_status is _QUEUED and self.ack_status is None:
+            self.carrier_status = CarrierStatus.DELIVERY_FAILED
+            self.dead_lettered_at = at
+
+    # -- dead letters -----------------------------------------------------------------
+
+    @property
+    def dead_lettered(self) -> bool:
+        """Parked after its webhook delivery failed: waiting for a redrive or a release."""
+        return self.carrier_status is CarrierStatus.DELIVERY_FAILED and self.ack_status is None
+
+    def redrive(self, delivery_id: str, max_attempts: int, now: datetime) -> None:
+        """Give a dead letter a fresh webhook delivery (attempts start from one).
+
+        Raises:
+            NotDeadLettered: the message is not parked.
+            MessageExpired: the message expired while parked.
+        """
+        self._check_dead_letter(now)
+        self._dead_letter_redriven(delivery_id, max_attempts, now)
+
+    @event(DeadLetterRedriven)
+    def _dead_letter_redriven(self, delivery_id: str, max_attempts: int, at: datetime) -> None:
+        self.deliveries.append(Delivery.webhook(delivery_id, at, max_attempts))
+        self.carrier_status = _QUEUED
+        self.dead_lettered_at = None
+
+    def release(self, now: datetime) -> None:
+        """Move a dead letter to the inbox: queued again, claimable by polling only.
+
+        Raises:
+            NotDeadLettered: the message is not parked.
+            MessageExpired: the message expired while parked.
+        """
+        self._check_dead_letter(now)
+        self._dead_letter_released(now)
+
+    @event(DeadLetterReleased)
+    def _dead_letter_released(self, at: datetime) -> None:
+        self.carrier_status = _QUEUED
+        self.dead_lettered_at = None
+
+    def _check_dead_letter(self, now: datetime) -> None:
+        if not self.dead_lettered:
+            raise NotDeadLettered(f"message {self.message_id} is {self.carrier_status}")
+        if self.expires_at <= now:
+            raise MessageExpired(f"message {self.message_id} expired")
+
+    # -- replays ------------------------------------------------------------------------
+
+    def start_replay(self, replay_id: str, target: ReplayTarget, now: datetime) -> ReplayAttempt:
+        """Take part in a replay once; a replay that took the message before gets its
+        attempt as it stands (nothing new is recorded). The replay repeats the webhook
+        delivery that got through, else the first webhook delivery, else the first
+        polling lease; its id travels again, as ``webhook-id``.
+
+        Raises:
+            MessageNotDelivered: the message was never handed out: nothing to replay.
+        """
+        attempt = self.replays.get(replay_id)
+        if attempt is not None:
+            return attempt
+        webhooks = [d for d in self.deliveries if d.mode is DeliveryMode.WEBHOOK]
+        candidates = [d for d in webhooks if d.pushed] or webhooks or self.deliveries
+        if not candidates:
+            raise MessageNotDelivered()
+        original = candidates[0]
+        self._replay_started(replay_id, self.message_id, target, original.id, now)
+        return self.replays[replay_id]
+
+    @event(ReplayStarted)
+    def _replay_started(
+        self, replay_id: str, message_id: str, target: ReplayTarget, delivery_id: str, at: datetime
+    ) -> None:
+        self.replays[replay_id] = ReplayAttempt(replay_id, target, delivery_id, at)
+
+    def record_replay(
+        self,
+        replay_id: str,
+        response_status: int | None,
+        error: str | None,
+        request_url: str | None,
+        now: datetime,
+    ) -> ReplayAttempt:
+        """Record the end of a pending replay attempt: delivered on a 2xx (or an inbox
+        hand-out, which has neither status nor error), failed otherwise."""
+        attempt = self.replays[replay_id]
+        assert attempt.result is None, "record_replay() of an ended attempt"
+        ok = error is None and (response_status is None or 200 <= response_status <= 299)
+        result: Literal["delivered", "failed"] = "delivered" if ok else "failed"
+        self._replay_attempt_recorded(replay_id, result, response_status, error, request_url, now)
+        return attempt
+
+    @event(ReplayAttemptRecorded)
+    def _replay_attempt_recorded(
+        self,
+        replay_id: str,
+        result: Literal["delivered", "failed"],
+        response_status: int | None,
+        error: str | None,
+        request_url: str | None,
+        at: datetime,
+    ) -> None:
+        attempt = self.replays[replay_id]
+        attempt.result = result
+        attempt.response_status = response_status
+        attempt.error = error
+        attempt.ended_at = at
 
     # -- queries ----------------------------------------------------------------------
 
     def outstanding(self, now: datetime) -> bool:
         """Whether this message holds back later messages of its session (§6.4): still to
         be handed out, and not under a polling lease or delivered by a webhook."""
-        if self.carrier_status not in ("queued", "delivered") or self.ack_status is not None:
+        if self.carrier_status not in _IN_PLAY or self.ack_status is not None:
             return False
         if self.expires_at <= now:
             return False
         for delivery in self.deliveries:
-            leased = delivery["status"] == "leased" and (delivery["leased_until"] or now) > now
-            if delivery["mode"] == "polling" and leased:
-                return False
-            if delivery["mode"] == "webhook" and delivery["status"] == "delivered":
+            if delivery.polling_lease(now) or delivery.pushed:
                 return False
         return True
 
@@ -295,18 +649,27 @@ class Message(MessageWebhook):
         """A delivery an answer can be recorded on: an active polling lease, or a
         webhook delivery that was delivered."""
         for delivery in self.deliveries:
-            if delivery["mode"] == "webhook" and delivery["status"] == "delivered":
-                return delivery
-            until = delivery["leased_until"]
-            polling = delivery["mode"] == "polling" and delivery["status"] == "leased"
-            if polling and until is not None and until > now:
+            if delivery.pushed or delivery.polling_lease(now):
                 return delivery
         return None
 
-    def expire_opening(self, now: datetime) -> None:
-        """A session's opening that nobody answered in time expires, handed out or not."""
-        if self.ack_status is None and self.carrier_status in ("queued", "delivered"):
-            self._expired(now)
+    def active_lease(self, now: datetime) -> Delivery | None:
+        """The delivery holding the single active lease, if any (contract §4.6)."""
+        for delivery in self.deliveries:
+            if delivery.holds_lease(now):
+                return delivery
+        return None
+
+    def delivery(self, delivery_id: str) -> Delivery:
+        """A delivery of this message by id.
+
+        Raises:
+            NotFound: not a delivery of this message.
+        """
+        for delivery in self.deliveries:
+            if delivery.id == delivery_id:
+                return delivery
+        raise NotFound(f"delivery {delivery_id}")
 
     @property
     def opens_session(self) -> bool:
@@ -317,13 +680,12 @@ class Message(MessageWebhook):
     def is_open(self) -> bool:
         """Still the mailbox's business: not terminal, not ACKed and not delivered by a
         webhook (after a 2xx nothing is redelivered; a late ACK loads it again)."""
-        return (
-            self.carrier_status in ("queued", "delivered")
-            and self.ack_status is None
-            and not any(
-                d["mode"] == "webhook" and d["status"] == "delivered" for d in self.deliveries
-            )
-        )
+        if self.carrier_status not in _IN_PLAY or self.ack_status is not None:
+            return False
+        for delivery in self.deliveries:  # noqa: SIM110 (no generator on the claim path)
+            if delivery.pushed:
+                return False
+        return True
 
 
 def _lease_end(start: datetime, lease_seconds: int) -> datetime:
@@ -337,3 +699,13 @@ def _lease_end(start: datetime, lease_seconds: int) -> datetime:
         return start + timedelta(seconds=lease_seconds)
     except OverflowError:
         raise InvalidLease("the lease would end after the year 9999") from None
+
+
+def _typed_state(state: dict[str, Any]) -> None:
+    """A message's stored state, as JSON gives it back, typed again (in place)."""
+    state["carrier_status"] = CarrierStatus(state["carrier_status"])
+    status = state["ack_status"]
+    state["ack_status"] = None if status is None else AckStatus(status)
+    state["deliveries"] = [Delivery.from_state(d) for d in state["deliveries"]]
+    state["acks"] = [Ack(**a) for a in state["acks"]]
+    state["replays"] = {k: ReplayAttempt(**r) for k, r in state["replays"].items()}

@@ -113,28 +113,28 @@ def _safe_error(error: str | None) -> str | None:
 
 def _delivery(delivery: Delivery) -> dict[str, Any]:
     return {
-        "id": delivery["id"],
-        "mode": delivery["mode"],
-        "status": delivery["status"],
-        "claimed_at": iso(delivery["claimed_at"]),
-        "leased_until": iso(delivery["leased_until"]),
-        "attempt_count": delivery["attempt_count"],
-        "max_attempts": delivery["max_attempts"],
-        "next_attempt_at": iso(delivery["next_attempt_at"]),
-        "delivered_at": iso(delivery["delivered_at"]),
-        "last_error": _safe_error(delivery["last_error"]),
+        "id": delivery.id,
+        "mode": delivery.mode,
+        "status": delivery.status,
+        "claimed_at": iso(delivery.claimed_at),
+        "leased_until": iso(delivery.leased_until),
+        "attempt_count": delivery.attempt_count,
+        "max_attempts": delivery.max_attempts,
+        "next_attempt_at": iso(delivery.next_attempt_at),
+        "delivered_at": iso(delivery.delivered_at),
+        "last_error": _safe_error(delivery.last_error),
         "attempts": [
             {
-                "id": a["id"],
-                "attempt_number": a["attempt_number"],
-                "response_status": a["response_status"],
-                "error": _safe_error(a["error"]),
-                "result": a["result"],
-                "next_attempt_at": iso(a["next_attempt_at"]),
-                "created_at": iso(a["created_at"]),
-                "request_url": a["request_url"],
+                "id": a.id,
+                "attempt_number": a.attempt_number,
+                "response_status": a.response_status,
+                "error": _safe_error(a.error),
+                "result": a.result,
+                "next_attempt_at": iso(a.next_attempt_at),
+                "created_at": iso(a.created_at),
+                "request_url": a.request_url,
             }
-            for a in sorted(delivery["attempts"], key=lambda a: a["attempt_number"])
+            for a in sorted(delivery.attempts, key=lambda a: a.attempt_number)
         ],
     }
 
@@ -168,8 +168,8 @@ def viewer_document(document: dict[str, Any], *, recipient_side: bool) -> dict[s
 def claim_document(message: Message, delivery: Delivery) -> dict[str, Any]:
     """A claim or extend answer: the delivery id, its lease end and the envelope."""
     return {
-        "id": delivery["id"],
-        "leased_until": iso(delivery["leased_until"]),
+        "id": delivery.id,
+        "leased_until": iso(delivery.leased_until),
         "message": message_envelope(message),
     }
 
@@ -178,12 +178,12 @@ def ack_document(message: Message, ack: Ack) -> dict[str, Any]:
     """An ACK answer: the ACK and the message status after it."""
     return {
         "ack": {
-            "id": ack["id"],
+            "id": ack.id,
             "message_id": message.message_id,
-            "delivery_id": ack["delivery_id"],
-            "status": ack["status"],
-            "payload": ack["payload"],
-            "created_at": iso(ack["created_at"]),
+            "delivery_id": ack.delivery_id,
+            "status": ack.status,
+            "payload": ack.payload,
+            "created_at": iso(ack.created_at),
         },
         "message_status": message_status(message),
     }

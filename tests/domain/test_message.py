@@ -48,7 +48,7 @@ def test_sent_message_is_queued_and_claimable() -> None:
 def test_lease_hands_out_and_blocks_a_second_lease() -> None:
     message = fresh()
     delivery = message.lease("dlv_1", 60, NOW)
-    assert delivery["leased_until"] == NOW + timedelta(seconds=60)
+    assert delivery.leased_until == NOW + timedelta(seconds=60)
     assert message.carrier_status == "delivered"
     assert not message.claimable(NOW + timedelta(seconds=59))
     assert message.claimable(NOW + timedelta(seconds=60))
@@ -60,7 +60,7 @@ def test_extend_adds_to_the_current_end() -> None:
     message.lease("dlv_1", 60, NOW)
     message.extend("dlv_1", 60, NOW)
     message.extend("dlv_1", 120, NOW)
-    assert message.delivery("dlv_1")["leased_until"] == NOW + timedelta(seconds=240)
+    assert message.delivery("dlv_1").leased_until == NOW + timedelta(seconds=240)
 
 
 def test_extend_refusals_record_nothing() -> None:
@@ -106,9 +106,9 @@ def test_accepted_then_completed_after_the_lease_lapsed() -> None:
     message.ack("ack_1", "dlv_1", "accepted", None, NOW)
     later = NOW + timedelta(hours=1)
     ack = message.ack("ack_2", "dlv_1", "completed", {"x": 1}, later)
-    assert ack["status"] == "completed"
+    assert ack.status == "completed"
     assert message.ack_status == "completed" and message.terminal_at == later
-    assert message.delivery("dlv_1")["status"] == "delivered"
+    assert message.delivery("dlv_1").status == "delivered"
 
 
 def test_ack_after_lease_lapse_is_refused() -> None:

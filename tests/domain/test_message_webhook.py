@@ -25,7 +25,7 @@ def pushed(max_attempts: int = 3) -> Message:
 def attempt(message: Message, status: int | None, error: str | None = None, *,
             retry_after: float | None = None, at: timedelta = timedelta()) -> str:  # fmt: skip
     """Claim and finish one attempt at ``NOW + at``; return its result."""
-    token = f"dcl_{len(message.deliveries[-1]['attempts'])}"
+    token = f"dcl_{len(message.deliveries[-1].attempts)}"
     message.claim_webhook(token, 60, NOW + at)
     return message.finish_webhook_attempt(
         token, "wha_x", status, error, retry_after, "https://r.example/h", POLICY, NOW + at
@@ -64,7 +64,7 @@ def test_a_claim_leases_the_delivery_and_blocks_polling() -> None:
     assert message.webhook_due_at() == NOW
     assert message.claim_webhook("dcl_1", 60, NOW) == 1
     delivery = message.deliveries[0]
-    assert (delivery["status"], delivery["claim_token"]) == ("leased", "dcl_1")
+    assert (delivery.status, delivery.claim_token) == ("leased", "dcl_1")
     assert message.active_lease(NOW) is delivery
     assert not message.claimable(NOW)
     assert message.webhook_due_at() == NOW + timedelta(seconds=60)
@@ -77,8 +77,8 @@ def test_retries_stop_at_the_cap_and_park_a_dead_letter() -> None:
     assert attempt(message, 500, at=timedelta(seconds=30)) == "retry_scheduled"
     assert attempt(message, 500, at=timedelta(seconds=150)) == "failed"
     delivery = message.deliveries[0]
-    assert delivery["attempt_count"] == 3 and delivery["status"] == "failed"
-    assert [a["attempt_number"] for a in delivery["attempts"]] == [1, 2, 3]
+    assert delivery.attempt_count == 3 and delivery.status == "failed"
+    assert [a.attempt_number for a in delivery.attempts] == [1, 2, 3]
     assert message.carrier_status == "delivery_failed" and message.dead_lettered
     assert message.pending_webhook() is None
 
@@ -121,7 +121,7 @@ def test_end_reasons() -> None:
     assert message.webhook_end_reason(False, NOW) == "webhook_endpoint_inactive"
     assert message.webhook_end_reason(True, message.expires_at) == "message_expired"
     message.end_webhook("webhook_endpoint_inactive", NOW)
-    assert message.dead_lettered and message.deliveries[0]["last_error"] == (
+    assert message.dead_lettered and message.deliveries[0].last_error == (
         "webhook_endpoint_inactive"
     )
 
@@ -131,7 +131,7 @@ def test_dead_letters_are_redriven_or_released_once() -> None:
     attempt(message, 404)
     message.redrive("dlv_2", 3, NOW)
     assert message.carrier_status == "queued" and message.pending_webhook() is not None
-    assert message.deliveries[-1]["attempt_count"] == 0
+    assert message.deliveries[-1].attempt_count == 0
     message.collect_events()
     refused(message, NotDeadLettered, lambda: message.release(NOW))
     attempt(message, 404)
