@@ -8,39 +8,14 @@ events; the ``JournalWriter`` commits the events of many actors in one transacti
 and wakes the projections. A push goes on from the mailbox's commit to the
 ``WebhookDispatcher`` and back to the mailbox as a command. Every actor is given the
 ``ActorContext`` (what it may use) and nothing else.
+
+The commands the actors take, and their ``Reply`` and ``Forward``, are declared once, in
+``atp.actors.commands`` (and ``atp.actors.replay_commands``), and imported from there.
 """
 
 from atp.actors._account import AccountActor
 from atp.actors._actor import Actor, ActorStatistics
 from atp.actors._carrier import Carrier, CarrierStatistics, WriterLockState
-from atp.actors._commands import (
-    AckOpening,
-    AnswerSession,
-    ClaimInbox,
-    CloseSession,
-    Command,
-    DisableWebhookEndpoint,
-    ExpireSession,
-    ExtendLease,
-    FinishWebhookAttempt,
-    Forward,
-    IssueAuditorKey,
-    OpenAccount,
-    OpenSession,
-    RecordAck,
-    RecordPayloadRead,
-    RedriveDeadLetter,
-    RegisterAgent,
-    ReleaseDeadLetter,
-    Reply,
-    RotateAgentKey,
-    RotateSigningKey,
-    RunDue,
-    SendMessage,
-    SendTurn,
-    SetSenderPolicy,
-    SetWebhookEndpoint,
-)
 from atp.actors._context import ActorContext, LedgerReads, Routes, ViewsProgress
 from atp.actors._dispatcher import WebhookDispatcher, WebhookStatistics
 from atp.actors._idempotency import IdempotencyGate, StoredAnswer, Ticket, request_hash
@@ -48,7 +23,6 @@ from atp.actors._identities import Identities, Principal
 from atp.actors._journal import JournalStatistics, JournalWriter
 from atp.actors._pushes import Pushes, WebhookJob
 from atp.actors._replay import ReplayActor
-from atp.actors._replay_commands import CancelReplay, RunReplay, StartReplay
 from atp.actors._router import Router
 from atp.actors._runtime import Runtime
 from atp.actors._session import SessionActor
@@ -58,54 +32,25 @@ from atp.actors.mailbox import MailboxActor
 
 __all__ = [
     "AccountActor",
-    "AckOpening",
     "Actor",
     "ActorContext",
     "ActorStatistics",
-    "AnswerSession",
-    "CancelReplay",
     "Carrier",
     "CarrierStatistics",
-    "ClaimInbox",
-    "CloseSession",
-    "Command",
-    "DisableWebhookEndpoint",
     "DueSweeper",
-    "ExpireSession",
-    "ExtendLease",
-    "FinishWebhookAttempt",
-    "Forward",
     "IdempotencyGate",
     "Identities",
-    "IssueAuditorKey",
     "JournalStatistics",
     "JournalWriter",
     "LedgerReads",
     "MailboxActor",
-    "OpenAccount",
-    "OpenSession",
     "Principal",
     "Pushes",
-    "RecordAck",
-    "RecordPayloadRead",
-    "RedriveDeadLetter",
-    "RegisterAgent",
-    "ReleaseDeadLetter",
     "ReplayActor",
-    "Reply",
-    "RotateAgentKey",
-    "RotateSigningKey",
     "Router",
     "Routes",
-    "RunDue",
-    "RunReplay",
     "Runtime",
-    "SendMessage",
-    "SendTurn",
     "SessionActor",
-    "SetSenderPolicy",
-    "SetWebhookEndpoint",
-    "StartReplay",
     "StoredAnswer",
     "Supervisor",
     "SupervisorStatistics",

@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import assert_never
 
 from atp.actors._actor import Actor
-from atp.actors._commands import (
+from atp.actors._context import ActorContext
+from atp.actors.commands import (
     AccountCommand,
     DisableWebhookEndpoint,
     IssueAuditorKey,
@@ -24,7 +25,6 @@ from atp.actors._commands import (
     SetSenderPolicy,
     SetWebhookEndpoint,
 )
-from atp.actors._context import ActorContext
 from atp.domain import Account, Agent, aggregate_id, new_id, new_token, token_hash
 from atp.errors import NotFound
 from atp.webhooks import new_hmac_secret, new_signing_key

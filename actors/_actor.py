@@ -22,10 +22,10 @@ import attrs
 import trio
 from eventsourcing.domain import Aggregate
 
-from atp.actors._commands import Forward, Reply
 from atp.actors._context import ActorContext
 from atp.actors._idempotency import Ticket, encode_answer
 from atp.actors._key_lookup import Answered, KeyLookup
+from atp.actors.commands import Forward, Reply
 from atp.domain import IdempotencyRecord, Session
 from atp.errors import AtpError, StoreUnavailable, UnexpectedError
 from atp.ledger import LedgerConflict

@@ -19,13 +19,13 @@ import trio
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 
 from atp.actors._arrivals import Arrivals
-from atp.actors._commands import Command, Reply
 from atp.actors._context import ActorContext
 from atp.actors._dispatcher import WebhookDispatcher, WebhookStatistics
 from atp.actors._idempotency import IdempotencyGate
 from atp.actors._identities import Identities
 from atp.actors._journal import JournalStatistics
 from atp.actors._supervisor import Supervisor, SupervisorStatistics
+from atp.actors.commands import Command, Reply
 from atp.audit import AuditLog, AuditStatistics
 from atp.ledger import BridgeStatistics, Ledger, StoreStatistics, WriterLockStatistics
 from atp.projections import (

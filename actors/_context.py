@@ -18,11 +18,11 @@ import attrs
 from eventsourcing.domain import Aggregate
 
 from atp.actors._arrivals import Arrivals
-from atp.actors._commands import Command, Reply
 from atp.actors._idempotency import IdempotencyGate
 from atp.actors._identities import Identities
 from atp.actors._journal import JournalWriter
 from atp.actors._pushes import Pushes
+from atp.actors.commands import Command, Reply
 from atp.errors import ProjectionStuck
 from atp.projections import Queries
 from atp.sealing import Sealer

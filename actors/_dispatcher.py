@@ -20,9 +20,9 @@ import time
 import attrs
 import trio
 
-from atp.actors._commands import DisableWebhookEndpoint, FinishWebhookAttempt
 from atp.actors._context import ActorContext
 from atp.actors._pushes import WebhookJob
+from atp.actors.commands import DisableWebhookEndpoint, FinishWebhookAttempt
 from atp.domain import Agent
 from atp.errors import AtpError, WebhookEndpointInactive
 from atp.observe import REQUEST_ID, describe_exception

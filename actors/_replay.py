@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from typing import assert_never
 
 from atp.actors._actor import Actor
-from atp.actors._commands import Reply
 from atp.actors._context import ActorContext
 from atp.actors._pushes import WebhookJob
-from atp.actors._replay_commands import (
+from atp.actors.commands import Reply
+from atp.actors.replay_commands import (
     CancelReplay,
     FinishReplayAttempt,
     ReplayCommand,

@@ -1,6 +1,6 @@
 """The router: which actor owns a command, and the way every command takes to it.
 
-Each command belongs to one of the unions in ``atp.actors._commands`` (account,
+Each command belongs to one of the unions in ``atp.actors.commands`` (account,
 mailbox, session, replay); the router reads those unions once and finds the owner by
 the command's class and its key field, starting the actor under the supervisor if it
 is not running. Adding a command is adding it to its union; the router is not touched.
@@ -18,7 +18,12 @@ from typing import Any, get_args
 
 from atp.actors._account import AccountActor
 from atp.actors._actor import Actor
-from atp.actors._commands import (
+from atp.actors._context import ActorContext
+from atp.actors._journal import JournalWriter
+from atp.actors._replay import ReplayActor
+from atp.actors._session import SessionActor
+from atp.actors._supervisor import Supervisor
+from atp.actors.commands import (
     AccountCommand,
     Command,
     Forward,
@@ -26,13 +31,8 @@ from atp.actors._commands import (
     Reply,
     SessionCommand,
 )
-from atp.actors._context import ActorContext
-from atp.actors._journal import JournalWriter
-from atp.actors._replay import ReplayActor
-from atp.actors._replay_commands import ReplayCommand
-from atp.actors._session import SessionActor
-from atp.actors._supervisor import Supervisor
 from atp.actors.mailbox import MailboxActor
+from atp.actors.replay_commands import ReplayCommand
 from atp.errors import StoreUnavailable
 from atp.ledger import LedgerNotHeld, StoreAvailability
 

@@ -21,7 +21,8 @@ from typing import assert_never
 import attrs
 
 from atp.actors._actor import Actor
-from atp.actors._commands import (
+from atp.actors._context import ActorContext
+from atp.actors.commands import (
     AckOpening,
     AnswerOpening,
     AnswerSession,
@@ -35,7 +36,6 @@ from atp.actors._commands import (
     SendTurn,
     SessionCommand,
 )
-from atp.actors._context import ActorContext
 from atp.domain import Session, aggregate_id, new_id
 from atp.errors import (
     AtpError,

@@ -16,11 +16,11 @@ from datetime import timedelta
 
 import trio
 
-from atp.actors._commands import Command, ExpireSession, RunDue
 from atp.actors._context import ActorContext
 from atp.actors._replay import ReplayActor
-from atp.actors._replay_commands import RunReplay
 from atp.actors._supervisor import Supervisor
+from atp.actors.commands import Command, ExpireSession, RunDue
+from atp.actors.replay_commands import RunReplay
 from atp.errors import AtpError, StoreUnavailable
 from atp.ledger import Backoff
 

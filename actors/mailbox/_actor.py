@@ -23,7 +23,9 @@ from datetime import datetime, timedelta
 from typing import assert_never
 
 from atp.actors._actor import Actor
-from atp.actors._commands import (
+from atp.actors._context import ActorContext
+from atp.actors._idempotency import Ticket
+from atp.actors.commands import (
     AnswerOpening,
     ClaimInbox,
     ExpireOpening,
@@ -38,14 +40,12 @@ from atp.actors._commands import (
     RunDue,
     SendMessage,
 )
-from atp.actors._context import ActorContext
-from atp.actors._idempotency import Ticket
-from atp.actors._replay_commands import FinishReplayAttempt, StartReplayAttempt
 from atp.actors.mailbox._replays import MailboxReplays
 from atp.actors.mailbox._senders import UnknownSenders
 from atp.actors.mailbox._sessions import SessionTurns, Settled
 from atp.actors.mailbox._webhook_queue import WebhookQueue
 from atp.actors.mailbox._window import MailboxWindow
+from atp.actors.replay_commands import FinishReplayAttempt, StartReplayAttempt
 from atp.domain import AckStatus, Agent, Message, RetryPolicy, aggregate_id, new_id
 from atp.errors import (
     NotFound,

@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from atp.actors._commands import Reply
-from atp.actors._replay_commands import FinishReplayAttempt, StartReplayAttempt
+from atp.actors.commands import Reply
+from atp.actors.replay_commands import FinishReplayAttempt, StartReplayAttempt
 from atp.domain import Message, ReplayAttempt
 from atp.errors import NotFound
 from atp.projections import Queries

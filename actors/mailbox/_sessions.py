@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 from eventsourcing.domain import Aggregate
 
-from atp.actors._commands import AckOpening, Forward, RecordAck
+from atp.actors.commands import AckOpening, Forward, RecordAck
 from atp.actors.mailbox._webhook_queue import WebhookQueue
 from atp.actors.mailbox._window import MailboxWindow
 from atp.domain import AckStatus, Message, Session, new_id

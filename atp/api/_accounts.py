@@ -6,7 +6,8 @@ from typing import Any
 
 from quart import Blueprint
 
-from atp.actors import IssueAuditorKey, OpenAccount, RegisterAgent, RotateAgentKey, Ticket
+from atp.actors import Ticket
+from atp.actors.commands import IssueAuditorKey, OpenAccount, RegisterAgent, RotateAgentKey
 from atp.api._as_of import agent_as_of, as_of_position
 from atp.api._requests import Answer, authenticate, carrier, idempotent, read_params
 from atp.domain import new_id

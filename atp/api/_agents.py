@@ -6,7 +6,8 @@ from typing import Any
 
 from quart import Blueprint
 
-from atp.actors import Principal, RotateSigningKey, SetSenderPolicy, SetWebhookEndpoint, Ticket
+from atp.actors import Principal, Ticket
+from atp.actors.commands import RotateSigningKey, SetSenderPolicy, SetWebhookEndpoint
 from atp.api._requests import Answer, authenticate, carrier, idempotent, read_params
 from atp.errors import (
     InvalidRequest,

@@ -11,7 +11,8 @@ from typing import Any
 
 from quart import Blueprint
 
-from atp.actors import RedriveDeadLetter, ReleaseDeadLetter, Ticket
+from atp.actors import Ticket
+from atp.actors.commands import RedriveDeadLetter, ReleaseDeadLetter
 from atp.api._requests import Answer, authenticate, carrier, idempotent, read_params, whole_number
 
 __all__ = ["blueprint"]

@@ -8,7 +8,8 @@ import attrs
 import trio
 from quart import Blueprint
 
-from atp.actors import ClaimInbox, Command, ExtendLease, RecordAck, Reply, Ticket
+from atp.actors import Ticket
+from atp.actors.commands import ClaimInbox, Command, ExtendLease, RecordAck, Reply
 from atp.api._requests import Answer, authenticate, carrier, idempotent, read_params
 from atp.domain import AckStatus
 from atp.errors import AckStatusRequired, InvalidAckStatus, InvalidLease, InvalidRequest

@@ -6,7 +6,8 @@ from typing import Any
 
 from quart import Blueprint
 
-from atp.actors import RecordPayloadRead, SendMessage, Ticket
+from atp.actors import Ticket
+from atp.actors.commands import RecordPayloadRead, SendMessage
 from atp.api._as_of import as_of_position, message_as_of
 from atp.api._requests import (
     Answer,

@@ -15,7 +15,8 @@ from typing import Any
 import attrs
 from quart import Blueprint
 
-from atp.actors import CancelReplay, Principal, StartReplay, Ticket
+from atp.actors import Principal, Ticket
+from atp.actors.replay_commands import CancelReplay, StartReplay
 from atp.api._requests import Answer, authenticate, carrier, idempotent, read_params
 from atp.domain import ADDRESS_PREFIX, Replay, aggregate_id, new_id
 from atp.errors import InvalidRequest, MessageNotDelivered, NotFound, WebhookEndpointInactive

@@ -9,7 +9,8 @@ from urllib.parse import unquote_to_bytes
 
 from quart import Response, current_app, g, request
 
-from atp.actors import Carrier, Command, Principal, Reply, Ticket, request_hash
+from atp.actors import Carrier, Principal, Ticket, request_hash
+from atp.actors.commands import Command, Reply
 from atp.api._access_log import note_principal
 from atp.api._scopes import route_scope
 from atp.domain import ADDRESS_PREFIX

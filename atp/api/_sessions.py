@@ -10,7 +10,8 @@ from typing import Any, Literal, get_args
 
 from quart import Blueprint
 
-from atp.actors import AnswerSession, CloseSession, OpenSession, Principal, SendTurn, Ticket
+from atp.actors import Principal, Ticket
+from atp.actors.commands import AnswerSession, CloseSession, OpenSession, SendTurn
 from atp.api._as_of import as_of_position, session_as_of
 from atp.api._requests import (
     Answer,

@@ -15,7 +15,8 @@ import pytest
 import trio
 from eventsourcing.domain import Aggregate
 
-from atp.actors import Actor, ActorContext, IdempotencyGate, Reply, Ticket
+from atp.actors import Actor, ActorContext, IdempotencyGate, Ticket
+from atp.actors.commands import Reply
 from atp.domain import IdempotencyRecord
 from atp.errors import AtpError, NotFound, UnexpectedError
 from atp.ledger import LedgerConflict

@@ -8,7 +8,8 @@ from typing import Any
 import attrs
 import trio
 
-from atp.actors import Actor, Reply, Supervisor
+from atp.actors import Actor, Supervisor
+from atp.actors.commands import Reply
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 

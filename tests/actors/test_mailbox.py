@@ -12,9 +12,11 @@ from typing import Any
 import attrs
 import pytest
 
-from atp.actors import (
+from atp.actors import ActorContext, Ticket
+from atp.actors._arrivals import Arrivals
+from atp.actors._pushes import WebhookJob
+from atp.actors.commands import (
     AckOpening,
-    ActorContext,
     ClaimInbox,
     ExtendLease,
     Forward,
@@ -22,10 +24,7 @@ from atp.actors import (
     Reply,
     RunDue,
     SendMessage,
-    Ticket,
 )
-from atp.actors._arrivals import Arrivals
-from atp.actors._pushes import WebhookJob
 from atp.actors.mailbox import MailboxActor
 from atp.domain import Agent, IdempotencyRecord, Message, Session
 from atp.errors import NotFound, UnknownSenderRateLimited

@@ -15,22 +15,22 @@ from atp.actors import (
     ActorContext,
     MailboxActor,
     ReplayActor,
-    Reply,
     Router,
     SessionActor,
+    commands,
+    replay_commands,
 )
-from atp.actors import _commands as commands
-from atp.actors import _replay_commands as replay_commands
-from atp.actors._commands import (
+from atp.actors.commands import (
     AckOpening,
     ClaimInbox,
     Command,
     Forward,
     OpenAccount,
     RecordAck,
+    Reply,
     RunDue,
 )
-from atp.actors._replay_commands import RunReplay
+from atp.actors.replay_commands import RunReplay
 from atp.errors import StoreUnavailable
 from atp.ledger import LedgerNotHeld, StoreAvailability
 

@@ -10,17 +10,18 @@ from typing import Any
 import attrs
 import pytest
 
-from atp.actors import (
-    ActorContext,
+from atp.actors import ActorContext, SessionActor, Ticket
+from atp.actors.commands import (
+    AnswerOpening,
     AnswerSession,
+    Command,
+    ExpireOpening,
+    ExpireSession,
     OpenSession,
     Reply,
     SendMessage,
     SendTurn,
-    SessionActor,
-    Ticket,
 )
-from atp.actors._commands import AnswerOpening, Command, ExpireOpening, ExpireSession
 from atp.domain import Session
 from atp.errors import (
     AtpError,

@@ -10,7 +10,8 @@ import pytest
 import trio
 import trio.testing
 
-from atp.actors import Actor, Reply, Supervisor
+from atp.actors import Actor, Supervisor
+from atp.actors.commands import Reply
 from atp.errors import NotFound, StoreUnavailable, UnexpectedError
 from atp.ledger import StoreAvailability
 from atp.observe import REQUEST_ID

@@ -17,7 +17,7 @@ import pytest
 import trio
 
 from atp.actors import MailboxActor, SessionActor
-from atp.actors._commands import SendMessage, SendTurn
+from atp.actors.commands import SendMessage, SendTurn
 from tests.api.test_sessions import opened
 from tests.support.helpers import Api, text
 

@@ -13,7 +13,7 @@ from typing import Any, Literal, final
 import attrs
 
 from atp.actors._idempotency import Ticket
-from atp.actors._replay_commands import (
+from atp.actors.replay_commands import (
     FinishReplayAttempt,
     ReplayCommand,
     StartReplayAttempt,
