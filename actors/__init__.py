@@ -18,7 +18,13 @@ from atp.actors._actor import Actor, ActorStatistics
 from atp.actors._carrier import Carrier, CarrierStatistics, WriterLockState
 from atp.actors._context import ActorContext, LedgerReads, Routes, ViewsProgress
 from atp.actors._dispatcher import WebhookDispatcher, WebhookStatistics
-from atp.actors._idempotency import IdempotencyGate, StoredAnswer, Ticket, request_hash
+from atp.actors._idempotency import (
+    IdempotencyGate,
+    StoredAnswer,
+    Ticket,
+    encode_answer,
+    request_hash,
+)
 from atp.actors._identities import Identities, Principal
 from atp.actors._journal import JournalStatistics, JournalWriter
 from atp.actors._pushes import Pushes, WebhookJob
@@ -60,5 +66,6 @@ __all__ = [
     "WebhookJob",
     "WebhookStatistics",
     "WriterLockState",
+    "encode_answer",
     "request_hash",
 ]

@@ -51,6 +51,8 @@ class Settings:
     unknown_sender_limit: int = 20
     unknown_sender_window: float = 1 * _HOURS
     max_body_bytes: int = 128_000
+    # Sends in one POST /api/messages/batch (its body is held to max_body_bytes too).
+    batch_max_messages: int = attrs.field(default=500, validator=attrs.validators.ge(1))
 
     # Webhook push (contract §5.4). The attempt lease outlives the longest attempt, so
     # an attempt always finishes (or dies with the process) before anyone may retake it.
@@ -155,6 +157,8 @@ class Settings:
             kwargs["webhook_max_attempts"] = _plan_table(env["ATP_WEBHOOK_MAX_ATTEMPTS"])
         if "ATP_UNKNOWN_SENDER_LIMIT" in env:
             kwargs["unknown_sender_limit"] = int(env["ATP_UNKNOWN_SENDER_LIMIT"])
+        if "ATP_BATCH_MAX_MESSAGES" in env:
+            kwargs["batch_max_messages"] = int(_positive(env["ATP_BATCH_MAX_MESSAGES"]))
         if "ATP_WEBHOOK_TIMEOUT" in env:
             kwargs["webhook_timeout"] = _positive(env["ATP_WEBHOOK_TIMEOUT"])
         if "ATP_WEBHOOK_RETRY_DELAYS" in env:

@@ -17,6 +17,7 @@ from quart import Blueprint
 
 import atp
 from atp.api._openapi_audit import AUDIT_ROUTES, AUDIT_SCHEMAS
+from atp.api._openapi_batches import BATCH_ROUTES, BATCH_SCHEMAS
 from atp.api._openapi_replays import REPLAY_ROUTES, REPLAY_SCHEMAS
 from atp.api._openapi_routes import IDEMPOTENT, KEYED, KIND, TWO_PHASE, Route
 from atp.api._openapi_routes import ROUTES as CARRIER_ROUTES
@@ -34,8 +35,8 @@ from atp.errors import (
 
 __all__ = ["ROUTES", "SCHEMAS", "blueprint", "openapi_document"]
 
-ROUTES = (*CARRIER_ROUTES, *AUDIT_ROUTES, *REPLAY_ROUTES)
-SCHEMAS = {**CARRIER_SCHEMAS, **AUDIT_SCHEMAS, **REPLAY_SCHEMAS}
+ROUTES = (*CARRIER_ROUTES, *BATCH_ROUTES, *AUDIT_ROUTES, *REPLAY_ROUTES)
+SCHEMAS = {**CARRIER_SCHEMAS, **BATCH_SCHEMAS, **AUDIT_SCHEMAS, **REPLAY_SCHEMAS}
 
 blueprint = Blueprint("openapi", __name__)
 

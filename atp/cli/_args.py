@@ -41,6 +41,7 @@ _VALUED = {
     "--since",
     "--until",
     "--file",
+    "--from-file",
     "--target",
     "--rate",
     "--name",

@@ -27,6 +27,7 @@ from atp.cli import (
     _webhook,
 )
 from atp.cli._args import parse
+from atp.cli._batch_send import send_file
 from atp.cli._context import Context
 from atp.cli._output import CliError, Output
 from atp.errors import AtpError
@@ -78,6 +79,9 @@ _COMMANDS = [
     _command("use <alias>", "act as this alias from now on", _identity.use),
     _command("whoami", "the alias commands act as", _identity.whoami, _AS),
     _command('send <alias-or-address> "<text>"', "send a message", _messaging.send, _AS),
+    _command(
+        "send", "send each message of a JSON Lines file", send_file, f"--from-file FILE {_AS}"
+    ),
     _command(
         "message status <message-id>",
         "a message's deliveries and ACK",
@@ -272,13 +276,16 @@ def _help() -> str:
 
 
 def _find(words: Sequence[str]) -> tuple[_Command, tuple[str, ...]]:
+    """The command these words name, and its positionals. Commands may share words and
+    differ in how many positionals they take (``send <to> <text>``, ``send --from-file``)."""
+    usage = None
     for command in sorted(_COMMANDS, key=lambda c: -len(c.words)):
         if tuple(words[: len(command.words)]) == command.words:
             given = tuple(words[len(command.words) :])
-            if len(given) != len(command.params):
-                raise CliError(f"usage: {command.usage_line()}")
-            return command, given
-    raise CliError("unknown command. Run `atp help`.")
+            if len(given) == len(command.params):
+                return command, given
+            usage = usage or f"usage: {command.usage_line()}"
+    raise CliError(usage or "unknown command. Run `atp help`.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,7 +25,8 @@ Receivers check pushes with ``verify_webhook``.
 from atp.client import _calls as calls
 from atp.client._async import AsyncClient
 from atp.client._audit import AuditEvent, AuditorKey, EventPage, HistoryEntry, MessageHistory
-from atp.client._calls import Call
+from atp.client._batches import BatchResult
+from atp.client._call import Call
 from atp.client._events import FINAL_SESSION_STATUSES, SessionEvent
 from atp.client._identity import (
     AccountCreated,
@@ -66,6 +67,7 @@ __all__ = [
     "AsyncClient",
     "AuditEvent",
     "AuditorKey",
+    "BatchResult",
     "Call",
     "Claim",
     "Client",

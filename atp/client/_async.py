@@ -16,7 +16,8 @@ import httpx
 
 from atp.client import _calls
 from atp.client._audit import AuditorKey, EventPage, MessageHistory
-from atp.client._calls import Call
+from atp.client._batches import BatchResult
+from atp.client._call import Call
 from atp.client._events import EventDecoder, SessionEvent
 from atp.client._http import (
     RETRIES,
@@ -175,6 +176,12 @@ class AsyncClient:
         self, to: str, payload: dict[str, Any], *, token: str | None = None
     ) -> MessageStatus:
         return await self.call(_calls.send(self._token(token), to, payload))
+
+    async def send_batch(
+        self, messages: Sequence[dict[str, Any]], *, token: str | None = None
+    ) -> tuple[BatchResult, ...]:
+        """Send many messages in one request; see ``calls.send_batch``."""
+        return await self.call(_calls.send_batch(self._token(token), messages))
 
     async def status(self, message_id: str, *, token: str | None = None) -> MessageStatus:
         return await self.call(_calls.status(self._token(token), message_id))

@@ -9,14 +9,13 @@ acting twice.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
-
-import attrs
+from typing import Any, Literal
 
 from atp.client._audit import AuditorKey, EventPage, MessageHistory
+from atp.client._batches import BatchResult
+from atp.client._call import Call, given, mutation, read
 from atp.client._identity import (
     AccountCreated,
     Agent,
@@ -61,6 +60,7 @@ __all__ = [
     "rotate_agent_key",
     "rotate_signing_key",
     "send",
+    "send_batch",
     "send_turn",
     "session",
     "sessions",
@@ -71,53 +71,6 @@ __all__ = [
     "start_replay",
     "status",
 ]
-
-T = TypeVar("T")
-
-
-@attrs.frozen
-class Call(Generic[T]):
-    """One request and how to read its answer.
-
-    ``answers`` are error statuses that are an answer here, not an error (``/ready``'s
-    503). The body stays out of ``repr``: it may hold a webhook's credentials.
-    """
-
-    method: str
-    path: str
-    read: Callable[[Any], T]
-    json: Any = attrs.field(default=None, repr=False)
-    params: dict[str, Any] | None = None
-    idempotency_key: str | None = None  # set for every mutating call but signup
-    token: str | None = attrs.field(default=None, repr=False)
-    answers: frozenset[int] = frozenset()
-
-
-def _key() -> str:
-    return str(uuid.uuid4())
-
-
-def _mutation(
-    method: str,
-    path: str,
-    token: str,
-    body: Any,
-    read: Callable[[Any], T],
-    idempotency_key: str | None = None,
-) -> Call[T]:
-    """A mutating call, with the caller's idempotency key or a new one."""
-    key = idempotency_key or _key()
-    return Call(method, path, read, json=body, idempotency_key=key, token=token)
-
-
-def _read(path: str, token: str, read: Callable[[Any], T], **params: Any) -> Call[T]:
-    given = {name: value for name, value in params.items() if value is not None}
-    return Call("GET", path, read, params=given or None, token=token)
-
-
-def _given(**fields: Any) -> dict[str, Any]:
-    return {name: value for name, value in fields.items() if value is not None}
-
 
 # -- the carrier --------------------------------------------------------------------
 
@@ -140,16 +93,16 @@ def signup(name: str) -> Call[AccountCreated]:
 def create_agent(
     token: str, display_name: str | None = None, description: str | None = None
 ) -> Call[AgentCreated]:
-    body = _given(display_name=display_name, description=description)
-    return _mutation("POST", "/api/agents", token, body, AgentCreated.of)
+    body = given(display_name=display_name, description=description)
+    return mutation("POST", "/api/agents", token, body, AgentCreated.of)
 
 
 def agent(token: str, agent_id: str) -> Call[Agent]:
-    return _read(f"/api/agents/{agent_id}", token, Agent.of)
+    return read(f"/api/agents/{agent_id}", token, Agent.of)
 
 
 def rotate_agent_key(token: str, agent_id: str) -> Call[AgentKey]:
-    return _mutation("POST", f"/api/agents/{agent_id}/keys", token, {}, AgentKey.of)
+    return mutation("POST", f"/api/agents/{agent_id}/keys", token, {}, AgentKey.of)
 
 
 # -- what an agent sets on itself ---------------------------------------------------
@@ -165,19 +118,19 @@ def set_webhook_endpoint(
         scheme, credentials = authentication
         body["authentication"] = {"scheme": scheme, "credentials": credentials}
     path = f"/api/agents/{agent_id}/webhook_endpoint"
-    return _mutation("PUT", path, token, body, WebhookEndpoint.of)
+    return mutation("PUT", path, token, body, WebhookEndpoint.of)
 
 
 def rotate_signing_key(
     token: str, agent_id: str, overlap_seconds: int | None = None
 ) -> Call[SigningKeys]:
     path = f"/api/agents/{agent_id}/webhook_endpoint/signing_keys"
-    body = _given(overlap_seconds=overlap_seconds)
-    return _mutation("POST", path, token, body, SigningKeys.of)
+    body = given(overlap_seconds=overlap_seconds)
+    return mutation("POST", path, token, body, SigningKeys.of)
 
 
 def signing_keys(token: str, agent_id: str) -> Call[SigningKeys]:
-    return _read(f"/api/agents/{agent_id}/webhook_endpoint/signing_keys", token, SigningKeys.of)
+    return read(f"/api/agents/{agent_id}/webhook_endpoint/signing_keys", token, SigningKeys.of)
 
 
 def set_sender_policy(
@@ -189,11 +142,11 @@ def set_sender_policy(
     sender_account_id: str | None = None,
 ) -> Call[SenderPolicy]:
     """One target: a sender agent or a sender account (the carrier refuses both or none)."""
-    body = _given(
+    body = given(
         effect=effect, sender_agent_id=sender_agent_id, sender_account_id=sender_account_id
     )
     path = f"/api/agents/{agent_id}/sender_policies"
-    return _mutation("PUT", path, token, body, SenderPolicy.of)
+    return mutation("PUT", path, token, body, SenderPolicy.of)
 
 
 # -- messages, claims and ACKs ------------------------------------------------------
@@ -201,22 +154,29 @@ def set_sender_policy(
 
 def send(token: str, to: str, payload: dict[str, Any]) -> Call[MessageStatus]:
     body = {"to": to, "payload": payload}
-    return _mutation("POST", "/api/messages", token, body, MessageStatus.of)
+    return mutation("POST", "/api/messages", token, body, MessageStatus.of)
+
+
+def send_batch(token: str, messages: Sequence[dict[str, Any]]) -> Call[tuple[BatchResult, ...]]:
+    """Up to the carrier's batch limit (500) of ``{"to", "payload", "idempotency_key"?}``;
+    an item without a key is keyed by this call's key and its index."""
+    body = {"messages": list(messages)}
+    return mutation("POST", "/api/messages/batch", token, body, BatchResult.all_of)
 
 
 def status(token: str, message_id: str) -> Call[MessageStatus]:
-    return _read(f"/api/messages/{message_id}", token, MessageStatus.of)
+    return read(f"/api/messages/{message_id}", token, MessageStatus.of)
 
 
 def claim(token: str, lease_seconds: int = 60, wait_seconds: int = 0) -> Call[Claim | None]:
     body = {"lease_seconds": lease_seconds, "wait_seconds": wait_seconds}
-    return _mutation("POST", "/api/inbox/claims", token, body, Claim.of_optional)
+    return mutation("POST", "/api/inbox/claims", token, body, Claim.of_optional)
 
 
 def extend_lease(token: str, delivery_id: str, lease_seconds: int = 60) -> Call[Claim]:
     """Add ``lease_seconds`` to the lease's current end (not to now)."""
     path = f"/api/deliveries/{delivery_id}/extend"
-    return _mutation("POST", path, token, {"lease_seconds": lease_seconds}, Claim.of)
+    return mutation("POST", path, token, {"lease_seconds": lease_seconds}, Claim.of)
 
 
 def ack(
@@ -226,7 +186,7 @@ def ack(
     if payload is not None:
         body["payload"] = payload
     path = f"/api/deliveries/{delivery_id}/acks"
-    return _mutation("POST", path, token, body, MessageStatus.of_ack)
+    return mutation("POST", path, token, body, MessageStatus.of_ack)
 
 
 # -- dead letters -------------------------------------------------------------------
@@ -235,19 +195,19 @@ def ack(
 def dead_letters(
     token: str, after: str | None = None, limit: int | None = None
 ) -> Call[DeadLetterPage]:
-    return _read("/api/dead_letters", token, DeadLetterPage.of, after=after, limit=limit)
+    return read("/api/dead_letters", token, DeadLetterPage.of, after=after, limit=limit)
 
 
 def redrive_dead_letter(token: str, message_id: str) -> Call[MessageStatus]:
     """A fresh webhook delivery of a parked message (attempts start from one)."""
     path = f"/api/dead_letters/{message_id}/redrive"
-    return _mutation("POST", path, token, {}, MessageStatus.of)
+    return mutation("POST", path, token, {}, MessageStatus.of)
 
 
 def release_dead_letter(token: str, message_id: str) -> Call[MessageStatus]:
     """Back to the inbox, for polling claims only."""
     path = f"/api/dead_letters/{message_id}/release"
-    return _mutation("POST", path, token, {}, MessageStatus.of)
+    return mutation("POST", path, token, {}, MessageStatus.of)
 
 
 # -- sessions -----------------------------------------------------------------------
@@ -255,7 +215,7 @@ def release_dead_letter(token: str, message_id: str) -> Call[MessageStatus]:
 
 def open_session(token: str, to: str, payload: dict[str, Any]) -> Call[SessionView]:
     body = {"to": to, "payload": payload}
-    return _mutation("POST", "/api/sessions", token, body, SessionView.of)
+    return mutation("POST", "/api/sessions", token, body, SessionView.of)
 
 
 def answer_session(
@@ -263,17 +223,17 @@ def answer_session(
 ) -> Call[SessionView]:
     verb = "accept" if accept else "reject"
     body = {} if payload is None else {"payload": payload}
-    return _mutation("POST", f"/api/sessions/{session_id}/{verb}", token, body, SessionView.of)
+    return mutation("POST", f"/api/sessions/{session_id}/{verb}", token, body, SessionView.of)
 
 
 def send_turn(token: str, session_id: str, payload: dict[str, Any]) -> Call[SessionView]:
     path = f"/api/sessions/{session_id}/messages"
-    return _mutation("POST", path, token, {"payload": payload}, SessionView.of)
+    return mutation("POST", path, token, {"payload": payload}, SessionView.of)
 
 
 def close_session(token: str, session_id: str) -> Call[SessionView]:
     path = f"/api/sessions/{session_id}/close"
-    return _mutation("POST", path, token, {}, SessionView.of)
+    return mutation("POST", path, token, {}, SessionView.of)
 
 
 def session(
@@ -281,13 +241,13 @@ def session(
 ) -> Call[SessionView]:
     """The session and its transcript (``limit`` pages it, after ``after_sequence``)."""
     path = f"/api/sessions/{session_id}"
-    return _read(path, token, SessionView.of, after_sequence=after_sequence, limit=limit)
+    return read(path, token, SessionView.of, after_sequence=after_sequence, limit=limit)
 
 
 def sessions(
     token: str, status: str | None = None, after: str | None = None, limit: int | None = None
 ) -> Call[SessionPage]:
-    return _read("/api/sessions", token, SessionPage.of, status=status, after=after, limit=limit)
+    return read("/api/sessions", token, SessionPage.of, status=status, after=after, limit=limit)
 
 
 # -- the audit trail (docs/audit.md) --------------------------------------------------
@@ -304,7 +264,7 @@ def events(
     agent: str | None = None,
 ) -> Call[EventPage]:
     """The audit records the key may see, after the cursor ``after``."""
-    return _read(
+    return read(
         "/api/events",
         token,
         EventPage.of,
@@ -318,12 +278,12 @@ def events(
 
 
 def message_history(token: str, message_id: str) -> Call[MessageHistory]:
-    return _read(f"/api/messages/{message_id}/history", token, MessageHistory.of)
+    return read(f"/api/messages/{message_id}/history", token, MessageHistory.of)
 
 
 def issue_auditor_key(token: str) -> Call[AuditorKey]:
     """A read-only key of the account's audit trail (an account key issues it)."""
-    return _mutation("POST", "/api/auditor_keys", token, {}, AuditorKey.of)
+    return mutation("POST", "/api/auditor_keys", token, {}, AuditorKey.of)
 
 
 # -- replays (docs/api.md, "Replays") -------------------------------------------------
@@ -339,7 +299,7 @@ def replay_message(
     """Hand one message the caller received out again: pushed to its webhook endpoint
     now, or claimable once more from its inbox."""
     path = f"/api/messages/{message_id}/replay"
-    return _mutation("POST", path, token, {"target": target}, Replay.of, idempotency_key)
+    return mutation("POST", path, token, {"target": target}, Replay.of, idempotency_key)
 
 
 def start_replay(
@@ -363,7 +323,7 @@ def start_replay(
     """
     if isinstance(status, str):
         status = [status]
-    selection = _given(
+    selection = given(
         since=_moment(since),
         until=_moment(until),
         status=None if status is None else list(status),
@@ -373,8 +333,8 @@ def start_replay(
     body: dict[str, Any] = {"target": target}
     if selection:
         body["filter"] = selection
-    body.update(_given(rate_per_second=rate_per_second, name=name))
-    return _mutation("POST", "/api/replays", token, body, Replay.of, idempotency_key)
+    body.update(given(rate_per_second=rate_per_second, name=name))
+    return mutation("POST", "/api/replays", token, body, Replay.of, idempotency_key)
 
 
 def _moment(value: datetime | str | None) -> str | None:
@@ -387,7 +347,7 @@ def _moment(value: datetime | str | None) -> str | None:
 
 def replay(token: str, replay_id: str) -> Call[Replay]:
     """A replay and its progress (the agent that started it, or its account)."""
-    return _read(f"/api/replays/{replay_id}", token, Replay.of)
+    return read(f"/api/replays/{replay_id}", token, Replay.of)
 
 
 def cancel_replay(
@@ -395,4 +355,4 @@ def cancel_replay(
 ) -> Call[Replay]:
     """Stop a running replay before its next message (a cancelled one answers the same)."""
     path = f"/api/replays/{replay_id}/cancel"
-    return _mutation("POST", path, token, {}, Replay.of, idempotency_key)
+    return mutation("POST", path, token, {}, Replay.of, idempotency_key)

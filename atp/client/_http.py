@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from atp.client._calls import Call
+from atp.client._call import Call
 from atp.errors import error_for_code
 
 __all__ = [

@@ -17,7 +17,8 @@ import httpx
 
 from atp.client import _calls
 from atp.client._audit import AuditorKey, EventPage, MessageHistory
-from atp.client._calls import Call
+from atp.client._batches import BatchResult
+from atp.client._call import Call
 from atp.client._events import SessionEvent, read_events
 from atp.client._http import (
     RETRIES,
@@ -172,6 +173,12 @@ class Client:
 
     def send(self, to: str, payload: dict[str, Any], *, token: str | None = None) -> MessageStatus:
         return self.call(_calls.send(self._token(token), to, payload))
+
+    def send_batch(
+        self, messages: Sequence[dict[str, Any]], *, token: str | None = None
+    ) -> tuple[BatchResult, ...]:
+        """Send many messages in one request; see ``calls.send_batch``."""
+        return self.call(_calls.send_batch(self._token(token), messages))
 
     def status(self, message_id: str, *, token: str | None = None) -> MessageStatus:
         return self.call(_calls.status(self._token(token), message_id))

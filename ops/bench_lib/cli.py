@@ -43,8 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run (10)")
     p.add_argument("--requests", type=int, help="instead of --seconds: requests per client")
     p.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first (1)")
-    p.add_argument("--scenarios", default=",".join(load_run.SCENARIOS), help="send,claim-ack")
+    p.add_argument(
+        "--scenarios", default="send,claim-ack", help=f"of {','.join(load_run.SCENARIOS)}"
+    )
     p.add_argument("--recipients", type=int, default=8, help="send: recipients to spread over")
+    p.add_argument("--batch", type=int, default=100, help="send-batch: sends per request (100)")
     p.add_argument("--prefill", type=int, help="claim-ack: messages per client (default: auto)")
     p.add_argument("--no-ceiling", action="store_true", help="skip the bare Quart-Trio ceiling")
     p.add_argument("--agents-rss", type=int, metavar="N", help="RSS mode: register N agents")

@@ -144,6 +144,26 @@ async def _send(spec: Spec, client: _Client, conf: dict[str, Any]) -> None:
             await _request(conn, client, "send", data)
 
 
+async def _send_batch(spec: Spec, client: _Client, conf: dict[str, Any]) -> None:
+    """``conf = {"routes": [...], "batch": N}``: N sends to one route's recipient per
+    ``POST /api/messages/batch``, round-robin over the routes (a request's 2xx counts one;
+    the messages are the requests times N)."""
+    routes: list[list[str]] = conf["routes"]
+    size: int = conf["batch"]
+    async with Connection(spec.port) as conn:
+        seq = client.index
+        while client.running():
+            token, to = routes[seq % len(routes)]
+            key = f"{spec.run_id}-{client.index}-{seq}"
+            seq += 1
+            items = b",".join(
+                MESSAGE % (to.encode(), f"{key}-{i}".encode(), TEXT) for i in range(size)
+            )
+            body = b'{"messages":[%s]}' % items
+            data = post_bytes(spec.port, "/api/messages/batch", token, key, body)
+            await _request(conn, client, "send-batch", data)
+
+
 async def _claim_ack(spec: Spec, client: _Client, conf: dict[str, Any]) -> None:
     """``conf = {"token": recipient_token}``: claim, then ACK what was claimed."""
     token: str = conf["token"]
@@ -189,7 +209,12 @@ async def _turn(spec: Spec, client: _Client, conf: dict[str, Any]) -> None:
                 client.turns.append((session, message["session_sequence"], message["id"]))
 
 
-_SCENARIOS = {"send": _send, "claim-ack": _claim_ack, "turn": _turn}
+_SCENARIOS = {
+    "send": _send,
+    "send-batch": _send_batch,
+    "claim-ack": _claim_ack,
+    "turn": _turn,
+}
 
 
 def percentile(sorted_values: list[float], pct: float) -> float:

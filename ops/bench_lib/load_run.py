@@ -35,7 +35,7 @@ from bench_lib.servers import (
 
 __all__ = ["SCENARIOS", "client_counts", "measure", "print_result", "run", "send_routes"]
 
-SCENARIOS = ("send", "claim-ack")
+SCENARIOS = ("send", "send-batch", "claim-ack")
 
 
 def client_counts(text: str) -> list[int]:
@@ -142,6 +142,13 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 row = measure(args, server, "atp", "send", [{"routes": routes}] * count)
                 rows.append(row)
                 send_rps = row["rps"]
+            if "send-batch" in scenarios:
+                routes = send_routes(args, server)
+                conf = {"routes": routes, "batch": args.batch}
+                row = measure(args, server, "atp", "send-batch", [conf] * count)
+                row["messages_per_second"] = row["rps"] * args.batch
+                say(f"  {row['messages_per_second']:.0f} messages/s in batches of {args.batch}")
+                rows.append(row)
             if "claim-ack" in scenarios:
                 per_client = _prefill_per_client(args, count, send_rps)
                 accounts = trio.run(

@@ -9,6 +9,7 @@ the push credentials given on standard input.
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -214,3 +215,39 @@ async def test_ready_reports_a_carrier_that_cannot_serve(
     assert field(run.out, "Ready") == "not ready" and "- database: error" in run.out
     assert run.err == "error: the carrier is not ready (database)\n"
     nursery.cancel_scope.cancel()
+
+
+async def test_send_from_file_sends_each_line_and_names_the_refused(cli: Cli) -> None:
+    beta = cli.state("config")["aliases"]["beta"]["address"]
+    lines = [
+        {"to": "beta", "text": "one"},
+        {
+            "to": beta,
+            "payload": {"messageId": "m-2", "role": "ROLE_USER", "parts": [{"text": "2"}]},
+        },
+        {"to": "atp://agent/agt_nobody", "text": "three"},
+        {"to": "beta", "text": "four", "idempotency_key": "line-4"},
+    ]
+    path = cli.home.parent / "messages.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n\n")
+    sent = await cli("send", "--from-file", str(path), code=1)
+    assert sent.out.splitlines()[0] == f"Sent 3 of 4 messages from {path}."
+    assert "Message 3 refused: server returned 422 recipient_not_found" in sent.out
+    assert "1 of 4 messages were refused" in sent.err
+    claimed = {}
+    while (claim := await cli("inbox", "--as", "beta")).out != "No pending deliveries.\n":
+        claimed[field(claim.out, "Text")] = field(claim.out, "Message")
+    assert list(claimed) == ["one", "2", "four"]
+    # Sent again: the keyed line answers as before; the others are new sends.
+    again = await cli("send", "--from-file", str(path), "--json", code=1)
+    results = json.loads(again.out.splitlines()[0])["results"]
+    assert results[3]["body"]["message"]["id"] == claimed["four"]
+    assert results[0]["body"]["message"]["id"] != claimed["one"]
+
+
+async def test_send_from_file_refuses_a_bad_line_before_sending(cli: Cli) -> None:
+    path = cli.home.parent / "bad.jsonl"
+    path.write_text('{"to": "beta", "text": "fine"}\n{"to": "beta"}\n')
+    refused = await cli("send", "--from-file", str(path), code=1)
+    assert 'line 2: give one of "text" and "payload"' in refused.err
+    assert (await cli("inbox", "--as", "beta")).out == "No pending deliveries.\n"

@@ -34,6 +34,7 @@ ROUTES = {
     "PUT /api/agents/:id/webhook_endpoint": ("set_webhook_endpoint", "webhook set"),
     "PUT /api/agents/:id/sender_policies": ("set_sender_policy", "policy allow"),
     "POST /api/messages": ("send", "send"),
+    "POST /api/messages/batch": ("send_batch", "send"),
     "GET /api/messages/:id": ("status", "message status"),
     "POST /api/inbox/claims": ("claim", "inbox"),
     "POST /api/deliveries/:id/extend": ("extend_lease", "lease extend"),

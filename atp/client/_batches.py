@@ -1,0 +1,35 @@
+"""What ``POST /api/messages/batch`` answers: one result per item, in the order sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from atp.client._results import Answer, MessageStatus
+from atp.errors import AtpError, error_for_code
+
+__all__ = ["BatchResult"]
+
+
+@attrs.frozen
+class BatchResult(Answer):
+    """One item of a batch send: its message's status (``status`` 201), or the contract's
+    error for that item, which is not raised (the other items went on)."""
+
+    status: int
+    message_status: MessageStatus | None
+    error: AtpError | None
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> BatchResult:
+        body = data["body"]
+        if "error" not in body:
+            return cls(data["status"], MessageStatus.of(body), None, document=data)
+        error = body["error"]
+        text = f"server returned {data['status']} {error['code']}: {error['message']}"
+        return cls(data["status"], None, error_for_code(error["code"])(text), document=data)
+
+    @classmethod
+    def all_of(cls, data: dict[str, Any]) -> tuple[BatchResult, ...]:
+        return tuple(cls.of(result) for result in data["results"])
