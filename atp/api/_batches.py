@@ -1,4 +1,6 @@
-"""``POST /api/messages/batch``: many sends in one request, each answered on its own.
+"""``POST /api/messages/batch`` and ``POST /api/deliveries/acks``: many sends, or many
+ACKs, in one request, each answered on its own. (Sends are described here; ACKs work
+the same way, keyed as ``POST /api/deliveries/:id/acks`` with the item's delivery id.)
 
 Each item is a send as ``POST /api/messages`` takes it (``to``, ``payload``), with its
 own idempotency key: the item's ``idempotency_key``, else the request's
@@ -22,6 +24,7 @@ from quart import Blueprint, Response
 
 from atp.actors import Principal, Ticket, encode_answer, request_hash
 from atp.actors.commands import SendMessage
+from atp.api._inbox import record_ack
 from atp.api._requests import (
     authenticate,
     carrier,
@@ -37,18 +40,16 @@ __all__ = ["blueprint"]
 
 blueprint = Blueprint("batches", __name__)
 
-_SEND_SCOPE = scope_template("POST", "/api/messages")  # an item is keyed as a single send
+# An item is keyed as the single route's request would be.
+_SEND_SCOPE = scope_template("POST", "/api/messages")
+_ACK_SCOPE = scope_template("POST", "/api/deliveries/<delivery_id>/acks")
 _MAX_KEY = 200  # as the Idempotency-Key header
 
 
 @blueprint.post("/api/messages/batch")
 async def send_batch() -> Response:
     principal = await authenticate("agent")
-    params = await read_params()
-    items = params.get("messages")
-    limit = carrier().settings.batch_max_messages
-    if not isinstance(items, list) or not 1 <= len(items) <= limit:
-        raise InvalidRequest(f"messages: a list of 1 to {limit} sends")
+    items = _items(await read_params(), "messages")
     batch_key = idempotency_key()
     results: list[bytes] = [b""] * len(items)
     # Each item queues its command only after the item before it did, so that one
@@ -70,8 +71,55 @@ async def send_batch() -> Response:
     async with trio.open_nursery() as nursery:
         for index, item in enumerate(items):
             nursery.start_soon(run, index, item)
-    body = b'{"results":[' + b",".join(results) + b"]}\n"
-    return Response(body, 200, mimetype="application/json")
+    return _answer(results)
+
+
+@blueprint.post("/api/deliveries/acks")
+async def ack_batch() -> Response:
+    """Many ACKs, each answered as ``POST /api/deliveries/:id/acks`` would answer it
+    with the item's key (scoped as that route's, with the item's delivery id)."""
+    principal = await authenticate("agent")
+    items = _items(await read_params(), "acks")
+    batch_key = idempotency_key()
+    results: list[bytes] = [b""] * len(items)
+
+    async def run(index: int, item: object) -> None:
+        results[index] = await _ack_item(principal, item, f"{batch_key}/{index}")
+
+    async with trio.open_nursery() as nursery:
+        for index, item in enumerate(items):
+            nursery.start_soon(run, index, item)
+    return _answer(results)
+
+
+async def _ack_item(principal: Principal, item: object, default_key: str) -> bytes:
+    """One ACK's result, as the single ACK route answers it (``atp.api._inbox.ack``)."""
+    rt = carrier()
+    assert principal.agent_id is not None
+    try:
+        delivery_id = item.get("delivery_id") if isinstance(item, dict) else None
+        if not isinstance(item, dict) or not isinstance(delivery_id, str) or not delivery_id:
+            raise InvalidRequest("each of acks: an object with delivery_id and status")
+        key = _item_key(item, default_key)
+        params = {k: v for k, v in item.items() if k not in ("delivery_id", "idempotency_key")}
+        route = _ACK_SCOPE.format(delivery_id=delivery_id)
+        scope = rt.gate.scope(principal.account_id, principal.kind, principal.id, route, key)
+        ticket = await rt.gate.enter(scope, request_hash(params), wait=True)
+        try:
+            try:
+                command = record_ack(principal.agent_id, delivery_id, params, ticket)
+            except AtpError:
+                replay = await rt.gate.committed(ticket)  # the key answers before the body
+                if replay is None:
+                    raise
+                return _result(replay.status, replay.encoded)
+            reply = await rt.ask(command)
+        finally:
+            rt.gate.leave(ticket)
+        encoded = reply.encoded if reply.encoded is not None else encode_answer(reply.body)
+        return _result(reply.status, encoded)
+    except AtpError as exc:
+        return _result(exc.status, encode_answer(exc.envelope()))
 
 
 async def _send_item(
@@ -87,15 +135,47 @@ async def _send_item(
     try:
         if not isinstance(item, dict):
             raise InvalidRequest("each of messages: an object with to and payload")
-        key = item.get("idempotency_key", default_key)
-        if not isinstance(key, str) or not key.strip() or len(key) > _MAX_KEY:
-            raise InvalidRequest(f"idempotency_key: a string of 1 to {_MAX_KEY} characters")
+        key = _item_key(item, default_key)
         send = {k: v for k, v in item.items() if k != "idempotency_key"}
         to = read_send(send)
-        status, encoded = await _send(principal, send, to, key.strip(), after, queued)
+        status, encoded = await _send(principal, send, to, key, after, queued)
     except AtpError as exc:
         status, encoded = exc.status, encode_answer(exc.envelope())
+    return _result(status, encoded)
+
+
+def _item_key(item: dict[str, Any], default: str) -> str:
+    """The item's own ``idempotency_key``, or ``default``.
+
+    Raises:
+        InvalidRequest: not a string of 1 to 200 characters.
+    """
+    key = item.get("idempotency_key", default)
+    if not isinstance(key, str) or not key.strip() or len(key) > _MAX_KEY:
+        raise InvalidRequest(f"idempotency_key: a string of 1 to {_MAX_KEY} characters")
+    return key.strip()
+
+
+def _result(status: int, encoded: bytes) -> bytes:
     return b'{"status":%d,"body":%s}' % (status, encoded)
+
+
+def _answer(results: list[bytes]) -> Response:
+    body = b'{"results":[' + b",".join(results) + b"]}\n"
+    return Response(body, 200, mimetype="application/json")
+
+
+def _items(params: dict[str, Any], name: str) -> list[Any]:
+    """The request's list of items.
+
+    Raises:
+        InvalidRequest: missing, empty, or longer than the batch limit.
+    """
+    items = params.get(name)
+    limit = carrier().settings.batch_max_messages
+    if not isinstance(items, list) or not 1 <= len(items) <= limit:
+        raise InvalidRequest(f"{name}: a list of 1 to {limit} items")
+    return items
 
 
 async def _send(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import attrs
 import trio
@@ -15,7 +16,7 @@ from atp.domain import AckStatus
 from atp.errors import AckStatusRequired, InvalidAckStatus, InvalidLease, InvalidRequest
 from atp.wire import AckBody, LeaseBody, WaitBody, check_payload, parse_body
 
-__all__ = ["blueprint"]
+__all__ = ["blueprint", "record_ack"]
 
 blueprint = Blueprint("inbox", __name__)
 
@@ -79,11 +80,22 @@ async def ack(delivery_id: str) -> Answer:
     params = await read_params()
 
     async def build(ticket: Ticket) -> RecordAck:
-        if params.get("status") is None:
-            raise AckStatusRequired()
-        body = parse_body(AckBody, params, InvalidAckStatus)
-        if body.payload is not None:
-            check_payload(body.payload)
-        return RecordAck(agent_id, delivery_id, AckStatus(body.status), body.payload, ticket)
+        return record_ack(agent_id, delivery_id, params, ticket)
 
     return await idempotent(principal, params, build)
+
+
+def record_ack(
+    agent_id: str, delivery_id: str, params: dict[str, Any], ticket: Ticket
+) -> RecordAck:
+    """The ACK ``params`` ask for (``status``, ``payload``), checked.
+
+    Raises:
+        AckStatusRequired, InvalidAckStatus, PayloadTooLarge, InvalidA2AMessage.
+    """
+    if params.get("status") is None:
+        raise AckStatusRequired()
+    body = parse_body(AckBody, params, InvalidAckStatus)
+    if body.payload is not None:
+        check_payload(body.payload)
+    return RecordAck(agent_id, delivery_id, AckStatus(body.status), body.payload, ticket)

@@ -27,7 +27,7 @@ from atp.cli import (
     _webhook,
 )
 from atp.cli._args import parse
-from atp.cli._batch_send import send_file
+from atp.cli._batch_files import ack_file, send_file
 from atp.cli._context import Context
 from atp.cli._output import CliError, Output
 from atp.errors import AtpError
@@ -129,6 +129,7 @@ _COMMANDS = [
         _messaging.ack,
         f'--accepted|--completed|--failed|--rejected ["<text>"] {_AS}',
     ),
+    _command("ack", "record the ACKs of a JSON Lines file", ack_file, f"--from-file FILE {_AS}"),
     _command(
         'session open <alias-or-address> "<text>"',
         "ask for an ordered session",

@@ -177,6 +177,12 @@ class AsyncClient:
     ) -> MessageStatus:
         return await self.call(_calls.send(self._token(token), to, payload))
 
+    async def ack_batch(
+        self, acks: Sequence[dict[str, Any]], *, token: str | None = None
+    ) -> tuple[BatchResult, ...]:
+        """ACK many deliveries in one request; see ``calls.ack_batch``."""
+        return await self.call(_calls.ack_batch(self._token(token), acks))
+
     async def send_batch(
         self, messages: Sequence[dict[str, Any]], *, token: str | None = None
     ) -> tuple[BatchResult, ...]:

@@ -1,4 +1,4 @@
-"""What ``POST /api/messages/batch`` answers: one result per item, in the order sent."""
+"""What the batch routes answer: one result per item, in the order sent."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ __all__ = ["BatchResult"]
 
 @attrs.frozen
 class BatchResult(Answer):
-    """One item of a batch send: its message's status (``status`` 201), or the contract's
-    error for that item, which is not raised (the other items went on)."""
+    """One item of a batch: its message's status (a send's, or the one in an ACK's
+    answer, with the ACK), or the contract's error for that item, which is not raised
+    (the other items went on)."""
 
     status: int
     message_status: MessageStatus | None
@@ -24,6 +25,8 @@ class BatchResult(Answer):
     @classmethod
     def of(cls, data: dict[str, Any]) -> BatchResult:
         body = data["body"]
+        if "ack" in body:
+            return cls(data["status"], MessageStatus.of_ack(body), None, document=data)
         if "error" not in body:
             return cls(data["status"], MessageStatus.of(body), None, document=data)
         error = body["error"]

@@ -39,6 +39,7 @@ from atp.client._results import (
 __all__ = [
     "Call",
     "ack",
+    "ack_batch",
     "agent",
     "answer_session",
     "cancel_replay",
@@ -162,6 +163,12 @@ def send_batch(token: str, messages: Sequence[dict[str, Any]]) -> Call[tuple[Bat
     an item without a key is keyed by this call's key and its index."""
     body = {"messages": list(messages)}
     return mutation("POST", "/api/messages/batch", token, body, BatchResult.all_of)
+
+
+def ack_batch(token: str, acks: Sequence[dict[str, Any]]) -> Call[tuple[BatchResult, ...]]:
+    """Up to the carrier's batch limit (500) of ``{"delivery_id", "status", "payload"?,
+    "idempotency_key"?}``; an item without a key is keyed by this call's key and index."""
+    return mutation("POST", "/api/deliveries/acks", token, {"acks": list(acks)}, BatchResult.all_of)
 
 
 def status(token: str, message_id: str) -> Call[MessageStatus]:

@@ -174,6 +174,12 @@ class Client:
     def send(self, to: str, payload: dict[str, Any], *, token: str | None = None) -> MessageStatus:
         return self.call(_calls.send(self._token(token), to, payload))
 
+    def ack_batch(
+        self, acks: Sequence[dict[str, Any]], *, token: str | None = None
+    ) -> tuple[BatchResult, ...]:
+        """ACK many deliveries in one request; see ``calls.ack_batch``."""
+        return self.call(_calls.ack_batch(self._token(token), acks))
+
     def send_batch(
         self, messages: Sequence[dict[str, Any]], *, token: str | None = None
     ) -> tuple[BatchResult, ...]:

@@ -147,3 +147,49 @@ async def test_many_items_are_committed_in_few_transactions_in_order(
     commits = runtime.context.journal.statistics().commits - before
     assert commits <= LIMIT // 4, commits  # the mailbox's batches, not one commit each
     assert await inbox(api, beta) == [str(i) for i in range(LIMIT)]  # in the batch's order
+
+
+async def claimed(api: Api, agent: Agent, count: int) -> list[str]:
+    return [(await api.claim(agent)).json()["id"] for _ in range(count)]
+
+
+async def test_acks_are_answered_each_as_the_single_route_would(api: Api) -> None:
+    alpha, beta = await api.pair()
+    await batch(api, alpha, [item(beta, str(i)) for i in range(3)])
+    first, second, third = await claimed(api, beta, 3)
+    acks = [
+        {"delivery_id": first, "status": "completed"},
+        {"delivery_id": second, "status": "done"},
+        {"delivery_id": "dlv_nope", "status": "accepted"},
+        {"delivery_id": third, "status": "accepted", "idempotency_key": "third"},
+        {"status": "completed"},
+    ]
+    answer = await api.post("/api/deliveries/acks", beta.token, {"acks": acks}, key="acks-1")
+    results = answer.json()["results"]
+    assert [r["status"] for r in results] == [201, 422, 404, 201, 422]
+    assert results[0]["body"]["message_status"]["ack_status"] == "completed"
+    assert results[1]["body"]["error"]["code"] == "invalid_ack_status"
+    # Again: the recorded ones replay; alone through the single route, too.
+    again = await api.post("/api/deliveries/acks", beta.token, {"acks": acks}, key="acks-1")
+    assert again.json()["results"][0] == results[0]
+    alone = await api.post(
+        f"/api/deliveries/{third}/acks", beta.token, {"status": "accepted"}, key="third"
+    )
+    assert alone.json() == results[3]["body"]
+    # A key the batch used, for another ACK: a conflict for that item only.
+    other = [{"delivery_id": third, "status": "completed", "idempotency_key": "third"}]
+    conflict = await api.post("/api/deliveries/acks", beta.token, {"acks": other})
+    assert conflict.json()["results"][0]["body"]["error"]["code"] == "idempotency_conflict"
+    status = (await api.status(alpha.token, results[3]["body"]["ack"]["message_id"])).json()
+    assert status["ack_status"] == "accepted"
+
+
+async def test_another_agents_delivery_is_not_found_for_that_item(api: Api) -> None:
+    alpha, beta = await api.pair()
+    await batch(api, alpha, [item(beta)])
+    [delivery] = await claimed(api, beta, 1)
+    acks = [{"delivery_id": delivery, "status": "completed"}]
+    answer = await api.post("/api/deliveries/acks", alpha.token, {"acks": acks})
+    assert answer.json()["results"][0]["status"] == 404
+    mine = await api.post("/api/deliveries/acks", beta.token, {"acks": acks})
+    assert mine.json()["results"][0]["status"] == 201

@@ -251,3 +251,24 @@ async def test_send_from_file_refuses_a_bad_line_before_sending(cli: Cli) -> Non
     refused = await cli("send", "--from-file", str(path), code=1)
     assert 'line 2: give one of "text" and "payload"' in refused.err
     assert (await cli("inbox", "--as", "beta")).out == "No pending deliveries.\n"
+
+
+async def test_ack_from_file_records_each_line(cli: Cli) -> None:
+    for text in ("one", "two"):
+        await cli("send", "beta", text)
+    first = field((await cli("inbox", "--as", "beta")).out, "Delivery")
+    second = field((await cli("inbox", "--as", "beta")).out, "Delivery")
+    lines = [
+        {"delivery_id": first, "status": "completed", "text": "done", "idempotency_key": "a1"},
+        {"delivery_id": second, "status": "maybe"},
+    ]
+    path = cli.home.parent / "acks.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    acked = await cli("ack", "--from-file", str(path), "--as", "beta", code=1)
+    assert acked.out.splitlines()[0] == f"Recorded 1 of 2 ACKs from {path}."
+    assert "ACK 2 refused: server returned 422 invalid_ack_status" in acked.out
+    # Again: the keyed line replays its ACK (a keyed text makes the same A2A answer).
+    again = await cli("ack", "--from-file", str(path), "--as", "beta", "--json", code=1)
+    results = json.loads(again.out.splitlines()[0])["results"]
+    assert results[0]["status"] == 201
+    assert results[0]["body"]["message_status"]["ack_status"] == "completed"

@@ -39,6 +39,7 @@ ROUTES = {
     "POST /api/inbox/claims": ("claim", "inbox"),
     "POST /api/deliveries/:id/extend": ("extend_lease", "lease extend"),
     "POST /api/deliveries/:id/acks": ("ack", "ack"),
+    "POST /api/deliveries/acks": ("ack_batch", "ack"),
     "POST /api/sessions": ("open_session", "session open"),
     "GET /api/sessions/:id": ("session", "session show"),
     "POST /api/sessions/:id/accept": ("answer_session", "session accept"),
