@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from atp.cli._context import Context, text_payload
 from atp.cli._output import CliError, as_json
-from atp.client import BatchResult
+from atp.client import BatchResult, Client
 
 __all__ = ["BATCH", "ack_file", "send_file"]
 
@@ -33,23 +34,29 @@ _KEYED = uuid.UUID("5b0e8a52-6f0c-4d59-9a43-3c1f2f0e7a11")  # namespace of keyed
 def send_file(ctx: Context) -> None:
     path = _path(ctx, 'atp send <alias-or-address> "<text>" | atp send --from-file FILE')
     items = [_item(ctx, number, line) for number, line in _lines(path)]
-    me = ctx.identity()
-    results: list[BatchResult] = []
-    with ctx.client() as client:
-        for start in range(0, len(items), BATCH):
-            results += client.send_batch(items[start : start + BATCH], token=me.token)
+    results = _in_batches(ctx, items, Client.send_batch)
     _report(ctx, path, results, ("Sent", "messages", "Message"))
 
 
 def ack_file(ctx: Context) -> None:
     path = _path(ctx, "atp ack <delivery-id> --<status> | atp ack --from-file FILE")
     items = [_ack_item(number, line) for number, line in _lines(path)]
+    results = _in_batches(ctx, items, Client.ack_batch)
+    _report(ctx, path, results, ("Recorded", "ACKs", "ACK"))
+
+
+def _in_batches(
+    ctx: Context,
+    items: list[dict[str, Any]],
+    method: Callable[..., tuple[BatchResult, ...]],
+) -> list[BatchResult]:
+    """Every item through the client's batch ``method``, ``BATCH`` at a time."""
     me = ctx.identity()
     results: list[BatchResult] = []
     with ctx.client() as client:
         for start in range(0, len(items), BATCH):
-            results += client.ack_batch(items[start : start + BATCH], token=me.token)
-    _report(ctx, path, results, ("Recorded", "ACKs", "ACK"))
+            results += method(client, items[start : start + BATCH], token=me.token)
+    return results
 
 
 def _path(ctx: Context, usage: str) -> Path:
