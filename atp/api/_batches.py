@@ -22,10 +22,11 @@ from typing import Any
 import trio
 from quart import Blueprint, Response
 
-from atp.actors import Principal, Ticket, encode_answer, request_hash
-from atp.actors.commands import SendMessage
+from atp.actors import Principal, Ticket, encode_answer
+from atp.actors.commands import Command, RecordAck, Reply, SendMessage
 from atp.api._inbox import record_ack
 from atp.api._requests import (
+    answer_once,
     authenticate,
     carrier,
     idempotency_key,
@@ -94,32 +95,22 @@ async def ack_batch() -> Response:
 
 async def _ack_item(principal: Principal, item: object, default_key: str) -> bytes:
     """One ACK's result, as the single ACK route answers it (``atp.api._inbox.ack``)."""
-    rt = carrier()
     assert principal.agent_id is not None
+    agent_id = principal.agent_id
     try:
         delivery_id = item.get("delivery_id") if isinstance(item, dict) else None
         if not isinstance(item, dict) or not isinstance(delivery_id, str) or not delivery_id:
             raise InvalidRequest("each of acks: an object with delivery_id and status")
         key = _item_key(item, default_key)
         params = {k: v for k, v in item.items() if k not in ("delivery_id", "idempotency_key")}
+
+        async def build(ticket: Ticket) -> RecordAck:
+            return record_ack(agent_id, delivery_id, params, ticket)
+
         route = _ACK_SCOPE.format(delivery_id=delivery_id)
-        scope = rt.gate.scope(principal.account_id, principal.kind, principal.id, route, key)
-        ticket = await rt.gate.enter(scope, request_hash(params), wait=True)
-        try:
-            try:
-                command = record_ack(principal.agent_id, delivery_id, params, ticket)
-            except AtpError:
-                replay = await rt.gate.committed(ticket)  # the key answers before the body
-                if replay is None:
-                    raise
-                return _result(replay.status, replay.encoded)
-            reply = await rt.ask(command)
-        finally:
-            rt.gate.leave(ticket)
-        encoded = reply.encoded if reply.encoded is not None else encode_answer(reply.body)
-        return _result(reply.status, encoded)
+        return _result(await answer_once(principal, route, key, params, build))
     except AtpError as exc:
-        return _result(exc.status, encode_answer(exc.envelope()))
+        return _error(exc)
 
 
 async def _send_item(
@@ -132,16 +123,35 @@ async def _send_item(
     """One item's result, ``{"status": …, "body": …}`` as JSON: the answer a single send
     with the item's key gets (replayed if it was given before), or the item's error.
     Its command is queued once ``after`` is set; ``queued`` is set as it is."""
+    assert principal.agent_id is not None
+    sender_agent_id = principal.agent_id
     try:
         if not isinstance(item, dict):
             raise InvalidRequest("each of messages: an object with to and payload")
         key = _item_key(item, default_key)
         send = {k: v for k, v in item.items() if k != "idempotency_key"}
         to = read_send(send)
-        status, encoded = await _send(principal, send, to, key, after, queued)
+
+        async def build(ticket: Ticket) -> SendMessage:
+            recipient_agent_id = await resolve_recipient(to)
+            return SendMessage(
+                recipient_agent_id, sender_agent_id, principal.account_id, send["payload"], ticket
+            )
+
+        async def in_turn(command: Command) -> Reply:
+            if after is not None:
+                await after.wait()
+            # The ask queues the command before it first waits (Actor.ask), so the next
+            # item cannot queue its own before this one.
+            queued.set()
+            return await carrier().ask(command)
+
+        reply = await answer_once(
+            principal, _SEND_SCOPE, key, send, build, two_phase=True, ask=in_turn
+        )
+        return _result(reply)
     except AtpError as exc:
-        status, encoded = exc.status, encode_answer(exc.envelope())
-    return _result(status, encoded)
+        return _error(exc)
 
 
 def _item_key(item: dict[str, Any], default: str) -> str:
@@ -156,8 +166,13 @@ def _item_key(item: dict[str, Any], default: str) -> str:
     return key.strip()
 
 
-def _result(status: int, encoded: bytes) -> bytes:
-    return b'{"status":%d,"body":%s}' % (status, encoded)
+def _result(reply: Reply) -> bytes:
+    encoded = reply.encoded if reply.encoded is not None else encode_answer(reply.body)
+    return b'{"status":%d,"body":%s}' % (reply.status, encoded)
+
+
+def _error(exc: AtpError) -> bytes:
+    return b'{"status":%d,"body":%s}' % (exc.status, encode_answer(exc.envelope()))
 
 
 def _answer(results: list[bytes]) -> Response:
@@ -176,39 +191,3 @@ def _items(params: dict[str, Any], name: str) -> list[Any]:
     if not isinstance(items, list) or not 1 <= len(items) <= limit:
         raise InvalidRequest(f"{name}: a list of 1 to {limit} items")
     return items
-
-
-async def _send(
-    principal: Principal,
-    send: dict[str, Any],
-    to: str,
-    key: str,
-    after: trio.Event | None,
-    queued: trio.Event,
-) -> tuple[int, bytes]:
-    """The single send's path (``atp.api._requests.idempotent``) for one item."""
-    rt = carrier()
-    assert principal.agent_id is not None
-    scope = rt.gate.scope(principal.account_id, principal.kind, principal.id, _SEND_SCOPE, key)
-    ticket: Ticket = await rt.gate.enter(scope, request_hash(send), wait=False)
-    try:
-        try:
-            recipient_agent_id = await resolve_recipient(to)
-        except AtpError:
-            replay = await rt.gate.committed(ticket)  # the key answers before the body
-            if replay is None:
-                raise
-            return replay.status, replay.encoded
-        command = SendMessage(
-            recipient_agent_id, principal.agent_id, principal.account_id, send["payload"], ticket
-        )
-        if after is not None:
-            await after.wait()
-        # The ask queues the command before it first waits (Actor.ask), so the next item
-        # cannot queue its own before this one.
-        queued.set()
-        reply = await rt.ask(command)
-    finally:
-        rt.gate.leave(ticket)
-    encoded = reply.encoded if reply.encoded is not None else encode_answer(reply.body)
-    return reply.status, encoded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -30,6 +31,7 @@ from atp.wire import NotJson, check_payload, parse_json
 
 __all__ = [
     "Answer",
+    "answer_once",
     "authenticate",
     "bearer_token",
     "carrier",
@@ -180,7 +182,29 @@ async def idempotent(
     two_phase: bool = False,
     ask: Callable[[Command], Awaitable[Reply]] | None = None,
 ) -> Answer:
-    """Run a mutation at most once per (principal, route, key) and replay its answer.
+    """Run this request's mutation at most once per (principal, route, key) and replay
+    its answer (``answer_once`` with the request's route and ``Idempotency-Key``)."""
+    key = idempotency_key()
+    reply = await answer_once(
+        principal, route_scope(), key, params, build, two_phase=two_phase, ask=ask
+    )
+    if reply.encoded is not None:
+        return _stored_answer(reply.status, reply.encoded)
+    return reply.body, reply.status
+
+
+async def answer_once(
+    principal: Principal,
+    route: str,
+    key: str,
+    params: dict[str, Any],
+    build: Callable[[Ticket], Awaitable[Command]],
+    *,
+    two_phase: bool = False,
+    ask: Callable[[Command], Awaitable[Reply]] | None = None,
+) -> Reply:
+    """Run a mutation at most once per (principal, ``route``, ``key``) and replay its
+    answer; a stored or replayed answer carries its bytes (``Reply.encoded``).
 
     The route's part of the scope comes from ``atp.api._scopes`` (a stored format).
 
@@ -188,11 +212,9 @@ async def idempotent(
     and raise, which frees the key again (errors are never stored). ``two_phase``
     routes answer a concurrent duplicate with ``idempotency_in_progress``; the others
     make it wait and replay (contract §2.6). ``ask`` replaces ``Carrier.ask`` (a long
-    poll asks more than once).
+    poll asks more than once; a batch item waits for its turn).
     """
     rt = carrier()
-    key = idempotency_key()
-    route = route_scope()
     scope = rt.gate.scope(principal.account_id, principal.kind, principal.id, route, key)
     digest = request_hash({k: v for k, v in params.items() if k != "id"})
     ticket = await rt.gate.enter(scope, digest, wait=not two_phase)
@@ -205,13 +227,10 @@ async def idempotent(
             replay = await rt.gate.committed(ticket)
             if replay is None:
                 raise
-            return _stored_answer(replay.status, replay.encoded)
-        reply: Reply = await (ask or rt.ask)(command)
+            return Reply(replay.status, json.loads(replay.encoded), replay.encoded)
+        return await (ask or rt.ask)(command)
     finally:
         rt.gate.leave(ticket)
-    if reply.encoded is not None:
-        return _stored_answer(reply.status, reply.encoded)
-    return reply.body, reply.status
 
 
 def _stored_answer(status: int, encoded: bytes) -> Response:

@@ -121,6 +121,19 @@ def ticket() -> Ticket:
     return Ticket(f"scope-{next(_keys)}", "hash")
 
 
+def same_account_session(session_id: str, opening_message_id: str) -> Session:
+    """A pending session from agt_s to the recipient, both of one account (trusted)."""
+    return Session(
+        session_id=session_id,
+        initiator_agent_id="agt_s",
+        initiator_account_id=ACCOUNT,
+        recipient_agent_id=RECIPIENT,
+        recipient_account_id=ACCOUNT,
+        opening_message_id=opening_message_id,
+        at=NOW,
+    )
+
+
 @pytest.fixture
 async def fx() -> Fixture:
     recipient = Agent(
@@ -170,15 +183,7 @@ async def test_a_later_turn_waits_while_its_sessions_first_is_outstanding(
     fx: Fixture,
 ) -> None:
     fx.recipient.set_webhook_endpoint("https://r.example/hook", "sealed", None, NOW)
-    session = Session(
-        session_id="ses_1",
-        initiator_agent_id="agt_s",
-        initiator_account_id=ACCOUNT,
-        recipient_agent_id=RECIPIENT,
-        recipient_account_id=ACCOUNT,
-        opening_message_id="msg_open",
-        at=NOW,
-    )
+    session = same_account_session("ses_1", "msg_open")
     session.answer("accepted", NOW)
     first = await fx.send(session=session)
     second = await fx.send(session=session)
@@ -214,15 +219,7 @@ async def test_a_blocked_sender_is_answered_but_never_handed_out(fx: Fixture) ->
 
 
 async def test_an_ack_of_a_sessions_opening_goes_on_to_its_session(fx: Fixture) -> None:
-    session = Session(
-        session_id="ses_2",
-        initiator_agent_id="agt_s",
-        initiator_account_id=ACCOUNT,
-        recipient_agent_id=RECIPIENT,
-        recipient_account_id=ACCOUNT,
-        opening_message_id="msg_opening",
-        at=NOW,
-    )
+    session = same_account_session("ses_2", "msg_opening")
     await fx.send(session=session)
     delivery = await fx.claim()
     assert delivery is not None and delivery["message"]["id"] == "msg_opening"
