@@ -173,6 +173,8 @@ def _successes(route: Route) -> dict[str, Any]:
     for status, name in route.answers.items():
         if name == "EventStream":
             content = {"text/event-stream": {"schema": ref("StreamEvent")}}
+        elif name == "InboxStream":
+            content = {"text/event-stream": {"schema": ref("InboxEvent")}}
         elif name == "AuditEventStream":
             content = {"text/event-stream": {"schema": ref("AuditEvent")}}
         elif name == "Checkpoint":
