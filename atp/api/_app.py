@@ -51,7 +51,9 @@ def create_app(carrier: Carrier) -> QuartTrio:
     """
     app = QuartTrio("atp")
     app.config["ATP_CARRIER"] = carrier
-    app.config["MAX_CONTENT_LENGTH"] = carrier.settings.max_body_bytes
+    # The largest body any route takes; read_params holds each route to its own.
+    settings = carrier.settings
+    app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.batch_max_bytes)
     app.config["BODY_TIMEOUT"] = carrier.settings.body_timeout  # then 408 (atp/http)
     app.config["JSON_SORT_KEYS"] = False
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False  # read as each route is added
