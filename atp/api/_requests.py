@@ -76,7 +76,7 @@ async def read_params() -> dict[str, Any]:
     body: Mapping[str, Any] = {}
     content_type = request.mimetype or ""
     if content_type == "application/json" or content_type.endswith("+json"):
-        raw = await request.get_data(cache=True, as_text=False, parse_form_data=False)
+        raw = await _body()
         if raw:
             try:
                 value = parse_json(raw)
@@ -94,6 +94,18 @@ async def read_params() -> dict[str, Any]:
             g.atp_method = body["_method"]
     g.atp_params = params
     return params
+
+
+async def _body() -> bytes:
+    """The request's body. Quart-Trio waits for it under a cancel scope (the body
+    timeout), which costs several microseconds even when nothing is left to wait for; a
+    body that is already in, as a small one that came with its headers is, is taken as
+    it stands (awaiting it raises what Quart would: 413 for one over the limit)."""
+    body = request.body
+    if body._complete.is_set():
+        raw: bytes = await body
+        return raw
+    return await request.get_data(cache=True, as_text=False, parse_form_data=False)
 
 
 def method_override() -> str | None:
