@@ -81,7 +81,7 @@ async def read_params() -> dict[str, Any]:
     if (json_body or form_body) and (request.content_length or 0) > _body_limit():
         raise RequestEntityTooLarge()
     if json_body:
-        raw = await request.get_data(cache=True, as_text=False, parse_form_data=False)
+        raw = await _body()
         if len(raw) > _body_limit():  # a body sent without its length
             raise RequestEntityTooLarge()
         if raw:
@@ -108,6 +108,18 @@ def _body_limit() -> int:
     settings = carrier().settings
     batch = request.blueprint == "batches"
     return settings.batch_max_bytes if batch else settings.max_body_bytes
+
+
+async def _body() -> bytes:
+    """The request's body. Quart-Trio waits for it under a cancel scope (the body
+    timeout), which costs several microseconds even when nothing is left to wait for; a
+    body that is already in, as a small one that came with its headers is, is taken as
+    it stands (awaiting it raises what Quart would: 413 for one over the limit)."""
+    body = request.body
+    if body._complete.is_set():
+        raw: bytes = await body
+        return raw
+    return await request.get_data(cache=True, as_text=False, parse_form_data=False)
 
 
 def method_override() -> str | None:
