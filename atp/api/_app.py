@@ -82,6 +82,7 @@ def create_app(carrier: Carrier) -> QuartTrio:
     app.after_request(note_route)
     install_error_handlers(app)
     stats = HttpStats()
+    app.config["ATP_HTTP_STATS"] = stats  # the batch routes and the streams count in it
     app.config["ATP_METRICS"] = _metrics.registry(carrier, stats)
     app.asgi_app = observe_requests(  # type: ignore[method-assign,assignment]
         _without_empty_segments(app.asgi_app), stats

@@ -36,7 +36,8 @@ from quart import Blueprint, Response
 
 from atp.actors import Carrier
 from atp.actors.commands import FeedStream, ReleaseLeases
-from atp.api._requests import authenticate, carrier, read_params, whole_number
+from atp.api._access_log import HttpStats
+from atp.api._requests import authenticate, carrier, http_stats, read_params, whole_number
 from atp.errors import AtpError
 
 __all__ = ["HEARTBEAT_SECONDS", "blueprint"]
@@ -60,7 +61,7 @@ async def stream() -> Response:
     rt = carrier()
     credit = whole_number(params.get("credit", CREDIT), 1, rt.settings.batch_max_messages)
     lease = whole_number(params.get("lease_seconds", LEASE_SECONDS), 1, MAX_LEASE_SECONDS)
-    consumer = _Consumer(rt, principal.agent_id, credit, lease)
+    consumer = _Consumer(rt, http_stats(), principal.agent_id, credit, lease)
     headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}
     events = consumer.events()
     response = Response(events, status=200, mimetype="text/event-stream", headers=headers)
@@ -71,8 +72,11 @@ async def stream() -> Response:
 class _Consumer:
     """One connected stream: the deliveries it holds, and when to renew their leases."""
 
-    def __init__(self, rt: Carrier, agent_id: str, credit: int, lease_seconds: int) -> None:
+    def __init__(
+        self, rt: Carrier, stats: HttpStats, agent_id: str, credit: int, lease_seconds: int
+    ) -> None:
         self._rt = rt
+        self._stats = stats
         self._agent_id = agent_id
         self._credit = credit
         self._lease_seconds = lease_seconds
@@ -81,12 +85,14 @@ class _Consumer:
     async def events(self) -> AsyncIterator[bytes]:
         """The stream's body; runs after the handler returned, until the consumer goes
         away (the request is cancelled) or the carrier stops."""
+        self._stats.streams_open += 1
         try:
             async for chunk in self._follow():
                 yield chunk
         except AtpError as exc:  # the store went away, say: end; the client reconnects
             log.warning("inbox stream of %s ended: %s", self._agent_id, exc.code)
         finally:
+            self._stats.streams_open -= 1
             with trio.CancelScope(shield=True), trio.move_on_after(_RELEASE_WITHIN):
                 await self._release()
 
@@ -103,6 +109,7 @@ class _Consumer:
                 reply = await rt.ask(feed)
             claims: list[dict[str, Any]] = reply.body["deliveries"]
             self._holding = (*reply.body["holding"], *(claim["id"] for claim in claims))
+            self._stats.streamed += len(claims)
             for claim in claims:
                 yield _event(claim)
             with trio.move_on_after(renewal if self._holding else HEARTBEAT_SECONDS) as idle:

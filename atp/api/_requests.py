@@ -13,7 +13,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from atp.actors import Carrier, Principal, Ticket, request_hash
 from atp.actors.commands import Command, Reply
-from atp.api._access_log import note_principal
+from atp.api._access_log import HttpStats, note_principal
 from atp.api._scopes import route_scope
 from atp.domain import ADDRESS_PREFIX
 from atp.errors import (
@@ -101,6 +101,12 @@ async def read_params() -> dict[str, Any]:
             g.atp_method = body["_method"]
     g.atp_params = params
     return params
+
+
+def http_stats() -> HttpStats:
+    """The HTTP edge's counters (``/metrics``), for what a route counts beyond requests."""
+    stats: HttpStats = current_app.config["ATP_HTTP_STATS"]
+    return stats
 
 
 def _body_limit() -> int:
