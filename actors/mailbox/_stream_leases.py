@@ -19,7 +19,7 @@ from atp.errors import NotFound
 
 __all__ = ["StreamLeases"]
 
-Load = Callable[[str, str], Awaitable[Message]]
+_Load = Callable[[str, str], Awaitable[Message]]
 
 
 class StreamLeases:
@@ -29,7 +29,7 @@ class StreamLeases:
         self._window = window
 
     async def renew(
-        self, delivery_ids: Sequence[str], lease_seconds: int, load: Load, now: datetime
+        self, delivery_ids: Sequence[str], lease_seconds: int, load: _Load, now: datetime
     ) -> tuple[list[str], list[Message]]:
         """The deliveries whose lease still holds, and the messages whose lease this
         renewed."""
@@ -44,7 +44,7 @@ class StreamLeases:
         return holding, renewed
 
     async def release(
-        self, delivery_ids: Sequence[str], load: Load, now: datetime
+        self, delivery_ids: Sequence[str], load: _Load, now: datetime
     ) -> list[Message]:
         """End the leases that still hold; the messages whose lease this ended."""
         released = []
@@ -55,7 +55,7 @@ class StreamLeases:
                 released.append(message)
         return released
 
-    async def _holder(self, delivery_id: str, load: Load, now: datetime) -> Message | None:
+    async def _holder(self, delivery_id: str, load: _Load, now: datetime) -> Message | None:
         """The message whose unACKed polling lease ``delivery_id`` still holds, if any."""
         try:
             message = await self._window.message_of(delivery_id, load)

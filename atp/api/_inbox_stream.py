@@ -40,7 +40,7 @@ from atp.api._access_log import HttpStats
 from atp.api._requests import authenticate, carrier, http_stats, read_params, whole_number
 from atp.errors import AtpError
 
-__all__ = ["HEARTBEAT_SECONDS", "blueprint"]
+__all__ = ["CREDIT", "HEARTBEAT_SECONDS", "LEASE_SECONDS", "MAX_LEASE_SECONDS", "blueprint"]
 
 log = logging.getLogger(__name__)
 

@@ -37,6 +37,7 @@ __all__ = [
     "bearer_token",
     "carrier",
     "check_query",
+    "http_stats",
     "idempotency_key",
     "idempotent",
     "method_override",

@@ -20,7 +20,7 @@ from atp.client._results import Claim
 
 __all__ = ["afollow_inbox", "follow_inbox"]
 
-PATH = "/api/inbox/stream"
+_PATH = "/api/inbox/stream"
 
 
 def follow_inbox(
@@ -32,7 +32,7 @@ def follow_inbox(
     while True:
         try:
             with http.stream(
-                "GET", PATH, headers=headers, params=params, timeout=STREAM_TIMEOUT
+                "GET", _PATH, headers=headers, params=params, timeout=STREAM_TIMEOUT
             ) as response:
                 if response.status_code >= 400:
                     response.read()
@@ -54,7 +54,7 @@ async def afollow_inbox(
     while True:
         try:
             async with http.stream(
-                "GET", PATH, headers=headers, params=params, timeout=STREAM_TIMEOUT
+                "GET", _PATH, headers=headers, params=params, timeout=STREAM_TIMEOUT
             ) as response:
                 if response.status_code >= 400:
                     await response.aread()
