@@ -1,0 +1,200 @@
+"""ATP end to end: the load-generator process (``python -m bench_lib.e2e_load``) for the
+``e2e``, ``e2e-batch``, ``send`` and ``send-batch`` scenarios of ``e2e_tally``.
+
+Each pair is one producer and one consumer, each with its own keep-alive connection:
+the producer is an agent that sends to the pair's recipient (the two share an account,
+so the sender is trusted), the consumer is the recipient, claiming and ACKing. Single
+calls are ``POST /api/messages``, ``POST /api/inbox/claims`` (long poll of 1 s) and
+``POST /api/deliveries/<id>/acks``; batch calls ``POST /api/messages/batch``, claims
+with ``max`` and ``POST /api/deliveries/acks``. A server without batch claims answers
+one delivery a claim; the result notes it.
+
+JSON spec on stdin (an ``E2eSpec`` whose ``target`` is ``{"port": P, "pairs":
+[{"sender": token, "to": address, "recipient": token}, ...]}``), JSON result on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import trio
+
+from bench_lib.e2e_tally import GRACE, Cpu, E2eSpec, Tally, payload
+from bench_lib.http import Connection, ProtocolError
+from bench_lib.load import post_bytes
+
+__all__ = ["main", "run"]
+
+_LEASE_SECONDS = 60
+_WAIT_SECONDS = 1
+
+
+class _Pair:
+    """A pair's flow window: the producer takes a slot per message, the consumer gives
+    it back when the message is done (or its send failed)."""
+
+    def __init__(self, window: int) -> None:
+        self.slots = trio.Semaphore(window)
+        self.outstanding = 0
+
+    async def take(self, count: int) -> None:
+        for _ in range(count):
+            await self.slots.acquire()
+        self.outstanding += count
+
+    def give(self, count: int) -> None:
+        self.outstanding -= count
+        for _ in range(count):
+            self.slots.release()
+
+
+async def _call(
+    conn: Connection, tally: Tally, op: str, data: bytes, count: int = 1
+) -> tuple[float, bytes | None]:
+    """One request: when its answer was read, and its body if it was a 2xx."""
+    try:
+        status, body = await conn.request(data)
+    except (ProtocolError, OSError) as exc:
+        tally.fail(f"{op} {type(exc).__name__}", str(exc), count)
+        return time.perf_counter(), None
+    now = time.perf_counter()
+    if 200 <= status < 300:
+        return now, body
+    tally.fail(f"{op} {status}", body.decode("utf-8", "replace"), count)
+    return now, None
+
+
+async def _produce(spec: E2eSpec, tally: Tally, pair: _Pair, index: int) -> None:
+    conf = spec.target["pairs"][index]
+    port: int = spec.target["port"]
+    token, to = conf["sender"], conf["to"].encode()
+    batch = spec.scenario.endswith("-batch")
+    async with Connection(port) as conn:
+        seq = 0
+        while tally.producing():
+            await pair.take(spec.size)
+            ids = [f"{spec.run_id}-{index}-{seq + i}" for i in range(spec.size)]
+            seq += spec.size
+            items = [b'{"to":"%s","payload":%s}' % (to, payload(mid)) for mid in ids]
+            key = ids[0]
+            tally.sending(ids, time.perf_counter())
+            if batch:
+                many = b'{"messages":[%s]}' % b",".join(items)
+                data = post_bytes(port, "/api/messages/batch", token, key, many)
+                now, body = await _call(conn, tally, "send-batch", data, len(ids))
+                statuses = [r["status"] for r in json.loads(body)["results"]] if body else []
+            else:
+                data = post_bytes(port, "/api/messages", token, key, items[0])
+                now, body = await _call(conn, tally, "send", data)
+                statuses = [201] if body is not None else []
+            done = [mid for mid, status in zip(ids, statuses, strict=False) if status == 201]
+            failed = len(ids) - len(done)
+            if body is not None and failed:
+                tally.fail("send item not 201", body.decode()[:200], failed)
+            for mid in set(ids).difference(done):
+                tally.unsent(mid)
+            if not spec.consume:
+                tally.finished(done, now)
+                pair.give(len(ids))
+            elif failed:
+                pair.give(failed)
+
+
+def _claimed(reply: dict[str, Any], tally: Tally) -> list[dict[str, Any]]:
+    """The deliveries of a claim's answer: a batch claim's list, or one claim's document
+    (a server without batch claims), or none."""
+    if "deliveries" in reply:
+        deliveries: list[dict[str, Any]] = reply["deliveries"]
+        return deliveries
+    if reply.get("id"):
+        tally.notes.add("a claim with max answered one delivery: no batch claims on the server")
+        return [reply]
+    return []
+
+
+async def _consume(spec: E2eSpec, tally: Tally, pair: _Pair, index: int) -> None:
+    # e2e-stream (GET /api/inbox/stream?credit=N&lease_seconds=S, ACKs in groups through
+    # POST /api/deliveries/acks) will be a third consumer here, once the route is there.
+    port: int = spec.target["port"]
+    token: str = spec.target["pairs"][index]["recipient"]
+    batch = spec.scenario.endswith("-batch")
+    claim: dict[str, Any] = {"lease_seconds": _LEASE_SECONDS, "wait_seconds": _WAIT_SECONDS}
+    if batch:
+        claim["max"] = spec.size
+    claim_body = json.dumps(claim).encode()
+    drain_until = tally.end + GRACE
+    async with Connection(port) as conn:
+        seq = 0
+        while time.perf_counter() < drain_until:
+            if pair.outstanding == 0 and not tally.producing():
+                return
+            seq += 1
+            key = f"{spec.run_id}-c{index}-{seq}"
+            data = post_bytes(port, "/api/inbox/claims", token, key, claim_body)
+            _, body = await _call(conn, tally, "claim", data)
+            if body is None:
+                continue
+            deliveries = _claimed(json.loads(body), tally)
+            if not deliveries:
+                continue
+            ids = [d["message"]["payload"]["messageId"] for d in deliveries]
+            if batch:
+                acks = b",".join(
+                    b'{"delivery_id":"%s","status":"completed"}' % d["id"].encode()
+                    for d in deliveries
+                )
+                data = post_bytes(
+                    port, "/api/deliveries/acks", token, key + "a", b'{"acks":[%s]}' % acks
+                )
+                now, reply = await _call(conn, tally, "ack-batch", data, len(ids))
+                results = json.loads(reply)["results"] if reply else []
+                done = [mid for mid, r in zip(ids, results, strict=False) if r["status"] == 201]
+            else:
+                path = f"/api/deliveries/{deliveries[0]['id']}/acks"
+                data = post_bytes(port, path, token, key + "a", b'{"status":"completed"}')
+                now, reply = await _call(conn, tally, "ack", data)
+                done = ids if reply is not None else []
+            if reply is not None and len(done) < len(ids):
+                tally.fail("ack item not 201", reply.decode()[:200], len(ids) - len(done))
+            tally.finished(done, now)
+            pair.give(len(done))
+
+
+async def _clock(spec: E2eSpec, tally: Tally) -> None:
+    """Read the CPU clocks at the window's start and end (in ``stop_after`` mode, the
+    end is read once everything is done)."""
+    await trio.sleep(max(tally.start - time.perf_counter(), 0))
+    tally.cpu.append(Cpu.read(spec.server_pid))
+    if spec.stop_after is None:
+        await trio.sleep(max(tally.end - time.perf_counter(), 0))
+        tally.cpu.append(Cpu.read(spec.server_pid))
+
+
+async def run(spec: E2eSpec) -> dict[str, Any]:
+    """Run the spec's pairs and return the result document."""
+    start = time.perf_counter() + spec.warmup
+    tally = Tally(start=start, end=start + spec.seconds, stop_after=spec.stop_after)
+    pairs = [_Pair(spec.window) for _ in range(spec.pairs)]
+    with trio.move_on_after(spec.warmup + spec.seconds + 2 * GRACE):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_clock, spec, tally)
+            for index, pair in enumerate(pairs):
+                nursery.start_soon(_produce, spec, tally, pair, index)
+                if spec.consume:
+                    nursery.start_soon(_consume, spec, tally, pair, index)
+    if spec.stop_after is not None:
+        tally.cpu.append(Cpu.read(spec.server_pid))
+    return tally.result(spec, "atp")
+
+
+def main() -> None:
+    """Entry point: JSON spec on stdin, JSON result on stdout."""
+    spec = E2eSpec.from_json(json.loads(sys.stdin.read()))
+    json.dump(trio.run(run, spec), sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
