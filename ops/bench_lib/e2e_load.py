@@ -54,12 +54,22 @@ class _Pair:
 async def _call(
     conn: Connection, tally: Tally, op: str, data: bytes, count: int = 1
 ) -> tuple[float, bytes | None]:
-    """One request: when its answer was read, and its body if it was a 2xx."""
-    try:
-        status, body = await conn.request(data)
-    except (ProtocolError, OSError) as exc:
-        tally.fail(f"{op} {type(exc).__name__}", str(exc), count)
-        return time.perf_counter(), None
+    """One request: when its answer was read, and its body if it was a 2xx.
+
+    A connection that broke is tried once more on a new one: a producer that waited
+    for room in its window may find that the server closed it as idle (after its
+    keep-alive timeout), and every request carries an ``Idempotency-Key``, so the
+    retry is answered as the first try would have been.
+    """
+    for attempt in (1, 2):
+        try:
+            status, body = await conn.request(data)
+            break
+        except (ProtocolError, OSError) as exc:
+            if attempt == 2:
+                tally.fail(f"{op} {type(exc).__name__}", str(exc), count)
+                return time.perf_counter(), None
+            tally.retried += 1
     now = time.perf_counter()
     if 200 <= status < 300:
         return now, body
