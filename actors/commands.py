@@ -168,13 +168,15 @@ class SendMessage:
 @final
 @attrs.frozen
 class ClaimInbox:
-    """Claim the oldest claimable message; with ``wait``, an answer of ``{"delivery":
-    null}`` is not kept (``Reply.kept``): a long poll will ask again."""
+    """Claim the oldest claimable message, or with ``most`` up to that many, oldest
+    first, answered as ``{"deliveries": [...]}``; with ``wait``, an answer of none is
+    not kept (``Reply.kept``): a long poll will ask again."""
 
     recipient_agent_id: str
     lease_seconds: int
     ticket: Ticket
     wait: bool = False
+    most: int | None = None  # None: the reference's one-message shape
 
 
 @final

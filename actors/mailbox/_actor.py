@@ -1,7 +1,7 @@
 """MailboxActor: one recipient agent's messages, the only writer of them.
 
 It takes sends addressed to its agent (applying the agent's sender policies and the
-unknown-sender limit), hands messages out to inbox claims one at a time under the
+unknown-sender limit), hands messages out to inbox claims, oldest first, under the
 single-active-lease rule, extends leases and records ACKs. Because one task owns all
 of a recipient's messages, two claimers can never be handed the same message.
 
@@ -20,7 +20,7 @@ when it finishes, or retried when its lease ends.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import assert_never
+from typing import Any, assert_never
 
 from atp.actors._actor import Actor
 from atp.actors._context import ActorContext
@@ -216,29 +216,43 @@ class MailboxActor(Actor[MailboxCommand]):
         return self.answer(command.ticket, 201, body, now)
 
     async def _claim(self, command: ClaimInbox, now: datetime) -> Reply:
+        most = command.most or 1
+        claims: list[dict[str, Any]] = []
         self._expire_due(now)
         while True:
             held: set[str] = set()  # sessions with an earlier message outstanding (§6.4)
             for message in self.window.open.values():  # oldest first: one pass decides order
+                if len(claims) == most:
+                    break
                 if message.session_id in held:
                     continue
                 if message.claimable(now):
                     delivery = message.lease(new_id("dlv"), command.lease_seconds, now)
                     self.window.leased(message, delivery.id)
                     self.stage(message)
-                    return self.answer(command.ticket, 201, claim_document(message, delivery), now)
+                    claims.append(claim_document(message, delivery))
                 if message.session_id is not None and message.outstanding(now):
                     held.add(message.session_id)
-            if not self.window.beyond or not await self.window.page_in(self.staged()):
+            if len(claims) == most or not self.window.beyond:
+                break
+            if not await self.window.page_in(self.staged()):
                 break
             self._expire_due(now)
-        replayed = await self.replays.hand_out(self.load, command.lease_seconds, now)
-        if replayed is not None:  # regular messages first: a replay is history
+        while len(claims) < most:  # regular messages first: a replay is history
+            replayed = await self.replays.hand_out(self.load, command.lease_seconds, now)
+            if replayed is None:
+                break
             self.stage(replayed[0])
-            return self.answer(command.ticket, 201, replayed[1], now)
+            claims.append(replayed[1])
+        if command.most is not None:
+            body: dict[str, Any] = {"deliveries": claims}
+        else:
+            body = claims[0] if claims else {"delivery": None}
+        if claims:
+            return self.answer(command.ticket, 201, body, now)
         if command.wait:
-            return Reply(200, {"delivery": None})  # not kept: the long poll asks again
-        return self.answer(command.ticket, 200, {"delivery": None}, now)
+            return Reply(200, body)  # not kept: the long poll asks again
+        return self.answer(command.ticket, 200, body, now)
 
     async def _expire_all_due(self, now: datetime) -> int:
         """Expire every due message, paging in while the window has none left queued

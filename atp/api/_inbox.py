@@ -1,4 +1,5 @@
-"""Polling: claim from the inbox (at once, or held open: a long poll), extend a lease, ACK."""
+"""Polling: claim from the inbox (one message or many, at once or held open: a long
+poll), extend a lease, ACK."""
 
 from __future__ import annotations
 
@@ -30,12 +31,16 @@ async def claim() -> Answer:
 
     async def build(ticket: Ticket) -> ClaimInbox:
         body = parse_body(LeaseBody, params, InvalidLease)
-        return ClaimInbox(agent_id, body.lease_seconds, ticket)
+        return ClaimInbox(agent_id, body.lease_seconds, ticket, most=options.max)
 
-    wait = parse_body(WaitBody, params, InvalidRequest).wait_seconds
-    if wait == 0:
+    options = parse_body(WaitBody, params, InvalidRequest)
+    limit = carrier().settings.batch_max_messages
+    if options.max is not None and options.max > limit:
+        raise InvalidRequest(f"max: at most {limit}")
+    if options.wait_seconds == 0:
         return await idempotent(principal, params, build)
-    return await idempotent(principal, params, build, ask=partial(_long_poll, wait))
+    ask = partial(_long_poll, options.wait_seconds)
+    return await idempotent(principal, params, build, ask=ask)
 
 
 async def _long_poll(wait: float, command: Command) -> Reply:

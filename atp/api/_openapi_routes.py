@@ -236,8 +236,9 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "POST",
         "/api/inbox/claims",
-        "Claim the oldest claimable message (a lease); wait_seconds holds the claim open.",
-        {201: "Claim", 200: "NoClaim"},
+        "Claim the oldest claimable message, or with max up to that many (each a lease); "
+        "wait_seconds holds the claim open until one is claimable.",
+        {201: "ClaimAnswer", 200: "NoClaimAnswer"},
         _AGENT,
         True,
         "ClaimRequest",

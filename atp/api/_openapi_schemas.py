@@ -121,6 +121,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             **body_schema(LeaseBody)["properties"],
             **body_schema(WaitBody)["properties"],
         },
+        "description": "With max (1 to ATP_BATCH_MAX_MESSAGES, 500 by default), up to max "
+        "messages are claimed, each on its own lease, and answered as {deliveries: [...]}.",
     },
     "LeaseRequest": body_schema(LeaseBody),
     "SenderPolicyRequest": {
@@ -289,8 +291,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "deliveries": {"type": "array", "items": ref("Delivery")},
         }
     ),
-    "Claim": _object({"id": _id("dlv"), "leased_until": _TIME, "message": ref("Envelope")}),
+    "Claim": _object(
+        {"id": _id("dlv"), "leased_until": _TIME, "message": ref("Envelope")},
+        {"replay_id": _id("rpl")},  # an inbox replay handed out as a claim
+    ),
     "NoClaim": _object({"delivery": {"type": "null"}}),
+    # With "max": the claims made, none (200) or up to max (201).
+    "Claims": _object({"deliveries": {"type": "array", "items": ref("Claim")}}),
+    "ClaimAnswer": {"oneOf": [ref("Claim"), ref("Claims")]},
+    "NoClaimAnswer": {"oneOf": [ref("NoClaim"), ref("Claims")]},
     "Ack": _object(
         {
             "ack": _object(

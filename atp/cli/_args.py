@@ -25,6 +25,7 @@ _VALUED = {
     "--wait",
     "--delay",
     "--lease",
+    "--max",
     "--overlap",
     "--agent",
     "--account",

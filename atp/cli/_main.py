@@ -113,9 +113,9 @@ _COMMANDS = [
     ),
     _command(
         "inbox",
-        "claim the next message (--wait: up to N s for one)",
+        "claim the next message (--wait: up to N s for one; --max: up to N at once)",
         _messaging.inbox,
-        f"[--wait N] [--lease N] {_AS}",
+        f"[--wait N] [--lease N] [--max N] {_AS}",
     ),
     _command(
         "lease extend <delivery-id>",

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from atp.cli._args import ACK_STATUSES
+from atp.cli._batch_files import BATCH as BATCH_LIMIT
 from atp.cli._context import Context, text_payload
 from atp.cli._output import (
     CliError,
@@ -16,7 +17,7 @@ from atp.cli._output import (
     public_deliveries,
     when,
 )
-from atp.client import Message, MessageStatus
+from atp.client import Claim, Message, MessageStatus
 
 __all__ = ["LEASE_LIMIT", "LEASE_SECONDS", "ack", "extend", "inbox", "message_status", "send"]
 
@@ -101,21 +102,37 @@ def _delivery_lines(delivery: Mapping[str, Any]) -> Iterator[str]:
 
 
 def inbox(ctx: Context) -> None:
-    """Claim the next message (``--wait N``: wait up to N s for one to arrive)."""
+    """Claim the next message (``--wait N``: wait up to N s for one to arrive; ``--max
+    N``: up to N messages in one request)."""
     me = ctx.identity()
-    wait = ctx.invocation.number("--wait", 0, 60) or 0
-    lease = ctx.invocation.number("--lease", 1, LEASE_LIMIT) or LEASE_SECONDS
+    wait = int(ctx.invocation.number("--wait", 0, 60) or 0)
+    lease = int(ctx.invocation.number("--lease", 1, LEASE_LIMIT) or LEASE_SECONDS)
+    most = ctx.invocation.whole("--max", 1, BATCH_LIMIT)
     if wait:
         print(
             f"Waiting up to {wait:g} s for a message to {me.alias}...", file=sys.stderr, flush=True
         )
+    claims: tuple[Claim, ...]
     with ctx.client() as client:
-        claim = client.claim(int(lease), int(wait), token=me.token)
-    if claim is None:
-        ctx.out.report(["No pending deliveries."], {"delivery": None})
+        if most is None:
+            claim = client.claim(lease, wait, token=me.token)
+            claims = () if claim is None else (claim,)
+        else:
+            claims = client.claim_batch(most, lease, wait, token=me.token)
+    if most is None:
+        data = as_json(claims[0]) if claims else {"delivery": None}
+    else:
+        data = {"deliveries": [as_json(claim) for claim in claims]}
+    if not claims:
+        ctx.out.report(["No pending deliveries."], data)
         return
+    blocks = [_claim_lines(ctx, claim) for claim in claims]
+    ctx.out.report([line for block in _spaced(blocks) for line in block], data)
+
+
+def _claim_lines(ctx: Context, claim: Claim) -> list[str]:
     message = claim.message
-    lines = [
+    return [
         f"Delivery: {claim.delivery_id}",
         f"Sender: {ctx.decorated(message.sender)}",
         f"Message: {message.id}",
@@ -124,7 +141,11 @@ def inbox(ctx: Context) -> None:
         f"Lease until: {when(claim.leased_until)}",
         f"Text: {first_text(message.payload)}",
     ]
-    ctx.out.report(lines, as_json(claim))
+
+
+def _spaced(blocks: list[list[str]]) -> list[list[str]]:
+    """The blocks with an empty line between each two."""
+    return [block if i == 0 else ["", *block] for i, block in enumerate(blocks)]
 
 
 def extend(ctx: Context, delivery_id: str) -> None:

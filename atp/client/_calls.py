@@ -44,6 +44,7 @@ __all__ = [
     "answer_session",
     "cancel_replay",
     "claim",
+    "claim_batch",
     "close_session",
     "create_agent",
     "dead_letters",
@@ -178,6 +179,15 @@ def status(token: str, message_id: str) -> Call[MessageStatus]:
 def claim(token: str, lease_seconds: int = 60, wait_seconds: int = 0) -> Call[Claim | None]:
     body = {"lease_seconds": lease_seconds, "wait_seconds": wait_seconds}
     return mutation("POST", "/api/inbox/claims", token, body, Claim.of_optional)
+
+
+def claim_batch(
+    token: str, most: int, lease_seconds: int = 60, wait_seconds: int = 0
+) -> Call[tuple[Claim, ...]]:
+    """Up to ``most`` messages (at most the carrier's batch limit, 500), oldest first,
+    each on its own lease; none if none is claimable within ``wait_seconds``."""
+    body = {"max": most, "lease_seconds": lease_seconds, "wait_seconds": wait_seconds}
+    return mutation("POST", "/api/inbox/claims", token, body, Claim.all_of)
 
 
 def extend_lease(token: str, delivery_id: str, lease_seconds: int = 60) -> Call[Claim]:

@@ -173,6 +173,11 @@ class Claim(Answer):
             return None
         return cls.of(data)
 
+    @classmethod
+    def all_of(cls, data: dict[str, Any]) -> tuple[Claim, ...]:
+        """The claims of ``{"deliveries": [...]}`` (a claim with ``max``)."""
+        return tuple(cls.of(claim) for claim in data["deliveries"])
+
 
 @attrs.frozen
 class DeadLetter:

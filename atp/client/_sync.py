@@ -194,6 +194,18 @@ class Client:
     ) -> Claim | None:
         return self.call(_calls.claim(self._token(token), lease_seconds, wait_seconds))
 
+    def claim_batch(
+        self,
+        most: int,
+        lease_seconds: int = 60,
+        wait_seconds: int = 0,
+        *,
+        token: str | None = None,
+    ) -> tuple[Claim, ...]:
+        """Claim up to ``most`` messages in one request; see ``calls.claim_batch``."""
+        call = _calls.claim_batch(self._token(token), most, lease_seconds, wait_seconds)
+        return self.call(call)
+
     def extend_lease(
         self, delivery_id: str, lease_seconds: int = 60, *, token: str | None = None
     ) -> Claim:

@@ -94,9 +94,12 @@ class LeaseBody:
 @attrs.frozen
 class WaitBody:
     """``POST /api/inbox/claims``: how long to hold the claim open for a message (beyond
-    the reference; 0, the default, answers at once)."""
+    the reference; 0, the default, answers at once), and how many to claim."""
 
     wait_seconds: int = attrs.field(default=0, validator=[v.ge(0), v.le(60)])
+    # Beyond the reference too: up to this many messages, answered as a list. The
+    # upper bound is a setting (ATP_BATCH_MAX_MESSAGES), checked by the route.
+    max: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
 
 
 @attrs.frozen

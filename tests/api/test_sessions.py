@@ -249,3 +249,15 @@ async def test_unknown_senders_are_limited_in_sessions_too(api: Api) -> None:
         "/api/sessions", stranger.token, {"to": recipient.address, "payload": text("more")}
     )
     assert code(r) == (429, "unknown_sender_rate_limited")
+
+
+async def test_a_batch_claim_hands_out_a_session_in_order(api: Api) -> None:
+    alpha, beta, session_id = await opened(api)
+    for words in ("two", "three", "four"):
+        await turn(api, alpha, session_id, words)
+    lapsed = (await api.claim(beta, 0)).json()  # seq 2 handed out, its lease over at once
+    assert lapsed["message"]["session_sequence"] == 2
+    r = await api.post("/api/inbox/claims", beta.token, {"max": 10})
+    claims = r.json()["deliveries"]
+    # Seq 2 is claimed again first; then seq 3 and 4, each once the one before is leased.
+    assert [c["message"]["session_sequence"] for c in claims] == [2, 3, 4]

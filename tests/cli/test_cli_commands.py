@@ -272,3 +272,17 @@ async def test_ack_from_file_records_each_line(cli: Cli) -> None:
     results = json.loads(again.out.splitlines()[0])["results"]
     assert results[0]["status"] == 201
     assert results[0]["body"]["message_status"]["ack_status"] == "completed"
+
+
+async def test_inbox_max_claims_several_at_once(cli: Cli) -> None:
+    for text in ("one", "two", "three"):
+        await cli("send", "beta", text)
+    claimed = await cli("inbox", "--max", "2", "--as", "beta")
+    blocks = claimed.out.split("\n\n")
+    assert [field(block, "Text") for block in blocks] == ["one", "two"]
+    rest = await cli("inbox", "--max", "5", "--as", "beta", "--json")
+    [claim] = json.loads(rest.out)["deliveries"]
+    assert claim["message"]["payload"]["parts"][0]["text"] == "three"
+    assert (await cli("inbox", "--max", "5", "--as", "beta")).out == "No pending deliveries.\n"
+    refused = await cli("inbox", "--max", "0", "--as", "beta", code=1)
+    assert "--max" in refused.err

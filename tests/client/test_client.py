@@ -90,3 +90,20 @@ def test_secrets_stay_out_of_reprs() -> None:
     )  # fmt: skip
     assert "ak_secret" not in repr(created)
     assert "agk_secret" not in repr(calls.claim("agk_secret"))
+
+
+async def test_the_async_client_sends_claims_and_acks_in_batches(base_url: str) -> None:
+    async with AsyncClient(base_url) as atp:
+        account = await atp.signup("Batch Network")
+        alpha = await atp.create_agent("alpha", token=account.api_key)
+        beta = await atp.create_agent("beta", token=account.api_key)
+        items = [{"to": beta.address, "payload": hello(f"n{i}")} for i in range(5)]
+        sent = await atp.send_batch(items, token=alpha.api_key)
+        assert [result.status for result in sent] == [201] * 5
+        claims = await atp.claim_batch(3, token=beta.api_key)
+        assert [c.message.payload["parts"][0]["text"] for c in claims] == ["n0", "n1", "n2"]
+        acks = [{"delivery_id": c.delivery_id, "status": "completed"} for c in claims]
+        assert [r.status for r in await atp.ack_batch(acks, token=beta.api_key)] == [201] * 3
+        rest = await atp.claim_batch(10, token=beta.api_key)
+        assert [c.message.payload["parts"][0]["text"] for c in rest] == ["n3", "n4"]
+        assert await atp.claim_batch(10, token=beta.api_key) == ()
