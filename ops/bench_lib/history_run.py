@@ -40,8 +40,9 @@ _CHUNK_CAP_SECONDS = 900.0
 
 
 def ledger_events(server: Server) -> int:
-    """How many events the server's ledger holds (``stored_events``), read from the
-    store itself: the SQLite file, or the server's PostgreSQL schema."""
+    """How many events the server's ledger holds, read from the store itself: the
+    SQLite file's ``stored_events``, or the PostgreSQL schema's ``atp_events``
+    (eventsourcing names the table after the application there)."""
     store = server.store
     if "ATP_DATA_DIR" in store:
         path = Path(store["ATP_DATA_DIR"]) / "ledger.db"
@@ -50,7 +51,7 @@ def ledger_events(server: Server) -> int:
         return count
     url, _, schema = store["ATP_DATABASE_URL"].partition("?schema=")
     with psycopg.connect(url, connect_timeout=10) as conn:
-        query = sql.SQL("SELECT count(*) FROM {}.stored_events").format(sql.Identifier(schema))
+        query = sql.SQL("SELECT count(*) FROM {}.atp_events").format(sql.Identifier(schema))
         row = conn.execute(query).fetchone()
     assert row is not None
     return int(row[0])
