@@ -8,7 +8,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from bench_lib.e2e_tally import GRACE, Cpu, E2eSpec, Tally
+from bench_lib.e2e_tally import GRACE, Cpu, E2eSpec, IdleWatch, Tally
 
 __all__ = ["Pair", "Worker", "run_pairs"]
 
@@ -21,10 +21,17 @@ class Pair:
         self.slots = asyncio.Semaphore(window)
         self.outstanding = 0
 
-    async def take(self, count: int) -> None:
-        for _ in range(count):
-            await self.slots.acquire()
+    async def take(self, count: int, until: float) -> bool:
+        """Room for ``count`` messages; False if there was none by ``until`` (a
+        ``perf_counter`` time: the window's end, after which the consumers stop)."""
+        try:
+            async with asyncio.timeout(max(until - time.perf_counter(), 0)):
+                for _ in range(count):
+                    await self.slots.acquire()
+        except TimeoutError:
+            return False
         self.outstanding += count
+        return True
 
     def give(self, count: int) -> None:
         self.outstanding -= count
@@ -32,7 +39,8 @@ class Pair:
             self.slots.release()
 
 
-Worker = Callable[[E2eSpec, Tally, Pair, int], Awaitable[None]]
+# ``(spec, tally, pair, index, draining)``: a pair's producer or consumer.
+Worker = Callable[[E2eSpec, Tally, Pair, int, bool], Awaitable[None]]
 
 
 async def _clock(spec: E2eSpec, tally: Tally) -> None:
@@ -44,22 +52,35 @@ async def _clock(spec: E2eSpec, tally: Tally) -> None:
 
 
 async def run_pairs(spec: E2eSpec, produce: Worker, consume: Worker) -> Tally:
-    """Each pair's producer (and consumer, if the scenario has them) as tasks, under a
-    hard time cap; the CPU clocks are read at the window's start and end (in
-    ``stop_after`` mode, once everything is done)."""
+    """The window, the settling and the drain (see ``e2e_tally``): each pair's producer
+    (and consumer, if the scenario has them) as tasks, under hard time caps."""
     start = time.perf_counter() + spec.warmup
     tally = Tally(start=start, end=start + spec.seconds, stop_after=spec.stop_after)
+    pairs = [Pair(spec.window) for _ in range(spec.pairs)]
     tasks = [_clock(spec, tally)]
-    for index in range(spec.pairs):
-        pair = Pair(spec.window)
-        tasks.append(produce(spec, tally, pair, index))
+    for index, pair in enumerate(pairs):
+        tasks.append(produce(spec, tally, pair, index, False))
         if spec.consume:
-            tasks.append(consume(spec, tally, pair, index))
+            tasks.append(consume(spec, tally, pair, index, False))
     try:
-        async with asyncio.timeout(spec.warmup + spec.seconds + 2 * GRACE):
+        async with asyncio.timeout(spec.warmup + spec.seconds + GRACE):
             await asyncio.gather(*tasks)
     except TimeoutError:
         tally.notes.add("cut off by the hard time cap")
     if spec.stop_after is not None:
         tally.cpu.append(Cpu.read(spec.server_pid))
+    watch = IdleWatch(spec.server_pid)
+    while True:  # the settling: until the server is idle
+        await asyncio.sleep(IdleWatch.INTERVAL)
+        if watch.idle():
+            break
+    tally.cpu.append(Cpu.read(spec.server_pid))
+    tally.drain_until = time.perf_counter() + GRACE
+    if spec.consume:
+        drain = [consume(spec, tally, pair, index, True) for index, pair in enumerate(pairs)]
+        try:
+            async with asyncio.timeout(2 * GRACE):
+                await asyncio.gather(*drain)
+        except TimeoutError:
+            pass
     return tally

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench_lib.e2e_tally import GRACE, proc_cpu_seconds
-from bench_lib.servers import ServerError, child_env, free_port, wait_cpu_idle
+from bench_lib.e2e_tally import GRACE
+from bench_lib.servers import ServerError, child_env, free_port
 
 __all__ = [
     "BROKERS",
@@ -48,10 +48,6 @@ class Broker:
     name: str
     url: str
     pid: int
-
-    def wait_idle(self) -> float:
-        """Wait until the broker uses under 5% of a core; the seconds waited."""
-        return wait_cpu_idle(lambda: proc_cpu_seconds(self.pid))
 
 
 def rabbitmq(url: str = RABBITMQ_URL) -> Broker:

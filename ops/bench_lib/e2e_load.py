@@ -22,7 +22,7 @@ from typing import Any
 
 import trio
 
-from bench_lib.e2e_tally import GRACE, Cpu, E2eSpec, Tally, payload
+from bench_lib.e2e_tally import GRACE, Cpu, E2eSpec, IdleWatch, Tally, payload
 from bench_lib.http import Connection, ProtocolError
 from bench_lib.load import post_bytes
 
@@ -85,7 +85,11 @@ async def _produce(spec: E2eSpec, tally: Tally, pair: _Pair, index: int) -> None
     async with Connection(port) as conn:
         seq = 0
         while tally.producing():
-            await pair.take(spec.size)
+            # Consumers stop at the window's end: a producer waiting for room then stops.
+            with trio.move_on_after(max(tally.end - time.perf_counter(), 0)):
+                await pair.take(spec.size)
+            if not tally.producing():
+                return
             ids = [f"{spec.run_id}-{index}-{seq + i}" for i in range(spec.size)]
             seq += spec.size
             items = [b'{"to":"%s","payload":%s}' % (to, payload(mid)) for mid in ids]
@@ -126,7 +130,9 @@ def _claimed(reply: dict[str, Any], tally: Tally, batch: bool) -> list[dict[str,
     return []
 
 
-async def _consume(spec: E2eSpec, tally: Tally, pair: _Pair, index: int) -> None:
+async def _consume(
+    spec: E2eSpec, tally: Tally, pair: _Pair, index: int, draining: bool = False
+) -> None:
     # e2e-stream (GET /api/inbox/stream?credit=N&lease_seconds=S, ACKs in groups through
     # POST /api/deliveries/acks) will be a third consumer here, once the route is there.
     port: int = spec.target["port"]
@@ -136,14 +142,11 @@ async def _consume(spec: E2eSpec, tally: Tally, pair: _Pair, index: int) -> None
     if batch:
         claim["max"] = spec.size
     claim_body = json.dumps(claim).encode()
-    drain_until = tally.end + GRACE
     async with Connection(port) as conn:
         seq = 0
-        while time.perf_counter() < drain_until:
-            if pair.outstanding == 0 and not tally.producing():
-                return
+        while tally.consuming(pair.outstanding, draining):
             seq += 1
-            key = f"{spec.run_id}-c{index}-{seq}"
+            key = f"{spec.run_id}-c{index}{'d' if draining else ''}-{seq}"
             data = post_bytes(port, "/api/inbox/claims", token, key, claim_body)
             _, body = await _call(conn, tally, "claim", data)
             if body is None:
@@ -185,19 +188,33 @@ async def _clock(spec: E2eSpec, tally: Tally) -> None:
 
 
 async def run(spec: E2eSpec) -> dict[str, Any]:
-    """Run the spec's pairs and return the result document."""
+    """The window, the settling and the drain (see ``e2e_tally``); the result document."""
     start = time.perf_counter() + spec.warmup
     tally = Tally(start=start, end=start + spec.seconds, stop_after=spec.stop_after)
     pairs = [_Pair(spec.window) for _ in range(spec.pairs)]
-    with trio.move_on_after(spec.warmup + spec.seconds + 2 * GRACE):
+    with trio.move_on_after(spec.warmup + spec.seconds + GRACE) as window:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_clock, spec, tally)
             for index, pair in enumerate(pairs):
                 nursery.start_soon(_produce, spec, tally, pair, index)
                 if spec.consume:
                     nursery.start_soon(_consume, spec, tally, pair, index)
+    if window.cancelled_caught:
+        tally.notes.add("cut off by the hard time cap")
     if spec.stop_after is not None:
         tally.cpu.append(Cpu.read(spec.server_pid))
+    watch = IdleWatch(spec.server_pid)
+    while True:  # the settling: until the server is idle
+        await trio.sleep(IdleWatch.INTERVAL)
+        if watch.idle():
+            break
+    tally.cpu.append(Cpu.read(spec.server_pid))
+    tally.drain_until = time.perf_counter() + GRACE
+    if spec.consume:
+        with trio.move_on_after(2 * GRACE):
+            async with trio.open_nursery() as nursery:
+                for index, pair in enumerate(pairs):
+                    nursery.start_soon(_consume, spec, tally, pair, index, True)
     return tally.result(spec, "atp")
 
 

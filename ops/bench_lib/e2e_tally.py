@@ -1,5 +1,5 @@
 """What the end-to-end load generators share: the spec, the payload, the flow window and
-the tally of one run, and the CPU clocks read at the window's edges.
+the tally of one run, and the CPU clocks.
 
 Three generators run the same workload (``e2e_load`` against ATP on Trio,
 ``rabbit_load`` and ``nats_load`` against the brokers on asyncio), each in its own
@@ -7,6 +7,14 @@ process. This module uses neither event loop, so that the three count, time and 
 alike: a message is done when its ACK is answered (for the brokers, whose ACKs are not
 answered, when the ACK is written), its latency runs from the start of its send to
 then, and it counts toward the rate when that moment falls inside the window.
+
+A run has three phases. The window: producers and consumers run until its end (after
+a warm-up), and the server's CPU is read at its start and end. The settling: nothing
+runs until the server is idle, and its CPU is read again; the work a server puts off
+(ATP's audit follower catching up, a broker's log compaction) is in this reading and
+not in the window's. The drain: the consumers take what is left (``GRACE`` at most),
+so that the queues are empty when they are deleted. A ``stop_after`` run (the history
+prefill) has no warm-up and its window ends when every message sent is done.
 """
 
 from __future__ import annotations
@@ -22,9 +30,11 @@ from bench_lib.load import percentile
 
 __all__ = [
     "GRACE",
+    "IDLE_LIMIT",
     "SCENARIOS",
     "Cpu",
     "E2eSpec",
+    "IdleWatch",
     "Tally",
     "message_id",
     "payload",
@@ -34,7 +44,8 @@ __all__ = [
 
 # The scenarios every generator runs: (items per send, consumers on).
 SCENARIOS = ("e2e", "e2e-batch", "send", "send-batch")
-GRACE = 10.0  # seconds the consumers may take after the window to drain what was sent
+GRACE = 10.0  # seconds for the requests in flight at the window's end, and for the drain
+IDLE_LIMIT = 60.0  # seconds the settling waits for an idle server at most
 PAYLOAD_BYTES = 250  # the A2A payload: ATP's ``payload``, the brokers' message body
 _HEAD = b'{"messageId":"'
 _TEMPLATE = _HEAD + b'%s","role":"ROLE_USER","parts":[{"text":"%s"}]}'
@@ -139,6 +150,25 @@ def _machine_cpu_seconds() -> float:
     return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
+class IdleWatch:
+    """Tells when a server (with its children) is idle: under 5% of a core over one
+    ``INTERVAL``, or ``IDLE_LIMIT`` seconds on. The generators poll it with their own
+    loop's sleep."""
+
+    INTERVAL = 0.5
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.before = tree_cpu_seconds(pid)
+        self.deadline = time.perf_counter() + IDLE_LIMIT
+
+    def idle(self) -> bool:
+        """Whether the server was idle since the last call (or since it was made)."""
+        after = tree_cpu_seconds(self.pid)
+        busy, self.before = after - self.before, after
+        return busy < 0.05 * self.INTERVAL or time.perf_counter() >= self.deadline
+
+
 @dataclass(frozen=True)
 class Cpu:
     """CPU seconds at one moment: the server's (with its child processes), this
@@ -177,7 +207,17 @@ class Tally:
     failures: Counter[str] = field(default_factory=Counter)
     samples: list[str] = field(default_factory=list)
     notes: set[str] = field(default_factory=set)
-    cpu: list[Cpu] = field(default_factory=list)
+    cpu: list[Cpu] = field(default_factory=list)  # window start, window end, settled
+    drain_until: float = 0.0
+
+    def consuming(self, outstanding: int, draining: bool) -> bool:
+        """Whether a consumer whose pair has ``outstanding`` messages goes on."""
+        now = time.perf_counter()
+        if draining:
+            return outstanding > 0 and now < self.drain_until
+        if self.stop_after is not None:
+            return (outstanding > 0 or self.producing()) and now < self.end + GRACE
+        return now < self.end
 
     def producing(self) -> bool:
         """Whether producers go on: inside the window, and short of ``stop_after``."""
@@ -214,7 +254,7 @@ class Tally:
             self.samples.append(f"{kind}: {detail[:200]}")
 
     def result(self, spec: E2eSpec, system: str) -> dict[str, Any]:
-        """The result document; ``cpu`` holds the readings at the window's start and end."""
+        """The result document."""
         seconds = spec.seconds
         if spec.stop_after is not None:
             seconds = max(self.last_done - self.start, 1e-9)
@@ -238,13 +278,18 @@ class Tally:
             "notes": sorted(self.notes)
             + ([f"{self.retried} request(s) retried on a new connection"] if self.retried else []),
         }
-        if len(self.cpu) == 2:
-            before, after = self.cpu
+        if len(self.cpu) == 3:
+            before, after, settled = self.cpu
             wall = max(after.at - before.at, 1e-9)
             server = after.server - before.server
             doc |= {
                 "server_cpu_s": server,
                 "server_cpu_us_per_msg": 1e6 * server / max(self.counted, 1),
+                "settle_s": settled.at - after.at,
+                "settled_cpu_s": settled.server - before.server,
+                "settled_cpu_us_per_msg": 1e6
+                * (settled.server - before.server)
+                / max(self.counted, 1),
                 "server_cpu_pct": 100 * server / wall,
                 "loadgen_cpu_pct": 100 * (after.loadgen - before.loadgen) / wall,
                 "machine_cpu_pct": 100 * (after.machine - before.machine) / wall,

@@ -27,7 +27,7 @@ import nats
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType
 
 from bench_lib.aio_pairs import Pair, run_pairs
-from bench_lib.e2e_tally import GRACE, E2eSpec, Tally, message_id, payload
+from bench_lib.e2e_tally import E2eSpec, Tally, message_id, payload
 
 __all__ = ["main", "run"]
 
@@ -38,14 +38,15 @@ def _subject(spec: E2eSpec, index: int) -> str:
     return f"atpbench.{spec.run_id}.{index}"
 
 
-async def _produce(spec: E2eSpec, tally: Tally, pair: Pair, index: int) -> None:
+async def _produce(spec: E2eSpec, tally: Tally, pair: Pair, index: int, _: bool) -> None:
     subject = _subject(spec, index)
     conn = await nats.connect(spec.target["url"])
     try:
         js = conn.jetstream()
         seq = 0
         while tally.producing():
-            await pair.take(spec.size)
+            if not await pair.take(spec.size, tally.end):
+                return
             ids = [f"{spec.run_id}-{index}-{seq + i}" for i in range(spec.size)]
             seq += spec.size
             tally.sending(ids, time.perf_counter())
@@ -74,15 +75,12 @@ async def _produce(spec: E2eSpec, tally: Tally, pair: Pair, index: int) -> None:
         await conn.close()
 
 
-async def _consume(spec: E2eSpec, tally: Tally, pair: Pair, index: int) -> None:
-    drain_until = tally.end + GRACE
+async def _consume(spec: E2eSpec, tally: Tally, pair: Pair, index: int, draining: bool) -> None:
     conn = await nats.connect(spec.target["url"])
     try:
         js = conn.jetstream()
         sub = await js.pull_subscribe_bind(durable=_DURABLE, stream=spec.queue_name(index))
-        while time.perf_counter() < drain_until:
-            if pair.outstanding == 0 and not tally.producing():
-                return
+        while tally.consuming(pair.outstanding, draining):
             try:
                 messages = await sub.fetch(spec.size, timeout=1.0)
             except nats.errors.TimeoutError:

@@ -24,21 +24,22 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
 from bench_lib.aio_pairs import Pair, run_pairs
-from bench_lib.e2e_tally import GRACE, E2eSpec, Tally, message_id, payload
+from bench_lib.e2e_tally import E2eSpec, Tally, message_id, payload
 
 __all__ = ["main", "run"]
 
 _QUORUM = {"x-queue-type": "quorum"}
 
 
-async def _produce(spec: E2eSpec, tally: Tally, pair: Pair, index: int) -> None:
+async def _produce(spec: E2eSpec, tally: Tally, pair: Pair, index: int, _: bool) -> None:
     queue = spec.queue_name(index)
     async with await aio_pika.connect(spec.target["url"]) as conn:
         channel = await conn.channel(publisher_confirms=True)
         exchange = channel.default_exchange
         seq = 0
         while tally.producing():
-            await pair.take(spec.size)
+            if not await pair.take(spec.size, tally.end):
+                return
             ids = [f"{spec.run_id}-{index}-{seq + i}" for i in range(spec.size)]
             seq += spec.size
             messages = [
@@ -65,17 +66,14 @@ async def _produce(spec: E2eSpec, tally: Tally, pair: Pair, index: int) -> None:
                 pair.give(len(ids) - len(done))
 
 
-async def _consume(spec: E2eSpec, tally: Tally, pair: Pair, index: int) -> None:
+async def _consume(spec: E2eSpec, tally: Tally, pair: Pair, index: int, draining: bool) -> None:
     arrived: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
-    drain_until = tally.end + GRACE
     async with await aio_pika.connect(spec.target["url"]) as conn:
         channel = await conn.channel()
         await channel.set_qos(prefetch_count=spec.size)
         queue = await channel.get_queue(spec.queue_name(index), ensure=False)
         await queue.consume(arrived.put, no_ack=False)
-        while time.perf_counter() < drain_until:
-            if pair.outstanding == 0 and not tally.producing():
-                return
+        while tally.consuming(pair.outstanding, draining):
             try:
                 first = await asyncio.wait_for(arrived.get(), 1.0)
             except TimeoutError:

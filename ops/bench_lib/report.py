@@ -59,7 +59,8 @@ def _notes(row: dict[str, Any]) -> str:
     if row["scenario"].startswith("e2e"):
         notes.append(
             f"msg/s end to end (batch {row['batch']}), p50/p99 send to ACK; "
-            f"server {row['server_cpu_us_per_msg']:.0f} us/msg"
+            f"server {row['server_cpu_us_per_msg']:.0f} us/msg, "
+            f"{row['settled_cpu_us_per_msg']:.0f} settled"
         )
         notes += row["notes"]
     if row.get("cut_off"):
@@ -107,20 +108,22 @@ def _e2e_figures(row: dict[str, Any]) -> str:
     rest = _rest(row["machine_cpu_pct"], row["server_cpu_pct"], row["loadgen_cpu_pct"])
     return (
         f"{row['msg_per_s']:>8.0f} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
-        f"{row['server_cpu_us_per_msg']:>8.0f}  {row['server_cpu_pct']:>4.0f} "
+        f"{row['server_cpu_us_per_msg']:>8.0f} {row['settled_cpu_us_per_msg']:>8.0f}  "
+        f"{row['server_cpu_pct']:>4.0f} "
         f"{row['loadgen_cpu_pct']:>4.0f} {rest:>12} {row['failed']:>6}"
     )
 
 
 _E2E_HEAD = (
-    f"{'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'us/msg':>8}  {'CPU% server':>4} "
+    f"{'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'us/msg':>8} {'settled':>8}  {'CPU% server':>4} "
     f"{'loadgen':>4} {'rest':>12} {'failed':>6}"
 )
 
 
 def e2e_table(rows: list[dict[str, Any]]) -> str:
     """One line per end-to-end measurement: msg/s (done inside the window), send-to-ACK
-    latency, the server's CPU per message, and the CPU% of server, generator and rest."""
+    latency, the server's CPU per message (in the window; settled: until the server is
+    idle again), and the CPU% of server, generator and rest in the window."""
     header = f"{'round':>5} {'target':<9} {'scenario':<10} {'clients':>7} {'batch':>5} {_E2E_HEAD}"
     lines = []
     for row in rows:
@@ -141,16 +144,17 @@ def e2e_medians(rows: list[dict[str, Any]]) -> str:
         groups.setdefault((row["target"], row["scenario"], row["clients"]), []).append(row)
     header = (
         f"{'median of':<9} {'scenario':<10} {'clients':>7} {'msg/s':>8} {'us/msg':>8} "
-        f"{'p50 ms':>8}  rounds"
+        f"{'settled':>8} {'p50 ms':>8}  rounds"
     )
     lines = []
     for (target, scenario, clients), group in sorted(groups.items()):
         rate = statistics.median(r["msg_per_s"] for r in group)
         cpu = statistics.median(r["server_cpu_us_per_msg"] for r in group)
+        settled = statistics.median(r["settled_cpu_us_per_msg"] for r in group)
         p50 = statistics.median(r["p50_ms"] for r in group)
         lines.append(
-            f"{target:<9} {scenario:<10} {clients:>7} {rate:>8.0f} {cpu:>8.0f} {p50:>8.1f}"
-            f"  {len(group)}"
+            f"{target:<9} {scenario:<10} {clients:>7} {rate:>8.0f} {cpu:>8.0f} {settled:>8.0f} "
+            f"{p50:>8.1f}  {len(group)}"
         )
     return _ruled(header, lines)
 
