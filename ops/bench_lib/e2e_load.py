@@ -86,9 +86,9 @@ async def _produce(spec: E2eSpec, tally: Tally, pair: _Pair, index: int) -> None
         seq = 0
         while tally.producing():
             # Consumers stop at the window's end: a producer waiting for room then stops.
-            with trio.move_on_after(max(tally.end - time.perf_counter(), 0)):
+            with trio.move_on_after(max(tally.end - time.perf_counter(), 0)) as waited:
                 await pair.take(spec.size)
-            if not tally.producing():
+            if waited.cancelled_caught:
                 return
             ids = [f"{spec.run_id}-{index}-{seq + i}" for i in range(spec.size)]
             seq += spec.size
