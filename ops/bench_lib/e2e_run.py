@@ -22,7 +22,7 @@ from bench_lib.fixtures import open_accounts
 from bench_lib.report import say
 from bench_lib.servers import Server, wait_cpu_idle
 
-__all__ = ["SCENARIOS", "atp_pairs", "measure"]
+__all__ = ["SCENARIOS", "atp_pairs", "measure", "wait_idle"]
 
 
 def atp_pairs(server: Server, count: int, concurrency: int = 16) -> list[dict[str, str]]:
@@ -34,7 +34,7 @@ def atp_pairs(server: Server, count: int, concurrency: int = 16) -> list[dict[st
     ]
 
 
-def _wait_idle(pid: int) -> float:
+def wait_idle(pid: int) -> float:
     """Wait until the server and its children are idle: ATP's audit follower, a child
     process, may still be working off what the last measurement sent."""
     return wait_cpu_idle(lambda: tree_cpu_seconds(pid))
@@ -62,7 +62,7 @@ def measure(
     else:
         name = system.name
         target = {"url": system.url}
-    waited = _wait_idle(system.pid)
+    waited = wait_idle(system.pid)
     if not quiet:
         say(f"- {name} {scenario} x{clients} (idle after {waited:.1f} s)")
     spec = {

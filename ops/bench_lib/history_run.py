@@ -24,7 +24,7 @@ import psycopg
 from psycopg import sql
 
 from bench_lib import report
-from bench_lib.e2e_run import SCENARIOS, measure
+from bench_lib.e2e_run import SCENARIOS, measure, wait_idle
 from bench_lib.load_run import client_counts
 from bench_lib.report import say
 from bench_lib.servers import Server, atp_server
@@ -80,7 +80,6 @@ def _prefill(args: argparse.Namespace, server: Server, events: int) -> dict[str,
         )
         if result["failed"]:
             raise ValueError(f"prefill failed: {result['failure_samples']}")
-        server.wait_idle()
         before, have = have, ledger_events(server)
         messages += result["done"]
         per_message = (have - before) / max(result["done"], 1)
@@ -116,6 +115,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             for scenario in scenarios:
                 for count in counts:
                     for target, server in servers if round_ % 2 else servers[::-1]:
+                        for _, each in servers:  # the other one's audit follower too
+                            wait_idle(each.pid)
                         events = ledger_events(server)
                         row = measure(args, server, scenario, count)
                         row |= {"target": target, "round": round_, "ledger_events": events}
