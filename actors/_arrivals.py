@@ -6,6 +6,9 @@ recipient (or per session, for its streams), outside any actor. A mailbox notifi
 agent id after each commit and when a lease ends; any commit that includes a session's
 events notifies that session's id. A waiter then asks or reads again. Nothing sleeps in
 a polling loop.
+
+When the carrier stops, ``close`` wakes every waiter for good, so that long polls
+answer and streams end at once instead of holding the HTTP server's graceful stop.
 """
 
 from __future__ import annotations
@@ -20,13 +23,29 @@ class Arrivals:
 
     def __init__(self) -> None:
         self._events: dict[str, trio.Event] = {}
+        self._closed = trio.Event()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the carrier is stopping: a waiter answers now, or ends."""
+        return self._closed.is_set()
 
     def event(self, key: str) -> trio.Event:
-        """The event the next ``notify(key)`` sets (get it *before* asking again)."""
+        """The event the next ``notify(key)`` sets (get it *before* asking again); once
+        closed, an event already set."""
+        if self._closed.is_set():
+            return self._closed
         event = self._events.get(key)
         if event is None:
             event = self._events[key] = trio.Event()
         return event
+
+    def close(self) -> None:
+        """Wake every waiter, now and from now on."""
+        self._closed.set()
+        for event in self._events.values():
+            event.set()
+        self._events.clear()
 
     def notify(self, key: str) -> None:
         event = self._events.pop(key, None)

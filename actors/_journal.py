@@ -193,7 +193,9 @@ class JournalWriter:
             grown: Counter[UUID] | None = None
             for aggregate in request.aggregates:
                 interval = intervals.get(type(aggregate))
-                if not interval:
+                # It crossed a multiple of its interval only if it grew by more than its
+                # version's remainder; the request's events bound that growth.
+                if not interval or aggregate.version % interval >= len(request.events):
                     continue
                 if grown is None:
                     grown = Counter(e.originator_id for e in request.events)

@@ -32,6 +32,7 @@ __all__ = [
     "ExpireOpening",
     "ExpireSession",
     "ExtendLease",
+    "FeedStream",
     "FinishWebhookAttempt",
     "Forward",
     "IssueAuditorKey",
@@ -43,6 +44,7 @@ __all__ = [
     "RedriveDeadLetter",
     "RegisterAgent",
     "ReleaseDeadLetter",
+    "ReleaseLeases",
     "Reply",
     "RotateAgentKey",
     "RotateSigningKey",
@@ -125,8 +127,8 @@ class RotateSigningKey:
 @final
 @attrs.frozen
 class DisableWebhookEndpoint:
-    """The receiver at ``url`` answered 410 Gone: stop pushing there until the agent sets
-    an endpoint again (a different URL set since is left alone)."""
+    """The receiver at ``url`` answered 410 Gone: stop pushing there until the agent
+    sets an endpoint again (a different URL set since is left alone)."""
 
     account_id: str
     agent_id: str
@@ -168,15 +170,35 @@ class SendMessage:
 @final
 @attrs.frozen
 class ClaimInbox:
-    """Claim the oldest claimable message, or with ``most`` up to that many, oldest
-    first, answered as ``{"deliveries": [...]}``; with ``wait``, an answer of none is
-    not kept (``Reply.kept``): a long poll will ask again."""
+    """Claim the oldest claimable message (or up to ``most``); with ``wait``, an answer
+    of none is not kept (``Reply.kept``): a long poll will ask again."""
 
     recipient_agent_id: str
     lease_seconds: int
     ticket: Ticket
     wait: bool = False
     most: int | None = None  # None: the reference's one-message shape
+
+
+@final
+@attrs.frozen
+class FeedStream:
+    """A streaming consumer's turn: which deliveries it was handed still hold their
+    lease (renewed as they age), and new claims up to ``credit`` held in all."""
+
+    recipient_agent_id: str
+    holding: tuple[str, ...]
+    credit: int
+    lease_seconds: int
+
+
+@final
+@attrs.frozen
+class ReleaseLeases:
+    """A streaming consumer went away: end its leases; the messages are claimable now."""
+
+    recipient_agent_id: str
+    delivery_ids: tuple[str, ...]
 
 
 @final
@@ -227,10 +249,7 @@ class ExpireOpening:
 @attrs.frozen
 class RunDue:
     """Do what has fallen due: expire overdue messages, claim due webhook deliveries.
-
-    The mailbox's own deadline timer sends it, and so does the sweep for mailboxes that
-    were stopped while idle.
-    """
+    The mailbox's deadline timer sends it, and the sweep for mailboxes stopped idle."""
 
     recipient_agent_id: str
 
@@ -353,6 +372,8 @@ AccountCommand = (
 MailboxCommand = (
     SendMessage
     | ClaimInbox
+    | FeedStream
+    | ReleaseLeases
     | ExtendLease
     | RecordAck
     | RunDue

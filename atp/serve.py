@@ -275,6 +275,7 @@ async def serve(settings: Settings, writer: WriterLock) -> None:
                     room,
                 )
             await shutdown.wait()
+            runtime.context.arrivals.close()  # long polls answer, streams end
             # Hypercorn finishes in-flight requests within its graceful timeout.
             nursery.cancel_scope.deadline = trio.current_time() + settings.shutdown_grace
     if writer.state is LockState.TAKEN:

@@ -51,8 +51,9 @@ class Settings:
     unknown_sender_limit: int = 20
     unknown_sender_window: float = 1 * _HOURS
     max_body_bytes: int = 128_000
-    # Sends in one POST /api/messages/batch (its body is held to max_body_bytes too).
+    # Items in one batch (sends, ACKs, claims with "max"), and the body of a batch route.
     batch_max_messages: int = attrs.field(default=500, validator=attrs.validators.ge(1))
+    batch_max_bytes: int = attrs.field(default=2_000_000, validator=attrs.validators.ge(1))
 
     # Webhook push (contract §5.4). The attempt lease outlives the longest attempt, so
     # an attempt always finishes (or dies with the process) before anyone may retake it.
@@ -159,6 +160,8 @@ class Settings:
             kwargs["unknown_sender_limit"] = int(env["ATP_UNKNOWN_SENDER_LIMIT"])
         if "ATP_BATCH_MAX_MESSAGES" in env:
             kwargs["batch_max_messages"] = int(_positive(env["ATP_BATCH_MAX_MESSAGES"]))
+        if "ATP_BATCH_MAX_BYTES" in env:
+            kwargs["batch_max_bytes"] = int(_positive(env["ATP_BATCH_MAX_BYTES"]))
         if "ATP_WEBHOOK_TIMEOUT" in env:
             kwargs["webhook_timeout"] = _positive(env["ATP_WEBHOOK_TIMEOUT"])
         if "ATP_WEBHOOK_RETRY_DELAYS" in env:

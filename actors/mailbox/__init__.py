@@ -1,6 +1,6 @@
 """The mailbox: one recipient agent's messages, and the only writer of them.
 
-One unit of six parts, each with one concern:
+One unit of seven parts, each with one concern:
 
 - ``MailboxActor`` (``_actor``): the actor; it takes each command, decides, stages
   what changed, and answers.
@@ -12,6 +12,8 @@ One unit of six parts, each with one concern:
   in order); it returns what it changed for the actor to stage.
 - ``UnknownSenders`` (``_senders``): the unknown-sender limit.
 - ``MailboxReplays`` (``_replays``): this mailbox's part in replays.
+- ``StreamLeases`` (``_stream_leases``): the leases streaming consumers hold: renewed
+  while they hold them, released when they go.
 
 Only the actor is used from outside; the others are its collaborators: each takes what
 it works on (the window, the queue, the views), never the actor.

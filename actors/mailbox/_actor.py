@@ -30,12 +30,14 @@ from atp.actors.commands import (
     ClaimInbox,
     ExpireOpening,
     ExtendLease,
+    FeedStream,
     FinishWebhookAttempt,
     Forward,
     MailboxCommand,
     RecordAck,
     RedriveDeadLetter,
     ReleaseDeadLetter,
+    ReleaseLeases,
     Reply,
     RunDue,
     SendMessage,
@@ -43,6 +45,7 @@ from atp.actors.commands import (
 from atp.actors.mailbox._replays import MailboxReplays
 from atp.actors.mailbox._senders import UnknownSenders
 from atp.actors.mailbox._sessions import SessionTurns, Settled
+from atp.actors.mailbox._stream_leases import StreamLeases
 from atp.actors.mailbox._webhook_queue import WebhookQueue
 from atp.actors.mailbox._window import MailboxWindow
 from atp.actors.replay_commands import FinishReplayAttempt, StartReplayAttempt
@@ -78,6 +81,7 @@ class MailboxActor(Actor[MailboxCommand]):
         self.window = MailboxWindow(agent_id, context, self.webhooks)
         self.replays = MailboxReplays(agent_id, context.queries)
         self.sessions = SessionTurns(self.window, self.webhooks)
+        self.streams = StreamLeases(self.window)
         self._retries = RetryPolicy(settings.webhook_retry_delays)
 
     async def rehydrate(self) -> None:
@@ -98,6 +102,12 @@ class MailboxActor(Actor[MailboxCommand]):
                 return await self._intake(command, now)
             case ClaimInbox():
                 return await self._claim(command, now)
+            case FeedStream():
+                return await self._feed_stream(command, now)
+            case ReleaseLeases():
+                released = await self.streams.release(command.delivery_ids, self.load, now)
+                self.stage(*released)
+                return Reply(200, {"released": len(released)})
             case ExtendLease():
                 message = await self.window.message_of(command.delivery_id, self.load)
                 delivery = message.extend(command.delivery_id, command.lease_seconds, now)
@@ -123,9 +133,10 @@ class MailboxActor(Actor[MailboxCommand]):
                     self.close(message)
                 return self.answer(command.ticket, 201, ack_document(message, ack), now)
             case RunDue():
-                expired = await self._expire_all_due(now)
+                expired = await self.window.expire_all_due(now, self.staged())
+                self.stage(*expired)
                 self.context.arrivals.notify(self.agent_id)  # a lease may have ended
-                return Reply(200, {"expired": expired})
+                return Reply(200, {"expired": len(expired)})
             case FinishWebhookAttempt():
                 return await self._finish_attempt(command, now)
             case AnswerOpening():
@@ -216,7 +227,28 @@ class MailboxActor(Actor[MailboxCommand]):
         return self.answer(command.ticket, 201, body, now)
 
     async def _claim(self, command: ClaimInbox, now: datetime) -> Reply:
-        most = command.most or 1
+        claims = await self._hand_out(command.most or 1, command.lease_seconds, now)
+        if command.most is not None:
+            body: dict[str, Any] = {"deliveries": claims}
+        else:
+            body = claims[0] if claims else {"delivery": None}
+        if claims:
+            return self.answer(command.ticket, 201, body, now)
+        if command.wait:
+            return Reply(200, body)  # not kept: the long poll asks again
+        return self.answer(command.ticket, 200, body, now)
+
+    async def _feed_stream(self, command: FeedStream, now: datetime) -> Reply:
+        lease = command.lease_seconds
+        holding, renewed = await self.streams.renew(command.holding, lease, self.load, now)
+        self.stage(*renewed)
+        room = command.credit - len(holding)
+        claims = await self._hand_out(room, lease, now) if room > 0 else []
+        return Reply(200, {"holding": holding, "deliveries": claims})
+
+    async def _hand_out(self, most: int, lease_seconds: int, now: datetime) -> list[dict[str, Any]]:
+        """Up to ``most`` claims, as that many claims in a row would make them: the
+        oldest claimable messages, a session's in order, then inbox replays."""
         claims: list[dict[str, Any]] = []
         self._expire_due(now)
         while True:
@@ -227,7 +259,7 @@ class MailboxActor(Actor[MailboxCommand]):
                 if message.session_id in held:
                     continue
                 if message.claimable(now):
-                    delivery = message.lease(new_id("dlv"), command.lease_seconds, now)
+                    delivery = message.lease(new_id("dlv"), lease_seconds, now)
                     self.window.leased(message, delivery.id)
                     self.stage(message)
                     claims.append(claim_document(message, delivery))
@@ -239,43 +271,15 @@ class MailboxActor(Actor[MailboxCommand]):
                 break
             self._expire_due(now)
         while len(claims) < most:  # regular messages first: a replay is history
-            replayed = await self.replays.hand_out(self.load, command.lease_seconds, now)
+            replayed = await self.replays.hand_out(self.load, lease_seconds, now)
             if replayed is None:
                 break
             self.stage(replayed[0])
             claims.append(replayed[1])
-        if command.most is not None:
-            body: dict[str, Any] = {"deliveries": claims}
-        else:
-            body = claims[0] if claims else {"delivery": None}
-        if claims:
-            return self.answer(command.ticket, 201, body, now)
-        if command.wait:
-            return Reply(200, body)  # not kept: the long poll asks again
-        return self.answer(command.ticket, 200, body, now)
+        return claims
 
-    async def _expire_all_due(self, now: datetime) -> int:
-        """Expire every due message, paging in while the window has none left queued
-        (those beyond it are younger, so none of them is due before the window's)."""
-        expired = self._expire_due(now)
-        window = self.window
-        while window.beyond and not window.has_queued() and await window.page_in(self.staged()):
-            expired += self._expire_due(now)
-        return expired
-
-    def _expire_due(self, now: datetime) -> int:
-        # Oldest first with one TTL: stop at the first message not yet due.
-        expired = []
-        for message in self.window.open.values():
-            if message.expires_at > now:
-                break
-            if message.expire_if_due(now):
-                expired.append(message)
-        for message in expired:
-            self.webhooks.end(message, "message_expired", now)
-            self.stage(message)
-            self.close(message)
-        return len(expired)
+    def _expire_due(self, now: datetime) -> None:
+        self.stage(*self.window.expire_due(now))
 
     # -- webhook deliveries ---------------------------------------------------------------
 

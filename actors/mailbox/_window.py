@@ -152,6 +152,28 @@ class MailboxWindow:
         self._delivery_index[delivery_id] = message.message_id
         return message
 
+    def expire_due(self, now: datetime) -> list[Message]:
+        """Expire the due messages in the window and end their webhook work; return them
+        (closed now) for the mailbox to stage."""
+        expired = []
+        for message in self._open.values():
+            if message.expires_at > now:
+                break  # oldest first with one TTL: none after it is due either
+            if message.expire_if_due(now):
+                expired.append(message)
+        for message in expired:
+            self.webhooks.end(message, "message_expired", now)
+            self.close(message)
+        return expired
+
+    async def expire_all_due(self, now: datetime, staged: Iterable[Aggregate]) -> list[Message]:
+        """``expire_due``, paging in while the window has none left queued (those beyond
+        it are younger, so none of them is due before the window's)."""
+        expired = self.expire_due(now)
+        while self._beyond and not self.has_queued() and await self.page_in([*staged, *expired]):
+            expired += self.expire_due(now)
+        return expired
+
     def should_page_in(self) -> bool:
         """Whether open messages wait beyond the window, to be paged in now. Not while the
         views are stuck: they lack what came after the stuck event, so paging in would find

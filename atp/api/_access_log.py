@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from contextvars import ContextVar
 from time import perf_counter
 from typing import Any
@@ -61,11 +61,15 @@ _errors = logging.getLogger("atp.api")
 
 @attrs.frozen
 class HttpStatistics:
-    """Requests so far by (method, route, status), durations by (method, route)."""
+    """Requests so far by (method, route, status), durations by (method, route); the
+    batch routes' items by (kind, status); the inbox streams open and what they pushed."""
 
     requests: tuple[tuple[tuple[str, str, int], int], ...]
     durations: tuple[tuple[tuple[str, str], HistogramSnapshot], ...]
     in_progress: int
+    batch_items: tuple[tuple[tuple[str, int], int], ...] = ()
+    streams_open: int = 0
+    streamed: int = 0
 
 
 class HttpStats:
@@ -75,6 +79,15 @@ class HttpStats:
         self.requests: dict[tuple[str, str, int], int] = {}
         self.durations: dict[tuple[str, str], Histogram] = {}
         self.in_progress = 0
+        self.batch_items: dict[tuple[str, int], int] = {}
+        self.streams_open = 0
+        self.streamed = 0
+
+    def count_items(self, kind: str, statuses: Iterable[int]) -> None:
+        """Count a batch's items (``kind``: sends or acks) by their answer's status."""
+        for status in statuses:
+            key = (kind, status)
+            self.batch_items[key] = self.batch_items.get(key, 0) + 1
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one finished request."""
@@ -91,6 +104,9 @@ class HttpStats:
             tuple(self.requests.items()),
             tuple((key, h.snapshot()) for key, h in self.durations.items()),
             self.in_progress,
+            tuple(self.batch_items.items()),
+            self.streams_open,
+            self.streamed,
         )
 
 

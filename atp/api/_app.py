@@ -27,6 +27,7 @@ from atp.api import (
     _events,
     _health,
     _inbox,
+    _inbox_stream,
     _messages,
     _metrics,
     _openapi,
@@ -50,7 +51,9 @@ def create_app(carrier: Carrier) -> QuartTrio:
     """
     app = QuartTrio("atp")
     app.config["ATP_CARRIER"] = carrier
-    app.config["MAX_CONTENT_LENGTH"] = carrier.settings.max_body_bytes
+    # The largest body any route takes; read_params holds each route to its own.
+    settings = carrier.settings
+    app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.batch_max_bytes)
     app.config["BODY_TIMEOUT"] = carrier.settings.body_timeout  # then 408 (atp/http)
     app.config["JSON_SORT_KEYS"] = False
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False  # read as each route is added
@@ -64,6 +67,7 @@ def create_app(carrier: Carrier) -> QuartTrio:
         _messages,
         _batches,
         _inbox,
+        _inbox_stream,
         _dead_letters,
         _sessions,
         _session_stream,
@@ -78,6 +82,7 @@ def create_app(carrier: Carrier) -> QuartTrio:
     app.after_request(note_route)
     install_error_handlers(app)
     stats = HttpStats()
+    app.config["ATP_HTTP_STATS"] = stats  # the batch routes and the streams count in it
     app.config["ATP_METRICS"] = _metrics.registry(carrier, stats)
     app.asgi_app = observe_requests(  # type: ignore[method-assign,assignment]
         _without_empty_segments(app.asgi_app), stats

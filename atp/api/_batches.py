@@ -29,6 +29,7 @@ from atp.api._requests import (
     answer_once,
     authenticate,
     carrier,
+    http_stats,
     idempotency_key,
     read_params,
     read_send,
@@ -46,13 +47,15 @@ _SEND_SCOPE = scope_template("POST", "/api/messages")
 _ACK_SCOPE = scope_template("POST", "/api/deliveries/<delivery_id>/acks")
 _MAX_KEY = 200  # as the Idempotency-Key header
 
+_Result = tuple[int, bytes]  # an item's status, and its {"status", "body"} as JSON
+
 
 @blueprint.post("/api/messages/batch")
 async def send_batch() -> Response:
     principal = await authenticate("agent")
     items = _items(await read_params(), "messages")
     batch_key = idempotency_key()
-    results: list[bytes] = [b""] * len(items)
+    results: list[_Result] = [(0, b"")] * len(items)
     # Each item queues its command only after the item before it did, so that one
     # recipient's messages keep the batch's order; what comes before (checks, the key,
     # the recipient) runs side by side.
@@ -72,7 +75,7 @@ async def send_batch() -> Response:
     async with trio.open_nursery() as nursery:
         for index, item in enumerate(items):
             nursery.start_soon(run, index, item)
-    return _answer(results)
+    return _answer("sends", results)
 
 
 @blueprint.post("/api/deliveries/acks")
@@ -82,7 +85,7 @@ async def ack_batch() -> Response:
     principal = await authenticate("agent")
     items = _items(await read_params(), "acks")
     batch_key = idempotency_key()
-    results: list[bytes] = [b""] * len(items)
+    results: list[_Result] = [(0, b"")] * len(items)
 
     async def run(index: int, item: object) -> None:
         results[index] = await _ack_item(principal, item, f"{batch_key}/{index}")
@@ -90,10 +93,10 @@ async def ack_batch() -> Response:
     async with trio.open_nursery() as nursery:
         for index, item in enumerate(items):
             nursery.start_soon(run, index, item)
-    return _answer(results)
+    return _answer("acks", results)
 
 
-async def _ack_item(principal: Principal, item: object, default_key: str) -> bytes:
+async def _ack_item(principal: Principal, item: object, default_key: str) -> _Result:
     """One ACK's result, as the single ACK route answers it (``atp.api._inbox.ack``)."""
     assert principal.agent_id is not None
     agent_id = principal.agent_id
@@ -119,7 +122,7 @@ async def _send_item(
     default_key: str,
     after: trio.Event | None,
     queued: trio.Event,
-) -> bytes:
+) -> _Result:
     """One item's result, ``{"status": …, "body": …}`` as JSON: the answer a single send
     with the item's key gets (replayed if it was given before), or the item's error.
     Its command is queued once ``after`` is set; ``queued`` is set as it is."""
@@ -166,17 +169,18 @@ def _item_key(item: dict[str, Any], default: str) -> str:
     return key.strip()
 
 
-def _result(reply: Reply) -> bytes:
+def _result(reply: Reply) -> _Result:
     encoded = reply.encoded if reply.encoded is not None else encode_answer(reply.body)
-    return b'{"status":%d,"body":%s}' % (reply.status, encoded)
+    return reply.status, b'{"status":%d,"body":%s}' % (reply.status, encoded)
 
 
-def _error(exc: AtpError) -> bytes:
-    return b'{"status":%d,"body":%s}' % (exc.status, encode_answer(exc.envelope()))
+def _error(exc: AtpError) -> _Result:
+    return exc.status, b'{"status":%d,"body":%s}' % (exc.status, encode_answer(exc.envelope()))
 
 
-def _answer(results: list[bytes]) -> Response:
-    body = b'{"results":[' + b",".join(results) + b"]}\n"
+def _answer(kind: str, results: list[_Result]) -> Response:
+    http_stats().count_items(kind, (status for status, _ in results))
+    body = b'{"results":[' + b",".join(result for _, result in results) + b"]}\n"
     return Response(body, 200, mimetype="application/json")
 
 

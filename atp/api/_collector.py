@@ -122,6 +122,18 @@ class CarrierCollector(Collector):
             for answered, count in sorted(by_status.items()):
                 family.add_metric([answered], count)
             yield family
+        items = CounterMetricFamily(
+            "atp_batch_items",
+            "Items of batch requests answered (sends, acks), by the item's status.",
+            labels=["kind", "status"],
+        )
+        for (kind, status), count in sorted(stats.batch_items):
+            items.add_metric([kind, str(status)], count)
+        yield items
+        yield _gauge("atp_inbox_streams", "Inbox streams connected now.", stats.streams_open)
+        yield _counter(
+            "atp_inbox_stream_deliveries", "Deliveries pushed by inbox streams.", stats.streamed
+        )
 
     def _actors(self, carrier: CarrierStatistics) -> Iterator[Metric]:
         stats = carrier.actors

@@ -53,7 +53,7 @@ async def _long_poll(wait: float, command: Command) -> Reply:
     assert isinstance(command, ClaimInbox)
     rt = carrier()
     deadline = trio.current_time() + wait
-    while trio.current_time() < deadline:
+    while trio.current_time() < deadline and not rt.arrivals.closed:
         news = rt.arrivals.event(command.recipient_agent_id)
         reply = await rt.ask(attrs.evolve(command, wait=True))
         if reply.kept:  # a claim, or the answer kept for this key

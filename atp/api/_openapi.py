@@ -49,9 +49,10 @@ What every route does besides its own rules, as the reference's pipeline does:
   other content type is not read, so the route sees no body parameters.
 - A POST whose body holds `"_method": "PUT"` (or PATCH, DELETE) is routed as that
   method; where no such route exists the answer is `404 not_found`.
-- Bodies over 128,000 bytes are `413 unexpected_error` (the reference has no code of
-  its own) and the connection closes. Malformed JSON, and a query string with a broken
-  escape, non-UTF-8 text or a NUL, are `400 invalid_request`.
+- Bodies over 128,000 bytes (2,000,000 on the batch routes) are `413 unexpected_error`
+  (the reference has no code of its own) and the connection closes. Malformed JSON,
+  and a query string with a broken escape, non-UTF-8 text or a NUL, are
+  `400 invalid_request`.
 - A path id holding a NUL matches no route: `404 not_found`.
 - Every answer carries `x-request-id`; every error is `{"error": {"code", "message"}}`
   with the fixed message of its code.
@@ -173,6 +174,8 @@ def _successes(route: Route) -> dict[str, Any]:
     for status, name in route.answers.items():
         if name == "EventStream":
             content = {"text/event-stream": {"schema": ref("StreamEvent")}}
+        elif name == "InboxStream":
+            content = {"text/event-stream": {"schema": ref("InboxEvent")}}
         elif name == "AuditEventStream":
             content = {"text/event-stream": {"schema": ref("AuditEvent")}}
         elif name == "Checkpoint":

@@ -250,6 +250,17 @@ ROUTES: tuple[Route, ...] = (
         },
     ),
     Route(
+        "GET",
+        "/api/inbox/stream",
+        "A streaming consumer: deliveries pushed as Server-Sent Events as they arrive, at "
+        "most credit unACKed at a time, leases renewed while connected and released when "
+        "the consumer goes.",
+        {200: "InboxStream"},
+        _AGENT,
+        errors=(InvalidRequest,),
+        query={"credit": _PAGE, "lease_seconds": _PAGE},
+    ),
+    Route(
         "POST",
         "/api/deliveries/{delivery_id}/extend",
         "Extend a polling lease.",

@@ -354,6 +354,21 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             )
         ],
     },
+    "InboxEvent": {
+        "description": "One Server-Sent Event: `delivery`, a message claimed for the "
+        "consumer on its own lease (renewed while connected); its `id` is the delivery's.",
+        **_object(
+            {
+                "event": {"const": "delivery"},
+                "id": _id("dlv"),
+                "data": {
+                    "type": "string",
+                    "contentMediaType": "application/json",
+                    "contentSchema": ref("Claim"),
+                },
+            }
+        ),
+    },
     "SessionMessage": _object({"session": ref("Session"), "message_status": ref("MessageStatus")}),
     "SessionOnly": _object({"session": ref("Session")}),
     "Transcript": _object(

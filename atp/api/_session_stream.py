@@ -71,13 +71,17 @@ async def stream(session_id: str) -> Response:
                     yield _sse(cursor, name, data)
                 if data.get("status") in _FINAL:
                     return
+            if rt.arrivals.closed:
+                return  # the carrier is stopping; the client resumes with Last-Event-ID
             with trio.move_on_after(HEARTBEAT_SECONDS) as idle:
                 await signal.wait()  # this session's next commit, not every commit
             if idle.cancelled_caught:
                 yield b": heartbeat\n\n"
 
     headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}
-    return Response(events(), status=200, mimetype="text/event-stream", headers=headers)
+    response = Response(events(), status=200, mimetype="text/event-stream", headers=headers)
+    response.timeout = None  # not Quart's RESPONSE_TIMEOUT (60 s): it lasts while wanted
+    return response
 
 
 async def _render(

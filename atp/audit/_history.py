@@ -33,6 +33,8 @@ def describe(record: dict[str, Any], latency_ms: float | None = None) -> str:
         return f"claimed by {actor}: leased until {data['leased_until']} ({data['delivery_id']})"
     if kind == "delivery.lease_extended":
         return f"lease of {data['delivery_id']} extended to {data['leased_until']} by {actor}"
+    if kind == "delivery.lease_released":
+        return f"lease of {data['delivery_id']} released at {data['leased_until']} by {actor}"
     if kind == "webhook.attempt_started":
         return f"webhook attempt {data['attempt_number']} started ({data['delivery_id']})"
     if kind == "webhook.attempt_recorded":

@@ -277,6 +277,7 @@ DATA: Mapping[str, _Handler] = {
     "delivery.webhook_scheduled": _webhook_scheduled,
     "delivery.leased": _leased,
     "delivery.lease_extended": _leased,
+    "delivery.lease_released": _leased,
     "webhook.attempt_started": _attempt_started,
     "webhook.attempt_recorded": _attempt_recorded,
     "delivery.dead_lettered": _delivery_ended,

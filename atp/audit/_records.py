@@ -63,6 +63,7 @@ TYPES: Mapping[str, str] = {
     "atp.domain._message:Message.WebhookDeliveryScheduled": "delivery.webhook_scheduled",
     "atp.domain._message:Message.DeliveryLeased": "delivery.leased",
     "atp.domain._message:Message.LeaseExtended": "delivery.lease_extended",
+    "atp.domain._message:Message.LeaseReleased": "delivery.lease_released",
     "atp.domain._message:Message.WebhookDeliveryClaimed": "webhook.attempt_started",
     "atp.domain._message:Message.WebhookAttemptRecorded": "webhook.attempt_recorded",
     "atp.domain._message:Message.WebhookDeliveryEnded": "delivery.dead_lettered",

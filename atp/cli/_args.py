@@ -26,6 +26,7 @@ _VALUED = {
     "--delay",
     "--lease",
     "--max",
+    "--credit",
     "--overlap",
     "--agent",
     "--account",

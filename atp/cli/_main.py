@@ -113,9 +113,10 @@ _COMMANDS = [
     ),
     _command(
         "inbox",
-        "claim the next message (--wait: up to N s for one; --max: up to N at once)",
+        "claim the next message (--wait: up to N s for one; --max: up to N at once; "
+        "--follow: each as it arrives)",
         _messaging.inbox,
-        f"[--wait N] [--lease N] [--max N] {_AS}",
+        f"[--wait N] [--lease N] [--max N] [--follow [--credit N]] {_AS}",
     ),
     _command(
         "lease extend <delivery-id>",

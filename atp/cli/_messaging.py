@@ -103,8 +103,11 @@ def _delivery_lines(delivery: Mapping[str, Any]) -> Iterator[str]:
 
 def inbox(ctx: Context) -> None:
     """Claim the next message (``--wait N``: wait up to N s for one to arrive; ``--max
-    N``: up to N messages in one request)."""
+    N``: up to N messages in one request; ``--follow``: each as it arrives)."""
     me = ctx.identity()
+    if "--follow" in ctx.invocation.flags:
+        _follow(ctx)
+        return
     wait = int(ctx.invocation.number("--wait", 0, 60) or 0)
     lease = int(ctx.invocation.number("--lease", 1, LEASE_LIMIT) or LEASE_SECONDS)
     most = ctx.invocation.whole("--max", 1, BATCH_LIMIT)
@@ -128,6 +131,23 @@ def inbox(ctx: Context) -> None:
         return
     blocks = [_claim_lines(ctx, claim) for claim in claims]
     ctx.out.report([line for block in _spaced(blocks) for line in block], data)
+
+
+def _follow(ctx: Context) -> None:
+    """Print each delivery the inbox stream pushes, until interrupted; at most
+    ``--credit N`` (default 10) unACKed at a time, each leased for ``--lease N`` s
+    (default 30) and renewed while this runs."""
+    me = ctx.identity()
+    credit = ctx.invocation.whole("--credit", 1, BATCH_LIMIT) or 10
+    lease = ctx.invocation.whole("--lease", 1, LEASE_LIMIT) or 30
+    print(f"Following the inbox of {me.alias} (Ctrl-C to stop)...", file=sys.stderr, flush=True)
+    with ctx.client() as client:
+        try:
+            for index, claim in enumerate(client.stream_inbox(credit, lease, token=me.token)):
+                lines = _claim_lines(ctx, claim)
+                ctx.out.report(lines if index == 0 else ["", *lines], as_json(claim))
+        except KeyboardInterrupt:
+            return
 
 
 def _claim_lines(ctx: Context, claim: Claim) -> list[str]:

@@ -1,8 +1,5 @@
-"""``AsyncClient``: the same methods as ``Client`` (``_sync.py``), awaited.
-
-It runs under Trio and under asyncio: httpx and the retry pauses go through anyio,
-which serves whichever loop is running. A test keeps the two clients' methods in step.
-"""
+"""``AsyncClient``: the same methods as ``Client`` (``_sync.py``), awaited, under Trio
+or asyncio (httpx and the retry pauses go through anyio, which serves either loop)."""
 
 from __future__ import annotations
 
@@ -18,7 +15,7 @@ from atp.client import _calls
 from atp.client._audit import AuditorKey, EventPage, MessageHistory
 from atp.client._batches import BatchResult
 from atp.client._call import Call
-from atp.client._events import EventDecoder, SessionEvent
+from atp.client._events import SessionEvent, aread_events
 from atp.client._http import (
     RETRIES,
     STREAM_TIMEOUT,
@@ -40,6 +37,7 @@ from atp.client._identity import (
     SigningKeys,
     WebhookEndpoint,
 )
+from atp.client._inbox_stream import afollow_inbox
 from atp.client._replays import Replay
 from atp.client._results import (
     Claim,
@@ -198,12 +196,7 @@ class AsyncClient:
         return await self.call(_calls.claim(self._token(token), lease_seconds, wait_seconds))
 
     async def claim_batch(
-        self,
-        most: int,
-        lease_seconds: int = 60,
-        wait_seconds: int = 0,
-        *,
-        token: str | None = None,
+        self, most: int, lease_seconds: int = 60, wait_seconds: int = 0, *, token: str | None = None
     ) -> tuple[Claim, ...]:
         """Claim up to ``most`` messages in one request; see ``calls.claim_batch``."""
         call = _calls.claim_batch(self._token(token), most, lease_seconds, wait_seconds)
@@ -374,6 +367,13 @@ class AsyncClient:
     ) -> SessionPage:
         return await self.call(_calls.sessions(self._token(token), status, after, limit))
 
+    async def stream_inbox(
+        self, credit: int = 10, lease_seconds: int = 30, *, token: str | None = None
+    ) -> AsyncIterator[Claim]:
+        """Deliveries pushed as they arrive, ``credit`` unACKed at most; see ``afollow_inbox``."""
+        async for claim in afollow_inbox(self._http, self._token(token), credit, lease_seconds):
+            yield claim
+
     async def follow_session(
         self, session_id: str, after: int = 0, *, token: str | None = None
     ) -> AsyncIterator[SessionEvent]:
@@ -389,11 +389,7 @@ class AsyncClient:
                     if response.status_code >= 400:
                         await response.aread()
                         raise_for_error(response)
-                    decoder = EventDecoder()
-                    async for line in response.aiter_lines():
-                        event = decoder.feed(line)
-                        if event is None:
-                            continue
+                    async for event in aread_events(response.aiter_lines()):
                         reconnects.failures, after = 0, event.id
                         yield event
                         if event.is_final:

@@ -9,7 +9,7 @@ its connection resumes with ``Last-Event-ID`` and misses nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,13 @@ import attrs
 
 from atp.client._results import MessageStatus
 
-__all__ = ["FINAL_SESSION_STATUSES", "EventDecoder", "SessionEvent", "read_events"]
+__all__ = [
+    "FINAL_SESSION_STATUSES",
+    "EventDecoder",
+    "SessionEvent",
+    "aread_events",
+    "read_events",
+]
 
 FINAL_SESSION_STATUSES = frozenset({"rejected", "failed", "closed"})
 
@@ -67,6 +73,15 @@ class EventDecoder:
         if kind in ("message", "status") and data is not None and event_id is not None:
             return SessionEvent.of(int(event_id), kind, json.loads(data))
         return None
+
+
+async def aread_events(lines: AsyncIterable[str]) -> AsyncIterator[SessionEvent]:
+    """The events in the stream's text lines, as they come."""
+    decoder = EventDecoder()
+    async for line in lines:
+        event = decoder.feed(line)
+        if event is not None:
+            yield event
 
 
 def read_events(lines: Iterable[str]) -> Iterator[SessionEvent]:

@@ -41,6 +41,7 @@ from atp.client._identity import (
     SigningKeys,
     WebhookEndpoint,
 )
+from atp.client._inbox_stream import follow_inbox
 from atp.client._replays import Replay
 from atp.client._results import (
     Claim,
@@ -195,12 +196,7 @@ class Client:
         return self.call(_calls.claim(self._token(token), lease_seconds, wait_seconds))
 
     def claim_batch(
-        self,
-        most: int,
-        lease_seconds: int = 60,
-        wait_seconds: int = 0,
-        *,
-        token: str | None = None,
+        self, most: int, lease_seconds: int = 60, wait_seconds: int = 0, *, token: str | None = None
     ) -> tuple[Claim, ...]:
         """Claim up to ``most`` messages in one request; see ``calls.claim_batch``."""
         call = _calls.claim_batch(self._token(token), most, lease_seconds, wait_seconds)
@@ -366,6 +362,12 @@ class Client:
         token: str | None = None,
     ) -> SessionPage:
         return self.call(_calls.sessions(self._token(token), status, after, limit))
+
+    def stream_inbox(
+        self, credit: int = 10, lease_seconds: int = 30, *, token: str | None = None
+    ) -> Iterator[Claim]:
+        """Deliveries pushed as they arrive, ``credit`` unACKed at most; see ``follow_inbox``."""
+        return follow_inbox(self._http, self._token(token), credit, lease_seconds)
 
     def follow_session(
         self, session_id: str, after: int = 0, *, token: str | None = None

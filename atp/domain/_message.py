@@ -100,6 +100,12 @@ class Message(Aggregate):
         delivery_id: str
         leased_until: datetime
 
+    class LeaseReleased(Aggregate.Event):
+        """A streaming consumer let go of a lease it held: it ends now, not at its end."""
+
+        delivery_id: str
+        leased_until: datetime  # the moment of release
+
     class AckRecorded(Aggregate.Event):
         ack_id: str
         delivery_id: str
@@ -306,6 +312,43 @@ class Message(Aggregate):
     @event(LeaseExtended)
     def _lease_extended(self, delivery_id: str, leased_until: datetime) -> None:
         self.delivery(delivery_id).extend(leased_until)
+
+    def renew_lease(self, delivery_id: str, lease_seconds: int, now: datetime) -> bool:
+        """Make an active polling lease end ``lease_seconds`` from now once less than
+        two thirds of that is left (a streaming consumer holds its leases so, without
+        recording a renewal each time it looks); whether it was renewed.
+
+        Raises:
+            NotFound: no such delivery on this message.
+            InvalidLease: not an active polling lease, or one ending past the calendar.
+        """
+        delivery = self._active_polling(delivery_id, now)
+        until = _lease_end(now, lease_seconds)
+        left = delivery.leased_until - now if delivery.leased_until is not None else None
+        if left is not None and left * 3 >= timedelta(seconds=lease_seconds) * 2:
+            return False
+        self._lease_extended(delivery_id, until)
+        return True
+
+    def release_lease(self, delivery_id: str, now: datetime) -> None:
+        """End an active polling lease now: the message can be claimed again at once.
+
+        Raises:
+            NotFound: no such delivery on this message.
+            InvalidLease: not an active polling lease.
+        """
+        self._active_polling(delivery_id, now)
+        self._lease_released(delivery_id, now)
+
+    @event(LeaseReleased)
+    def _lease_released(self, delivery_id: str, leased_until: datetime) -> None:
+        self.delivery(delivery_id).extend(leased_until)
+
+    def _active_polling(self, delivery_id: str, now: datetime) -> Delivery:
+        delivery = self.delivery(delivery_id)
+        if not delivery.polling_lease(now) or self.ack_status is not None:
+            raise InvalidLease(f"delivery {delivery_id} holds no active polling lease")
+        return delivery
 
     # -- ACKs -------------------------------------------------------------------------
 

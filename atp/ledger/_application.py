@@ -7,6 +7,7 @@ ledger stores and reads.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
@@ -31,8 +32,11 @@ _LOAD_CHUNK = 256
 # Committed events kept for the followers until every one has applied them: the views
 # follow a few milliseconds behind, the audit log up to its half-second gather and a
 # page (about 2,000 events at 32 clients), so they seldom have to read and decode
-# events back. They hold payloads, hence the bound.
-_TAIL = 4096
+# events back. They hold payloads, hence the bounds: by count, and by the size of
+# their stored state. A commit of batch sends (32 batches of 100: 6,400 events, about
+# 4 MB) must fit whole, or the views read all of it back (docs/performance.md).
+_TAIL = 16384
+_TAIL_BYTES = 16 * 2**20
 
 
 @attrs.define(eq=False)
@@ -76,6 +80,10 @@ class Ledger:
         self._lookups: list[_Lookup] = []
         self._lookup_leader = False
         self._tail: dict[int, DomainEventProtocol[Any]] = {}
+        # The tail's positions and stored sizes, oldest first: a dict's first key is
+        # found by skipping the slots of the keys deleted before it.
+        self._tail_order: deque[tuple[int, int]] = deque()
+        self._tail_bytes = 0
         self._followers: dict[str, int] = {}  # each follower's position in the tail
 
     async def get(self, cls: type[A], aggregate_id: UUID) -> A | None:
@@ -200,26 +208,38 @@ class Ledger:
             raise LedgerConflict(str(exc)) from exc
         if not ids:
             return self.last_committed
-        self._remember(ids, events)
+        self._remember(ids, events, stored)
         top = max(ids)
         self.note_committed(top)
         return top
 
-    def _remember(self, ids: Sequence[int], events: Sequence[DomainEventProtocol[Any]]) -> None:
-        tail = self._tail
-        for position, event in zip(ids, events, strict=True):
+    def _remember(
+        self,
+        ids: Sequence[int],
+        events: Sequence[DomainEventProtocol[Any]],
+        stored: Sequence[StoredEvent],
+    ) -> None:
+        tail, order = self._tail, self._tail_order
+        for position, event, row in zip(ids, events, stored, strict=True):
             tail[position] = event
-        while len(tail) > _TAIL:  # the runner fell far behind: it reads those back
-            del tail[next(iter(tail))]
+            order.append((position, len(row.state)))
+            self._tail_bytes += len(row.state)
+        while len(order) > _TAIL or self._tail_bytes > _TAIL_BYTES:
+            self._forget_first()  # the runner fell far behind: it reads those back
+
+    def _forget_first(self) -> None:
+        position, size = self._tail_order.popleft()
+        del self._tail[position]
+        self._tail_bytes -= size
 
     def forget_through(self, follower: str, position: int) -> None:
         """``follower`` has applied everything up to ``position``: drop from memory what
         every follower has applied."""
         self._followers[follower] = position
         low = min(self._followers.values())
-        tail = self._tail
-        while tail and (first := next(iter(tail))) <= low:
-            del tail[first]
+        order = self._tail_order
+        while order and order[0][0] <= low:
+            self._forget_first()
 
     def recent(self, start: int, stop: int, kinds: frozenset[type]) -> list[Notification] | None:
         """The committed events from notification id ``start`` to ``stop`` of these

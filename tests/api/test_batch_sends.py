@@ -14,11 +14,12 @@ from atp.settings import Settings
 from tests.support.helpers import Agent, Api, text
 
 LIMIT = 120
+BATCH_BYTES = 1_000_000
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return attrs.evolve(settings, batch_max_messages=LIMIT)
+    return attrs.evolve(settings, batch_max_messages=LIMIT, batch_max_bytes=BATCH_BYTES)
 
 
 def item(to: Agent | str, body: str = "hi", **extra: Any) -> dict[str, Any]:
@@ -125,6 +126,21 @@ async def test_a_batch_outside_the_limits_is_refused_whole(api: Api, body: Any) 
     answer = await api.post("/api/messages/batch", alpha.token, body)
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "invalid_request"
+
+
+async def test_a_batch_body_may_be_larger_than_a_single_sends(api: Api) -> None:
+    alpha, beta = await api.pair()
+    # Eight sends of 20,000 characters: 160 kB, over a single route's 128,000 bytes.
+    items = [item(beta, f"{i}-" + "x" * 20_000) for i in range(8)]
+    answer = await api.post("/api/messages/batch", alpha.token, {"messages": items})
+    assert [r["status"] for r in answer.json()["results"]] == [201] * 8
+    single = await api.send(alpha, beta, text(body="x" * 130_000))
+    assert single.status_code == 413
+    # Past ATP_BATCH_MAX_BYTES (BATCH_BYTES here) the batch is refused whole.
+    items = [item(beta, f"{i}-" + "x" * 30_000) for i in range(LIMIT // 2)]
+    answer = await api.post("/api/messages/batch", alpha.token, {"messages": items})
+    assert answer.status_code == 413 and answer.json()["error"]["code"] == "unexpected_error"
+    assert await inbox_size(api, beta) == 8
 
 
 async def test_a_batch_needs_an_agent_key_and_an_idempotency_key(api: Api) -> None:

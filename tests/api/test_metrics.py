@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 import pytest
+import trio
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
@@ -15,13 +16,15 @@ from atp.api import create_app
 from atp.api._metrics import metrics_open
 from atp.observe import current_request_id
 from atp.settings import Settings
-from tests.support.helpers import Api
+from tests.api.test_inbox_stream import open_stream
+from tests.support.helpers import Api, text
 from tests.support.receivers import Receiver, Respond
 
 # Every family docs/operations.md lists (the process_* ones come from prometheus-client).
 FAMILIES = {
     "atp_http_requests", "atp_http_request_duration_seconds", "atp_http_requests_in_progress",
-    "atp_sends", "atp_claims", "atp_acks",
+    "atp_sends", "atp_claims", "atp_acks", "atp_batch_items", "atp_inbox_streams",
+    "atp_inbox_stream_deliveries",
     "atp_actors_live", "atp_actors_started", "atp_actor_restarts", "atp_actors_stopped_idle",
     "atp_actor_queued_commands",
     "atp_journal_commits", "atp_journal_events", "atp_journal_commit_failures",
@@ -133,6 +136,34 @@ async def test_after_a_workload_the_scrape_adds_up(
     assert metrics.value("atp_http_connections_open") >= 1  # this client's
     assert metrics.value("atp_http_connections_refused_total") == 0
     assert metrics.value("process_open_fds") > 0
+
+
+async def test_batch_items_and_streams_are_counted(api: Api) -> None:
+    alpha, beta = await api.pair()
+    items = [{"to": beta.address, "payload": text(f"m-{i}", str(i))} for i in range(3)]
+    items.append({"to": "atp://agent/agt_nobody", "payload": text()})
+    r = await api.post("/api/messages/batch", alpha.token, {"messages": items})
+    assert [item["status"] for item in r.json()["results"]] == [201, 201, 201, 422]
+    async with open_stream(api, beta, "?credit=2") as stream:
+        held = await stream.take(2)
+        metrics = await scrape(api)
+        assert metrics.value("atp_inbox_streams") == 1
+        assert metrics.value("atp_inbox_stream_deliveries_total") == 2
+        acks = [{"delivery_id": c["id"], "status": "completed"} for c in held]
+        acks.append({"delivery_id": "dlv_nothing", "status": "completed"})
+        await api.post("/api/deliveries/acks", beta.token, {"acks": acks})
+        await stream.take(1)
+    metrics = await scrape(api)
+    assert metrics.value("atp_batch_items_total", kind="sends", status="201") == 3
+    assert metrics.value("atp_batch_items_total", kind="sends", status="422") == 1
+    assert metrics.value("atp_batch_items_total", kind="acks", status="201") == 2
+    assert metrics.value("atp_batch_items_total", kind="acks", status="404") == 1
+    assert metrics.value("atp_inbox_stream_deliveries_total") == 3
+    with trio.fail_after(5):  # the stream ends as the server sees the client go
+        while True:
+            if (await scrape(api)).value("atp_inbox_streams") == 0:
+                break
+            await trio.sleep(0.05)
 
 
 async def test_a_scrape_makes_no_store_call(

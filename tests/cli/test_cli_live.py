@@ -77,6 +77,24 @@ async def test_inbox_wait_is_woken_by_a_send_and_ends_when_the_time_is_up(cli: C
     assert await out.until("No pending deliveries.") - started >= 0.95
 
 
+async def test_inbox_follow_prints_each_delivery_as_it_arrives(cli: Cli) -> None:
+    await cli("send", "beta", "before")
+    following = await cli.start("inbox", "--follow", "--credit", "5", "--as", "beta")
+    out, err = Pipe(following.stdout), Pipe(following.stderr)
+    await err.until("Following the inbox of beta")
+    await out.until("Text: before")
+    await cli("send", "beta", "after")
+    await out.until("Text: after")
+    following.terminate()
+    await following.wait()
+    deliveries = [line for line in out.text.splitlines() if line.startswith("Delivery: ")]
+    assert len(deliveries) == 2
+    cli.check(out.text + err.text)
+    # Stopped: both leases were released, so both can be claimed again at once.
+    claimed = await cli("inbox", "--max", "5", "--as", "beta")
+    assert [field(b, "Text") for b in claimed.out.split("\n\n")] == ["before", "after"]
+
+
 async def follow_a_session(cli: Cli) -> str:
     """Open a session, watch it, answer and close it; return what the watch printed."""
     session_id = field((await cli("session", "open", "beta", "plan?")).out, "Session")

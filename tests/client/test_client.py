@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import aclosing
 from typing import Any
 
 import pytest
@@ -107,3 +108,21 @@ async def test_the_async_client_sends_claims_and_acks_in_batches(base_url: str) 
         rest = await atp.claim_batch(10, token=beta.api_key)
         assert [c.message.payload["parts"][0]["text"] for c in rest] == ["n3", "n4"]
         assert await atp.claim_batch(10, token=beta.api_key) == ()
+
+
+async def test_the_async_client_follows_the_inbox_stream(base_url: str) -> None:
+    async with AsyncClient(base_url) as atp:
+        account = await atp.signup("Stream Network")
+        alpha = await atp.create_agent("alpha", token=account.api_key)
+        beta = await atp.create_agent("beta", token=account.api_key)
+        for word in ("one", "two", "three"):
+            await atp.send(beta.address, hello(word), token=alpha.api_key)
+        seen = []
+        with trio.fail_after(10):
+            async with aclosing(atp.stream_inbox(credit=2, token=beta.api_key)) as claims:
+                async for claim in claims:
+                    seen.append(claim.message.payload["parts"][0]["text"])
+                    await atp.ack(claim.delivery_id, "completed", token=beta.api_key)
+                    if len(seen) == 3:
+                        break
+        assert seen == ["one", "two", "three"]

@@ -126,8 +126,11 @@ class FuzzServer:
         if label.endswith("/stream"):
             # A live stream stays open (heartbeats) until its session ends, or for ever
             # (the events), so the synchronous client would wait out its timeout; the
-            # streams' answers are tested in test_session_stream.py and audit/test_events.py.
+            # streams' answers are tested in test_session_stream.py, test_inbox_stream.py
+            # and audit/test_events.py.
             headers["Last-Event-ID"] = "not-a-number"
+            if label == "GET /api/inbox/stream":  # it takes no Last-Event-ID: no credit
+                case.query = {**(case.query or {}), "credit": "0"}
         if "agentKey" in kinds and ("accountKey" not in kinds or self.rng.random() < 0.5):
             headers["Authorization"] = f"Bearer {self.principals.agents[agent][1]}"
         elif "accountKey" in kinds:

@@ -177,3 +177,62 @@ async def test_sigkill_with_concurrent_sends_in_flight(env: dict[str, str], tmp_
             late_keys = [c["message"]["payload"]["messageId"] for c in late]
             assert sorted(late_keys) == sorted(k for k in lost if k not in by_key)
             assert len(claimed) + len(late) == len(attempted)
+
+
+def batch_items(to: Agent, n: int, size: int) -> list[dict[str, Any]]:
+    """Batch ``n``'s sends, each keyed (and its payload's messageId) ``b<n>-<i>``."""
+    return [
+        {"to": to.address, "payload": text(f"b{n}-{i}"), "idempotency_key": f"b{n}-{i}"}
+        for i in range(size)
+    ]
+
+
+async def test_sigkill_with_batches_in_flight(env: dict[str, str], tmp_path: Path) -> None:
+    """Batch sends as the single ones above: an answered item survives, and the batch
+    sent again after the restart makes each of its messages exactly once."""
+    batches, size = 12, 25
+    async with ServerProcess(env, tmp_path) as server:
+        await server.start()
+        answered: dict[str, dict[str, Any]] = {}  # item key -> its 201 body
+        sent_batches = 0
+        with ExitStack() as held:
+            async with client(server) as api:
+                alpha, beta = await api.pair()
+                assert (await api.send(alpha, beta, text("warmup"))).status_code == 201
+                held.enter_context(hold_views(env))
+
+                async def batch(n: int) -> None:
+                    nonlocal sent_batches
+                    items = batch_items(beta, n, size)
+                    try:
+                        r = await api.post("/api/messages/batch", alpha.token, {"messages": items})
+                    except httpx.TransportError:
+                        return
+                    assert r.status_code == 200, r.text
+                    for i, result in enumerate(r.json()["results"]):
+                        assert result["status"] == 201, result
+                        answered[f"b{n}-{i}"] = result["body"]
+                    sent_batches += 1
+                    if sent_batches == 3:
+                        server.kill_now()  # the other batches are on their way
+
+                async with trio.open_nursery() as nursery:
+                    for n in range(batches):
+                        nursery.start_soon(batch, n)
+            await server.kill()
+        assert len(answered) >= 3 * size and len(answered) < batches * size
+
+        await server.start()
+        async with client(server) as api:
+            for n in range(batches):  # every batch again, with the same item keys
+                items = batch_items(beta, n, size)
+                r = await api.post("/api/messages/batch", alpha.token, {"messages": items})
+                for i, result in enumerate(r.json()["results"]):
+                    assert result["status"] == 201, result
+                    if f"b{n}-{i}" in answered:  # answered before the kill: the same answer
+                        assert result["body"] == answered[f"b{n}-{i}"]
+            claimed = await claim_all(api, beta, batches * size + 1)
+            keys = [c["message"]["payload"]["messageId"] for c in claimed]
+            assert sorted(keys) == sorted(
+                ["warmup", *(f"b{n}-{i}" for n in range(batches) for i in range(size))]
+            )
