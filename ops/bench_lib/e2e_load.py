@@ -16,8 +16,10 @@ JSON spec on stdin (an ``E2eSpec`` whose ``target`` is ``{"port": P, "pairs":
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
@@ -25,6 +27,7 @@ import trio
 from bench_lib.e2e_tally import GRACE, Cpu, E2eSpec, IdleWatch, Tally, payload
 from bench_lib.http import Connection, ProtocolError
 from bench_lib.load import post_bytes
+from bench_lib.sse import events
 
 __all__ = ["main", "run"]
 
@@ -81,7 +84,7 @@ async def _produce(spec: E2eSpec, tally: Tally, pair: _Pair, index: int) -> None
     conf = spec.target["pairs"][index]
     port: int = spec.target["port"]
     token, to = conf["sender"], conf["to"].encode()
-    batch = spec.scenario.endswith("-batch")
+    batch = spec.batched
     async with Connection(port) as conn:
         seq = 0
         while tally.producing():
@@ -133,11 +136,9 @@ def _claimed(reply: dict[str, Any], tally: Tally, batch: bool) -> list[dict[str,
 async def _consume(
     spec: E2eSpec, tally: Tally, pair: _Pair, index: int, draining: bool = False
 ) -> None:
-    # e2e-stream (GET /api/inbox/stream?credit=N&lease_seconds=S, ACKs in groups through
-    # POST /api/deliveries/acks) will be a third consumer here, once the route is there.
     port: int = spec.target["port"]
     token: str = spec.target["pairs"][index]["recipient"]
-    batch = spec.scenario.endswith("-batch")
+    batch = spec.batched
     claim: dict[str, Any] = {"lease_seconds": _LEASE_SECONDS, "wait_seconds": _WAIT_SECONDS}
     if batch:
         claim["max"] = spec.size
@@ -156,25 +157,82 @@ async def _consume(
                 continue
             ids = [d["message"]["payload"]["messageId"] for d in deliveries]
             if batch:
-                acks = b",".join(
-                    b'{"delivery_id":"%s","status":"completed"}' % d["id"].encode()
-                    for d in deliveries
-                )
-                data = post_bytes(
-                    port, "/api/deliveries/acks", token, key + "a", b'{"acks":[%s]}' % acks
-                )
-                now, reply = await _call(conn, tally, "ack-batch", data, len(ids))
-                results = json.loads(reply)["results"] if reply else []
-                done = [mid for mid, r in zip(ids, results, strict=False) if r["status"] == 201]
-            else:
-                path = f"/api/deliveries/{deliveries[0]['id']}/acks"
-                data = post_bytes(port, path, token, key + "a", b'{"status":"completed"}')
-                now, reply = await _call(conn, tally, "ack", data)
-                done = ids if reply is not None else []
-            if reply is not None and len(done) < len(ids):
-                tally.fail("ack item not 201", reply.decode()[:200], len(ids) - len(done))
-            tally.finished(done, now)
-            pair.give(len(done))
+                await _ack_batch(spec, tally, conn, token, key + "a", deliveries)
+                pair.give(len(ids))  # an ACK that failed will never be done: its room too
+                continue
+            path = f"/api/deliveries/{deliveries[0]['id']}/acks"
+            data = post_bytes(port, path, token, key + "a", b'{"status":"completed"}')
+            now, reply = await _call(conn, tally, "ack", data)
+            tally.finished(ids if reply is not None else [], now)
+            pair.give(len(ids))
+
+
+async def _ack_batch(
+    spec: E2eSpec,
+    tally: Tally,
+    conn: Connection,
+    token: str,
+    key: str,
+    deliveries: list[dict[str, Any]],
+) -> None:
+    """ACK ``deliveries`` (claim documents) with one ``POST /api/deliveries/acks``."""
+    ids = [d["message"]["payload"]["messageId"] for d in deliveries]
+    acks = b",".join(
+        b'{"delivery_id":"%s","status":"completed"}' % d["id"].encode() for d in deliveries
+    )
+    port: int = spec.target["port"]
+    data = post_bytes(port, "/api/deliveries/acks", token, key, b'{"acks":[%s]}' % acks)
+    now, reply = await _call(conn, tally, "ack-batch", data, len(ids))
+    results = json.loads(reply)["results"] if reply else []
+    done = [mid for mid, r in zip(ids, results, strict=False) if r["status"] == 201]
+    if reply is not None and len(done) < len(ids):
+        tally.fail("ack item not 201", reply.decode()[:200], len(ids) - len(done))
+    tally.finished(done, now)
+
+
+async def _stream(
+    spec: E2eSpec, tally: Tally, pair: _Pair, index: int, draining: bool = False
+) -> None:
+    """``e2e-stream``'s consumer: ``GET /api/inbox/stream`` with a credit of a batch,
+    its deliveries ACKed in groups (what has arrived, up to a batch) on a second
+    connection, as RabbitMQ's consumer ACKs its prefetch. The drain claims instead: the
+    stream's leases are released when it closes."""
+    if draining:
+        await _consume(spec, tally, pair, index, True)
+        return
+    token: str = spec.target["pairs"][index]["recipient"]
+    path = f"/api/inbox/stream?credit={spec.size}&lease_seconds={_LEASE_SECONDS}"
+    arrived_in, arrived = trio.open_memory_channel[dict[str, Any]](math.inf)
+
+    async def read() -> None:
+        try:
+            async for data in events(spec.target["port"], path, token):
+                arrived_in.send_nowait(json.loads(data))
+        except (ProtocolError, OSError) as exc:
+            tally.fail(f"stream {type(exc).__name__}", str(exc))
+
+    async with trio.open_nursery() as nursery, Connection(spec.target["port"]) as conn:
+        nursery.start_soon(read)
+        seq = 0
+        while tally.consuming(pair.outstanding, False):
+            taken: list[dict[str, Any]] = []
+            with trio.move_on_after(_WAIT_SECONDS):
+                taken.append(await arrived.receive())
+            if not taken:
+                continue
+            while len(taken) < spec.size:
+                try:
+                    taken.append(arrived.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            seq += 1
+            await _ack_batch(spec, tally, conn, token, f"{spec.run_id}-s{index}-{seq}", taken)
+            pair.give(len(taken))
+        nursery.cancel_scope.cancel()
+
+
+def _consumer(spec: E2eSpec) -> Callable[..., Awaitable[None]]:
+    return _stream if spec.scenario == "e2e-stream" else _consume
 
 
 async def _clock(spec: E2eSpec, tally: Tally) -> None:
@@ -198,7 +256,7 @@ async def run(spec: E2eSpec) -> dict[str, Any]:
             for index, pair in enumerate(pairs):
                 nursery.start_soon(_produce, spec, tally, pair, index)
                 if spec.consume:
-                    nursery.start_soon(_consume, spec, tally, pair, index)
+                    nursery.start_soon(_consumer(spec), spec, tally, pair, index)
     if window.cancelled_caught:
         tally.notes.add("cut off by the hard time cap")
     if spec.stop_after is not None:
@@ -214,7 +272,7 @@ async def run(spec: E2eSpec) -> dict[str, Any]:
         with trio.move_on_after(2 * GRACE):
             async with trio.open_nursery() as nursery:
                 for index, pair in enumerate(pairs):
-                    nursery.start_soon(_consume, spec, tally, pair, index, True)
+                    nursery.start_soon(_consumer(spec), spec, tally, pair, index, True)
     return tally.result(spec, "atp")
 
 

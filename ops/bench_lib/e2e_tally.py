@@ -42,8 +42,10 @@ __all__ = [
     "tree_cpu_seconds",
 ]
 
-# The scenarios every generator runs: (items per send, consumers on).
-SCENARIOS = ("e2e", "e2e-batch", "send", "send-batch")
+# The scenarios every generator runs. ``e2e-stream`` is ATP's streaming consumer
+# (GET /api/inbox/stream) with batch sends and ACKs; for the brokers, whose consumers
+# take a prefetch (RabbitMQ: pushed; NATS: fetched), it is ``e2e-batch``.
+SCENARIOS = ("e2e", "e2e-batch", "e2e-stream", "send", "send-batch")
 GRACE = 10.0  # seconds for the requests in flight at the window's end, and for the drain
 IDLE_LIMIT = 60.0  # seconds the settling waits for an idle server at most
 PAYLOAD_BYTES = 250  # the A2A payload: ATP's ``payload``, the brokers' message body
@@ -93,9 +95,14 @@ class E2eSpec:
         return spec
 
     @property
+    def batched(self) -> bool:
+        """Batch calls (``*-batch``, ``e2e-stream``), or one message a call."""
+        return self.scenario not in ("e2e", "send")
+
+    @property
     def size(self) -> int:
-        """Messages per send call: 1 for the single scenarios."""
-        return self.batch if self.scenario.endswith("-batch") else 1
+        """Messages per send call (and per claim, fetch or prefetch)."""
+        return self.batch if self.batched else 1
 
     @property
     def consume(self) -> bool:

@@ -35,7 +35,7 @@ from bench_lib.servers import (
 
 __all__ = ["SCENARIOS", "client_counts", "measure", "print_result", "run", "send_routes"]
 
-SCENARIOS = ("send", "send-batch", "claim-ack", "e2e", "e2e-batch")
+SCENARIOS = ("send", "send-batch", "claim-ack", "e2e", "e2e-batch", "e2e-stream")
 
 
 def client_counts(text: str) -> list[int]:
@@ -169,7 +169,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 row = measure(args, server, "atp", "claim-ack", clients)
                 row["prefill_per_client"] = per_client
                 rows.append(row)
-            for scenario in ("e2e", "e2e-batch"):
+            for scenario in ("e2e", "e2e-batch", "e2e-stream"):
                 if scenario in scenarios:
                     rows.append(_e2e_row(e2e_run.measure(args, server, scenario, count)))
         issues = server.log_issues()
