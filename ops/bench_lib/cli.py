@@ -3,8 +3,9 @@
 The modes (see ops/README.md): the default closed-loop load (``load_run``), the RSS of
 N agents (``rss_run``) and of N unclaimed messages (``backlog_run``), the end-to-end
 webhook push latency (``webhook_run``), ordered session turns (``session_run``), the
-long poll's wake-up (``long_poll_run``) and the send ratio measured in alternating
-slices (``interleave_run``).
+long poll's wake-up (``long_poll_run``), the send ratio measured in alternating
+slices (``interleave_run``), ATP end to end against RabbitMQ and NATS (``compare_run``)
+and end to end on a long ledger against an empty one (``history_run``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from typing import Any, Protocol
 
 from bench_lib import (
     backlog_run,
+    compare_run,
+    e2e_run,
+    history_run,
     interleave_run,
     load_run,
     long_poll_run,
@@ -44,10 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--requests", type=int, help="instead of --seconds: requests per client")
     p.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first (1)")
     p.add_argument(
-        "--scenarios", default="send,claim-ack", help=f"of {','.join(load_run.SCENARIOS)}"
+        "--scenarios",
+        help=f"of {','.join(load_run.SCENARIOS)} (default send,claim-ack; with --brokers "
+        f"or --history: e2e-batch, and of {','.join(e2e_run.SCENARIOS)})",
     )
     p.add_argument("--recipients", type=int, default=8, help="send: recipients to spread over")
-    p.add_argument("--batch", type=int, default=100, help="send-batch: sends per request (100)")
+    p.add_argument(
+        "--batch", type=int, default=100, help="*-batch scenarios: messages per call (100)"
+    )
     p.add_argument("--prefill", type=int, help="claim-ack: messages per client (default: auto)")
     p.add_argument("--no-ceiling", action="store_true", help="skip the bare Quart-Trio ceiling")
     p.add_argument("--agents-rss", type=int, metavar="N", help="RSS mode: register N agents")
@@ -127,6 +135,22 @@ def _parser() -> argparse.ArgumentParser:
         help="with --interleave: also run TREE's code (another checkout, e.g. a git worktree) "
         "in every round and print the paired ratio",
     )
+    p.add_argument(
+        "--brokers",
+        metavar="LIST",
+        help="compare mode: ATP end to end against these of rabbitmq,nats, in alternating "
+        "rounds (--rounds), on the same workload",
+    )
+    p.add_argument(
+        "--rounds", type=int, default=3, help="--brokers, --history: alternating rounds (3)"
+    )
+    p.add_argument(
+        "--history",
+        type=int,
+        metavar="EVENTS",
+        help="history mode: e2e on a store prefilled with EVENTS ledger events, against an "
+        "empty store, in alternating rounds",
+    )
     p.add_argument("--concurrency", type=int, default=16, help="setup connections (16)")
     p.add_argument("--pg-url", default=PG_URL, help=f"loopback PostgreSQL ({PG_URL})")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON")
@@ -151,6 +175,8 @@ def _mode(args: argparse.Namespace) -> _Mode:
             ("--sessions", session_run, args.sessions is not None),
             ("--long-poll", long_poll_run, args.long_poll is not None),
             ("--interleave", interleave_run, args.interleave is not None),
+            ("--brokers", compare_run, args.brokers is not None),
+            ("--history", history_run, args.history is not None),
         )
         if on
     ]

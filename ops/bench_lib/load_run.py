@@ -20,7 +20,7 @@ from typing import Any
 
 import trio
 
-from bench_lib import report
+from bench_lib import e2e_run, report
 from bench_lib.fixtures import open_accounts, prefill
 from bench_lib.load import GRACE, MAX_SECONDS
 from bench_lib.report import say
@@ -35,7 +35,7 @@ from bench_lib.servers import (
 
 __all__ = ["SCENARIOS", "client_counts", "measure", "print_result", "run", "send_routes"]
 
-SCENARIOS = ("send", "send-batch", "claim-ack")
+SCENARIOS = ("send", "send-batch", "claim-ack", "e2e", "e2e-batch", "e2e-stream")
 
 
 def client_counts(text: str) -> list[int]:
@@ -120,10 +120,16 @@ def _prefill_per_client(args: argparse.Namespace, clients: int, send_rps: float 
     return math.ceil(1.2 * rps * (seconds + warmup) / clients) + 20
 
 
+def _e2e_row(result: dict[str, Any]) -> dict[str, Any]:
+    """An end-to-end result in the table's columns: messages done count as requests."""
+    return result | {"rps": result["msg_per_s"], "ok": result["messages"], "per_op": {}}
+
+
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """Ceiling, then ATP: every scenario at every client count."""
     counts = client_counts(args.clients)
-    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    chosen = args.scenarios or "send,claim-ack"
+    scenarios = [s.strip() for s in chosen.split(",") if s.strip()]
     if unknown := set(scenarios) - set(SCENARIOS):
         raise ValueError(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     rows: list[dict[str, Any]] = []
@@ -163,6 +169,9 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 row = measure(args, server, "atp", "claim-ack", clients)
                 row["prefill_per_client"] = per_client
                 rows.append(row)
+            for scenario in ("e2e", "e2e-batch", "e2e-stream"):
+                if scenario in scenarios:
+                    rows.append(_e2e_row(e2e_run.measure(args, server, scenario, count)))
         issues = server.log_issues()
     return {"rows": rows, "server_log_issues": issues, **report.judge_load(args.store, rows)}
 

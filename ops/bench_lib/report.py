@@ -4,12 +4,15 @@ bars from the issue."""
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 from typing import Any
 
 __all__ = [
     "BARS",
     "WEBHOOK_BAR",
+    "e2e_medians",
+    "e2e_table",
     "judge_load",
     "judge_rss",
     "judge_webhook",
@@ -53,6 +56,13 @@ def _notes(row: dict[str, Any]) -> str:
         notes.append(f"{ops.get('ack', {}).get('count', 0) / row['seconds']:.0f} acked msg/s")
         if row.get("drained_clients"):
             notes.append(f"{row['drained_clients']} client(s) drained their inbox")
+    if row["scenario"].startswith("e2e"):
+        notes.append(
+            f"msg/s end to end (batch {row['batch']}), p50/p99 send to ACK; "
+            f"server {row['server_cpu_us_per_msg']:.0f} us/msg, "
+            f"{row['settled_cpu_us_per_msg']:.0f} settled"
+        )
+        notes += row["notes"]
     if row.get("cut_off"):
         notes.append("cut off by the hard time cap")
     cpu = f"CPU% server {row['server_cpu_pct']:.0f}, loadgen {row['loadgen_cpu_pct']:.0f}"
@@ -91,6 +101,62 @@ def load_table(rows: list[dict[str, Any]]) -> str:
             for row in rows
         ],
     )
+
+
+def _e2e_figures(row: dict[str, Any]) -> str:
+    """msg/s, send-to-ACK p50/p99, server CPU per message, the CPU% split, failures."""
+    rest = _rest(row["machine_cpu_pct"], row["server_cpu_pct"], row["loadgen_cpu_pct"])
+    return (
+        f"{row['msg_per_s']:>8.0f} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
+        f"{row['server_cpu_us_per_msg']:>8.0f} {row['settled_cpu_us_per_msg']:>8.0f}  "
+        f"{row['server_cpu_pct']:>4.0f} "
+        f"{row['loadgen_cpu_pct']:>4.0f} {rest:>12} {row['failed']:>6}"
+    )
+
+
+_E2E_HEAD = (
+    f"{'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'us/msg':>8} {'settled':>8}  {'CPU% server':>4} "
+    f"{'loadgen':>4} {'rest':>12} {'failed':>6}"
+)
+
+
+def e2e_table(rows: list[dict[str, Any]]) -> str:
+    """One line per end-to-end measurement: msg/s (done inside the window), send-to-ACK
+    latency, the server's CPU per message (in the window; settled: until the server is
+    idle again), and the CPU% of server, generator and rest in the window."""
+    header = f"{'round':>5} {'target':<9} {'scenario':<10} {'clients':>7} {'batch':>5} {_E2E_HEAD}"
+    lines = []
+    for row in rows:
+        lines.append(
+            f"{row.get('round', '-'):>5} {row['target']:<9} {row['scenario']:<10} "
+            f"{row['clients']:>7} {row['batch']:>5} {_e2e_figures(row)}"
+        )
+        if row.get("notes"):
+            lines.append(" " * 6 + "; ".join(row["notes"]))
+    return _ruled(header, lines)
+
+
+def e2e_medians(rows: list[dict[str, Any]]) -> str:
+    """Per target, scenario and client count: the median msg/s and server CPU per message
+    over the rounds."""
+    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["target"], row["scenario"], row["clients"]), []).append(row)
+    header = (
+        f"{'median of':<9} {'scenario':<10} {'clients':>7} {'msg/s':>8} {'us/msg':>8} "
+        f"{'settled':>8} {'p50 ms':>8}  rounds"
+    )
+    lines = []
+    for (target, scenario, clients), group in sorted(groups.items()):
+        rate = statistics.median(r["msg_per_s"] for r in group)
+        cpu = statistics.median(r["server_cpu_us_per_msg"] for r in group)
+        settled = statistics.median(r["settled_cpu_us_per_msg"] for r in group)
+        p50 = statistics.median(r["p50_ms"] for r in group)
+        lines.append(
+            f"{target:<9} {scenario:<10} {clients:>7} {rate:>8.0f} {cpu:>8.0f} {settled:>8.0f} "
+            f"{p50:>8.1f}  {len(group)}"
+        )
+    return _ruled(header, lines)
 
 
 def session_table(rows: list[dict[str, Any]]) -> str:

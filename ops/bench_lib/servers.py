@@ -16,9 +16,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -36,6 +36,7 @@ __all__ = [
     "child_env",
     "free_port",
     "machine_cpu_seconds",
+    "wait_cpu_idle",
 ]
 
 OPS_DIR = Path(__file__).resolve().parent.parent
@@ -60,6 +61,7 @@ class Server:
     proc: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    store: dict[str, str] = field(default_factory=dict)  # ATP's ATP_DATA_DIR or _DATABASE_URL
 
     @property
     def pid(self) -> int:
@@ -82,15 +84,7 @@ class Server:
 
         Returns the seconds waited; gives up (returns) after ``limit`` seconds.
         """
-        started = time.monotonic()
-        before = self.cpu_seconds()
-        while time.monotonic() - started < limit:
-            time.sleep(interval)
-            after = self.cpu_seconds()
-            if after - before < busy * interval:
-                break
-            before = after
-        return time.monotonic() - started
+        return wait_cpu_idle(self.cpu_seconds, busy=busy, interval=interval, limit=limit)
 
     def log_issues(self, expected: tuple[str, ...] = ()) -> list[str]:
         """Log lines that look like warnings, errors or tracebacks, except ``expected``
@@ -108,6 +102,26 @@ class Server:
         if not self.log_path.exists():
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_cpu_idle(
+    cpu_seconds: Callable[[], float],
+    *,
+    busy: float = 0.05,
+    interval: float = 0.5,
+    limit: float = 60.0,
+) -> float:
+    """Wait until a process (``cpu_seconds`` reads its clock) uses under ``busy`` of a
+    core over ``interval``; the seconds waited, at most about ``limit``."""
+    started = time.monotonic()
+    before = cpu_seconds()
+    while time.monotonic() - started < limit:
+        time.sleep(interval)
+        after = cpu_seconds()
+        if after - before < busy * interval:
+            break
+        before = after
+    return time.monotonic() - started
 
 
 def machine_cpu_seconds() -> float:
@@ -268,6 +282,7 @@ def atp_server(
                 raise ServerError(f"atp migrate failed:\n{migrate.stdout}{migrate.stderr}")
         name = f"atp-{store}" + (f"-{source.name}" if source else "")
         server = _start(name, [sys.executable, "-m", "atp", "serve"], env, port, work_dir)
+        server.store = store_env
         try:
             yield server
         finally:
