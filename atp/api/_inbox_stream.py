@@ -11,10 +11,10 @@ answers). The consumer ACKs as after a claim, one by one or through
   sent more than it can hold, and a fast one gets the next messages as it ACKs.
 - **Leases.** Each delivery is claimed on a lease of ``lease_seconds``, which is
   renewed (to ``lease_seconds`` from then) once a third of it has passed, for as long
-  as the consumer stays connected. When the consumer goes away, or the carrier stops, the leases it
-  still holds are released, so the next claimer gets those messages at once. After a
-  crash nothing releases them: they end on their own, at most ``lease_seconds`` later,
-  and until then nobody else is handed those messages.
+  as the consumer stays connected. When the consumer goes away, or the carrier stops,
+  the leases it still holds are released, so the next claimer gets those messages at
+  once. After a crash nothing releases them: they end on their own, at most
+  ``lease_seconds`` later, and until then nobody else is handed those messages.
 - **Resuming** needs no cursor: the inbox is the stream's state. A consumer that
   reconnects gets what it has not ACKed again (under new delivery ids), then what
   arrived meanwhile; an ACK of a delivery it still holds from before is recorded as
