@@ -15,6 +15,8 @@ answers). The consumer ACKs as after a claim, one by one or through
   the leases it still holds are released, so the next claimer gets those messages at
   once. After a crash nothing releases them: they end on their own, at most
   ``lease_seconds`` later, and until then nobody else is handed those messages.
+- **The key** is checked again at each turn: once it is rotated, or the agent is
+  disabled, the stream ends (and releases what it held).
 - **Resuming** needs no cursor: the inbox is the stream's state. A consumer that
   reconnects gets what it has not ACKed again (under new delivery ids), then what
   arrived meanwhile; an ACK of a delivery it still holds from before is recorded as
@@ -37,7 +39,14 @@ from quart import Blueprint, Response
 from atp.actors import Carrier
 from atp.actors.commands import FeedStream, ReleaseLeases
 from atp.api._access_log import HttpStats
-from atp.api._requests import authenticate, carrier, http_stats, read_params, whole_number
+from atp.api._requests import (
+    authenticate,
+    bearer_token,
+    carrier,
+    http_stats,
+    read_params,
+    whole_number,
+)
 from atp.errors import AtpError
 
 __all__ = ["CREDIT", "HEARTBEAT_SECONDS", "LEASE_SECONDS", "MAX_LEASE_SECONDS", "blueprint"]
@@ -61,7 +70,9 @@ async def stream() -> Response:
     rt = carrier()
     credit = whole_number(params.get("credit", CREDIT), 1, rt.settings.batch_max_messages)
     lease = whole_number(params.get("lease_seconds", LEASE_SECONDS), 1, MAX_LEASE_SECONDS)
-    consumer = _Consumer(rt, http_stats(), principal.agent_id, credit, lease)
+    token = bearer_token()
+    assert token is not None
+    consumer = _Consumer(rt, http_stats(), token, principal.agent_id, credit, lease)
     headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}
     events = consumer.events()
     response = Response(events, status=200, mimetype="text/event-stream", headers=headers)
@@ -73,10 +84,17 @@ class _Consumer:
     """One connected stream: the deliveries it holds, and when to renew their leases."""
 
     def __init__(
-        self, rt: Carrier, stats: HttpStats, agent_id: str, credit: int, lease_seconds: int
+        self,
+        rt: Carrier,
+        stats: HttpStats,
+        token: str,
+        agent_id: str,
+        credit: int,
+        lease_seconds: int,
     ) -> None:
         self._rt = rt
         self._stats = stats
+        self._token = token
         self._agent_id = agent_id
         self._credit = credit
         self._lease_seconds = lease_seconds
@@ -104,6 +122,8 @@ class _Consumer:
         yield b": stream open\n\n"  # the headers go out now, not with the first delivery
         while not rt.arrivals.closed:
             news = rt.arrivals.event(self._agent_id)  # before asking: no commit slips by
+            if await rt.identities.principal(self._token) is None:
+                return  # the key was rotated, or the agent disabled: the stream ends
             feed = FeedStream(self._agent_id, self._holding, self._credit, self._lease_seconds)
             with trio.CancelScope(shield=True):  # what it claims is released if we go
                 reply = await rt.ask(feed)

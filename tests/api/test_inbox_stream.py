@@ -172,6 +172,23 @@ async def test_the_stream_needs_an_agent_key(api: Api) -> None:
     assert r.status_code == 403 and r.json()["error"]["code"] == "agent_key_required"
 
 
+async def test_a_rotated_key_ends_the_stream(api: Api) -> None:
+    alpha, beta = await api.pair()
+    await send_texts(api, alpha, beta, "one")
+    headers = {"authorization": f"Bearer {beta.token}"}
+    with trio.fail_after(10):
+        async with api.client.stream("GET", "/api/inbox/stream", headers=headers) as r:
+            lines = r.aiter_lines()
+            async for line in lines:
+                if line.startswith("data: "):
+                    break  # "one" came
+            rotated = await api.post(f"/api/agents/{beta.id}/keys", beta.account_token, {})
+            assert rotated.status_code == 201, rotated.text
+            await send_texts(api, alpha, beta, "two")  # a commit wakes the stream
+            rest = [line async for line in lines]  # until the server ends it
+    assert not any(line.startswith("data: ") for line in rest)
+
+
 async def test_the_carrier_stopping_ends_the_stream_and_releases(
     api: Api, runtime: Runtime
 ) -> None:
