@@ -20,7 +20,7 @@ import trio
 from quart import Blueprint, Response, request
 
 from atp.actors import Principal
-from atp.api._requests import authenticate, carrier, read_params, whole_number
+from atp.api._requests import authenticate, carrier, event_stream, read_params, whole_number
 from atp.audit import EventFilter, StoredRecord, Viewer, history
 from atp.errors import InvalidRequest, NotFound, StoreUnavailable
 
@@ -112,8 +112,7 @@ async def stream() -> Response:
         except StoreUnavailable:
             return  # the client resumes with Last-Event-ID once the store is back
 
-    headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}
-    return Response(follow(), status=200, mimetype="text/event-stream", headers=headers)
+    return event_stream(follow())
 
 
 @blueprint.get("/api/messages/<message_id>/history")

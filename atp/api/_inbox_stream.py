@@ -43,6 +43,7 @@ from atp.api._requests import (
     authenticate,
     bearer_token,
     carrier,
+    event_stream,
     http_stats,
     read_params,
     whole_number,
@@ -73,11 +74,7 @@ async def stream() -> Response:
     token = bearer_token()
     assert token is not None
     consumer = _Consumer(rt, http_stats(), token, principal.agent_id, credit, lease)
-    headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}
-    events = consumer.events()
-    response = Response(events, status=200, mimetype="text/event-stream", headers=headers)
-    response.timeout = None  # not Quart's RESPONSE_TIMEOUT (60 s): it lasts while wanted
-    return response
+    return event_stream(consumer.events())
 
 
 class _Consumer:

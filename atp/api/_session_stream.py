@@ -19,7 +19,7 @@ import trio
 from eventsourcing.domain import DomainEventProtocol
 from quart import Blueprint, Response, request
 
-from atp.api._requests import authenticate, carrier, whole_number
+from atp.api._requests import authenticate, carrier, event_stream, whole_number
 from atp.api._sessions import visible
 from atp.domain import STATUS_AFTER, Session, aggregate_id
 from atp.errors import StoreUnavailable
@@ -78,10 +78,7 @@ async def stream(session_id: str) -> Response:
             if idle.cancelled_caught:
                 yield b": heartbeat\n\n"
 
-    headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}
-    response = Response(events(), status=200, mimetype="text/event-stream", headers=headers)
-    response.timeout = None  # not Quart's RESPONSE_TIMEOUT (60 s): it lasts while wanted
-    return response
+    return event_stream(events())
 
 
 async def _render(

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import anyio
 import httpx
 
+from atp.client._events import adecoded, decoded
 from atp.client._http import STREAM_TIMEOUT, Reconnects, raise_for_error
 from atp.client._results import Claim
 
@@ -37,7 +38,7 @@ def follow_inbox(
                 if response.status_code >= 400:
                     response.read()
                     raise_for_error(response)
-                for claim in _claims(response.iter_lines()):
+                for claim in decoded(response.iter_lines(), _claim):
                     reconnects.failures = 0
                     yield claim
         except httpx.TransportError as exc:
@@ -59,7 +60,7 @@ async def afollow_inbox(
                 if response.status_code >= 400:
                     await response.aread()
                     raise_for_error(response)
-                async for claim in _aclaims(response.aiter_lines()):
+                async for claim in adecoded(response.aiter_lines(), _claim):
                     reconnects.failures = 0
                     yield claim
         except httpx.TransportError as exc:
@@ -71,39 +72,9 @@ def _request(token: str, credit: int, lease_seconds: int) -> tuple[dict[str, str
     return {"authorization": f"Bearer {token}"}, {"credit": credit, "lease_seconds": lease_seconds}
 
 
-class _Decoder:
-    """Server-Sent Events, fed a line at a time; a ``delivery`` event is a claim."""
-
-    def __init__(self) -> None:
-        self._event: str | None = None
-        self._data: list[str] = []
-
-    def feed(self, line: str) -> Claim | None:
-        if line.startswith(":"):
-            return None  # a comment: the stream's heartbeat
-        if line:
-            name, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if name == "event":
-                self._event = value
-            elif name == "data":
-                self._data.append(value)
-            return None
-        event, data, self._event, self._data = self._event, self._data, None, []
-        if event == "delivery" and data:
-            return Claim.of(json.loads("\n".join(data)))
-        return None
-
-
-def _claims(lines: Iterable[str]) -> Iterator[Claim]:
-    decoder = _Decoder()
-    for line in lines:
-        if (claim := decoder.feed(line)) is not None:
-            yield claim
-
-
-async def _aclaims(lines: AsyncIterable[str]) -> AsyncIterator[Claim]:
-    decoder = _Decoder()
-    async for line in lines:
-        if (claim := decoder.feed(line)) is not None:
-            yield claim
+def _claim(fields: dict[str, str]) -> Claim | None:
+    """A ``delivery`` event's claim (other kinds: none)."""
+    data = fields.get("data")
+    if fields.get("event") == "delivery" and data is not None:
+        return Claim.of(json.loads(data))
+    return None

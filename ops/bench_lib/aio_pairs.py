@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from bench_lib.e2e_tally import GRACE, Cpu, E2eSpec, IdleWatch, Tally
 
-__all__ = ["Pair", "Worker", "run_pairs"]
+__all__ = ["Pair", "Worker", "published", "run_pairs"]
 
 
 class Pair:
@@ -37,6 +37,26 @@ class Pair:
         self.outstanding -= count
         for _ in range(count):
             self.slots.release()
+
+
+def published(
+    spec: E2eSpec, tally: Tally, pair: Pair, ids: list[str], outcomes: list[object]
+) -> None:
+    """Count a batch's publishes by outcome (an exception, or the broker's answer): a
+    failed one gives its slot back at once; without consumers a sent one is done."""
+    now = time.perf_counter()
+    done = []
+    for mid, outcome in zip(ids, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            tally.fail(f"publish {type(outcome).__name__}", str(outcome))
+            tally.unsent(mid)
+        else:
+            done.append(mid)
+    if not spec.consume:
+        tally.finished(done, now)
+        pair.give(len(ids))
+    elif len(done) < len(ids):
+        pair.give(len(ids) - len(done))
 
 
 # ``(spec, tally, pair, index, draining)``: a pair's producer or consumer.

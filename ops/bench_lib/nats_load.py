@@ -26,7 +26,7 @@ from typing import Any
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType
 
-from bench_lib.aio_pairs import Pair, run_pairs
+from bench_lib.aio_pairs import Pair, published, run_pairs
 from bench_lib.e2e_tally import E2eSpec, Tally, message_id, payload
 
 __all__ = ["main", "run"]
@@ -58,19 +58,7 @@ async def _produce(spec: E2eSpec, tally: Tally, pair: Pair, index: int, _: bool)
             else:
                 futures = [await js.publish_async(subject, payload(mid)) for mid in ids]
                 acks = await asyncio.gather(*futures, return_exceptions=True)
-            now = time.perf_counter()
-            done = []
-            for mid, ack in zip(ids, acks, strict=True):
-                if isinstance(ack, BaseException):
-                    tally.fail(f"publish {type(ack).__name__}", str(ack))
-                    tally.unsent(mid)
-                else:
-                    done.append(mid)
-            if not spec.consume:
-                tally.finished(done, now)
-                pair.give(len(ids))
-            elif len(done) < len(ids):
-                pair.give(len(ids) - len(done))
+            published(spec, tally, pair, ids, list(acks))
     finally:
         await conn.close()
 

@@ -23,7 +23,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
-from bench_lib.aio_pairs import Pair, run_pairs
+from bench_lib.aio_pairs import Pair, published, run_pairs
 from bench_lib.e2e_tally import E2eSpec, Tally, message_id, payload
 
 __all__ = ["main", "run"]
@@ -51,19 +51,7 @@ async def _produce(spec: E2eSpec, tally: Tally, pair: Pair, index: int, _: bool)
                 *(exchange.publish(m, routing_key=queue) for m in messages),
                 return_exceptions=True,
             )
-            now = time.perf_counter()
-            done = []
-            for mid, confirm in zip(ids, confirms, strict=True):
-                if isinstance(confirm, BaseException):
-                    tally.fail(f"publish {type(confirm).__name__}", str(confirm))
-                    tally.unsent(mid)
-                else:
-                    done.append(mid)
-            if not spec.consume:
-                tally.finished(done, now)
-                pair.give(len(ids))
-            elif len(done) < len(ids):
-                pair.give(len(ids) - len(done))
+            published(spec, tally, pair, ids, list(confirms))
 
 
 async def _consume(spec: E2eSpec, tally: Tally, pair: Pair, index: int, draining: bool) -> None:

@@ -14,6 +14,7 @@ import trio
 from trio.testing import MockClock
 
 from atp.actors import Runtime
+from atp.client._events import ServerSentEvents
 from atp.settings import Settings
 from tests.support.helpers import Agent, Api, text
 from tests.support.mock_clock import open_carrier
@@ -24,7 +25,6 @@ class Stream:
 
     def __init__(self, receive: trio.MemoryReceiveChannel[dict[str, Any]]) -> None:
         self._receive = receive
-        self.comments = 0
 
     async def next(self, within: float = 10) -> dict[str, Any]:
         with trio.fail_after(within):
@@ -33,12 +33,11 @@ class Stream:
     async def take(self, count: int) -> list[dict[str, Any]]:
         return [await self.next() for _ in range(count)]
 
-    async def nothing_for(self, seconds: float) -> bool:
-        """Whether no delivery comes within ``seconds``."""
-        with trio.move_on_after(seconds):
-            await self._receive.receive()
-            return False
-        return True
+    async def ended(self, within: float = 10) -> None:
+        """Wait until the server ends the stream (no delivery may come first)."""
+        with trio.fail_after(within):
+            async for claim in self._receive:
+                raise AssertionError(f"a delivery after the end: {claim['id']}")
 
 
 @asynccontextmanager
@@ -49,28 +48,33 @@ async def open_stream(api: Api, agent: Agent, query: str = "") -> AsyncIterator[
     headers = {"authorization": f"Bearer {agent.token}"}
 
     async def read(task_status: trio.TaskStatus[None]) -> None:
-        async with api.client.stream("GET", f"/api/inbox/stream{query}", headers=headers) as r:
+        async with (
+            send,
+            api.client.stream("GET", f"/api/inbox/stream{query}", headers=headers) as r,
+        ):
             assert r.status_code == 200, await r.aread()
             assert r.headers["content-type"].startswith("text/event-stream")
             task_status.started()
-            fields: dict[str, str] = {}
+            parser = ServerSentEvents()
             async for line in r.aiter_lines():
-                if line.startswith(":"):
-                    stream.comments += 1
-                elif line:
-                    name, _, value = line.partition(": ")
-                    fields[name] = value
-                elif fields:
+                fields = parser.feed(line)
+                if fields is not None:
                     assert fields["event"] == "delivery"
                     data = json.loads(fields["data"])
                     assert fields["id"] == data["id"]
                     await send.send(data)
-                    fields = {}
 
     async with trio.open_nursery() as nursery:
         await nursery.start(read)
         yield stream
         nursery.cancel_scope.cancel()
+
+
+async def claim_lapsed(api: Api, agent: Agent) -> list[str]:
+    """The texts of every message free to claim now, claimed on leases that end at once
+    (so that they are free again)."""
+    r = await api.post("/api/inbox/claims", agent.token, {"max": 50, "lease_seconds": 0})
+    return words(r.json()["deliveries"])
 
 
 def words(claims: list[dict[str, Any]]) -> list[str]:
@@ -115,10 +119,10 @@ async def test_the_credit_bounds_what_is_held_and_an_ack_gives_it_back(api: Api)
     async with open_stream(api, beta, "?credit=2") as stream:
         held = await stream.take(2)
         assert words(held) == ["0", "1"]
-        assert await stream.nothing_for(0.5)  # two held: no third
+        assert await claim_lapsed(api, beta) == ["2", "3", "4", "5"]  # two held, no more
         await ack_all(api, beta, held[:1])
         assert words([await stream.next()]) == ["2"]
-        assert await stream.nothing_for(0.3)
+        assert await claim_lapsed(api, beta) == ["3", "4", "5"]
         await ack_all(api, beta, [held[1]])
         assert words([await stream.next()]) == ["3"]
 
@@ -152,7 +156,7 @@ async def test_a_second_stream_gets_what_the_first_does_not_hold(api: Api) -> No
         mine = await first.take(3)
         async with open_stream(api, beta, "?credit=3") as second:
             theirs = await second.take(1)
-            assert await second.nothing_for(0.3)
+            assert await claim_lapsed(api, beta) == []  # all four held, each by one
     assert words(mine) == ["0", "1", "2"] and words(theirs) == ["3"]
 
 
