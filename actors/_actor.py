@@ -26,7 +26,7 @@ from atp.actors._context import ActorContext
 from atp.actors._idempotency import Ticket, encode_answer
 from atp.actors._key_lookup import Answered, KeyLookup
 from atp.actors.commands import Forward, Reply
-from atp.domain import IdempotencyRecord, Session
+from atp.domain import IdempotencyRecord, Message, Session
 from atp.errors import AtpError, StoreUnavailable, UnexpectedError
 from atp.ledger import LedgerConflict
 from atp.observe import REQUEST_ID
@@ -287,9 +287,12 @@ class Actor(Generic[C]):
             staged = list(self._staged.values())
             await self.context.journal.commit(staged)
             recorded = self._keys.recorded([a for a in staged if isinstance(a, IdempotencyRecord)])
-            for aggregate in staged:
-                if isinstance(aggregate, Session):  # whoever staged it: wake its streams
-                    self.context.arrivals.notify(aggregate.session_id)
+            arrivals = self.context.arrivals
+            for aggregate in staged:  # whoever staged it: wake its followers
+                if isinstance(aggregate, Message):  # A2A tasks (atp.api.a2a)
+                    arrivals.notify(aggregate.message_id)
+                elif isinstance(aggregate, Session):  # session streams
+                    arrivals.notify(aggregate.session_id)
             self.committed()
             return recorded
         finally:

@@ -1,10 +1,12 @@
-"""Arrivals: wake long-polling inbox claims and session streams when there may be news.
+"""Arrivals: wake long-polling inbox claims, session streams and A2A task followers when
+there may be news.
 
 A waiting claim must not keep a mailbox alive, nor miss news because the mailbox it
 asked was stopped while idle and a new one started; so the signal lives here, per
-recipient (or per session, for its streams), outside any actor. A mailbox notifies its
-agent id after each commit and when a lease ends; any commit that includes a session's
-events notifies that session's id. A waiter then asks or reads again. Nothing sleeps in
+recipient (or per session or message, for their followers), outside any actor. A
+mailbox notifies its agent id after each commit and when a lease ends; any commit that
+includes a session's or a message's events notifies that session's or message's id. A
+waiter then asks or reads again. Nothing sleeps in
 a polling loop.
 
 When the carrier stops, ``close`` wakes every waiter for good, so that long polls

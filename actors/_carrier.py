@@ -128,6 +128,10 @@ class Carrier:
         """One aggregate as committed, if it exists."""
         return await self._ledger.get(cls, aggregate_id)
 
+    async def aggregates(self, cls: type[A], aggregate_ids: Sequence[UUID]) -> list[A]:
+        """Many aggregates as committed, in order; absent ones left out."""
+        return await self._ledger.load_all(cls, aggregate_ids)
+
     async def history_after(
         self, aggregate_id: UUID, version: int
     ) -> list[DomainEventProtocol[Any]]:

@@ -74,6 +74,12 @@ class Settings:
         default=None, validator=attrs.validators.optional(attrs.validators.ge(1))
     )
 
+    # A2A (atp/api/a2a). Agent cards name the carrier by ``public_url`` (None: the
+    # scheme and host each request came in on); a blocking SendMessage waits at most
+    # ``a2a_blocking_wait`` for the task to end, then answers it as it stands.
+    public_url: str | None = None
+    a2a_blocking_wait: float = attrs.field(default=30 * SECONDS, validator=attrs.validators.ge(0))
+
     # Runtime.
     actor_idle_timeout: float = 30 * SECONDS
     sweep_interval: float = 1 * _MINUTES
@@ -162,6 +168,10 @@ class Settings:
             kwargs["batch_max_messages"] = int(_positive(env["ATP_BATCH_MAX_MESSAGES"]))
         if "ATP_BATCH_MAX_BYTES" in env:
             kwargs["batch_max_bytes"] = int(_positive(env["ATP_BATCH_MAX_BYTES"]))
+        if env.get("ATP_PUBLIC_URL"):
+            kwargs["public_url"] = _public_url(env["ATP_PUBLIC_URL"])
+        if "ATP_A2A_BLOCKING_WAIT" in env:
+            kwargs["a2a_blocking_wait"] = float(env["ATP_A2A_BLOCKING_WAIT"])
         if "ATP_WEBHOOK_TIMEOUT" in env:
             kwargs["webhook_timeout"] = _positive(env["ATP_WEBHOOK_TIMEOUT"])
         if "ATP_WEBHOOK_RETRY_DELAYS" in env:
@@ -272,6 +282,8 @@ _KNOWN = frozenset(
         "ATP_TEST_DATABASE_URL",
         "ATP_REQUIRE_POSTGRES",
         "ATP_BASE_URL",
+        "ATP_PUBLIC_URL",
+        "ATP_A2A_BLOCKING_WAIT",
         "ATP_AGENTS_PER_ACCOUNT",
         "ATP_WEBHOOK_MAX_ATTEMPTS",
         "ATP_UNKNOWN_SENDER_LIMIT",
@@ -307,6 +319,15 @@ def _positive(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise ValueError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _public_url(text: str) -> str:
+    """An http(s) base URL without a trailing slash (agent cards append paths to it)."""
+    value = text.strip().rstrip("/")
+    scheme, _, rest = value.partition("://")
+    if scheme not in ("http", "https") or not rest or any(c in rest for c in "?#"):
+        raise ValueError(f"ATP_PUBLIC_URL must be an http(s) URL without query; got {text!r}")
     return value
 
 

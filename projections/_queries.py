@@ -21,6 +21,18 @@ from atp.wire import iso, session_object
 __all__ = ["AgentRow", "KeyOwner", "MessageRow", "Queries", "SessionRow"]
 
 
+# A2A task states (atp.wire, task_state) as conditions on a message's row.
+_TASK_STATES = {
+    "TASK_STATE_SUBMITTED": "ack_status IS NULL AND carrier_status IN ('queued', 'delivered')",
+    "TASK_STATE_WORKING": "ack_status = 'accepted'",
+    "TASK_STATE_COMPLETED": "ack_status = 'completed'",
+    "TASK_STATE_FAILED": "(ack_status = 'failed' OR (ack_status IS NULL"
+    " AND carrier_status IN ('expired', 'delivery_failed')))",
+    "TASK_STATE_REJECTED": "(ack_status = 'rejected' OR (ack_status IS NULL"
+    " AND carrier_status = 'rejected'))",
+}
+
+
 @attrs.frozen
 class KeyOwner:
     """Whose key a token hash is: an account's, or an active agent's."""
@@ -237,6 +249,42 @@ class Queries:
             (recipient_agent_id, *after, *after, after_message_id or "", limit),
         )
         return [(str(at), json.loads(document)) for at, document in rows]
+
+    async def sent_messages(
+        self,
+        sender_agent_id: str,
+        recipient_agent_id: str,
+        *,
+        context_id: str | None = None,
+        task_state: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> tuple[list[tuple[int, str]], int]:
+        """A page of (position, message id) that one agent sent another, newest first,
+        before ``before`` (a position), in one A2A context and task state if given; and
+        how many match in all."""
+        where = ["sender_agent_id = ?", "recipient_agent_id = ?"]
+        params: list[Any] = [sender_agent_id, recipient_agent_id]
+        if context_id is not None:
+            where.append("context_id = ?")
+            params.append(context_id)
+        if task_state is not None:
+            where.append(_TASK_STATES.get(task_state, "1 = 0"))
+        matching = " AND ".join(where)
+        page_where = matching + ("" if before is None else " AND position < ?")
+        page_params = (*params, *(() if before is None else (before,)), limit)
+
+        def read() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+            page = self.store.query(
+                f"SELECT position, id FROM atp_messages WHERE {page_where}"
+                " ORDER BY position DESC LIMIT ?",
+                page_params,
+            )
+            total = self.store.query(f"SELECT count(*) FROM atp_messages WHERE {matching}", params)
+            return page, total
+
+        page, total = await self.bridge.read(read)
+        return [(int(p), str(i)) for p, i in page], int(total[0][0])
 
     async def session(self, session_id: str) -> SessionRow | None:
         rows = await self.bridge.read(

@@ -10,6 +10,7 @@ from atp.actors import Ticket
 from atp.actors.commands import IssueAuditorKey, OpenAccount, RegisterAgent, RotateAgentKey
 from atp.api._as_of import agent_as_of, as_of_position
 from atp.api._requests import Answer, authenticate, carrier, idempotent, read_params
+from atp.api.a2a import card_url
 from atp.domain import new_id
 from atp.errors import InvalidAccount, InvalidRequest, NotFound
 from atp.wire import AccountBody, AgentBody, agent_document, parse_body
@@ -62,8 +63,10 @@ async def show_agent(agent_id: str) -> dict[str, Any]:
         raise NotFound("agent")
     if "as_of" in params:  # the agent as it was then
         position = await as_of_position(rt, params["as_of"])
-        return agent_document(await agent_as_of(rt, agent_id, position))
-    return agent.document()
+        document = agent_document(await agent_as_of(rt, agent_id, position))
+    else:
+        document = agent.document()
+    return {**document, "a2a_agent_card_url": card_url(agent_id)}
 
 
 @blueprint.post("/api/agents/<agent_id>/keys")

@@ -38,6 +38,7 @@ from atp.api import (
 from atp.api._access_log import HttpStats, note_route, observe_requests
 from atp.api._errors import install_error_handlers
 from atp.api._requests import check_query, method_override, read_params
+from atp.api.a2a import BLUEPRINTS as A2A_BLUEPRINTS
 from atp.observe import current_request_id, new_request_id
 
 __all__ = ["create_app"]
@@ -77,6 +78,8 @@ def create_app(carrier: Carrier) -> QuartTrio:
         _replays,
     ):
         app.register_blueprint(module.blueprint)
+    for blueprint in A2A_BLUEPRINTS:
+        app.register_blueprint(blueprint)
     app.before_request(_parse_params)
     app.after_request(_add_request_id)
     app.after_request(note_route)
@@ -101,6 +104,8 @@ class _NulFreeSegment(BaseConverter):
 
 
 async def _parse_params() -> None:
+    if (request.blueprint or "").startswith("a2a"):
+        return  # A2A reads its own requests and answers in its own shapes
     check_query(request.query_string)
     if request.method in ("POST", "PUT", "PATCH"):
         await read_params()

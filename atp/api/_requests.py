@@ -35,6 +35,7 @@ __all__ = [
     "answer_once",
     "authenticate",
     "bearer_token",
+    "body_bytes",
     "carrier",
     "check_query",
     "event_stream",
@@ -84,7 +85,7 @@ async def read_params() -> dict[str, Any]:
     if limit and (request.content_length or 0) > limit:
         raise RequestEntityTooLarge()
     if json_body:
-        raw = await _body()
+        raw = await body_bytes()
         if len(raw) > limit:  # a body sent without its length
             raise RequestEntityTooLarge()
         if raw:
@@ -128,7 +129,7 @@ def _body_limit() -> int:
     return settings.batch_max_bytes if batch else settings.max_body_bytes
 
 
-async def _body() -> bytes:
+async def body_bytes() -> bytes:
     """The request's body. Quart-Trio waits for it under a cancel scope (the body
     timeout), which costs several microseconds even when nothing is left to wait for; a
     body that is already in, as a small one that came with its headers is, is taken as

@@ -8,6 +8,13 @@ from atp.wire._a2a import (
     payload_size,
     validate_a2a_message,
 )
+from atp.wire._a2a_task import (
+    TERMINAL_TASK_STATES,
+    context_id,
+    status_time,
+    task_document,
+    task_state,
+)
 from atp.wire._bodies import (
     REPLAY_STATUSES,
     AccountBody,
@@ -50,6 +57,7 @@ __all__ = [
     "MAX_PAYLOAD_BYTES",
     "REPLAY_STATUSES",
     "SAFE_ERRORS",
+    "TERMINAL_TASK_STATES",
     "AccountBody",
     "AckBody",
     "AgentBody",
@@ -68,6 +76,7 @@ __all__ = [
     "body_schema",
     "check_payload",
     "claim_document",
+    "context_id",
     "iso",
     "message_envelope",
     "message_status",
@@ -80,6 +89,9 @@ __all__ = [
     "session_document",
     "session_object",
     "signing_key_document",
+    "status_time",
+    "task_document",
+    "task_state",
     "validate_a2a_message",
     "viewer_document",
 ]

@@ -1,0 +1,146 @@
+"""What both bindings share: the body, the version, and each operation's answer.
+
+An operation here takes its parameters as one mapping (a JSON-RPC ``params`` object,
+or an HTTP+JSON body with the path's and query's values merged in) and answers the
+A2A response object; the bindings only wrap it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+from quart import request
+
+from atp.api._requests import body_bytes, carrier
+from atp.api.a2a._errors import (
+    A2AError,
+    ParseError,
+    PushNotificationNotSupported,
+    TaskNotCancelable,
+    UnsupportedOperation,
+    VersionNotSupported,
+)
+from atp.api.a2a._params import history_length, list_request, send_request, task_id
+from atp.api.a2a._streams import sse
+from atp.api.a2a._tasks import Caller, caller, list_tasks, send, settle, visible_task
+from atp.wire import NotJson, parse_json, task_document
+
+__all__ = ["STREAMING", "UNARY", "check_version", "read_body", "stream", "unary"]
+
+_SUPPORTED_MAJOR = "1"
+
+
+def check_version() -> None:
+    """A2A-Version must be 1.x (A2A §3.6: none, or an empty one, means 0.3).
+
+    Raises:
+        VersionNotSupported
+    """
+    version = request.headers.get("A2A-Version") or request.args.get("A2A-Version") or ""
+    if version.strip().split(".")[0] != _SUPPORTED_MAJOR:
+        raise VersionNotSupported(
+            requestedVersion=version.strip() or "0.3", supportedVersions="1.0"
+        )
+
+
+async def read_body() -> Any:
+    """The request's JSON body (None when it has none).
+
+    Raises:
+        ParseError: too large, or not JSON.
+    """
+    limit = carrier().settings.max_body_bytes
+    if (request.content_length or 0) > limit:
+        raise ParseError(f"the body is over {limit} bytes")
+    raw = await body_bytes()
+    if len(raw) > limit:
+        raise ParseError(f"the body is over {limit} bytes")
+    if not raw.strip():
+        return None
+    try:
+        return parse_json(raw)
+    except NotJson as error:
+        raise ParseError(str(error)) from None
+
+
+async def _who(params: Mapping[str, Any]) -> Caller:
+    return await caller(params.get("tenant"))
+
+
+async def _send_message(params: Mapping[str, Any]) -> dict[str, Any]:
+    sending = send_request(params)
+    message = await send(await _who(params), sending.message)
+    if not sending.return_immediately:
+        rt = carrier()
+        message = await settle(rt, message, rt.settings.a2a_blocking_wait)
+    return {"task": task_document(message, sending.history_length)}
+
+
+async def _get_task(params: Mapping[str, Any]) -> dict[str, Any]:
+    length = history_length(params.get("historyLength"))
+    return task_document(await visible_task(await _who(params), task_id(params)), length)
+
+
+async def _list_tasks(params: Mapping[str, Any]) -> dict[str, Any]:
+    return await list_tasks(await _who(params), list_request(params))
+
+
+async def _cancel_task(params: Mapping[str, Any]) -> dict[str, Any]:
+    await visible_task(await _who(params), task_id(params))
+    raise TaskNotCancelable("this carrier does not cancel messages yet")
+
+
+async def _push_config(params: Mapping[str, Any]) -> dict[str, Any]:
+    await _who(params)
+    raise PushNotificationNotSupported()
+
+
+async def _extended_card(params: Mapping[str, Any]) -> dict[str, Any]:
+    await _who(params)
+    raise UnsupportedOperation("this agent has no extended card")
+
+
+UNARY: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+    "SendMessage": _send_message,
+    "GetTask": _get_task,
+    "ListTasks": _list_tasks,
+    "CancelTask": _cancel_task,
+    "CreateTaskPushNotificationConfig": _push_config,
+    "GetTaskPushNotificationConfig": _push_config,
+    "ListTaskPushNotificationConfigs": _push_config,
+    "DeleteTaskPushNotificationConfig": _push_config,
+    "GetExtendedAgentCard": _extended_card,
+}
+STREAMING = frozenset({"SendStreamingMessage", "SubscribeToTask"})
+
+
+async def unary(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The response object of a unary operation."""
+    result: dict[str, Any] = await UNARY[method](params)
+    return result
+
+
+async def stream(
+    method: str,
+    params: Mapping[str, Any],
+    wrap: Callable[[dict[str, Any]], dict[str, Any]],
+    wrap_error: Callable[[A2AError], dict[str, Any]],
+) -> AsyncIterator[bytes]:
+    """A streaming operation's Server-Sent Events. Everything that can fail before the
+    first event fails here, so the binding answers it as a plain error."""
+    caller_ = await _who(params)
+    if method == "SendStreamingMessage":
+        sending = send_request(params)
+        message, length = await send(caller_, sending.message), sending.history_length
+    else:
+        message = await visible_task(caller_, task_id(params))
+        length = history_length(params.get("historyLength"))
+        if task_document(message, 0)["status"]["state"] in _ENDED:
+            raise UnsupportedOperation("the task has ended: GetTask shows it")
+    return sse(carrier(), message, length, wrap, wrap_error)
+
+
+_ENDED = frozenset(
+    {"TASK_STATE_COMPLETED", "TASK_STATE_FAILED", "TASK_STATE_CANCELED", "TASK_STATE_REJECTED"}
+)
