@@ -24,6 +24,7 @@ from atp.api.a2a._errors import (
 from atp.api.a2a._params import history_length, list_request, send_request, task_id
 from atp.api.a2a._streams import sse
 from atp.api.a2a._tasks import Caller, caller, list_tasks, send, settle, visible_task
+from atp.domain import Message
 from atp.wire import NotJson, parse_json, task_document
 
 __all__ = ["STREAMING", "UNARY", "check_version", "read_body", "stream", "unary"]
@@ -132,7 +133,10 @@ async def stream(
     caller_ = await _who(params)
     if method == "SendStreamingMessage":
         sending = send_request(params)
-        message, length = await send(caller_, sending.message), sending.history_length
+        sent, length = await send(caller_, sending.message), sending.history_length
+        # From the send on: the recipient may have answered already, and the stream
+        # shows every state the task went through.
+        message = (await carrier().versions(Message, [(sent.id, 1)]))[sent.id]
     else:
         message = await visible_task(caller_, task_id(params))
         length = history_length(params.get("historyLength"))

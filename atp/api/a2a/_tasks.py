@@ -145,19 +145,21 @@ async def visible_task(who: Caller, task_id: object) -> Message:
 async def follow(
     rt: Carrier, message: Message, heartbeat: float = math.inf
 ) -> AsyncIterator[Message]:
-    """``message`` now and after each change, until its task ends or the carrier stops;
-    the same message again after ``heartbeat`` seconds without one.
+    """``message`` now and after each of its later events, one at a time (so a stream
+    shows every state the task went through, however fast), until its task ends or the
+    carrier stops; the same message again after ``heartbeat`` seconds without news.
 
-    It runs outside the request's context (a streamed body), so it is handed the carrier.
+    The message is folded forward in place. This runs outside the request's context
+    (a streamed body), so it is handed the carrier.
     """
     yield message
     while task_state(message) not in TERMINAL_TASK_STATES and not rt.arrivals.closed:
         signal = rt.arrivals.event(message.message_id)  # before reading: none slips by
-        latest = await rt.aggregate(Message, message.id)
-        assert latest is not None
-        if latest.version != message.version:
-            message = latest
+        news = await rt.history_after(message.id, message.version)
+        for event in news:
+            message = event.mutate(message)  # type: ignore[attr-defined]
             yield message
+        if news:
             continue
         with trio.move_on_after(heartbeat):
             await signal.wait()
