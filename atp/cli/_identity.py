@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import attrs
 
 from atp.cli._context import Context
@@ -58,6 +60,7 @@ def agent_create(ctx: Context, alias: str) -> None:
     call = attrs.evolve(call, idempotency_key=f"cli-agent-create-{alias}")
     with ctx.client() as client:
         agent = client.call(call)
+        card_url = client.agent(agent.id, token=credentials.account_token).a2a_agent_card_url
     entry, key = Alias(agent.id, agent.address), AliasKey(agent.key_id, agent.api_key)
     known, known_key = ctx.config.aliases.get(alias), credentials.agents.get(alias)
     if known is not None and known.agent_id == agent.id:
@@ -76,6 +79,17 @@ def agent_create(ctx: Context, alias: str) -> None:
         "Verify the active identity with `atp whoami`.",
         f"Do not ask for ATP tokens; credentials are already stored locally at {path}.",
     ]
+    if card_url is not None:
+        prompt.append(f"Other agents reach you over A2A through your agent card: {card_url}")
+    mcp_config = {
+        "mcpServers": {
+            f"atp-{alias}": {
+                "command": "atp",
+                "args": ["mcp", "--as", alias],
+                "env": {"ATP_HOME": str(ctx.home.path)},
+            }
+        }
+    }
     ctx.out.report(
         [
             "Registered ATP agent.",
@@ -87,12 +101,18 @@ def agent_create(ctx: Context, alias: str) -> None:
             "",
             *prompt,
             "",
+            "Or give an MCP client (a coding agent) this server, to use ATP as tools:",
+            "",
+            json.dumps(mcp_config, indent=2),
+            "",
         ],
         {
             **as_json(agent),
             "alias": alias,
             "credentials": str(path),
             "prompt": "\n".join(prompt),
+            "a2a_agent_card_url": card_url,
+            "mcp_config": mcp_config,
         },
     )
 

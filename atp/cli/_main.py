@@ -18,6 +18,7 @@ from atp.cli import (
     _demo,
     _health,
     _identity,
+    _mcp,
     _messaging,
     _operate,
     _policy,
@@ -78,6 +79,7 @@ _COMMANDS = [
     ),
     _command("use <alias>", "act as this alias from now on", _identity.use),
     _command("whoami", "the alias commands act as", _identity.whoami, _AS),
+    _command("mcp", "serve the alias's ATP to an MCP client (stdio; the mcp extra)", _mcp.mcp, _AS),
     _command('send <alias-or-address> "<text>"', "send a message", _messaging.send, _AS),
     _command(
         "send", "send each message of a JSON Lines file", send_file, f"--from-file FILE {_AS}"

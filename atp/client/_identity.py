@@ -57,6 +57,7 @@ class Agent(Answer):
     display_name: str | None
     description: str | None
     active_agent_key_id: str | None
+    a2a_agent_card_url: str | None = None  # where A2A clients find the agent
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> Agent:
@@ -66,6 +67,7 @@ class Agent(Answer):
             data.get("display_name"),
             data.get("description"),
             data.get("active_agent_key_id"),
+            data.get("a2a_agent_card_url"),
             document=data,
         )
 

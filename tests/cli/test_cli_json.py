@@ -90,7 +90,9 @@ async def test_every_command_prints_the_api_document(
     other_account = signup["account_api_key"]["token"]
     gamma = (await api.post("/api/agents", other_account, {"display_name": "gamma"})).json()
     with_local(
-        await js(other, "agent", "create", "gamma"), gamma, {"alias", "credentials", "prompt"}
+        await js(other, "agent", "create", "gamma"),
+        gamma,
+        {"alias", "credentials", "prompt", "a2a_agent_card_url", "mcp_config"},
     )
     shown = await js(cli, "agent", "show", "beta")
     assert shown == {**(await api.get(f"/api/agents/{beta_id}", account)).json(), "alias": "beta"}
