@@ -151,12 +151,14 @@ class AccountActor(Actor[AccountCommand]):
         authorization = (
             None if command.authorization is None else seal(command.authorization.encode())
         )
-        agent.set_webhook_endpoint(command.url, seal(secret.encode()), authorization, now)
+        sealed = seal(secret.encode())
+        agent.set_webhook_endpoint(command.url, sealed, authorization, now, command.kind)
         if not agent.live_signing_keys(now):
             self._add_signing_key(agent, 0, now)
         self.stage(agent)
         endpoint = {
             "url": command.url,
+            "kind": command.kind,
             "active": True,
             "endpoint_secret": secret,
             # Beside the contract's keys: what a receiver needs to verify v1a signatures.

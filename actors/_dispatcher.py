@@ -28,6 +28,7 @@ from atp.errors import AtpError, WebhookEndpointInactive
 from atp.observe import REQUEST_ID, describe_exception
 from atp.push import PostOutcome, WebhookClient
 from atp.webhooks import reference_signature, standard_headers
+from atp.wire import A2AAnswer, NotAnAnswer, read_answer, send_message_request
 
 __all__ = ["WebhookDispatcher", "WebhookStatistics"]
 
@@ -54,6 +55,17 @@ def _outcome_label(outcome: PostOutcome) -> str:
     if outcome.status is None:
         return "no_response"
     return "delivered" if 200 <= outcome.status < 300 else f"http_{outcome.status // 100}xx"
+
+
+def _answer_of(outcome: PostOutcome) -> tuple[PostOutcome, A2AAnswer | None]:
+    """An A2A recipient's 2xx answer, read: its task state (the ACK to record), or the
+    attempt's error when it is not an answer (retried as a transport error would be)."""
+    if outcome.status is None or not 200 <= outcome.status < 300:
+        return outcome, None
+    try:
+        return outcome, read_answer(outcome.body)
+    except NotAnAnswer as refused:
+        return PostOutcome(None, None, refused.error), None
 
 
 class WebhookDispatcher:
@@ -96,8 +108,11 @@ class WebhookDispatcher:
         REQUEST_ID.set(job.request_id)  # this task's own context: its lines carry it
         async with self._limiter:
             started = time.perf_counter()
+            answer = None
             try:
-                outcome, url = await self._post(job)
+                outcome, url, a2a = await self._post(job)
+                if a2a:
+                    outcome, answer = _answer_of(outcome)
             except Exception as exc:
                 # Never the text: it could carry a URL or a header.
                 log.warning("webhook attempt crashed (%s)", describe_exception(exc))
@@ -117,7 +132,7 @@ class WebhookDispatcher:
                 "duration_ms": round(seconds * 1000, 3),
             },
         )
-        await self._report(job, outcome, url)
+        await self._report(job, outcome, url, answer)
 
     async def push_once(self, job: WebhookJob) -> tuple[PostOutcome, str | None]:
         """Make one attempt now and answer how it ended (a replay's push: nothing is
@@ -130,7 +145,7 @@ class WebhookDispatcher:
         async with self._limiter:
             started = time.perf_counter()
             try:
-                outcome, url = await self._post(job)
+                outcome, url, _ = await self._post(job)
             except Exception as exc:
                 log.warning("webhook replay crashed (%s)", describe_exception(exc))
                 outcome, url = PostOutcome(None, None, "internal_task_exit"), None
@@ -168,18 +183,23 @@ class WebhookDispatcher:
         assert self._context is not None, "attempts are made only while running"
         return self._context
 
-    async def _post(self, job: WebhookJob) -> tuple[PostOutcome, str | None]:
+    async def _post(self, job: WebhookJob) -> tuple[PostOutcome, str | None, bool]:
+        """Make the attempt; how it ended, where it went, and whether to an A2A server."""
         # The endpoint is read right before posting: a new URL or secret applies to
         # work already queued (contract §5.1).
         agent = await self.context.identities.agent(job.recipient_agent_id)
         if agent is None or not agent.webhook_active:
-            return PostOutcome(None, None, WebhookEndpointInactive.code), None
+            return PostOutcome(None, None, WebhookEndpointInactive.code), None, False
         assert agent.webhook is not None
         url = agent.webhook["url"]
-        outcome = await self.client.post(url, job.body, self._headers(agent, job))
-        return outcome, url
+        if agent.endpoint_kind == "a2a":  # an A2A server: its SendMessage, signed alike
+            body = send_message_request(job.body, job.delivery_id)
+            headers = {**self._headers(agent, job, body), "a2a-version": "1.0"}
+            return await self.client.post(url, body, headers), url, True
+        headers = self._headers(agent, job, job.body)
+        return await self.client.post(url, job.body, headers), url, False
 
-    def _headers(self, agent: Agent, job: WebhookJob) -> dict[str, str]:
+    def _headers(self, agent: Agent, job: WebhookJob, body: bytes) -> dict[str, str]:
         """Both signature schemes, so either kind of receiver verifies (contract §5.3)."""
         endpoint = agent.webhook
         assert endpoint is not None
@@ -195,11 +215,9 @@ class WebhookDispatcher:
             "atp-delivery-id": job.delivery_id,
             "atp-message-id": job.message_id,
             "atp-timestamp": str(timestamp),
-            "atp-signature": reference_signature(secret, timestamp, job.body),
+            "atp-signature": reference_signature(secret, timestamp, body),
             # webhook-id is the delivery id: stable across retries, so receivers dedupe.
-            **standard_headers(
-                job.delivery_id, timestamp, job.body, whsec=secret, whsk=signing_keys
-            ),
+            **standard_headers(job.delivery_id, timestamp, body, whsec=secret, whsk=signing_keys),
         }
         if job.replay_id is not None:
             headers["atp-replay-id"] = job.replay_id
@@ -218,7 +236,9 @@ class WebhookDispatcher:
                     DisableWebhookEndpoint(agent.account_id, agent.agent_id, url)
                 )
 
-    async def _report(self, job: WebhookJob, outcome: PostOutcome, url: str | None) -> None:
+    async def _report(
+        self, job: WebhookJob, outcome: PostOutcome, url: str | None, answer: A2AAnswer | None
+    ) -> None:
         try:
             await self._disable_if_gone(job, outcome, url)
             await self.context.ask(
@@ -230,6 +250,7 @@ class WebhookDispatcher:
                     outcome.error,
                     outcome.retry_after,
                     url,
+                    answer,
                 )
             )
         except AtpError as exc:

@@ -19,6 +19,7 @@ from atp.actors.replay_commands import (
     StartReplayAttempt,
 )
 from atp.domain import AckStatus, Session
+from atp.wire import A2AAnswer
 
 __all__ = [
     "AccountCommand",
@@ -113,6 +114,7 @@ class SetWebhookEndpoint:
     url: str
     authorization: str | None = attrs.field(repr=False)  # "<scheme> <credentials>"
     ticket: Ticket
+    kind: str = "webhook"  # or "a2a": the endpoint is an A2A server
 
 
 @final
@@ -266,6 +268,8 @@ class FinishWebhookAttempt:
     error: str | None
     retry_after: float | None
     request_url: str | None = attrs.field(repr=False)
+    # An A2A recipient's answer (endpoint kind "a2a"), recorded as its ACK.
+    answer: A2AAnswer | None = attrs.field(default=None, repr=False)
 
 
 @final

@@ -5,16 +5,16 @@ unknown-sender limit), hands messages out to inbox claims, oldest first, under t
 single-active-lease rule, extends leases and records ACKs. Because one task owns all
 of a recipient's messages, two claimers can never be handed the same message.
 
-Webhook deliveries are claimed here too, in the same commit as whatever made them
-due (a send, a retry timer, a finished attempt), and handed to the dispatcher once
-that commit holds; the dispatcher reports each attempt back as a command. A replay's
-part in a message is recorded here too (``MailboxReplays``).
+Webhook deliveries are claimed here too, in the commit of whatever made them due (a
+send, a retry timer, a finished attempt), and handed to the dispatcher once it holds;
+the dispatcher reports each attempt back as a command (with an A2A recipient's answer,
+recorded as its ACK). A replay's part in a message is recorded here (``MailboxReplays``).
 
 Live state: a window of the open messages, oldest first (``MailboxWindow``: a backlog
 beyond it waits on disk), the webhook deliveries still to try, and the recent
-unknown-sender sends per sender account. All are rebuilt from the ledger and the
-caught-up views when the actor starts; an attempt that was in flight then is recorded
-when it finishes, or retried when its lease ends.
+unknown-sender sends per sender account. All are rebuilt from the ledger and the views
+when the actor starts; an attempt in flight then is recorded when it finishes, or
+retried when its lease ends.
 """
 
 from __future__ import annotations
@@ -323,7 +323,7 @@ class MailboxActor(Actor[MailboxCommand]):
                 message = await self.load(command.message_id)
             except NotFound:
                 raise StaleDeliveryClaim() from None
-        message.finish_webhook_attempt(
+        result = message.finish_webhook_attempt(
             command.claim_token,
             new_id("wha"),
             command.response_status,
@@ -333,6 +333,8 @@ class MailboxActor(Actor[MailboxCommand]):
             self._retries,
             now,
         )
+        if (answer := command.answer) and result == "delivered" and not message.session_id:
+            message.ack_pushed(new_id("ack"), answer.ack_status, answer.payload, now)
         self.webhooks.finished(message)
         self.stage(message)
         if not message.is_open:

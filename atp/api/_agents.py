@@ -9,6 +9,7 @@ from quart import Blueprint
 from atp.actors import Principal, Ticket
 from atp.actors.commands import RotateSigningKey, SetSenderPolicy, SetWebhookEndpoint
 from atp.api._requests import Answer, authenticate, carrier, idempotent, read_params
+from atp.domain import ENDPOINT_KINDS
 from atp.errors import (
     InvalidRequest,
     InvalidSenderPolicy,
@@ -52,7 +53,10 @@ async def set_webhook_endpoint(agent_id: str) -> Answer:
             authorization = parse_body(
                 WebhookAuthentication, authentication, InvalidWebhookAuthentication
             ).header
-        return SetWebhookEndpoint(principal.account_id, agent_id, url, authorization, ticket)
+        kind = params.get("kind", "webhook")
+        if kind not in ENDPOINT_KINDS:
+            raise InvalidRequest("kind must be webhook or a2a")
+        return SetWebhookEndpoint(principal.account_id, agent_id, url, authorization, ticket, kind)
 
     # The contract's route string keeps the literal ":id" here (§2.6).
     return await idempotent(principal, params, build)

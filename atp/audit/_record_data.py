@@ -71,6 +71,8 @@ def _key_rotated(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any
 
 def _endpoint_set(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
     data = {**_url_facts(e.url), "authorization": e.sealed_authorization is not None}
+    if getattr(e, "kind", "webhook") != "webhook":  # older records stay as they were
+        data["kind"] = e.kind
     return entry.wire_id, data
 
 

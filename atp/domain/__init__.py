@@ -6,6 +6,7 @@ Every state the API shows is a fold over these events (design rule 1).
 from atp.domain._account import Account
 from atp.domain._agent import (
     ADDRESS_PREFIX,
+    ENDPOINT_KINDS,
     Agent,
     SenderPolicy,
     SigningKey,
@@ -37,6 +38,7 @@ from atp.domain._statuses import (
 __all__ = [
     "ACK_STATUSES",
     "ADDRESS_PREFIX",
+    "ENDPOINT_KINDS",
     "STATUS_AFTER",
     "TERMINAL_ACK_STATUSES",
     "Account",

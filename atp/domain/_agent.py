@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from atp.domain._ids import aggregate_id
 
-__all__ = ["ADDRESS_PREFIX", "Agent", "SenderPolicy", "SigningKey", "Trust", "WebhookEndpoint"]
+__all__ = [
+    "ADDRESS_PREFIX",
+    "ENDPOINT_KINDS",
+    "Agent",
+    "SenderPolicy",
+    "SigningKey",
+    "Trust",
+    "WebhookEndpoint",
+]
 
 ADDRESS_PREFIX = "atp://agent/"
+# How a recipient's endpoint takes its messages: a signed webhook push, or an A2A call.
+ENDPOINT_KINDS = ("webhook", "a2a")
 Trust = Literal["trusted", "untrusted"]
 
 
@@ -33,6 +43,9 @@ class WebhookEndpoint(TypedDict):
     active: bool
     sealed_secret: str  # the whsec_ HMAC secret
     sealed_authorization: str | None  # "<scheme> <credentials>" for A2A push receivers
+    # "webhook" (a signed push), or "a2a": the recipient is an A2A server, called with
+    # SendMessage (atp.wire, send_message_request). Endpoints set before kinds had none.
+    kind: NotRequired[str]
 
 
 class SigningKey(TypedDict):
@@ -67,6 +80,7 @@ class Agent(Aggregate):
         sealed_secret: str
         sealed_authorization: str | None
         at: datetime
+        kind: str = "webhook"  # stored since issue 23; absent in older events
 
     class WebhookEndpointDisabled(Aggregate.Event):
         reason: str
@@ -123,7 +137,12 @@ class Agent(Aggregate):
 
     @event(WebhookEndpointSet)
     def set_webhook_endpoint(
-        self, url: str, sealed_secret: str, sealed_authorization: str | None, at: datetime
+        self,
+        url: str,
+        sealed_secret: str,
+        sealed_authorization: str | None,
+        at: datetime,
+        kind: str = "webhook",
     ) -> None:
         """Point pushes at ``url``, active, with a freshly generated (sealed) secret."""
         self.webhook = {
@@ -131,6 +150,7 @@ class Agent(Aggregate):
             "active": True,
             "sealed_secret": sealed_secret,
             "sealed_authorization": sealed_authorization,
+            "kind": kind,
         }
 
     def disable_webhook_endpoint(self, url: str, at: datetime) -> bool:
@@ -152,6 +172,11 @@ class Agent(Aggregate):
     @property
     def webhook_active(self) -> bool:
         return self.webhook is not None and self.webhook["active"]
+
+    @property
+    def endpoint_kind(self) -> str:
+        """How messages are pushed: ``webhook``, or ``a2a`` (the endpoint is an A2A server)."""
+        return "webhook" if self.webhook is None else self.webhook.get("kind", "webhook")
 
     def rotate_signing_key(
         self,

@@ -369,6 +369,12 @@ class Message(Aggregate):
         self._ack_recorded(ack_id, delivery_id, status, payload, now)
         return self.acks[-1]
 
+    def ack_pushed(self, ack_id: str, status: AckStatus, payload: Any, now: datetime) -> Ack:
+        """Record the answer of a recipient that answers its push (an A2A server) as the
+        ACK of the webhook delivery that reached it."""
+        pushed = next(d for d in reversed(self.deliveries) if d.pushed)
+        return self.ack(ack_id, pushed.id, status, payload, now)
+
     def check_ackable(self, delivery_id: str, now: datetime) -> None:
         """The delivery/lease precondition of an ACK (checked before the transition)."""
         delivery = self.delivery(delivery_id)

@@ -70,11 +70,14 @@ class PostOutcome:
         error: None when a response arrived; else ``"unsafe_webhook_url"`` (refused by
             the SSRF checks, nothing was sent), ``"timeout"``, ``"connect_error"``,
             ``"closed"``, ``"nxdomain"`` or ``"transport_error"``.
+        body: The response's body, up to ``MAX_RESPONSE_BYTES`` (an A2A recipient's
+            answer is read from it).
     """
 
     status: int | None
     retry_after: float | None
     error: str | None
+    body: bytes = attrs.field(default=b"", repr=False, eq=False)
 
 
 class WebhookClient:
@@ -170,6 +173,7 @@ class WebhookClient:
             status=response.status_code,
             retry_after=parse_retry_after(response.headers.get("retry-after")),
             error=None,
+            body=response.content,
         )
 
 

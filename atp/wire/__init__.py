@@ -8,6 +8,13 @@ from atp.wire._a2a import (
     payload_size,
     validate_a2a_message,
 )
+from atp.wire._a2a_delivery import (
+    A2A_ANSWER_ERRORS,
+    A2AAnswer,
+    NotAnAnswer,
+    read_answer,
+    send_message_request,
+)
 from atp.wire._a2a_task import (
     TERMINAL_TASK_STATES,
     context_id,
@@ -51,6 +58,7 @@ from atp.wire._render import (
 from atp.wire._schema import body_schema
 
 __all__ = [
+    "A2A_ANSWER_ERRORS",
     "A2A_CONTENT_TYPE",
     "A2A_VERSION",
     "MAX_JSON_DEPTH",
@@ -58,10 +66,12 @@ __all__ = [
     "REPLAY_STATUSES",
     "SAFE_ERRORS",
     "TERMINAL_TASK_STATES",
+    "A2AAnswer",
     "AccountBody",
     "AckBody",
     "AgentBody",
     "LeaseBody",
+    "NotAnAnswer",
     "NotJson",
     "ReplayBody",
     "ReplayFilter",
@@ -84,7 +94,9 @@ __all__ = [
     "parse_json",
     "payload_size",
     "push_body",
+    "read_answer",
     "replay_document",
+    "send_message_request",
     "sender_policy_document",
     "session_document",
     "session_object",

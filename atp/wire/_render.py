@@ -44,6 +44,8 @@ __all__ = [
 # Error classes a status may show (contract §1.8); anything else reads "internal_error".
 SAFE_ERRORS = frozenset(
     {
+        "a2a_error",
+        "a2a_invalid_answer",
         "bad_alpn_protocol",
         "closed",
         "internal_error",

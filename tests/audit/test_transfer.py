@@ -139,7 +139,9 @@ async def answers(api: Api, world: dict[str, Any]) -> dict[str, Any]:
             await api.get(f"/api/messages/{message}/history", alpha.token)
         ).json()
     found["session"] = (await api.get(f"/api/sessions/{world['session']}", alpha.token)).json()
-    found["agent"] = (await api.get(f"/api/agents/{pushed.id}", pushed.account_token)).json()
+    agent = (await api.get(f"/api/agents/{pushed.id}", pushed.account_token)).json()
+    agent.pop("a2a_agent_card_url")  # names the carrier's own address, which moved
+    found["agent"] = agent
     found["dead"] = (await api.get("/api/dead_letters", pushed.token)).json()
     found["events"] = (await api.get("/api/events?limit=1000", alpha.account_token)).json()
     for replay, agent in world["replays"]:

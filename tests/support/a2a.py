@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
+import trio
 
 from tests.support.helpers import Agent
 
@@ -75,6 +76,9 @@ class A2A:
         task: dict[str, Any] = await self.result("GetTask", {"id": task_id, **params})
         return task
 
+    async def state_is(self, task_id: str, state: str) -> bool:
+        return bool((await self.task(task_id))["status"]["state"] == state)
+
     def rest_path(self, path: str) -> str:
         return f"/a2a/{self.tenant.id}{path}"
 
@@ -92,3 +96,12 @@ class A2A:
             async for line in r.aiter_lines():
                 if line.startswith("data: "):
                     yield json.loads(line[6:])
+
+
+async def until(check: Callable[[], Awaitable[bool]], seconds: float = 15) -> None:
+    """Poll ``check`` until it holds (the carrier's retries run on the real clock)."""
+    with trio.fail_after(seconds):
+        while True:
+            if await check():
+                return
+            await trio.sleep(0.05)

@@ -1,0 +1,113 @@
+"""A recipient that is an A2A server (endpoint kind ``a2a``, the official a2a-sdk
+server in its own process): ATP calls its SendMessage, records its answer as the ACK,
+and retries while it is down, so two A2A agents talk through ATP with one offline."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import attrs
+import pytest
+import trio
+
+from atp.settings import Settings
+from tests.support.a2a import A2A, text, until
+from tests.support.helpers import Agent, Api
+from tests.support.subprocess_server import free_port
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return attrs.evolve(
+        settings,
+        webhook_allow_private=True,  # the recipient listens on loopback
+        webhook_retry_delays=(0, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3),
+        webhook_max_attempts={"free": 8},
+        a2a_blocking_wait=10.0,
+    )
+
+
+@contextmanager
+def recipient(port: int, log: Path, *extra: str) -> Iterator[None]:
+    """The a2a-sdk agent on ``port``, until the block ends."""
+    command = [sys.executable, "-m", "tests.support.a2a_recipient", str(port), str(log), *extra]
+    process = subprocess.Popen(command, cwd=Path(__file__).resolve().parents[2])
+    try:
+        for _ in range(400):  # listening yet? (a connection, not a request: --refuse counts those)
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.025)
+        yield
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+async def a2a_endpoint(api: Api, agent: Agent, port: int) -> dict:
+    endpoint = await api.webhook_endpoint(agent, f"http://127.0.0.1:{port}/", kind="a2a")
+    assert endpoint["kind"] == "a2a"
+    return endpoint
+
+
+async def test_the_recipients_answer_is_the_ack_and_the_callers_task(
+    api: Api, tmp_path: Path
+) -> None:
+    caller, tenant = await api.pair()
+    port, log = free_port(), tmp_path / "received.jsonl"
+    await a2a_endpoint(api, tenant, port)
+    with recipient(port, log):
+        with trio.fail_after(15):
+            task = await A2A(api.client, caller, tenant).send(text("ping"))
+    assert task["status"]["state"] == "TASK_STATE_COMPLETED"
+    assert task["artifacts"][0]["parts"] == [{"text": "echo: ping"}]
+    [received] = [json.loads(line) for line in log.read_text().splitlines()]
+    assert received["parts"] == [{"text": "ping"}]
+    assert received["contextId"] == task["contextId"]
+    status = (await api.status(caller.token, task["id"])).json()
+    assert (status["carrier_status"], status["ack_status"]) == ("delivered", "completed")
+    [delivery] = status["deliveries"]
+    assert (delivery["mode"], delivery["status"]) == ("webhook", "delivered")
+
+
+async def test_a_recipient_offline_for_a_while_gets_it_when_back(api: Api, tmp_path: Path) -> None:
+    caller, tenant = await api.pair()
+    port, log = free_port(), tmp_path / "received.jsonl"
+    await a2a_endpoint(api, tenant, port)
+    a2a = A2A(api.client, caller, tenant)
+    task = await a2a.send(text("are you there?"), returnImmediately=True)
+
+    async def tried_twice() -> bool:
+        status = (await api.status(caller.token, task["id"])).json()
+        return len(status["deliveries"][0]["attempts"]) >= 2
+
+    await until(tried_twice)
+    assert (await a2a.task(task["id"]))["status"]["state"] == "TASK_STATE_SUBMITTED"
+    with recipient(port, log, "--refuse", "1"):  # back, and busy at first (503)
+        await until(lambda: a2a.state_is(task["id"], "TASK_STATE_COMPLETED"))
+    attempts = (await api.status(caller.token, task["id"])).json()["deliveries"][0]["attempts"]
+    outcomes = [a["response_status"] for a in attempts]
+    assert outcomes[-2:] == [503, 200]
+    assert outcomes[0] is None  # nobody listened (connect_error)
+    assert len(log.read_text().splitlines()) == 1  # delivered once
+
+
+async def test_a_task_still_working_is_an_accepted_ack(api: Api, tmp_path: Path) -> None:
+    caller, tenant = await api.pair()
+    port, log = free_port(), tmp_path / "received.jsonl"
+    await a2a_endpoint(api, tenant, port)
+    a2a = A2A(api.client, caller, tenant)
+    with recipient(port, log, "--working"):
+        task = await a2a.send(text("long job"), returnImmediately=True)
+        await until(lambda: a2a.state_is(task["id"], "TASK_STATE_WORKING"))
+    working = await a2a.task(task["id"])
+    assert working["status"]["state"] == "TASK_STATE_WORKING"
+    assert working["status"]["message"]["taskId"]  # the recipient's task, to follow

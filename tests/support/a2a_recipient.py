@@ -1,0 +1,97 @@
+"""An A2A 1.0 agent built with the official a2a-sdk server, in its own process: the
+recipient that ATP delivers to through an endpoint of kind ``a2a``.
+
+    python -m tests.support.a2a_recipient PORT LOG [--refuse N] [--working]
+
+It answers each message with a completed task whose artifact is ``echo: <text>``
+(``--working``: a task still working), appends each message it receives to LOG (one
+JSON line), and answers 503 to the first N calls (``--refuse``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from a2a.helpers import new_task_from_user_message, new_text_part
+from a2a.server.agent_execution import AgentExecutor, RequestContext
+from a2a.server.events import EventQueue
+from a2a.server.request_handlers import DefaultRequestHandler
+from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
+from a2a.server.tasks import InMemoryTaskStore, TaskUpdater
+from a2a.types import AgentCapabilities, AgentCard, AgentInterface, AgentSkill
+from google.protobuf.json_format import MessageToDict
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+
+
+class Echo(AgentExecutor):
+    def __init__(self, log: Path, working: bool) -> None:
+        self.log = log
+        self.working = working
+
+    async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+        assert context.message is not None
+        with self.log.open("a") as out:
+            out.write(json.dumps(MessageToDict(context.message)) + "\n")
+        task = context.current_task or new_task_from_user_message(context.message)
+        await event_queue.enqueue_event(task)
+        updater = TaskUpdater(event_queue, task.id, task.context_id)
+        if self.working:
+            await updater.start_work()
+            return
+        text = context.get_user_input()
+        await updater.add_artifact([new_text_part(f"echo: {text}")], name="reply")
+        await updater.complete()
+
+    async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
+        await TaskUpdater(event_queue, context.task_id, context.context_id).cancel()
+
+
+class Refusing:
+    """503 to the first ``count`` requests, then the app."""
+
+    def __init__(self, app: Any, count: int) -> None:
+        self.app = app
+        self.left = count
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and self.left > 0:
+            self.left -= 1
+            await JSONResponse({"busy": True}, status_code=503)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("port", type=int)
+    parser.add_argument("log", type=Path)
+    parser.add_argument("--refuse", type=int, default=0)
+    parser.add_argument("--working", action="store_true")
+    args = parser.parse_args()
+    url = f"http://127.0.0.1:{args.port}/"
+    card = AgentCard(
+        name="echo",
+        description="echoes what it is sent",
+        version="1.0.0",
+        supported_interfaces=[
+            AgentInterface(url=url, protocol_binding="JSONRPC", protocol_version="1.0")
+        ],
+        capabilities=AgentCapabilities(streaming=False),
+        default_input_modes=["text/plain"],
+        default_output_modes=["text/plain"],
+        skills=[AgentSkill(id="echo", name="echo", description="echoes", tags=["echo"])],
+    )
+    handler = DefaultRequestHandler(
+        agent_executor=Echo(args.log, args.working), task_store=InMemoryTaskStore(), agent_card=card
+    )
+    app = Starlette(routes=[*create_agent_card_routes(card), *create_jsonrpc_routes(handler, "/")])
+    uvicorn.run(Refusing(app, args.refuse), host="127.0.0.1", port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
