@@ -27,6 +27,7 @@ from atp.actors._idempotency import (
 )
 from atp.actors._identities import Identities, Principal
 from atp.actors._journal import JournalStatistics, JournalWriter
+from atp.actors._liveness import Liveness, LivenessStatistics
 from atp.actors._pushes import Pushes, WebhookJob
 from atp.actors._replay import ReplayActor
 from atp.actors._router import Router
@@ -49,6 +50,8 @@ __all__ = [
     "JournalStatistics",
     "JournalWriter",
     "LedgerReads",
+    "Liveness",
+    "LivenessStatistics",
     "MailboxActor",
     "Principal",
     "Pushes",

@@ -24,6 +24,7 @@ from atp.actors._dispatcher import WebhookDispatcher, WebhookStatistics
 from atp.actors._idempotency import IdempotencyGate
 from atp.actors._identities import Identities
 from atp.actors._journal import JournalStatistics
+from atp.actors._liveness import Liveness, LivenessStatistics
 from atp.actors._supervisor import Supervisor, SupervisorStatistics
 from atp.actors.commands import Command, Reply
 from atp.audit import AuditLog, AuditStatistics
@@ -65,6 +66,7 @@ class CarrierStatistics:
     audit: AuditStatistics
     audit_lag: int  # notifications committed and not yet in the audit log
     webhooks: WebhookStatistics
+    liveness: LivenessStatistics
 
 
 class Carrier:
@@ -105,6 +107,10 @@ class Carrier:
     @property
     def arrivals(self) -> Arrivals:
         return self._context.arrivals
+
+    @property
+    def liveness(self) -> Liveness:
+        return self._context.liveness
 
     def now(self) -> datetime:
         return self._context.now()
@@ -194,4 +200,5 @@ class Carrier:
             audit=audit,
             audit_lag=max(0, self._ledger.last_committed - audit.position),
             webhooks=self._dispatcher.statistics(),
+            liveness=self._context.liveness.statistics(),
         )

@@ -21,6 +21,7 @@ from atp.actors._arrivals import Arrivals
 from atp.actors._idempotency import IdempotencyGate
 from atp.actors._identities import Identities
 from atp.actors._journal import JournalWriter
+from atp.actors._liveness import Liveness
 from atp.actors._pushes import Pushes
 from atp.actors.commands import Command, Reply
 from atp.errors import ProjectionStuck
@@ -70,6 +71,7 @@ class ActorContext:
     pushes: Pushes
     routes: Routes
     arrivals: Arrivals = attrs.field(factory=Arrivals)
+    liveness: Liveness = attrs.field(factory=Liveness)
     # Wall-clock time for the domain (leases, expiry); tests may replace it.
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 

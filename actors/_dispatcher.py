@@ -120,6 +120,8 @@ class WebhookDispatcher:
             seconds = time.perf_counter() - started
         label = _outcome_label(outcome)
         self._outcomes[label] = self._outcomes.get(label, 0) + 1
+        if label == "delivered":  # the recipient answered its push: it is up
+            self.context.liveness.seen(job.recipient_agent_id)
         log.info(
             "webhook attempt %s",
             label,

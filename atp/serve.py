@@ -37,6 +37,7 @@ from atp.actors import (
     IdempotencyGate,
     Identities,
     JournalWriter,
+    Liveness,
     Router,
     Runtime,
     Supervisor,
@@ -67,6 +68,7 @@ from atp.ledger import (
 )
 from atp.projections import (
     AgentsView,
+    LivenessStore,
     MessagesView,
     ProjectionRunner,
     Queries,
@@ -135,6 +137,7 @@ async def open_runtime(
             sealer=sealer,
             pushes=dispatcher,
             routes=Router(supervisor, journal, bridge.store),
+            liveness=Liveness(settings.reachable_window),
         )
         runtime = Runtime(
             context=context,
@@ -154,6 +157,7 @@ async def open_runtime(
             await carrier.start(journal.run)
             await carrier.start(projections.run)  # it has caught up (or is stuck) when started
             await carrier.start(runtime.audit.writer.run)
+            await carrier.start(context.liveness.run, LivenessStore(store, bridge))
             async with trio.open_nursery() as actors:
                 await actors.start(supervisor.run)
                 await actors.start(dispatcher.run, context)

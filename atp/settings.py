@@ -78,6 +78,9 @@ class Settings:
     # scheme and host each request came in on); a blocking SendMessage waits at most
     # ``a2a_blocking_wait`` for the task to end, then answers it as it stands.
     public_url: str | None = None
+    # An agent seen within this window (a claim, a stream, an ACK, a push it answered)
+    # is reachable (atp.actors, Liveness).
+    reachable_window: float = attrs.field(default=300 * SECONDS, validator=attrs.validators.gt(0))
     a2a_blocking_wait: float = attrs.field(default=30 * SECONDS, validator=attrs.validators.ge(0))
 
     # Runtime.
@@ -170,6 +173,8 @@ class Settings:
             kwargs["batch_max_bytes"] = int(_positive(env["ATP_BATCH_MAX_BYTES"]))
         if env.get("ATP_PUBLIC_URL"):
             kwargs["public_url"] = _public_url(env["ATP_PUBLIC_URL"])
+        if "ATP_REACHABLE_WINDOW" in env:
+            kwargs["reachable_window"] = _positive(env["ATP_REACHABLE_WINDOW"])
         if "ATP_A2A_BLOCKING_WAIT" in env:
             kwargs["a2a_blocking_wait"] = float(env["ATP_A2A_BLOCKING_WAIT"])
         if "ATP_WEBHOOK_TIMEOUT" in env:
@@ -284,6 +289,7 @@ _KNOWN = frozenset(
         "ATP_BASE_URL",
         "ATP_PUBLIC_URL",
         "ATP_A2A_BLOCKING_WAIT",
+        "ATP_REACHABLE_WINDOW",
         "ATP_AGENTS_PER_ACCOUNT",
         "ATP_WEBHOOK_MAX_ATTEMPTS",
         "ATP_UNKNOWN_SENDER_LIMIT",

@@ -7,6 +7,7 @@ with its tracking position in one transaction; ``Queries`` answers reads from th
 """
 
 from atp.projections._agents import AgentsView
+from atp.projections._liveness import LivenessStore
 from atp.projections._messages import DeadLetterStatistics, MessageLoader, MessagesView
 from atp.projections._queries import AgentRow, KeyOwner, MessageRow, Queries, SessionRow
 from atp.projections._rebuild import dump_views, rebuild
@@ -29,6 +30,7 @@ __all__ = [
     "Cursor",
     "DeadLetterStatistics",
     "KeyOwner",
+    "LivenessStore",
     "MessageLoader",
     "MessageRow",
     "MessagesView",

@@ -9,6 +9,7 @@ from quart import Blueprint
 from atp.actors import Ticket
 from atp.actors.commands import IssueAuditorKey, OpenAccount, RegisterAgent, RotateAgentKey
 from atp.api._as_of import agent_as_of, as_of_position
+from atp.api._liveness import liveness_document
 from atp.api._requests import Answer, authenticate, carrier, idempotent, read_params
 from atp.api.a2a import card_url
 from atp.domain import new_id
@@ -66,7 +67,8 @@ async def show_agent(agent_id: str) -> dict[str, Any]:
         document = agent_document(await agent_as_of(rt, agent_id, position))
     else:
         document = agent.document()
-    return {**document, "a2a_agent_card_url": card_url(agent_id)}
+    liveness = await liveness_document(rt, agent_id)
+    return {**document, "a2a_agent_card_url": card_url(agent_id), **liveness}
 
 
 @blueprint.post("/api/agents/<agent_id>/keys")

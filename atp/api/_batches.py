@@ -85,6 +85,8 @@ async def ack_batch() -> Response:
     principal = await authenticate("agent")
     items = _items(await read_params(), "acks")
     batch_key = idempotency_key()
+    assert principal.agent_id is not None
+    carrier().liveness.seen(principal.agent_id)
     results: list[_Result] = [(0, b"")] * len(items)
 
     async def run(index: int, item: object) -> None:

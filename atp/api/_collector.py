@@ -225,6 +225,17 @@ class CarrierCollector(Collector):
         yield _gauge(
             "atp_webhook_attempts_pending", "Webhook attempts waiting for a slot.", stats.pending
         )
+        liveness = carrier.liveness
+        yield _gauge(
+            "atp_agents_seen_recently",
+            "Agents seen within ATP_REACHABLE_WINDOW, or waiting on a long poll or stream now.",
+            liveness.reachable,
+        )
+        yield _gauge(
+            "atp_agents_waiting",
+            "Agents waiting on a long poll or an inbox stream now.",
+            liveness.waiting,
+        )
 
     def _store(self, carrier: CarrierStatistics) -> Iterator[Metric]:
         store = carrier.store

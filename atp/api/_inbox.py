@@ -28,6 +28,7 @@ async def claim() -> Answer:
     assert principal.agent_id is not None
     agent_id = principal.agent_id
     params = await read_params()
+    carrier().liveness.seen(agent_id)
 
     async def build(ticket: Ticket) -> ClaimInbox:
         body = parse_body(LeaseBody, params, InvalidLease)
@@ -53,13 +54,14 @@ async def _long_poll(wait: float, command: Command) -> Reply:
     assert isinstance(command, ClaimInbox)
     rt = carrier()
     deadline = trio.current_time() + wait
-    while trio.current_time() < deadline and not rt.arrivals.closed:
-        news = rt.arrivals.event(command.recipient_agent_id)
-        reply = await rt.ask(attrs.evolve(command, wait=True))
-        if reply.kept:  # a claim, or the answer kept for this key
-            return reply
-        with trio.move_on_at(deadline):
-            await news.wait()
+    with rt.liveness.waiting(command.recipient_agent_id):
+        while trio.current_time() < deadline and not rt.arrivals.closed:
+            news = rt.arrivals.event(command.recipient_agent_id)
+            reply = await rt.ask(attrs.evolve(command, wait=True))
+            if reply.kept:  # a claim, or the answer kept for this key
+                return reply
+            with trio.move_on_at(deadline):
+                await news.wait()
     return await rt.ask(command)
 
 
@@ -83,6 +85,7 @@ async def ack(delivery_id: str) -> Answer:
     assert principal.agent_id is not None
     agent_id = principal.agent_id
     params = await read_params()
+    carrier().liveness.seen(agent_id)
 
     async def build(ticket: Ticket) -> RecordAck:
         return record_ack(agent_id, delivery_id, params, ticket)

@@ -102,8 +102,9 @@ class _Consumer:
         away (the request is cancelled) or the carrier stops."""
         self._stats.streams_open += 1
         try:
-            async for chunk in self._follow():
-                yield chunk
+            with self._rt.liveness.waiting(self._agent_id):
+                async for chunk in self._follow():
+                    yield chunk
         except AtpError as exc:  # the store went away, say: end; the client reconnects
             log.warning("inbox stream of %s ended: %s", self._agent_id, exc.code)
         finally:

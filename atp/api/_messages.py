@@ -9,6 +9,7 @@ from quart import Blueprint
 from atp.actors import Ticket
 from atp.actors.commands import RecordPayloadRead, SendMessage
 from atp.api._as_of import as_of_position, message_as_of
+from atp.api._liveness import liveness_document
 from atp.api._requests import (
     Answer,
     authenticate,
@@ -71,4 +72,8 @@ async def message_status(message_id: str) -> dict[str, Any]:
     if principal.kind == "auditor":
         assert principal.key_id is not None
         await rt.ask(RecordPayloadRead(principal.account_id, principal.key_id, message_id))
-    return viewer_document(document, recipient_side=recipient_side)
+    liveness = await liveness_document(rt, row.recipient_agent_id)
+    return {
+        **viewer_document(document, recipient_side=recipient_side),
+        "recipient_liveness": liveness,
+    }

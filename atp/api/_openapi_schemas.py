@@ -193,8 +193,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "display_name": {"type": ["string", "null"]},
             "description": {"type": ["string", "null"]},
             "active_agent_key_id": _nullable(_id("agtkey")),
-        }
+        },
+        # Beside the reference's keys, on GET /api/agents/{agent_id} (docs/a2a.md).
+        {
+            "a2a_agent_card_url": {"type": "string", "format": "uri"},
+            "last_seen_at": _MAYBE_TIME,
+            "reachable": {"type": "boolean"},
+        },
     ),
+    "Liveness": _object({"last_seen_at": _MAYBE_TIME, "reachable": {"type": "boolean"}}),
     "AgentCreated": _object(
         {
             "id": _id("agt"),
@@ -289,7 +296,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "ack_status": _nullable(_enum(AckStatus)),
             "terminal_at": _MAYBE_TIME,
             "deliveries": {"type": "array", "items": ref("Delivery")},
-        }
+        },
+        # Beside the reference's keys, on GET /api/messages/{message_id}: the recipient's.
+        {"recipient_liveness": ref("Liveness")},
     ),
     "Claim": _object(
         {"id": _id("dlv"), "leased_until": _TIME, "message": ref("Envelope")},

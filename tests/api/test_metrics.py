@@ -24,7 +24,7 @@ from tests.support.receivers import Receiver, Respond
 FAMILIES = {
     "atp_http_requests", "atp_http_request_duration_seconds", "atp_http_requests_in_progress",
     "atp_sends", "atp_claims", "atp_acks", "atp_batch_items", "atp_inbox_streams",
-    "atp_inbox_stream_deliveries",
+    "atp_inbox_stream_deliveries", "atp_agents_seen_recently", "atp_agents_waiting",
     "atp_actors_live", "atp_actors_started", "atp_actor_restarts", "atp_actors_stopped_idle",
     "atp_actor_queued_commands",
     "atp_journal_commits", "atp_journal_events", "atp_journal_commit_failures",
@@ -149,6 +149,8 @@ async def test_batch_items_and_streams_are_counted(api: Api) -> None:
         metrics = await scrape(api)
         assert metrics.value("atp_inbox_streams") == 1
         assert metrics.value("atp_inbox_stream_deliveries_total") == 2
+        assert metrics.value("atp_agents_waiting") == 1  # beta, on its stream
+        assert metrics.value("atp_agents_seen_recently") == 1
         acks = [{"delivery_id": c["id"], "status": "completed"} for c in held]
         acks.append({"delivery_id": "dlv_nothing", "status": "completed"})
         await api.post("/api/deliveries/acks", beta.token, {"acks": acks})

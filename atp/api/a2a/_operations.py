@@ -12,6 +12,7 @@ from typing import Any
 
 from quart import request
 
+from atp.api._liveness import liveness_document
 from atp.api._requests import body_bytes, carrier
 from atp.api.a2a._errors import (
     A2AError,
@@ -80,7 +81,12 @@ async def _send_message(params: Mapping[str, Any]) -> dict[str, Any]:
 
 async def _get_task(params: Mapping[str, Any]) -> dict[str, Any]:
     length = history_length(params.get("historyLength"))
-    return task_document(await visible_task(await _who(params), task_id(params)), length)
+    message = await visible_task(await _who(params), task_id(params))
+    task = task_document(message, length)
+    liveness = await liveness_document(carrier(), message.recipient_agent_id)
+    task["metadata"]["atp"]["recipientLastSeenAt"] = liveness["last_seen_at"]
+    task["metadata"]["atp"]["recipientReachable"] = liveness["reachable"]
+    return task
 
 
 async def _list_tasks(params: Mapping[str, Any]) -> dict[str, Any]:
