@@ -164,6 +164,36 @@ async def _send_batch(spec: Spec, client: _Client, conf: dict[str, Any]) -> None
             await _request(conn, client, "send-batch", data)
 
 
+A2A_SEND = (
+    b'{"jsonrpc":"2.0","id":1,"method":"SendMessage","params":{"tenant":"%s",'
+    b'"configuration":{"returnImmediately":true},'
+    b'"message":{"messageId":"%s","role":"ROLE_USER","parts":[{"text":"%s"}]}}}'
+)
+
+
+async def _a2a_send(spec: Spec, client: _Client, conf: dict[str, Any]) -> None:
+    """As ``_send``, through the A2A front door: JSON-RPC ``SendMessage`` that answers at
+    once (``returnImmediately``), the recipient as tenant."""
+    routes: list[list[str]] = conf["routes"]
+    async with Connection(spec.port) as conn:
+        seq = client.index
+        while client.running():
+            token, to = routes[seq % len(routes)]
+            key = f"{spec.run_id}-{client.index}-{seq}"
+            seq += 1
+            tenant = to.removeprefix("atp://agent/")
+            body = A2A_SEND % (tenant.encode(), key.encode(), TEXT)
+            data = (
+                b"POST /a2a HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
+                b"Authorization: Bearer %s\r\nA2A-Version: 1.0\r\nContent-Length: %d\r\n\r\n%s"
+                % (HOST.encode(), spec.port, token.encode(), len(body), body)
+            )
+            answer = await _request(conn, client, "a2a-send", data)
+            if answer is not None and b'"result"' not in answer:  # an A2A error, on a 200
+                client.ok -= 1
+                client._fail("a2a-send error", answer.decode("utf-8", "replace")[:200], True)
+
+
 async def _claim_ack(spec: Spec, client: _Client, conf: dict[str, Any]) -> None:
     """``conf = {"token": recipient_token}``: claim, then ACK what was claimed."""
     token: str = conf["token"]
@@ -212,6 +242,7 @@ async def _turn(spec: Spec, client: _Client, conf: dict[str, Any]) -> None:
 _SCENARIOS = {
     "send": _send,
     "send-batch": _send_batch,
+    "a2a-send": _a2a_send,
     "claim-ack": _claim_ack,
     "turn": _turn,
 }

@@ -35,7 +35,7 @@ from bench_lib.servers import (
 
 __all__ = ["SCENARIOS", "client_counts", "measure", "print_result", "run", "send_routes"]
 
-SCENARIOS = ("send", "send-batch", "claim-ack", "e2e", "e2e-batch", "e2e-stream")
+SCENARIOS = ("send", "a2a-send", "send-batch", "claim-ack", "e2e", "e2e-batch", "e2e-stream")
 
 
 def client_counts(text: str) -> list[int]:
@@ -148,6 +148,13 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 row = measure(args, server, "atp", "send", [{"routes": routes}] * count)
                 rows.append(row)
                 send_rps = row["rps"]
+            if "a2a-send" in scenarios:
+                routes = send_routes(args, server)
+                row = measure(args, server, "atp", "a2a-send", [{"routes": routes}] * count)
+                rows.append(row)
+                if send_rps:
+                    row["over_send"] = row["rps"] / send_rps
+                    say(f"  A2A SendMessage / ATP send: {row['over_send']:.1%} of the rate")
             if "send-batch" in scenarios:
                 routes = send_routes(args, server)
                 conf = {"routes": routes, "batch": args.batch}
