@@ -57,10 +57,12 @@ class Liveness:
         self._seen: dict[str, datetime] = {}
         self._waiting: Counter[str] = Counter()
         self._unsaved: set[str] = set()
+        self._changed = trio.Event()  # set while something is unsaved
 
     def seen(self, agent_id: str) -> None:
         self._seen[agent_id] = self._now()
         self._unsaved.add(agent_id)
+        self._changed.set()
 
     @contextmanager
     def waiting(self, agent_id: str) -> Iterator[None]:
@@ -92,8 +94,9 @@ class Liveness:
     async def run(
         self, store: _Store, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Read the saved times, then save what changed every few seconds, and once more
-        when cancelled (the carrier stops)."""
+        """Read the saved times, then save what changed, a few seconds after a change (no
+        timer runs while nothing changes), and once more when cancelled (the carrier
+        stops)."""
         try:
             for agent_id, at in (await store.load()).items():
                 self._seen.setdefault(agent_id, at)
@@ -102,7 +105,9 @@ class Liveness:
         task_status.started()
         try:
             while True:
+                await self._changed.wait()
                 await trio.sleep(_SAVE_EVERY)
+                self._changed = trio.Event()
                 await self._save(store)
         finally:
             with trio.CancelScope(shield=True), trio.move_on_after(_SAVE_EVERY):
@@ -116,4 +121,5 @@ class Liveness:
             await store.save([(a, self._seen[a]) for a in sorted(unsaved)])
         except Exception as exc:
             self._unsaved |= unsaved  # the next turn tries again
+            self._changed.set()
             log.warning("agents' last-seen times not saved (%s)", describe_exception(exc))

@@ -64,11 +64,9 @@ async def show_agent(agent_id: str) -> dict[str, Any]:
         raise NotFound("agent")
     if "as_of" in params:  # the agent as it was then
         position = await as_of_position(rt, params["as_of"])
-        document = agent_document(await agent_as_of(rt, agent_id, position))
-    else:
-        document = agent.document()
+        return agent_document(await agent_as_of(rt, agent_id, position))
     liveness = await liveness_document(rt, agent_id)
-    return {**document, "a2a_agent_card_url": card_url(agent_id), **liveness}
+    return {**agent.document(), "a2a_agent_card_url": card_url(agent_id), **liveness}
 
 
 @blueprint.post("/api/agents/<agent_id>/keys")

@@ -72,8 +72,7 @@ async def message_status(message_id: str) -> dict[str, Any]:
     if principal.kind == "auditor":
         assert principal.key_id is not None
         await rt.ask(RecordPayloadRead(principal.account_id, principal.key_id, message_id))
-    liveness = await liveness_document(rt, row.recipient_agent_id)
-    return {
-        **viewer_document(document, recipient_side=recipient_side),
-        "recipient_liveness": liveness,
-    }
+    shown = viewer_document(document, recipient_side=recipient_side)
+    if "as_of" in params:
+        return shown  # history: not how its recipient stands now
+    return {**shown, "recipient_liveness": await liveness_document(rt, row.recipient_agent_id)}

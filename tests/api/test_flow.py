@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.support.helpers import Api, text
+from tests.support.helpers import Api, as_stored, text
 
 ID = re.compile(r"^[a-z]+_[A-Za-z0-9_-]{22}$")
 TOKEN = re.compile(r"^[a-z]+_[A-Za-z0-9_-]{43}$")
@@ -56,9 +56,12 @@ async def test_register_and_read_agent(api: Api) -> None:
     assert body["active_agent_key_id"] == body["agent_api_key"]["id"]
     r = await api.get(f"/api/agents/{body['id']}", account)
     assert r.status_code == 200
+    card = f"{str(api.client.base_url).rstrip('/')}/a2a/{body['id']}/.well-known/agent-card.json"
     assert r.json() == {
         "id": body["id"], "address": body["address"], "display_name": "Alpha",
         "description": "Polling runtime", "active_agent_key_id": body["active_agent_key_id"],
+        # Beside the reference's keys (issue 23): its A2A card, and its liveness.
+        "a2a_agent_card_url": card, "last_seen_at": None, "reachable": False,
     }  # fmt: skip
 
 
@@ -121,7 +124,8 @@ async def test_send_claim_ack_status(api: Api) -> None:
     for token in (alpha.token, beta.token, alpha.account_token):
         r = await api.status(token, message["id"])
         assert r.status_code == 200
-        assert r.json() == acked["message_status"]
+        assert as_stored(r.json()) == acked["message_status"]
+        assert r.json()["recipient_liveness"]["reachable"] is True  # beta just ACKed
 
     r = await api.claim(beta)
     assert (r.status_code, r.json()) == (200, {"delivery": None})

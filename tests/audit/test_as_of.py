@@ -8,7 +8,7 @@ import pytest
 
 from tests.api.test_sessions import answer, open_session, turn
 from tests.audit.test_events import page_all
-from tests.support.helpers import Agent, Api, text
+from tests.support.helpers import Agent, Api, as_stored, text
 
 
 @pytest.fixture(params=["inline", "process"])
@@ -41,7 +41,7 @@ async def test_a_message_as_it_was_after_each_step(api: Api) -> None:
     steps.append((await last_index(api, alpha.account_token), await get(api, path, alpha.token)))
     assert [doc["carrier_status"] for _, doc in steps] == ["queued", "delivered", "delivered"]
     for index, then in steps:
-        assert await get(api, path, alpha.token, as_of=str(index)) == then
+        assert await get(api, path, alpha.token, as_of=str(index)) == as_stored(then)
         assert await get(api, path, beta.token, as_of=str(index)) == await get(
             api, path, beta.token, as_of=str(index)
         )
@@ -99,5 +99,5 @@ async def test_a_session_and_an_agent_as_they_were(api: Api) -> None:
     rotated = await api.post(f"/api/agents/{agent.id}/keys", agent.account_token, {})
     assert rotated.status_code == 201
     then = await get(api, f"/api/agents/{agent.id}", agent.account_token, as_of=str(before))
-    assert then == shown
+    assert then == as_stored(shown)
     assert then != await get(api, f"/api/agents/{agent.id}", agent.account_token)

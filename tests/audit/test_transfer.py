@@ -25,7 +25,7 @@ from atp.serve import open_runtime, serve_http
 from atp.settings import Settings
 from tests.audit.test_audit_api import newest_checkpoint
 from tests.conftest import migrate
-from tests.support.helpers import Api, text
+from tests.support.helpers import Api, as_stored, text
 from tests.support.receivers import Receiver, Respond
 
 
@@ -134,14 +134,13 @@ async def answers(api: Api, world: dict[str, Any]) -> dict[str, Any]:
     alpha, pushed = world["alpha"], world["pushed"]
     found: dict[str, Any] = {}
     for message in world["messages"]:
-        found[message] = (await api.status(alpha.token, message)).json()
+        found[message] = as_stored((await api.status(alpha.token, message)).json())
         found[message + "/history"] = (
             await api.get(f"/api/messages/{message}/history", alpha.token)
         ).json()
     found["session"] = (await api.get(f"/api/sessions/{world['session']}", alpha.token)).json()
     agent = (await api.get(f"/api/agents/{pushed.id}", pushed.account_token)).json()
-    agent.pop("a2a_agent_card_url")  # names the carrier's own address, which moved
-    found["agent"] = agent
+    found["agent"] = as_stored(agent)  # its card URL names the carrier, which moved
     found["dead"] = (await api.get("/api/dead_letters", pushed.token)).json()
     found["events"] = (await api.get("/api/events?limit=1000", alpha.account_token)).json()
     for replay, agent in world["replays"]:

@@ -172,3 +172,14 @@ async def write_straight(ledger: Ledger, name: str, display_name: str, at: datet
 
 # The audit signing key of PostgreSQL test servers (the base64 of 32 bytes; tests only).
 AUDIT_KEY = "66_ISi0cnDn-4IXFK18JjmoHxXBPuUBAlz1iL1Plknw"
+
+
+# Keys of a read that say how things stand now, beside the reference's (issue 23): the
+# recipient's liveness on a message's status; an agent's liveness and card URL.
+NOW_KEYS = ("recipient_liveness", "last_seen_at", "reachable", "a2a_agent_card_url")
+
+
+def as_stored(document: dict[str, Any]) -> dict[str, Any]:
+    """A read without its how-it-stands-now keys: what the ledger says, comparable
+    with an earlier answer, an ``as_of`` read or another carrier's read."""
+    return {k: v for k, v in document.items() if k not in NOW_KEYS}
