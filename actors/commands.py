@@ -26,6 +26,7 @@ __all__ = [
     "AckOpening",
     "AnswerOpening",
     "AnswerSession",
+    "CancelMessage",
     "ClaimInbox",
     "CloseSession",
     "Command",
@@ -288,6 +289,17 @@ class ReleaseDeadLetter:
     ticket: Ticket
 
 
+@final
+@attrs.frozen
+class CancelMessage:
+    """Its sender withdraws a message nobody has been handed (A2A ``CancelTask``); asked
+    again, it answers the message as it stands."""
+
+    recipient_agent_id: str
+    message_id: str
+    sender_agent_id: str
+
+
 # -- session actor: one session's lifecycle and turns ------------------------------------
 
 
@@ -384,6 +396,7 @@ MailboxCommand = (
     | FinishWebhookAttempt
     | RedriveDeadLetter
     | ReleaseDeadLetter
+    | CancelMessage
     | AnswerOpening
     | ExpireOpening
     | StartReplayAttempt

@@ -52,6 +52,7 @@ __all__ = [
     "LeaseExpired",
     "MalformedRequest",
     "MessageExpired",
+    "MessageNotCancelable",
     "MessageNotDelivered",
     "NotDeadLettered",
     "NotFound",
@@ -193,6 +194,11 @@ class TerminalAckStatus(Conflict):
 class MessageExpired(Conflict):
     code = "message_expired"
     message = "The message has expired."
+
+
+class MessageNotCancelable(Conflict):
+    code = "message_not_cancelable"
+    message = "The message was already handed out or answered; it cannot be canceled."
 
 
 class NotDeadLettered(Conflict):

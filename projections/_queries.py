@@ -30,6 +30,7 @@ _TASK_STATES = {
     " AND carrier_status IN ('expired', 'delivery_failed')))",
     "TASK_STATE_REJECTED": "(ack_status = 'rejected' OR (ack_status IS NULL"
     " AND carrier_status = 'rejected'))",
+    "TASK_STATE_CANCELED": "carrier_status = 'canceled'",
 }
 
 

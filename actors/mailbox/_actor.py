@@ -27,6 +27,7 @@ from atp.actors._context import ActorContext
 from atp.actors._idempotency import Ticket
 from atp.actors.commands import (
     AnswerOpening,
+    CancelMessage,
     ClaimInbox,
     ExpireOpening,
     ExtendLease,
@@ -129,8 +130,7 @@ class MailboxActor(Actor[MailboxCommand]):
                     self.stage(session)
                 self.webhooks.end(message, "message_acked", now)
                 self.stage(message)
-                if not message.is_open:
-                    self.close(message)
+                self.window.close_if_done(message)
                 return self.answer(command.ticket, 201, ack_document(message, ack), now)
             case RunDue():
                 expired = await self.window.expire_all_due(now, self.staged())
@@ -159,6 +159,12 @@ class MailboxActor(Actor[MailboxCommand]):
                 message = await self.load(command.message_id)
                 message.release(now)
                 return self._reopened(message, command.ticket, now)
+            case CancelMessage():
+                message = await self.load(command.message_id)
+                if message.cancel(command.sender_agent_id, now):
+                    self.stage(message)
+                    self.window.close_if_done(message)
+                return Reply(200, message_status(message))
             case StartReplayAttempt() | FinishReplayAttempt():
                 message = await self.load(command.message_id)
                 self.stage(message)
@@ -250,7 +256,7 @@ class MailboxActor(Actor[MailboxCommand]):
         """Up to ``most`` claims, as that many claims in a row would make them: the
         oldest claimable messages, a session's in order, then inbox replays."""
         claims: list[dict[str, Any]] = []
-        self._expire_due(now)
+        self.stage(*self.window.expire_due(now))
         while True:
             held: set[str] = set()  # sessions with an earlier message outstanding (§6.4)
             for message in self.window.open.values():  # oldest first: one pass decides order
@@ -269,7 +275,7 @@ class MailboxActor(Actor[MailboxCommand]):
                 break
             if not await self.window.page_in(self.staged()):
                 break
-            self._expire_due(now)
+            self.stage(*self.window.expire_due(now))
         while len(claims) < most:  # regular messages first: a replay is history
             replayed = await self.replays.hand_out(self.load, lease_seconds, now)
             if replayed is None:
@@ -277,9 +283,6 @@ class MailboxActor(Actor[MailboxCommand]):
             self.stage(replayed[0])
             claims.append(replayed[1])
         return claims
-
-    def _expire_due(self, now: datetime) -> None:
-        self.stage(*self.window.expire_due(now))
 
     # -- webhook deliveries ---------------------------------------------------------------
 
@@ -313,8 +316,7 @@ class MailboxActor(Actor[MailboxCommand]):
             else:
                 self.webhooks.claim(message, now)
             self.stage(message)
-            if not message.is_open:
-                self.close(message)
+            self.window.close_if_done(message)
 
     async def _finish_attempt(self, command: FinishWebhookAttempt, now: datetime) -> Reply:
         message = self.webhooks.waiting(command.message_id)
@@ -338,7 +340,7 @@ class MailboxActor(Actor[MailboxCommand]):
         self.webhooks.finished(message)
         self.stage(message)
         if not message.is_open:
-            self.close(message)
+            self.window.close(message)
         elif self.window.live(message.message_id) is None:
             self.window.hold(message)  # beyond the window: live again if there is room
         return Reply(200, {})
@@ -384,10 +386,6 @@ class MailboxActor(Actor[MailboxCommand]):
         agent = await self.context.identities.agent(self.agent_id)
         return agent if agent is not None and agent.status == "active" else None
 
-    def close(self, message: Message) -> None:
-        """A message leaves the open set (ACKed, expired, delivered by a webhook, parked)."""
-        self.window.close(message)
-
     async def load(self, message_id: str, what: str = "message") -> Message:
         """One of this recipient's messages, live or from the ledger; else ``NotFound(what)``."""
         message = self.window.live(message_id)
@@ -396,5 +394,5 @@ class MailboxActor(Actor[MailboxCommand]):
         if message is None or message.recipient_agent_id != self.agent_id:
             raise NotFound(what)
         if self.window.live(message_id) is None and not message.is_open:
-            self.close(message)  # one copy: later commands of the batch find this one
+            self.window.close(message)  # one copy: later commands of the batch find this one
         return message

@@ -117,6 +117,11 @@ class MailboxWindow:
             self._open.update((m.message_id, m) for m in ordered)
         self._index(message)
 
+    def close_if_done(self, message: Message) -> None:
+        """``close`` a message that is no longer open (ACKed, ended, pushed, parked)."""
+        if not message.is_open:
+            self.close(message)
+
     def close(self, message: Message) -> None:
         """A message leaves the open set but stays reachable for a while (late ACKs)."""
         self._open.pop(message.message_id, None)

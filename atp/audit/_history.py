@@ -27,6 +27,8 @@ def describe(record: dict[str, Any], latency_ms: float | None = None) -> str:
         return "refused: the recipient's sender policy blocks the sender"
     if kind == "message.expired":
         return "expired: nobody took it before it expired"
+    if kind == "message.canceled":
+        return f"canceled by its sender {actor} before anyone took it"
     if kind == "delivery.webhook_scheduled":
         return f"webhook delivery {data['delivery_id']} opened ({data['max_attempts']} attempts)"
     if kind == "delivery.leased":

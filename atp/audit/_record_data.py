@@ -130,6 +130,10 @@ def _by_carrier(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]
     return CARRIER, {}
 
 
+def _by_sender(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    return (entry.agents[0] if entry.agents else CARRIER), {}
+
+
 def _webhook_scheduled(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
     return CARRIER, {"delivery_id": e.delivery_id, "max_attempts": e.max_attempts}
 
@@ -276,6 +280,7 @@ DATA: Mapping[str, _Handler] = {
     "message.sent": _sent,
     "message.rejected": _by_carrier,
     "message.expired": _by_carrier,
+    "message.canceled": _by_sender,
     "delivery.webhook_scheduled": _webhook_scheduled,
     "delivery.leased": _leased,
     "delivery.lease_extended": _leased,

@@ -60,6 +60,7 @@ TYPES: Mapping[str, str] = {
     "atp.domain._message:Message.Sent": "message.sent",
     "atp.domain._message:Message.Rejected": "message.rejected",
     "atp.domain._message:Message.Expired": "message.expired",
+    "atp.domain._message:Message.Canceled": "message.canceled",
     "atp.domain._message:Message.WebhookDeliveryScheduled": "delivery.webhook_scheduled",
     "atp.domain._message:Message.DeliveryLeased": "delivery.leased",
     "atp.domain._message:Message.LeaseExtended": "delivery.lease_extended",

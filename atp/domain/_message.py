@@ -41,6 +41,7 @@ from atp.errors import (
     InvalidLease,
     LeaseExpired,
     MessageExpired,
+    MessageNotCancelable,
     MessageNotDelivered,
     NotDeadLettered,
     NotFound,
@@ -114,6 +115,11 @@ class Message(Aggregate):
         at: datetime
 
     class Expired(Aggregate.Event):
+        at: datetime
+
+    class Canceled(Aggregate.Event):
+        """Its sender withdrew it before anyone was handed it (A2A ``CancelTask``)."""
+
         at: datetime
 
     class WebhookDeliveryClaimed(Aggregate.Event):
@@ -433,6 +439,34 @@ class Message(Aggregate):
     @event(Expired)
     def _expired(self, at: datetime) -> None:
         self.carrier_status = CarrierStatus.EXPIRED
+        self.terminal_at = at
+
+    def cancel(self, sender_agent_id: str, now: datetime) -> bool:
+        """Its sender withdraws a message nobody has been handed; False if it was
+        withdrawn before.
+
+        Raises:
+            NotFound: ``sender_agent_id`` did not send it.
+            MessageNotCancelable: it was handed out, scheduled for a push, answered or
+                ended, or it is a session's (its turns keep their order).
+        """
+        if sender_agent_id != self.sender_agent_id:
+            raise NotFound("message")
+        if self.carrier_status is CarrierStatus.CANCELED:
+            return False
+        if (
+            self.carrier_status is not _QUEUED
+            or self.ack_status is not None
+            or self.deliveries
+            or self.session_id is not None
+        ):
+            raise MessageNotCancelable(f"message {self.message_id} is {self.carrier_status}")
+        self._canceled(now)
+        return True
+
+    @event(Canceled)
+    def _canceled(self, at: datetime) -> None:
+        self.carrier_status = CarrierStatus.CANCELED
         self.terminal_at = at
 
     # -- webhook delivery (contract §4.1, §5.4) -----------------------------------------

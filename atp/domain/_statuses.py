@@ -27,6 +27,7 @@ class CarrierStatus(StrEnum):
     EXPIRED = "expired"  # nobody took it before expires_at
     REJECTED = "rejected"  # the recipient's sender policy blocked it
     DELIVERY_FAILED = "delivery_failed"  # its webhook delivery failed: a dead letter
+    CANCELED = "canceled"  # its sender withdrew it before anyone took it (A2A CancelTask)
 
 
 class AckStatus(StrEnum):

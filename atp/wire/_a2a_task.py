@@ -5,7 +5,7 @@ with the sender's message, and its state is read off the delivery and the recipi
 ACKs. The recipient's ACK payloads (A2A Messages with ``ROLE_AGENT``) are the agent's
 side of the history; a completing ACK's payload is also the status message and the
 task's one artifact. States the carrier reaches without the recipient (expiry, a dead
-letter, a sender policy) get a status message of the carrier's own that says
+letter, a sender policy, the sender's cancel) get a status message of the carrier's own that says
 why.
 """
 
@@ -47,6 +47,7 @@ _CARRIER_ENDS = {
         "dead-lettered: every webhook delivery attempt failed",
     ),
     CarrierStatus.REJECTED: (_REJECTED, "rejected by the recipient's sender policy"),
+    CarrierStatus.CANCELED: (_CANCELED, "canceled by its sender before anyone took it"),
 }
 
 

@@ -206,3 +206,15 @@ async def test_a_streamed_send_sees_every_state(
         TaskState.TASK_STATE_WORKING,
         TaskState.TASK_STATE_COMPLETED,
     ]
+
+
+async def test_the_sdk_cancels_a_task_nobody_took(api: Api, http: httpx.AsyncClient) -> None:
+    caller, tenant = await api.pair()
+    client = await sdk_client(api, http, caller, tenant, "JSONRPC", streaming=False)
+    request = SendMessageRequest(
+        message=user_message("cancel me"),
+        configuration=SendMessageConfiguration(return_immediately=True),
+    )
+    [event] = [event async for event in client.send_message(request)]
+    canceled = await client.cancel_task(CancelTaskRequest(id=event.task.id))
+    assert canceled.status.state == TaskState.TASK_STATE_CANCELED

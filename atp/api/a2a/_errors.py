@@ -16,6 +16,7 @@ from atp.errors import (
     AtpError,
     IdempotencyConflict,
     IdempotencyInProgress,
+    MessageNotCancelable,
     NotFound,
     RecipientNotFound,
     StoreUnavailable,
@@ -142,6 +143,8 @@ def from_carrier(error: AtpError) -> A2AError:
         return InvalidParams("a message with this messageId is being sent")
     if isinstance(error, RecipientNotFound):
         return UnknownTenant()
+    if isinstance(error, MessageNotCancelable):
+        return TaskNotCancelable("the recipient was already handed it, or answered")
     if 400 <= error.status < 500:
         return InvalidParams(error.message, carrierCode=error.code)
     return A2AError()

@@ -12,13 +12,13 @@ from typing import Any
 
 from quart import request
 
+from atp.actors.commands import CancelMessage
 from atp.api._liveness import liveness_document
 from atp.api._requests import body_bytes, carrier
 from atp.api.a2a._errors import (
     A2AError,
     ParseError,
     PushNotificationNotSupported,
-    TaskNotCancelable,
     UnsupportedOperation,
     VersionNotSupported,
 )
@@ -76,13 +76,17 @@ async def _send_message(params: Mapping[str, Any]) -> dict[str, Any]:
     if not sending.return_immediately:
         rt = carrier()
         message = await settle(rt, message, rt.settings.a2a_blocking_wait)
-    return {"task": task_document(message, sending.history_length)}
+    return {"task": await _task(message, sending.history_length)}
 
 
 async def _get_task(params: Mapping[str, Any]) -> dict[str, Any]:
     length = history_length(params.get("historyLength"))
-    message = await visible_task(await _who(params), task_id(params))
-    task = task_document(message, length)
+    return await _task(await visible_task(await _who(params), task_id(params)), length)
+
+
+async def _task(message: Message, history_length: int | None) -> dict[str, Any]:
+    """The task of ``message``, with its recipient's liveness."""
+    task = task_document(message, history_length)
     liveness = await liveness_document(carrier(), message.recipient_agent_id)
     task["metadata"]["atp"]["recipientLastSeenAt"] = liveness["last_seen_at"]
     task["metadata"]["atp"]["recipientReachable"] = liveness["reachable"]
@@ -94,8 +98,10 @@ async def _list_tasks(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def _cancel_task(params: Mapping[str, Any]) -> dict[str, Any]:
-    await visible_task(await _who(params), task_id(params))
-    raise TaskNotCancelable("this carrier does not cancel messages yet")
+    caller = await _who(params)
+    message = await visible_task(caller, task_id(params))
+    await carrier().ask(CancelMessage(caller.tenant, message.message_id, caller.agent_id))
+    return await _get_task(params)
 
 
 async def _push_config(params: Mapping[str, Any]) -> dict[str, Any]:
