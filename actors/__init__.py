@@ -10,7 +10,8 @@ and wakes the projections. A push goes on from the mailbox's commit to the
 ``ActorContext`` (what it may use) and nothing else.
 
 The commands the actors take, and their ``Reply`` and ``Forward``, are declared once, in
-``atp.actors.commands`` (and ``atp.actors.replay_commands``), and imported from there.
+``atp.actors.commands`` (the account actor's in ``atp.actors.account_commands``, the
+replay actor's in ``atp.actors.replay_commands``), and imported from there.
 """
 
 from atp.actors._account import AccountActor

@@ -13,6 +13,18 @@ from typing import Any, Literal, final
 import attrs
 
 from atp.actors._idempotency import Ticket
+from atp.actors.account_commands import (
+    AccountCommand,
+    DisableWebhookEndpoint,
+    IssueAuditorKey,
+    OpenAccount,
+    RecordPayloadRead,
+    RegisterAgent,
+    RotateAgentKey,
+    RotateSigningKey,
+    SetSenderPolicy,
+    SetWebhookEndpoint,
+)
 from atp.actors.replay_commands import (
     FinishReplayAttempt,
     ReplayCommand,
@@ -78,75 +90,6 @@ class Reply:
         """Whether this answer is kept for idempotent replay (a long poll's "nothing
         yet" is not: it asks again)."""
         return self.encoded is not None
-
-
-# -- account actor: accounts and their agents -------------------------------------------
-
-
-@final
-@attrs.frozen
-class OpenAccount:
-    account_id: str
-    name: str
-
-
-@final
-@attrs.frozen
-class RegisterAgent:
-    account_id: str
-    display_name: str | None
-    description: str | None
-    ticket: Ticket
-
-
-@final
-@attrs.frozen
-class RotateAgentKey:
-    account_id: str
-    agent_id: str
-    ticket: Ticket
-
-
-@final
-@attrs.frozen
-class SetWebhookEndpoint:
-    account_id: str
-    agent_id: str
-    url: str
-    authorization: str | None = attrs.field(repr=False)  # "<scheme> <credentials>"
-    ticket: Ticket
-    kind: str = "webhook"  # or "a2a": the endpoint is an A2A server
-
-
-@final
-@attrs.frozen
-class RotateSigningKey:
-    account_id: str
-    agent_id: str
-    overlap_seconds: float
-    ticket: Ticket
-
-
-@final
-@attrs.frozen
-class DisableWebhookEndpoint:
-    """The receiver at ``url`` answered 410 Gone: stop pushing there until the agent
-    sets an endpoint again (a different URL set since is left alone)."""
-
-    account_id: str
-    agent_id: str
-    url: str
-
-
-@final
-@attrs.frozen
-class SetSenderPolicy:
-    account_id: str
-    agent_id: str
-    effect: Literal["allow", "block"]
-    sender_agent_id: str | None
-    sender_account_id: str | None
-    ticket: Ticket
 
 
 # -- mailbox actor: one recipient's messages ---------------------------------------------
@@ -357,34 +300,6 @@ class ExpireSession:
     session_id: str
 
 
-@final
-@attrs.frozen
-class IssueAuditorKey:
-    account_id: str
-    ticket: Ticket
-
-
-@final
-@attrs.frozen
-class RecordPayloadRead:
-    """An auditor read a payload: the account records it before the answer goes out."""
-
-    account_id: str
-    key_id: str
-    message_id: str
-
-
-AccountCommand = (
-    OpenAccount
-    | IssueAuditorKey
-    | RecordPayloadRead
-    | RegisterAgent
-    | RotateAgentKey
-    | SetWebhookEndpoint
-    | RotateSigningKey
-    | DisableWebhookEndpoint
-    | SetSenderPolicy
-)
 MailboxCommand = (
     SendMessage
     | ClaimInbox

@@ -76,6 +76,10 @@ def test_no_private_module_is_imported_from_outside_its_package() -> None:
 # Modules allowed past the 400-line budget, each with its reason. Split along a concept
 # rather than add one; never pack lines to fit (no "fmt: skip").
 OVER_BUDGET: dict[str, str] = {
+    "atp/errors.py": (
+        "the contract's error table: one class per wire code, each with its status and"
+        " fixed message, which the API, the client and the OpenAPI document all read"
+    ),
     "atp/domain/_message.py": (
         "one aggregate, one consistency boundary: its fourteen events and their mutators"
         " stay in one class (issue 21, point 4); what a delivery does and the retry rules"

@@ -13,12 +13,12 @@ from __future__ import annotations
 from typing import Any, get_args
 
 from atp.domain import (
+    ENDPOINT_KINDS,
     AckStatus,
     AttemptResult,
     CarrierStatus,
     DeliveryMode,
     DeliveryStatus,
-    SessionStatus,
     Trust,
 )
 from atp.wire import (
@@ -162,6 +162,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "description": "A public http(s) URL (contract §5.2).",
             },
             "authentication": _nullable(body_schema(WebhookAuthentication)),
+            "kind": {
+                "enum": list(ENDPOINT_KINDS),
+                "default": "webhook",
+                "description": "webhook (a signed push), or a2a: the URL is an A2A server's"
+                " JSON-RPC endpoint, called with SendMessage (docs/a2a.md).",
+            },
         },
     },
     # Responses.
@@ -227,6 +233,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "webhook_endpoint": _object(
                 {
                     "url": {"type": "string"},
+                    "kind": _enum(ENDPOINT_KINDS),
                     "active": {"type": "boolean"},
                     "endpoint_secret": _token("whsec"),
                     "signing_keys": {"type": "array", "items": ref("SigningKey")},
@@ -325,44 +332,6 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
         {"session": ref("Session")},  # session answers (accept, reject, opening ACKs)
     ),
-    "Session": _object(
-        {
-            "id": _id("ses"),
-            "status": _enum(get_args(SessionStatus)),
-            "initiator_agent_id": _id("agt"),
-            "recipient_agent_id": _id("agt"),
-            "initiator": _ADDRESS,
-            "recipient": _ADDRESS,
-            "opening_message_id": _id("msg"),
-            "last_sequence": {"type": "integer", "minimum": 1},
-            "opened_at": _MAYBE_TIME,
-            "terminal_at": _MAYBE_TIME,
-            "created_at": _TIME,
-        }
-    ),
-    "StreamEvent": {
-        "description": "One Server-Sent Event: `message` (the opening or a turn, as the "
-        "transcript shows it) or `status` (a change of the session's status); its `id` is "
-        "the position to resume after with Last-Event-ID.",
-        "oneOf": [
-            _object(
-                {
-                    "event": {"const": name},
-                    "id": {"type": "string", "pattern": "^[0-9]+$"},
-                    "data": {
-                        "type": "string",
-                        "contentMediaType": "application/json",
-                        "contentSchema": data,
-                    },
-                },
-                {"retry": {"type": "integer"}},
-            )
-            for name, data in (
-                ("message", ref("MessageStatus")),
-                ("status", _object({"status": _enum(get_args(SessionStatus)), "at": _TIME})),
-            )
-        ],
-    },
     "InboxEvent": {
         "description": "One Server-Sent Event: `delivery`, a message claimed for the "
         "consumer on its own lease (renewed while connected); its `id` is the delivery's.",
@@ -378,18 +347,6 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             }
         ),
     },
-    "SessionMessage": _object({"session": ref("Session"), "message_status": ref("MessageStatus")}),
-    "SessionOnly": _object({"session": ref("Session")}),
-    "Transcript": _object(
-        {"session": ref("Session"), "messages": {"type": "array", "items": ref("MessageStatus")}},
-        {"next_after_sequence": {"type": ["integer", "null"]}},
-    ),
-    "Sessions": _object(
-        {
-            "sessions": {"type": "array", "items": ref("Session")},
-            "next_after": _nullable(_id("ses")),
-        }
-    ),
     "DeadLetters": _object(
         {
             "dead_letters": {
@@ -403,5 +360,6 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     ),
 }
 
-# For the document's other tables (``_openapi_audit``).
-object_of, nullable, id_of = _object, _nullable, _id
+# For the document's other tables (``_openapi_audit``, ``_openapi_sessions``).
+object_of, nullable, id_of, enum_of = _object, _nullable, _id, _enum
+TIME, MAYBE_TIME, ADDRESS = _TIME, _MAYBE_TIME, _ADDRESS

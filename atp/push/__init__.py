@@ -6,6 +6,7 @@ later. Apart from ``atp.webhooks`` (signing and URL checks, pure) because it nee
 Trio and httpcore, which a client-only install does not have.
 """
 
-from atp.push._transport import PostOutcome, WebhookClient, parse_retry_after
+from atp.push._outcome import PostOutcome, parse_retry_after
+from atp.push._transport import WebhookClient
 
 __all__ = ["PostOutcome", "WebhookClient", "parse_retry_after"]

@@ -18,35 +18,31 @@ class name, so no URL, header, secret or body can reach a log line through it.
 
 from __future__ import annotations
 
-import email.utils
 import math
-import re
 import socket
 import ssl
 from collections import OrderedDict
 from collections.abc import AsyncIterable, Iterable, Mapping
-from datetime import UTC, datetime
 from ipaddress import ip_address
 
-import attrs
 import httpcore
 import httpx
 import trio
 
 from atp.errors import InvalidWebhookUrl
+from atp.push._outcome import PostOutcome, classify, failed, parse_retry_after
 from atp.webhooks import check_webhook_url, is_public_address
 
-__all__ = ["MAX_RESPONSE_BYTES", "PostOutcome", "WebhookClient", "parse_retry_after"]
+__all__ = ["MAX_RESPONSE_BYTES", "WebhookClient"]
 
-# The receiver's answer matters only for its status; a body is read (so the connection
-# can be reused) up to this much and then dropped.
+# A receiver's body is read (so the connection can be reused, and an A2A recipient's
+# answer recorded) up to this much; the rest is dropped.
 MAX_RESPONSE_BYTES = 64 * 1024
 _MAX_POOLS = 100  # origins whose connections are kept; idle ones beyond are closed
 _PER_ORIGIN = 10  # concurrent requests, so connections, per origin (limiter and pool)
 # Below the 5 s idle timeout of common servers (Node.js), so a pooled connection is
 # rarely one the receiver is closing just as a request goes out on it.
 _KEEPALIVE_EXPIRY = 4.0
-_DELTA_SECONDS = re.compile(r"-?[0-9]{1,10}", re.ASCII)
 _NO_SUCH_HOST = frozenset({socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)})
 # Every exception httpcore raises for a failed exchange; anything else is a bug.
 _EXCHANGE_ERRORS = (
@@ -57,27 +53,6 @@ _EXCHANGE_ERRORS = (
     httpcore.ConnectionNotAvailable,
     httpcore.ProxyError,
 )
-
-
-@attrs.frozen
-class PostOutcome:
-    """What one attempt came to, in the terms an attempt record needs (contract §5.5).
-
-    Attributes:
-        status: The HTTP status, or None when no response arrived.
-        retry_after: Seconds from the ``Retry-After`` header (delta-seconds or an
-            HTTP-date, negatives clamped to 0); None when absent or unreadable.
-        error: None when a response arrived; else ``"unsafe_webhook_url"`` (refused by
-            the SSRF checks, nothing was sent), ``"timeout"``, ``"connect_error"``,
-            ``"closed"``, ``"nxdomain"`` or ``"transport_error"``.
-        body: The response's body, up to ``MAX_RESPONSE_BYTES`` (an A2A recipient's
-            answer is read from it).
-    """
-
-    status: int | None
-    retry_after: float | None
-    error: str | None
-    body: bytes = attrs.field(default=b"", repr=False, eq=False)
 
 
 class WebhookClient:
@@ -142,16 +117,16 @@ class WebhookClient:
         except (InvalidWebhookUrl, httpx.InvalidURL):
             # Also a URL httpx cannot parse: it can never be connected to, so retrying
             # is pointless, which is what this error class means to the dispatcher.
-            return _failed("unsafe_webhook_url")
+            return failed("unsafe_webhook_url")
         except UnicodeEncodeError:
-            return _failed("transport_error")  # a header value that is not ASCII
+            return failed("transport_error")  # a header value that is not ASCII
         origin = (request.url.scheme, request.url.host, request.url.port)
         limiter = self._per_origin.setdefault(origin, trio.CapacityLimiter(_PER_ORIGIN))
         try:
             with trio.move_on_after(self._attempt_timeout):
                 async with limiter:
                     return await self._exchange(request)
-            return _failed("timeout")
+            return failed("timeout")
         finally:
             # Forget an origin nobody is using, so the map does not grow with every URL.
             unused = limiter.borrowed_tokens == 0 and limiter.statistics().tasks_waiting == 0
@@ -166,58 +141,15 @@ class WebhookClient:
         try:
             response = await self._transport.handle_async_request(request)
         except _Unconnectable as exc:
-            return _failed(exc.error)
+            return failed(exc.error)
         except _EXCHANGE_ERRORS as exc:
-            return _failed(_classify(exc))
+            return failed(classify(exc))
         return PostOutcome(
             status=response.status_code,
             retry_after=parse_retry_after(response.headers.get("retry-after")),
             error=None,
             body=response.content,
         )
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Read a ``Retry-After`` value (RFC 9110 §10.2.3) as seconds from now.
-
-    Args:
-        value: The header's value, or None when the response had none.
-
-    Returns:
-        The delay in seconds, at least 0 (a date in the past means "now"); None if the
-        value is absent or is neither delta-seconds nor an HTTP-date.
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if _DELTA_SECONDS.fullmatch(text):
-        return float(max(0, int(text)))
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)  # HTTP-dates are always GMT
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _failed(error: str) -> PostOutcome:
-    return PostOutcome(status=None, retry_after=None, error=error)
-
-
-def _classify(exc: Exception) -> str:
-    """Name a failed exchange the way the reference carrier's attempt records do (§5.4)."""
-    if isinstance(exc, httpcore.TimeoutException):
-        return "timeout"
-    if isinstance(exc, httpcore.ConnectError):
-        return "connect_error"
-    if isinstance(exc, httpcore.ReadError | httpcore.WriteError):
-        return "closed"  # reset or broken pipe: the receiver went away mid-exchange
-    if isinstance(exc, httpcore.RemoteProtocolError) and (
-        "disconnected" in str(exc) or "peer closed" in str(exc)
-    ):
-        return "closed"  # a clean close before the response (or its body) was complete
-    return "transport_error"
 
 
 class _Unconnectable(Exception):

@@ -15,7 +15,7 @@ import pytest
 import trio
 
 from atp.actors import Runtime
-from tests.support.helpers import Agent, Api, text
+from tests.support.helpers import Agent, Api, as_stored, text
 
 MESSAGES = {
     "ack_status_required": "An ACK status is required.",
@@ -283,7 +283,7 @@ async def test_first_ack_is_recorded_and_the_message_is_never_claimable_again(
         "delivered",
         body["ack"]["created_at"],
     )
-    assert (await api.status(alpha.token, message_id)).json() == ms
+    assert as_stored((await api.status(alpha.token, message_id)).json()) == ms
     assert answer(await api.claim(beta)) == EMPTY
     assert answer(await api.claim(beta, 0)) == EMPTY
 

@@ -7,6 +7,7 @@ and every process started is killed when its ``ServerProcess`` context exits.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -161,17 +162,27 @@ class ServerProcess:
                 await trio.sleep(_POLL)
         pytest.fail(f"server not ready after {READY_TIMEOUT} s ({last}):\n{self.log()}")
 
-    def kill_now(self) -> None:
-        """SIGKILL the server at once (no graceful shutdown); callable from sync code."""
+    def kill_now(self, *, children: bool = False) -> None:
+        """SIGKILL the server at once (no graceful shutdown); callable from sync code.
+
+        ``children``: its audit child too. On its own the child exits once it sees its
+        stdin close, and until then it may still write to a schema a test's teardown
+        is dropping (a deadlock in PostgreSQL)."""
         assert self.process is not None
         if self.process.returncode is None:
+            if children:
+                pid = self.process.pid
+                with contextlib.suppress(OSError):
+                    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(int(child), signal.SIGKILL)
             self.process.kill()
 
-    async def kill(self) -> None:
-        """SIGKILL the server and reap it."""
+    async def kill(self, *, children: bool = False) -> None:
+        """SIGKILL the server (and its ``children``) and reap it."""
         if self.process is None:
             return
-        self.kill_now()
+        self.kill_now(children=children)
         with trio.CancelScope(shield=True), trio.move_on_after(10):
             await self.process.wait()
 
@@ -194,7 +205,7 @@ class ServerProcess:
         tb: TracebackType | None,
     ) -> None:
         try:
-            await self.kill()
+            await self.kill(children=True)
         finally:
             self._log.close()
 

@@ -32,7 +32,7 @@ from atp.projections import (
 from atp.serve import open_runtime, serve_http
 from atp.settings import Settings
 from tests.support.fake_dns import FakeDns
-from tests.support.helpers import Agent, Api, text
+from tests.support.helpers import Agent, Api, as_stored, text
 
 VIEW_TABLES = AgentsView.tables + MessagesView.tables + SessionsView.tables + ReplaysView.tables
 REBUILT = re.compile(r"rebuilt read models up to notification (\d+)")
@@ -184,7 +184,7 @@ async def test_rebuild_reproduces_every_view(api: Api, runtime: Runtime, dns: Fa
     a1, a2 = await api.pair()
     sent = ok(await api.send(a1, a2, text("after")), 201)
     status = ok(await api.status(a1.token, sent["message"]["id"]), 200)
-    assert status == sent
+    assert as_stored(status) == sent
     claimed = ok(await api.claim(a2), 201)
     assert claimed["message"]["id"] == sent["message"]["id"]
 

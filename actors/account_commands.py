@@ -1,0 +1,122 @@
+"""The account actor's commands: accounts, their agents and those agents' settings.
+
+Declared apart from the other actors' (``atp.actors.commands`` imports them back, so
+every command is still found there).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, final
+
+import attrs
+
+from atp.actors._idempotency import Ticket
+
+__all__ = [
+    "AccountCommand",
+    "DisableWebhookEndpoint",
+    "IssueAuditorKey",
+    "OpenAccount",
+    "RecordPayloadRead",
+    "RegisterAgent",
+    "RotateAgentKey",
+    "RotateSigningKey",
+    "SetSenderPolicy",
+    "SetWebhookEndpoint",
+]
+
+
+@final
+@attrs.frozen
+class OpenAccount:
+    account_id: str
+    name: str
+
+
+@final
+@attrs.frozen
+class RegisterAgent:
+    account_id: str
+    display_name: str | None
+    description: str | None
+    ticket: Ticket
+
+
+@final
+@attrs.frozen
+class RotateAgentKey:
+    account_id: str
+    agent_id: str
+    ticket: Ticket
+
+
+@final
+@attrs.frozen
+class SetWebhookEndpoint:
+    account_id: str
+    agent_id: str
+    url: str
+    authorization: str | None = attrs.field(repr=False)  # "<scheme> <credentials>"
+    ticket: Ticket
+    kind: str = "webhook"  # or "a2a": the endpoint is an A2A server
+
+
+@final
+@attrs.frozen
+class RotateSigningKey:
+    account_id: str
+    agent_id: str
+    overlap_seconds: float
+    ticket: Ticket
+
+
+@final
+@attrs.frozen
+class DisableWebhookEndpoint:
+    """The receiver at ``url`` answered 410 Gone: stop pushing there until the agent
+    sets an endpoint again (a different URL set since is left alone)."""
+
+    account_id: str
+    agent_id: str
+    url: str
+
+
+@final
+@attrs.frozen
+class SetSenderPolicy:
+    account_id: str
+    agent_id: str
+    effect: Literal["allow", "block"]
+    sender_agent_id: str | None
+    sender_account_id: str | None
+    ticket: Ticket
+
+
+@final
+@attrs.frozen
+class IssueAuditorKey:
+    account_id: str
+    ticket: Ticket
+
+
+@final
+@attrs.frozen
+class RecordPayloadRead:
+    """An auditor read a payload: the account records it before the answer goes out."""
+
+    account_id: str
+    key_id: str
+    message_id: str
+
+
+AccountCommand = (
+    OpenAccount
+    | IssueAuditorKey
+    | RecordPayloadRead
+    | RegisterAgent
+    | RotateAgentKey
+    | SetWebhookEndpoint
+    | RotateSigningKey
+    | DisableWebhookEndpoint
+    | SetSenderPolicy
+)
