@@ -17,6 +17,7 @@ from atp.actors import (
     ReplayActor,
     Router,
     SessionActor,
+    account_commands,
     commands,
     replay_commands,
 )
@@ -77,7 +78,7 @@ def test_every_command_class_is_in_a_union_and_has_an_owner() -> None:
     """A command class defined but left out of its owner's union would reach no actor."""
     defined = {
         cls
-        for module in (commands, replay_commands)
+        for module in (commands, account_commands, replay_commands)
         for cls in vars(module).values()
         if attrs.has(cls) and cls.__module__ == module.__name__ and cls not in (Reply, Forward)
     }
