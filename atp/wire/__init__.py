@@ -18,6 +18,7 @@ from atp.wire._a2a_delivery import (
 from atp.wire._a2a_task import (
     TERMINAL_TASK_STATES,
     context_id,
+    sent_task,
     status_time,
     task_document,
     task_state,
@@ -98,6 +99,7 @@ __all__ = [
     "replay_document",
     "send_message_request",
     "sender_policy_document",
+    "sent_task",
     "session_document",
     "session_object",
     "signing_key_document",

@@ -20,6 +20,7 @@ from atp.wire._render import iso
 __all__ = [
     "TERMINAL_TASK_STATES",
     "context_id",
+    "sent_task",
     "status_time",
     "task_document",
     "task_state",
@@ -80,28 +81,66 @@ def task_document(message: Message, history_length: int | None = None) -> dict[s
     if last is not None and last.payload:
         status["message"] = last.payload
     elif message.ack_status is None and message.carrier_status in _CARRIER_ENDS:
-        status["message"] = _carrier_says(
-            message, context, _CARRIER_ENDS[message.carrier_status][1]
-        )
+        reason = _CARRIER_ENDS[message.carrier_status][1]
+        status["message"] = _carrier_says(message.message_id, context, reason)
     task: dict[str, Any] = {"id": message.message_id, "contextId": context, "status": status}
     if state == _COMPLETED and last is not None and isinstance(last.payload, dict):
         task["artifacts"] = [
             {"artifactId": last.id, "name": "answer", "parts": last.payload.get("parts", [])}
         ]
+    _history(task, history, history_length)
+    task["metadata"] = _metadata(
+        ADDRESS_PREFIX + message.sender_agent_id,
+        ADDRESS_PREFIX + message.recipient_agent_id,
+        message.carrier_status,
+        message.ack_status,
+        iso(message.created_at),
+    )
+    return task
+
+
+def sent_task(status: dict[str, Any], history_length: int | None = None) -> dict[str, Any]:
+    """The task of a message just sent, from the send's answer (its message-status
+    document): what ``task_document`` makes of the message then, without reading it
+    back. Nothing has answered it yet, so only the carrier's own ends apply."""
+    envelope = status["message"]
+    payload = envelope["payload"]
+    named = payload.get("contextId") if isinstance(payload, dict) else None
+    context = named or envelope.get("session_id") or f"ctx_{envelope['id']}"
+    carrier_status = CarrierStatus(status["carrier_status"])
+    ended = _CARRIER_ENDS.get(carrier_status)
+    state: dict[str, Any] = {"state": _SUBMITTED if ended is None else ended[0]}
+    state["timestamp"] = status["terminal_at"] or envelope["created_at"]
+    if ended is not None:
+        state["message"] = _carrier_says(envelope["id"], context, ended[1])
+    task: dict[str, Any] = {"id": envelope["id"], "contextId": context, "status": state}
+    _history(task, [payload], history_length)
+    task["metadata"] = _metadata(
+        envelope["from"], envelope["to"], carrier_status, None, envelope["created_at"]
+    )
+    return task
+
+
+def _history(task: dict[str, Any], history: list[Any], history_length: int | None) -> None:
     if history_length is None:
         task["history"] = history
     elif history_length > 0:
         task["history"] = history[-history_length:]
-    task["metadata"] = {
+
+
+def _metadata(
+    sender: str, recipient: str, carrier: CarrierStatus, ack: AckStatus | None, created: Any
+) -> dict[str, Any]:
+    """The carrier's facts of the task (``metadata.atp``)."""
+    return {
         "atp": {
-            "from": ADDRESS_PREFIX + message.sender_agent_id,
-            "to": ADDRESS_PREFIX + message.recipient_agent_id,
-            "carrierStatus": str(message.carrier_status),
-            "ackStatus": None if message.ack_status is None else str(message.ack_status),
-            "createdAt": iso(message.created_at),
+            "from": sender,
+            "to": recipient,
+            "carrierStatus": str(carrier),
+            "ackStatus": None if ack is None else str(ack),
+            "createdAt": created,
         }
     }
-    return task
 
 
 def status_time(message: Message) -> datetime:
@@ -113,11 +152,11 @@ def status_time(message: Message) -> datetime:
     return message.created_at
 
 
-def _carrier_says(message: Message, context: str, reason: str) -> dict[str, Any]:
+def _carrier_says(message_id: str, context: str, reason: str) -> dict[str, Any]:
     return {
-        "messageId": f"{message.message_id}-status",
+        "messageId": f"{message_id}-status",
         "contextId": context,
-        "taskId": message.message_id,
+        "taskId": message_id,
         "role": "ROLE_AGENT",
         "parts": [{"text": reason}],
     }

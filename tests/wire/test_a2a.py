@@ -9,7 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from atp.domain import Message
-from atp.wire import NotAnAnswer, read_answer, send_message_request, task_document
+from atp.wire import (
+    NotAnAnswer,
+    message_status,
+    read_answer,
+    send_message_request,
+    sent_task,
+    task_document,
+)
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
@@ -99,3 +106,13 @@ def test_what_is_not_an_answer_is_an_attempt_error(body: bytes, error: str) -> N
     with pytest.raises(NotAnAnswer) as refused:
         read_answer(body)
     assert refused.value.error == error
+
+
+def test_a_sent_task_is_the_task_of_the_message_as_sent() -> None:
+    for refuse in (False, True):
+        m = message(contextId="c1") if refuse else message()
+        if refuse:
+            m.reject(NOW)
+        status = json.loads(json.dumps(message_status(m)))  # as the send answered it
+        for length in (None, 0, 1):
+            assert sent_task(status, length) == task_document(m, length)

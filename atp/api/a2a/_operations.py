@@ -24,9 +24,17 @@ from atp.api.a2a._errors import (
 )
 from atp.api.a2a._params import history_length, list_request, send_request, task_id
 from atp.api.a2a._streams import sse
-from atp.api.a2a._tasks import Caller, caller, list_tasks, send, settle, visible_task
+from atp.api.a2a._tasks import (
+    Caller,
+    caller,
+    list_tasks,
+    send,
+    sent_message,
+    settle,
+    visible_task,
+)
 from atp.domain import Message
-from atp.wire import NotJson, parse_json, task_document
+from atp.wire import NotJson, parse_json, sent_task, task_document
 
 __all__ = ["STREAMING", "UNARY", "check_version", "read_body", "stream", "unary"]
 
@@ -72,10 +80,13 @@ async def _who(params: Mapping[str, Any]) -> Caller:
 
 async def _send_message(params: Mapping[str, Any]) -> dict[str, Any]:
     sending = send_request(params)
-    message = await send(await _who(params), sending.message)
-    if not sending.return_immediately:
-        rt = carrier()
-        message = await settle(rt, message, rt.settings.a2a_blocking_wait)
+    caller = await _who(params)
+    status = await send(caller, sending.message)
+    if sending.return_immediately:  # as sent: the answer says all of it
+        task = sent_task(status, sending.history_length)
+        return {"task": await _with_liveness(task, caller.tenant)}
+    rt = carrier()
+    message = await settle(rt, await sent_message(status), rt.settings.a2a_blocking_wait)
     return {"task": await _task(message, sending.history_length)}
 
 
@@ -87,7 +98,11 @@ async def _get_task(params: Mapping[str, Any]) -> dict[str, Any]:
 async def _task(message: Message, history_length: int | None) -> dict[str, Any]:
     """The task of ``message``, with its recipient's liveness."""
     task = task_document(message, history_length)
-    liveness = await liveness_document(carrier(), message.recipient_agent_id)
+    return await _with_liveness(task, message.recipient_agent_id)
+
+
+async def _with_liveness(task: dict[str, Any], recipient_agent_id: str) -> dict[str, Any]:
+    liveness = await liveness_document(carrier(), recipient_agent_id)
     task["metadata"]["atp"]["recipientLastSeenAt"] = liveness["last_seen_at"]
     task["metadata"]["atp"]["recipientReachable"] = liveness["reachable"]
     return task
@@ -145,10 +160,10 @@ async def stream(
     caller_ = await _who(params)
     if method == "SendStreamingMessage":
         sending = send_request(params)
-        sent, length = await send(caller_, sending.message), sending.history_length
+        status, length = await send(caller_, sending.message), sending.history_length
         # From the send on: the recipient may have answered already, and the stream
         # shows every state the task went through.
-        message = (await carrier().versions(Message, [(sent.id, 1)]))[sent.id]
+        message = await sent_message(status, version=1)
     else:
         message = await visible_task(caller_, task_id(params))
         length = history_length(params.get("historyLength"))

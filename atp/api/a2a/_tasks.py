@@ -46,6 +46,7 @@ __all__ = [
     "follow",
     "list_tasks",
     "send",
+    "sent_message",
     "settle",
     "visible_task",
 ]
@@ -88,8 +89,9 @@ async def caller(tenant: object) -> Caller:
     return Caller(principal, tenant)
 
 
-async def send(who: Caller, message: dict[str, Any]) -> Message:
-    """Send ``message`` from the caller to the tenant, once per ``messageId``.
+async def send(who: Caller, message: dict[str, Any]) -> dict[str, Any]:
+    """Send ``message`` from the caller to the tenant, once per ``messageId``; the
+    send's answer (the message-status document).
 
     A message without a ``contextId`` gets one of its own (A2A lets the server make it,
     and then it must say it): the recipient sees it, and answers in it.
@@ -108,7 +110,6 @@ async def send(who: Caller, message: dict[str, Any]) -> Message:
         raise UnsupportedOperation(
             "an ATP task holds one message: send the next one without taskId, in its contextId"
         )
-    rt = carrier()
     payload = message if "contextId" in message else {**message, "contextId": new_id("ctx")}
 
     async def build(ticket: Ticket) -> SendMessage:
@@ -119,7 +120,16 @@ async def send(who: Caller, message: dict[str, Any]) -> Message:
     reply = await answer_once(
         who.principal, SEND_SCOPE, message["messageId"], params, build, two_phase=True
     )
-    found = await rt.aggregate(Message, aggregate_id(reply.body["message"]["id"]))
+    return reply.body
+
+
+async def sent_message(status: dict[str, Any], version: int | None = None) -> Message:
+    """The message a send answered with ``status``, as committed (or at ``version``)."""
+    message_id = aggregate_id(status["message"]["id"])
+    rt = carrier()
+    if version is not None:
+        return (await rt.versions(Message, [(message_id, version)]))[message_id]
+    found = await rt.aggregate(Message, message_id)
     assert found is not None, "an answered send is committed"
     return found
 
