@@ -12,6 +12,7 @@ It runs the official ``mcp`` package's server (the ``mcp`` extra) on the ATP cli
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from typing import Any
 
@@ -44,6 +45,7 @@ def mcp(ctx: Context) -> None:
         server = build_server(AsyncClient(ctx.config.server_url, me.token), me)
     except ModuleNotFoundError:
         raise CliError("atp mcp needs the mcp package: pip install 'atp-carrier[mcp]'") from None
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per call on stderr
     anyio.run(server.run_stdio_async)
 
 
