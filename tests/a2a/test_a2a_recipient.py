@@ -5,12 +5,6 @@ and retries while it is down, so two A2A agents talk through ATP with one offlin
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
@@ -18,7 +12,7 @@ import pytest
 import trio
 
 from atp.settings import Settings
-from tests.support.a2a import A2A, text, until
+from tests.support.a2a import A2A, recipient, text, until
 from tests.support.helpers import Agent, Api
 from tests.support.subprocess_server import free_port
 
@@ -32,24 +26,6 @@ def settings(settings: Settings) -> Settings:
         webhook_max_attempts={"free": 8},
         a2a_blocking_wait=10.0,
     )
-
-
-@contextmanager
-def recipient(port: int, log: Path, *extra: str) -> Iterator[None]:
-    """The a2a-sdk agent on ``port``, until the block ends."""
-    command = [sys.executable, "-m", "tests.support.a2a_recipient", str(port), str(log), *extra]
-    process = subprocess.Popen(command, cwd=Path(__file__).resolve().parents[2])
-    try:
-        for _ in range(400):  # listening yet? (a connection, not a request: --refuse counts those)
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.025)
-        yield
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 async def a2a_endpoint(api: Api, agent: Agent, port: int) -> dict:

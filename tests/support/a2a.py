@@ -1,10 +1,17 @@
-"""A2A calls over the carrier's two bindings, as an A2A client makes them."""
+"""A2A calls over the carrier's two bindings, as an A2A client makes them; an A2A
+recipient server (``a2a_recipient``) in its own process."""
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -105,3 +112,25 @@ async def until(check: Callable[[], Awaitable[bool]], seconds: float = 15) -> No
             if await check():
                 return
             await trio.sleep(0.05)
+
+
+@contextmanager
+def recipient(port: int, log: Path, *extra: str) -> Iterator[None]:
+    """The a2a-sdk agent on ``port``, until the block ends."""
+    command = [sys.executable, "-m", "tests.support.a2a_recipient", str(port), str(log), *extra]
+    process = subprocess.Popen(command, cwd=Path(__file__).resolve().parents[2])
+    try:
+        for _ in range(400):  # listening yet? (a connection, not a request: --refuse counts those)
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.025)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:  # a call it holds (--hang) keeps it from stopping
+            process.kill()
+            process.wait(5)

@@ -1,16 +1,18 @@
 """An A2A 1.0 agent built with the official a2a-sdk server, in its own process: the
 recipient that ATP delivers to through an endpoint of kind ``a2a``.
 
-    python -m tests.support.a2a_recipient PORT LOG [--refuse N] [--working]
+    python -m tests.support.a2a_recipient PORT LOG [--refuse N] [--hang N] [--working]
 
 It answers each message with a completed task whose artifact is ``echo: <text>``
-(``--working``: a task still working), appends each message it receives to LOG (one
-JSON line), and answers 503 to the first N calls (``--refuse``).
+(``--working``: a task still working), appends each message it handles to LOG (one
+JSON line) and the ``webhook-id`` of every call to LOG.calls, answers 503 to the first
+N calls (``--refuse``) and never answers the first N after those (``--hang``).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -51,19 +53,31 @@ class Echo(AgentExecutor):
         await TaskUpdater(event_queue, context.task_id, context.context_id).cancel()
 
 
-class Refusing:
-    """503 to the first ``count`` requests, then the app."""
+class Gate:
+    """Notes each call's ``webhook-id``; 503 to the first ``refuse`` calls, no answer to
+    the ``hang`` after them; then the app."""
 
-    def __init__(self, app: Any, count: int) -> None:
+    def __init__(self, app: Any, calls: Path, refuse: int, hang: int) -> None:
         self.app = app
-        self.left = count
+        self.calls = calls
+        self.refuse = refuse
+        self.hang = hang
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and self.left > 0:
-            self.left -= 1
-            await JSONResponse({"busy": True}, status_code=503)(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        with self.calls.open("a") as out:
+            out.write(headers.get(b"webhook-id", b"-").decode() + "\n")
+        if self.refuse > 0:
+            self.refuse -= 1
+            await JSONResponse({"busy": True}, status_code=503)(scope, receive, send)
+        elif self.hang > 0:
+            self.hang -= 1
+            await asyncio.sleep(3600)
+        else:
+            await self.app(scope, receive, send)
 
 
 def main() -> None:
@@ -71,6 +85,7 @@ def main() -> None:
     parser.add_argument("port", type=int)
     parser.add_argument("log", type=Path)
     parser.add_argument("--refuse", type=int, default=0)
+    parser.add_argument("--hang", type=int, default=0)
     parser.add_argument("--working", action="store_true")
     args = parser.parse_args()
     url = f"http://127.0.0.1:{args.port}/"
@@ -90,7 +105,9 @@ def main() -> None:
         agent_executor=Echo(args.log, args.working), task_store=InMemoryTaskStore(), agent_card=card
     )
     app = Starlette(routes=[*create_agent_card_routes(card), *create_jsonrpc_routes(handler, "/")])
-    uvicorn.run(Refusing(app, args.refuse), host="127.0.0.1", port=args.port, log_level="warning")
+    calls = args.log.with_name(args.log.name + ".calls")
+    gate = Gate(app, calls, args.refuse, args.hang)
+    uvicorn.run(gate, host="127.0.0.1", port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":
