@@ -55,11 +55,14 @@ _CARRIER_ENDS = {
 def context_id(message: Message) -> str:
     """The conversation the task belongs to: the message's own ``contextId``, else its
     ATP session, else one of its own."""
-    payload = message.payload
+    return _context_of(message.payload, message.session_id, message.message_id)
+
+
+def _context_of(payload: Any, session_id: str | None, message_id: str) -> str:
     named = payload.get("contextId") if isinstance(payload, dict) else None
     if isinstance(named, str) and named:
         return named
-    return message.session_id or f"ctx_{message.message_id}"
+    return session_id or f"ctx_{message_id}"
 
 
 def task_state(message: Message) -> str:
@@ -105,8 +108,7 @@ def sent_task(status: dict[str, Any], history_length: int | None = None) -> dict
     back. Nothing has answered it yet, so only the carrier's own ends apply."""
     envelope = status["message"]
     payload = envelope["payload"]
-    named = payload.get("contextId") if isinstance(payload, dict) else None
-    context = named or envelope.get("session_id") or f"ctx_{envelope['id']}"
+    context = _context_of(payload, envelope.get("session_id"), envelope["id"])
     carrier_status = CarrierStatus(status["carrier_status"])
     ended = _CARRIER_ENDS.get(carrier_status)
     state: dict[str, Any] = {"state": _SUBMITTED if ended is None else ended[0]}

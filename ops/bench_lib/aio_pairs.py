@@ -5,12 +5,15 @@ Trio twin of both is in ``e2e_load``."""
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from bench_lib.e2e_tally import GRACE, Cpu, E2eSpec, IdleWatch, Tally
 
-__all__ = ["Pair", "Worker", "published", "run_pairs"]
+__all__ = ["Pair", "Worker", "published", "run_pairs", "serve_spec"]
 
 
 class Pair:
@@ -104,3 +107,9 @@ async def run_pairs(spec: E2eSpec, produce: Worker, consume: Worker) -> Tally:
         except TimeoutError:
             pass
     return tally
+
+
+def serve_spec(run: Callable[[E2eSpec], Awaitable[dict[str, Any]]]) -> None:
+    """A broker's generator as a process: JSON spec on stdin, JSON result on stdout."""
+    spec = E2eSpec.from_json(json.loads(sys.stdin.read()))
+    json.dump(asyncio.run(run(spec)), sys.stdout)

@@ -15,15 +15,13 @@ on stdout. The queues are deleted at the end.
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
 import time
 from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
-from bench_lib.aio_pairs import Pair, published, run_pairs
+from bench_lib.aio_pairs import Pair, published, run_pairs, serve_spec
 from bench_lib.e2e_tally import E2eSpec, Tally, message_id, payload
 
 __all__ = ["main", "run"]
@@ -92,8 +90,7 @@ async def run(spec: E2eSpec) -> dict[str, Any]:
 
 def main() -> None:
     """Entry point: JSON spec on stdin, JSON result on stdout."""
-    spec = E2eSpec.from_json(json.loads(sys.stdin.read()))
-    json.dump(asyncio.run(run(spec)), sys.stdout)
+    serve_spec(run)
 
 
 if __name__ == "__main__":

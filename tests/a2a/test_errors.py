@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.a2a import A2A, VERSION, text
+from tests.support.a2a import A2A, text
 from tests.support.helpers import Api
 
 
@@ -110,4 +110,3 @@ async def test_an_unknown_or_missing_tenant_is_invalid(api: Api) -> None:
     r = await api.client.get("/a2a/agt_nobody/tasks", headers=a2a.headers())
     assert r.status_code == 404
     assert r.json()["error"]["details"][0]["reason"] == "TENANT_NOT_FOUND"
-    assert VERSION  # the helpers send it

@@ -89,6 +89,13 @@ class InvalidParams(A2AError):
     message = "Invalid parameters"
 
 
+class UnknownTenant(InvalidParams):
+    """The tenant names no active agent (answered 404 by the HTTP+JSON binding)."""
+
+    http_status, status, reason = 404, "NOT_FOUND", "TENANT_NOT_FOUND"
+    message = "The tenant is not an active agent of this carrier"
+
+
 class TaskNotFound(A2AError):
     code, http_status, status, reason = -32001, 404, "NOT_FOUND", "TASK_NOT_FOUND"
     message = "Task not found"
@@ -169,10 +176,3 @@ def rest_error(error: A2AError) -> dict[str, Any]:
             "details": error.details(),
         }
     }
-
-
-class UnknownTenant(InvalidParams):
-    """The tenant names no active agent (answered 404 by the HTTP+JSON binding)."""
-
-    http_status, status, reason = 404, "NOT_FOUND", "TENANT_NOT_FOUND"
-    message = "The tenant is not an active agent of this carrier"

@@ -34,7 +34,14 @@ from atp.api.a2a._tasks import (
     visible_task,
 )
 from atp.domain import Message
-from atp.wire import NotJson, parse_json, sent_task, task_document
+from atp.wire import (
+    TERMINAL_TASK_STATES,
+    NotJson,
+    parse_json,
+    sent_task,
+    task_document,
+    task_state,
+)
 
 __all__ = ["STREAMING", "UNARY", "check_version", "read_body", "stream", "unary"]
 
@@ -116,7 +123,8 @@ async def _cancel_task(params: Mapping[str, Any]) -> dict[str, Any]:
     caller = await _who(params)
     message = await visible_task(caller, task_id(params))
     await carrier().ask(CancelMessage(caller.tenant, message.message_id, caller.agent_id))
-    return await _get_task(params)
+    canceled = await visible_task(caller, message.message_id)  # as the cancel left it
+    return await _task(canceled, history_length(params.get("historyLength")))
 
 
 async def _push_config(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -167,11 +175,6 @@ async def stream(
     else:
         message = await visible_task(caller_, task_id(params))
         length = history_length(params.get("historyLength"))
-        if task_document(message, 0)["status"]["state"] in _ENDED:
+        if task_state(message) in TERMINAL_TASK_STATES:
             raise UnsupportedOperation("the task has ended: GetTask shows it")
     return sse(carrier(), message, length, wrap, wrap_error)
-
-
-_ENDED = frozenset(
-    {"TASK_STATE_COMPLETED", "TASK_STATE_FAILED", "TASK_STATE_CANCELED", "TASK_STATE_REJECTED"}
-)
