@@ -1,5 +1,5 @@
-"""Live state: one supervised Trio task per mailbox, account, session and replay, the
-journal, and the webhook dispatcher.
+"""Live state: one supervised Trio task per mailbox, account, session, replay and task
+with receipts, the journal, the webhook dispatcher and the receipt courier.
 
 The send path through this package: ``ActorContext.ask`` hands the command to the
 ``Router``, which finds (or starts) the owning actor under the ``Supervisor``; the
@@ -29,7 +29,9 @@ from atp.actors._idempotency import (
 from atp.actors._identities import Identities, Principal
 from atp.actors._journal import JournalStatistics, JournalWriter
 from atp.actors._liveness import Liveness, LivenessStatistics
-from atp.actors._pushes import Pushes, WebhookJob
+from atp.actors._pushes import Pushes, Receipts, WebhookJob
+from atp.actors._receipt_courier import ReceiptCourier
+from atp.actors._receipts import ReceiptsActor
 from atp.actors._replay import ReplayActor
 from atp.actors._router import Router
 from atp.actors._runtime import Runtime
@@ -56,6 +58,9 @@ __all__ = [
     "MailboxActor",
     "Principal",
     "Pushes",
+    "ReceiptCourier",
+    "Receipts",
+    "ReceiptsActor",
     "ReplayActor",
     "Router",
     "Routes",

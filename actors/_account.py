@@ -15,6 +15,7 @@ from atp.actors._context import ActorContext
 from atp.actors.commands import (
     AccountCommand,
     DisableWebhookEndpoint,
+    EnsureSigningKey,
     IssueAuditorKey,
     OpenAccount,
     RecordPayloadRead,
@@ -85,6 +86,12 @@ class AccountActor(Actor[AccountCommand]):
                 self.stage(agent)
                 keys = [signing_key_document(k) for k in agent.live_signing_keys(now)]
                 return self.answer(command.ticket, 201, {"signing_keys": keys}, now)
+            case EnsureSigningKey():
+                agent = await self._agent(command.agent_id)
+                if not agent.live_signing_keys(now):
+                    self._add_signing_key(agent, 0, now)
+                    self.stage(agent)
+                return Reply(200, {})
             case DisableWebhookEndpoint():
                 agent = await self._agent(command.agent_id)
                 if agent.disable_webhook_endpoint(command.url, now):

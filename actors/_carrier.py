@@ -115,6 +115,10 @@ class Carrier:
     def now(self) -> datetime:
         return self._context.now()
 
+    def unseal(self, sealed: str) -> str:
+        """A secret the ledger holds sealed, to show it to its owner."""
+        return self._context.sealer.unseal(sealed).decode()
+
     async def ask(self, command: Command) -> Reply:
         """Deliver ``command`` to the actor that owns it (``Router.ask``)."""
         return await self._context.ask(command)

@@ -2,8 +2,9 @@
 
 An actor records through the journal, looks keys up through the idempotency gate,
 reads the ledger and the views, seals secrets, tells waiters of news, hands pushes to
-the dispatcher, and asks other actors, through the router. It is given exactly that,
-so that a test drives an actor with fakes of these parts and nothing else, and so that
+the dispatcher and tasks with receipts to the courier, and asks other actors, through
+the router. It is given exactly that, so that a test drives an actor with fakes of
+these parts and nothing else, and so that
 ``actors/`` has no module that everything imports and that imports everything.
 """
 
@@ -11,18 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import attrs
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, DomainEventProtocol
 
 from atp.actors._arrivals import Arrivals
 from atp.actors._idempotency import IdempotencyGate
 from atp.actors._identities import Identities
 from atp.actors._journal import JournalWriter
 from atp.actors._liveness import Liveness
-from atp.actors._pushes import Pushes
+from atp.actors._pushes import Pushes, Receipts
 from atp.actors.commands import Command, Reply
 from atp.errors import ProjectionStuck
 from atp.projections import Queries
@@ -40,6 +41,9 @@ class LedgerReads(Protocol):
     async def get(self, cls: type[A], aggregate_id: UUID) -> A | None: ...
     async def get_many(self, cls: type[A], ids: Sequence[UUID]) -> dict[UUID, A]: ...
     async def load_all(self, cls: type[A], ids: Sequence[UUID]) -> list[A]: ...
+    async def events_after(
+        self, aggregate_id: UUID, version: int
+    ) -> list[DomainEventProtocol[Any]]: ...
 
 
 class ViewsProgress(Protocol):
@@ -69,6 +73,7 @@ class ActorContext:
     views: ViewsProgress
     sealer: Sealer
     pushes: Pushes
+    receipts: Receipts
     routes: Routes
     arrivals: Arrivals = attrs.field(factory=Arrivals)
     liveness: Liveness = attrs.field(factory=Liveness)

@@ -1,8 +1,9 @@
-"""What a mailbox hands on for a webhook attempt, and what takes it.
+"""What actors hand on for a push, and what takes it.
 
 The mailbox claims a due delivery in its own commit and passes a ``WebhookJob`` to
 ``Pushes`` (the ``WebhookDispatcher``), which makes the attempt outside any actor and
-reports back with a command.
+reports back with a command. A task's receipts actor asks ``Receipts`` (the
+``ReceiptCourier``) to follow the task once it has a config.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import attrs
 
 from atp.push import PostOutcome
 
-__all__ = ["Pushes", "WebhookJob"]
+__all__ = ["Pushes", "Receipts", "WebhookJob"]
 
 
 @attrs.frozen
@@ -40,3 +41,11 @@ class Pushes(Protocol):
     async def push_once(self, job: WebhookJob) -> tuple[PostOutcome, str | None]:
         """Make one attempt now and answer how it ended (a replay's push)."""
         ...
+
+
+class Receipts(Protocol):
+    """Where tasks with push-notification configs go to have their receipts sent."""
+
+    def watch(self, task_id: str) -> None:
+        """Send what the task owes its configs, now and as its state changes (a task
+        followed already is left as it is)."""

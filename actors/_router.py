@@ -1,9 +1,10 @@
 """The router: which actor owns a command, and the way every command takes to it.
 
 Each command belongs to one of the unions in ``atp.actors.commands`` (account,
-mailbox, session, replay); the router reads those unions once and finds the owner by
-the command's class and its key field, starting the actor under the supervisor if it
-is not running. Adding a command is adding it to its union; the router is not touched.
+mailbox, session, replay, receipts); the router reads those unions once and finds the
+owner by the command's class and its key field, starting the actor under the
+supervisor if it is not running. Adding a command is adding it to its union; the
+router is not touched.
 
 This is the seam a carrier of several processes on one PostgreSQL replaces: a router
 that finds the process holding the owner's lease and forwards the command there
@@ -20,6 +21,7 @@ from atp.actors._account import AccountActor
 from atp.actors._actor import Actor
 from atp.actors._context import ActorContext
 from atp.actors._journal import JournalWriter
+from atp.actors._receipts import ReceiptsActor
 from atp.actors._replay import ReplayActor
 from atp.actors._session import SessionActor
 from atp.actors._supervisor import Supervisor
@@ -32,6 +34,7 @@ from atp.actors.commands import (
     SessionCommand,
 )
 from atp.actors.mailbox import MailboxActor
+from atp.actors.receipt_commands import ReceiptCommand
 from atp.actors.replay_commands import ReplayCommand
 from atp.errors import StoreUnavailable
 from atp.ledger import LedgerNotHeld, StoreAvailability
@@ -44,6 +47,7 @@ _OWNERS: tuple[tuple[Any, type[Actor[Any]], str], ...] = (
     (MailboxCommand, MailboxActor, "recipient_agent_id"),
     (SessionCommand, SessionActor, "session_id"),
     (ReplayCommand, ReplayActor, "replay_id"),
+    (ReceiptCommand, ReceiptsActor, "task_id"),
 )
 
 

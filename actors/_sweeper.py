@@ -5,8 +5,9 @@ memory once its next deadline is further off than two sweep intervals, so every
 interval the sweep asks the views which recipients have something due before the
 next sweep (an overdue message, a webhook retry, an attempt lease that a crash left
 behind, a pending session's opening) and wakes their actors, whose timers then fire
-on time; and it wakes every replay still running whose actor stopped. It also runs once at
-start, which is what resumes webhook deliveries and replays after a restart.
+on time; it wakes every replay still running whose actor stopped, and has the receipt
+courier follow every task that may still owe a receipt. It also runs once at start,
+which is what resumes webhook deliveries, replays and receipts after a restart.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ class DueSweeper:
             for r in await context.queries.running_replays()
             if self._supervisor.running(ReplayActor, r) is None
         ]
+        for task_id in await context.queries.owed_receipt_tasks():
+            context.receipts.watch(task_id)  # one followed already is left alone
         commands: list[Command] = [
             *(RunDue(a) for a in sorted(recipients)),
             *(ExpireSession(s) for s in sessions),

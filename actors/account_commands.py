@@ -15,6 +15,7 @@ from atp.actors._idempotency import Ticket
 __all__ = [
     "AccountCommand",
     "DisableWebhookEndpoint",
+    "EnsureSigningKey",
     "IssueAuditorKey",
     "OpenAccount",
     "RecordPayloadRead",
@@ -72,6 +73,16 @@ class RotateSigningKey:
 
 @final
 @attrs.frozen
+class EnsureSigningKey:
+    """Give the agent a signing key if it has none live (its receipts are signed with
+    it, whether or not it has a webhook endpoint)."""
+
+    account_id: str
+    agent_id: str
+
+
+@final
+@attrs.frozen
 class DisableWebhookEndpoint:
     """The receiver at ``url`` answered 410 Gone: stop pushing there until the agent
     sets an endpoint again (a different URL set since is left alone)."""
@@ -117,6 +128,7 @@ AccountCommand = (
     | RotateAgentKey
     | SetWebhookEndpoint
     | RotateSigningKey
+    | EnsureSigningKey
     | DisableWebhookEndpoint
     | SetSenderPolicy
 )

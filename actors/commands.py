@@ -16,6 +16,7 @@ from atp.actors._idempotency import Ticket
 from atp.actors.account_commands import (
     AccountCommand,
     DisableWebhookEndpoint,
+    EnsureSigningKey,
     IssueAuditorKey,
     OpenAccount,
     RecordPayloadRead,
@@ -25,6 +26,7 @@ from atp.actors.account_commands import (
     SetSenderPolicy,
     SetWebhookEndpoint,
 )
+from atp.actors.receipt_commands import ReceiptCommand
 from atp.actors.replay_commands import (
     FinishReplayAttempt,
     ReplayCommand,
@@ -43,6 +45,7 @@ __all__ = [
     "CloseSession",
     "Command",
     "DisableWebhookEndpoint",
+    "EnsureSigningKey",
     "ExpireOpening",
     "ExpireSession",
     "ExtendLease",
@@ -53,6 +56,7 @@ __all__ = [
     "MailboxCommand",
     "OpenAccount",
     "OpenSession",
+    "ReceiptCommand",
     "RecordAck",
     "RecordPayloadRead",
     "RedriveDeadLetter",
@@ -318,7 +322,7 @@ MailboxCommand = (
     | FinishReplayAttempt
 )
 SessionCommand = OpenSession | SendTurn | AnswerSession | AckOpening | CloseSession | ExpireSession
-Command = AccountCommand | MailboxCommand | SessionCommand | ReplayCommand
+Command = AccountCommand | MailboxCommand | SessionCommand | ReplayCommand | ReceiptCommand
 
 
 @final

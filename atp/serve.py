@@ -6,7 +6,7 @@ stop, then the journal commits what is still queued; all within the grace period
 
     carrier nursery:  store watch, journal writer, projection runner
       actors nursery: supervisor (every mailbox and account actor), webhook
-                      dispatcher (every attempt), sweep
+                      dispatcher (every attempt), receipt courier, sweep
         http:         the Quart-Trio app on Hypercorn's connections, from our own
                       accept loop (atp.http: connection cap, every exchange ended)
 
@@ -38,6 +38,7 @@ from atp.actors import (
     Identities,
     JournalWriter,
     Liveness,
+    ReceiptCourier,
     Router,
     Runtime,
     Supervisor,
@@ -72,6 +73,7 @@ from atp.projections import (
     MessagesView,
     ProjectionRunner,
     Queries,
+    ReceiptsView,
     ReplaysView,
     SessionsView,
     ViewStore,
@@ -107,7 +109,13 @@ async def open_runtime(
         async def load_messages(wanted: Sequence[tuple[UUID, int]]) -> dict[UUID, Message]:
             return await ledger.load_versions(Message, wanted)
 
-        views = [AgentsView(), MessagesView(load_messages), SessionsView(), ReplaysView()]
+        views = [
+            AgentsView(),
+            MessagesView(load_messages),
+            SessionsView(),
+            ReplaysView(),
+            ReceiptsView(),
+        ]
         projections = await bridge.run(ProjectionRunner, ledger, store, views)
         queries = Queries(store, bridge)
         journal = JournalWriter(ledger, writer=writer)
@@ -126,6 +134,7 @@ async def open_runtime(
             attempt_timeout=settings.webhook_attempt_deadline,
         )
         dispatcher = WebhookDispatcher(client, settings.webhook_concurrency)
+        courier = ReceiptCourier(client, settings.webhook_concurrency)
         context = ActorContext(
             settings=settings,
             journal=journal,
@@ -136,6 +145,7 @@ async def open_runtime(
             views=projections,
             sealer=sealer,
             pushes=dispatcher,
+            receipts=courier,
             routes=Router(supervisor, journal, bridge.store),
             liveness=Liveness(settings.reachable_window),
         )
@@ -161,6 +171,7 @@ async def open_runtime(
             async with trio.open_nursery() as actors:
                 await actors.start(supervisor.run)
                 await actors.start(dispatcher.run, context)
+                await actors.start(courier.run, context)
                 await actors.start(DueSweeper(context, supervisor).run)
                 yield runtime
                 actors.cancel_scope.cancel()

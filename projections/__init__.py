@@ -2,8 +2,8 @@
 
 The send path ends here: ``ProjectionRunner`` folds each committed page into the
 views' statements (``AgentsView``, ``MessagesView``, ``SessionsView``,
-``ReplaysView``) and writes them
-with its tracking position in one transaction; ``Queries`` answers reads from them.
+``ReplaysView``, ``ReceiptsView``) and writes them with its tracking position in one
+transaction; ``Queries`` answers reads from them.
 """
 
 from atp.projections._agents import AgentsView
@@ -11,6 +11,7 @@ from atp.projections._liveness import LivenessStore
 from atp.projections._messages import DeadLetterStatistics, MessageLoader, MessagesView
 from atp.projections._queries import AgentRow, KeyOwner, MessageRow, Queries, SessionRow
 from atp.projections._rebuild import dump_views, rebuild
+from atp.projections._receipts import ReceiptsView
 from atp.projections._replays import ReplaysView
 from atp.projections._runner import ProjectionRunner, ProjectionStatistics
 from atp.projections._sessions import SessionsView
@@ -37,6 +38,7 @@ __all__ = [
     "ProjectionRunner",
     "ProjectionStatistics",
     "Queries",
+    "ReceiptsView",
     "ReplaysView",
     "SessionRow",
     "SessionsView",

@@ -114,6 +114,11 @@ class Queries:
         self.store = store
         self.bridge = bridge
 
+    async def _ids(self, sql: str, params: tuple[Any, ...]) -> list[str]:
+        """The first column of each row, as text (ids for the sweep and the mailboxes)."""
+        rows = await self.bridge.read(self.store.query, sql, params)
+        return [str(r[0]) for r in rows]
+
     async def key_owner(self, token_hash: str) -> KeyOwner | None:
         """The owner of an unrevoked key; agent keys only while the agent is active."""
         rows = await self.bridge.read(
@@ -158,25 +163,21 @@ class Queries:
 
     async def open_message_ids(self, recipient_agent_id: str, limit: int) -> list[str]:
         """The recipient's oldest open messages, oldest first (a mailbox's window)."""
-        rows = await self.bridge.read(
-            self.store.query,
+        return await self._ids(
             "SELECT message_id FROM atp_inbox WHERE recipient_agent_id = ?"
             " ORDER BY position LIMIT ?",
             (recipient_agent_id, limit),
         )
-        return [str(r[0]) for r in rows]
 
     async def open_turns_before(
         self, recipient_agent_id: str, session_id: str, sequence: int
     ) -> list[str]:
         """The recipient's open messages of a session with a lower sequence number."""
-        rows = await self.bridge.read(
-            self.store.query,
+        return await self._ids(
             "SELECT m.id FROM atp_messages m JOIN atp_inbox i ON i.message_id = m.id"
             " WHERE m.session_id = ? AND m.session_sequence < ? AND i.recipient_agent_id = ?",
             (session_id, sequence, recipient_agent_id),
         )
-        return [str(r[0]) for r in rows]
 
     async def webhook_work(self, recipient_agent_id: str, limit: int) -> list[tuple[str, datetime]]:
         """(message id, due time) of the recipient's webhook deliveries still to try,
@@ -191,23 +192,19 @@ class Queries:
 
     async def webhook_turn_ids(self, recipient_agent_id: str) -> list[str]:
         """The recipient's session turns with a webhook delivery still to try."""
-        rows = await self.bridge.read(
-            self.store.query,
+        return await self._ids(
             "SELECT d.message_id FROM atp_deliveries d JOIN atp_messages m ON m.id = d.message_id"
             " WHERE d.recipient_agent_id = ? AND d.due_at IS NOT NULL"
             " AND m.session_id IS NOT NULL",
             (recipient_agent_id,),
         )
-        return [str(r[0]) for r in rows]
 
     async def overdue_recipients(self, now: datetime, limit: int = 1000) -> list[str]:
         """Recipients with open messages past their expiry (for the expiry sweep)."""
-        rows = await self.bridge.read(
-            self.store.query,
+        return await self._ids(
             "SELECT DISTINCT recipient_agent_id FROM atp_inbox WHERE expires_at <= ? LIMIT ?",
             (iso(now), limit),
         )
-        return [str(r[0]) for r in rows]
 
     async def unknown_sender_times(
         self, recipient_agent_id: str, since: datetime
@@ -224,12 +221,10 @@ class Queries:
 
     async def webhook_due_recipients(self, before: datetime, limit: int = 1000) -> list[str]:
         """Recipients with a webhook delivery due before ``before`` (for the sweep)."""
-        rows = await self.bridge.read(
-            self.store.query,
+        return await self._ids(
             "SELECT DISTINCT recipient_agent_id FROM atp_deliveries WHERE due_at <= ? LIMIT ?",
             (iso(before), limit),
         )
-        return [str(r[0]) for r in rows]
 
     async def dead_letters(
         self, recipient_agent_id: str, after_message_id: str | None, limit: int
@@ -325,12 +320,10 @@ class Queries:
 
     async def pending_sessions(self, created_before: datetime, limit: int = 1000) -> list[str]:
         """Pending sessions requested before ``created_before`` (for the sweep)."""
-        rows = await self.bridge.read(
-            self.store.query,
+        return await self._ids(
             "SELECT id FROM atp_sessions WHERE status = 'pending' AND created_at <= ? LIMIT ?",
             (iso(created_before), limit),
         )
-        return [str(r[0]) for r in rows]
 
     async def replayable_messages(
         self,
@@ -372,12 +365,18 @@ class Queries:
 
     async def running_replays(self, limit: int = 1000) -> list[str]:
         """Replays still running (for the sweep, which resumes them after a restart)."""
-        rows = await self.bridge.read(
-            self.store.query,
+        return await self._ids(
             "SELECT id FROM atp_replays WHERE state = 'running' ORDER BY created_at LIMIT ?",
             (limit,),
         )
-        return [str(r[0]) for r in rows]
+
+    async def owed_receipt_tasks(self, limit: int = 1000) -> list[str]:
+        """Tasks with a push-notification config that may still be owed a receipt."""
+        return await self._ids(
+            "SELECT DISTINCT t.task_id FROM atp_push_configs c JOIN atp_receipt_tasks t"
+            " ON t.ledger_id = c.ledger_id WHERE NOT c.settled LIMIT ?",
+            (limit,),
+        )
 
     async def waiting_inbox_replays(self, recipient_agent_id: str) -> list[tuple[str, str]]:
         """(replay id, message id) of the recipient's inbox replays not yet handed out,

@@ -32,6 +32,7 @@ from atp.domain import (
     Message,
     Replay,
     Session,
+    TaskReceipts,
     aggregate_id,
 )
 from atp.ledger import Bridge, Notification
@@ -60,7 +61,7 @@ class AuditView(View):
 
     name = "audit"
     tables = TABLES
-    aggregates = (Account, Agent, IdempotencyRecord, Message, Replay, Session)  # all of them
+    aggregates = (Account, Agent, IdempotencyRecord, Message, Replay, Session, TaskReceipts)  # all
 
     def __init__(
         self,

@@ -265,6 +265,44 @@ def _session_closed(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, 
     return e.by_agent_id, {"by_agent_id": e.by_agent_id}
 
 
+def _receipts_started(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    data = {
+        "message_id": e.message_id,
+        "sender_agent_id": e.sender_agent_id,
+        "recipient_agent_id": e.recipient_agent_id,
+    }
+    return e.sender_agent_id, data
+
+
+def _push_config_set(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    data = {
+        "config_id": e.config_id,
+        **_url_facts(e.url),
+        "token": e.sealed_token is not None,
+        "scheme": e.scheme,
+        "after_version": e.after_version,
+    }
+    return entry.agents[0], data
+
+
+def _push_config_deleted(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    actor = CARRIER if e.reason == "gone" else entry.agents[0]
+    return actor, {"config_id": e.config_id, "reason": e.reason}
+
+
+def _receipt_recorded(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    data = {
+        "config_id": e.config_id,
+        "version": e.version,
+        "state": e.state,
+        "result": e.result,
+        "attempts": e.attempts,
+        "response_status": e.response_status,
+        "error": _safe(e.error),
+    }
+    return CARRIER, data
+
+
 DATA: Mapping[str, _Handler] = {
     "account.opened": _account_opened,
     "account.agent_admitted": _agent_admitted,
@@ -293,6 +331,10 @@ DATA: Mapping[str, _Handler] = {
     "ack.recorded": _ack,
     "replay.attempt_started": _replay_attempt_started,
     "replay.attempt_recorded": _replay_attempt_recorded,
+    "receipts.started": _receipts_started,
+    "receipts.config_set": _push_config_set,
+    "receipts.config_deleted": _push_config_deleted,
+    "receipts.receipt_recorded": _receipt_recorded,
     "replay.started": _replay_started,
     "replay.item_recorded": _replay_item,
     "replay.cancelled": _replay_cancelled,

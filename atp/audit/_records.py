@@ -73,6 +73,10 @@ TYPES: Mapping[str, str] = {
     "atp.domain._message:Message.AckRecorded": "ack.recorded",
     "atp.domain._message:Message.ReplayStarted": "replay.attempt_started",
     "atp.domain._message:Message.ReplayAttemptRecorded": "replay.attempt_recorded",
+    "atp.domain._receipts:TaskReceipts.Started": "receipts.started",
+    "atp.domain._receipts:TaskReceipts.ConfigSet": "receipts.config_set",
+    "atp.domain._receipts:TaskReceipts.ConfigDeleted": "receipts.config_deleted",
+    "atp.domain._receipts:TaskReceipts.ReceiptRecorded": "receipts.receipt_recorded",
     "atp.domain._replay:Replay.Started": "replay.started",
     "atp.domain._replay:Replay.ItemRecorded": "replay.item_recorded",
     "atp.domain._replay:Replay.Cancelled": "replay.cancelled",
@@ -119,6 +123,8 @@ def first_entry(topic: str, e: Any) -> Entry:
         accounts = tuple(dict.fromkeys((e.initiator_account_id, e.recipient_account_id)))
         agents = (e.initiator_agent_id, e.recipient_agent_id)
         return Entry("session", e.session_id, agents, accounts, e.session_id, e.opening_message_id)
+    if record_type == "receipts.started":  # the sender's, as its push configs are
+        return Entry("task_receipts", e.message_id, (e.sender_agent_id,), (e.sender_account_id,))
     if record_type == "replay.started":
         return Entry("replay", e.replay_id, (e.agent_id,), (e.account_id,))
     if record_type == "idempotency.recorded":

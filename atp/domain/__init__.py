@@ -24,6 +24,7 @@ from atp.domain._delivery import (
 from atp.domain._idempotency import IdempotencyRecord
 from atp.domain._ids import aggregate_id, new_id, new_token, token_hash
 from atp.domain._message import Message
+from atp.domain._receipts import PushConfig, ReceiptResult, TaskReceipts
 from atp.domain._replay import ItemResult, Replay, ReplayState, ReplayTarget
 from atp.domain._session import STATUS_AFTER, Session, SessionStatus
 from atp.domain._statuses import (
@@ -53,6 +54,8 @@ __all__ = [
     "IdempotencyRecord",
     "ItemResult",
     "Message",
+    "PushConfig",
+    "ReceiptResult",
     "Replay",
     "ReplayAttempt",
     "ReplayState",
@@ -62,6 +65,7 @@ __all__ = [
     "Session",
     "SessionStatus",
     "SigningKey",
+    "TaskReceipts",
     "Trust",
     "WebhookAttempt",
     "WebhookEndpoint",

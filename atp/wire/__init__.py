@@ -15,6 +15,7 @@ from atp.wire._a2a_delivery import (
     read_answer,
     send_message_request,
 )
+from atp.wire._a2a_receipts import StateChange, state_changes
 from atp.wire._a2a_task import (
     TERMINAL_TASK_STATES,
     context_id,
@@ -79,6 +80,7 @@ __all__ = [
     "ReplaysBody",
     "SenderPolicyBody",
     "SigningKeyRotationBody",
+    "StateChange",
     "TextRule",
     "WaitBody",
     "WebhookAuthentication",
@@ -103,6 +105,7 @@ __all__ = [
     "session_document",
     "session_object",
     "signing_key_document",
+    "state_changes",
     "status_time",
     "task_document",
     "task_state",

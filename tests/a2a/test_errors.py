@@ -32,7 +32,7 @@ async def test_json_rpc_errors_carry_their_codes_and_change_nothing(api: Api) ->
     assert (await a2a.error("ListTasks", {"pageSize": 0}))["code"] == -32602
     assert (await a2a.error("ListTasks", {"status": "DONE"}))["code"] == -32602
     push = {"message": text(), "configuration": {"taskPushNotificationConfig": {"url": "x"}}}
-    assert (await a2a.error("SendMessage", push))["code"] == -32003
+    assert (await a2a.error("SendMessage", push))["code"] == -32602  # checked before sending
     found = await a2a.error("GetTask", {"id": "msg_nope"})
     assert found["data"][0]["reason"] == "TASK_NOT_FOUND"
     assert found["data"][0]["domain"] == "a2a-protocol.org"

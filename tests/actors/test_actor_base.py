@@ -113,6 +113,7 @@ def carrier() -> Carrier:
         views=None,  # type: ignore[arg-type]
         sealer=sealer,
         pushes=None,  # type: ignore[arg-type]
+        receipts=None,  # type: ignore[arg-type]
         routes=None,  # type: ignore[arg-type]
         now=lambda: NOW,
     )

@@ -156,6 +156,7 @@ async def fx() -> Fixture:
         views=Views(),
         sealer=Sealer("test"),
         pushes=pushes,
+        receipts=None,  # type: ignore[arg-type]
         routes=None,  # type: ignore[arg-type]
         arrivals=Arrivals(),
         now=lambda: clock[0],

@@ -14,11 +14,13 @@ from atp.actors import (
     Actor,
     ActorContext,
     MailboxActor,
+    ReceiptsActor,
     ReplayActor,
     Router,
     SessionActor,
     account_commands,
     commands,
+    receipt_commands,
     replay_commands,
 )
 from atp.actors.commands import (
@@ -31,6 +33,7 @@ from atp.actors.commands import (
     Reply,
     RunDue,
 )
+from atp.actors.receipt_commands import DeletePushConfig
 from atp.actors.replay_commands import RunReplay
 from atp.errors import StoreUnavailable
 from atp.ledger import LedgerNotHeld, StoreAvailability
@@ -78,7 +81,7 @@ def test_every_command_class_is_in_a_union_and_has_an_owner() -> None:
     """A command class defined but left out of its owner's union would reach no actor."""
     defined = {
         cls
-        for module in (commands, account_commands, replay_commands)
+        for module in (commands, account_commands, replay_commands, receipt_commands)
         for cls in vars(module).values()
         if attrs.has(cls) and cls.__module__ == module.__name__ and cls not in (Reply, Forward)
     }
@@ -93,6 +96,7 @@ def test_every_command_class_is_in_a_union_and_has_an_owner() -> None:
         (OpenAccount("acct_1", "Acme"), AccountActor.kind, "acct_1"),
         (RunDue("agt_2"), MailboxActor.kind, "agt_2"),
         (RunReplay("rpl_3"), ReplayActor.kind, "rpl_3"),
+        (DeletePushConfig("msg_4", "cfg"), ReceiptsActor.kind, "msg_4"),
     ],
 )
 async def test_a_command_goes_to_its_owner(command: Command, kind: str, owner: str) -> None:

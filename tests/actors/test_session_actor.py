@@ -89,6 +89,7 @@ def fx() -> Fixture:
         views=None,  # type: ignore[arg-type]
         sealer=None,  # type: ignore[arg-type]
         pushes=None,  # type: ignore[arg-type]
+        receipts=None,  # type: ignore[arg-type]
         routes=mailboxes,
         now=lambda: clock[0],
     )

@@ -23,6 +23,7 @@ from atp.actors import Runtime
 from atp.projections import (
     AgentsView,
     MessagesView,
+    ReceiptsView,
     ReplaysView,
     SessionsView,
     dump_views,
@@ -34,7 +35,13 @@ from atp.settings import Settings
 from tests.support.fake_dns import FakeDns
 from tests.support.helpers import Agent, Api, as_stored, text
 
-VIEW_TABLES = AgentsView.tables + MessagesView.tables + SessionsView.tables + ReplaysView.tables
+VIEW_TABLES = (
+    AgentsView.tables
+    + MessagesView.tables
+    + SessionsView.tables
+    + ReplaysView.tables
+    + ReceiptsView.tables
+)
 REBUILT = re.compile(r"rebuilt read models up to notification (\d+)")
 
 

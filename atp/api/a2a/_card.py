@@ -55,7 +55,7 @@ def agent_card(
             {"url": url, "protocolBinding": binding, "protocolVersion": "1.0", "tenant": agent_id}
             for binding in ("JSONRPC", "HTTP+JSON")
         ],
-        "capabilities": {"streaming": True, "pushNotifications": False, "extendedAgentCard": False},
+        "capabilities": {"streaming": True, "pushNotifications": True, "extendedAgentCard": False},
         "securitySchemes": {
             _SCHEME: {
                 "httpAuthSecurityScheme": {

@@ -7,7 +7,7 @@ A2A response object; the bindings only wrap it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from quart import request
@@ -18,11 +18,18 @@ from atp.api._requests import body_bytes, carrier
 from atp.api.a2a._errors import (
     A2AError,
     ParseError,
-    PushNotificationNotSupported,
     UnsupportedOperation,
     VersionNotSupported,
 )
 from atp.api.a2a._params import history_length, list_request, send_request, task_id
+from atp.api.a2a._push_configs import (
+    config_request,
+    configure,
+    create_config,
+    delete_config,
+    get_config,
+    list_configs,
+)
 from atp.api.a2a._streams import sse
 from atp.api.a2a._tasks import (
     Caller,
@@ -88,7 +95,10 @@ async def _who(params: Mapping[str, Any]) -> Caller:
 async def _send_message(params: Mapping[str, Any]) -> dict[str, Any]:
     sending = send_request(params)
     caller = await _who(params)
+    receipts = None if sending.push_config is None else config_request(sending.push_config)
     status = await send(caller, sending.message)
+    if receipts is not None:  # from the send on
+        await configure(caller, await sent_message(status), receipts, after_version=1)
     if sending.return_immediately:  # as sent: the answer says all of it
         task = sent_task(status, sending.history_length)
         return {"task": await _with_liveness(task, caller.tenant)}
@@ -127,9 +137,13 @@ async def _cancel_task(params: Mapping[str, Any]) -> dict[str, Any]:
     return await _task(canceled, history_length(params.get("historyLength")))
 
 
-async def _push_config(params: Mapping[str, Any]) -> dict[str, Any]:
-    await _who(params)
-    raise PushNotificationNotSupported()
+def _on_configs(
+    operation: Callable[[Caller, Mapping[str, Any]], Awaitable[dict[str, Any]]],
+) -> Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]:
+    async def run(params: Mapping[str, Any]) -> dict[str, Any]:
+        return await operation(await _who(params), params)
+
+    return run
 
 
 async def _extended_card(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -142,10 +156,10 @@ UNARY: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "GetTask": _get_task,
     "ListTasks": _list_tasks,
     "CancelTask": _cancel_task,
-    "CreateTaskPushNotificationConfig": _push_config,
-    "GetTaskPushNotificationConfig": _push_config,
-    "ListTaskPushNotificationConfigs": _push_config,
-    "DeleteTaskPushNotificationConfig": _push_config,
+    "CreateTaskPushNotificationConfig": _on_configs(create_config),
+    "GetTaskPushNotificationConfig": _on_configs(get_config),
+    "ListTaskPushNotificationConfigs": _on_configs(list_configs),
+    "DeleteTaskPushNotificationConfig": _on_configs(delete_config),
     "GetExtendedAgentCard": _extended_card,
 }
 STREAMING = frozenset({"SendStreamingMessage", "SubscribeToTask"})
@@ -168,7 +182,10 @@ async def stream(
     caller_ = await _who(params)
     if method == "SendStreamingMessage":
         sending = send_request(params)
+        config = None if sending.push_config is None else config_request(sending.push_config)
         status, length = await send(caller_, sending.message), sending.history_length
+        if config is not None:
+            await configure(caller_, await sent_message(status), config, after_version=1)
         # From the send on: the recipient may have answered already, and the stream
         # shows every state the task went through.
         message = await sent_message(status, version=1)

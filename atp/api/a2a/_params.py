@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from atp.api.a2a._errors import InvalidParams, PushNotificationNotSupported
+from atp.api.a2a._errors import InvalidParams
 
 __all__ = [
     "ListRequest",
@@ -31,6 +31,7 @@ class SendRequest:
     message: dict[str, Any]
     return_immediately: bool
     history_length: int | None
+    push_config: dict[str, Any] | None  # configuration.taskPushNotificationConfig
 
 
 @attrs.frozen
@@ -51,12 +52,14 @@ def send_request(params: Mapping[str, Any]) -> SendRequest:
     configuration = params.get("configuration") or {}
     if not isinstance(configuration, dict):
         raise InvalidParams("configuration must be an object")
-    if configuration.get("taskPushNotificationConfig"):
-        raise PushNotificationNotSupported()
+    push_config = configuration.get("taskPushNotificationConfig") or None
+    if push_config is not None and not isinstance(push_config, dict):
+        raise InvalidParams("configuration.taskPushNotificationConfig must be an object")
     return SendRequest(
         message,
         _flag(configuration.get("returnImmediately"), "configuration.returnImmediately"),
         history_length(configuration.get("historyLength")),
+        push_config,
     )
 
 

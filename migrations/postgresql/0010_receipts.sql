@@ -1,0 +1,15 @@
+-- A2A push notifications (issue 23): the tasks that have push-notification configs,
+-- and whether each config may still be owed a receipt (the sweep has the courier
+-- follow those after a restart). No event these views fold existed before: empty.
+CREATE TABLE atp_receipt_tasks (
+    ledger_id TEXT PRIMARY KEY,  -- the TaskReceipts aggregate's id in the ledger
+    task_id TEXT NOT NULL        -- the message's id
+);
+
+CREATE TABLE atp_push_configs (
+    ledger_id TEXT NOT NULL,
+    config_id TEXT NOT NULL,
+    settled BOOLEAN NOT NULL,         -- told the task's end, or set after it
+    PRIMARY KEY (ledger_id, config_id)
+);
+CREATE INDEX atp_push_configs_owed ON atp_push_configs (settled);

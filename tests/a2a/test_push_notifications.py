@@ -1,0 +1,252 @@
+"""A2A push-notification configs: delivery receipts to the sender on each change of its
+task's state, signed, retried, recorded in the ledger; and the configs' CRUD, which only
+the task's sender sees."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import attrs
+import httpx
+import pytest
+import trio
+
+from atp.serve import open_runtime, serve_http
+from atp.settings import Settings
+from atp.webhooks import verify_standard
+from tests.support.a2a import A2A, answer, text, until
+from tests.support.helpers import Agent, Api
+from tests.support.receivers import ReceivedRequest, Receiver, Respond
+
+WORKING, COMPLETED = "TASK_STATE_WORKING", "TASK_STATE_COMPLETED"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return attrs.evolve(
+        settings,
+        webhook_allow_private=True,  # the receiver listens on loopback
+        webhook_retry_delays=(0, 0.2, 0.2, 0.2),
+        webhook_max_attempts={"free": 4},
+    )
+
+
+def config(receiver: Receiver, **extra: Any) -> dict[str, Any]:
+    return {"url": receiver.url("/receipts"), **extra}
+
+
+async def public_keys(api: Api, agent: Agent) -> list[str]:
+    r = await api.client.get(
+        f"/api/agents/{agent.id}/webhook_endpoint/signing_keys",
+        headers={"authorization": f"Bearer {agent.token}"},
+    )
+    assert r.status_code == 200, r.text
+    return [key["public_key"] for key in r.json()["signing_keys"]]
+
+
+def verified(request: ReceivedRequest, keys: list[str]) -> dict[str, Any]:
+    """The receipt's StreamResponse, once its v1a signature checks with one of ``keys``."""
+    errors = []
+    for key in keys:
+        try:
+            verify_standard(request.headers, request.body, whpk=key)
+        except Exception as error:  # the next key may verify
+            errors.append(error)
+        else:
+            result: dict[str, Any] = json.loads(request.body)
+            return result
+    raise AssertionError(f"no key verifies the receipt: {errors}")
+
+
+async def work_through(api: Api, tenant: Agent, context_id: str) -> None:
+    """The recipient accepts the message, then completes it."""
+    claim = (await api.claim(tenant)).json()
+    delivery_id = claim["id"]
+    assert (await api.ack(tenant, delivery_id, "accepted")).status_code == 201
+    done = answer("done", context_id)
+    assert (await api.ack(tenant, delivery_id, "completed", done)).status_code == 201
+
+
+async def test_a_config_gets_a_signed_receipt_on_each_state_change(
+    api: Api, receiver: Receiver
+) -> None:
+    caller, tenant = await api.pair()
+    a2a = A2A(api.client, caller, tenant)
+    task = await a2a.send(text("ping"), returnImmediately=True)
+    auth = {"scheme": "Bearer", "credentials": "receipt-secret"}
+    made = await a2a.result(
+        "CreateTaskPushNotificationConfig",
+        {"taskId": task["id"], **config(receiver, id="c1", token="tok-1", authentication=auth)},
+    )
+    assert made == {
+        "tenant": tenant.id,
+        "id": "c1",
+        "taskId": task["id"],
+        "url": receiver.url("/receipts"),
+        "token": "tok-1",
+        "authentication": {"scheme": "Bearer"},  # the credentials are never shown again
+    }
+    await work_through(api, tenant, task["contextId"])
+    working, completed = await receiver.wait_for(2)
+    keys = await public_keys(api, caller)
+    first, last = verified(working, keys), verified(completed, keys)
+    assert first["statusUpdate"]["taskId"] == task["id"]
+    assert first["statusUpdate"]["status"]["state"] == WORKING
+    assert last["task"]["status"]["state"] == COMPLETED
+    assert last["task"]["artifacts"][0]["parts"] == [{"text": "done"}]
+    for request in (working, completed):
+        assert request.path == "/receipts"
+        assert request.headers["authorization"] == "Bearer receipt-secret"
+        assert request.headers["x-a2a-notification-token"] == "tok-1"
+        assert request.headers["content-type"] == "application/a2a+json"
+    assert working.headers["webhook-id"] != completed.headers["webhook-id"]
+    await trio.sleep(0.3)
+    assert len(receiver.requests) == 2  # one per change, nothing after the end
+
+
+async def test_a_failed_receipt_is_retried_with_the_same_webhook_id(
+    api: Api, receiver: Receiver
+) -> None:
+    caller, tenant = await api.pair()
+    a2a = A2A(api.client, caller, tenant)
+    task = await a2a.send(text(), returnImmediately=True)
+    await a2a.result("CreateTaskPushNotificationConfig", {"taskId": task["id"], **config(receiver)})
+    receiver.script(Respond(500), Respond(503))
+    claim = (await api.claim(tenant)).json()
+    await api.ack(tenant, claim["id"], "accepted")
+    requests = await receiver.wait_for(3)
+    assert len({r.headers["webhook-id"] for r in requests}) == 1
+    assert json.loads(requests[2].body)["statusUpdate"]["status"]["state"] == WORKING
+
+
+async def test_send_message_can_set_the_config_and_hears_every_change_from_the_send(
+    api: Api, receiver: Receiver
+) -> None:
+    caller, tenant = await api.pair()
+    a2a = A2A(api.client, caller, tenant)
+    task = await a2a.send(
+        text(), returnImmediately=True, taskPushNotificationConfig=config(receiver)
+    )
+    configs = await a2a.result("ListTaskPushNotificationConfigs", {"taskId": task["id"]})
+    assert [c["id"] for c in configs["configs"]] == [task["id"]]  # A2A's default id
+    await work_through(api, tenant, task["contextId"])
+    states = []
+    for request in await receiver.wait_for(2):
+        body = json.loads(request.body)
+        states.append((body.get("statusUpdate") or body["task"])["status"]["state"])
+    assert states == [WORKING, COMPLETED]
+
+
+async def test_configs_are_read_listed_and_deleted_by_their_sender_only(
+    api: Api, receiver: Receiver
+) -> None:
+    caller, tenant = await api.pair()
+    a2a = A2A(api.client, caller, tenant)
+    task = await a2a.send(text(), returnImmediately=True)
+    ids = {"taskId": task["id"]}
+    for config_id in ("b", "a"):
+        await a2a.result(
+            "CreateTaskPushNotificationConfig", {**ids, **config(receiver, id=config_id)}
+        )
+    got = await a2a.result("GetTaskPushNotificationConfig", {**ids, "id": "a"})
+    assert got["url"] == receiver.url("/receipts")
+    listed = await a2a.result("ListTaskPushNotificationConfigs", ids)
+    assert [c["id"] for c in listed["configs"]] == ["a", "b"]
+    assert await a2a.result("DeleteTaskPushNotificationConfig", {**ids, "id": "a"}) == {}
+    missing = await a2a.error("GetTaskPushNotificationConfig", {**ids, "id": "a"})
+    assert missing["code"] == -32001
+    # Over HTTP+JSON too.
+    rest = a2a.rest_path(f"/tasks/{task['id']}/pushNotificationConfigs")
+    r = await api.client.get(rest, headers=a2a.headers())
+    assert [c["id"] for c in r.json()["configs"]] == ["b"]
+    r = await api.client.delete(f"{rest}/b", headers=a2a.headers())
+    assert r.status_code == 200
+    # Another agent sees no task there, so no config either.
+    other = await api.agent(name="gamma")
+    stranger = A2A(api.client, other, tenant)
+    for method in ("GetTaskPushNotificationConfig", "ListTaskPushNotificationConfigs"):
+        assert (await stranger.error(method, {**ids, "id": "b"}))["code"] == -32001
+    create = {**ids, **config(receiver)}
+    assert (await stranger.error("CreateTaskPushNotificationConfig", create))["code"] == -32001
+    # A URL the carrier would not push to is refused, and records nothing.
+    bad = await a2a.error("CreateTaskPushNotificationConfig", {**ids, "url": "ftp://x"})
+    assert bad["code"] == -32602
+    listed = await a2a.result("ListTaskPushNotificationConfigs", ids)
+    assert listed["configs"] == []
+
+
+async def test_a_config_set_after_the_end_is_told_nothing(api: Api, receiver: Receiver) -> None:
+    caller, tenant = await api.pair()
+    a2a = A2A(api.client, caller, tenant)
+    task = await a2a.send(text(), returnImmediately=True)
+    await work_through(api, tenant, task["contextId"])
+    await a2a.result("CreateTaskPushNotificationConfig", {"taskId": task["id"], **config(receiver)})
+    await until(lambda: a2a.state_is(task["id"], COMPLETED))
+    await trio.sleep(0.3)
+    assert receiver.requests == []
+
+
+async def test_a_410_deletes_the_config(api: Api, receiver: Receiver) -> None:
+    caller, tenant = await api.pair()
+    a2a = A2A(api.client, caller, tenant)
+    task = await a2a.send(text(), returnImmediately=True)
+    ids = {"taskId": task["id"]}
+    await a2a.result("CreateTaskPushNotificationConfig", {**ids, **config(receiver)})
+    receiver.script(Respond(410))
+    claim = (await api.claim(tenant)).json()
+    await api.ack(tenant, claim["id"], "accepted")
+    await receiver.wait_for(1)
+
+    async def deleted() -> bool:
+        listed = await a2a.result("ListTaskPushNotificationConfigs", ids)
+        return bool(listed["configs"] == [])
+
+    await until(deleted)
+
+
+async def test_a_receipt_owed_when_the_carrier_stops_is_sent_after_its_restart(
+    settings: Settings, receiver: Receiver
+) -> None:
+    waiting = attrs.evolve(settings, webhook_retry_delays=(0, 600))  # still owed at the stop
+    receiver.default = Respond(500)
+    async with carrier(waiting) as api:
+        caller, tenant = await api.pair()
+        a2a = A2A(api.client, caller, tenant)
+        task = await a2a.send(text(), returnImmediately=True)
+        await a2a.result(
+            "CreateTaskPushNotificationConfig", {"taskId": task["id"], **config(receiver)}
+        )
+        claim = (await api.claim(tenant)).json()
+        await api.ack(tenant, claim["id"], "accepted")
+        [refused] = await receiver.wait_for(1)
+    receiver.default = Respond(200)
+    async with carrier(settings) as api:
+        _, delivered = await receiver.wait_for(2)
+        await until(lambda: recorded(api, caller, "delivered"))  # in the ledger
+    assert delivered.headers["webhook-id"] == refused.headers["webhook-id"]
+    assert json.loads(delivered.body)["statusUpdate"]["status"]["state"] == WORKING
+
+
+async def recorded(api: Api, sender: Agent, result: str) -> bool:
+    """Whether the sender's audit log holds a receipt recorded with ``result``."""
+    r = await api.client.get(
+        "/api/events", headers={"authorization": f"Bearer {sender.account_token}"}
+    )
+    records = [e["record"] for e in r.json()["events"]]
+    return any(
+        r["type"] == "receipts.receipt_recorded" and r["data"]["result"] == result for r in records
+    )
+
+
+@asynccontextmanager
+async def carrier(settings: Settings) -> AsyncIterator[Api]:
+    """A carrier on ``settings``' stores, served until the block ends."""
+    async with open_runtime(settings) as rt, trio.open_nursery() as nursery:
+        shutdown = trio.Event()
+        [url] = await nursery.start(serve_http, rt, shutdown)
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            yield Api(client)
+        shutdown.set()
