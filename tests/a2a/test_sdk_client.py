@@ -9,10 +9,12 @@ Everything the carrier answers is parsed strictly with the SDK's protobuf types.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 import trio
@@ -21,23 +23,32 @@ from a2a.client.client import Client
 from a2a.client.interceptors import AfterArgs, BeforeArgs, ClientCallInterceptor
 from a2a.types import (
     AgentCard,
+    AuthenticationInfo,
     CancelTaskRequest,
+    DeleteTaskPushNotificationConfigRequest,
+    GetTaskPushNotificationConfigRequest,
     GetTaskRequest,
+    ListTaskPushNotificationConfigsRequest,
     ListTasksRequest,
     Message,
     Part,
     Role,
     SendMessageConfiguration,
     SendMessageRequest,
+    StreamResponse,
     Task,
+    TaskPushNotificationConfig,
     TaskState,
 )
 from a2a.utils.errors import TaskNotCancelableError, TaskNotFoundError
 from a2a.utils.proto_utils import validate_proto_required_fields
 from google.protobuf.json_format import MessageToDict, ParseDict
 
+from atp.settings import Settings
+from atp.webhooks import verify_standard
 from tests.support.a2a import answer
 from tests.support.helpers import Agent, Api
+from tests.support.receivers import Receiver
 
 BINDINGS = ["JSONRPC", "HTTP+JSON"]
 
@@ -66,6 +77,11 @@ def strict(document: dict[str, Any], kind: type) -> Any:
     parsed = ParseDict(document, kind())
     validate_proto_required_fields(parsed)
     return parsed
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return attrs.evolve(settings, webhook_allow_private=True)  # receipts go to loopback
 
 
 @pytest.fixture
@@ -107,6 +123,7 @@ async def test_the_card_is_a_valid_agent_card_naming_the_carrier(api: Api) -> No
     assert [i.tenant for i in card.supported_interfaces] == [tenant.id, tenant.id]
     assert {i.protocol_binding for i in card.supported_interfaces} == set(BINDINGS)
     assert card.capabilities.streaming
+    assert card.capabilities.push_notifications
     assert "atpAgentKey" in card.security_schemes
 
 
@@ -218,3 +235,52 @@ async def test_the_sdk_cancels_a_task_nobody_took(api: Api, http: httpx.AsyncCli
     [event] = [event async for event in client.send_message(request)]
     canceled = await client.cancel_task(CancelTaskRequest(id=event.task.id))
     assert canceled.status.state == TaskState.TASK_STATE_CANCELED
+
+
+@pytest.mark.parametrize("binding", BINDINGS)
+async def test_the_sdk_sets_a_push_config_and_gets_verified_receipts(
+    api: Api, http: httpx.AsyncClient, receiver: Receiver, binding: str
+) -> None:
+    caller, tenant = await api.pair()
+    client = await sdk_client(api, http, caller, tenant, binding, streaming=False)
+    request = SendMessageRequest(
+        message=user_message("tell me when"),
+        configuration=SendMessageConfiguration(return_immediately=True),
+    )
+    [event] = [event async for event in client.send_message(request)]
+    task_id = event.task.id
+    made = await client.create_task_push_notification_config(
+        TaskPushNotificationConfig(
+            task_id=task_id,
+            id="receipts",
+            url=receiver.url("/a2a-push"),
+            token="per-task-token",
+            authentication=AuthenticationInfo(scheme="Bearer", credentials="s3cret"),
+        )
+    )
+    assert (made.id, made.task_id, made.token) == ("receipts", task_id, "per-task-token")
+    asked = GetTaskPushNotificationConfigRequest(task_id=task_id, id="receipts")
+    assert (await client.get_task_push_notification_config(asked)).url == made.url
+    listed = await client.list_task_push_notification_configs(
+        ListTaskPushNotificationConfigsRequest(task_id=task_id)
+    )
+    assert [c.id for c in listed.configs] == ["receipts"]
+    await complete(api, tenant)
+    keys = await api.get(f"/api/agents/{caller.id}/webhook_endpoint/signing_keys", caller.token)
+    [public_key] = [k["public_key"] for k in keys.json()["signing_keys"]]
+    states = []
+    for push in await receiver.wait_for(2):
+        verify_standard(push.headers, push.body, whpk=public_key)
+        assert push.headers["authorization"] == "Bearer s3cret"
+        assert push.headers["x-a2a-notification-token"] == "per-task-token"
+        response: StreamResponse = strict(json.loads(push.body), StreamResponse)
+        kind = response.WhichOneof("payload")
+        states.append(getattr(response, kind).status.state)
+    assert states == [TaskState.TASK_STATE_WORKING, TaskState.TASK_STATE_COMPLETED]
+    await client.delete_task_push_notification_config(
+        DeleteTaskPushNotificationConfigRequest(task_id=task_id, id="receipts")
+    )
+    listed = await client.list_task_push_notification_configs(
+        ListTaskPushNotificationConfigsRequest(task_id=task_id)
+    )
+    assert list(listed.configs) == []
