@@ -29,7 +29,6 @@ __all__ = [
     "InvalidRequest",
     "MethodNotFound",
     "ParseError",
-    "PushNotificationNotSupported",
     "TaskNotCancelable",
     "TaskNotFound",
     "Unauthenticated",
@@ -104,12 +103,6 @@ class TaskNotFound(A2AError):
 class TaskNotCancelable(A2AError):
     code, http_status, status, reason = -32002, 400, "FAILED_PRECONDITION", "TASK_NOT_CANCELABLE"
     message = "Task cannot be canceled"
-
-
-class PushNotificationNotSupported(A2AError):
-    code, http_status, status = -32003, 400, "FAILED_PRECONDITION"
-    reason = "PUSH_NOTIFICATION_NOT_SUPPORTED"
-    message = "Push notifications are not supported"
 
 
 class UnsupportedOperation(A2AError):
