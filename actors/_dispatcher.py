@@ -8,7 +8,8 @@ attempt ends it tells the mailbox, which records it and decides on a retry.
 
 An attempt that crashes is reported as ``internal_task_exit`` and retried like a
 transport error (contract §5.4). An attempt lost with the process is retried after
-its lease, by the mailbox that rehydrates it.
+its lease, by the mailbox that rehydrates it. An A2A recipient's task answered as going
+on is followed from here too (``RemoteTaskFollower``), with the same client and slots.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import trio
 
 from atp.actors._context import ActorContext
 from atp.actors._pushes import WebhookJob
+from atp.actors._remote_tasks import RemoteTaskFollower
 from atp.actors.commands import DisableWebhookEndpoint, FinishWebhookAttempt
-from atp.domain import Agent
+from atp.domain import AckStatus, Agent
 from atp.errors import AtpError, WebhookEndpointInactive
 from atp.observe import REQUEST_ID, describe_exception
 from atp.push import PostOutcome, WebhookClient
@@ -76,12 +78,21 @@ class WebhookDispatcher:
         self._limiter = trio.CapacityLimiter(concurrency)
         self._send, self._receive = trio.open_memory_channel[WebhookJob](math.inf)
         self._context: ActorContext | None = None  # given by run()
+        self._nursery: trio.Nursery | None = None
         self.is_running = False
         self._outcomes: dict[str, int] = {}
+        self.remote_tasks = RemoteTaskFollower(client, self._limiter, self._sign)
 
     def submit(self, job: WebhookJob) -> None:
         """Start an attempt (called by a mailbox once its claim is committed)."""
         self._send.send_nowait(job)
+
+    def follow(self, recipient_agent_id: str, message_id: str) -> None:
+        """Follow the task an A2A recipient answered the message with as going on, if
+        it did and it is not followed already (``RemoteTaskFollower``)."""
+        if self._nursery is not None and self.remote_tasks.takes(message_id):
+            remote = self.remote_tasks
+            self._nursery.start_soon(remote.follow, self.context, recipient_agent_id, message_id)
 
     async def run(
         self,
@@ -95,6 +106,7 @@ class WebhookDispatcher:
         self._context = context
         try:
             async with trio.open_nursery() as attempts:
+                self._nursery = attempts
                 self.is_running = True
                 task_status.started()
                 async for job in self._receive:
@@ -135,6 +147,8 @@ class WebhookDispatcher:
             },
         )
         await self._report(job, outcome, url, answer)
+        if answer is not None and answer.ack_status is AckStatus.ACCEPTED:
+            self.follow(job.recipient_agent_id, job.message_id)
 
     async def push_once(self, job: WebhookJob) -> tuple[PostOutcome, str | None]:
         """Make one attempt now and answer how it ended (a replay's push: nothing is
@@ -196,12 +210,23 @@ class WebhookDispatcher:
         url = agent.webhook["url"]
         if agent.endpoint_kind == "a2a":  # an A2A server: its SendMessage, signed alike
             body = send_message_request(job.body, job.delivery_id)
-            headers = {**self._headers(agent, job, body), "a2a-version": "1.0"}
+            headers = self._sign(agent, job.delivery_id, job.message_id, body)
             return await self.client.post(url, body, headers), url, True
-        headers = self._headers(agent, job, job.body)
+        headers = self._headers(agent, job.delivery_id, job.message_id, job.body, job.replay_id)
         return await self.client.post(url, job.body, headers), url, False
 
-    def _headers(self, agent: Agent, job: WebhookJob, body: bytes) -> dict[str, str]:
+    def _sign(self, agent: Agent, delivery_id: str, message_id: str, body: bytes) -> dict[str, str]:
+        """The headers of a call to an A2A recipient: a push's, and A2A's version."""
+        return {**self._headers(agent, delivery_id, message_id, body), "a2a-version": "1.0"}
+
+    def _headers(
+        self,
+        agent: Agent,
+        delivery_id: str,
+        message_id: str,
+        body: bytes,
+        replay_id: str | None = None,
+    ) -> dict[str, str]:
         """Both signature schemes, so either kind of receiver verifies (contract §5.3)."""
         endpoint = agent.webhook
         assert endpoint is not None
@@ -214,15 +239,15 @@ class WebhookDispatcher:
         ]
         headers = {
             "content-type": "application/json",
-            "atp-delivery-id": job.delivery_id,
-            "atp-message-id": job.message_id,
+            "atp-delivery-id": delivery_id,
+            "atp-message-id": message_id,
             "atp-timestamp": str(timestamp),
             "atp-signature": reference_signature(secret, timestamp, body),
             # webhook-id is the delivery id: stable across retries, so receivers dedupe.
-            **standard_headers(job.delivery_id, timestamp, body, whsec=secret, whsk=signing_keys),
+            **standard_headers(delivery_id, timestamp, body, whsec=secret, whsk=signing_keys),
         }
-        if job.replay_id is not None:
-            headers["atp-replay-id"] = job.replay_id
+        if replay_id is not None:
+            headers["atp-replay-id"] = replay_id
         if endpoint["sealed_authorization"] is not None:
             headers["authorization"] = unseal(endpoint["sealed_authorization"]).decode()
         return headers

@@ -42,6 +42,9 @@ class Pushes(Protocol):
         """Make one attempt now and answer how it ended (a replay's push)."""
         ...
 
+    def follow(self, recipient_agent_id: str, message_id: str) -> None:
+        """Follow the task an A2A recipient answered the message with as going on."""
+
 
 class Receipts(Protocol):
     """Where tasks with push-notification configs go to have their receipts sent."""

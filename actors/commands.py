@@ -50,6 +50,7 @@ __all__ = [
     "ExpireSession",
     "ExtendLease",
     "FeedStream",
+    "FinishRemoteTask",
     "FinishWebhookAttempt",
     "Forward",
     "IssueAuditorKey",
@@ -247,6 +248,17 @@ class CancelMessage:
     sender_agent_id: str
 
 
+@final
+@attrs.frozen
+class FinishRemoteTask:
+    """An A2A recipient's task, answered as going on and followed since, has ended: its
+    end is the message's next ACK (the dispatcher reports)."""
+
+    recipient_agent_id: str
+    message_id: str
+    answer: A2AAnswer = attrs.field(repr=False)
+
+
 # -- session actor: one session's lifecycle and turns ------------------------------------
 
 
@@ -313,6 +325,7 @@ MailboxCommand = (
     | RecordAck
     | RunDue
     | FinishWebhookAttempt
+    | FinishRemoteTask
     | RedriveDeadLetter
     | ReleaseDeadLetter
     | CancelMessage

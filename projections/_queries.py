@@ -378,6 +378,15 @@ class Queries:
             (limit,),
         )
 
+    async def accepted_messages(self, limit: int = 1000) -> list[tuple[str, str]]:
+        """(message id, recipient) of messages ACKed accepted and not yet ended."""
+        rows = await self.bridge.read(
+            self.store.query,
+            "SELECT id, recipient_agent_id FROM atp_messages WHERE ack_status = 'accepted' LIMIT ?",
+            (limit,),
+        )
+        return [(str(m), str(r)) for m, r in rows]
+
     async def waiting_inbox_replays(self, recipient_agent_id: str) -> list[tuple[str, str]]:
         """(replay id, message id) of the recipient's inbox replays not yet handed out,
         in the order they were started."""

@@ -8,7 +8,8 @@ of a recipient's messages, two claimers can never be handed the same message.
 Webhook deliveries are claimed here too, in the commit of whatever made them due (a
 send, a retry timer, a finished attempt), and handed to the dispatcher once it holds;
 the dispatcher reports each attempt back as a command (with an A2A recipient's answer,
-recorded as its ACK). A replay's part in a message is recorded here (``MailboxReplays``).
+recorded as its ACK; later, the end of a task it answered as going on). A replay's
+part in a message is recorded here (``MailboxReplays``).
 
 Live state: a window of the open messages, oldest first (``MailboxWindow``: a backlog
 beyond it waits on disk), the webhook deliveries still to try, and the recent
@@ -32,6 +33,7 @@ from atp.actors.commands import (
     ExpireOpening,
     ExtendLease,
     FeedStream,
+    FinishRemoteTask,
     FinishWebhookAttempt,
     Forward,
     MailboxCommand,
@@ -51,12 +53,7 @@ from atp.actors.mailbox._webhook_queue import WebhookQueue
 from atp.actors.mailbox._window import MailboxWindow
 from atp.actors.replay_commands import FinishReplayAttempt, StartReplayAttempt
 from atp.domain import AckStatus, Agent, Message, RetryPolicy, aggregate_id, new_id
-from atp.errors import (
-    NotFound,
-    RecipientNotFound,
-    StaleDeliveryClaim,
-    WebhookEndpointInactive,
-)
+from atp.errors import NotFound, RecipientNotFound, StaleDeliveryClaim, WebhookEndpointInactive
 from atp.wire import ack_document, claim_document, message_status, session_document
 
 __all__ = ["MailboxActor"]
@@ -139,6 +136,11 @@ class MailboxActor(Actor[MailboxCommand]):
                 return Reply(200, {"expired": len(expired)})
             case FinishWebhookAttempt():
                 return await self._finish_attempt(command, now)
+            case FinishRemoteTask():
+                message, answer = await self.load(command.message_id), command.answer
+                if message.end_remote_task(new_id("ack"), answer.ack_status, answer.payload, now):
+                    self.stage(message)
+                return Reply(200, {})
             case AnswerOpening():
                 session = command.session
                 message = await self.load(session.opening_message_id)
@@ -377,8 +379,7 @@ class MailboxActor(Actor[MailboxCommand]):
     # -- helpers ------------------------------------------------------------------------
 
     async def _recipient(self) -> Agent:
-        agent = await self._recipient_or_none()
-        if agent is None:
+        if (agent := await self._recipient_or_none()) is None:
             raise RecipientNotFound()
         return agent
 

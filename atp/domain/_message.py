@@ -381,6 +381,16 @@ class Message(Aggregate):
         pushed = next(d for d in reversed(self.deliveries) if d.pushed)
         return self.ack(ack_id, pushed.id, status, payload, now)
 
+    def end_remote_task(self, ack_id: str, status: AckStatus, payload: Any, now: datetime) -> bool:
+        """Record the end of the task an A2A recipient answered as going on (the ACK
+        ``accepted``) as the next ACK; False if the message has moved on since. A
+        rejection after acceptance, which the ACK table forbids, is recorded failed."""
+        if self.ack_status is not AckStatus.ACCEPTED:
+            return False
+        status = AckStatus.FAILED if status is AckStatus.REJECTED else status
+        self.ack_pushed(ack_id, status, payload, now)
+        return True
+
     def check_ackable(self, delivery_id: str, now: datetime) -> None:
         """The delivery/lease precondition of an ACK (checked before the transition)."""
         delivery = self.delivery(delivery_id)

@@ -12,7 +12,9 @@ from atp.wire._a2a_delivery import (
     A2A_ANSWER_ERRORS,
     A2AAnswer,
     NotAnAnswer,
+    get_task_request,
     read_answer,
+    read_task,
     send_message_request,
 )
 from atp.wire._a2a_receipts import StateChange, state_changes
@@ -90,6 +92,7 @@ __all__ = [
     "check_payload",
     "claim_document",
     "context_id",
+    "get_task_request",
     "iso",
     "message_envelope",
     "message_status",
@@ -98,6 +101,7 @@ __all__ = [
     "payload_size",
     "push_body",
     "read_answer",
+    "read_task",
     "replay_document",
     "send_message_request",
     "sender_policy_document",

@@ -8,6 +8,9 @@ state (submitted, working, or waiting for input) as accepted. A recipient that a
 with a Message instead of a task has completed. The ACK's
 payload is the recipient's status message, or, when it has none or not one the
 carrier can store, one made of the answer's text and artifacts.
+
+A task answered as still going on is followed with the recipient's ``GetTask``
+(``get_task_request``, ``read_task``) until it ends; its end is the next ACK.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ __all__ = [
     "A2A_ANSWER_ERRORS",
     "A2AAnswer",
     "NotAnAnswer",
+    "get_task_request",
     "read_answer",
+    "read_task",
     "send_message_request",
 ]
 
@@ -69,6 +74,12 @@ def send_message_request(push_body: bytes, request_id: str) -> bytes:
     return _COMPACT.encode(request).encode()
 
 
+def get_task_request(task_id: str, request_id: str) -> bytes:
+    """The JSON-RPC ``GetTask`` request for the recipient's task ``task_id``."""
+    request = {"jsonrpc": "2.0", "id": request_id, "method": "GetTask", "params": {"id": task_id}}
+    return _COMPACT.encode(request).encode()
+
+
 def read_answer(body: bytes) -> A2AAnswer:
     """The ACK a ``SendMessage`` answer comes to.
 
@@ -76,6 +87,23 @@ def read_answer(body: bytes) -> A2AAnswer:
         NotAnAnswer: a JSON-RPC error (``a2a_error``), or no answer at all
             (``a2a_invalid_answer``).
     """
+    result = _result(body)
+    if isinstance(result, dict) and isinstance(result.get("message"), dict):
+        message = result["message"]
+        return A2AAnswer("completed", _payload(message, message.get("contextId"), None, []))
+    return _task_answer(result.get("task") if isinstance(result, dict) else None)
+
+
+def read_task(body: bytes) -> A2AAnswer:
+    """The ACK a ``GetTask`` answer comes to (``accepted``: the task goes on).
+
+    Raises:
+        NotAnAnswer: as ``read_answer``.
+    """
+    return _task_answer(_result(body))
+
+
+def _result(body: bytes) -> Any:
     try:
         document = json.loads(body)
     except ValueError:
@@ -84,11 +112,10 @@ def read_answer(body: bytes) -> A2AAnswer:
         raise NotAnAnswer("a2a_invalid_answer")
     if "error" in document:
         raise NotAnAnswer("a2a_error")
-    result = document.get("result")
-    if isinstance(result, dict) and isinstance(result.get("message"), dict):
-        message = result["message"]
-        return A2AAnswer("completed", _payload(message, message.get("contextId"), None, []))
-    task = result.get("task") if isinstance(result, dict) else None
+    return document.get("result")
+
+
+def _task_answer(task: Any) -> A2AAnswer:
     if not isinstance(task, dict) or not isinstance(task.get("status"), dict):
         raise NotAnAnswer("a2a_invalid_answer")
     status = task["status"]
@@ -117,6 +144,8 @@ def _payload(
     context = context_id if isinstance(context_id, str) and context_id else f"ctx_{task_id}"
     if isinstance(said, dict):
         candidate = {"contextId": context, **said, "role": "ROLE_AGENT"}
+        if task_id is not None:  # the recipient's task: followed from the ACK (GetTask)
+            candidate["taskId"] = task_id
         if parts and "parts" in candidate:
             candidate["parts"] = [*candidate["parts"], *parts]
         try:

@@ -13,3 +13,8 @@ CREATE TABLE atp_push_configs (
     PRIMARY KEY (ledger_id, config_id)
 );
 CREATE INDEX atp_push_configs_owed ON atp_push_configs (settled);
+
+-- Messages ACKed accepted and not yet ended: the sweep follows those an A2A recipient
+-- answered as going on. Partial, so a message passing through costs no index entry
+-- once it has moved on.
+CREATE INDEX atp_messages_accepted ON atp_messages (id) WHERE ack_status = 'accepted';

@@ -12,7 +12,7 @@ import pytest
 import trio
 
 from atp.settings import Settings
-from tests.support.a2a import A2A, recipient, text, until
+from tests.support.a2a import A2A, recipient, served, text, until
 from tests.support.helpers import Agent, Api
 from tests.support.subprocess_server import free_port
 
@@ -87,3 +87,37 @@ async def test_a_task_still_working_is_an_accepted_ack(api: Api, tmp_path: Path)
     working = await a2a.task(task["id"])
     assert working["status"]["state"] == "TASK_STATE_WORKING"
     assert working["status"]["message"]["taskId"]  # the recipient's task, to follow
+
+
+async def test_a_task_the_recipient_ends_later_is_followed_to_its_end(
+    api: Api, tmp_path: Path
+) -> None:
+    caller, tenant = await api.pair()
+    port, log = free_port(), tmp_path / "received.jsonl"
+    await a2a_endpoint(api, tenant, port)
+    a2a = A2A(api.client, caller, tenant)
+    with recipient(port, log, "--working", "--finish-after", "1"):
+        task = await a2a.send(text("long job"), returnImmediately=True)
+        await until(lambda: a2a.state_is(task["id"], "TASK_STATE_WORKING"))
+        await until(lambda: a2a.state_is(task["id"], "TASK_STATE_COMPLETED"))
+    done = await a2a.task(task["id"])
+    assert done["artifacts"][0]["parts"] == [{"text": "done: long job"}]
+    status = (await api.status(caller.token, task["id"])).json()
+    assert status["ack_status"] == "completed"
+    # Its history: the message, the recipient's "working", then its end.
+    assert [m["role"] for m in done["history"]] == ["ROLE_USER", "ROLE_AGENT", "ROLE_AGENT"]
+    assert len(log.read_text().splitlines()) == 1  # sent once, then only asked
+
+
+async def test_following_goes_on_after_a_restart(settings: Settings, tmp_path: Path) -> None:
+    port, log = free_port(), tmp_path / "received.jsonl"
+    with recipient(port, log, "--working", "--finish-after", "2"):
+        async with served(settings) as api:
+            caller, tenant = await api.pair()
+            await a2a_endpoint(api, tenant, port)
+            a2a = A2A(api.client, caller, tenant)
+            task = await a2a.send(text("long job"), returnImmediately=True)
+            await until(lambda: a2a.state_is(task["id"], "TASK_STATE_WORKING"))
+        async with served(settings) as api:
+            a2a = A2A(api.client, caller, tenant)
+            await until(lambda: a2a.state_is(task["id"], "TASK_STATE_COMPLETED"))

@@ -5,19 +5,15 @@ the task's sender sees."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import attrs
-import httpx
 import pytest
 import trio
 
-from atp.serve import open_runtime, serve_http
 from atp.settings import Settings
 from atp.webhooks import verify_standard
-from tests.support.a2a import A2A, answer, text, until
+from tests.support.a2a import A2A, answer, served, text, until
 from tests.support.helpers import Agent, Api
 from tests.support.receivers import ReceivedRequest, Receiver, Respond
 
@@ -212,7 +208,7 @@ async def test_a_receipt_owed_when_the_carrier_stops_is_sent_after_its_restart(
 ) -> None:
     waiting = attrs.evolve(settings, webhook_retry_delays=(0, 600))  # still owed at the stop
     receiver.default = Respond(500)
-    async with carrier(waiting) as api:
+    async with served(waiting) as api:
         caller, tenant = await api.pair()
         a2a = A2A(api.client, caller, tenant)
         task = await a2a.send(text(), returnImmediately=True)
@@ -223,7 +219,7 @@ async def test_a_receipt_owed_when_the_carrier_stops_is_sent_after_its_restart(
         await api.ack(tenant, claim["id"], "accepted")
         [refused] = await receiver.wait_for(1)
     receiver.default = Respond(200)
-    async with carrier(settings) as api:
+    async with served(settings) as api:
         _, delivered = await receiver.wait_for(2)
         await until(lambda: recorded(api, caller, "delivered"))  # in the ledger
     assert delivered.headers["webhook-id"] == refused.headers["webhook-id"]
@@ -239,14 +235,3 @@ async def recorded(api: Api, sender: Agent, result: str) -> bool:
     return any(
         r["type"] == "receipts.receipt_recorded" and r["data"]["result"] == result for r in records
     )
-
-
-@asynccontextmanager
-async def carrier(settings: Settings) -> AsyncIterator[Api]:
-    """A carrier on ``settings``' stores, served until the block ends."""
-    async with open_runtime(settings) as rt, trio.open_nursery() as nursery:
-        shutdown = trio.Event()
-        [url] = await nursery.start(serve_http, rt, shutdown)
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-            yield Api(client)
-        shutdown.set()

@@ -10,14 +10,16 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import trio
 
-from tests.support.helpers import Agent
+from atp.serve import open_runtime, serve_http
+from atp.settings import Settings
+from tests.support.helpers import Agent, Api
 
 VERSION = {"A2A-Version": "1.0"}
 
@@ -134,3 +136,15 @@ def recipient(port: int, log: Path, *extra: str) -> Iterator[None]:
         except subprocess.TimeoutExpired:  # a call it holds (--hang) keeps it from stopping
             process.kill()
             process.wait(5)
+
+
+@asynccontextmanager
+async def served(settings: Settings) -> AsyncIterator[Api]:
+    """A carrier on ``settings``' stores, served until the block ends (a test that
+    stops and starts one)."""
+    async with open_runtime(settings) as rt, trio.open_nursery() as nursery:
+        shutdown = trio.Event()
+        [url] = await nursery.start(serve_http, rt, shutdown)
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            yield Api(client)
+        shutdown.set()

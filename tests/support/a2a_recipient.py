@@ -2,9 +2,11 @@
 recipient that ATP delivers to through an endpoint of kind ``a2a``.
 
     python -m tests.support.a2a_recipient PORT LOG [--refuse N] [--hang N] [--working]
+        [--finish-after SECONDS]
 
 It answers each message with a completed task whose artifact is ``echo: <text>``
-(``--working``: a task still working), appends each message it handles to LOG (one
+(``--working``: a task still working; with ``--finish-after``, one that completes that
+many seconds later, as its ``GetTask`` then shows), appends each message it handles to LOG (one
 JSON line) and the ``webhook-id`` of every call to LOG.calls, answers 503 to the first
 N calls (``--refuse``) and never answers the first N after those (``--hang``).
 """
@@ -24,16 +26,28 @@ from a2a.server.events import EventQueue
 from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
 from a2a.server.tasks import InMemoryTaskStore, TaskUpdater
-from a2a.types import AgentCapabilities, AgentCard, AgentInterface, AgentSkill
+from a2a.types import (
+    AgentCapabilities,
+    AgentCard,
+    AgentInterface,
+    AgentSkill,
+    Artifact,
+    TaskState,
+)
 from google.protobuf.json_format import MessageToDict
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 
 
 class Echo(AgentExecutor):
-    def __init__(self, log: Path, working: bool) -> None:
+    def __init__(
+        self, log: Path, working: bool, finish_after: float | None, store: InMemoryTaskStore
+    ) -> None:
         self.log = log
         self.working = working
+        self.finish_after = finish_after
+        self.store = store
+        self.later: set[asyncio.Task[None]] = set()
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         assert context.message is not None
@@ -44,10 +58,22 @@ class Echo(AgentExecutor):
         updater = TaskUpdater(event_queue, task.id, task.context_id)
         if self.working:
             await updater.start_work()
+            if self.finish_after is not None:
+                finish = self._finish(task.id, context.get_user_input(), context.call_context)
+                self.later.add(asyncio.get_running_loop().create_task(finish))
             return
         text = context.get_user_input()
         await updater.add_artifact([new_text_part(f"echo: {text}")], name="reply")
         await updater.complete()
+
+    async def _finish(self, task_id: str, text: str, call_context: Any) -> None:
+        assert self.finish_after is not None
+        await asyncio.sleep(self.finish_after)
+        task = await self.store.get(task_id, call_context)
+        assert task is not None
+        task.status.state = TaskState.TASK_STATE_COMPLETED
+        task.artifacts.append(Artifact(artifact_id="reply", parts=[new_text_part(f"done: {text}")]))
+        await self.store.save(task, call_context)
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
         await TaskUpdater(event_queue, context.task_id, context.context_id).cancel()
@@ -87,6 +113,7 @@ def main() -> None:
     parser.add_argument("--refuse", type=int, default=0)
     parser.add_argument("--hang", type=int, default=0)
     parser.add_argument("--working", action="store_true")
+    parser.add_argument("--finish-after", type=float, default=None)
     args = parser.parse_args()
     url = f"http://127.0.0.1:{args.port}/"
     card = AgentCard(
@@ -101,9 +128,9 @@ def main() -> None:
         default_output_modes=["text/plain"],
         skills=[AgentSkill(id="echo", name="echo", description="echoes", tags=["echo"])],
     )
-    handler = DefaultRequestHandler(
-        agent_executor=Echo(args.log, args.working), task_store=InMemoryTaskStore(), agent_card=card
-    )
+    store = InMemoryTaskStore()
+    echo = Echo(args.log, args.working, args.finish_after, store)
+    handler = DefaultRequestHandler(agent_executor=echo, task_store=store, agent_card=card)
     app = Starlette(routes=[*create_agent_card_routes(card), *create_jsonrpc_routes(handler, "/")])
     calls = args.log.with_name(args.log.name + ".calls")
     gate = Gate(app, calls, args.refuse, args.hang)
