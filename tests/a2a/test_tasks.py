@@ -152,3 +152,27 @@ async def test_a_subscription_over_rest_sees_the_next_state(api: Api) -> None:
                     await api.ack(tenant, claim["id"], "rejected", payload)
     assert seen[0]["task"]["status"]["state"] == "TASK_STATE_SUBMITTED"
     assert seen[-1]["statusUpdate"]["status"]["state"] == "TASK_STATE_REJECTED"
+
+
+async def test_a_context_naming_their_session_sends_its_next_turn(api: Api) -> None:
+    caller, tenant = await api.pair()
+    a2a = A2A(api.client, caller, tenant)
+    opened = await api.post(
+        "/api/sessions", caller.token, {"to": tenant.address, "payload": text()}
+    )
+    session = opened.json()["session"]["id"]
+    pending = await a2a.error("SendMessage", {"message": text("too soon", contextId=session)})
+    assert pending["code"] != -32001  # refused while the session waits for its answer
+    assert (await api.post(f"/api/sessions/{session}/accept", tenant.token)).status_code == 201
+    task = await a2a.send(text("turn two", contextId=session), returnImmediately=True)
+    assert task["contextId"] == session
+    shown = (await api.get(f"/api/sessions/{session}", caller.token)).json()
+    turns = [m["message"]["id"] for m in shown["messages"]]
+    assert turns[-1] == task["id"]  # in the transcript, after the opening
+    # To anyone else the same id is just a context name: a plain message.
+    other = await api.agent(name="gamma")
+    stranger = await A2A(api.client, other, tenant).send(
+        text("not a turn", contextId=session), returnImmediately=True
+    )
+    status = (await api.status(other.token, stranger["id"])).json()
+    assert status["message"].get("session_id") is None

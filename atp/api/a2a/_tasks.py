@@ -18,7 +18,7 @@ import attrs
 import trio
 
 from atp.actors import Carrier, Principal, Ticket
-from atp.actors.commands import SendMessage
+from atp.actors.commands import SendMessage, SendTurn
 from atp.api._access_log import note_principal
 from atp.api._requests import answer_once, bearer_token, carrier
 from atp.api.a2a._errors import (
@@ -94,7 +94,9 @@ async def send(who: Caller, message: dict[str, Any]) -> dict[str, Any]:
     send's answer (the message-status document).
 
     A message without a ``contextId`` gets one of its own (A2A lets the server make it,
-    and then it must say it): the recipient sees it, and answers in it.
+    and then it must say it): the recipient sees it, and answers in it. A ``contextId``
+    that names an ATP session of the caller and the tenant sends the session's next
+    turn (ordered, in its transcript; refused while the session is not open).
 
     Raises:
         InvalidParams: not an A2A Message the carrier takes (or too large).
@@ -111,16 +113,32 @@ async def send(who: Caller, message: dict[str, Any]) -> dict[str, Any]:
             "an ATP task holds one message: send the next one without taskId, in its contextId"
         )
     payload = message if "contextId" in message else {**message, "contextId": new_id("ctx")}
+    session_id = await _session_between(who, payload["contextId"])
 
-    async def build(ticket: Ticket) -> SendMessage:
-        principal = who.principal
-        return SendMessage(who.tenant, who.agent_id, principal.account_id, payload, ticket)
+    async def build(ticket: Ticket) -> SendMessage | SendTurn:
+        account_id = who.principal.account_id
+        if session_id is not None:  # the next turn of the session the context names
+            return SendTurn(session_id, who.agent_id, account_id, payload, ticket)
+        return SendMessage(who.tenant, who.agent_id, account_id, payload, ticket)
 
     params = {"tenant": who.tenant, "message": message}
     reply = await answer_once(
         who.principal, SEND_SCOPE, message["messageId"], params, build, two_phase=True
     )
-    return reply.body
+    status: dict[str, Any] = reply.body.get("message_status", reply.body)  # a turn's: nested
+    return status
+
+
+async def _session_between(who: Caller, context_id: object) -> str | None:
+    """The ATP session ``context_id`` names, if the caller and the tenant are its two
+    agents; None for any other context (a session of others is just a name here)."""
+    if not isinstance(context_id, str) or not context_id.startswith("ses_"):
+        return None
+    session = await (await carrier().views()).session(context_id)
+    if session is None:
+        return None
+    pair = {session.initiator_agent_id, session.recipient_agent_id}
+    return context_id if pair == {who.agent_id, who.tenant} else None
 
 
 async def sent_message(status: dict[str, Any], version: int | None = None) -> Message:
