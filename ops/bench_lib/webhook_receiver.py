@@ -3,7 +3,8 @@
 It listens on 127.0.0.1, one port per recipient, so each recipient is its own origin,
 as distinct receivers are in real life. It reads a request, notes when its last byte
 arrived (``time.perf_counter``, the clock the senders use too) and its
-``atp-message-id``, and answers ``200`` with an empty body. No framework and no
+``atp-message-id``, and answers ``200`` with an empty body (or a fixed one: an A2A
+server's answer, for ``ops/a2a_latency.py``). No framework and no
 validation beyond framing, so that the receiver adds as little as it can to the
 latency it measures.
 """
@@ -22,13 +23,16 @@ __all__ = ["Receiver"]
 
 _MAX_HEAD = 64 * 1024
 _MAX_BODY = 1024 * 1024
-_OK = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
 
 
 class Receiver:
     """The webhook receiver: records the first arrival of each message id."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer: bytes = b"") -> None:
+        self._answer = b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n" % len(answer)
+        if answer:
+            self._answer += b"content-type: application/json\r\n"
+        self._answer += b"\r\n" + answer
         self.arrivals: dict[str, float] = {}  # message id -> perf_counter at arrival
         self.requests = 0
         self.duplicates = 0
@@ -71,7 +75,7 @@ class Receiver:
                     arrived = time.perf_counter()
                 del buffer[:length]
                 self._record(message_id, arrived)
-                await stream.send_all(_OK)
+                await stream.send_all(self._answer)
                 if close:
                     return
         except (ProtocolError, ValueError) as exc:
