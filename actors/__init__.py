@@ -30,7 +30,7 @@ from atp.actors._identities import Identities, Principal
 from atp.actors._journal import JournalStatistics, JournalWriter
 from atp.actors._liveness import Liveness, LivenessStatistics
 from atp.actors._pushes import Pushes, Receipts, WebhookJob
-from atp.actors._receipt_courier import ReceiptCourier
+from atp.actors._receipt_courier import ReceiptCourier, ReceiptStatistics
 from atp.actors._receipts import ReceiptsActor
 from atp.actors._replay import ReplayActor
 from atp.actors._router import Router
@@ -59,6 +59,7 @@ __all__ = [
     "Principal",
     "Pushes",
     "ReceiptCourier",
+    "ReceiptStatistics",
     "Receipts",
     "ReceiptsActor",
     "ReplayActor",

@@ -25,6 +25,7 @@ from atp.actors._idempotency import IdempotencyGate
 from atp.actors._identities import Identities
 from atp.actors._journal import JournalStatistics
 from atp.actors._liveness import Liveness, LivenessStatistics
+from atp.actors._receipt_courier import ReceiptCourier, ReceiptStatistics
 from atp.actors._supervisor import Supervisor, SupervisorStatistics
 from atp.actors.commands import Command, Reply
 from atp.audit import AuditLog, AuditStatistics
@@ -66,6 +67,7 @@ class CarrierStatistics:
     audit: AuditStatistics
     audit_lag: int  # notifications committed and not yet in the audit log
     webhooks: WebhookStatistics
+    receipts: ReceiptStatistics
     liveness: LivenessStatistics
 
 
@@ -79,6 +81,7 @@ class Carrier:
         supervisor: Supervisor,
         projections: ProjectionRunner,
         dispatcher: WebhookDispatcher,
+        courier: ReceiptCourier,
         audit: AuditLog,
     ) -> None:
         self._context = context
@@ -86,6 +89,7 @@ class Carrier:
         self._supervisor = supervisor
         self._projections = projections
         self._dispatcher = dispatcher
+        self._courier = courier
         self.audit = audit
         messages = [v for v in projections.views if isinstance(v, MessagesView)]
         self._messages = messages[0] if messages else None
@@ -204,5 +208,6 @@ class Carrier:
             audit=audit,
             audit_lag=max(0, self._ledger.last_committed - audit.position),
             webhooks=self._dispatcher.statistics(),
+            receipts=self._courier.statistics(),
             liveness=self._context.liveness.statistics(),
         )

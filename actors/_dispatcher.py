@@ -40,13 +40,14 @@ log = logging.getLogger(__name__)
 @attrs.frozen
 class WebhookStatistics:
     """Attempts finished so far by outcome; slots in use, in all, free; attempts waiting
-    for a slot."""
+    for a slot; A2A recipients' tasks followed now."""
 
     attempts: tuple[tuple[str, int], ...]
     in_flight: int
     capacity: int
     available: int
     pending: int
+    remote_tasks: int
 
 
 def _outcome_label(outcome: PostOutcome) -> str:
@@ -192,6 +193,7 @@ class WebhookDispatcher:
             int(limiter.total_tokens),
             int(limiter.available_tokens),
             limiter.statistics().tasks_waiting,
+            self.remote_tasks.following,
         )
 
     @property

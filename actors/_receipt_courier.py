@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 
+import attrs
 import trio
 
 from atp.actors._context import ActorContext
@@ -31,9 +32,17 @@ from atp.push import PostOutcome, WebhookClient
 from atp.webhooks import standard_headers
 from atp.wire import A2A_CONTENT_TYPE, StateChange, state_changes
 
-__all__ = ["ReceiptCourier"]
+__all__ = ["ReceiptCourier", "ReceiptStatistics"]
 
 log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class ReceiptStatistics:
+    """Receipts ended so far by result (delivered, abandoned, gone); tasks followed now."""
+
+    results: tuple[tuple[str, int], ...]
+    following: int
 
 
 class ReceiptCourier:
@@ -45,15 +54,15 @@ class ReceiptCourier:
         self._send, self._receive = trio.open_memory_channel[str](math.inf)
         self._following: set[str] = set()
         self._context: ActorContext | None = None
-        self.outcomes: dict[str, int] = {}  # receipts ended, by result
+        self._results: dict[str, int] = {}  # receipts ended, by result
 
     def watch(self, task_id: str) -> None:
         """Follow the task (``Receipts.watch``)."""
         self._send.send_nowait(task_id)
 
-    @property
-    def following(self) -> int:
-        return len(self._following)
+    def statistics(self) -> ReceiptStatistics:
+        """Counters for /metrics."""
+        return ReceiptStatistics(tuple(sorted(self._results.items())), len(self._following))
 
     async def run(
         self,
@@ -199,4 +208,4 @@ class ReceiptCourier:
         return context.settings.webhook_max_attempts.get(plan, 3)
 
     def _count(self, result: str) -> None:
-        self.outcomes[result] = self.outcomes.get(result, 0) + 1
+        self._results[result] = self._results.get(result, 0) + 1

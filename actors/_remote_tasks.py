@@ -46,6 +46,7 @@ class RemoteTaskFollower:
 
     @property
     def following(self) -> int:
+        """Tasks followed now."""
         return len(self._following)
 
     def takes(self, message_id: str) -> bool:

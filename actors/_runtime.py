@@ -11,6 +11,7 @@ import attrs
 from atp.actors._carrier import Carrier
 from atp.actors._context import ActorContext
 from atp.actors._dispatcher import WebhookDispatcher
+from atp.actors._receipt_courier import ReceiptCourier
 from atp.actors._supervisor import Supervisor
 from atp.audit import AuditLog
 from atp.ledger import Ledger
@@ -28,6 +29,7 @@ class Runtime:
     supervisor: Supervisor
     projections: ProjectionRunner
     dispatcher: WebhookDispatcher
+    courier: ReceiptCourier
     audit: AuditLog
     carrier: Carrier = attrs.field(init=False)
 
@@ -38,5 +40,6 @@ class Runtime:
             self.supervisor,
             self.projections,
             self.dispatcher,
+            self.courier,
             self.audit,
         )

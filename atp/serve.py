@@ -155,6 +155,7 @@ async def open_runtime(
             supervisor=supervisor,
             projections=projections,
             dispatcher=dispatcher,
+            courier=courier,
             audit=await open_audit_log(settings, ledger, store, bridge),
         )
 

@@ -225,6 +225,24 @@ class CarrierCollector(Collector):
         yield _gauge(
             "atp_webhook_attempts_pending", "Webhook attempts waiting for a slot.", stats.pending
         )
+        yield _gauge(
+            "atp_a2a_tasks_followed",
+            "A2A recipients' tasks answered as going on, followed with GetTask now.",
+            stats.remote_tasks,
+        )
+        receipts = CounterMetricFamily(
+            "atp_receipts",
+            "A2A delivery receipts ended, by result (delivered, abandoned, gone).",
+            labels=["result"],
+        )
+        for result, count in carrier.receipts.results:
+            receipts.add_metric([result], count)
+        yield receipts
+        yield _gauge(
+            "atp_receipt_tasks_followed",
+            "Tasks with push-notification configs whose receipts are being sent now.",
+            carrier.receipts.following,
+        )
         liveness = carrier.liveness
         yield _gauge(
             "atp_agents_seen_recently",

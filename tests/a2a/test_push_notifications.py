@@ -101,6 +101,8 @@ async def test_a_config_gets_a_signed_receipt_on_each_state_change(
     assert working.headers["webhook-id"] != completed.headers["webhook-id"]
     await trio.sleep(0.3)
     assert len(receiver.requests) == 2  # one per change, nothing after the end
+    metrics = (await api.client.get("/metrics")).text
+    assert 'atp_receipts_total{result="delivered"} 2.0' in metrics
 
 
 async def test_a_failed_receipt_is_retried_with_the_same_webhook_id(
