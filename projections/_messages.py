@@ -27,7 +27,7 @@ from eventsourcing.domain import DomainEventProtocol
 from atp.domain import Message
 from atp.ledger import Notification
 from atp.projections._view import View, Writer
-from atp.wire import context_id, iso, message_status
+from atp.wire import context_id, iso, message_status, status_time
 
 __all__ = ["DeadLetterStatistics", "MessageLoader", "MessagesView"]
 
@@ -141,10 +141,10 @@ class MessagesView(View):
             "INSERT INTO atp_messages (id, position, sender_agent_id, sender_account_id,"
             " recipient_agent_id, recipient_account_id, trust, carrier_status, ack_status,"
             " created_at, document, session_id, session_sequence, dead_lettered_at,"
-            " context_id) VALUES",
+            " context_id, status_at) VALUES",
             " ON CONFLICT (id) DO UPDATE SET carrier_status = excluded.carrier_status,"
             " ack_status = excluded.ack_status, document = excluded.document,"
-            " dead_lettered_at = excluded.dead_lettered_at",
+            " dead_lettered_at = excluded.dead_lettered_at, status_at = excluded.status_at",
             [
                 (
                     m.message_id,
@@ -162,6 +162,7 @@ class MessagesView(View):
                     m.session_sequence,
                     iso(m.dead_lettered_at),
                     context_id(m),
+                    iso(status_time(m)),
                 )
                 for m, document in zip(messages, documents, strict=True)
             ],

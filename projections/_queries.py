@@ -114,15 +114,16 @@ class Queries:
         self.store = store
         self.bridge = bridge
 
+    async def _rows(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        return await self.bridge.read(self.store.query, sql, params)
+
     async def _ids(self, sql: str, params: tuple[Any, ...]) -> list[str]:
         """The first column of each row, as text (ids for the sweep and the mailboxes)."""
-        rows = await self.bridge.read(self.store.query, sql, params)
-        return [str(r[0]) for r in rows]
+        return [str(r[0]) for r in await self._rows(sql, params)]
 
     async def key_owner(self, token_hash: str) -> KeyOwner | None:
         """The owner of an unrevoked key; agent keys only while the agent is active."""
-        rows = await self.bridge.read(
-            self.store.query,
+        rows = await self._rows(
             "SELECT k.kind, k.account_id, k.agent_id, k.key_id FROM atp_api_keys k"
             " LEFT JOIN atp_agents a ON a.id = k.agent_id"
             " WHERE k.token_hash = ? AND k.revoked = 0"
@@ -132,8 +133,7 @@ class Queries:
         return KeyOwner(*rows[0]) if rows else None
 
     async def agent(self, agent_id: str) -> AgentRow | None:
-        rows = await self.bridge.read(
-            self.store.query,
+        rows = await self._rows(
             "SELECT id, account_id, address, display_name, description, status, active_key_id"
             " FROM atp_agents WHERE id = ?",
             (agent_id,),
@@ -141,8 +141,7 @@ class Queries:
         return AgentRow(*rows[0]) if rows else None
 
     async def message(self, message_id: str) -> MessageRow | None:
-        rows = await self.bridge.read(
-            self.store.query,
+        rows = await self._rows(
             "SELECT document, sender_agent_id, sender_account_id, recipient_agent_id,"
             " recipient_account_id FROM atp_messages WHERE id = ?",
             (message_id,),
@@ -154,8 +153,7 @@ class Queries:
 
     async def delivery_message(self, delivery_id: str) -> tuple[str, str] | None:
         """(message id, recipient agent id) of a delivery."""
-        rows = await self.bridge.read(
-            self.store.query,
+        rows = await self._rows(
             "SELECT message_id, recipient_agent_id FROM atp_deliveries WHERE id = ?",
             (delivery_id,),
         )
@@ -182,8 +180,7 @@ class Queries:
     async def webhook_work(self, recipient_agent_id: str, limit: int) -> list[tuple[str, datetime]]:
         """(message id, due time) of the recipient's webhook deliveries still to try,
         earliest due first."""
-        rows = await self.bridge.read(
-            self.store.query,
+        rows = await self._rows(
             "SELECT message_id, due_at FROM atp_deliveries"
             " WHERE recipient_agent_id = ? AND due_at IS NOT NULL ORDER BY due_at LIMIT ?",
             (recipient_agent_id, limit),
@@ -210,8 +207,7 @@ class Queries:
         self, recipient_agent_id: str, since: datetime
     ) -> list[tuple[str, str]]:
         """(sender account, created_at) of untrusted, unrejected messages since ``since``."""
-        rows = await self.bridge.read(
-            self.store.query,
+        rows = await self._rows(
             "SELECT sender_account_id, created_at FROM atp_messages"
             " WHERE recipient_agent_id = ? AND trust = 'untrusted'"
             " AND carrier_status <> 'rejected' AND created_at >= ? ORDER BY created_at",
@@ -236,8 +232,7 @@ class Queries:
             " WHERE id = ? AND recipient_agent_id = ?), '')"
         )
         after = (after_message_id, recipient_agent_id)
-        rows = await self.bridge.read(
-            self.store.query,
+        rows = await self._rows(
             "SELECT dead_lettered_at, document FROM atp_messages"
             " WHERE recipient_agent_id = ? AND dead_lettered_at IS NOT NULL"
             f" AND (dead_lettered_at > {cursor} OR (dead_lettered_at = {cursor} AND id > ?))"
@@ -253,12 +248,14 @@ class Queries:
         *,
         context_id: str | None = None,
         task_state: str | None = None,
-        before: int | None = None,
+        status_after: str | None = None,
+        before: tuple[str, int] | None = None,
         limit: int = 50,
-    ) -> tuple[list[tuple[int, str]], int]:
-        """A page of (position, message id) that one agent sent another, newest first,
-        before ``before`` (a position), in one A2A context and task state if given; and
-        how many match in all."""
+    ) -> tuple[list[tuple[str, int, str]], int]:
+        """A page of (status time, position, message id) that one agent sent another,
+        the latest status change first, after ``before`` (a row's time and position),
+        in one A2A context and task state, and with a status change at or after
+        ``status_after``, if given; and how many match in all."""
         where = ["sender_agent_id = ?", "recipient_agent_id = ?"]
         params: list[Any] = [sender_agent_id, recipient_agent_id]
         if context_id is not None:
@@ -266,25 +263,29 @@ class Queries:
             params.append(context_id)
         if task_state is not None:
             where.append(_TASK_STATES.get(task_state, "1 = 0"))
+        if status_after is not None:
+            where.append("status_at >= ?")
+            params.append(status_after)
         matching = " AND ".join(where)
-        page_where = matching + ("" if before is None else " AND position < ?")
-        page_params = (*params, *(() if before is None else (before,)), limit)
+        page_where, page_params = matching, [*params]
+        if before is not None:
+            page_where += " AND (status_at < ? OR (status_at = ? AND position < ?))"
+            page_params += [before[0], before[0], before[1]]
 
         def read() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
             page = self.store.query(
-                f"SELECT position, id FROM atp_messages WHERE {page_where}"
-                " ORDER BY position DESC LIMIT ?",
-                page_params,
+                f"SELECT status_at, position, id FROM atp_messages WHERE {page_where}"
+                " ORDER BY status_at DESC, position DESC LIMIT ?",
+                (*page_params, limit),
             )
             total = self.store.query(f"SELECT count(*) FROM atp_messages WHERE {matching}", params)
             return page, total
 
         page, total = await self.bridge.read(read)
-        return [(int(p), str(i)) for p, i in page], int(total[0][0])
+        return [(str(s), int(p), str(i)) for s, p, i in page], int(total[0][0])
 
     async def session(self, session_id: str) -> SessionRow | None:
-        rows = await self.bridge.read(
-            self.store.query,
+        rows = await self._rows(
             f"SELECT {_SESSION_COLUMNS} FROM atp_sessions WHERE id = ?",
             (session_id,),
         )
@@ -295,8 +296,7 @@ class Queries:
     ) -> list[SessionRow]:
         """An agent's sessions (either side), oldest first, after a session id."""
         by_status, params = ("", ()) if status is None else (" AND status = ?", (status,))
-        rows = await self.bridge.read(
-            self.store.query,
+        rows = await self._rows(
             f"SELECT {_SESSION_COLUMNS} FROM atp_sessions"
             " WHERE (initiator_agent_id = ? OR recipient_agent_id = ?)"
             " AND position > COALESCE((SELECT position FROM atp_sessions WHERE id = ?), 0)"
@@ -309,8 +309,7 @@ class Queries:
         self, session_id: str, after_sequence: int, limit: int | None
     ) -> list[MessageRow]:
         """A session's messages by sequence, after ``after_sequence``."""
-        rows = await self.bridge.read(
-            self.store.query,
+        rows = await self._rows(
             "SELECT document, sender_agent_id, sender_account_id, recipient_agent_id,"
             " recipient_account_id FROM atp_messages WHERE session_id = ?"
             " AND session_sequence > ? ORDER BY session_sequence LIMIT ?",
@@ -353,8 +352,7 @@ class Queries:
             marks = ", ".join("?" * len(statuses))
             where.append(f"(m.carrier_status IN ({marks}) OR m.ack_status IN ({marks}))")
             params += [*statuses, *statuses]
-        rows = await self.bridge.read(
-            self.store.query,
+        rows = await self._rows(
             "SELECT m.id FROM atp_messages m WHERE "
             + " AND ".join(where)
             + " AND EXISTS (SELECT 1 FROM atp_deliveries d WHERE d.message_id = m.id)"
@@ -380,8 +378,7 @@ class Queries:
 
     async def accepted_messages(self, limit: int = 1000) -> list[tuple[str, str]]:
         """(message id, recipient) of messages ACKed accepted and not yet ended."""
-        rows = await self.bridge.read(
-            self.store.query,
+        rows = await self._rows(
             "SELECT id, recipient_agent_id FROM atp_messages WHERE ack_status = 'accepted' LIMIT ?",
             (limit,),
         )
@@ -390,8 +387,7 @@ class Queries:
     async def waiting_inbox_replays(self, recipient_agent_id: str) -> list[tuple[str, str]]:
         """(replay id, message id) of the recipient's inbox replays not yet handed out,
         in the order they were started."""
-        rows = await self.bridge.read(
-            self.store.query,
+        rows = await self._rows(
             "SELECT replay_id, message_id FROM atp_inbox_replays WHERE agent_id = ?"
             " ORDER BY position",
             (recipient_agent_id,),

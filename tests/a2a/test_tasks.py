@@ -176,3 +176,24 @@ async def test_a_context_naming_their_session_sends_its_next_turn(api: Api) -> N
     )
     status = (await api.status(other.token, stranger["id"])).json()
     assert status["message"].get("session_id") is None
+
+
+async def test_list_tasks_puts_the_latest_status_change_first(api: Api) -> None:
+    caller, tenant = await api.pair()
+    a2a = A2A(api.client, caller, tenant)
+    first, second = [await a2a.send(text(n), returnImmediately=True) for n in ("1", "2")]
+    listed = await a2a.result("ListTasks", {})
+    assert [t["id"] for t in listed["tasks"]] == [second["id"], first["id"]]
+    claim = (await api.claim(tenant)).json()  # the first, now answered: it changed last
+    context = claim["message"]["payload"]["contextId"]
+    await api.ack(tenant, claim["id"], "completed", answer("ok", context))
+    listed = await a2a.result("ListTasks", {"pageSize": 1})
+    assert [t["id"] for t in listed["tasks"]] == [first["id"]]
+    rest = await a2a.result("ListTasks", {"pageSize": 1, "pageToken": listed["nextPageToken"]})
+    assert [t["id"] for t in rest["tasks"]] == [second["id"]]
+    changed_at = listed["tasks"][0]["status"]["timestamp"]
+    after = await a2a.result("ListTasks", {"statusTimestampAfter": changed_at})
+    assert [t["id"] for t in after["tasks"]] == [first["id"]]
+    assert after["totalSize"] == 1
+    bad = await a2a.error("ListTasks", {"pageToken": "12"})
+    assert bad["code"] == -32602

@@ -39,7 +39,7 @@ class ListRequest:
     context_id: str | None
     task_state: str | None
     page_size: int
-    before: int | None  # the page token: the position the last page ended at
+    before: tuple[str, int] | None  # the page token: where the last page ended
     history_length: int | None
     status_after: datetime | None
     include_artifacts: bool
@@ -90,11 +90,21 @@ def list_request(params: Mapping[str, Any]) -> ListRequest:
         context,
         state,
         50 if size is None else _whole(size, "pageSize", 1, _MAX_PAGE),
-        None if token is None else _whole(token, "pageToken", 1, 2**63 - 1),
+        None if token is None else _page_token(token),
         history_length(params.get("historyLength")),
         _timestamp(params.get("statusTimestampAfter")),
         _flag(params.get("includeArtifacts"), "includeArtifacts"),
     )
+
+
+def _page_token(value: object) -> tuple[str, int]:
+    """A ``nextPageToken``: ``<position>@<status time>`` of the last task of a page."""
+    position, _, moment = value.partition("@") if isinstance(value, str) else ("", "", "")
+    try:
+        datetime.fromisoformat(moment.replace("Z", "+00:00"))
+        return moment, _whole(position, "pageToken", 1, 2**63 - 1)
+    except (InvalidParams, ValueError):
+        raise InvalidParams("pageToken must be a nextPageToken of this list") from None
 
 
 def _whole(value: object, name: str, low: int, high: int) -> int:

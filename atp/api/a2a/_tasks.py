@@ -34,7 +34,7 @@ from atp.errors import InvalidA2AMessage
 from atp.wire import (
     TERMINAL_TASK_STATES,
     check_payload,
-    status_time,
+    iso,
     task_document,
     task_state,
 )
@@ -205,7 +205,8 @@ async def settle(rt: Carrier, message: Message, seconds: float) -> Message:
 
 
 async def list_tasks(who: Caller, request: ListRequest) -> dict[str, Any]:
-    """A ListTasksResponse: the caller's tasks at the tenant, newest first."""
+    """A ListTasksResponse: the caller's tasks at the tenant, the latest status change
+    first (as A2A's own server sorts them)."""
     rt = carrier()
     views = await rt.views()
     page, total = await views.sent_messages(
@@ -213,23 +214,22 @@ async def list_tasks(who: Caller, request: ListRequest) -> dict[str, Any]:
         who.tenant,
         context_id=request.context_id,
         task_state=request.task_state,
+        status_after=iso(request.status_after),
         before=request.before,
         limit=request.page_size + 1,  # one more: is there a next page?
     )
     more = len(page) > request.page_size
     page = page[: request.page_size]
-    messages = await rt.aggregates(Message, [aggregate_id(m) for _, m in page])
+    messages = await rt.aggregates(Message, [aggregate_id(m) for _, _, m in page])
     tasks = []
     for message in messages:
-        if request.status_after is not None and status_time(message) < request.status_after:
-            continue
         task = task_document(message, request.history_length)
         if not request.include_artifacts:
             task.pop("artifacts", None)
         tasks.append(task)
     return {
         "tasks": tasks,
-        "nextPageToken": str(page[-1][0]) if more else "",
+        "nextPageToken": f"{page[-1][1]}@{page[-1][0]}" if more else "",
         "pageSize": request.page_size,
         "totalSize": total,
     }
