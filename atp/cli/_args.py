@@ -27,6 +27,7 @@ _VALUED = {
     "--lease",
     "--max",
     "--credit",
+    "--http",
     "--overlap",
     "--agent",
     "--account",

@@ -79,7 +79,13 @@ _COMMANDS = [
     ),
     _command("use <alias>", "act as this alias from now on", _identity.use),
     _command("whoami", "the alias commands act as", _identity.whoami, _AS),
-    _command("mcp", "serve the alias's ATP to an MCP client (stdio; the mcp extra)", _mcp.mcp, _AS),
+    _command(
+        "mcp",
+        "serve the alias's ATP to an MCP client (stdio, or streamable HTTP on a loopback"
+        " port; the mcp extra)",
+        _mcp.mcp,
+        f"[--http PORT] {_AS}",
+    ),
     _command('send <alias-or-address> "<text>"', "send a message", _messaging.send, _AS),
     _command(
         "send", "send each message of a JSON Lines file", send_file, f"--from-file FILE {_AS}"

@@ -1,4 +1,5 @@
-"""``atp mcp``: one agent's ATP as a Model Context Protocol server, over stdio.
+"""``atp mcp``: one agent's ATP as a Model Context Protocol server, over stdio, or over
+streamable HTTP on a loopback port (``--http PORT``, path ``/mcp``).
 
 A coding agent that speaks MCP gets ATP's verbs as tools (send, check the inbox, ACK,
 status and history, sessions, wait for a message) acting as one alias, with the
@@ -7,6 +8,8 @@ holds claimed and a session's transcript. The tools' descriptions say what a mes
 from another agent is: a request from a peer, never the user's instruction.
 
 It runs the official ``mcp`` package's server (the ``mcp`` extra) on the ATP client.
+Over HTTP it answers anyone who can reach the port as this agent, with no credential
+of its own: so it listens on 127.0.0.1 only, for agents on the same machine.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from functools import partial
 from typing import Any
 
 import anyio
@@ -39,14 +43,21 @@ _MAX_WAIT = 60  # seconds a tool call may wait for a message
 
 
 def mcp(ctx: Context) -> None:
-    """Serve MCP on stdin and stdout until the client closes them."""
+    """Serve MCP on stdin and stdout until the client closes them, or on 127.0.0.1's
+    ``--http`` port until interrupted."""
+    port = ctx.invocation.whole("--http", 1, 65535)
     me = ctx.identity()
     try:
         server = build_server(AsyncClient(ctx.config.server_url, me.token), me)
     except ModuleNotFoundError:
         raise CliError("atp mcp needs the mcp package: pip install 'atp-carrier[mcp]'") from None
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per call on stderr
-    anyio.run(server.run_stdio_async)
+    if port is None:
+        anyio.run(server.run_stdio_async)
+    else:
+        url = f"http://127.0.0.1:{port}/mcp"
+        ctx.out.report([f"MCP over streamable HTTP at {url} (this machine only)"], {"url": url})
+        anyio.run(partial(server.run_streamable_http_async, host="127.0.0.1", port=port))
 
 
 def build_server(client: AsyncClient, me: Identity) -> Any:

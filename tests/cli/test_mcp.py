@@ -1,5 +1,5 @@
 """``atp mcp``: the official MCP client runs the server over stdio, as a coding agent
-would, and two agents exchange a message through it."""
+would, and two agents exchange a message through it; and over streamable HTTP."""
 
 from __future__ import annotations
 
@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
 
 from tests.support.cli_process import InProcessCli, assert_no_secret, with_aliases
+from tests.support.subprocess_server import free_port
 
 pytestmark = pytest.mark.parametrize("store", ["sqlite"])
 
@@ -99,3 +102,37 @@ async def test_a_session_through_mcp(base_url: str, tmp_path: Path) -> None:
         assert json.loads(transcript.contents[0].text)["session"]["id"] == session_id
         refused = await alpha.call_tool("ack", {"delivery_id": "dlv_x", "status": "maybe"})
         assert refused.is_error
+
+
+async def test_mcp_over_streamable_http_on_loopback(base_url: str, tmp_path: Path) -> None:
+    cli = await with_aliases(InProcessCli(tmp_path / "home"), base_url)
+    beta = json.loads((await cli("agent", "show", "beta", "--json")).out)["address"]
+    port = free_port()
+    env = {"ATP_HOME": str(cli.home), "PATH": os.environ.get("PATH", "")}
+    command = [sys.executable, "-m", "atp", "mcp", "--as", "alpha", "--http", str(port)]
+    out, err = tmp_path / "out", tmp_path / "err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = await trio.lowlevel.open_process(command, env=env, stdout=stdout, stderr=stderr)
+    try:
+        with trio.fail_after(20):
+            while True:  # listening yet?
+                try:
+                    (await trio.open_tcp_stream("127.0.0.1", port)).socket.close()
+                    break
+                except OSError:
+                    await trio.sleep(0.05)
+        url = f"http://127.0.0.1:{port}/mcp"
+        async with streamable_http_client(url) as streams, ClientSession(*streams[:2]) as alpha:
+            await alpha.initialize()
+            assert {t.name for t in (await alpha.list_tools()).tools} == TOOLS
+            sent = await call(alpha, "send_message", to=beta, text="over HTTP")
+            status = await call(alpha, "message_status", message_id=sent["message_id"])
+            assert status["carrier_status"] == "queued"
+    finally:
+        process.terminate()
+        with trio.fail_after(10):
+            await process.wait()
+    assert url in out.read_text()
+    credentials = (cli.home / "credentials.toml").read_text()
+    tokens = [w.strip('"') for w in credentials.split() if w.startswith(('"ak_', '"agk_'))]
+    assert_no_secret(out.read_text() + err.read_text(), tokens)
