@@ -89,12 +89,22 @@ async def test_no_call_shows_a_task_to_anyone_but_its_sender_at_its_tenant(api: 
             assert (await a2a.error("GetTask", {"id": task_id}))["code"] == -32001
             assert (await a2a.error("SubscribeToTask", {"id": task_id}))["code"] == -32001
             assert (await a2a.error("CancelTask", {"id": task_id}))["code"] == -32001
+            configs = {"taskId": task_id, "id": task_id, "url": "https://example.com/r"}
+            for method in (
+                "CreateTaskPushNotificationConfig",
+                "GetTaskPushNotificationConfig",
+                "ListTaskPushNotificationConfigs",
+                "DeleteTaskPushNotificationConfig",
+            ):
+                assert (await a2a.error(method, configs))["code"] == -32001, method
             listed = await a2a.result("ListTasks")
             assert task_id not in [t["id"] for t in listed["tasks"]]
             rest = await api.client.get(a2a.rest_path(f"/tasks/{task_id}"), headers=a2a.headers())
             assert rest.status_code == 404
     mine = A2A(api.client, sender, tenant)
     assert (await mine.task(task_id))["id"] == task_id
+    listed = await mine.result("ListTaskPushNotificationConfigs", {"taskId": task_id})
+    assert listed["configs"] == []  # nobody else made one
     assert [t["id"] for t in (await mine.result("ListTasks"))["tasks"]] == [task_id]
 
 
