@@ -47,6 +47,8 @@ class ReceiptsActor(Actor[ReceiptCommand]):
         now = self.context.now()
         match command:
             case SetPushConfig():
+                if self._unchanged(command):  # a send replayed: its receipts go on
+                    return Reply(200, {})
                 receipts = self.receipts
                 if receipts is None:
                     receipts = self.receipts = TaskReceipts(
@@ -93,6 +95,30 @@ class ReceiptsActor(Actor[ReceiptCommand]):
         assert self.receipts is not None
         self.stage(self.receipts)
         return Reply(200, {})
+
+    def _unchanged(self, command: SetPushConfig) -> bool:
+        """Whether the config is set already, as the command would set it."""
+        config = None if self.receipts is None else self.receipts.configs.get(command.config_id)
+        if config is None:
+            return False
+        unseal = self.context.sealer.unseal
+
+        def plain(sealed: str | None) -> str | None:
+            return None if sealed is None else unseal(sealed).decode()
+
+        return (
+            config["url"],
+            config["scheme"],
+            config["after_version"],
+            plain(config["sealed_token"]),
+            plain(config["sealed_credentials"]),
+        ) == (
+            command.url,
+            command.scheme,
+            command.after_version,
+            command.token,
+            command.credentials,
+        )
 
     def committed(self) -> None:
         if self._watch:

@@ -22,6 +22,7 @@ import trio
 from atp.actors._context import ActorContext
 from atp.actors.commands import FinishRemoteTask
 from atp.domain import AckStatus, Agent, Message, aggregate_id
+from atp.observe import describe_exception
 from atp.push import WebhookClient
 from atp.wire import NotAnAnswer, get_task_request, read_task
 
@@ -62,7 +63,7 @@ class RemoteTaskFollower:
         try:
             await self._follow(context, recipient_agent_id, message_id)
         except Exception as exc:  # the store went away, say: the next sweep starts again
-            log.warning("following an A2A task stopped (%s)", type(exc).__name__)
+            log.warning("following an A2A task stopped (%s)", describe_exception(exc))
         finally:
             self._following.discard(message_id)
 

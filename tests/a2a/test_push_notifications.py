@@ -125,17 +125,25 @@ async def test_send_message_can_set_the_config_and_hears_every_change_from_the_s
 ) -> None:
     caller, tenant = await api.pair()
     a2a = A2A(api.client, caller, tenant)
-    task = await a2a.send(
-        text(), returnImmediately=True, taskPushNotificationConfig=config(receiver)
-    )
+    message = text()
+    pushes = config(receiver)
+    task = await a2a.send(message, returnImmediately=True, taskPushNotificationConfig=pushes)
     configs = await a2a.result("ListTaskPushNotificationConfigs", {"taskId": task["id"]})
     assert [c["id"] for c in configs["configs"]] == [task["id"]]  # A2A's default id
-    await work_through(api, tenant, task["contextId"])
+    claim = (await api.claim(tenant)).json()
+    await api.ack(tenant, claim["id"], "accepted")
+    await receiver.wait_for(1)
+    # The send again (a client's retry): the same task, and no receipt sent twice.
+    again = await a2a.send(message, returnImmediately=True, taskPushNotificationConfig=pushes)
+    assert again["id"] == task["id"]
+    await api.ack(tenant, claim["id"], "completed", answer("done", task["contextId"]))
     states = []
     for request in await receiver.wait_for(2):
         body = json.loads(request.body)
         states.append((body.get("statusUpdate") or body["task"])["status"]["state"])
     assert states == [WORKING, COMPLETED]
+    await trio.sleep(0.3)
+    assert len(receiver.requests) == 2
 
 
 async def test_configs_are_read_listed_and_deleted_by_their_sender_only(
