@@ -217,9 +217,17 @@ class WebhookDispatcher:
         headers = self._headers(agent, job.delivery_id, job.message_id, job.body, job.replay_id)
         return await self.client.post(url, job.body, headers), url, False
 
-    def _sign(self, agent: Agent, delivery_id: str, message_id: str, body: bytes) -> dict[str, str]:
+    def _sign(
+        self,
+        agent: Agent,
+        delivery_id: str,
+        message_id: str,
+        body: bytes,
+        webhook_id: str | None = None,
+    ) -> dict[str, str]:
         """The headers of a call to an A2A recipient: a push's, and A2A's version."""
-        return {**self._headers(agent, delivery_id, message_id, body), "a2a-version": "1.0"}
+        headers = self._headers(agent, delivery_id, message_id, body, webhook_id=webhook_id)
+        return {**headers, "a2a-version": "1.0"}
 
     def _headers(
         self,
@@ -228,8 +236,11 @@ class WebhookDispatcher:
         message_id: str,
         body: bytes,
         replay_id: str | None = None,
+        webhook_id: str | None = None,
     ) -> dict[str, str]:
-        """Both signature schemes, so either kind of receiver verifies (contract §5.3)."""
+        """Both signature schemes, so either kind of receiver verifies (contract §5.3).
+        The ``webhook-id`` is the delivery's unless another is given (a call that is not
+        the push, which a receiver deduplicating on it must not take for a retry)."""
         endpoint = agent.webhook
         assert endpoint is not None
         unseal = self.context.sealer.unseal
@@ -246,7 +257,9 @@ class WebhookDispatcher:
             "atp-timestamp": str(timestamp),
             "atp-signature": reference_signature(secret, timestamp, body),
             # webhook-id is the delivery id: stable across retries, so receivers dedupe.
-            **standard_headers(delivery_id, timestamp, body, whsec=secret, whsk=signing_keys),
+            **standard_headers(
+                webhook_id or delivery_id, timestamp, body, whsec=secret, whsk=signing_keys
+            ),
         }
         if replay_id is not None:
             headers["atp-replay-id"] = replay_id

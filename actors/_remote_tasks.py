@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 
 _FIRST, _MOST = 1.0, 300.0  # seconds between two asks: the first, and at most
 
-# The headers of a call to the recipient: (agent, delivery id, message id, body).
-Sign = Callable[[Agent, str, str, bytes], Mapping[str, str]]
+# The headers of a call to the recipient: (agent, delivery id, message id, body,
+# webhook id).
+Sign = Callable[[Agent, str, str, bytes, str], Mapping[str, str]]
 
 
 class RemoteTaskFollower:
@@ -77,7 +78,7 @@ class RemoteTaskFollower:
         task_id = accepted.payload.get("taskId") if isinstance(accepted.payload, dict) else None
         if not isinstance(task_id, str) or not task_id:
             return  # not an A2A recipient's answer, or one that named no task
-        wait = _FIRST
+        wait, asked = _FIRST, 0
         while True:
             await trio.sleep(wait)
             wait = min(wait * 2, _MOST)
@@ -85,8 +86,10 @@ class RemoteTaskFollower:
             if agent is None or not agent.webhook_active or agent.endpoint_kind != "a2a":
                 return
             assert agent.webhook is not None
-            body = get_task_request(task_id, accepted.delivery_id)
-            headers = {**self._sign(agent, accepted.delivery_id, message_id, body)}
+            asked += 1
+            call_id = f"{accepted.delivery_id}-get{asked}"  # not the push's: no retry of it
+            body = get_task_request(task_id, call_id)
+            headers = self._sign(agent, accepted.delivery_id, message_id, body, call_id)
             async with self._limiter:
                 outcome = await self.client.post(agent.webhook["url"], body, headers)
             if outcome.status is None or not 200 <= outcome.status < 300:

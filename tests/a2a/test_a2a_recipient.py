@@ -107,6 +107,8 @@ async def test_a_task_the_recipient_ends_later_is_followed_to_its_end(
     # Its history: the message, the recipient's "working", then its end.
     assert [m["role"] for m in done["history"]] == ["ROLE_USER", "ROLE_AGENT", "ROLE_AGENT"]
     assert len(log.read_text().splitlines()) == 1  # sent once, then only asked
+    calls = log.with_name(log.name + ".calls").read_text().split()
+    assert len(calls) >= 2 and len(set(calls)) == len(calls)  # no ask looks like a retry
 
 
 async def test_following_goes_on_after_a_restart(settings: Settings, tmp_path: Path) -> None:
