@@ -20,8 +20,11 @@ from atp.actors.receipt_commands import (
     SetPushConfig,
 )
 from atp.domain import TaskReceipts
+from atp.errors import InvalidRequest
 
-__all__ = ["ReceiptsActor"]
+__all__ = ["MAX_CONFIGS", "ReceiptsActor"]
+
+MAX_CONFIGS = 10  # per task: each is sent every receipt
 
 
 class ReceiptsActor(Actor[ReceiptCommand]):
@@ -50,6 +53,9 @@ class ReceiptsActor(Actor[ReceiptCommand]):
                 if self._unchanged(command):  # a send replayed: its receipts go on
                     return Reply(200, {})
                 receipts = self.receipts
+                configs = {} if receipts is None else receipts.configs
+                if command.config_id not in configs and len(configs) >= MAX_CONFIGS:
+                    raise InvalidRequest(f"a task has at most {MAX_CONFIGS} push configs")
                 if receipts is None:
                     receipts = self.receipts = TaskReceipts(
                         message_id=self.task_id,

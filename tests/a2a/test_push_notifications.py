@@ -245,3 +245,22 @@ async def recorded(api: Api, sender: Agent, result: str) -> bool:
     return any(
         r["type"] == "receipts.receipt_recorded" and r["data"]["result"] == result for r in records
     )
+
+
+async def test_a_task_takes_at_most_ten_configs(api: Api, receiver: Receiver) -> None:
+    caller, tenant = await api.pair()
+    a2a = A2A(api.client, caller, tenant)
+    task = await a2a.send(text(), returnImmediately=True)
+    ids = {"taskId": task["id"]}
+    for n in range(10):
+        await a2a.result(
+            "CreateTaskPushNotificationConfig", {**ids, **config(receiver, id=f"c{n}")}
+        )
+    eleventh = await a2a.error("CreateTaskPushNotificationConfig", {**ids, **config(receiver)})
+    assert eleventh["code"] == -32602
+    again = await a2a.result(
+        "CreateTaskPushNotificationConfig", {**ids, **config(receiver, id="c3")}
+    )
+    assert again["id"] == "c3"  # replacing one is not an eleventh
+    listed = await a2a.result("ListTaskPushNotificationConfigs", ids)
+    assert len(listed["configs"]) == 10
