@@ -119,6 +119,11 @@ class Carrier:
     def now(self) -> datetime:
         return self._context.now()
 
+    def watch_receipts(self, task_id: str) -> None:
+        """Have the task's receipts sent again from where they are (its message went
+        on after it ended: a dead letter redriven or released)."""
+        self._courier.watch(task_id)
+
     def unseal(self, sealed: str) -> str:
         """A secret the ledger holds sealed, to show it to its owner."""
         return self._context.sealer.unseal(sealed).decode()

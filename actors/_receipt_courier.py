@@ -53,6 +53,7 @@ class ReceiptCourier:
         self._limiter = trio.CapacityLimiter(concurrency)
         self._send, self._receive = trio.open_memory_channel[str](math.inf)
         self._following: set[str] = set()
+        self._again: set[str] = set()  # watched while followed: look once more before ending
         self._context: ActorContext | None = None
         self._results: dict[str, int] = {}  # receipts ended, by result
 
@@ -75,7 +76,9 @@ class ReceiptCourier:
         async with trio.open_nursery() as tasks:
             task_status.started()
             async for task_id in self._receive:
-                if task_id not in self._following:
+                if task_id in self._following:
+                    self._again.add(task_id)
+                else:
                     self._following.add(task_id)
                     tasks.start_soon(self._follow, task_id)
 
@@ -91,6 +94,7 @@ class ReceiptCourier:
             log.warning("receipts of a task stopped (%s)", describe_exception(exc))
         finally:
             self._following.discard(task_id)
+            self._again.discard(task_id)
 
     async def _send_owed(self, task_id: str) -> None:
         """Send what the task owes until it has ended and owes nothing, or has no config."""
@@ -113,8 +117,11 @@ class ReceiptCourier:
                         config = receipts.configs[config_id]
                         sends.start_soon(self._deliver, receipts, config_id, config, change)
                 continue
-            if changes and changes[-1].final:
+            if changes and changes[-1].final and task_id not in self._again:
                 return  # ended, and every config has heard of it
+            if task_id in self._again:  # watched since it was read: read it again
+                self._again.discard(task_id)
+                continue
             await news.wait()
 
     async def _deliver(

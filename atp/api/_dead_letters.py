@@ -64,4 +64,6 @@ async def _act(message_id: str, command: type[RedriveDeadLetter | ReleaseDeadLet
     async def build(ticket: Ticket) -> RedriveDeadLetter | ReleaseDeadLetter:
         return command(agent_id, message_id, ticket)
 
-    return await idempotent(principal, params, build)
+    answer = await idempotent(principal, params, build)
+    carrier().watch_receipts(message_id)  # committed: its task goes on, and its sender hears
+    return answer

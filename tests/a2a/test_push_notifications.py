@@ -264,3 +264,24 @@ async def test_a_task_takes_at_most_ten_configs(api: Api, receiver: Receiver) ->
     assert again["id"] == "c3"  # replacing one is not an eleventh
     listed = await a2a.result("ListTaskPushNotificationConfigs", ids)
     assert len(listed["configs"]) == 10
+
+
+async def test_a_released_dead_letter_is_told_again(api: Api, receiver: Receiver) -> None:
+    caller, tenant = await api.pair()
+    await api.webhook_endpoint(tenant, receiver.url("/down"))
+    receiver.script(*[Respond(503)] * 4)  # every attempt of the plan fails
+    a2a = A2A(api.client, caller, tenant)
+    task = await a2a.send(text(), returnImmediately=True)
+    await a2a.result("CreateTaskPushNotificationConfig", {"taskId": task["id"], **config(receiver)})
+    await until(lambda: a2a.state_is(task["id"], "TASK_STATE_FAILED"))
+    released = await api.post(f"/api/dead_letters/{task['id']}/release", tenant.token)
+    assert released.status_code == 200, released.text
+
+    async def told() -> list[str]:
+        receipts = [json.loads(r.body) for r in receiver.requests if r.path == "/receipts"]
+        return [(b.get("statusUpdate") or b["task"])["status"]["state"] for b in receipts]
+
+    async def both() -> bool:
+        return await told() == ["TASK_STATE_FAILED", "TASK_STATE_SUBMITTED"]
+
+    await until(both)
