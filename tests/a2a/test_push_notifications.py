@@ -285,3 +285,29 @@ async def test_a_released_dead_letter_is_told_again(api: Api, receiver: Receiver
         return await told() == ["TASK_STATE_FAILED", "TASK_STATE_SUBMITTED"]
 
     await until(both)
+
+
+async def test_receipts_owed_after_a_release_survive_a_restart(
+    settings: Settings, receiver: Receiver
+) -> None:
+    waiting = attrs.evolve(settings, webhook_retry_delays=(0, 600))
+    # The push is refused for good (400: a dead letter at once), FAILED is told,
+    # SUBMITTED is refused for now (its retry is due long after the stop).
+    receiver.script(Respond(400), Respond(200), Respond(500))
+    async with served(waiting) as api:
+        caller, tenant = await api.pair()
+        await api.webhook_endpoint(tenant, receiver.url("/down"))
+        a2a = A2A(api.client, caller, tenant)
+        task = await a2a.send(text(), returnImmediately=True)
+        ids = {"taskId": task["id"]}
+        await a2a.result("CreateTaskPushNotificationConfig", {**ids, **config(receiver)})
+        await until(lambda: a2a.state_is(task["id"], "TASK_STATE_FAILED"))
+        await receiver.wait_for(2)
+        released = await api.post(f"/api/dead_letters/{task['id']}/release", tenant.token)
+        assert released.status_code == 200, released.text
+        await receiver.wait_for(3)  # SUBMITTED refused: owed at the stop
+    async with served(settings) as api:
+        *_, refused, resent = await receiver.wait_for(4)
+        await until(lambda: recorded(api, caller, "delivered"))
+    assert resent.headers["webhook-id"] == refused.headers["webhook-id"]
+    assert json.loads(resent.body)["statusUpdate"]["status"]["state"] == "TASK_STATE_SUBMITTED"
