@@ -131,6 +131,9 @@ class Supervisor:
         finally:
             if self._actors.get(actor.key) is actor:
                 del self._actors[actor.key]
+            # Stopped with the carrier: what still waits will never be taken, and its
+            # askers, stopping too, would wait out their bound (Actor.ask) for nothing.
+            actor.fail_queued(StoreUnavailable("the carrier is stopping"))
 
     async def _wait_for_store(self, actor: Actor[Any], backoff: float) -> None:
         """Answer what waits for ``actor`` with 503, and wait until it may run again."""

@@ -232,3 +232,31 @@ async def test_an_actor_without_its_store_answers_503_and_waits_for_the_store(
     store.found_back()
     assert (await actor.ask("back")).body == {"echo": "back", "rehydrations": 1}
     assert not [r for r in caplog.records if r.name.startswith("atp.actors")]
+
+
+async def test_commands_still_queued_when_the_supervisor_stops_are_answered_at_once(
+    autojump_clock: Any,
+) -> None:
+    """A carrier stopping cancels its actors and their askers together: a command that
+    waited behind a busy actor must not hold its asker for the asker's 10 s bound."""
+    ended: dict[str, float] = {}
+
+    async def ask(actor: Echo, command: str) -> None:
+        try:
+            await actor.ask(command)
+        except StoreUnavailable:
+            pass
+        finally:
+            ended[command] = trio.current_time()
+
+    async with trio.open_nursery() as carrier:
+        sup = Supervisor(idle_timeout=30.0)
+        await carrier.start(sup.run)
+        actor = echo(sup, "a")
+        carrier.start_soon(ask, actor, "pause")  # busy for 5 s
+        await trio.testing.wait_all_tasks_blocked()
+        carrier.start_soon(ask, actor, "queued")  # waits behind it
+        await trio.testing.wait_all_tasks_blocked()
+        stopped_at = trio.current_time()
+        carrier.cancel_scope.cancel()
+    assert ended["queued"] - stopped_at < 1
