@@ -1,5 +1,5 @@
-"""Live state: one supervised Trio task per mailbox, account, session, replay and task
-with receipts, the journal, the webhook dispatcher and the receipt courier.
+"""Live state: one supervised Trio task per mailbox, account, session, replay, task
+with receipts and agent name, the journal, the webhook dispatcher and the receipt courier.
 
 The send path through this package: ``ActorContext.ask`` hands the command to the
 ``Router``, which finds (or starts) the owning actor under the ``Supervisor``; the
@@ -29,6 +29,7 @@ from atp.actors._idempotency import (
 from atp.actors._identities import Identities, Principal
 from atp.actors._journal import JournalStatistics, JournalWriter
 from atp.actors._liveness import Liveness, LivenessStatistics
+from atp.actors._names import NamesActor
 from atp.actors._pushes import Pushes, Receipts, WebhookJob
 from atp.actors._receipt_courier import ReceiptCourier, ReceiptStatistics
 from atp.actors._receipts import ReceiptsActor
@@ -56,6 +57,7 @@ __all__ = [
     "Liveness",
     "LivenessStatistics",
     "MailboxActor",
+    "NamesActor",
     "Principal",
     "Pushes",
     "ReceiptCourier",

@@ -133,7 +133,8 @@ class AccountActor(Actor[AccountCommand]):
 
     def _register(self, command: RegisterAgent, now: datetime) -> Reply:
         account = self._account()
-        agent_id, key_id, token = new_id("agt"), new_id("agtkey"), new_token("agk")
+        agent_id = command.agent_id or new_id("agt")
+        key_id, token = new_id("agtkey"), new_token("agk")
         limit = self.context.settings.agents_per_account.get(account.plan, 2)
         account.admit_agent(agent_id, limit)
         agent = Agent(
@@ -144,6 +145,7 @@ class AccountActor(Actor[AccountCommand]):
             key_id=key_id,
             key_hash=token_hash(token),
             at=now,
+            name=command.name,
         )
         self.agents[agent_id] = agent
         self.stage(account, agent)

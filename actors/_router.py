@@ -1,7 +1,7 @@
 """The router: which actor owns a command, and the way every command takes to it.
 
 Each command belongs to one of the unions in ``atp.actors.commands`` (account,
-mailbox, session, replay, receipts); the router reads those unions once and finds the
+mailbox, session, replay, receipts, name); the router reads those unions once and finds the
 owner by the command's class and its key field, starting the actor under the
 supervisor if it is not running. Adding a command is adding it to its union; the
 router is not touched.
@@ -21,6 +21,7 @@ from atp.actors._account import AccountActor
 from atp.actors._actor import Actor
 from atp.actors._context import ActorContext
 from atp.actors._journal import JournalWriter
+from atp.actors._names import NamesActor
 from atp.actors._receipts import ReceiptsActor
 from atp.actors._replay import ReplayActor
 from atp.actors._session import SessionActor
@@ -34,6 +35,7 @@ from atp.actors.commands import (
     SessionCommand,
 )
 from atp.actors.mailbox import MailboxActor
+from atp.actors.name_commands import NameCommand
 from atp.actors.receipt_commands import ReceiptCommand
 from atp.actors.replay_commands import ReplayCommand
 from atp.errors import StoreUnavailable
@@ -48,6 +50,7 @@ _OWNERS: tuple[tuple[Any, type[Actor[Any]], str], ...] = (
     (SessionCommand, SessionActor, "session_id"),
     (ReplayCommand, ReplayActor, "replay_id"),
     (ReceiptCommand, ReceiptsActor, "task_id"),
+    (NameCommand, NamesActor, "name"),
 )
 
 
@@ -63,7 +66,7 @@ class Router:
         self._owners: dict[type, tuple[type[Actor[Any]], Callable[[Command], str]]] = {
             cls: (actor, attrgetter(name))
             for union, actor, name in _OWNERS
-            for cls in get_args(union)
+            for cls in get_args(union) or (union,)  # a union, or one command
         }
 
     async def ask(self, command: Command, context: ActorContext) -> Reply:

@@ -41,6 +41,9 @@ class RegisterAgent:
     display_name: str | None
     description: str | None
     ticket: Ticket
+    # With a name, its id is chosen first, for the name's claim (``ClaimName``).
+    agent_id: str | None = None
+    name: str | None = None
 
 
 @final

@@ -26,6 +26,7 @@ from atp.actors.account_commands import (
     SetSenderPolicy,
     SetWebhookEndpoint,
 )
+from atp.actors.name_commands import NameCommand
 from atp.actors.receipt_commands import ReceiptCommand
 from atp.actors.replay_commands import (
     FinishReplayAttempt,
@@ -55,6 +56,7 @@ __all__ = [
     "Forward",
     "IssueAuditorKey",
     "MailboxCommand",
+    "NameCommand",
     "OpenAccount",
     "OpenSession",
     "ReceiptCommand",
@@ -335,7 +337,9 @@ MailboxCommand = (
     | FinishReplayAttempt
 )
 SessionCommand = OpenSession | SendTurn | AnswerSession | AckOpening | CloseSession | ExpireSession
-Command = AccountCommand | MailboxCommand | SessionCommand | ReplayCommand | ReceiptCommand
+Command = (
+    AccountCommand | MailboxCommand | SessionCommand | ReplayCommand | ReceiptCommand | NameCommand
+)
 
 
 @final

@@ -54,6 +54,7 @@ __all__ = [
     "MessageExpired",
     "MessageNotCancelable",
     "MessageNotDelivered",
+    "NameTaken",
     "NotDeadLettered",
     "NotFound",
     "PayloadMustBeJson",
@@ -194,6 +195,11 @@ class TerminalAckStatus(Conflict):
 class MessageExpired(Conflict):
     code = "message_expired"
     message = "The message has expired."
+
+
+class NameTaken(Conflict):
+    code = "name_taken"
+    message = "Another agent holds that name."
 
 
 class MessageNotCancelable(Conflict):

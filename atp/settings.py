@@ -7,6 +7,7 @@ so that a typo (``ATP_PROT=5000``) fails at start instead of being silently igno
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -74,6 +75,8 @@ class Settings:
         default=None, validator=attrs.validators.optional(attrs.validators.ge(1))
     )
 
+    # The carrier's domain: an agent with a name is ``name@domain`` (AMTP's addresses).
+    domain: str = "localhost"
     # A2A (atp/api/a2a). Agent cards name the carrier by ``public_url`` (None: the
     # scheme and host each request came in on); a blocking SendMessage waits at most
     # ``a2a_blocking_wait`` for the task to end, then answers it as it stands.
@@ -171,6 +174,8 @@ class Settings:
             kwargs["batch_max_messages"] = int(_positive(env["ATP_BATCH_MAX_MESSAGES"]))
         if "ATP_BATCH_MAX_BYTES" in env:
             kwargs["batch_max_bytes"] = int(_positive(env["ATP_BATCH_MAX_BYTES"]))
+        if env.get("ATP_DOMAIN"):
+            kwargs["domain"] = _domain(env["ATP_DOMAIN"])
         if env.get("ATP_PUBLIC_URL"):
             kwargs["public_url"] = _public_url(env["ATP_PUBLIC_URL"])
         if "ATP_REACHABLE_WINDOW" in env:
@@ -288,6 +293,7 @@ _KNOWN = frozenset(
         "ATP_REQUIRE_POSTGRES",
         "ATP_BASE_URL",
         "ATP_PUBLIC_URL",
+        "ATP_DOMAIN",
         "ATP_A2A_BLOCKING_WAIT",
         "ATP_REACHABLE_WINDOW",
         "ATP_AGENTS_PER_ACCOUNT",
@@ -335,6 +341,14 @@ def _public_url(text: str) -> str:
     if scheme not in ("http", "https") or not rest or any(c in rest for c in "?#"):
         raise ValueError(f"ATP_PUBLIC_URL must be an http(s) URL without query; got {text!r}")
     return value
+
+
+def _domain(text: str) -> str:
+    domain = text.strip().lower().rstrip(".")
+    label = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+    if len(domain) > 253 or not re.fullmatch(rf"{label}(?:\.{label})*", domain):
+        raise ValueError(f"ATP_DOMAIN must be a DNS name such as example.com; got {text!r}")
+    return domain
 
 
 def _choice(name: str, text: str, choices: tuple[str, ...]) -> str:

@@ -8,11 +8,12 @@ from quart import Blueprint
 
 from atp.actors import Ticket
 from atp.actors.commands import IssueAuditorKey, OpenAccount, RegisterAgent, RotateAgentKey
+from atp.actors.name_commands import ClaimName
 from atp.api._as_of import agent_as_of, as_of_position
 from atp.api._liveness import liveness_document
 from atp.api._requests import Answer, authenticate, carrier, idempotent, read_params
 from atp.api.a2a import card_url
-from atp.domain import new_id
+from atp.domain import check_name, new_id
 from atp.errors import InvalidAccount, InvalidRequest, NotFound
 from atp.wire import AccountBody, AgentBody, agent_document, parse_body
 
@@ -36,7 +37,14 @@ async def register_agent() -> Answer:
 
     async def build(ticket: Ticket) -> RegisterAgent:
         body = parse_body(AgentBody, params, InvalidRequest)
-        return RegisterAgent(principal.account_id, body.display_name, body.description, ticket)
+        if body.name is None:
+            return RegisterAgent(principal.account_id, body.display_name, body.description, ticket)
+        # The name first: its actor gives it to this agent, or says who holds it.
+        name, agent_id = check_name(body.name), new_id("agt")
+        await carrier().ask(ClaimName(name, agent_id, principal.account_id))
+        return RegisterAgent(
+            principal.account_id, body.display_name, body.description, ticket, agent_id, name
+        )
 
     return await idempotent(principal, params, build)
 
@@ -66,7 +74,11 @@ async def show_agent(agent_id: str) -> dict[str, Any]:
         position = await as_of_position(rt, params["as_of"])
         return agent_document(await agent_as_of(rt, agent_id, position))
     liveness = await liveness_document(rt, agent_id)
-    return {**agent.document(), "a2a_agent_card_url": card_url(agent_id), **liveness}
+    document = {**agent.document(), "a2a_agent_card_url": card_url(agent_id), **liveness}
+    named = await rt.identities.agent(agent_id)
+    if named is not None and named.name is not None:
+        document |= {"name": named.name, "amtp_address": f"{named.name}@{rt.settings.domain}"}
+    return document
 
 
 @blueprint.post("/api/agents/<agent_id>/keys")

@@ -15,7 +15,7 @@ from atp.actors import Carrier, Principal, Ticket, request_hash
 from atp.actors.commands import Command, Reply
 from atp.api._access_log import HttpStats, note_principal
 from atp.api._scopes import route_scope
-from atp.domain import ADDRESS_PREFIX
+from atp.domain import ADDRESS_PREFIX, AgentName
 from atp.errors import (
     AccountKeyRequired,
     AgentKeyRequired,
@@ -284,11 +284,14 @@ def _stored_answer(status: int, encoded: bytes) -> Response:
 
 
 async def resolve_recipient(address: str) -> str:
-    """The active agent at exactly this address.
+    """The active agent at exactly this address: ``atp://agent/<id>``, or
+    ``name@<ATP_DOMAIN>`` for an agent with a name.
 
     Raises:
-        RecipientNotFound: no such active agent.
+        RecipientNotFound: no such active agent (or another carrier's address).
     """
+    if "@" in address and not address.startswith(ADDRESS_PREFIX):
+        return await _named_recipient(address)
     agent_id = address.removeprefix(ADDRESS_PREFIX)
     if agent_id == address or not agent_id or "\x00" in agent_id:
         raise RecipientNotFound()  # no address holds a NUL (PostgreSQL could not look it up)
@@ -296,6 +299,18 @@ async def resolve_recipient(address: str) -> str:
     if agent is None or agent.status != "active" or agent.address != address:
         raise RecipientNotFound()
     return agent_id
+
+
+async def _named_recipient(address: str) -> str:
+    rt = carrier()
+    name, _, domain = address.lower().rpartition("@")
+    if domain != rt.settings.domain or not name or "\x00" in name:
+        raise RecipientNotFound()  # another carrier's: federation is not served yet
+    holder = await rt.aggregate(AgentName, AgentName.create_id(name))
+    agent = None if holder is None else await rt.identities.agent(holder.agent_id)
+    if agent is None or agent.status != "active" or agent.name != name:
+        raise RecipientNotFound()
+    return agent.agent_id
 
 
 def read_send(params: dict[str, Any]) -> str:

@@ -28,6 +28,7 @@ from atp.audit._store import TABLES, AuditStore
 from atp.domain import (
     Account,
     Agent,
+    AgentName,
     IdempotencyRecord,
     Message,
     Replay,
@@ -61,7 +62,16 @@ class AuditView(View):
 
     name = "audit"
     tables = TABLES
-    aggregates = (Account, Agent, IdempotencyRecord, Message, Replay, Session, TaskReceipts)  # all
+    aggregates = (  # all of them
+        Account,
+        Agent,
+        AgentName,
+        IdempotencyRecord,
+        Message,
+        Replay,
+        Session,
+        TaskReceipts,
+    )
 
     def __init__(
         self,

@@ -62,7 +62,13 @@ def _agent_registered(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str
         "description": e.description,
         "key_id": e.key_id,
     }
+    if getattr(e, "name", None) is not None:  # older records stay as they were
+        data["name"] = e.name
     return e.account_id, data
+
+
+def _name_claimed(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    return e.account_id, {"name": entry.wire_id, "agent_id": e.agent_id}
 
 
 def _key_rotated(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
@@ -331,6 +337,8 @@ DATA: Mapping[str, _Handler] = {
     "ack.recorded": _ack,
     "replay.attempt_started": _replay_attempt_started,
     "replay.attempt_recorded": _replay_attempt_recorded,
+    "name.claimed": _name_claimed,
+    "name.reclaimed": _name_claimed,
     "receipts.started": _receipts_started,
     "receipts.config_set": _push_config_set,
     "receipts.config_deleted": _push_config_deleted,

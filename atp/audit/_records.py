@@ -73,6 +73,8 @@ TYPES: Mapping[str, str] = {
     "atp.domain._message:Message.AckRecorded": "ack.recorded",
     "atp.domain._message:Message.ReplayStarted": "replay.attempt_started",
     "atp.domain._message:Message.ReplayAttemptRecorded": "replay.attempt_recorded",
+    "atp.domain._names:AgentName.Claimed": "name.claimed",
+    "atp.domain._names:AgentName.Reclaimed": "name.reclaimed",
     "atp.domain._receipts:TaskReceipts.Started": "receipts.started",
     "atp.domain._receipts:TaskReceipts.ConfigSet": "receipts.config_set",
     "atp.domain._receipts:TaskReceipts.ConfigDeleted": "receipts.config_deleted",
@@ -123,6 +125,8 @@ def first_entry(topic: str, e: Any) -> Entry:
         accounts = tuple(dict.fromkeys((e.initiator_account_id, e.recipient_account_id)))
         agents = (e.initiator_agent_id, e.recipient_agent_id)
         return Entry("session", e.session_id, agents, accounts, e.session_id, e.opening_message_id)
+    if record_type == "name.claimed":  # seen by the account that claimed it
+        return Entry("agent_name", e.name, (e.agent_id,), (e.account_id,))
     if record_type == "receipts.started":  # the sender's, as its push configs are
         return Entry("task_receipts", e.message_id, (e.sender_agent_id,), (e.sender_account_id,))
     if record_type == "replay.started":

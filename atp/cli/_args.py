@@ -28,6 +28,7 @@ _VALUED = {
     "--max",
     "--credit",
     "--http",
+    "--name",
     "--overlap",
     "--agent",
     "--account",
@@ -47,7 +48,6 @@ _VALUED = {
     "--from-file",
     "--target",
     "--rate",
-    "--name",
     "--sender",
 }
 _FLAGS = {"--json", "--force", "--help", "-h", "--version", "--follow", "--payloads"}

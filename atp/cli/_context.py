@@ -88,10 +88,11 @@ class Context:
         entry = self.config.aliases.get(recipient)
         if entry is not None:
             return entry.address, True
-        if recipient.startswith(ADDRESS_PREFIX):
+        if recipient.startswith(ADDRESS_PREFIX) or "@" in recipient:  # name@domain too
             return recipient, False
         raise CliError(
-            f"unknown recipient {recipient}. Use a local alias or atp://agent/... address."
+            f"unknown recipient {recipient}. Use a local alias, an atp://agent/... address"
+            " or an agent's name@domain."
         )
 
     def agent_id(self, who: str) -> str:

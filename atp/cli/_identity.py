@@ -54,13 +54,17 @@ def agent_create(ctx: Context, alias: str) -> None:
     check_alias(alias)
     credentials = ctx.home.credentials()
     call = calls.create_agent(
-        credentials.account_token, display_name=alias, description=f"ATP CLI local alias {alias}"
+        credentials.account_token,
+        display_name=alias,
+        description=f"ATP CLI local alias {alias}",
+        name=ctx.invocation.options.get("--name"),
     )
     # A fixed key: re-running after a lost answer or a crash replays the same agent.
     call = attrs.evolve(call, idempotency_key=f"cli-agent-create-{alias}")
     with ctx.client() as client:
         agent = client.call(call)
-        card_url = client.agent(agent.id, token=credentials.account_token).a2a_agent_card_url
+        shown = client.agent(agent.id, token=credentials.account_token)
+        card_url, amtp_address = shown.a2a_agent_card_url, shown.amtp_address
     entry, key = Alias(agent.id, agent.address), AliasKey(agent.key_id, agent.api_key)
     known, known_key = ctx.config.aliases.get(alias), credentials.agents.get(alias)
     if known is not None and known.agent_id == agent.id:
@@ -74,7 +78,8 @@ def agent_create(ctx: Context, alias: str) -> None:
     path = ctx.home.credentials_path
     prompt = [
         f"You are using ATP through the local CLI as alias {alias}.",
-        f"Your ATP address is {agent.address}.",
+        f"Your ATP address is {agent.address}"
+        + (f" (and {amtp_address})." if amtp_address else "."),
         f"Run `atp use {alias}` before sending or claiming ATP messages.",
         "Verify the active identity with `atp whoami`.",
         f"Do not ask for ATP tokens; credentials are already stored locally at {path}.",

@@ -68,7 +68,10 @@ _COMMANDS = [
         "[--server URL] [--force]",
     ),
     _command(
-        "agent create <alias>", "register an agent under a local alias", _identity.agent_create
+        "agent create <alias>",
+        "register an agent under a local alias (--name: also reachable as name@domain)",
+        _identity.agent_create,
+        "[--name NAME]",
     ),
     _command("agent list", "the local aliases", _identity.agent_list),
     _command("agent show <alias>", "the alias's agent on the carrier", _agents.agent_show),

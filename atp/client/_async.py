@@ -116,9 +116,12 @@ class AsyncClient:
         display_name: str | None = None,
         description: str | None = None,
         *,
+        name: str | None = None,
         token: str | None = None,
     ) -> AgentCreated:
-        return await self.call(_calls.create_agent(self._token(token), display_name, description))
+        """A new agent of the account; with ``name``, also reachable as ``name@<domain>``."""
+        call = _calls.create_agent(self._token(token), display_name, description, name)
+        return await self.call(call)
 
     async def agent(self, agent_id: str, *, token: str | None = None) -> Agent:
         """An agent of the account whose key is ``token``."""

@@ -93,9 +93,12 @@ def signup(name: str) -> Call[AccountCreated]:
 
 
 def create_agent(
-    token: str, display_name: str | None = None, description: str | None = None
+    token: str,
+    display_name: str | None = None,
+    description: str | None = None,
+    name: str | None = None,
 ) -> Call[AgentCreated]:
-    body = given(display_name=display_name, description=description)
+    body = given(display_name=display_name, description=description, name=name)
     return mutation("POST", "/api/agents", token, body, AgentCreated.of)
 
 

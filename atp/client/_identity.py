@@ -58,6 +58,7 @@ class Agent(Answer):
     description: str | None
     active_agent_key_id: str | None
     a2a_agent_card_url: str | None = None  # where A2A clients find the agent
+    amtp_address: str | None = None  # name@domain, for an agent with a name
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> Agent:
@@ -68,6 +69,7 @@ class Agent(Answer):
             data.get("description"),
             data.get("active_agent_key_id"),
             data.get("a2a_agent_card_url"),
+            data.get("amtp_address"),
             document=data,
         )
 

@@ -24,6 +24,7 @@ from atp.domain._delivery import (
 from atp.domain._idempotency import IdempotencyRecord
 from atp.domain._ids import aggregate_id, new_id, new_token, token_hash
 from atp.domain._message import Message
+from atp.domain._names import ORPHANED_AFTER, AgentName, check_name
 from atp.domain._receipts import PushConfig, ReceiptResult, TaskReceipts
 from atp.domain._replay import ItemResult, Replay, ReplayState, ReplayTarget
 from atp.domain._session import STATUS_AFTER, Session, SessionStatus
@@ -40,12 +41,14 @@ __all__ = [
     "ACK_STATUSES",
     "ADDRESS_PREFIX",
     "ENDPOINT_KINDS",
+    "ORPHANED_AFTER",
     "STATUS_AFTER",
     "TERMINAL_ACK_STATUSES",
     "Account",
     "Ack",
     "AckStatus",
     "Agent",
+    "AgentName",
     "AttemptResult",
     "CarrierStatus",
     "Delivery",
@@ -70,6 +73,7 @@ __all__ = [
     "WebhookAttempt",
     "WebhookEndpoint",
     "aggregate_id",
+    "check_name",
     "new_id",
     "new_token",
     "token_hash",

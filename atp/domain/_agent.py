@@ -61,6 +61,10 @@ class SigningKey(TypedDict):
 class Agent(Aggregate):
     """A registered agent. Its account's actor is its only writer."""
 
+    # Its name in the carrier (``name@ATP_DOMAIN``), if it was given one: older agents,
+    # and their snapshots, have none.
+    name: str | None = None
+
     class Registered(Aggregate.Created):
         agent_id: str
         account_id: str
@@ -69,6 +73,7 @@ class Agent(Aggregate):
         key_id: str
         key_hash: str
         at: datetime
+        name: str | None = None  # stored since issue 24; absent in older events
 
     class KeyRotated(Aggregate.Event):
         key_id: str
@@ -114,10 +119,12 @@ class Agent(Aggregate):
         key_id: str,
         key_hash: str,
         at: datetime,
+        name: str | None = None,
     ) -> None:
         self.agent_id = agent_id
         self.account_id = account_id
         self.address = ADDRESS_PREFIX + agent_id
+        self.name = name
         self.display_name = display_name
         self.description = description
         self.status = "active"

@@ -80,6 +80,9 @@ class AgentBody:
     description: str | None = attrs.field(
         default=None, validator=v.optional(v.and_(v.max_len(2000), _no_nul))
     )
+    # Beyond the reference: its name in the carrier (``name@ATP_DOMAIN``), checked by
+    # ``atp.domain.check_name``.
+    name: str | None = attrs.field(default=None, validator=v.optional(v.max_len(128)))
 
 
 @attrs.frozen

@@ -192,14 +192,18 @@ def ack_document(message: Message, ack: Ack) -> dict[str, Any]:
 
 
 def agent_document(agent: Agent) -> dict[str, Any]:
-    """The agent object of ``GET /api/agents/:id``."""
-    return {
+    """The agent object of ``GET /api/agents/:id`` (with its ``name``, beyond the
+    reference, when it has one)."""
+    document = {
         "id": agent.agent_id,
         "address": agent.address,
         "display_name": agent.display_name,
         "description": agent.description,
         "active_agent_key_id": agent.active_key_id,
     }
+    if agent.name is not None:
+        document["name"] = agent.name
+    return document
 
 
 def sender_policy_document(recipient_agent_id: str, policy: SenderPolicy) -> dict[str, Any]:
