@@ -91,7 +91,7 @@ class Context:
         if recipient.startswith(ADDRESS_PREFIX) or "@" in recipient:  # name@domain too
             return recipient, False
         raise CliError(
-            f"unknown recipient {recipient}. Use a local alias, an atp://agent/... address"
+            f"unknown recipient {recipient}. Use a local alias or atp://agent/... address,"
             " or an agent's name@domain."
         )
 
