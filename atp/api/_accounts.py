@@ -13,7 +13,7 @@ from atp.api._as_of import agent_as_of, as_of_position
 from atp.api._liveness import liveness_document
 from atp.api._requests import Answer, authenticate, carrier, idempotent, read_params
 from atp.api.a2a import card_url
-from atp.domain import check_name, new_id
+from atp.domain import check_name, derived_id, new_id
 from atp.errors import InvalidAccount, InvalidRequest, NotFound
 from atp.wire import AccountBody, AgentBody, agent_document, parse_body
 
@@ -39,8 +39,9 @@ async def register_agent() -> Answer:
         body = parse_body(AgentBody, params, InvalidRequest)
         if body.name is None:
             return RegisterAgent(principal.account_id, body.display_name, body.description, ticket)
-        # The name first: its actor gives it to this agent, or says who holds it.
-        name, agent_id = check_name(body.name), new_id("agt")
+        # The name first: its actor gives it to this agent, or says who holds it. The
+        # id follows from the request, so a retry after a failure claims it again.
+        name, agent_id = check_name(body.name), derived_id("agt", ticket.scope)
         await carrier().ask(ClaimName(name, agent_id, principal.account_id))
         return RegisterAgent(
             principal.account_id, body.display_name, body.description, ticket, agent_id, name

@@ -22,7 +22,7 @@ from atp.domain._delivery import (
     WebhookAttempt,
 )
 from atp.domain._idempotency import IdempotencyRecord
-from atp.domain._ids import aggregate_id, new_id, new_token, token_hash
+from atp.domain._ids import aggregate_id, derived_id, new_id, new_token, token_hash
 from atp.domain._message import Message
 from atp.domain._names import ORPHANED_AFTER, AgentName, check_name
 from atp.domain._receipts import PushConfig, ReceiptResult, TaskReceipts
@@ -74,6 +74,7 @@ __all__ = [
     "WebhookEndpoint",
     "aggregate_id",
     "check_name",
+    "derived_id",
     "new_id",
     "new_token",
     "token_hash",

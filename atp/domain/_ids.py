@@ -14,7 +14,7 @@ import hashlib
 import secrets
 import uuid
 
-__all__ = ["aggregate_id", "new_id", "new_token", "token_hash"]
+__all__ = ["aggregate_id", "derived_id", "new_id", "new_token", "token_hash"]
 
 _NAMESPACE = uuid.UUID("6f1c2b1e-3d5a-4c8e-9a47-0b2f7e5d1a93")
 
@@ -26,6 +26,12 @@ def _b64(raw: bytes) -> str:
 def new_id(prefix: str) -> str:
     """A fresh wire id such as ``msg_3q2-…`` (22 characters after the prefix)."""
     return f"{prefix}_{_b64(secrets.token_bytes(16))}"
+
+
+def derived_id(prefix: str, seed: str) -> str:
+    """A wire id in ``new_id``'s format that ``seed`` alone decides: the same request
+    retried names the same thing."""
+    return f"{prefix}_{_b64(hashlib.sha256(seed.encode()).digest()[:16])}"
 
 
 def new_token(prefix: str) -> str:
