@@ -1,5 +1,4 @@
-"""``AsyncClient``: the same methods as ``Client`` (``_sync.py``), awaited, under Trio
-or asyncio (httpx and the retry pauses go through anyio, which serves either loop)."""
+"""``AsyncClient``: ``Client``'s methods, awaited, under Trio or asyncio (via anyio)."""
 
 from __future__ import annotations
 
@@ -119,7 +118,6 @@ class AsyncClient:
         name: str | None = None,
         token: str | None = None,
     ) -> AgentCreated:
-        """A new agent of the account; with ``name``, also reachable as ``name@<domain>``."""
         call = _calls.create_agent(self._token(token), display_name, description, name)
         return await self.call(call)
 

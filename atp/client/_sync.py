@@ -121,9 +121,7 @@ class Client:
         name: str | None = None,
         token: str | None = None,
     ) -> AgentCreated:
-        """A new agent of the account; with ``name``, also reachable as ``name@<domain>``."""
-        call = _calls.create_agent(self._token(token), display_name, description, name)
-        return self.call(call)
+        return self.call(_calls.create_agent(self._token(token), display_name, description, name))
 
     def agent(self, agent_id: str, *, token: str | None = None) -> Agent:
         """An agent of the account whose key is ``token``."""

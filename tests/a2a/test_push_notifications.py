@@ -271,8 +271,8 @@ async def test_a_released_dead_letter_is_told_again(api: Api, receiver: Receiver
     await api.webhook_endpoint(tenant, receiver.url("/down"))
     receiver.script(*[Respond(503)] * 4)  # every attempt of the plan fails
     a2a = A2A(api.client, caller, tenant)
-    task = await a2a.send(text(), returnImmediately=True)
-    await a2a.result("CreateTaskPushNotificationConfig", {"taskId": task["id"], **config(receiver)})
+    pushes = config(receiver)  # with the send: the pushes may fail before a later call
+    task = await a2a.send(text(), returnImmediately=True, taskPushNotificationConfig=pushes)
     await until(lambda: a2a.state_is(task["id"], "TASK_STATE_FAILED"))
     released = await api.post(f"/api/dead_letters/{task['id']}/release", tenant.token)
     assert released.status_code == 200, released.text
@@ -298,9 +298,9 @@ async def test_receipts_owed_after_a_release_survive_a_restart(
         caller, tenant = await api.pair()
         await api.webhook_endpoint(tenant, receiver.url("/down"))
         a2a = A2A(api.client, caller, tenant)
-        task = await a2a.send(text(), returnImmediately=True)
-        ids = {"taskId": task["id"]}
-        await a2a.result("CreateTaskPushNotificationConfig", {**ids, **config(receiver)})
+        # The config with the send: the push may fail before any later call.
+        pushes = config(receiver)
+        task = await a2a.send(text(), returnImmediately=True, taskPushNotificationConfig=pushes)
         await until(lambda: a2a.state_is(task["id"], "TASK_STATE_FAILED"))
         await receiver.wait_for(2)
         released = await api.post(f"/api/dead_letters/{task['id']}/release", tenant.token)
