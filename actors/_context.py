@@ -80,6 +80,12 @@ class ActorContext:
     # Wall-clock time for the domain (leases, expiry); tests may replace it.
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
+    async def webhook_attempts(self, account_id: str) -> int:
+        """How many attempts a push (or a receipt) of the account's agents gets: its
+        plan's ``ATP_WEBHOOK_MAX_ATTEMPTS``."""
+        account = await self.identities.account(account_id)
+        return self.settings.webhook_max_attempts.get(account.plan if account else "free", 3)
+
     async def ask(self, command: Command) -> Reply:
         """Deliver ``command`` to its owning actor and return the reply (``Router.ask``)."""
         return await self.routes.ask(command, self)

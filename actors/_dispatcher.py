@@ -24,6 +24,7 @@ import trio
 from atp.actors._context import ActorContext
 from atp.actors._pushes import WebhookJob
 from atp.actors._remote_tasks import RemoteTaskFollower
+from atp.actors._signing import signing_secrets
 from atp.actors.commands import DisableWebhookEndpoint, FinishWebhookAttempt
 from atp.domain import AckStatus, Agent
 from atp.errors import AtpError, WebhookEndpointInactive
@@ -242,14 +243,11 @@ class WebhookDispatcher:
         The ``webhook-id`` is the delivery's unless another is given (a call that is not
         the push, which a receiver deduplicating on it must not take for a retry)."""
         endpoint = agent.webhook
-        assert endpoint is not None
         unseal = self.context.sealer.unseal
-        secret = unseal(endpoint["sealed_secret"]).decode()
         now = self.context.now()
+        secret, signing_keys = signing_secrets(agent, unseal, now)
+        assert endpoint is not None and secret is not None
         timestamp = int(now.timestamp())
-        signing_keys = [
-            unseal(key["sealed_private_key"]).decode() for key in agent.live_signing_keys(now)
-        ]
         headers = {
             "content-type": "application/json",
             "atp-delivery-id": delivery_id,

@@ -1,4 +1,5 @@
-"""Identities: who is who, as committed: tokens to principals, agents and accounts.
+"""Identities: who is who, as committed: tokens to principals, agents (by id and by
+name) and accounts.
 
 Every request authenticates and every send resolves its recipient, so this is a
 process-wide cache in front of the ledger. Account actors are the only writers of
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 import attrs
 
-from atp.domain import Account, Agent, aggregate_id, token_hash
+from atp.domain import Account, Agent, AgentName, aggregate_id, token_hash
 from atp.ledger import Ledger
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ class Identities:
         self._agents: OrderedDict[str, Agent] = OrderedDict()
         self._accounts: OrderedDict[str, Account] = OrderedDict()
         self._tokens: OrderedDict[str, Principal] = OrderedDict()
+        self._names: OrderedDict[str, str] = OrderedDict()  # agent name -> agent id
 
     # -- reads --------------------------------------------------------------------------
 
@@ -91,6 +93,20 @@ class Identities:
     async def agent(self, agent_id: str) -> Agent | None:
         """The committed agent, or None."""
         return await self._cached(self._agents, Agent, agent_id)
+
+    async def named(self, name: str) -> Agent | None:
+        """The registered agent that holds ``name``, or None. A registered agent keeps
+        its name for good (only a claim whose agent never came to be is claimed again),
+        so which agent holds it is kept once found."""
+        agent_id = self._names.get(name)
+        if agent_id is not None:
+            return await self.agent(agent_id)
+        holder = await self._ledger.get(AgentName, AgentName.create_id(name))
+        agent = None if holder is None else await self.agent(holder.agent_id)
+        if agent is None or agent.name != name:
+            return None
+        _put(self._names, name, agent.agent_id, self._size)
+        return agent
 
     async def account(self, account_id: str) -> Account | None:
         """The committed account, or None."""

@@ -24,6 +24,7 @@ import attrs
 import trio
 
 from atp.actors._context import ActorContext
+from atp.actors._signing import signing_secrets
 from atp.actors.receipt_commands import DeletePushConfig, RecordReceipt
 from atp.domain import PushConfig, ReceiptResult, RetryPolicy, TaskReceipts, aggregate_id
 from atp.errors import AtpError
@@ -131,7 +132,7 @@ class ReceiptCourier:
         context = self.context
         task_id = receipts.message_id
         retries = RetryPolicy(context.settings.webhook_retry_delays)
-        most = await self._max_attempts(receipts.sender_agent_id)
+        most = await context.webhook_attempts(receipts.sender_account_id)  # as its pushes
         attempts, outcome = 0, PostOutcome(None, None, None)
         while attempts < most:
             attempts += 1
@@ -184,9 +185,7 @@ class ReceiptCourier:
         unseal = context.sealer.unseal
         sender = await context.identities.agent(receipts.sender_agent_id)
         now = context.now()
-        keys = [] if sender is None else sender.live_signing_keys(now)
-        endpoint = None if sender is None else sender.webhook
-        secret = None if endpoint is None else unseal(endpoint["sealed_secret"]).decode()
+        secret, keys = (None, []) if sender is None else signing_secrets(sender, unseal, now)
         headers = {
             "content-type": A2A_CONTENT_TYPE,
             "a2a-version": "1.0",
@@ -196,7 +195,7 @@ class ReceiptCourier:
                 int(now.timestamp()),
                 change.body,
                 whsec=secret,
-                whsk=[unseal(k["sealed_private_key"]).decode() for k in keys],
+                whsk=keys,
             ),
         }
         if config["sealed_token"] is not None:
@@ -205,14 +204,6 @@ class ReceiptCourier:
             credentials = unseal(config["sealed_credentials"]).decode()
             headers["authorization"] = f"{config['scheme']} {credentials}"
         return headers
-
-    async def _max_attempts(self, sender_agent_id: str) -> int:
-        """The sender's plan's attempts: receipts are retried as its webhooks would be."""
-        context = self.context
-        agent = await context.identities.agent(sender_agent_id)
-        account = None if agent is None else await context.identities.account(agent.account_id)
-        plan = account.plan if account is not None else "free"
-        return context.settings.webhook_max_attempts.get(plan, 3)
 
     def _count(self, result: str) -> None:
         self._results[result] = self._results.get(result, 0) + 1

@@ -81,7 +81,7 @@ class ReceiptsActor(Actor[ReceiptCommand]):
                 if self.receipts is None or not self.receipts.delete_config(
                     command.config_id, command.reason, now
                 ):
-                    return Reply(200, {"deleted": False})  # A2A: deleting none is no error
+                    return Reply(200, {})  # A2A: deleting none is no error
             case RecordReceipt():
                 receipts = self.receipts
                 if receipts is None or not receipts.record(
@@ -95,7 +95,7 @@ class ReceiptsActor(Actor[ReceiptCommand]):
                     command.error,
                     now,
                 ):
-                    return Reply(200, {"recorded": False})  # recorded before, or deleted
+                    return Reply(200, {})  # recorded before, or its config deleted
             case _:
                 assert_never(command)
         assert self.receipts is not None

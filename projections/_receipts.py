@@ -58,13 +58,10 @@ class ReceiptsView(View):
                     " (SELECT ledger_id FROM atp_receipt_tasks WHERE message_ledger_id = ?)",
                     (False, ledger_id),
                 )
-            case TaskReceipts.ConfigSet():
+            case TaskReceipts.ConfigSet():  # new, or set again: owed anew
                 out.execute(
-                    "DELETE FROM atp_push_configs WHERE ledger_id = ? AND config_id = ?",
-                    (ledger_id, event.config_id),
-                )
-                out.execute(
-                    "INSERT INTO atp_push_configs (ledger_id, config_id, settled) VALUES (?, ?, ?)",
+                    "INSERT INTO atp_push_configs (ledger_id, config_id, settled) VALUES (?, ?, ?)"
+                    " ON CONFLICT (ledger_id, config_id) DO UPDATE SET settled = excluded.settled",
                     (ledger_id, event.config_id, event.task_ended),
                 )
             case TaskReceipts.ConfigDeleted():

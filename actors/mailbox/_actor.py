@@ -155,7 +155,9 @@ class MailboxActor(Actor[MailboxCommand]):
                 recipient = await self._recipient()
                 if not recipient.webhook_active:
                     raise WebhookEndpointInactive()
-                message.redrive(new_id("dlv"), await self._max_attempts(recipient), now)
+                message.redrive(
+                    new_id("dlv"), await self.context.webhook_attempts(recipient.account_id), now
+                )
                 return self._reopened(message, command.ticket, now)
             case ReleaseDeadLetter():
                 message = await self.load(command.message_id)
@@ -222,7 +224,9 @@ class MailboxActor(Actor[MailboxCommand]):
             if session is not None and sequence == 1:
                 session.refuse(now)  # the recipient blocks the initiator: rejected at once
         elif trust == "trusted" and recipient.webhook_active:
-            message.schedule_webhook(new_id("dlv"), await self._max_attempts(recipient), now)
+            message.schedule_webhook(
+                new_id("dlv"), await self.context.webhook_attempts(recipient.account_id), now
+            )
         if unknown and not blocked:
             self.unknown_senders.record(command.sender_account_id, now)
         if message.is_open:
@@ -359,11 +363,6 @@ class MailboxActor(Actor[MailboxCommand]):
         self.stage(message)
         self.window.keep(message)
         return self.answer(ticket, 200, message_status(message), now)
-
-    async def _max_attempts(self, recipient: Agent) -> int:
-        account = await self.context.identities.account(recipient.account_id)
-        plan = account.plan if account else "free"
-        return self.context.settings.webhook_max_attempts.get(plan, 3)
 
     # -- deadlines ------------------------------------------------------------------------
 

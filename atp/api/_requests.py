@@ -15,7 +15,7 @@ from atp.actors import Carrier, Principal, Ticket, request_hash
 from atp.actors.commands import Command, Reply
 from atp.api._access_log import HttpStats, note_principal
 from atp.api._scopes import route_scope
-from atp.domain import ADDRESS_PREFIX, AgentName
+from atp.domain import ADDRESS_PREFIX
 from atp.errors import (
     AccountKeyRequired,
     AgentKeyRequired,
@@ -306,9 +306,8 @@ async def _named_recipient(address: str) -> str:
     name, _, domain = address.lower().rpartition("@")
     if domain != rt.settings.domain or not name or "\x00" in name:
         raise RecipientNotFound()  # another carrier's: federation is not served yet
-    holder = await rt.aggregate(AgentName, AgentName.create_id(name))
-    agent = None if holder is None else await rt.identities.agent(holder.agent_id)
-    if agent is None or agent.status != "active" or agent.name != name:
+    agent = await rt.identities.named(name)
+    if agent is None or agent.status != "active":
         raise RecipientNotFound()
     return agent.agent_id
 

@@ -23,6 +23,7 @@ from atp.wire._a2a_task import (
     context_id,
     sent_task,
     status_time,
+    status_update,
     task_document,
     task_state,
 )
@@ -111,6 +112,7 @@ __all__ = [
     "signing_key_document",
     "state_changes",
     "status_time",
+    "status_update",
     "task_document",
     "task_state",
     "validate_a2a_message",

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from atp.domain import Message
-from atp.wire._a2a_task import TERMINAL_TASK_STATES, task_document, task_state
+from atp.wire._a2a_task import TERMINAL_TASK_STATES, status_update, task_document, task_state
 
 __all__ = ["StateChange", "state_changes"]
 
@@ -54,9 +54,5 @@ def state_changes(events: Iterable[Any]) -> list[StateChange]:
 
 def _receipt(message: Message, state: str) -> bytes:
     task = task_document(message)
-    if state in TERMINAL_TASK_STATES:
-        response: dict[str, Any] = {"task": task}
-    else:
-        ids = {"taskId": task["id"], "contextId": task["contextId"]}
-        response = {"statusUpdate": {**ids, "status": task["status"]}}
+    response = {"task": task} if state in TERMINAL_TASK_STATES else status_update(task)
     return _COMPACT.encode(response).encode()

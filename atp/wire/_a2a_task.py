@@ -22,6 +22,7 @@ __all__ = [
     "context_id",
     "sent_task",
     "status_time",
+    "status_update",
     "task_document",
     "task_state",
 ]
@@ -63,6 +64,12 @@ def _context_of(payload: Any, session_id: str | None, message_id: str) -> str:
     if isinstance(named, str) and named:
         return named
     return session_id or f"ctx_{message_id}"
+
+
+def status_update(task: dict[str, Any]) -> dict[str, Any]:
+    """The StreamResponse that says ``task`` (a Task object) is now in its status."""
+    ids = {"taskId": task["id"], "contextId": task["contextId"]}
+    return {"statusUpdate": {**ids, "status": task["status"]}}
 
 
 def task_state(message: Message) -> str:

@@ -98,7 +98,7 @@ async def _send_message(params: Mapping[str, Any]) -> dict[str, Any]:
     receipts = None if sending.push_config is None else config_request(sending.push_config)
     status = await send(caller, sending.message)
     if receipts is not None:  # from the send on
-        await configure(caller, await sent_message(status), receipts, after_version=1)
+        await configure(caller, status["message"]["id"], receipts, after_version=1)
     if sending.return_immediately:  # as sent: the answer says all of it
         task = sent_task(status, sending.history_length)
         return {"task": await _with_liveness(task, caller.tenant)}
@@ -185,7 +185,7 @@ async def stream(
         config = None if sending.push_config is None else config_request(sending.push_config)
         status, length = await send(caller_, sending.message), sending.history_length
         if config is not None:
-            await configure(caller_, await sent_message(status), config, after_version=1)
+            await configure(caller_, status["message"]["id"], config, after_version=1)
         # From the send on: the recipient may have answered already, and the stream
         # shows every state the task went through.
         message = await sent_message(status, version=1)

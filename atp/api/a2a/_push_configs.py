@@ -80,24 +80,31 @@ def config_request(config: Mapping[str, Any]) -> ConfigRequest:
 async def create_config(who: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
     """``CreateTaskPushNotificationConfig``: the config as stored."""
     message = await visible_task(who, params.get("taskId"))
-    return await configure(who, message, config_request(params))
+    # From the message as read before the set: no change after it is missed.
+    ended = task_state(message) in TERMINAL_TASK_STATES
+    return await configure(who, message.message_id, config_request(params), message.version, ended)
 
 
 async def configure(
-    who: Caller, message: Message, config: ConfigRequest, after_version: int | None = None
+    who: Caller,
+    task_id: str,
+    config: ConfigRequest,
+    after_version: int,
+    task_ended: bool = False,
 ) -> dict[str, Any]:
-    """Set ``config`` on the task of ``message``: receipts for its state changes after
-    ``after_version`` (None: from now on). Also what ``SendMessage`` does with its
-    ``configuration.taskPushNotificationConfig``, from the send on."""
+    """Set ``config`` on the caller's task: receipts for its state changes after the
+    message's ``after_version`` (1: from the send on, as ``SendMessage`` sets its
+    ``configuration.taskPushNotificationConfig``); ``task_ended``: it had ended at that
+    version, so nothing is owed."""
     rt = carrier()
-    # Read before the set, so no change after it is missed.
-    after = message.version if after_version is None else after_version
-    config_id = config.config_id or message.message_id
+    config_id = config.config_id or task_id
     # Receipts are signed with the sender's keys: it has one from now on.
-    await rt.ask(EnsureSigningKey(who.principal.account_id, who.agent_id))
+    sender = await rt.identities.agent(who.agent_id)
+    if sender is None or not sender.live_signing_keys(rt.now()):
+        await rt.ask(EnsureSigningKey(who.principal.account_id, who.agent_id))
     await rt.ask(
         SetPushConfig(
-            message.message_id,
+            task_id,
             who.agent_id,
             who.principal.account_id,
             who.tenant,
@@ -106,11 +113,11 @@ async def configure(
             config.token,
             config.scheme,
             config.credentials,
-            after,
-            task_state(message) in TERMINAL_TASK_STATES and after == message.version,
+            after_version,
+            task_ended,
         )
     )
-    return _document(who, message.message_id, config_id, config.url, config.token, config.scheme)
+    return _document(who, task_id, config_id, config.url, config.token, config.scheme)
 
 
 async def get_config(who: Caller, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from atp.api.a2a._errors import A2AError, from_carrier
 from atp.api.a2a._tasks import follow
 from atp.domain import Message
 from atp.errors import AtpError
-from atp.wire import task_document
+from atp.wire import status_update, task_document
 
 __all__ = ["HEARTBEAT_SECONDS", "sse", "stream_responses"]
 
@@ -43,7 +43,7 @@ async def stream_responses(
             ids = {"taskId": task["id"], "contextId": task["contextId"]}
             for artifact in task.get("artifacts", []):
                 yield {"artifactUpdate": {**ids, "artifact": artifact, "lastChunk": True}}
-            yield {"statusUpdate": {**ids, "status": status}}
+            yield status_update(task)
         last = status
 
 
