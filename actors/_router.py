@@ -1,8 +1,8 @@
 """The router: which actor owns a command, and the way every command takes to it.
 
 Each command belongs to one of the unions in ``atp.actors.commands`` (account,
-mailbox, session, replay, receipts, name); the router reads those unions once and finds the
-owner by the command's class and its key field, starting the actor under the
+mailbox, session, replay, receipts, name, AMTP message); the router reads those unions
+once and finds the owner by the command's class and its key field, starting the actor under the
 supervisor if it is not running. Adding a command is adding it to its union; the
 router is not touched.
 
@@ -20,6 +20,7 @@ from typing import Any, get_args
 from atp.actors._account import AccountActor
 from atp.actors._actor import Actor
 from atp.actors._context import ActorContext
+from atp.actors._envelopes import EnvelopesActor
 from atp.actors._journal import JournalWriter
 from atp.actors._names import NamesActor
 from atp.actors._receipts import ReceiptsActor
@@ -34,6 +35,7 @@ from atp.actors.commands import (
     Reply,
     SessionCommand,
 )
+from atp.actors.envelope_commands import EnvelopeCommand
 from atp.actors.mailbox import MailboxActor
 from atp.actors.name_commands import NameCommand
 from atp.actors.receipt_commands import ReceiptCommand
@@ -51,6 +53,7 @@ _OWNERS: tuple[tuple[Any, type[Actor[Any]], str], ...] = (
     (ReplayCommand, ReplayActor, "replay_id"),
     (ReceiptCommand, ReceiptsActor, "task_id"),
     (NameCommand, NamesActor, "name"),
+    (EnvelopeCommand, EnvelopesActor, "message_id"),
 )
 
 

@@ -26,6 +26,7 @@ from atp.actors.account_commands import (
     SetSenderPolicy,
     SetWebhookEndpoint,
 )
+from atp.actors.envelope_commands import EnvelopeCommand, RecordEnvelope
 from atp.actors.name_commands import NameCommand
 from atp.actors.receipt_commands import ReceiptCommand
 from atp.actors.replay_commands import (
@@ -47,6 +48,7 @@ __all__ = [
     "Command",
     "DisableWebhookEndpoint",
     "EnsureSigningKey",
+    "EnvelopeCommand",
     "ExpireOpening",
     "ExpireSession",
     "ExtendLease",
@@ -61,6 +63,7 @@ __all__ = [
     "OpenSession",
     "ReceiptCommand",
     "RecordAck",
+    "RecordEnvelope",
     "RecordPayloadRead",
     "RedriveDeadLetter",
     "RegisterAgent",
@@ -75,6 +78,7 @@ __all__ = [
     "SessionCommand",
     "SetSenderPolicy",
     "SetWebhookEndpoint",
+    "TakeMessage",
 ]
 
 
@@ -131,6 +135,17 @@ class ClaimInbox:
     ticket: Ticket
     wait: bool = False
     most: int | None = None  # None: the reference's one-message shape
+
+
+@final
+@attrs.frozen
+class TakeMessage:
+    """Lease one named message (or find the delivery it may be answered on): an AMTP
+    inbox acknowledges by message id, and an ACK needs a delivery."""
+
+    recipient_agent_id: str
+    message_id: str
+    lease_seconds: int
 
 
 @final
@@ -321,6 +336,7 @@ class ExpireSession:
 MailboxCommand = (
     SendMessage
     | ClaimInbox
+    | TakeMessage
     | FeedStream
     | ReleaseLeases
     | ExtendLease
@@ -338,7 +354,13 @@ MailboxCommand = (
 )
 SessionCommand = OpenSession | SendTurn | AnswerSession | AckOpening | CloseSession | ExpireSession
 Command = (
-    AccountCommand | MailboxCommand | SessionCommand | ReplayCommand | ReceiptCommand | NameCommand
+    AccountCommand
+    | MailboxCommand
+    | SessionCommand
+    | ReplayCommand
+    | ReceiptCommand
+    | NameCommand
+    | EnvelopeCommand
 )
 
 

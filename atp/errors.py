@@ -52,6 +52,7 @@ __all__ = [
     "LeaseExpired",
     "MalformedRequest",
     "MessageExpired",
+    "MessageIdTaken",
     "MessageNotCancelable",
     "MessageNotDelivered",
     "NameTaken",
@@ -200,6 +201,11 @@ class MessageExpired(Conflict):
 class NameTaken(Conflict):
     code = "name_taken"
     message = "Another agent holds that name."
+
+
+class MessageIdTaken(Conflict):
+    code = "message_id_taken"
+    message = "Another AMTP message was sent with this message_id."
 
 
 class MessageNotCancelable(Conflict):

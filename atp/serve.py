@@ -69,6 +69,7 @@ from atp.ledger import (
 )
 from atp.projections import (
     AgentsView,
+    EnvelopesView,
     LivenessStore,
     MessagesView,
     ProjectionRunner,
@@ -115,6 +116,7 @@ async def open_runtime(
             SessionsView(),
             ReplaysView(),
             ReceiptsView(),
+            EnvelopesView(),
         ]
         projections = await bridge.run(ProjectionRunner, ledger, store, views)
         queries = Queries(store, bridge)

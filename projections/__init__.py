@@ -2,11 +2,14 @@
 
 The send path ends here: ``ProjectionRunner`` folds each committed page into the
 views' statements (``AgentsView``, ``MessagesView``, ``SessionsView``,
-``ReplaysView``, ``ReceiptsView``) and writes them with its tracking position in one
-transaction; ``Queries`` answers reads from them.
+``ReplaysView``, ``ReceiptsView``, ``EnvelopesView``) and writes them with its tracking
+position in one transaction; ``Queries`` answers reads from them.
 """
 
 from atp.projections._agents import AgentsView
+from atp.projections._amtp_queries import STATUS_FILTERS as AMTP_STATUS_FILTERS
+from atp.projections._amtp_queries import DirectoryRow
+from atp.projections._envelopes import EnvelopesView
 from atp.projections._liveness import LivenessStore
 from atp.projections._messages import DeadLetterStatistics, MessageLoader, MessagesView
 from atp.projections._queries import AgentRow, KeyOwner, MessageRow, Queries, SessionRow
@@ -26,10 +29,13 @@ from atp.projections._store import (
 from atp.projections._view import Statements, View, Writer, event_classes
 
 __all__ = [
+    "AMTP_STATUS_FILTERS",
     "AgentRow",
     "AgentsView",
     "Cursor",
     "DeadLetterStatistics",
+    "DirectoryRow",
+    "EnvelopesView",
     "KeyOwner",
     "LivenessStore",
     "MessageLoader",

@@ -45,8 +45,8 @@ class AgentsView(View):
             case Agent.Registered():
                 out.execute(
                     "INSERT INTO atp_agents (id, ledger_id, account_id, address, display_name,"
-                    " description, status, active_key_id, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?)",
+                    " description, status, active_key_id, created_at, name)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)",
                     (
                         event.agent_id,
                         str(event.originator_id),
@@ -56,6 +56,7 @@ class AgentsView(View):
                         event.description,
                         event.key_id,
                         iso(event.at),
+                        event.name,
                     ),
                 )
                 self._insert_agent_key(out, event.key_id, event.key_hash, "id", event.agent_id)

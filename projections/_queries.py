@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from atp.ledger import Bridge
+from atp.projections._amtp_queries import AmtpQueries
 from atp.projections._store import ViewStore
 from atp.wire import iso, session_object
 
@@ -113,6 +114,7 @@ class Queries:
     def __init__(self, store: ViewStore, bridge: Bridge) -> None:
         self.store = store
         self.bridge = bridge
+        self.amtp = AmtpQueries(store, bridge)
 
     async def _rows(self, sql: str, params: Sequence[Any]) -> list[Any]:
         return await self.bridge.read(self.store.query, sql, params)

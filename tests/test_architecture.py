@@ -25,6 +25,7 @@ TASK_OWNERS = {
     "atp/serve.py", "atp/http/_server.py", "actors/_supervisor.py", "actors/_dispatcher.py",
     "atp/audit/_following.py", "atp/audit/_process.py",
     "atp/api/_batches.py",  # a batch's sends, side by side, all done before it answers
+    "atp/api/amtp/_messages.py",  # an AMTP send's recipients, side by side, likewise
     "actors/_receipt_courier.py",  # one task per task followed, one per receipt in flight
 }  # fmt: skip
 # Past-tense event names that do not end in "ed".

@@ -44,6 +44,7 @@ from atp.actors.commands import (
     Reply,
     RunDue,
     SendMessage,
+    TakeMessage,
 )
 from atp.actors.mailbox._replays import MailboxReplays
 from atp.actors.mailbox._senders import UnknownSenders
@@ -102,6 +103,12 @@ class MailboxActor(Actor[MailboxCommand]):
                 return await self._claim(command, now)
             case FeedStream():
                 return await self._feed_stream(command, now)
+            case TakeMessage():
+                message = await self.load(command.message_id)
+                delivery = message.take(new_id("dlv"), command.lease_seconds, now)
+                self.window.leased(message, delivery.id)
+                self.stage(message)
+                return Reply(200, claim_document(message, delivery))
             case ReleaseLeases():
                 released = await self.streams.release(command.delivery_ids, self.load, now)
                 self.stage(*released)
@@ -155,9 +162,8 @@ class MailboxActor(Actor[MailboxCommand]):
                 recipient = await self._recipient()
                 if not recipient.webhook_active:
                     raise WebhookEndpointInactive()
-                message.redrive(
-                    new_id("dlv"), await self.context.webhook_attempts(recipient.account_id), now
-                )
+                attempts = await self.context.webhook_attempts(recipient.account_id)
+                message.redrive(new_id("dlv"), attempts, now)
                 return self._reopened(message, command.ticket, now)
             case ReleaseDeadLetter():
                 message = await self.load(command.message_id)
@@ -172,9 +178,7 @@ class MailboxActor(Actor[MailboxCommand]):
             case StartReplayAttempt() | FinishReplayAttempt():
                 message = await self.load(command.message_id)
                 self.stage(message)
-                if isinstance(command, StartReplayAttempt):
-                    return self.replays.start(message, command, now)
-                return self.replays.finish(message, command, now)
+                return self.replays.record(message, command, now)
             case _:
                 assert_never(command)
 
@@ -345,10 +349,7 @@ class MailboxActor(Actor[MailboxCommand]):
             message.ack_pushed(new_id("ack"), answer.ack_status, answer.payload, now)
         self.webhooks.finished(message)
         self.stage(message)
-        if not message.is_open:
-            self.window.close(message)
-        elif self.window.live(message.message_id) is None:
-            self.window.hold(message)  # beyond the window: live again if there is room
+        self.window.after_attempt(message)
         return Reply(200, {})
 
     def _settle(self, settled: Settled, ticket: Ticket | None, now: datetime) -> Reply:

@@ -40,6 +40,14 @@ class MailboxReplays:
     async def rehydrate(self) -> None:
         self.waiting = dict.fromkeys(await self.queries.waiting_inbox_replays(self.agent_id))
 
+    def record(
+        self, message: Message, command: StartReplayAttempt | FinishReplayAttempt, now: datetime
+    ) -> Reply:
+        """A replay's part in ``message``: its attempt started, or how its push ended."""
+        if isinstance(command, StartReplayAttempt):
+            return self.start(message, command, now)
+        return self.finish(message, command, now)
+
     def start(self, message: Message, command: StartReplayAttempt, now: datetime) -> Reply:
         """Start the message's attempt in the replay, or answer the one started before.
 

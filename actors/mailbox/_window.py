@@ -122,6 +122,13 @@ class MailboxWindow:
         if not message.is_open:
             self.close(message)
 
+    def after_attempt(self, message: Message) -> None:
+        """Keep or drop ``message`` once a webhook attempt of it is recorded."""
+        if not message.is_open:
+            self.close(message)
+        elif self.live(message.message_id) is None:
+            self.hold(message)  # beyond the window: live again if there is room
+
     def close(self, message: Message) -> None:
         """A message leaves the open set but stays reachable for a while (late ACKs)."""
         self._open.pop(message.message_id, None)

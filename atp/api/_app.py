@@ -39,6 +39,7 @@ from atp.api._access_log import HttpStats, note_route, observe_requests
 from atp.api._errors import install_error_handlers
 from atp.api._requests import check_query, method_override, read_params
 from atp.api.a2a import BLUEPRINTS as A2A_BLUEPRINTS
+from atp.api.amtp import BLUEPRINTS as AMTP_BLUEPRINTS
 from atp.observe import current_request_id, new_request_id
 
 __all__ = ["create_app"]
@@ -78,7 +79,7 @@ def create_app(carrier: Carrier) -> QuartTrio:
         _replays,
     ):
         app.register_blueprint(module.blueprint)
-    for blueprint in A2A_BLUEPRINTS:
+    for blueprint in (*A2A_BLUEPRINTS, *AMTP_BLUEPRINTS):
         app.register_blueprint(blueprint)
     app.before_request(_parse_params)
     app.after_request(_add_request_id)
@@ -104,8 +105,8 @@ class _NulFreeSegment(BaseConverter):
 
 
 async def _parse_params() -> None:
-    if (request.blueprint or "").startswith("a2a"):
-        return  # A2A reads its own requests and answers in its own shapes
+    if (request.blueprint or "").startswith(("a2a", "amtp")):
+        return  # A2A and AMTP read their own requests and answer in their own shapes
     check_query(request.query_string)
     if request.method in ("POST", "PUT", "PATCH"):
         await read_params()

@@ -15,7 +15,7 @@ from atp.actors import Carrier, Principal, Ticket, request_hash
 from atp.actors.commands import Command, Reply
 from atp.api._access_log import HttpStats, note_principal
 from atp.api._scopes import route_scope
-from atp.domain import ADDRESS_PREFIX
+from atp.domain import ADDRESS_PREFIX, AGENT_ID_PREFIX, Agent
 from atp.errors import (
     AccountKeyRequired,
     AgentKeyRequired,
@@ -42,6 +42,7 @@ __all__ = [
     "http_stats",
     "idempotency_key",
     "idempotent",
+    "local_agent",
     "method_override",
     "read_params",
     "read_send",
@@ -302,14 +303,25 @@ async def resolve_recipient(address: str) -> str:
 
 
 async def _named_recipient(address: str) -> str:
-    rt = carrier()
-    name, _, domain = address.lower().rpartition("@")
-    if domain != rt.settings.domain or not name or "\x00" in name:
+    local, _, domain = address.rpartition("@")
+    if domain.lower() != carrier().settings.domain:
         raise RecipientNotFound()  # another carrier's: federation is not served yet
-    agent = await rt.identities.named(name)
-    if agent is None or agent.status != "active":
+    agent = await local_agent(local)
+    if agent is None:
         raise RecipientNotFound()
     return agent.agent_id
+
+
+async def local_agent(local_part: str) -> Agent | None:
+    """The active agent at ``<local_part>@<ATP_DOMAIN>``: its name (any letter case), or
+    its id (an agent without a name is ``<agent id>@<ATP_DOMAIN>``)."""
+    if not local_part or "\x00" in local_part:
+        return None  # no name or id holds a NUL (PostgreSQL could not look it up)
+    identities = carrier().identities
+    agent = await identities.named(local_part.lower())
+    if agent is None and local_part.startswith(AGENT_ID_PREFIX):
+        agent = await identities.agent(local_part)
+    return agent if agent is not None and agent.status == "active" else None
 
 
 def read_send(params: dict[str, Any]) -> str:

@@ -71,6 +71,19 @@ def _name_claimed(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, An
     return e.account_id, {"name": entry.wire_id, "agent_id": e.agent_id}
 
 
+def _amtp_accepted(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    recipients = [{k: r[k] for k in ("address", "message_id", "error_code")} for r in e.recipients]
+    document = e.document
+    data = {
+        "sender": document["sender"],
+        "schema": document.get("schema"),
+        "in_reply_to": document.get("in_reply_to"),
+        "recipients": recipients,
+        "payload_sha256": payload_sha256(document),
+    }
+    return e.sender_agent_id, data
+
+
 def _key_rotated(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
     return entry.accounts[0], {"key_id": e.key_id}
 
@@ -320,6 +333,7 @@ DATA: Mapping[str, _Handler] = {
     "agent.webhook_endpoint_disabled": _endpoint_disabled,
     "agent.signing_key_rotated": _signing_key_rotated,
     "agent.sender_policy_set": _policy_set,
+    "amtp.message_accepted": _amtp_accepted,
     "idempotency.recorded": _idempotency,
     "message.sent": _sent,
     "message.rejected": _by_carrier,

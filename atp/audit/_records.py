@@ -56,6 +56,7 @@ TYPES: Mapping[str, str] = {
     "atp.domain._agent:Agent.WebhookEndpointDisabled": "agent.webhook_endpoint_disabled",
     "atp.domain._agent:Agent.SigningKeyRotated": "agent.signing_key_rotated",
     "atp.domain._agent:Agent.SenderPolicySet": "agent.sender_policy_set",
+    "atp.domain._envelopes:AmtpEnvelope.Accepted": "amtp.message_accepted",
     "atp.domain._idempotency:IdempotencyRecord.Recorded": "idempotency.recorded",
     "atp.domain._message:Message.Sent": "message.sent",
     "atp.domain._message:Message.Rejected": "message.rejected",
@@ -129,6 +130,11 @@ def first_entry(topic: str, e: Any) -> Entry:
         return Entry("agent_name", e.name, (e.agent_id,), (e.account_id,))
     if record_type == "receipts.started":  # the sender's, as its push configs are
         return Entry("task_receipts", e.message_id, (e.sender_agent_id,), (e.sender_account_id,))
+    if record_type == "amtp.message_accepted":  # the sender's and its recipients'
+        local = [r for r in e.recipients if r["agent_id"]]
+        parties = dict.fromkeys((e.sender_agent_id, *(r["agent_id"] for r in local)))
+        owners = dict.fromkeys((e.sender_account_id, *(r["account_id"] for r in local)))
+        return Entry("amtp_message", e.message_id, tuple(parties), tuple(owners))
     if record_type == "replay.started":
         return Entry("replay", e.replay_id, (e.agent_id,), (e.account_id,))
     if record_type == "idempotency.recorded":

@@ -21,8 +21,9 @@ from atp.domain._delivery import (
     RetryPolicy,
     WebhookAttempt,
 )
+from atp.domain._envelopes import AmtpEnvelope, EnvelopeRecipient
 from atp.domain._idempotency import IdempotencyRecord
-from atp.domain._ids import aggregate_id, derived_id, new_id, new_token, token_hash
+from atp.domain._ids import AGENT_ID_PREFIX, aggregate_id, derived_id, new_id, new_token, token_hash
 from atp.domain._message import Message
 from atp.domain._names import ORPHANED_AFTER, AgentName, check_name
 from atp.domain._receipts import PushConfig, ReceiptResult, TaskReceipts
@@ -40,6 +41,7 @@ from atp.domain._statuses import (
 __all__ = [
     "ACK_STATUSES",
     "ADDRESS_PREFIX",
+    "AGENT_ID_PREFIX",
     "ENDPOINT_KINDS",
     "ORPHANED_AFTER",
     "STATUS_AFTER",
@@ -49,11 +51,13 @@ __all__ = [
     "AckStatus",
     "Agent",
     "AgentName",
+    "AmtpEnvelope",
     "AttemptResult",
     "CarrierStatus",
     "Delivery",
     "DeliveryMode",
     "DeliveryStatus",
+    "EnvelopeRecipient",
     "IdempotencyRecord",
     "ItemResult",
     "Message",

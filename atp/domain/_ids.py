@@ -14,7 +14,10 @@ import hashlib
 import secrets
 import uuid
 
-__all__ = ["aggregate_id", "derived_id", "new_id", "new_token", "token_hash"]
+__all__ = ["AGENT_ID_PREFIX", "aggregate_id", "derived_id", "new_id", "new_token", "token_hash"]
+
+AGENT_ID_PREFIX = "agt_"
+"""Every agent id starts so (``new_id("agt")``)."""
 
 _NAMESPACE = uuid.UUID("6f1c2b1e-3d5a-4c8e-9a47-0b2f7e5d1a93")
 

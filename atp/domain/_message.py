@@ -746,6 +746,21 @@ class Message(Aggregate):
                 return delivery
         return None
 
+    def take(self, delivery_id: str, lease_seconds: int, now: datetime) -> Delivery:
+        """A delivery to answer this message on, for a recipient that names the message
+        rather than claiming it (an AMTP inbox acknowledges by message id): the one
+        that already allows an answer, else a new polling lease.
+
+        Raises:
+            NotFound: it cannot be handed out (ended, answered, or leased by a claim).
+        """
+        delivery = self.ackable_delivery(now)
+        if delivery is not None and self.ack_status is None:
+            return delivery
+        if not self.claimable(now):
+            raise NotFound("message")
+        return self.lease(delivery_id, lease_seconds, now)
+
     def active_lease(self, now: datetime) -> Delivery | None:
         """The delivery holding the single active lease, if any (contract §4.6)."""
         for delivery in self.deliveries:

@@ -19,7 +19,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from atp.domain._ids import aggregate_id
+from atp.domain._ids import AGENT_ID_PREFIX, aggregate_id
 from atp.errors import InvalidRequest
 
 __all__ = ["ORPHANED_AFTER", "AgentName", "check_name"]
@@ -36,12 +36,15 @@ def check_name(name: object) -> str:
     Raises:
         InvalidRequest: not a name the carrier takes.
     """
-    if not isinstance(name, str) or not _NAME.fullmatch(name.strip().lower()):
+    kept = name.strip().lower() if isinstance(name, str) else ""
+    if not _NAME.fullmatch(kept):
         raise InvalidRequest(
             "name must be 1 to 64 letters, digits, '.', '-' or '_', starting and ending"
             " with a letter or digit"
         )
-    return name.strip().lower()
+    if kept.startswith(AGENT_ID_PREFIX):  # <agent id>@domain addresses an unnamed agent
+        raise InvalidRequest(f"a name may not start with {AGENT_ID_PREFIX!r}")
+    return kept
 
 
 class AgentName(Aggregate):

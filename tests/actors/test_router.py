@@ -20,6 +20,7 @@ from atp.actors import (
     SessionActor,
     account_commands,
     commands,
+    envelope_commands,
     name_commands,
     receipt_commands,
     replay_commands,
@@ -82,7 +83,14 @@ def test_every_command_class_is_in_a_union_and_has_an_owner() -> None:
     """A command class defined but left out of its owner's union would reach no actor."""
     defined = {
         cls
-        for module in (commands, account_commands, replay_commands, receipt_commands, name_commands)
+        for module in (
+            commands,
+            account_commands,
+            replay_commands,
+            receipt_commands,
+            name_commands,
+            envelope_commands,
+        )
         for cls in vars(module).values()
         if attrs.has(cls) and cls.__module__ == module.__name__ and cls not in (Reply, Forward)
     }

@@ -29,8 +29,9 @@ async def test_the_document_describes_every_route_of_the_app_and_no_other(
     served = {
         (method, re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule))
         for rule in app.url_map.iter_rules()
-        # A2A's routes are A2A's (docs/a2a.md): an agent card describes them, not this.
-        if rule.endpoint != "static" and not rule.rule.startswith("/a2a")
+        # A2A's routes are A2A's (docs/a2a.md): an agent card describes them, not this;
+        # AMTP's are AMTP's (docs/amtp.md).
+        if rule.endpoint != "static" and not rule.rule.startswith(("/a2a", "/v1/"))
         for method in rule.methods or ()
         if method not in ("HEAD", "OPTIONS")
     }

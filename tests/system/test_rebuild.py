@@ -22,6 +22,7 @@ import trio
 from atp.actors import Runtime
 from atp.projections import (
     AgentsView,
+    EnvelopesView,
     MessagesView,
     ReceiptsView,
     ReplaysView,
@@ -41,6 +42,7 @@ VIEW_TABLES = (
     + SessionsView.tables
     + ReplaysView.tables
     + ReceiptsView.tables
+    + EnvelopesView.tables
 )
 REBUILT = re.compile(r"rebuilt read models up to notification (\d+)")
 

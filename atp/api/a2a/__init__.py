@@ -7,9 +7,9 @@ docs/a2a.md has the mapping.
 """
 
 from atp.api.a2a import _card, _jsonrpc, _rest
-from atp.api.a2a._card import card_url
+from atp.api.a2a._card import card_url, public_base
 from atp.api.a2a._tasks import SEND_SCOPE
 
-__all__ = ["BLUEPRINTS", "SEND_SCOPE", "card_url"]
+__all__ = ["BLUEPRINTS", "SEND_SCOPE", "card_url", "public_base"]
 
 BLUEPRINTS = (_card.blueprint, _jsonrpc.blueprint, _rest.blueprint)

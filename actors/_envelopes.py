@@ -1,0 +1,69 @@
+"""EnvelopesActor: one AMTP message id, the only writer of its ``AmtpEnvelope``.
+
+Two requests naming one ``message_id`` meet here: the first keeps it, the second is
+refused, so one id never names two messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from atp.actors._actor import Actor
+from atp.actors._context import ActorContext
+from atp.actors.commands import Reply
+from atp.actors.envelope_commands import EnvelopeCommand
+from atp.domain import AmtpEnvelope, EnvelopeRecipient
+from atp.errors import MessageIdTaken
+
+__all__ = ["EnvelopesActor", "send_answer"]
+
+
+class EnvelopesActor(Actor[EnvelopeCommand]):
+    """One AMTP message."""
+
+    max_idle = 2.0  # an envelope is written once
+    kind = "amtp_message"
+
+    def __init__(self, message_id: str, context: ActorContext) -> None:
+        super().__init__(message_id, context)
+        self.message_id = message_id
+        self.envelope: AmtpEnvelope | None = None
+
+    async def rehydrate(self) -> None:
+        envelope_id = AmtpEnvelope.create_id(self.message_id)
+        self.envelope = await self.context.ledger.get(AmtpEnvelope, envelope_id)
+
+    async def handle(self, command: EnvelopeCommand) -> Reply:
+        if self.envelope is not None:
+            raise MessageIdTaken()
+        now = self.context.now()
+        self.envelope = AmtpEnvelope.accept(
+            command.message_id,
+            command.sender_agent_id,
+            command.sender_account_id,
+            command.document,
+            list(command.recipients),
+            now,
+        )
+        self.stage(self.envelope)
+        return self.answer(command.ticket, 202, send_answer(self.envelope), now)
+
+
+def send_answer(envelope: AmtpEnvelope) -> dict[str, Any]:
+    """The §5.2 answer to a send: accepted, and each recipient queued or failed."""
+    return {
+        "message_id": envelope.message_id,
+        "status": "accepted",
+        "recipients": [_recipient(r) for r in envelope.recipients],
+    }
+
+
+def _recipient(recipient: EnvelopeRecipient) -> dict[str, Any]:
+    if recipient["message_id"] is not None:
+        return {"address": recipient["address"], "status": "queued"}
+    return {
+        "address": recipient["address"],
+        "status": "failed",
+        "error_code": recipient["error_code"],
+        "error_message": recipient["error_message"],
+    }

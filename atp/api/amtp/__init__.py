@@ -1,0 +1,11 @@
+"""ATP as an AMTP v1.0 gateway (``/v1``): agents addressed as ``name@ATP_DOMAIN`` send
+and receive AMTP messages, each kept as the carrier's own messages in the one ledger
+(``atp.amtp``). docs/amtp.md has the surface and how it maps.
+"""
+
+from atp.api.amtp import _agents, _inbox, _messages
+from atp.api.amtp._agents import txt_record
+
+__all__ = ["BLUEPRINTS", "txt_record"]
+
+BLUEPRINTS = (_messages.blueprint, _inbox.blueprint, _agents.blueprint)

@@ -1,0 +1,198 @@
+"""AMTP's agent routes: the admin's (``/v1/admin/agents``), the directory
+(``/v1/discovery/agents``) and the gateway's capabilities (``/v1/capabilities/:domain``).
+
+The admin is an account, by its account key (``X-Admin-Key``, as AMTP's admin tools
+send it, or a bearer key); it registers its agents under names, each then
+``name@ATP_DOMAIN``. A registration is kept for the name: asked again, with the same
+body, it answers as the first time did (the key included), so a client that lost the
+answer gets it back. The directory is public, as AMTP has it, and lists the agents
+that have names: a name is how an agent is addressed over AMTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response, request
+
+from atp.actors import Ticket
+from atp.actors.commands import RegisterAgent
+from atp.actors.name_commands import ClaimName
+from atp.amtp import AMTP_VERSION, AmtpError, parse_address
+from atp.api._liveness import liveness_document
+from atp.api._requests import answer_once, carrier
+from atp.api.a2a import public_base
+from atp.api.amtp._edge import admin_caller, amtp_route, answer, read_json
+from atp.domain import check_name, derived_id
+from atp.errors import AtpError
+from atp.projections import DirectoryRow
+from atp.wire import MAX_PAYLOAD_BYTES, iso
+
+__all__ = ["blueprint", "txt_record"]
+
+blueprint = Blueprint("amtp_agents", __name__)
+
+_REGISTER_SCOPE = "POST /v1/admin/agents"
+_DNS_TTL = 300  # as AMTP's Appendix B publishes its record
+
+
+class RegistrationFailed(AmtpError):
+    status, code, default = 400, "AGENT_REGISTRATION_FAILED", "the agent was not registered"
+
+
+class DomainNotFound(AmtpError):
+    status, code, default = 404, "DOMAIN_NOT_FOUND", "this gateway does not serve that domain"
+
+
+@blueprint.post("/v1/admin/agents")
+@amtp_route
+async def register() -> Response:
+    principal = await admin_caller()
+    body = await read_json()
+    if not isinstance(body, dict):
+        raise RegistrationFailed("the body must be a JSON object")
+    name = _name_of(body.get("address"))
+    mode = body.get("delivery_mode", "pull")
+    if mode != "pull":
+        raise RegistrationFailed(
+            "delivery_mode must be pull: pushes are set with PUT"
+            " /api/agents/:id/webhook_endpoint (signed Standard Webhooks)"
+        )
+    if body.get("supported_schemas"):
+        raise RegistrationFailed("supported_schemas: the schema registry is not served yet")
+    if body.get("api_key") is not None:
+        raise RegistrationFailed("api_key: the gateway makes each agent's key")
+    description = body.get("description")
+    if description is not None and not isinstance(description, str):
+        raise RegistrationFailed("description must be a string")
+    rt = carrier()
+
+    async def build(ticket: Ticket) -> RegisterAgent:
+        agent_id = derived_id("agt", ticket.scope)
+        await rt.ask(ClaimName(name, agent_id, principal.account_id))
+        return RegisterAgent(principal.account_id, None, description, ticket, agent_id, name)
+
+    reply = await answer_once(principal, _REGISTER_SCOPE, name, body, build)
+    registered = reply.body
+    agent = {
+        "address": f"{name}@{rt.settings.domain}",
+        "agent_id": registered["id"],
+        "delivery_mode": "pull",
+        "api_key": registered["agent_api_key"]["token"],
+        "supported_schemas": [],
+        "requires_schema": False,
+        "description": registered["description"],
+    }
+    return answer({"message": "Agent registered successfully", "agent": agent}, 201)
+
+
+@blueprint.get("/v1/admin/agents")
+@amtp_route
+async def list_agents() -> Response:
+    """The account's active agents, keyed by address; their keys are never shown again."""
+    principal = await admin_caller()
+    rt = carrier()
+    views = await rt.views()
+    rows = await views.amtp.agents(account_id=principal.account_id)
+    agents = {}
+    for row in rows:
+        shown = await _directory_entry(row)
+        agents[shown["address"]] = {**shown, "agent_id": row.agent_id, "api_key": ""}
+    return answer({"agents": agents, "count": len(agents)})
+
+
+@blueprint.get("/v1/discovery/agents")
+@blueprint.get("/v1/discovery/agents/<domain>")
+@amtp_route
+async def discover(domain: str | None = None) -> Response:
+    """The named agents of this gateway (§3.4), filtered by ``address``,
+    ``delivery_mode``, ``active_only``, ``role``, ``capability`` and ``schema``."""
+    rt = carrier()
+    served = rt.settings.domain
+    if domain is not None and domain.lower() != served:
+        raise DomainNotFound(requested_domain=domain, served_domain=served)
+    args = request.args
+    name = None
+    if (wanted := args.get("address")) is not None:
+        address = parse_address(wanted)
+        if address is None or address.domain != served:
+            return answer(_directory([], served, rt.now()))
+        name = address.local.lower()
+    views = await rt.views()
+    entries = [await _directory_entry(row) for row in await views.amtp.agents(name=name)]
+    if (mode := args.get("delivery_mode")) is not None:
+        entries = [e for e in entries if e["delivery_mode"] == mode]
+    if args.get("active_only", "").lower() == "true":
+        entries = [e for e in entries if e["active"]]
+    # No agent declares a role, capabilities or schemas yet: those filters match none.
+    if any(args.get(f) for f in ("role", "capability", "schema")):
+        entries = []
+    return answer(_directory(entries, served, rt.now()))
+
+
+@blueprint.get("/v1/capabilities/<domain>")
+@amtp_route
+async def capabilities(domain: str) -> Response:
+    """This gateway's capabilities, and the TXT record that publishes it (other domains'
+    are discovered through DNS: not served yet)."""
+    rt = carrier()
+    if domain.lower() != rt.settings.domain:
+        raise DomainNotFound(requested_domain=domain, served_domain=rt.settings.domain)
+    gateway = public_base()
+    return answer(
+        {
+            "version": AMTP_VERSION,
+            "domain": rt.settings.domain,
+            "gateway": gateway,
+            "schemas": [],
+            "auth": ["apikey"],
+            "max_size": MAX_PAYLOAD_BYTES,
+            "features": ["durable-path", "status-tracking", "agent-discovery", "idempotency"],
+            "txt_record": txt_record(rt.settings.domain, gateway),
+            "ttl": _DNS_TTL,
+            "discovered_at": iso(rt.now()),
+        }
+    )
+
+
+def txt_record(domain: str, gateway: str) -> str:
+    """The ``_amtp`` TXT record an operator publishes for this gateway (AMTP §3.1)."""
+    value = f"v=amtp1;gateway={gateway};auth=apikey;max-size={MAX_PAYLOAD_BYTES}"
+    return f'_amtp.{domain}. {_DNS_TTL} IN TXT "{value}"'
+
+
+def _name_of(value: object) -> str:
+    """The name a registration asks for: bare, or a full address of this domain."""
+    if not isinstance(value, str) or not value.strip():
+        raise RegistrationFailed("address: a name, or name@domain")
+    local, at, domain = value.strip().partition("@")
+    if at and domain.lower() != carrier().settings.domain:
+        raise RegistrationFailed(
+            "address: this gateway serves another domain",
+            served_domain=carrier().settings.domain,
+        )
+    try:
+        return check_name(local)
+    except AtpError as error:
+        raise RegistrationFailed(f"address: {error.message}") from None
+
+
+async def _directory_entry(row: DirectoryRow) -> dict[str, Any]:
+    rt = carrier()
+    liveness = await liveness_document(rt, row.agent_id)
+    entry: dict[str, Any] = {
+        "address": f"{row.name or row.agent_id}@{rt.settings.domain}",
+        "delivery_mode": "push" if row.push else "pull",
+        "capabilities": [],
+        "supported_schemas": [],
+        "description": row.description,
+        "created_at": row.created_at,
+        "active": bool(liveness["reachable"]),
+    }
+    if liveness["last_seen_at"] is not None:
+        entry["last_active"] = liveness["last_seen_at"]
+    return entry
+
+
+def _directory(entries: list[dict[str, Any]], domain: str, now: Any) -> dict[str, Any]:
+    return {"agents": entries, "agent_count": len(entries), "domain": domain, "timestamp": iso(now)}

@@ -1,0 +1,85 @@
+"""AmtpEnvelope: one AMTP message and the carrier's deliveries of it, one per recipient.
+
+An AMTP message may name many recipients. Each local recipient is sent an ordinary
+``Message`` (its own delivery, lease, ACK and history); the envelope keeps the AMTP
+message as accepted and which ``Message`` carries it to whom, so the AMTP status of
+the whole is a read of the envelope and of its messages. A recipient the carrier
+could not hand the message to is kept with its error.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypedDict
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from atp.domain._ids import aggregate_id
+
+__all__ = ["AmtpEnvelope", "EnvelopeRecipient"]
+
+
+class EnvelopeRecipient(TypedDict):
+    """One recipient of the message and what carries it there."""
+
+    address: str
+    message_id: str | None  # the local Message, if the carrier queued one
+    agent_id: str | None  # the local agent it went to
+    account_id: str | None  # and that agent's account
+    error_code: str | None  # why there is no message (an AMTP §13 code)
+    error_message: str | None
+
+
+class AmtpEnvelope(Aggregate):
+    """An AMTP message as its gateway accepted it."""
+
+    class Accepted(Aggregate.Created):
+        message_id: str
+        sender_agent_id: str
+        sender_account_id: str
+        document: dict[str, Any]  # the AMTP message as kept (atp.amtp.parse_message)
+        recipients: list[EnvelopeRecipient]
+        at: datetime
+
+    @staticmethod
+    def create_id(message_id: str) -> UUID:
+        return aggregate_id(f"amtp:{message_id}")
+
+    @classmethod
+    def accept(
+        cls,
+        message_id: str,
+        sender_agent_id: str,
+        sender_account_id: str,
+        document: dict[str, Any],
+        recipients: list[EnvelopeRecipient],
+        at: datetime,
+    ) -> AmtpEnvelope:
+        return cls._create(
+            cls.Accepted,
+            id=cls.create_id(message_id),
+            message_id=message_id,
+            sender_agent_id=sender_agent_id,
+            sender_account_id=sender_account_id,
+            document=document,
+            recipients=recipients,
+            at=at,
+        )
+
+    @event(Accepted)
+    def __init__(
+        self,
+        message_id: str,
+        sender_agent_id: str,
+        sender_account_id: str,
+        document: dict[str, Any],
+        recipients: list[EnvelopeRecipient],
+        at: datetime,
+    ) -> None:
+        self.message_id = message_id
+        self.sender_agent_id = sender_agent_id
+        self.sender_account_id = sender_account_id
+        self.document = document
+        self.recipients = recipients
+        self.accepted_at = at

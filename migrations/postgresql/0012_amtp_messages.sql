@@ -1,0 +1,45 @@
+-- AMTP messages (issue 24): each AMTP message the gateway accepted, and its recipients
+-- with the local message that carries it to each (none for one it could not queue).
+-- No event these views fold existed before: empty.
+--
+-- And each agent's name, for the AMTP directory (GET /v1/discovery/agents): the views
+-- are emptied and the projection runner replays the ledger into them on the next
+-- start, so agents named before this migration show theirs.
+DELETE FROM atp_accounts;
+DELETE FROM atp_api_keys;
+DELETE FROM atp_agents;
+DELETE FROM atp_sender_policies;
+DELETE FROM atp_messages;
+DELETE FROM atp_deliveries;
+DELETE FROM atp_inbox;
+DELETE FROM atp_sessions;
+DELETE FROM atp_replays;
+DELETE FROM atp_inbox_replays;
+DELETE FROM atp_receipt_tasks;
+DELETE FROM atp_push_configs;
+DELETE FROM atp_tracking;
+ALTER TABLE atp_agents ADD COLUMN name TEXT;
+CREATE INDEX atp_agents_name ON atp_agents (name);
+
+CREATE TABLE atp_amtp_messages (
+    message_id TEXT PRIMARY KEY,     -- the AMTP message id (a UUID)
+    position BIGINT NOT NULL,        -- notification id of its Accepted event
+    sender TEXT NOT NULL,            -- the AMTP address
+    sender_agent_id TEXT NOT NULL,
+    sender_account_id TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX atp_amtp_messages_sender ON atp_amtp_messages (sender_agent_id, position);
+CREATE INDEX atp_amtp_messages_sender_account ON atp_amtp_messages (sender_account_id, position);
+
+CREATE TABLE atp_amtp_recipients (
+    message_id TEXT NOT NULL,
+    address TEXT NOT NULL,
+    local_message_id TEXT,           -- the Message that carries it, if one was queued
+    agent_id TEXT,
+    account_id TEXT,
+    PRIMARY KEY (message_id, address)
+);
+CREATE INDEX atp_amtp_recipients_agent ON atp_amtp_recipients (agent_id, message_id);
+CREATE INDEX atp_amtp_recipients_account ON atp_amtp_recipients (account_id, message_id);
+CREATE INDEX atp_amtp_recipients_local ON atp_amtp_recipients (local_message_id);

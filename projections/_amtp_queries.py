@@ -1,0 +1,160 @@
+"""Reads of the AMTP surface (``/v1``): an agent's inbox, and the AMTP messages a caller
+may see, over the messages and envelopes views."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import attrs
+
+from atp.ledger import Bridge
+from atp.projections._store import ViewStore
+
+__all__ = ["STATUS_FILTERS", "AmtpQueries", "DirectoryRow"]
+
+# AMTP's message statuses (``GET /v1/messages?status=``) over the local messages that
+# carry an AMTP message: failed if one of them failed (or none was queued), delivered
+# if every one was handed out, pending while any waits.
+_FAILED = (
+    "EXISTS (SELECT 1 FROM atp_amtp_recipients r LEFT JOIN atp_messages m"
+    " ON m.id = r.local_message_id WHERE r.message_id = e.message_id"
+    " AND (m.id IS NULL OR m.carrier_status NOT IN ('queued', 'delivered')))"
+)
+_UNDELIVERED = (
+    "EXISTS (SELECT 1 FROM atp_amtp_recipients r LEFT JOIN atp_messages m"
+    " ON m.id = r.local_message_id WHERE r.message_id = e.message_id"
+    " AND (m.id IS NULL OR m.carrier_status <> 'delivered'))"
+)
+_STATUSES = {
+    "failed": _FAILED,
+    "delivered": f"NOT {_UNDELIVERED}",
+    "pending": f"NOT {_FAILED} AND {_UNDELIVERED}",
+}
+STATUS_FILTERS = tuple(_STATUSES)
+
+
+@attrs.frozen
+class DirectoryRow:
+    """An active agent as the AMTP directory shows it."""
+
+    agent_id: str
+    account_id: str
+    name: str | None
+    description: str | None
+    push: bool  # it has an active webhook endpoint
+    created_at: str
+
+
+class AmtpQueries:
+    """Named reads for ``atp.api.amtp``."""
+
+    def __init__(self, store: ViewStore, bridge: Bridge) -> None:
+        self.store = store
+        self.bridge = bridge
+
+    async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        return await self.bridge.read(self.store.query, sql, params)
+
+    async def local_message(self, amtp_message_id: str, agent_id: str) -> str | None:
+        """The local message carrying an AMTP message to ``agent_id``, if any."""
+        rows = await self._rows(
+            "SELECT local_message_id FROM atp_amtp_recipients"
+            " WHERE message_id = ? AND agent_id = ? AND local_message_id IS NOT NULL",
+            (amtp_message_id, agent_id),
+        )
+        return str(rows[0][0]) if rows else None
+
+    async def inbox(
+        self, agent_id: str, *, since: str | None, read: bool | None, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """A page of the agent's open messages, oldest first (each its status document),
+        sent at or after ``since``, handed out before (``read``) or not; and whether more
+        follow. A session's turns are left out: a session is answered through its own
+        routes."""
+        where = ["i.recipient_agent_id = ?", "m.session_id IS NULL"]
+        params: list[Any] = [agent_id]
+        if since is not None:
+            where.append("m.created_at >= ?")
+            params.append(since)
+        if read is not None:
+            where.append("m.carrier_status = ?")
+            params.append("delivered" if read else "queued")
+        rows = await self._rows(
+            "SELECT m.document FROM atp_inbox i JOIN atp_messages m ON m.id = i.message_id"
+            f" WHERE {' AND '.join(where)} ORDER BY i.position LIMIT ? OFFSET ?",
+            (*params, limit + 1, offset),
+        )
+        return [json.loads(r[0]) for r in rows[:limit]], len(rows) > limit
+
+    async def messages(
+        self,
+        viewer: tuple[str, str],
+        *,
+        sender: str | None,
+        recipient: str | None,
+        since: str | None,
+        status: str | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[str], int]:
+        """A page of the AMTP message ids ``viewer`` may see (``("agent", id)``: sent or
+        received by that agent; ``("account", id)``: by its agents), newest first,
+        filtered; and how many match in all."""
+        kind, viewer_id = viewer
+        column = "agent_id" if kind == "agent" else "account_id"
+        where = [
+            f"(e.sender_{column} = ? OR EXISTS (SELECT 1 FROM atp_amtp_recipients v"
+            f" WHERE v.message_id = e.message_id AND v.{column} = ?))"
+        ]
+        params: list[Any] = [viewer_id, viewer_id]
+        if sender is not None:
+            where.append("lower(e.sender) = ?")
+            params.append(sender)
+        if recipient is not None:
+            where.append(
+                "EXISTS (SELECT 1 FROM atp_amtp_recipients w"
+                " WHERE w.message_id = e.message_id AND w.address = ?)"
+            )
+            params.append(recipient)
+        if since is not None:
+            where.append("e.created_at >= ?")
+            params.append(since)
+        if status is not None:
+            where.append(_STATUSES[status])
+        matching = " AND ".join(where)
+
+        def read() -> tuple[list[Any], list[Any]]:
+            page = self.store.query(
+                f"SELECT e.message_id FROM atp_amtp_messages e WHERE {matching}"
+                " ORDER BY e.position DESC LIMIT ? OFFSET ?",
+                (*params, limit, offset),
+            )
+            total = self.store.query(
+                f"SELECT count(*) FROM atp_amtp_messages e WHERE {matching}", params
+            )
+            return page, total
+
+        page, total = await self.bridge.read(read)
+        return [str(r[0]) for r in page], int(total[0][0])
+
+    async def agents(
+        self, *, account_id: str | None = None, name: str | None = None, limit: int = 1000
+    ) -> list[DirectoryRow]:
+        """Active agents by name: an account's (named or not), or the carrier's named
+        ones (the AMTP directory), or the one of ``name``."""
+        where, params = ["status = 'active'"], []
+        if account_id is not None:
+            where.append("account_id = ?")
+            params.append(account_id)
+        else:
+            where.append("name IS NOT NULL")
+        if name is not None:
+            where.append("name = ?")
+            params.append(name)
+        rows = await self._rows(
+            "SELECT id, account_id, name, description, webhook_active, created_at"
+            f" FROM atp_agents WHERE {' AND '.join(where)} ORDER BY name, id LIMIT ?",
+            (*params, limit),
+        )
+        return [DirectoryRow(i, a, n, d, bool(w), str(c)) for i, a, n, d, w, c in rows]
