@@ -29,6 +29,7 @@ from atp.actors._receipt_courier import ReceiptCourier, ReceiptStatistics
 from atp.actors._supervisor import Supervisor, SupervisorStatistics
 from atp.actors.commands import Command, Reply
 from atp.audit import AuditLog, AuditStatistics
+from atp.federation import Federation
 from atp.ledger import BridgeStatistics, Ledger, StoreStatistics, WriterLockStatistics
 from atp.projections import (
     DeadLetterStatistics,
@@ -99,6 +100,12 @@ class Carrier:
     @property
     def settings(self) -> Settings:
         return self._context.settings
+
+    @property
+    def federation(self) -> Federation | None:
+        """AMTP federation: other gateways, this one's key (None: not wired, in tests
+        of the edge alone)."""
+        return self._context.federation
 
     @property
     def identities(self) -> Identities:

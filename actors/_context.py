@@ -26,6 +26,7 @@ from atp.actors._liveness import Liveness
 from atp.actors._pushes import Pushes, Receipts
 from atp.actors.commands import Command, Reply
 from atp.errors import ProjectionStuck
+from atp.federation import Federation
 from atp.projections import Queries
 from atp.sealing import Sealer
 from atp.settings import Settings
@@ -76,6 +77,8 @@ class ActorContext:
     receipts: Receipts
     routes: Routes
     arrivals: Arrivals = attrs.field(factory=Arrivals)
+    # AMTP federation (atp.federation): None in tests of the actors alone.
+    federation: Federation | None = None
     liveness: Liveness = attrs.field(factory=Liveness)
     # Wall-clock time for the domain (leases, expiry); tests may replace it.
     now: Callable[[], datetime] = lambda: datetime.now(UTC)

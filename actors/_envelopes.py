@@ -6,13 +6,14 @@ refused, so one id never names two messages.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from atp.actors._actor import Actor
 from atp.actors._context import ActorContext
 from atp.actors.commands import Reply
-from atp.actors.envelope_commands import EnvelopeCommand
-from atp.domain import AmtpEnvelope, EnvelopeRecipient
+from atp.actors.envelope_commands import EnvelopeCommand, RecordEnvelope
+from atp.domain import AmtpEnvelope, AmtpRelay, EnvelopeRecipient
 from atp.errors import MessageIdTaken
 
 __all__ = ["EnvelopesActor", "send_answer"]
@@ -44,9 +45,31 @@ class EnvelopesActor(Actor[EnvelopeCommand]):
             command.document,
             list(command.recipients),
             now,
+            command.authenticated,
         )
-        self.stage(self.envelope)
+        self.stage(self.envelope, *self._relays(command, now))
         return self.answer(command.ticket, 202, send_answer(self.envelope), now)
+
+    def _relays(self, command: RecordEnvelope, now: datetime) -> list[AmtpRelay]:
+        """A relay per other domain, for its recipients (started in the envelope's
+        commit: an accepted message is on its way, also across a crash)."""
+        by_relay: dict[str, list[str]] = {}
+        for recipient in command.recipients:
+            if recipient["relay_id"] is not None:
+                by_relay.setdefault(recipient["relay_id"], []).append(recipient["address"])
+        attempts = self.context.settings.amtp_max_attempts
+        return [
+            AmtpRelay.start(
+                command.message_id,
+                relay.rpartition("@")[2],
+                addresses,
+                command.sender_agent_id,
+                command.sender_account_id,
+                attempts,
+                now,
+            )
+            for relay, addresses in by_relay.items()
+        ]
 
 
 def send_answer(envelope: AmtpEnvelope) -> dict[str, Any]:
@@ -59,7 +82,7 @@ def send_answer(envelope: AmtpEnvelope) -> dict[str, Any]:
 
 
 def _recipient(recipient: EnvelopeRecipient) -> dict[str, Any]:
-    if recipient["message_id"] is not None:
+    if recipient["message_id"] is not None or recipient["relay_id"] is not None:
         return {"address": recipient["address"], "status": "queued"}
     return {
         "address": recipient["address"],

@@ -1,7 +1,7 @@
 """The router: which actor owns a command, and the way every command takes to it.
 
 Each command belongs to one of the unions in ``atp.actors.commands`` (account,
-mailbox, session, replay, receipts, name, AMTP message); the router reads those unions
+mailbox, session, replay, receipts, name, AMTP message, relay); the router reads those unions
 once and finds the owner by the command's class and its key field, starting the actor under the
 supervisor if it is not running. Adding a command is adding it to its union; the
 router is not touched.
@@ -24,6 +24,7 @@ from atp.actors._envelopes import EnvelopesActor
 from atp.actors._journal import JournalWriter
 from atp.actors._names import NamesActor
 from atp.actors._receipts import ReceiptsActor
+from atp.actors._relays import RelayActor
 from atp.actors._replay import ReplayActor
 from atp.actors._session import SessionActor
 from atp.actors._supervisor import Supervisor
@@ -39,6 +40,7 @@ from atp.actors.envelope_commands import EnvelopeCommand
 from atp.actors.mailbox import MailboxActor
 from atp.actors.name_commands import NameCommand
 from atp.actors.receipt_commands import ReceiptCommand
+from atp.actors.relay_commands import RelayCommand
 from atp.actors.replay_commands import ReplayCommand
 from atp.errors import StoreUnavailable
 from atp.ledger import LedgerNotHeld, StoreAvailability
@@ -54,6 +56,7 @@ _OWNERS: tuple[tuple[Any, type[Actor[Any]], str], ...] = (
     (ReceiptCommand, ReceiptsActor, "task_id"),
     (NameCommand, NamesActor, "name"),
     (EnvelopeCommand, EnvelopesActor, "message_id"),
+    (RelayCommand, RelayActor, "relay_id"),
 )
 
 

@@ -19,9 +19,11 @@ from datetime import timedelta
 import trio
 
 from atp.actors._context import ActorContext
+from atp.actors._relays import RelayActor
 from atp.actors._replay import ReplayActor
 from atp.actors._supervisor import Supervisor
 from atp.actors.commands import Command, ExpireSession, RunDue
+from atp.actors.relay_commands import WakeRelay
 from atp.actors.replay_commands import RunReplay
 from atp.errors import AtpError, StoreUnavailable
 from atp.ledger import Backoff
@@ -75,6 +77,12 @@ class DueSweeper:
             for r in await context.queries.running_replays()
             if self._supervisor.running(ReplayActor, r) is None
         ]
+        # A relay's actor, like a replay's, runs while its relay is pending.
+        relays = [
+            r
+            for r in await context.queries.amtp.pending_relays()
+            if self._supervisor.running(RelayActor, r) is None
+        ]
         for task_id in await context.queries.owed_receipt_tasks():
             context.receipts.watch(task_id)  # one followed already is left alone
         for message_id, recipient in await context.queries.accepted_messages():
@@ -83,6 +91,7 @@ class DueSweeper:
             *(RunDue(a) for a in sorted(recipients)),
             *(ExpireSession(s) for s in sessions),
             *(RunReplay(r) for r in replays),
+            *(WakeRelay(r) for r in relays),
         ]
         for command in commands:
             try:

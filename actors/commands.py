@@ -29,6 +29,7 @@ from atp.actors.account_commands import (
 from atp.actors.envelope_commands import EnvelopeCommand, RecordEnvelope
 from atp.actors.name_commands import NameCommand
 from atp.actors.receipt_commands import ReceiptCommand
+from atp.actors.relay_commands import RelayCommand
 from atp.actors.replay_commands import (
     FinishReplayAttempt,
     ReplayCommand,
@@ -67,6 +68,7 @@ __all__ = [
     "RecordPayloadRead",
     "RedriveDeadLetter",
     "RegisterAgent",
+    "RelayCommand",
     "ReleaseDeadLetter",
     "ReleaseLeases",
     "Reply",
@@ -361,6 +363,7 @@ Command = (
     | ReceiptCommand
     | NameCommand
     | EnvelopeCommand
+    | RelayCommand
 )
 
 

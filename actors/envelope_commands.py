@@ -24,6 +24,7 @@ class RecordEnvelope:
     document: dict[str, Any] = attrs.field(repr=False)
     recipients: tuple[EnvelopeRecipient, ...]
     ticket: Ticket
+    authenticated: bool = True  # False: unsigned, from another domain's gateway
 
 
 EnvelopeCommand = RecordEnvelope

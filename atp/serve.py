@@ -48,6 +48,7 @@ from atp.api import create_app
 from atp.audit import open_audit_log
 from atp.domain import Message
 from atp.errors import StoreSetupError
+from atp.federation import Federation, GatewayDirectory, GatewayKey
 from atp.http import (
     ConnectionGate,
     GateCollector,
@@ -137,6 +138,13 @@ async def open_runtime(
         )
         dispatcher = WebhookDispatcher(client, settings.webhook_concurrency)
         courier = ReceiptCourier(client, settings.webhook_concurrency)
+        federation = Federation(
+            settings.domain,
+            GatewayDirectory(settings.amtp_resolvers),
+            GatewayKey.from_settings(settings.gateway_signing_key, settings.secret_key or ""),
+            client,
+            settings.amtp_unsigned_domains,
+        )
         context = ActorContext(
             settings=settings,
             journal=journal,
@@ -150,6 +158,7 @@ async def open_runtime(
             receipts=courier,
             routes=Router(supervisor, journal, bridge.store),
             liveness=Liveness(settings.reachable_window),
+            federation=federation,
         )
         runtime = Runtime(
             context=context,

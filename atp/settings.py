@@ -7,13 +7,14 @@ so that a typo (``ATP_PROT=5000``) fails at start instead of being silently igno
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import attrs
+
+from atp import _env_values as _env
 
 __all__ = [
     "AUDIT_FOLLOWERS",
@@ -85,6 +86,15 @@ class Settings:
     # is reachable (atp.actors, Liveness).
     reachable_window: float = attrs.field(default=300 * SECONDS, validator=attrs.validators.gt(0))
     a2a_blocking_wait: float = attrs.field(default=30 * SECONDS, validator=attrs.validators.ge(0))
+    # AMTP federation (atp.federation). Other domains' gateways are found in DNS
+    # (``amtp_resolvers``: "host[:port]" nameservers; none: the system's); requests to
+    # them are signed with the gateway key (base64 of an Ed25519 seed; None: derived
+    # from the secret key) and a relay is tried ``amtp_max_attempts`` times. Unsigned
+    # requests are taken only from the senders' domains in ``amtp_unsigned_domains``.
+    amtp_resolvers: tuple[str, ...] = ()
+    gateway_signing_key: str | None = attrs.field(default=None, repr=False)
+    amtp_max_attempts: int = attrs.field(default=12, validator=attrs.validators.ge(1))
+    amtp_unsigned_domains: frozenset[str] = frozenset()
 
     # Runtime.
     actor_idle_timeout: float = 30 * SECONDS
@@ -165,56 +175,67 @@ class Settings:
         if env.get("ATP_SECRET_KEY"):
             kwargs["secret_key"] = env["ATP_SECRET_KEY"]
         if "ATP_AGENTS_PER_ACCOUNT" in env:
-            kwargs["agents_per_account"] = _plan_table(env["ATP_AGENTS_PER_ACCOUNT"])
+            kwargs["agents_per_account"] = _env.plan_table(env["ATP_AGENTS_PER_ACCOUNT"])
         if "ATP_WEBHOOK_MAX_ATTEMPTS" in env:
-            kwargs["webhook_max_attempts"] = _plan_table(env["ATP_WEBHOOK_MAX_ATTEMPTS"])
+            kwargs["webhook_max_attempts"] = _env.plan_table(env["ATP_WEBHOOK_MAX_ATTEMPTS"])
         if "ATP_UNKNOWN_SENDER_LIMIT" in env:
             kwargs["unknown_sender_limit"] = int(env["ATP_UNKNOWN_SENDER_LIMIT"])
         if "ATP_BATCH_MAX_MESSAGES" in env:
-            kwargs["batch_max_messages"] = int(_positive(env["ATP_BATCH_MAX_MESSAGES"]))
+            kwargs["batch_max_messages"] = int(_env.positive(env["ATP_BATCH_MAX_MESSAGES"]))
         if "ATP_BATCH_MAX_BYTES" in env:
-            kwargs["batch_max_bytes"] = int(_positive(env["ATP_BATCH_MAX_BYTES"]))
+            kwargs["batch_max_bytes"] = int(_env.positive(env["ATP_BATCH_MAX_BYTES"]))
         if env.get("ATP_DOMAIN"):
-            kwargs["domain"] = _domain(env["ATP_DOMAIN"])
+            kwargs["domain"] = _env.domain(env["ATP_DOMAIN"])
         if env.get("ATP_PUBLIC_URL"):
-            kwargs["public_url"] = _public_url(env["ATP_PUBLIC_URL"])
+            kwargs["public_url"] = _env.public_url(env["ATP_PUBLIC_URL"])
+        if env.get("ATP_AMTP_RESOLVERS"):
+            kwargs["amtp_resolvers"] = _env.names(env["ATP_AMTP_RESOLVERS"])
+        if env.get("ATP_GATEWAY_SIGNING_KEY"):
+            kwargs["gateway_signing_key"] = env["ATP_GATEWAY_SIGNING_KEY"]
+        if "ATP_AMTP_MAX_ATTEMPTS" in env:
+            kwargs["amtp_max_attempts"] = int(_env.positive(env["ATP_AMTP_MAX_ATTEMPTS"]))
+        if env.get("ATP_AMTP_UNSIGNED_DOMAINS"):
+            domains = _env.names(env["ATP_AMTP_UNSIGNED_DOMAINS"])
+            kwargs["amtp_unsigned_domains"] = frozenset(_env.domain(d) for d in domains)
         if "ATP_REACHABLE_WINDOW" in env:
-            kwargs["reachable_window"] = _positive(env["ATP_REACHABLE_WINDOW"])
+            kwargs["reachable_window"] = _env.positive(env["ATP_REACHABLE_WINDOW"])
         if "ATP_A2A_BLOCKING_WAIT" in env:
             kwargs["a2a_blocking_wait"] = float(env["ATP_A2A_BLOCKING_WAIT"])
         if "ATP_WEBHOOK_TIMEOUT" in env:
-            kwargs["webhook_timeout"] = _positive(env["ATP_WEBHOOK_TIMEOUT"])
+            kwargs["webhook_timeout"] = _env.positive(env["ATP_WEBHOOK_TIMEOUT"])
         if "ATP_WEBHOOK_RETRY_DELAYS" in env:
             delays = tuple(float(d) for d in env["ATP_WEBHOOK_RETRY_DELAYS"].split(","))
             if any(d < 0 for d in delays):
                 raise ValueError("ATP_WEBHOOK_RETRY_DELAYS must not be negative")
             kwargs["webhook_retry_delays"] = delays
         if "ATP_WEBHOOK_CONCURRENCY" in env:
-            kwargs["webhook_concurrency"] = int(_positive(env["ATP_WEBHOOK_CONCURRENCY"]))
+            kwargs["webhook_concurrency"] = int(_env.positive(env["ATP_WEBHOOK_CONCURRENCY"]))
         if "ATP_STORE_TIMEOUT" in env:
-            kwargs["store_timeout"] = _positive(env["ATP_STORE_TIMEOUT"])
+            kwargs["store_timeout"] = _env.positive(env["ATP_STORE_TIMEOUT"])
         if "ATP_WEBHOOK_ALLOW_PRIVATE" in env:
-            kwargs["webhook_allow_private"] = _flag(env["ATP_WEBHOOK_ALLOW_PRIVATE"])
+            kwargs["webhook_allow_private"] = _env.flag(env["ATP_WEBHOOK_ALLOW_PRIVATE"])
         if "ATP_LOG_LEVEL" in env:
-            kwargs["log_level"] = _choice("ATP_LOG_LEVEL", env["ATP_LOG_LEVEL"], LOG_LEVELS)
+            kwargs["log_level"] = _env.choice("ATP_LOG_LEVEL", env["ATP_LOG_LEVEL"], LOG_LEVELS)
         if "ATP_LOG_FORMAT" in env:
-            kwargs["log_format"] = _choice("ATP_LOG_FORMAT", env["ATP_LOG_FORMAT"], LOG_FORMATS)
+            kwargs["log_format"] = _env.choice("ATP_LOG_FORMAT", env["ATP_LOG_FORMAT"], LOG_FORMATS)
         if env.get("ATP_METRICS_TOKEN"):
             kwargs["metrics_token"] = env["ATP_METRICS_TOKEN"]
         if "ATP_BODY_TIMEOUT" in env:
-            kwargs["body_timeout"] = _positive(env["ATP_BODY_TIMEOUT"])
+            kwargs["body_timeout"] = _env.positive(env["ATP_BODY_TIMEOUT"])
         if "ATP_KEEP_ALIVE_TIMEOUT" in env:
-            kwargs["keep_alive_timeout"] = _positive(env["ATP_KEEP_ALIVE_TIMEOUT"])
+            kwargs["keep_alive_timeout"] = _env.positive(env["ATP_KEEP_ALIVE_TIMEOUT"])
         if "ATP_MAX_CONNECTIONS" in env:
-            kwargs["max_connections"] = int(_positive(env["ATP_MAX_CONNECTIONS"]))
+            kwargs["max_connections"] = int(_env.positive(env["ATP_MAX_CONNECTIONS"]))
         if env.get("ATP_AUDIT_ORIGIN"):
             kwargs["audit_origin"] = env["ATP_AUDIT_ORIGIN"]
         if env.get("ATP_AUDIT_SIGNING_KEY"):
             kwargs["audit_signing_key"] = env["ATP_AUDIT_SIGNING_KEY"]
         if "ATP_AUDIT_CHECKPOINT_INTERVAL" in env:
-            kwargs["audit_checkpoint_interval"] = _positive(env["ATP_AUDIT_CHECKPOINT_INTERVAL"])
+            kwargs["audit_checkpoint_interval"] = _env.positive(
+                env["ATP_AUDIT_CHECKPOINT_INTERVAL"]
+            )
         if "ATP_AUDIT_FOLLOWER" in env:
-            kwargs["audit_follower"] = _choice(
+            kwargs["audit_follower"] = _env.choice(
                 "ATP_AUDIT_FOLLOWER", env["ATP_AUDIT_FOLLOWER"], AUDIT_FOLLOWERS
             )
         return cls(**kwargs)  # type: ignore[arg-type]
@@ -294,6 +315,10 @@ _KNOWN = frozenset(
         "ATP_BASE_URL",
         "ATP_PUBLIC_URL",
         "ATP_DOMAIN",
+        "ATP_AMTP_RESOLVERS",
+        "ATP_GATEWAY_SIGNING_KEY",
+        "ATP_AMTP_MAX_ATTEMPTS",
+        "ATP_AMTP_UNSIGNED_DOMAINS",
         "ATP_A2A_BLOCKING_WAIT",
         "ATP_REACHABLE_WINDOW",
         "ATP_AGENTS_PER_ACCOUNT",
@@ -325,54 +350,6 @@ def _checked(env: Mapping[str, str]) -> Mapping[str, str]:
     if unknown:
         raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
     return env
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise ValueError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _public_url(text: str) -> str:
-    """An http(s) base URL without a trailing slash (agent cards append paths to it)."""
-    value = text.strip().rstrip("/")
-    scheme, _, rest = value.partition("://")
-    if scheme not in ("http", "https") or not rest or any(c in rest for c in "?#"):
-        raise ValueError(f"ATP_PUBLIC_URL must be an http(s) URL without query; got {text!r}")
-    return value
-
-
-def _domain(text: str) -> str:
-    domain = text.strip().lower().rstrip(".")
-    label = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-    if len(domain) > 253 or not re.fullmatch(rf"{label}(?:\.{label})*", domain):
-        raise ValueError(f"ATP_DOMAIN must be a DNS name such as example.com; got {text!r}")
-    return domain
-
-
-def _choice(name: str, text: str, choices: tuple[str, ...]) -> str:
-    value = text.strip().lower()
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {text!r}")
-    return value
-
-
-def _flag(text: str) -> bool:
-    if text not in ("0", "1"):
-        raise ValueError(f"expected 0 or 1, got {text!r}")
-    return text == "1"
-
-
-def _plan_table(text: str) -> dict[str, int]:
-    """Parse ``free=2,basic=10`` into ``{"free": 2, "basic": 10}``."""
-    table = {}
-    for item in text.split(","):
-        plan, sep, value = item.partition("=")
-        if not sep or not plan.strip():
-            raise ValueError(f"expected plan=number pairs, got {text!r}")
-        table[plan.strip()] = int(value)
-    return table
 
 
 def load_or_create_secret_key(data_dir: Path, name: str = "secret_key") -> str:

@@ -13,18 +13,20 @@ from atp.projections._store import ViewStore
 
 __all__ = ["STATUS_FILTERS", "AmtpQueries", "DirectoryRow"]
 
-# AMTP's message statuses (``GET /v1/messages?status=``) over the local messages that
-# carry an AMTP message: failed if one of them failed (or none was queued), delivered
-# if every one was handed out, pending while any waits.
+# AMTP's message statuses (``GET /v1/messages?status=``) over the local messages and
+# relays that carry an AMTP message: failed if one of them failed (or none carries it to
+# a recipient), delivered if every one was handed out, pending while any waits.
 _FAILED = (
     "EXISTS (SELECT 1 FROM atp_amtp_recipients r LEFT JOIN atp_messages m"
-    " ON m.id = r.local_message_id WHERE r.message_id = e.message_id"
-    " AND (m.id IS NULL OR m.carrier_status NOT IN ('queued', 'delivered')))"
+    " ON m.id = r.local_message_id WHERE r.message_id = e.message_id AND (r.relay_status ="
+    " 'failed' OR (r.relay_id IS NULL AND (m.id IS NULL"
+    " OR m.carrier_status NOT IN ('queued', 'delivered')))))"
 )
 _UNDELIVERED = (
     "EXISTS (SELECT 1 FROM atp_amtp_recipients r LEFT JOIN atp_messages m"
-    " ON m.id = r.local_message_id WHERE r.message_id = e.message_id"
-    " AND (m.id IS NULL OR m.carrier_status <> 'delivered'))"
+    " ON m.id = r.local_message_id WHERE r.message_id = e.message_id AND (r.relay_status"
+    " <> 'delivered' OR (r.relay_id IS NULL AND (m.id IS NULL"
+    " OR m.carrier_status <> 'delivered'))))"
 )
 _STATUSES = {
     "failed": _FAILED,
@@ -158,3 +160,12 @@ class AmtpQueries:
             (*params, limit),
         )
         return [DirectoryRow(i, a, n, d, bool(w), str(c)) for i, a, n, d, w, c in rows]
+
+    async def pending_relays(self, limit: int = 1000) -> list[str]:
+        """Relays to other domains still being attempted (the sweep wakes stopped ones)."""
+        rows = await self._rows(
+            "SELECT DISTINCT relay_id FROM atp_amtp_recipients WHERE relay_status = 'pending'"
+            " LIMIT ?",
+            (limit,),
+        )
+        return [str(r[0]) for r in rows]

@@ -1,5 +1,7 @@
-"""EnvelopesView: the AMTP messages the gateway accepted, for ``GET /v1/messages``, and
-which local message carries each to whom (an AMTP inbox names messages by AMTP id)."""
+"""EnvelopesView: the AMTP messages the gateway accepted, for ``GET /v1/messages``; which
+local message, or which relay to another domain, carries each to whom (an AMTP inbox
+names messages by AMTP id); and where each relay stands (the sweep wakes pending ones
+after a restart)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from typing import Any
 
 from eventsourcing.domain import DomainEventProtocol
 
-from atp.domain import AmtpEnvelope
+from atp.domain import AmtpEnvelope, AmtpRelay
 from atp.projections._view import View, Writer
 from atp.wire import iso
 
@@ -15,15 +17,25 @@ __all__ = ["EnvelopesView"]
 
 
 class EnvelopesView(View):
-    """AMTP messages and their recipients."""
+    """AMTP messages, their recipients and their relays."""
 
     name = "amtp_messages"
     tables = ("atp_amtp_messages", "atp_amtp_recipients")
-    aggregates = (AmtpEnvelope,)
+    aggregates = (AmtpEnvelope, AmtpRelay)
 
     def apply(self, out: Writer, position: int, event: DomainEventProtocol[Any]) -> None:
-        if not isinstance(event, AmtpEnvelope.Accepted):
-            return
+        match event:
+            case AmtpEnvelope.Accepted():
+                self._accepted(out, position, event)
+            case AmtpRelay.Delivered() | AmtpRelay.Abandoned():
+                state = "delivered" if isinstance(event, AmtpRelay.Delivered) else "failed"
+                out.execute(
+                    "UPDATE atp_amtp_recipients SET relay_status = ? WHERE relay_ledger_id = ?",
+                    (state, str(event.originator_id)),
+                )
+
+    @staticmethod
+    def _accepted(out: Writer, position: int, event: AmtpEnvelope.Accepted) -> None:
         out.execute(
             "INSERT INTO atp_amtp_messages (message_id, position, sender, sender_agent_id,"
             " sender_account_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -37,14 +49,19 @@ class EnvelopesView(View):
             ),
         )
         for recipient in event.recipients:
+            relay = recipient.get("relay_id")
             out.execute(
                 "INSERT INTO atp_amtp_recipients (message_id, address, local_message_id,"
-                " agent_id, account_id) VALUES (?, ?, ?, ?, ?)",
+                " agent_id, account_id, relay_id, relay_ledger_id, relay_status)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     event.message_id,
                     recipient["address"].lower(),
                     recipient["message_id"],
                     recipient["agent_id"],
                     recipient["account_id"],
+                    relay,
+                    None if relay is None else str(AmtpRelay.create_id(relay)),
+                    None if relay is None else "pending",
                 ),
             )

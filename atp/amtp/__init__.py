@@ -1,6 +1,7 @@
 """AMTP v1.0, the Agent Message Transfer Protocol: its messages, addresses and errors,
 as the carrier's ``/v1`` gateway speaks them (``atp.api.amtp``). Pure: no I/O."""
 
+from atp.amtp._discovery import GatewayRecord, parse_txt, txt_value
 from atp.amtp._errors import (
     AgentUnknown,
     AmtpError,
@@ -23,8 +24,10 @@ from atp.amtp._message import (
     unwrap,
     utc_timestamp,
     wrap,
+    wrap_document,
 )
-from atp.amtp._status import message_status, recipient_status
+from atp.amtp._relaying import failure_report, relay_message
+from atp.amtp._status import message_status, recipient_status, relayed_status
 
 __all__ = [
     "AMTP_VERSION",
@@ -35,17 +38,24 @@ __all__ = [
     "AmtpMessage",
     "AuthenticationFailed",
     "CoordinationNotServed",
+    "GatewayRecord",
     "InvalidMessageFormat",
     "InvalidRecipient",
     "MessageNotFound",
     "MessageTooLarge",
     "UnsupportedVersion",
+    "failure_report",
     "message_status",
     "new_message_id",
     "parse_address",
     "parse_message",
+    "parse_txt",
     "recipient_status",
+    "relay_message",
+    "relayed_status",
+    "txt_value",
     "unwrap",
     "utc_timestamp",
     "wrap",
+    "wrap_document",
 ]

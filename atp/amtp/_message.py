@@ -37,6 +37,7 @@ __all__ = [
     "unwrap",
     "utc_timestamp",
     "wrap",
+    "wrap_document",
 ]
 
 AMTP_VERSION = "1.0"
@@ -45,7 +46,7 @@ MAX_RECIPIENTS = 100
 
 # local-part@domain: the local part as agents name themselves (letters, digits and
 # ._+-), the domain as DNS names hosts (labels of letters, digits and hyphens).
-_LOCAL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._+-]{0,62}[A-Za-z0-9])?")
+_LOCAL = re.compile(r"[A-Za-z0-9._+-]{1,64}")
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _SCHEMA = re.compile(r"agntcy:[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.v[0-9]+")
 _HASH = re.compile(r"(sha256|sha512):[0-9a-fA-F]+")
@@ -169,11 +170,16 @@ def parse_message(body: object, now: datetime) -> AmtpMessage:
 
 def wrap(message: AmtpMessage) -> dict[str, Any]:
     """The A2A message that carries ``message`` to one local recipient."""
-    fields = {k: v for k, v in message.document.items() if k != "payload"}
+    return wrap_document(message.document)
+
+
+def wrap_document(document: dict[str, Any]) -> dict[str, Any]:
+    """The A2A message that carries an AMTP message (as kept) to one local recipient."""
+    fields = {k: v for k, v in document.items() if k != "payload"}
     return {
-        "messageId": message.message_id,
+        "messageId": document["message_id"],
         "role": "ROLE_USER",
-        "parts": [{"data": message.document["payload"], "mediaType": "application/json"}],
+        "parts": [{"data": document["payload"], "mediaType": "application/json"}],
         "metadata": {"amtp": fields},
     }
 

@@ -5,7 +5,8 @@ Each local recipient's status is its message's: ``queued`` until handed out,
 it answered), ``failed`` when the carrier gave it up. A recipient no message was
 queued for is ``failed`` with the reason kept in the envelope. The whole is
 ``delivered`` when every recipient is, ``failed`` when one failed and none waits,
-``queued`` while none was handed out yet, else ``delivering``.
+``queued`` while none was handed out yet, else ``delivering``. A recipient at another
+domain is its relay's (``relayed_status``).
 
 Pure: it shapes documents the views hold.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["message_status", "recipient_status"]
+__all__ = ["message_status", "recipient_status", "relayed_status"]
 
 # Why the carrier gave a message up, in AMTP's error codes.
 _FAILURES = {
@@ -69,6 +70,36 @@ def recipient_status(
     return status
 
 
+def relayed_status(
+    address: str,
+    state: str,
+    attempts: int,
+    last_attempt_at: str | None,
+    next_attempt_at: str | None,
+    ended_at: str | None,
+    reason: str | None,
+) -> dict[str, Any]:
+    """A recipient at another domain: ``queued`` until the first attempt, ``retrying``
+    between attempts, ``delivered`` once its gateway took it, ``failed`` when given up."""
+    shown = ("retrying" if attempts else "queued") if state == "pending" else state
+    status: dict[str, Any] = {
+        "address": address,
+        "status": shown,
+        "attempts": attempts,
+        "delivery_mode": "relay",
+        "local_delivery": False,
+    }
+    if last_attempt_at is not None:
+        status["timestamp"] = ended_at or last_attempt_at
+    if next_attempt_at is not None:
+        status["next_retry"] = next_attempt_at
+    if state == "delivered":
+        status["delivered_at"] = ended_at
+    elif state == "failed":
+        status["error_code"], status["error_message"] = "DELIVERY_FAILED", reason
+    return status
+
+
 def message_status(
     message_id: str, created_at: str, recipients: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
@@ -76,7 +107,7 @@ def message_status(
     states = {r["status"] for r in recipients}
     if states == {"delivered"}:
         overall = "delivered"
-    elif "failed" in states and "queued" not in states:
+    elif "failed" in states and not states & {"queued", "retrying"}:
         overall = "failed"
     elif states == {"queued"}:
         overall = "queued"

@@ -84,6 +84,24 @@ def _amtp_accepted(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, A
     return e.sender_agent_id, data
 
 
+def _relay_started(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    data = {"message_id": e.message_id, "domain": e.domain, "recipients": list(e.recipients)}
+    return e.sender_agent_id, {**data, "max_attempts": e.max_attempts}
+
+
+def _relay_attempt(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    return CARRIER, {
+        "attempt": e.attempt,
+        "response_status": e.response_status,
+        "error": e.error,
+        "next_attempt_at": _iso(e.next_attempt_at),
+    }
+
+
+def _relay_abandoned(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    return CARRIER, {"reason": e.reason}
+
+
 def _key_rotated(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
     return entry.accounts[0], {"key_id": e.key_id}
 
@@ -334,6 +352,10 @@ DATA: Mapping[str, _Handler] = {
     "agent.signing_key_rotated": _signing_key_rotated,
     "agent.sender_policy_set": _policy_set,
     "amtp.message_accepted": _amtp_accepted,
+    "amtp.relay_started": _relay_started,
+    "amtp.relay_attempt_recorded": _relay_attempt,
+    "amtp.relay_delivered": _by_carrier,
+    "amtp.relay_abandoned": _relay_abandoned,
     "idempotency.recorded": _idempotency,
     "message.sent": _sent,
     "message.rejected": _by_carrier,

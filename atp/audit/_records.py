@@ -58,6 +58,10 @@ TYPES: Mapping[str, str] = {
     "atp.domain._agent:Agent.SenderPolicySet": "agent.sender_policy_set",
     "atp.domain._envelopes:AmtpEnvelope.Accepted": "amtp.message_accepted",
     "atp.domain._idempotency:IdempotencyRecord.Recorded": "idempotency.recorded",
+    "atp.domain._relays:AmtpRelay.Started": "amtp.relay_started",
+    "atp.domain._relays:AmtpRelay.AttemptRecorded": "amtp.relay_attempt_recorded",
+    "atp.domain._relays:AmtpRelay.Delivered": "amtp.relay_delivered",
+    "atp.domain._relays:AmtpRelay.Abandoned": "amtp.relay_abandoned",
     "atp.domain._message:Message.Sent": "message.sent",
     "atp.domain._message:Message.Rejected": "message.rejected",
     "atp.domain._message:Message.Expired": "message.expired",
@@ -135,6 +139,8 @@ def first_entry(topic: str, e: Any) -> Entry:
         parties = dict.fromkeys((e.sender_agent_id, *(r["agent_id"] for r in local)))
         owners = dict.fromkeys((e.sender_account_id, *(r["account_id"] for r in local)))
         return Entry("amtp_message", e.message_id, tuple(parties), tuple(owners))
+    if record_type == "amtp.relay_started":  # the sender's
+        return Entry("amtp_relay", e.relay_id, (e.sender_agent_id,), (e.sender_account_id,))
     if record_type == "replay.started":
         return Entry("replay", e.replay_id, (e.agent_id,), (e.account_id,))
     if record_type == "idempotency.recorded":

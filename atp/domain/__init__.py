@@ -23,10 +23,20 @@ from atp.domain._delivery import (
 )
 from atp.domain._envelopes import AmtpEnvelope, EnvelopeRecipient
 from atp.domain._idempotency import IdempotencyRecord
-from atp.domain._ids import AGENT_ID_PREFIX, aggregate_id, derived_id, new_id, new_token, token_hash
+from atp.domain._ids import (
+    AGENT_ID_PREFIX,
+    aggregate_id,
+    derived_id,
+    new_id,
+    new_token,
+    remote_account_id,
+    remote_agent_id,
+    token_hash,
+)
 from atp.domain._message import Message
 from atp.domain._names import ORPHANED_AFTER, AgentName, check_name
 from atp.domain._receipts import PushConfig, ReceiptResult, TaskReceipts
+from atp.domain._relays import AmtpRelay, RelayState, next_delay, relay_id
 from atp.domain._replay import ItemResult, Replay, ReplayState, ReplayTarget
 from atp.domain._session import STATUS_AFTER, Session, SessionStatus
 from atp.domain._statuses import (
@@ -52,6 +62,7 @@ __all__ = [
     "Agent",
     "AgentName",
     "AmtpEnvelope",
+    "AmtpRelay",
     "AttemptResult",
     "CarrierStatus",
     "Delivery",
@@ -63,6 +74,7 @@ __all__ = [
     "Message",
     "PushConfig",
     "ReceiptResult",
+    "RelayState",
     "Replay",
     "ReplayAttempt",
     "ReplayState",
@@ -81,5 +93,9 @@ __all__ = [
     "derived_id",
     "new_id",
     "new_token",
+    "next_delay",
+    "relay_id",
+    "remote_account_id",
+    "remote_agent_id",
     "token_hash",
 ]

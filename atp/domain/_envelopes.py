@@ -1,9 +1,10 @@
 """AmtpEnvelope: one AMTP message and the carrier's deliveries of it, one per recipient.
 
 An AMTP message may name many recipients. Each local recipient is sent an ordinary
-``Message`` (its own delivery, lease, ACK and history); the envelope keeps the AMTP
-message as accepted and which ``Message`` carries it to whom, so the AMTP status of
-the whole is a read of the envelope and of its messages. A recipient the carrier
+``Message`` (its own delivery, lease, ACK and history); the recipients at each other
+domain share an ``AmtpRelay`` to that domain's gateway. The envelope keeps the AMTP
+message as accepted and which ``Message`` or relay carries it to whom, so the AMTP
+status of the whole is a read of the envelope and of those. A recipient the carrier
 could not hand the message to is kept with its error.
 """
 
@@ -27,7 +28,8 @@ class EnvelopeRecipient(TypedDict):
     message_id: str | None  # the local Message, if the carrier queued one
     agent_id: str | None  # the local agent it went to
     account_id: str | None  # and that agent's account
-    error_code: str | None  # why there is no message (an AMTP §13 code)
+    relay_id: str | None  # the relay carrying it to another domain's gateway (AmtpRelay)
+    error_code: str | None  # why neither carries it (an AMTP §13 code)
     error_message: str | None
 
 
@@ -41,6 +43,7 @@ class AmtpEnvelope(Aggregate):
         document: dict[str, Any]  # the AMTP message as kept (atp.amtp.parse_message)
         recipients: list[EnvelopeRecipient]
         at: datetime
+        authenticated: bool = True  # False: unsigned, from another domain's gateway
 
     @staticmethod
     def create_id(message_id: str) -> UUID:
@@ -55,6 +58,7 @@ class AmtpEnvelope(Aggregate):
         document: dict[str, Any],
         recipients: list[EnvelopeRecipient],
         at: datetime,
+        authenticated: bool = True,
     ) -> AmtpEnvelope:
         return cls._create(
             cls.Accepted,
@@ -65,6 +69,7 @@ class AmtpEnvelope(Aggregate):
             document=document,
             recipients=recipients,
             at=at,
+            authenticated=authenticated,
         )
 
     @event(Accepted)
@@ -76,6 +81,7 @@ class AmtpEnvelope(Aggregate):
         document: dict[str, Any],
         recipients: list[EnvelopeRecipient],
         at: datetime,
+        authenticated: bool = True,
     ) -> None:
         self.message_id = message_id
         self.sender_agent_id = sender_agent_id
@@ -83,3 +89,4 @@ class AmtpEnvelope(Aggregate):
         self.document = document
         self.recipients = recipients
         self.accepted_at = at
+        self.authenticated = authenticated

@@ -14,7 +14,16 @@ import hashlib
 import secrets
 import uuid
 
-__all__ = ["AGENT_ID_PREFIX", "aggregate_id", "derived_id", "new_id", "new_token", "token_hash"]
+__all__ = [
+    "AGENT_ID_PREFIX",
+    "aggregate_id",
+    "derived_id",
+    "new_id",
+    "new_token",
+    "remote_account_id",
+    "remote_agent_id",
+    "token_hash",
+]
 
 AGENT_ID_PREFIX = "agt_"
 """Every agent id starts so (``new_id("agt")``)."""
@@ -35,6 +44,19 @@ def derived_id(prefix: str, seed: str) -> str:
     """A wire id in ``new_id``'s format that ``seed`` alone decides: the same request
     retried names the same thing."""
     return f"{prefix}_{_b64(hashlib.sha256(seed.encode()).digest()[:16])}"
+
+
+def remote_agent_id(address: str) -> str:
+    """The id a sender at another domain's gateway has here: no agent of this carrier,
+    but a stable name for it in messages, sender policies and the audit log."""
+    return derived_id("agt", f"amtp:{address.lower()}")
+
+
+def remote_account_id(domain: str) -> str:
+    """The id another domain has here, as the account of its senders (and of its
+    gateway, which reports failed deliveries): its senders share its unknown-sender
+    limit, and a recipient may block the whole domain."""
+    return derived_id("acct", f"amtp-domain:{domain.lower()}")
 
 
 def new_token(prefix: str) -> str:

@@ -1,5 +1,5 @@
 -- AMTP messages (issue 24): each AMTP message the gateway accepted, and its recipients
--- with the local message that carries it to each (none for one it could not queue).
+-- with the local message, or the relay to another domain, that carries it to each.
 -- No event these views fold existed before: empty.
 --
 -- And each agent's name, for the AMTP directory (GET /v1/discovery/agents): the views
@@ -38,8 +38,13 @@ CREATE TABLE atp_amtp_recipients (
     local_message_id TEXT,           -- the Message that carries it, if one was queued
     agent_id TEXT,
     account_id TEXT,
+    relay_id TEXT,                   -- or the relay to its domain's gateway
+    relay_ledger_id TEXT,            -- the AmtpRelay aggregate's id in the ledger
+    relay_status TEXT,               -- pending, delivered or failed
     PRIMARY KEY (message_id, address)
 );
 CREATE INDEX atp_amtp_recipients_agent ON atp_amtp_recipients (agent_id, message_id);
 CREATE INDEX atp_amtp_recipients_account ON atp_amtp_recipients (account_id, message_id);
 CREATE INDEX atp_amtp_recipients_local ON atp_amtp_recipients (local_message_id);
+CREATE INDEX atp_amtp_recipients_relay ON atp_amtp_recipients (relay_ledger_id);
+CREATE INDEX atp_amtp_recipients_pending ON atp_amtp_recipients (relay_status);

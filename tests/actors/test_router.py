@@ -23,6 +23,7 @@ from atp.actors import (
     envelope_commands,
     name_commands,
     receipt_commands,
+    relay_commands,
     replay_commands,
 )
 from atp.actors.commands import (
@@ -90,6 +91,7 @@ def test_every_command_class_is_in_a_union_and_has_an_owner() -> None:
             receipt_commands,
             name_commands,
             envelope_commands,
+            relay_commands,
         )
         for cls in vars(module).values()
         if attrs.has(cls) and cls.__module__ == module.__name__ and cls not in (Reply, Forward)

@@ -10,6 +10,7 @@ import attrs
 import httpx
 import pytest
 
+from atp.amtp import parse_txt
 from atp.settings import Settings
 from tests.support.helpers import Api, text
 
@@ -289,7 +290,11 @@ async def test_admin_routes_discovery_and_capabilities(api: Api) -> None:
 
     caps = (await api.client.get(f"/v1/capabilities/{DOMAIN}")).json()
     assert caps["version"] == "1.0" and caps["gateway"].startswith("http")
-    assert caps["txt_record"] == (
-        f'_amtp.{DOMAIN}. 300 IN TXT "v=amtp1;gateway={caps["gateway"]};auth=apikey;'
-        f'max-size={caps["max_size"]}"'
-    )
+    record = caps["txt_record"]
+    prefix = f'_amtp.{DOMAIN}. 300 IN TXT "v=amtp1;gateway={caps["gateway"]};auth=apikey;'
+    assert record.startswith(f"{prefix}max-size={caps['max_size']};pubkey=ed25519:")
+    published = parse_txt([record.split(" IN TXT ")[1]])
+    assert published is not None and published.gateway == caps["gateway"]
+    assert published.public_key is not None and len(published.public_key) == 32
+    unknown = await api.client.get("/v1/capabilities/nowhere.test")
+    assert unknown.status_code == 404 and error_code(unknown) == "CAPABILITIES_NOT_FOUND"

@@ -18,7 +18,7 @@ from quart import Blueprint, Response, request
 from atp.actors import Ticket
 from atp.actors.commands import RegisterAgent
 from atp.actors.name_commands import ClaimName
-from atp.amtp import AMTP_VERSION, AmtpError, parse_address
+from atp.amtp import AMTP_VERSION, AmtpError, parse_address, txt_value
 from atp.api._liveness import liveness_document
 from atp.api._requests import answer_once, carrier
 from atp.api.a2a import public_base
@@ -38,6 +38,10 @@ _DNS_TTL = 300  # as AMTP's Appendix B publishes its record
 
 class RegistrationFailed(AmtpError):
     status, code, default = 400, "AGENT_REGISTRATION_FAILED", "the agent was not registered"
+
+
+class CapabilitiesNotFound(AmtpError):
+    status, code, default = 404, "CAPABILITIES_NOT_FOUND", "that domain publishes no AMTP gateway"
 
 
 class DomainNotFound(AmtpError):
@@ -133,11 +137,26 @@ async def discover(domain: str | None = None) -> Response:
 @blueprint.get("/v1/capabilities/<domain>")
 @amtp_route
 async def capabilities(domain: str) -> Response:
-    """This gateway's capabilities, and the TXT record that publishes it (other domains'
-    are discovered through DNS: not served yet)."""
+    """This gateway's capabilities, and the TXT record that publishes it; another
+    domain's, from its TXT record."""
     rt = carrier()
+    federation = rt.federation
+    assert federation is not None, "the carrier serves with its federation wired"
     if domain.lower() != rt.settings.domain:
-        raise DomainNotFound(requested_domain=domain, served_domain=rt.settings.domain)
+        record = await federation.directory.gateway(domain)
+        if record is None:
+            raise CapabilitiesNotFound(domain=domain)
+        return answer(
+            {
+                "version": AMTP_VERSION,
+                "domain": domain.lower(),
+                "gateway": record.gateway,
+                "auth": list(record.auth),
+                "max_size": record.max_size,
+                "signed": record.public_key is not None,
+                "discovered_at": iso(rt.now()),
+            }
+        )
     gateway = public_base()
     return answer(
         {
@@ -148,16 +167,17 @@ async def capabilities(domain: str) -> Response:
             "auth": ["apikey"],
             "max_size": MAX_PAYLOAD_BYTES,
             "features": ["durable-path", "status-tracking", "agent-discovery", "idempotency"],
-            "txt_record": txt_record(rt.settings.domain, gateway),
+            "txt_record": txt_record(rt.settings.domain, gateway, federation.key.public_key),
             "ttl": _DNS_TTL,
             "discovered_at": iso(rt.now()),
         }
     )
 
 
-def txt_record(domain: str, gateway: str) -> str:
-    """The ``_amtp`` TXT record an operator publishes for this gateway (AMTP §3.1)."""
-    value = f"v=amtp1;gateway={gateway};auth=apikey;max-size={MAX_PAYLOAD_BYTES}"
+def txt_record(domain: str, gateway: str, public_key: bytes) -> str:
+    """The ``_amtp`` TXT record an operator publishes for this gateway (AMTP §3.1),
+    with the key that signs its requests to other gateways."""
+    value = txt_value(gateway, MAX_PAYLOAD_BYTES, public_key)
     return f'_amtp.{domain}. {_DNS_TTL} IN TXT "{value}"'
 
 

@@ -45,6 +45,8 @@ __all__ = [
     "agent_caller",
     "amtp_route",
     "answer",
+    "parse_body",
+    "read_body",
     "read_json",
     "reader",
 ]
@@ -130,12 +132,11 @@ def _error(error: AmtpError) -> Response:
     return response
 
 
-async def read_json() -> Any:
-    """The request's JSON body.
+async def read_body() -> bytes:
+    """The request's body, as sent.
 
     Raises:
         MessageTooLarge: over the carrier's body limit.
-        InvalidMessageFormat: not JSON.
     """
     limit = carrier().settings.max_body_bytes
     if (request.content_length or 0) > limit:
@@ -143,6 +144,25 @@ async def read_json() -> Any:
     raw = await body_bytes()
     if len(raw) > limit:
         raise MessageTooLarge(f"the body is over {limit} bytes", max_size=limit)
+    return raw
+
+
+async def read_json() -> Any:
+    """The request's JSON body.
+
+    Raises:
+        MessageTooLarge: over the carrier's body limit.
+        InvalidMessageFormat: not JSON.
+    """
+    return parse_body(await read_body())
+
+
+def parse_body(raw: bytes) -> Any:
+    """``raw`` as JSON.
+
+    Raises:
+        InvalidMessageFormat: not JSON.
+    """
     try:
         return parse_json(raw)
     except NotJson as error:

@@ -1,16 +1,20 @@
 """``POST /v1/messages`` (send), ``GET /v1/messages`` (list) and ``GET
 /v1/messages/:id`` (the message, and ``/status``).
 
-A send is an agent's, with its key, as its own address. Every local recipient is sent
-an ordinary message (``atp.amtp.wrap``), each under its own idempotency scope, so a
-retried send queues nobody twice; the envelope (``AmtpEnvelope``) then keeps the AMTP
-message and what carries it to whom, and its answer is kept for the message's
+A send is a local agent's, with its key, as its own address; or another domain's
+gateway's, signed by it (``atp.federation``), for this domain's recipients only (no
+open relay). Every local recipient is sent an ordinary message (``atp.amtp.wrap``),
+each under its own idempotency scope, so a retried send queues nobody twice; the
+recipients at each other domain go together by one relay (``AmtpRelay``). The
+envelope (``AmtpEnvelope``) then keeps the AMTP message and what carries it to whom,
+starts the relays in its commit, and its answer is kept for the message's
 ``idempotency_key`` (else its ``message_id``) forever. An unknown local recipient
 refuses the whole message (``AGENT_UNKNOWN``) before anything is queued.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -20,56 +24,79 @@ from quart import Blueprint, Response, request
 
 from atp.actors import Principal, Ticket
 from atp.actors.commands import RecordEnvelope, SendMessage
+from atp.actors.relay_commands import WakeRelay
 from atp.amtp import (
     Address,
     AgentUnknown,
+    AmtpError,
     AmtpMessage,
+    AuthenticationFailed,
     InvalidMessageFormat,
     MessageNotFound,
     message_status,
     parse_address,
     parse_message,
     recipient_status,
+    relayed_status,
     utc_timestamp,
     wrap,
 )
-from atp.api._requests import answer_once, carrier, local_agent, whole_number
+from atp.api._requests import answer_once, bearer_token, carrier, local_agent, whole_number
 from atp.api.amtp._edge import (
     AccessDenied,
     address_of,
     agent_caller,
     amtp_route,
     answer,
-    read_json,
+    parse_body,
+    read_body,
     reader,
 )
-from atp.domain import Agent, AmtpEnvelope, EnvelopeRecipient
+from atp.domain import (
+    Agent,
+    AmtpEnvelope,
+    AmtpRelay,
+    EnvelopeRecipient,
+    relay_id,
+    remote_account_id,
+    remote_agent_id,
+)
 from atp.errors import AtpError, MessageIdTaken
+from atp.federation import Sender
 from atp.projections import AMTP_STATUS_FILTERS
-from atp.wire import check_payload
+from atp.wire import check_payload, iso
 
 __all__ = ["blueprint", "number", "since"]
 
 blueprint = Blueprint("amtp_messages", __name__)
 
 _SEND_SCOPE = "POST /v1/messages"
-_NOT_FEDERATED = "RECIPIENT_UNAVAILABLE", "delivery to other domains is not served yet"
+
+
+class RelayDenied(AmtpError):
+    status, code, default = 403, "RELAY_DENIED", "this gateway relays for no other domain"
 
 
 @blueprint.post("/v1/messages")
 @amtp_route
 async def send() -> Response:
-    principal, agent = await agent_caller()
-    body = await read_json()
+    """A local agent's send (its key), or another domain's gateway's (its signature)."""
     rt = carrier()
+    local = bearer_token() is not None
+    sender_agent = (await agent_caller())[1] if local else None
+    raw = await read_body()
+    body = parse_body(raw)
     message = parse_message(body, rt.now())
-    own = address_of(agent, rt.settings.domain)
-    if str(message.sender).lower() != own.lower():
-        raise AccessDenied(f"this key sends as {own}", sender=str(message.sender))
-    message.document["sender"] = own  # as the carrier writes it
+    if sender_agent is not None:
+        principal = _sender_principal(sender_agent, message)
+        authenticated = True
+    else:
+        principal, authenticated = await _gateway(message, raw)
+        if not authenticated:  # taken under the operator's policy: say so to recipients
+            message.document["sender_authenticated"] = False
     payload = wrap(message)
     check_payload(payload)  # within the carrier's payload budget
-    recipients = await _local_agents(message.recipients)
+    routes = await _routes(message.recipients, relaying=local)
     key = message.idempotency_key or message.message_id
 
     async def build(ticket: Ticket) -> RecordEnvelope:
@@ -80,20 +107,65 @@ async def send() -> Response:
         envelope_id = AmtpEnvelope.create_id(message.message_id)
         if await rt.aggregate(AmtpEnvelope, envelope_id) is not None:
             raise MessageIdTaken()
-        queued = await _queue(principal, message, payload, recipients, key)
+        queued = await _queue(principal, message, payload, routes, key, body)
         return RecordEnvelope(
-            message.message_id, principal.id, principal.account_id, message.document, queued, ticket
+            message.message_id,
+            principal.id,
+            principal.account_id,
+            message.document,
+            queued,
+            ticket,
+            authenticated,
         )
 
     reply = await answer_once(principal, _SEND_SCOPE, key, body, build, two_phase=True)
+    await _wake_relays(reply.body["message_id"], routes)
     return answer(reply.body, reply.status)
 
 
-async def _local_agents(recipients: Sequence[Address]) -> list[tuple[Address, Agent | None]]:
-    """Each recipient with its local agent (None: another domain's).
+def _sender_principal(agent: Agent, message: AmtpMessage) -> Principal:
+    """The sending agent, if the message is sent as it.
+
+    Raises:
+        AccessDenied: the message names another sender.
+    """
+    own = address_of(agent, carrier().settings.domain)
+    if str(message.sender).lower() != own.lower():
+        raise AccessDenied(f"this key sends as {own}", sender=str(message.sender))
+    message.document["sender"] = own  # as the carrier writes it
+    return Principal("agent", agent.account_id, agent.agent_id)
+
+
+async def _gateway(message: AmtpMessage, raw: bytes) -> tuple[Principal, bool]:
+    """The sender of a message another gateway relays here, and whether its gateway
+    signed it (else its domain may send unsigned).
+
+    Raises:
+        AuthenticationFailed: not signed by the gateway of the sender's domain (nor
+            from a domain allowed to send unsigned), or a sender of this domain.
+    """
+    rt = carrier()
+    domain = message.sender.domain
+    federation = rt.federation
+    if domain == rt.settings.domain or federation is None:
+        raise AuthenticationFailed("a sender of this domain sends with its agent's key")
+    url = f"{request.scheme}://{request.host}{request.path}"
+    verdict = await federation.authenticate(domain, "POST", url, request.headers.items(), raw)
+    if verdict is Sender.REFUSED:
+        raise AuthenticationFailed(f"the request is not signed by the gateway of {domain}")
+    sender = str(message.sender).lower()
+    principal = Principal("agent", remote_account_id(domain), remote_agent_id(sender))
+    return principal, verdict is Sender.SIGNED
+
+
+async def _routes(
+    recipients: Sequence[Address], *, relaying: bool
+) -> list[tuple[Address, Agent | None]]:
+    """Each recipient with its local agent (None: another domain's, to relay).
 
     Raises:
         AgentUnknown: a recipient of this domain that no active agent holds.
+        RelayDenied: another domain's recipient in a message another gateway relayed.
     """
     domain = carrier().settings.domain
     found: list[tuple[Address, Agent | None]] = []
@@ -103,6 +175,8 @@ async def _local_agents(recipients: Sequence[Address]) -> list[tuple[Address, Ag
             agent = await local_agent(address.local)
             if agent is None:
                 raise AgentUnknown(f"no agent {address} at this gateway", address=str(address))
+        elif not relaying:
+            raise RelayDenied(f"this gateway serves {domain} only", address=str(address))
         found.append((address, agent))
     return found
 
@@ -111,13 +185,16 @@ async def _queue(
     principal: Principal,
     message: AmtpMessage,
     payload: dict[str, Any],
-    recipients: list[tuple[Address, Agent | None]],
+    routes: list[tuple[Address, Agent | None]],
     key: str,
+    body: Any,
 ) -> tuple[EnvelopeRecipient, ...]:
-    """Send each local recipient its message, side by side; each under its own scope."""
+    """Send each local recipient its message, side by side, each under its own scope;
+    the others go by their domain's relay."""
     assert principal.agent_id is not None
     sender_agent_id = principal.agent_id
-    results: list[EnvelopeRecipient | None] = [None] * len(recipients)
+    domain = carrier().settings.domain
+    results: list[EnvelopeRecipient | None] = [None] * len(routes)
 
     async def one(index: int, address: Address, agent: Agent) -> None:
         async def build(ticket: Ticket) -> SendMessage:
@@ -127,39 +204,54 @@ async def _queue(
 
         scope = f"{_SEND_SCOPE} to {str(address).lower()}"
         try:
-            reply = await answer_once(principal, scope, key, {"message": message.document}, build)
+            reply = await answer_once(principal, scope, key, body, build)
         except AtpError as error:
             if error.status >= 500:
                 raise  # not the recipient's refusal: the send as a whole is retried
-            results[index] = _failed(address, error.code.upper(), error.message)
+            results[index] = _recipient(str(address), error=(error.code.upper(), error.message))
             return
-        results[index] = EnvelopeRecipient(
-            address=address_of(agent, carrier().settings.domain),
+        results[index] = _recipient(
+            address_of(agent, domain),
             message_id=reply.body["message"]["id"],
-            agent_id=agent.agent_id,
-            account_id=agent.account_id,
-            error_code=None,
-            error_message=None,
+            agent=agent,
         )
 
     async with trio.open_nursery() as nursery:
-        for index, (address, agent) in enumerate(recipients):
+        for index, (address, agent) in enumerate(routes):
             if agent is None:
-                results[index] = _failed(address, *_NOT_FEDERATED)
+                relay = relay_id(message.message_id, address.domain)
+                results[index] = _recipient(str(address), relay=relay)
             else:
                 nursery.start_soon(one, index, address, agent)
     return tuple(r for r in results if r is not None)
 
 
-def _failed(address: Address, code: str, message: str) -> EnvelopeRecipient:
+def _recipient(
+    address: str,
+    *,
+    message_id: str | None = None,
+    agent: Agent | None = None,
+    relay: str | None = None,
+    error: tuple[str, str] | None = None,
+) -> EnvelopeRecipient:
     return EnvelopeRecipient(
-        address=str(address),
-        message_id=None,
-        agent_id=None,
-        account_id=None,
-        error_code=code,
-        error_message=message,
+        address=address,
+        message_id=message_id,
+        agent_id=None if agent is None else agent.agent_id,
+        account_id=None if agent is None else agent.account_id,
+        relay_id=relay,
+        error_code=None if error is None else error[0],
+        error_message=None if error is None else error[1],
     )
+
+
+async def _wake_relays(message_id: str, routes: list[tuple[Address, Agent | None]]) -> None:
+    """Start the relays of the message (their actors attempt them at once); one not
+    started now is started by the sweep."""
+    rt = carrier()
+    for domain in dict.fromkeys(a.domain for a, agent in routes if agent is None):
+        with contextlib.suppress(AtpError):
+            await rt.ask(WakeRelay(relay_id(message_id, domain)))
 
 
 @blueprint.get("/v1/messages/<message_id>")
@@ -230,16 +322,34 @@ async def _visible_envelope(message_id: str) -> AmtpEnvelope:
 
 
 async def _status_of(envelope: AmtpEnvelope) -> dict[str, Any]:
-    views = await carrier().views()
+    rt = carrier()
+    views = await rt.views()
     recipients = []
     for r in envelope.recipients:
+        relay = r.get("relay_id")
+        if relay is not None:
+            recipients.append(await _relayed(r["address"], relay))
+            continue
         row = None if r["message_id"] is None else await views.message(r["message_id"])
         local = None if row is None else row.document
-        recipients.append(
-            recipient_status(r["address"], local, (r["error_code"], r["error_message"]))
-        )
+        error = r["error_code"], r["error_message"]
+        recipients.append(recipient_status(r["address"], local, error))
     created_at = envelope.document["timestamp"]
     return message_status(envelope.message_id, created_at, recipients)
+
+
+async def _relayed(address: str, relay: str) -> dict[str, Any]:
+    found = await carrier().aggregate(AmtpRelay, AmtpRelay.create_id(relay))
+    assert found is not None, "a relay is committed with its envelope"
+    return relayed_status(
+        address,
+        found.state,
+        found.attempts,
+        iso(found.last_attempt_at),
+        iso(found.due_at) if found.attempts else None,
+        iso(found.ended_at),
+        found.reason,
+    )
 
 
 def number(value: str, low: int, high: int, name: str) -> int:
