@@ -115,9 +115,11 @@ class ServerProcess:
         env: dict[str, str],
         workdir: Path,
         preexec_fn: Callable[[], object] | None = None,  # runs in the child, before exec
+        namespace: str | None = None,  # a network namespace to run it in (ip netns)
     ) -> None:
         self.env = env
         self.preexec_fn = preexec_fn
+        self.namespace = namespace
         self.workdir = workdir
         self.log_path = workdir / "server.log"
         self._log = self.log_path.open("ab")
@@ -126,7 +128,7 @@ class ServerProcess:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.env['ATP_PORT']}"
+        return f"http://{self.env.get('ATP_BIND', '127.0.0.1')}:{self.env['ATP_PORT']}"
 
     def log(self) -> str:
         """Everything the server processes printed so far."""
@@ -140,8 +142,9 @@ class ServerProcess:
         self.starts += 1
         self._log.write(f"--- start #{self.starts} ---\n".encode())
         self._log.flush()
+        inside = ["ip", "netns", "exec", self.namespace] if self.namespace else []
         self.process = await trio.lowlevel.open_process(
-            [sys.executable, "-m", "atp", "serve"],
+            [*inside, sys.executable, "-m", "atp", "serve"],
             env=self.env, cwd=self.workdir, stdout=self._log, stderr=subprocess.STDOUT,
             preexec_fn=self.preexec_fn,
         )  # fmt: skip
