@@ -44,6 +44,7 @@ from atp.actors import (
     Supervisor,
     WebhookDispatcher,
 )
+from atp.amtp import txt_value
 from atp.api import create_app
 from atp.audit import open_audit_log
 from atp.domain import Message
@@ -86,6 +87,7 @@ from atp.projections import (
 from atp.push import WebhookClient
 from atp.sealing import Sealer
 from atp.settings import Settings
+from atp.wire import MAX_PAYLOAD_BYTES
 
 __all__ = ["open_runtime", "serve", "serve_http"]
 
@@ -286,6 +288,12 @@ async def serve(settings: Settings, writer: WriterLock) -> None:
             nursery.start_soon(_stop_on, shutdown, wait_for_signal, writer.wait_taken)
             binds = await nursery.start(serve_http, runtime, shutdown)
             log.info("ATP listening on %s (%s store)", ", ".join(binds), settings.store)
+            federation = runtime.carrier.federation
+            assert federation is not None
+            gateway = settings.public_url or binds[0]
+            record = txt_value(gateway, MAX_PAYLOAD_BYTES, federation.key.public_key)
+            # What other AMTP gateways need to find this one (docs/amtp.md).
+            log.info('AMTP: publish _amtp.%s. IN TXT "%s"', settings.domain, record)
             # Said once the start has succeeded: a failed start is one line, its cause.
             log.info(
                 "open files: limit %s%s, hard limit %s; at most %d HTTP connections",
