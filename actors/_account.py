@@ -146,6 +146,7 @@ class AccountActor(Actor[AccountCommand]):
             key_hash=token_hash(token),
             at=now,
             name=command.name,
+            supported_schemas=list(command.supported_schemas) or None,
         )
         self.agents[agent_id] = agent
         self.stage(account, agent)

@@ -44,6 +44,7 @@ class RegisterAgent:
     # With a name, its id is chosen first, for the name's claim (``ClaimName``).
     agent_id: str | None = None
     name: str | None = None
+    supported_schemas: tuple[str, ...] = ()  # AMTP schema ids or patterns it accepts
 
 
 @final

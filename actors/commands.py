@@ -35,6 +35,7 @@ from atp.actors.replay_commands import (
     ReplayCommand,
     StartReplayAttempt,
 )
+from atp.actors.schema_commands import SchemaCommand
 from atp.domain import AckStatus, Session
 from atp.wire import A2AAnswer
 
@@ -75,6 +76,7 @@ __all__ = [
     "RotateAgentKey",
     "RotateSigningKey",
     "RunDue",
+    "SchemaCommand",
     "SendMessage",
     "SendTurn",
     "SessionCommand",
@@ -364,6 +366,7 @@ Command = (
     | NameCommand
     | EnvelopeCommand
     | RelayCommand
+    | SchemaCommand
 )
 
 

@@ -69,6 +69,7 @@ __all__ = [
     "ReplayFinished",
     "RequestTimedOut",
     "RequestTooLarge",
+    "SchemaExists",
     "ServerBusy",
     "SessionNotOpen",
     "StaleDeliveryClaim",
@@ -206,6 +207,11 @@ class NameTaken(Conflict):
 class MessageIdTaken(Conflict):
     code = "message_id_taken"
     message = "Another AMTP message was sent with this message_id."
+
+
+class SchemaExists(Conflict):
+    code = "schema_exists"
+    message = "A schema is registered under that id; replace it with force or PUT."
 
 
 class MessageNotCancelable(Conflict):

@@ -78,6 +78,7 @@ from atp.projections import (
     Queries,
     ReceiptsView,
     ReplaysView,
+    SchemasView,
     SessionsView,
     ViewStore,
     apply_migrations,
@@ -120,6 +121,7 @@ async def open_runtime(
             ReplaysView(),
             ReceiptsView(),
             EnvelopesView(),
+            SchemasView(),
         ]
         projections = await bridge.run(ProjectionRunner, ledger, store, views)
         queries = Queries(store, bridge)

@@ -2,13 +2,13 @@
 
 The send path ends here: ``ProjectionRunner`` folds each committed page into the
 views' statements (``AgentsView``, ``MessagesView``, ``SessionsView``,
-``ReplaysView``, ``ReceiptsView``, ``EnvelopesView``) and writes them with its tracking
-position in one transaction; ``Queries`` answers reads from them.
+``ReplaysView``, ``ReceiptsView``, ``EnvelopesView``, ``SchemasView``) and writes them
+with its tracking position in one transaction; ``Queries`` answers reads from them.
 """
 
 from atp.projections._agents import AgentsView
 from atp.projections._amtp_queries import STATUS_FILTERS as AMTP_STATUS_FILTERS
-from atp.projections._amtp_queries import DirectoryRow
+from atp.projections._amtp_queries import DirectoryRow, SchemaRow
 from atp.projections._envelopes import EnvelopesView
 from atp.projections._liveness import LivenessStore
 from atp.projections._messages import DeadLetterStatistics, MessageLoader, MessagesView
@@ -17,6 +17,7 @@ from atp.projections._rebuild import dump_views, rebuild
 from atp.projections._receipts import ReceiptsView
 from atp.projections._replays import ReplaysView
 from atp.projections._runner import ProjectionRunner, ProjectionStatistics
+from atp.projections._schemas import SchemasView
 from atp.projections._sessions import SessionsView
 from atp.projections._store import (
     Cursor,
@@ -46,6 +47,8 @@ __all__ = [
     "Queries",
     "ReceiptsView",
     "ReplaysView",
+    "SchemaRow",
+    "SchemasView",
     "SessionRow",
     "SessionsView",
     "Statements",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from eventsourcing.domain import DomainEventProtocol
@@ -45,8 +46,8 @@ class AgentsView(View):
             case Agent.Registered():
                 out.execute(
                     "INSERT INTO atp_agents (id, ledger_id, account_id, address, display_name,"
-                    " description, status, active_key_id, created_at, name)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)",
+                    " description, status, active_key_id, created_at, name, supported_schemas)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)",
                     (
                         event.agent_id,
                         str(event.originator_id),
@@ -57,6 +58,7 @@ class AgentsView(View):
                         event.key_id,
                         iso(event.at),
                         event.name,
+                        json.dumps(event.supported_schemas) if event.supported_schemas else None,
                     ),
                 )
                 self._insert_agent_key(out, event.key_id, event.key_hash, "id", event.agent_id)

@@ -11,7 +11,7 @@ import attrs
 from atp.ledger import Bridge
 from atp.projections._store import ViewStore
 
-__all__ = ["STATUS_FILTERS", "AmtpQueries", "DirectoryRow"]
+__all__ = ["STATUS_FILTERS", "AmtpQueries", "DirectoryRow", "SchemaRow"]
 
 # AMTP's message statuses (``GET /v1/messages?status=``) over the local messages and
 # relays that carry an AMTP message: failed if one of them failed (or none carries it to
@@ -46,6 +46,19 @@ class DirectoryRow:
     description: str | None
     push: bool  # it has an active webhook endpoint
     created_at: str
+    supported_schemas: tuple[str, ...]  # none: it takes any message
+
+
+@attrs.frozen
+class SchemaRow:
+    """A registered schema."""
+
+    schema_id: str
+    domain: str
+    entity: str
+    version: int
+    definition: dict[str, Any]
+    published_at: str
 
 
 class AmtpQueries:
@@ -155,11 +168,34 @@ class AmtpQueries:
             where.append("name = ?")
             params.append(name)
         rows = await self._rows(
-            "SELECT id, account_id, name, description, webhook_active, created_at"
-            f" FROM atp_agents WHERE {' AND '.join(where)} ORDER BY name, id LIMIT ?",
+            "SELECT id, account_id, name, description, webhook_active, created_at,"
+            f" supported_schemas FROM atp_agents WHERE {' AND '.join(where)}"
+            " ORDER BY name, id LIMIT ?",
             (*params, limit),
         )
-        return [DirectoryRow(i, a, n, d, bool(w), str(c)) for i, a, n, d, w, c in rows]
+        return [
+            DirectoryRow(i, a, n, d, bool(w), str(c), tuple(json.loads(s) if s else ()))
+            for i, a, n, d, w, c, s in rows
+        ]
+
+    async def schemas(
+        self, account_id: str, *, schema_id: str | None = None, pattern: str | None = None
+    ) -> list[SchemaRow]:
+        """The account's live schemas by id: one, those whose id, domain or
+        domain.entity is ``pattern`` (AMTP's admin listing), or all."""
+        where, params = ["account_id = ?", "deleted = 0"], [account_id]
+        if schema_id is not None:
+            where.append("schema_id = ?")
+            params.append(schema_id)
+        if pattern is not None:
+            where.append("(schema_id = ? OR domain = ? OR domain || '.' || entity = ?)")
+            params += [pattern, pattern, pattern]
+        rows = await self._rows(
+            "SELECT schema_id, domain, entity, version, definition, published_at"
+            f" FROM atp_amtp_schemas WHERE {' AND '.join(where)} ORDER BY schema_id",
+            tuple(params),
+        )
+        return [SchemaRow(i, d, e, int(v), json.loads(f), str(p)) for i, d, e, v, f, p in rows]
 
     async def pending_relays(self, limit: int = 1000) -> list[str]:
         """Relays to other domains still being attempted (the sweep wakes stopped ones)."""

@@ -27,10 +27,12 @@ from atp.amtp._message import (
     wrap_document,
 )
 from atp.amtp._relaying import failure_report, relay_message
+from atp.amtp._schemas import MAX_ERRORS, InvalidSchema, check_definition, payload_errors
 from atp.amtp._status import message_status, recipient_status, relayed_status
 
 __all__ = [
     "AMTP_VERSION",
+    "MAX_ERRORS",
     "MAX_RECIPIENTS",
     "Address",
     "AgentUnknown",
@@ -41,15 +43,18 @@ __all__ = [
     "GatewayRecord",
     "InvalidMessageFormat",
     "InvalidRecipient",
+    "InvalidSchema",
     "MessageNotFound",
     "MessageTooLarge",
     "UnsupportedVersion",
+    "check_definition",
     "failure_report",
     "message_status",
     "new_message_id",
     "parse_address",
     "parse_message",
     "parse_txt",
+    "payload_errors",
     "recipient_status",
     "relay_message",
     "relayed_status",

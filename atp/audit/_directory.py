@@ -13,7 +13,9 @@ from uuid import UUID
 
 import attrs
 
-__all__ = ["Directory", "Entry"]
+__all__ = ["CARRIER", "Directory", "Entry"]
+
+CARRIER = "carrier"  # the actor of timers, retries and policy decisions
 
 
 @attrs.define

@@ -12,15 +12,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from atp.audit._amtp_data import AMTP_DATA
 from atp.audit._canonical import payload_sha256
-from atp.audit._directory import Directory, Entry
+from atp.audit._directory import CARRIER, Directory, Entry
 from atp.domain import aggregate_id
 from atp.wire import SAFE_ERRORS
 from atp.wire import iso as _iso
 
 __all__ = ["CARRIER", "DATA"]
-
-CARRIER = "carrier"  # the actor of timers, retries and policy decisions
 
 
 def _url_facts(url: str) -> dict[str, Any]:
@@ -64,42 +63,13 @@ def _agent_registered(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str
     }
     if getattr(e, "name", None) is not None:  # older records stay as they were
         data["name"] = e.name
+    if getattr(e, "supported_schemas", None):
+        data["supported_schemas"] = list(e.supported_schemas)
     return e.account_id, data
 
 
 def _name_claimed(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
     return e.account_id, {"name": entry.wire_id, "agent_id": e.agent_id}
-
-
-def _amtp_accepted(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
-    recipients = [{k: r[k] for k in ("address", "message_id", "error_code")} for r in e.recipients]
-    document = e.document
-    data = {
-        "sender": document["sender"],
-        "schema": document.get("schema"),
-        "in_reply_to": document.get("in_reply_to"),
-        "recipients": recipients,
-        "payload_sha256": payload_sha256(document),
-    }
-    return e.sender_agent_id, data
-
-
-def _relay_started(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
-    data = {"message_id": e.message_id, "domain": e.domain, "recipients": list(e.recipients)}
-    return e.sender_agent_id, {**data, "max_attempts": e.max_attempts}
-
-
-def _relay_attempt(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
-    return CARRIER, {
-        "attempt": e.attempt,
-        "response_status": e.response_status,
-        "error": e.error,
-        "next_attempt_at": _iso(e.next_attempt_at),
-    }
-
-
-def _relay_abandoned(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
-    return CARRIER, {"reason": e.reason}
 
 
 def _key_rotated(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
@@ -351,11 +321,6 @@ DATA: Mapping[str, _Handler] = {
     "agent.webhook_endpoint_disabled": _endpoint_disabled,
     "agent.signing_key_rotated": _signing_key_rotated,
     "agent.sender_policy_set": _policy_set,
-    "amtp.message_accepted": _amtp_accepted,
-    "amtp.relay_started": _relay_started,
-    "amtp.relay_attempt_recorded": _relay_attempt,
-    "amtp.relay_delivered": _by_carrier,
-    "amtp.relay_abandoned": _relay_abandoned,
     "idempotency.recorded": _idempotency,
     "message.sent": _sent,
     "message.rejected": _by_carrier,
@@ -389,4 +354,5 @@ DATA: Mapping[str, _Handler] = {
     "session.rejected": _session_answered,
     "session.failed": _session_answered,
     "session.closed": _session_closed,
+    **AMTP_DATA,
 }

@@ -84,6 +84,9 @@ TYPES: Mapping[str, str] = {
     "atp.domain._receipts:TaskReceipts.ConfigSet": "receipts.config_set",
     "atp.domain._receipts:TaskReceipts.ConfigDeleted": "receipts.config_deleted",
     "atp.domain._receipts:TaskReceipts.ReceiptRecorded": "receipts.receipt_recorded",
+    "atp.domain._schemas:AmtpSchema.Registered": "amtp.schema_registered",
+    "atp.domain._schemas:AmtpSchema.Replaced": "amtp.schema_replaced",
+    "atp.domain._schemas:AmtpSchema.Deleted": "amtp.schema_deleted",
     "atp.domain._replay:Replay.Started": "replay.started",
     "atp.domain._replay:Replay.ItemRecorded": "replay.item_recorded",
     "atp.domain._replay:Replay.Cancelled": "replay.cancelled",
@@ -141,6 +144,8 @@ def first_entry(topic: str, e: Any) -> Entry:
         return Entry("amtp_message", e.message_id, tuple(parties), tuple(owners))
     if record_type == "amtp.relay_started":  # the sender's
         return Entry("amtp_relay", e.relay_id, (e.sender_agent_id,), (e.sender_account_id,))
+    if record_type == "amtp.schema_registered":  # the account's registry
+        return Entry("amtp_schema", e.schema_id, (), (e.account_id,))
     if record_type == "replay.started":
         return Entry("replay", e.replay_id, (e.agent_id,), (e.account_id,))
     if record_type == "idempotency.recorded":

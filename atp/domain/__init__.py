@@ -38,6 +38,7 @@ from atp.domain._names import ORPHANED_AFTER, AgentName, check_name
 from atp.domain._receipts import PushConfig, ReceiptResult, TaskReceipts
 from atp.domain._relays import AmtpRelay, RelayState, next_delay, relay_id
 from atp.domain._replay import ItemResult, Replay, ReplayState, ReplayTarget
+from atp.domain._schemas import AmtpSchema, SchemaId, parse_schema_id, schema_matches
 from atp.domain._session import STATUS_AFTER, Session, SessionStatus
 from atp.domain._statuses import (
     ACK_STATUSES,
@@ -63,6 +64,7 @@ __all__ = [
     "AgentName",
     "AmtpEnvelope",
     "AmtpRelay",
+    "AmtpSchema",
     "AttemptResult",
     "CarrierStatus",
     "Delivery",
@@ -80,6 +82,7 @@ __all__ = [
     "ReplayState",
     "ReplayTarget",
     "RetryPolicy",
+    "SchemaId",
     "SenderPolicy",
     "Session",
     "SessionStatus",
@@ -94,8 +97,10 @@ __all__ = [
     "new_id",
     "new_token",
     "next_delay",
+    "parse_schema_id",
     "relay_id",
     "remote_account_id",
     "remote_agent_id",
+    "schema_matches",
     "token_hash",
 ]

@@ -61,9 +61,11 @@ class SigningKey(TypedDict):
 class Agent(Aggregate):
     """A registered agent. Its account's actor is its only writer."""
 
-    # Its name in the carrier (``name@ATP_DOMAIN``), if it was given one: older agents,
-    # and their snapshots, have none.
+    # Its name in the carrier (``name@ATP_DOMAIN``), if it was given one, and the AMTP
+    # schemas it accepts (ids, or prefixes ending in ``*``; none: any message): older
+    # agents, and their snapshots, have neither.
     name: str | None = None
+    supported_schemas: tuple[str, ...] = ()
 
     class Registered(Aggregate.Created):
         agent_id: str
@@ -74,6 +76,7 @@ class Agent(Aggregate):
         key_hash: str
         at: datetime
         name: str | None = None  # stored since issue 24; absent in older events
+        supported_schemas: list[str] | None = None  # likewise
 
     class KeyRotated(Aggregate.Event):
         key_id: str
@@ -120,8 +123,10 @@ class Agent(Aggregate):
         key_hash: str,
         at: datetime,
         name: str | None = None,
+        supported_schemas: list[str] | None = None,
     ) -> None:
         self.agent_id = agent_id
+        self.supported_schemas = tuple(supported_schemas or ())
         self.account_id = account_id
         self.address = ADDRESS_PREFIX + agent_id
         self.name = name

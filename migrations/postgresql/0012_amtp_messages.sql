@@ -48,3 +48,18 @@ CREATE INDEX atp_amtp_recipients_account ON atp_amtp_recipients (account_id, mes
 CREATE INDEX atp_amtp_recipients_local ON atp_amtp_recipients (local_message_id);
 CREATE INDEX atp_amtp_recipients_relay ON atp_amtp_recipients (relay_ledger_id);
 CREATE INDEX atp_amtp_recipients_pending ON atp_amtp_recipients (relay_status);
+
+-- AMTP schemas (issue 24): each account's registry, and the schemas each agent accepts.
+CREATE TABLE atp_amtp_schemas (
+    ledger_id TEXT PRIMARY KEY,      -- the AmtpSchema aggregate's id in the ledger
+    account_id TEXT NOT NULL,
+    schema_id TEXT NOT NULL,         -- agntcy:<domain>.<entity>.v<N>
+    domain TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    definition TEXT NOT NULL,        -- the JSON Schema
+    published_at TEXT NOT NULL,
+    deleted INTEGER NOT NULL         -- 1: deleted (it may be registered again)
+);
+CREATE UNIQUE INDEX atp_amtp_schemas_id ON atp_amtp_schemas (account_id, schema_id);
+ALTER TABLE atp_agents ADD COLUMN supported_schemas TEXT;  -- a JSON list, or NULL: any

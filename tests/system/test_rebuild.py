@@ -26,6 +26,7 @@ from atp.projections import (
     MessagesView,
     ReceiptsView,
     ReplaysView,
+    SchemasView,
     SessionsView,
     dump_views,
     open_view_store,
@@ -43,6 +44,7 @@ VIEW_TABLES = (
     + ReplaysView.tables
     + ReceiptsView.tables
     + EnvelopesView.tables
+    + SchemasView.tables
 )
 REBUILT = re.compile(r"rebuilt read models up to notification (\d+)")
 

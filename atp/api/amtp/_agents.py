@@ -23,7 +23,8 @@ from atp.api._liveness import liveness_document
 from atp.api._requests import answer_once, carrier
 from atp.api.a2a import public_base
 from atp.api.amtp._edge import admin_caller, amtp_route, answer, read_json
-from atp.domain import check_name, derived_id
+from atp.api.amtp._schemas import check_patterns
+from atp.domain import check_name, derived_id, schema_matches
 from atp.errors import AtpError
 from atp.projections import DirectoryRow
 from atp.wire import MAX_PAYLOAD_BYTES, iso
@@ -62,19 +63,20 @@ async def register() -> Response:
             "delivery_mode must be pull: pushes are set with PUT"
             " /api/agents/:id/webhook_endpoint (signed Standard Webhooks)"
         )
-    if body.get("supported_schemas"):
-        raise RegistrationFailed("supported_schemas: the schema registry is not served yet")
     if body.get("api_key") is not None:
         raise RegistrationFailed("api_key: the gateway makes each agent's key")
     description = body.get("description")
     if description is not None and not isinstance(description, str):
         raise RegistrationFailed("description must be a string")
     rt = carrier()
+    schemas = await check_patterns(principal.account_id, body.get("supported_schemas"))
 
     async def build(ticket: Ticket) -> RegisterAgent:
         agent_id = derived_id("agt", ticket.scope)
         await rt.ask(ClaimName(name, agent_id, principal.account_id))
-        return RegisterAgent(principal.account_id, None, description, ticket, agent_id, name)
+        return RegisterAgent(
+            principal.account_id, None, description, ticket, agent_id, name, schemas
+        )
 
     reply = await answer_once(principal, _REGISTER_SCOPE, name, body, build)
     registered = reply.body
@@ -83,8 +85,8 @@ async def register() -> Response:
         "agent_id": registered["id"],
         "delivery_mode": "pull",
         "api_key": registered["agent_api_key"]["token"],
-        "supported_schemas": [],
-        "requires_schema": False,
+        "supported_schemas": list(schemas),
+        "requires_schema": bool(schemas),
         "description": registered["description"],
     }
     return answer({"message": "Agent registered successfully", "agent": agent}, 201)
@@ -128,8 +130,10 @@ async def discover(domain: str | None = None) -> Response:
         entries = [e for e in entries if e["delivery_mode"] == mode]
     if args.get("active_only", "").lower() == "true":
         entries = [e for e in entries if e["active"]]
-    # No agent declares a role, capabilities or schemas yet: those filters match none.
-    if any(args.get(f) for f in ("role", "capability", "schema")):
+    if (schema := args.get("schema")) is not None:
+        entries = [e for e in entries if _accepts(e["supported_schemas"], schema)]
+    # No agent declares a role or capabilities: those filters match none.
+    if any(args.get(f) for f in ("role", "capability")):
         entries = []
     return answer(_directory(entries, served, rt.now()))
 
@@ -158,12 +162,14 @@ async def capabilities(domain: str) -> Response:
             }
         )
     gateway = public_base()
+    views = await rt.views()
+    declared = [p for row in await views.amtp.agents() for p in row.supported_schemas]
     return answer(
         {
             "version": AMTP_VERSION,
             "domain": rt.settings.domain,
             "gateway": gateway,
-            "schemas": [],
+            "schemas": sorted(set(declared)),
             "auth": ["apikey"],
             "max_size": MAX_PAYLOAD_BYTES,
             "features": ["durable-path", "status-tracking", "agent-discovery", "idempotency"],
@@ -204,7 +210,7 @@ async def _directory_entry(row: DirectoryRow) -> dict[str, Any]:
         "address": f"{row.name or row.agent_id}@{rt.settings.domain}",
         "delivery_mode": "push" if row.push else "pull",
         "capabilities": [],
-        "supported_schemas": [],
+        "supported_schemas": list(row.supported_schemas),
         "description": row.description,
         "created_at": row.created_at,
         "active": bool(liveness["reachable"]),
@@ -212,6 +218,12 @@ async def _directory_entry(row: DirectoryRow) -> dict[str, Any]:
     if liveness["last_seen_at"] is not None:
         entry["last_active"] = liveness["last_seen_at"]
     return entry
+
+
+def _accepts(patterns: list[str], schema: str) -> bool:
+    """Whether an agent declaring ``patterns`` takes ``schema`` (one that declares none
+    takes any)."""
+    return not patterns or schema in patterns or any(schema_matches(p, schema) for p in patterns)
 
 
 def _directory(entries: list[dict[str, Any]], domain: str, now: Any) -> dict[str, Any]:

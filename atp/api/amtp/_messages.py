@@ -52,6 +52,7 @@ from atp.api.amtp._edge import (
     read_body,
     reader,
 )
+from atp.api.amtp._schemas import check_payload_schemas
 from atp.domain import (
     Agent,
     AmtpEnvelope,
@@ -97,6 +98,12 @@ async def send() -> Response:
     payload = wrap(message)
     check_payload(payload)  # within the carrier's payload budget
     routes = await _routes(message.recipients, relaying=local)
+    domain = rt.settings.domain
+    agents = [(address_of(agent, domain), agent) for _, agent in routes if agent is not None]
+    accounts = [agent.account_id for _, agent in agents]
+    if local:  # the sender's registry too: its remote recipients are checked here first
+        accounts.insert(0, principal.account_id)
+    await check_payload_schemas(message.document, accounts, agents)
     key = message.idempotency_key or message.message_id
 
     async def build(ticket: Ticket) -> RecordEnvelope:

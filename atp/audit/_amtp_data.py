@@ -1,0 +1,73 @@
+"""Audit record data of AMTP's events: an AMTP message accepted, its relays to other
+domains, and the accounts' schemas (the rest is ``atp.audit._record_data``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from atp.audit._canonical import payload_sha256
+from atp.audit._directory import CARRIER, Directory, Entry
+from atp.wire import iso as _iso
+
+__all__ = ["AMTP_DATA"]
+
+
+def _amtp_accepted(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    recipients = [{k: r[k] for k in ("address", "message_id", "error_code")} for r in e.recipients]
+    document = e.document
+    data = {
+        "sender": document["sender"],
+        "schema": document.get("schema"),
+        "in_reply_to": document.get("in_reply_to"),
+        "recipients": recipients,
+        "payload_sha256": payload_sha256(document),
+    }
+    return e.sender_agent_id, data
+
+
+def _relay_started(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    data = {"message_id": e.message_id, "domain": e.domain, "recipients": list(e.recipients)}
+    return e.sender_agent_id, {**data, "max_attempts": e.max_attempts}
+
+
+def _relay_attempt(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    return CARRIER, {
+        "attempt": e.attempt,
+        "response_status": e.response_status,
+        "error": e.error,
+        "next_attempt_at": _iso(e.next_attempt_at),
+    }
+
+
+def _relay_abandoned(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    return CARRIER, {"reason": e.reason}
+
+
+def _schema_registered(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    data = {"schema_id": e.schema_id, "definition_sha256": payload_sha256(e.definition)}
+    return e.account_id, data
+
+
+def _schema_replaced(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    return entry.accounts[0], {"definition_sha256": payload_sha256(e.definition)}
+
+
+def _schema_deleted(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    return entry.accounts[0], {}
+
+
+def _by_carrier(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    return CARRIER, {}
+
+
+AMTP_DATA: Mapping[str, Callable[[Any, Entry, Directory], tuple[str, dict[str, Any]]]] = {
+    "amtp.message_accepted": _amtp_accepted,
+    "amtp.relay_started": _relay_started,
+    "amtp.relay_attempt_recorded": _relay_attempt,
+    "amtp.relay_delivered": _by_carrier,
+    "amtp.relay_abandoned": _relay_abandoned,
+    "amtp.schema_registered": _schema_registered,
+    "amtp.schema_replaced": _schema_replaced,
+    "amtp.schema_deleted": _schema_deleted,
+}
