@@ -73,12 +73,17 @@ class EnvelopesActor(Actor[EnvelopeCommand]):
 
 
 def send_answer(envelope: AmtpEnvelope) -> dict[str, Any]:
-    """The §5.2 answer to a send: accepted, and each recipient queued or failed."""
-    return {
+    """The §5.2 answer to a send: accepted, each recipient queued or failed, and the
+    workflow id of a coordinated message."""
+    answer = {
         "message_id": envelope.message_id,
         "status": "accepted",
         "recipients": [_recipient(r) for r in envelope.recipients],
     }
+    coordination = envelope.document.get("coordination")
+    if isinstance(coordination, dict) and "workflow_id" in coordination:
+        answer["workflow_id"] = coordination["workflow_id"]  # for the sender to follow
+    return answer
 
 
 def _recipient(recipient: EnvelopeRecipient) -> dict[str, Any]:

@@ -19,24 +19,18 @@ from typing import assert_never
 
 from atp.actors._actor import Actor
 from atp.actors._context import ActorContext
-from atp.actors._idempotency import IdempotencyGate, request_hash
-from atp.actors.commands import Reply, SendMessage
+from atp.actors._gateway_mail import gateway_address, mail_from_gateway
+from atp.actors.commands import Reply
 from atp.actors.relay_commands import RelayCommand, RunRelay, WakeRelay
-from atp.amtp import failure_report, relay_message, wrap_document
-from atp.domain import AmtpEnvelope, AmtpRelay, next_delay, remote_account_id, remote_agent_id
+from atp.amtp import failure_report, relay_message
+from atp.domain import AmtpEnvelope, AmtpRelay, next_delay
 from atp.errors import StoreUnavailable
 from atp.ledger import LedgerNotHeld
 from atp.wire import iso
 
-__all__ = ["RelayActor", "gateway_address"]
+__all__ = ["RelayActor"]
 
 _PAUSE = timedelta(seconds=1)  # before an attempt is made again after the store failed
-_REPORT_ROUTE = "AMTP delivery_failure"
-
-
-def gateway_address(domain: str) -> str:
-    """The gateway's own address, which failure reports come from."""
-    return f"{remote_agent_id(f'gateway@{domain}')}@{domain}"
 
 
 class RelayActor(Actor[RelayCommand]):
@@ -88,32 +82,19 @@ class RelayActor(Actor[RelayCommand]):
     async def _report(self, relay: AmtpRelay, envelope: AmtpEnvelope) -> None:
         """Tell the sender (a local agent) which recipients were not reached."""
         context = self.context
-        domain = context.settings.domain
-        now = context.now()
         report = failure_report(
             relay.relay_id,
             envelope.document["sender"],
-            gateway_address(domain),
+            gateway_address(context.settings.domain),
             envelope.document,
             relay.recipients,
             relay.reason or "delivery failed",
             relay.attempts,
             iso(relay.last_attempt_at),
-            iso(now) or "",
+            iso(context.now()) or "",
         )
-        gateway_agent = remote_agent_id(f"gateway@{domain}")
-        gateway_account = remote_account_id(domain)
-        payload = wrap_document(report)
-        scope = IdempotencyGate.scope(
-            gateway_account, "agent", gateway_agent, _REPORT_ROUTE, relay.relay_id
-        )
-        ticket = await context.gate.enter(scope, request_hash({"relay": relay.relay_id}), wait=True)
-        try:
-            await context.ask(
-                SendMessage(relay.sender_agent_id, gateway_agent, gateway_account, payload, ticket)
-            )
-        finally:
-            context.gate.leave(ticket)
+        key = f"delivery_failure {relay.relay_id}"
+        await mail_from_gateway(context, relay.sender_agent_id, report, key)
 
     # -- deadlines ------------------------------------------------------------------------
 

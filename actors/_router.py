@@ -1,10 +1,10 @@
 """The router: which actor owns a command, and the way every command takes to it.
 
 Each command belongs to one of the unions in ``atp.actors.commands`` (account,
-mailbox, session, replay, receipts, name, AMTP message, relay, schema); the router
-reads those unions once and finds the owner by the command's class and its key field,
-starting the actor under the supervisor if it is not running. Adding a command is
-adding it to its union; the router is not touched.
+mailbox, session, replay, receipts, name, and AMTP's message, relay, schema and
+workflow); the router reads those unions once and finds the owner by the command's
+class and its key field, starting the actor under the supervisor if it is not running.
+Adding a command is adding it to its union; the router is not touched.
 
 This is the seam a carrier of several processes on one PostgreSQL replaces: a router
 that finds the process holding the owner's lease and forwards the command there
@@ -29,6 +29,7 @@ from atp.actors._replay import ReplayActor
 from atp.actors._schemas import SchemasActor
 from atp.actors._session import SessionActor
 from atp.actors._supervisor import Supervisor
+from atp.actors._workflows import WorkflowActor
 from atp.actors.commands import (
     AccountCommand,
     Command,
@@ -44,6 +45,7 @@ from atp.actors.receipt_commands import ReceiptCommand
 from atp.actors.relay_commands import RelayCommand
 from atp.actors.replay_commands import ReplayCommand
 from atp.actors.schema_commands import SchemaCommand
+from atp.actors.workflow_commands import WorkflowCommand
 from atp.errors import StoreUnavailable
 from atp.ledger import LedgerNotHeld, StoreAvailability
 
@@ -60,6 +62,7 @@ _OWNERS: tuple[tuple[Any, type[Actor[Any]], str], ...] = (
     (EnvelopeCommand, EnvelopesActor, "message_id"),
     (RelayCommand, RelayActor, "relay_id"),
     (SchemaCommand, SchemasActor, "key"),
+    (WorkflowCommand, WorkflowActor, "workflow_id"),
 )
 
 

@@ -22,9 +22,11 @@ from atp.actors._context import ActorContext
 from atp.actors._relays import RelayActor
 from atp.actors._replay import ReplayActor
 from atp.actors._supervisor import Supervisor
+from atp.actors._workflows import WorkflowActor
 from atp.actors.commands import Command, ExpireSession, RunDue
 from atp.actors.relay_commands import WakeRelay
 from atp.actors.replay_commands import RunReplay
+from atp.actors.workflow_commands import ExpireWorkflow
 from atp.errors import AtpError, StoreUnavailable
 from atp.ledger import Backoff
 
@@ -83,6 +85,11 @@ class DueSweeper:
             for r in await context.queries.amtp.pending_relays()
             if self._supervisor.running(RelayActor, r) is None
         ]
+        workflows = [
+            w
+            for w in await context.queries.amtp.running_workflows()
+            if self._supervisor.running(WorkflowActor, w) is None
+        ]
         for task_id in await context.queries.owed_receipt_tasks():
             context.receipts.watch(task_id)  # one followed already is left alone
         for message_id, recipient in await context.queries.accepted_messages():
@@ -92,6 +99,7 @@ class DueSweeper:
             *(ExpireSession(s) for s in sessions),
             *(RunReplay(r) for r in replays),
             *(WakeRelay(r) for r in relays),
+            *(ExpireWorkflow(w) for w in workflows),  # ends one that is due, else runs it
         ]
         for command in commands:
             try:

@@ -36,6 +36,7 @@ from atp.actors.replay_commands import (
     StartReplayAttempt,
 )
 from atp.actors.schema_commands import SchemaCommand
+from atp.actors.workflow_commands import WorkflowCommand
 from atp.domain import AckStatus, Session
 from atp.wire import A2AAnswer
 
@@ -83,6 +84,7 @@ __all__ = [
     "SetSenderPolicy",
     "SetWebhookEndpoint",
     "TakeMessage",
+    "WorkflowCommand",
 ]
 
 
@@ -367,6 +369,7 @@ Command = (
     | EnvelopeCommand
     | RelayCommand
     | SchemaCommand
+    | WorkflowCommand
 )
 
 

@@ -56,6 +56,7 @@ __all__ = [
     "MessageNotCancelable",
     "MessageNotDelivered",
     "NameTaken",
+    "NotAParticipant",
     "NotDeadLettered",
     "NotFound",
     "PayloadMustBeJson",
@@ -138,6 +139,11 @@ class AccountKeyRequired(Forbidden):
 class AgentKeyRequired(Forbidden):
     code = "agent_key_required"
     message = "An agent API key is required for this operation."
+
+
+class NotAParticipant(Forbidden):
+    code = "not_a_participant"
+    message = "Only a participant the workflow awaits may answer it."
 
 
 class NotFound(AtpError):

@@ -94,7 +94,7 @@ class Settings:
     amtp_resolvers: tuple[str, ...] = ()
     gateway_signing_key: str | None = attrs.field(default=None, repr=False)
     amtp_max_attempts: int = attrs.field(default=12, validator=attrs.validators.ge(1))
-    amtp_unsigned_domains: frozenset[str] = frozenset()
+    amtp_unsigned_domains: tuple[str, ...] = ()
 
     # Runtime.
     actor_idle_timeout: float = 30 * SECONDS
@@ -196,7 +196,7 @@ class Settings:
             kwargs["amtp_max_attempts"] = int(_env.positive(env["ATP_AMTP_MAX_ATTEMPTS"]))
         if env.get("ATP_AMTP_UNSIGNED_DOMAINS"):
             domains = _env.names(env["ATP_AMTP_UNSIGNED_DOMAINS"])
-            kwargs["amtp_unsigned_domains"] = frozenset(_env.domain(d) for d in domains)
+            kwargs["amtp_unsigned_domains"] = tuple(_env.domain(d) for d in domains)
         if "ATP_REACHABLE_WINDOW" in env:
             kwargs["reachable_window"] = _env.positive(env["ATP_REACHABLE_WINDOW"])
         if "ATP_A2A_BLOCKING_WAIT" in env:

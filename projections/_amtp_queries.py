@@ -205,3 +205,11 @@ class AmtpQueries:
             (limit,),
         )
         return [str(r[0]) for r in rows]
+
+    async def running_workflows(self, limit: int = 1000) -> list[str]:
+        """Workflows still running (the sweep wakes stopped ones)."""
+        rows = await self._rows(
+            "SELECT workflow_id FROM atp_amtp_workflows WHERE status = 'in_progress' LIMIT ?",
+            (limit,),
+        )
+        return [str(r[0]) for r in rows]

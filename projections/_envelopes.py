@@ -1,7 +1,7 @@
 """EnvelopesView: the AMTP messages the gateway accepted, for ``GET /v1/messages``; which
 local message, or which relay to another domain, carries each to whom (an AMTP inbox
-names messages by AMTP id); and where each relay stands (the sweep wakes pending ones
-after a restart)."""
+names messages by AMTP id); and which relays and workflows are still running (the
+sweep wakes their actors after a restart)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from eventsourcing.domain import DomainEventProtocol
 
-from atp.domain import AmtpEnvelope, AmtpRelay
+from atp.domain import AmtpEnvelope, AmtpRelay, Workflow
 from atp.projections._view import View, Writer
 from atp.wire import iso
 
@@ -20,13 +20,24 @@ class EnvelopesView(View):
     """AMTP messages, their recipients and their relays."""
 
     name = "amtp_messages"
-    tables = ("atp_amtp_messages", "atp_amtp_recipients")
-    aggregates = (AmtpEnvelope, AmtpRelay)
+    tables = ("atp_amtp_messages", "atp_amtp_recipients", "atp_amtp_workflows")
+    aggregates = (AmtpEnvelope, AmtpRelay, Workflow)
 
     def apply(self, out: Writer, position: int, event: DomainEventProtocol[Any]) -> None:
         match event:
             case AmtpEnvelope.Accepted():
                 self._accepted(out, position, event)
+            case Workflow.Started():
+                out.execute(
+                    "INSERT INTO atp_amtp_workflows (workflow_id, ledger_id, status)"
+                    " VALUES (?, ?, 'in_progress')",
+                    (event.workflow_id, str(event.originator_id)),
+                )
+            case Workflow.Ended():
+                out.execute(
+                    "UPDATE atp_amtp_workflows SET status = ? WHERE ledger_id = ?",
+                    (event.status, str(event.originator_id)),
+                )
             case AmtpRelay.Delivered() | AmtpRelay.Abandoned():
                 state = "delivered" if isinstance(event, AmtpRelay.Delivered) else "failed"
                 out.execute(

@@ -137,3 +137,23 @@ def test_the_audit_follower_runs_in_its_own_process_unless_told() -> None:
     assert Settings.from_env({"ATP_AUDIT_FOLLOWER": "Inline"}).audit_follower == "inline"
     with pytest.raises(ValueError, match=r"ATP_AUDIT_FOLLOWER must be one of process, inline"):
         Settings.from_env({"ATP_AUDIT_FOLLOWER": "thread"})
+
+
+def test_amtp_settings() -> None:
+    default = Settings()
+    assert (default.amtp_resolvers, default.amtp_unsigned_domains) == ((), ())
+    assert (default.amtp_max_attempts, default.gateway_signing_key) == (12, None)
+    s = Settings.from_env(
+        {
+            "ATP_AMTP_RESOLVERS": "10.0.0.53:5353, 10.0.0.54",
+            "ATP_AMTP_UNSIGNED_DOMAINS": "Agentry.Test,other.test.",
+            "ATP_AMTP_MAX_ATTEMPTS": "3",
+            "ATP_GATEWAY_SIGNING_KEY": "A" * 43 + "=",
+        }
+    )
+    assert s.amtp_resolvers == ("10.0.0.53:5353", "10.0.0.54")
+    assert s.amtp_unsigned_domains == ("agentry.test", "other.test")
+    assert s.amtp_max_attempts == 3 and "A" * 43 not in repr(s)
+    for name, value in (("ATP_AMTP_MAX_ATTEMPTS", "0"), ("ATP_AMTP_UNSIGNED_DOMAINS", "a_b")):
+        with pytest.raises(ValueError):
+            Settings.from_env({name: value})

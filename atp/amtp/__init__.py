@@ -1,12 +1,17 @@
 """AMTP v1.0, the Agent Message Transfer Protocol: its messages, addresses and errors,
 as the carrier's ``/v1`` gateway speaks them (``atp.api.amtp``). Pure: no I/O."""
 
+from atp.amtp._coordination import (
+    Condition,
+    Coordination,
+    InvalidCoordination,
+    parse_coordination,
+)
 from atp.amtp._discovery import GatewayRecord, parse_txt, txt_value
 from atp.amtp._errors import (
     AgentUnknown,
     AmtpError,
     AuthenticationFailed,
-    CoordinationNotServed,
     InvalidMessageFormat,
     InvalidRecipient,
     MessageNotFound,
@@ -39,8 +44,10 @@ __all__ = [
     "AmtpError",
     "AmtpMessage",
     "AuthenticationFailed",
-    "CoordinationNotServed",
+    "Condition",
+    "Coordination",
     "GatewayRecord",
+    "InvalidCoordination",
     "InvalidMessageFormat",
     "InvalidRecipient",
     "InvalidSchema",
@@ -52,6 +59,7 @@ __all__ = [
     "message_status",
     "new_message_id",
     "parse_address",
+    "parse_coordination",
     "parse_message",
     "parse_txt",
     "payload_errors",

@@ -12,7 +12,6 @@ __all__ = [
     "AgentUnknown",
     "AmtpError",
     "AuthenticationFailed",
-    "CoordinationNotServed",
     "InvalidMessageFormat",
     "InvalidRecipient",
     "MessageNotFound",
@@ -51,10 +50,6 @@ class UnsupportedVersion(AmtpError):
 
 class InvalidRecipient(AmtpError):
     status, code, default = 400, "INVALID_RECIPIENT", "a recipient is not an AMTP address"
-
-
-class CoordinationNotServed(AmtpError):
-    status, code, default = 400, "COORDINATION_FAILED", "coordinated workflows are not served yet"
 
 
 class AuthenticationFailed(AmtpError):

@@ -20,7 +20,6 @@ from typing import Any
 import attrs
 
 from atp.amtp._errors import (
-    CoordinationNotServed,
     InvalidMessageFormat,
     InvalidRecipient,
     UnsupportedVersion,
@@ -111,8 +110,7 @@ def parse_message(body: object, now: datetime) -> AmtpMessage:
     ``message_id`` (a UUIDv7), ``timestamp``. ``payload`` may be any JSON value.
 
     Raises:
-        InvalidMessageFormat, UnsupportedVersion, InvalidRecipient,
-        CoordinationNotServed.
+        InvalidMessageFormat, UnsupportedVersion, InvalidRecipient.
     """
     if not isinstance(body, Mapping):
         raise InvalidMessageFormat("the message must be a JSON object")
@@ -123,8 +121,6 @@ def parse_message(body: object, now: datetime) -> AmtpMessage:
     if sender is None:
         raise InvalidMessageFormat("sender must be an address local@domain", field="sender")
     recipients = _recipients(body.get("recipients"))
-    if body.get("coordination") is not None:
-        raise CoordinationNotServed()
     message_id = _message_id(body.get("message_id"), now)
     document: dict[str, Any] = {
         "version": AMTP_VERSION,
@@ -164,6 +160,10 @@ def parse_message(body: object, now: datetime) -> AmtpMessage:
         if not isinstance(signature, Mapping):
             raise InvalidMessageFormat("signature must be an object", field="signature")
         document["signature"] = dict(signature)
+    if (coordination := body.get("coordination")) is not None:
+        if not isinstance(coordination, Mapping):
+            raise InvalidMessageFormat("coordination must be an object", field="coordination")
+        document["coordination"] = dict(coordination)  # checked by the gateway that runs it
     document["payload"] = body.get("payload")
     return AmtpMessage(message_id, sender, recipients, key, document)
 

@@ -57,6 +57,32 @@ def _schema_deleted(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, 
     return entry.accounts[0], {}
 
 
+def _workflow_started(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    return e.initiator_agent_id, {
+        "kind": e.kind,
+        "message_id": e.message_id,
+        "participants": list(e.participants),
+        "deadline": _iso(e.deadline),
+    }
+
+
+def _workflow_response(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    return CARRIER, {
+        "address": e.address,
+        "failed": e.failed,
+        "message_id": e.message_id,
+        "payload_sha256": payload_sha256(e.payload),
+    }
+
+
+def _workflow_step(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    return CARRIER, {"addresses": list(e.addresses), "skipped": list(e.skipped), "after": e.after}
+
+
+def _workflow_ended(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    return CARRIER, {"status": e.status}
+
+
 def _by_carrier(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
     return CARRIER, {}
 
@@ -70,4 +96,8 @@ AMTP_DATA: Mapping[str, Callable[[Any, Entry, Directory], tuple[str, dict[str, A
     "amtp.schema_registered": _schema_registered,
     "amtp.schema_replaced": _schema_replaced,
     "amtp.schema_deleted": _schema_deleted,
+    "amtp.workflow_started": _workflow_started,
+    "amtp.workflow_response_recorded": _workflow_response,
+    "amtp.workflow_step_dispatched": _workflow_step,
+    "amtp.workflow_ended": _workflow_ended,
 }

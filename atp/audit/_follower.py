@@ -37,6 +37,7 @@ from atp.domain import (
     Replay,
     Session,
     TaskReceipts,
+    Workflow,
     aggregate_id,
 )
 from atp.ledger import Bridge, Notification
@@ -77,6 +78,7 @@ class AuditView(View):
         Replay,
         Session,
         TaskReceipts,
+        Workflow,
     )
 
     def __init__(

@@ -87,6 +87,10 @@ TYPES: Mapping[str, str] = {
     "atp.domain._schemas:AmtpSchema.Registered": "amtp.schema_registered",
     "atp.domain._schemas:AmtpSchema.Replaced": "amtp.schema_replaced",
     "atp.domain._schemas:AmtpSchema.Deleted": "amtp.schema_deleted",
+    "atp.domain._workflows:Workflow.Started": "amtp.workflow_started",
+    "atp.domain._workflows:Workflow.ResponseRecorded": "amtp.workflow_response_recorded",
+    "atp.domain._workflows:Workflow.StepDispatched": "amtp.workflow_step_dispatched",
+    "atp.domain._workflows:Workflow.Ended": "amtp.workflow_ended",
     "atp.domain._replay:Replay.Started": "replay.started",
     "atp.domain._replay:Replay.ItemRecorded": "replay.item_recorded",
     "atp.domain._replay:Replay.Cancelled": "replay.cancelled",
@@ -146,6 +150,9 @@ def first_entry(topic: str, e: Any) -> Entry:
         return Entry("amtp_relay", e.relay_id, (e.sender_agent_id,), (e.sender_account_id,))
     if record_type == "amtp.schema_registered":  # the account's registry
         return Entry("amtp_schema", e.schema_id, (), (e.account_id,))
+    if record_type == "amtp.workflow_started":  # the initiator's
+        initiator = (e.initiator_agent_id,), (e.initiator_account_id,)
+        return Entry("amtp_workflow", e.workflow_id, *initiator)
     if record_type == "replay.started":
         return Entry("replay", e.replay_id, (e.agent_id,), (e.account_id,))
     if record_type == "idempotency.recorded":

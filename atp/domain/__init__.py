@@ -48,6 +48,7 @@ from atp.domain._statuses import (
     DeliveryMode,
     DeliveryStatus,
 )
+from atp.domain._workflows import Participant, Workflow, WorkflowStatus
 
 __all__ = [
     "ACK_STATUSES",
@@ -74,6 +75,7 @@ __all__ = [
     "IdempotencyRecord",
     "ItemResult",
     "Message",
+    "Participant",
     "PushConfig",
     "ReceiptResult",
     "RelayState",
@@ -91,6 +93,8 @@ __all__ = [
     "Trust",
     "WebhookAttempt",
     "WebhookEndpoint",
+    "Workflow",
+    "WorkflowStatus",
     "aggregate_id",
     "check_name",
     "derived_id",

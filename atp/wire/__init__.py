@@ -61,6 +61,7 @@ from atp.wire._render import (
     viewer_document,
 )
 from atp.wire._schema import body_schema
+from atp.wire._workflow import workflow_document
 
 __all__ = [
     "A2A_ANSWER_ERRORS",
@@ -117,4 +118,5 @@ __all__ = [
     "task_state",
     "validate_a2a_message",
     "viewer_document",
+    "workflow_document",
 ]

@@ -63,3 +63,11 @@ CREATE TABLE atp_amtp_schemas (
 );
 CREATE UNIQUE INDEX atp_amtp_schemas_id ON atp_amtp_schemas (account_id, schema_id);
 ALTER TABLE atp_agents ADD COLUMN supported_schemas TEXT;  -- a JSON list, or NULL: any
+
+-- AMTP workflows (issue 24) still running: the sweep wakes their actors after a restart.
+CREATE TABLE atp_amtp_workflows (
+    workflow_id TEXT PRIMARY KEY,
+    ledger_id TEXT NOT NULL UNIQUE,  -- the Workflow aggregate's id in the ledger
+    status TEXT NOT NULL
+);
+CREATE INDEX atp_amtp_workflows_status ON atp_amtp_workflows (status);

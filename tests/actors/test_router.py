@@ -26,6 +26,7 @@ from atp.actors import (
     relay_commands,
     replay_commands,
     schema_commands,
+    workflow_commands,
 )
 from atp.actors.commands import (
     AckOpening,
@@ -94,6 +95,7 @@ def test_every_command_class_is_in_a_union_and_has_an_owner() -> None:
             envelope_commands,
             relay_commands,
             schema_commands,
+            workflow_commands,
         )
         for cls in vars(module).values()
         if attrs.has(cls) and cls.__module__ == module.__name__ and cls not in (Reply, Forward)

@@ -154,7 +154,7 @@ async def test_an_unreachable_gateway_is_retried_then_reported(gateways: Open) -
 
 
 async def test_a_domain_allowed_unsigned_is_taken_and_marked(gateways: Open) -> None:
-    async with gateways("two.test", amtp_unsigned_domains=frozenset({"agentry.test"})) as two:
+    async with gateways("two.test", amtp_unsigned_domains=("agentry.test",)) as two:
         b = await two.register("b")
         message = {"sender": "bot@agentry.test", "recipients": [b["address"]], "payload": 1}
         r = await two.client.post("/v1/messages", json=message)

@@ -3,9 +3,15 @@ and receive AMTP messages, each kept as the carrier's own messages in the one le
 (``atp.amtp``). docs/amtp.md has the surface and how it maps.
 """
 
-from atp.api.amtp import _agents, _inbox, _messages, _schemas
+from atp.api.amtp import _agents, _inbox, _messages, _schemas, _workflows
 from atp.api.amtp._agents import txt_record
 
 __all__ = ["BLUEPRINTS", "txt_record"]
 
-BLUEPRINTS = (_messages.blueprint, _inbox.blueprint, _agents.blueprint, _schemas.blueprint)
+BLUEPRINTS = (
+    _messages.blueprint,
+    _inbox.blueprint,
+    _agents.blueprint,
+    _schemas.blueprint,
+    _workflows.blueprint,
+)

@@ -23,7 +23,7 @@ import trio
 from quart import Blueprint, Response, request
 
 from atp.actors import Principal, Ticket
-from atp.actors.commands import RecordEnvelope, SendMessage
+from atp.actors.commands import RecordEnvelope, Reply, SendMessage
 from atp.actors.relay_commands import WakeRelay
 from atp.amtp import (
     Address,
@@ -53,6 +53,7 @@ from atp.api.amtp._edge import (
     reader,
 )
 from atp.api.amtp._schemas import check_payload_schemas
+from atp.api.amtp._workflows import record_answer, start_workflow, step_message
 from atp.domain import (
     Agent,
     AmtpEnvelope,
@@ -91,10 +92,30 @@ async def send() -> Response:
     if sender_agent is not None:
         principal = _sender_principal(sender_agent, message)
         authenticated = True
+        message = await start_workflow(principal, message)  # if it asks for one
     else:
         principal, authenticated = await _gateway(message, raw)
         if not authenticated:  # taken under the operator's policy: say so to recipients
             message.document["sender_authenticated"] = False
+    step = await record_answer(message)  # an answer to one of this gateway's workflows
+    reply = await accept(principal, message, body, local=local, authenticated=authenticated)
+    if step is not None:  # the workflow goes on: its next message, from its initiator
+        initiator, following = step_message(step, rt.now())
+        await accept(initiator, following, following.document, local=True, authenticated=True)
+    return answer(reply.body, reply.status)
+
+
+async def accept(
+    principal: Principal,
+    message: AmtpMessage,
+    body: Any,
+    *,
+    local: bool,
+    authenticated: bool,
+) -> Reply:
+    """Queue ``message`` for its local recipients and relay it to the others, once per
+    idempotency key (``body`` is the request it came in, for its digest)."""
+    rt = carrier()
     payload = wrap(message)
     check_payload(payload)  # within the carrier's payload budget
     routes = await _routes(message.recipients, relaying=local)
@@ -127,7 +148,7 @@ async def send() -> Response:
 
     reply = await answer_once(principal, _SEND_SCOPE, key, body, build, two_phase=True)
     await _wake_relays(reply.body["message_id"], routes)
-    return answer(reply.body, reply.status)
+    return reply
 
 
 def _sender_principal(agent: Agent, message: AmtpMessage) -> Principal:
