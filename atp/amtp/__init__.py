@@ -19,10 +19,12 @@ from atp.amtp._errors import (
     UnsupportedVersion,
 )
 from atp.amtp._message import (
+    A2A_PAYLOAD,
     AMTP_VERSION,
     MAX_RECIPIENTS,
     Address,
     AmtpMessage,
+    carries_a2a,
     new_message_id,
     parse_address,
     parse_message,
@@ -36,6 +38,7 @@ from atp.amtp._schemas import MAX_ERRORS, InvalidSchema, check_definition, paylo
 from atp.amtp._status import message_status, recipient_status, relayed_status
 
 __all__ = [
+    "A2A_PAYLOAD",
     "AMTP_VERSION",
     "MAX_ERRORS",
     "MAX_RECIPIENTS",
@@ -54,6 +57,7 @@ __all__ = [
     "MessageNotFound",
     "MessageTooLarge",
     "UnsupportedVersion",
+    "carries_a2a",
     "check_definition",
     "failure_report",
     "message_status",

@@ -26,10 +26,12 @@ from atp.amtp._errors import (
 )
 
 __all__ = [
+    "A2A_PAYLOAD",
     "AMTP_VERSION",
     "MAX_RECIPIENTS",
     "Address",
     "AmtpMessage",
+    "carries_a2a",
     "new_message_id",
     "parse_address",
     "parse_message",
@@ -40,6 +42,8 @@ __all__ = [
 ]
 
 AMTP_VERSION = "1.0"
+A2A_PAYLOAD = "application/a2a+json"
+"""The ``content-type`` header of an AMTP message whose payload is an A2A message."""
 MAX_RECIPIENTS = 100
 """Recipients one message may name (the spec sets none; one request must stay bounded)."""
 
@@ -174,14 +178,27 @@ def wrap(message: AmtpMessage) -> dict[str, Any]:
 
 
 def wrap_document(document: dict[str, Any]) -> dict[str, Any]:
-    """The A2A message that carries an AMTP message (as kept) to one local recipient."""
+    """The A2A message that carries an AMTP message (as kept) to one local recipient: its
+    payload as the one ``data`` part; or, when the payload is itself an A2A message (the
+    ``content-type`` header says ``A2A_PAYLOAD``), that message."""
     fields = {k: v for k, v in document.items() if k != "payload"}
+    payload = document["payload"]
+    if carries_a2a(document) and isinstance(payload, Mapping):
+        metadata = payload.get("metadata")
+        kept = dict(metadata) if isinstance(metadata, Mapping) else {}
+        return {**payload, "metadata": {**kept, "amtp": fields}}
     return {
         "messageId": document["message_id"],
         "role": "ROLE_USER",
-        "parts": [{"data": document["payload"], "mediaType": "application/json"}],
+        "parts": [{"data": payload, "mediaType": "application/json"}],
         "metadata": {"amtp": fields},
     }
+
+
+def carries_a2a(document: Mapping[str, Any]) -> bool:
+    """Whether an AMTP message's payload is an A2A message (a native send's)."""
+    headers = document.get("headers")
+    return isinstance(headers, Mapping) and headers.get("content-type") == A2A_PAYLOAD
 
 
 def unwrap(payload: object) -> dict[str, Any] | None:
@@ -190,8 +207,14 @@ def unwrap(payload: object) -> dict[str, Any] | None:
         return None
     metadata = payload.get("metadata")
     fields = metadata.get("amtp") if isinstance(metadata, Mapping) else None
+    if not isinstance(fields, Mapping):
+        return None
+    if carries_a2a(fields):  # the A2A message itself, without what the carrier added
+        rest = {k: v for k, v in metadata.items() if k != "amtp"}  # type: ignore[union-attr]
+        message = {k: v for k, v in payload.items() if k != "metadata"}
+        return {**fields, "payload": {**message, "metadata": rest} if rest else message}
     parts = payload.get("parts")
-    if not isinstance(fields, Mapping) or not isinstance(parts, list) or len(parts) != 1:
+    if not isinstance(parts, list) or len(parts) != 1:
         return None
     part = parts[0]
     return {**fields, "payload": part.get("data") if isinstance(part, Mapping) else None}

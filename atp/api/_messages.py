@@ -19,6 +19,7 @@ from atp.api._requests import (
     read_send,
     resolve_recipient,
 )
+from atp.api.amtp import is_amtp_send, send_native
 from atp.errors import NotFound
 from atp.wire import message_status as status_of
 from atp.wire import viewer_document
@@ -33,6 +34,8 @@ async def send_message() -> Answer:
     principal = await authenticate("agent")
     assert principal.agent_id is not None
     params = await read_params()
+    if is_amtp_send(params.get("to"), carrier().settings.domain):
+        return await send_native(principal, params)  # many recipients, or another domain's
     to = read_send(params)
     sender_agent_id = principal.agent_id
 

@@ -165,3 +165,38 @@ async def test_a_domain_allowed_unsigned_is_taken_and_marked(gateways: Open) -> 
             "/v1/messages", json={**message, "message_id": got["message_id"]}
         )
         assert again.status_code == 409  # another request naming the same message id
+
+
+async def test_a_native_send_reaches_another_domain_and_many_recipients(gateways: Open) -> None:
+    """``POST /api/messages`` with another domain's address, or a list: the A2A message
+    itself reaches local recipients, and an AMTP message carrying it the remote ones."""
+    async with gateways("one.test") as one, gateways("two.test") as two:
+        a, d = await one.register("a"), await one.register("d")
+        b = await two.register("b")
+        a2a = {"messageId": "m-1", "role": "ROLE_USER", "parts": [{"text": "hello"}]}
+        headers = {**bearer(a["api_key"]), "Idempotency-Key": "native-1"}
+        body = {"to": [b["address"], d["address"]], "payload": a2a}
+        r = await one.client.post("/api/messages", json=body, headers=headers)
+        assert r.status_code == 202, r.text
+        again = await one.client.post("/api/messages", json=body, headers=headers)
+        assert again.json() == r.json()  # the same key: the same message, sent once
+        message_id = r.json()["message_id"]
+
+        async def arrived() -> bool:
+            return len(await inbox(two, b)) == 1
+
+        await until(arrived)
+        (remote,) = await inbox(two, b)
+        assert remote["message_id"] == message_id and remote["payload"] == a2a
+        claimed = await one.client.post(
+            "/api/inbox/claims", json={}, headers={**bearer(d["api_key"]), "Idempotency-Key": "c1"}
+        )
+        local = claimed.json()["message"]["payload"]
+        assert local["parts"] == a2a["parts"] and local["messageId"] == "m-1"
+        assert local["metadata"]["amtp"]["message_id"] == message_id
+        single = await one.client.post(
+            "/api/messages",
+            json={"to": b["address"], "payload": a2a},
+            headers={**bearer(a["api_key"]), "Idempotency-Key": "native-2"},
+        )
+        assert single.status_code == 202, single.text

@@ -5,8 +5,9 @@ and receive AMTP messages, each kept as the carrier's own messages in the one le
 
 from atp.api.amtp import _agents, _inbox, _messages, _schemas, _workflows
 from atp.api.amtp._agents import txt_record
+from atp.api.amtp._native import is_amtp_send, send_native
 
-__all__ = ["BLUEPRINTS", "txt_record"]
+__all__ = ["BLUEPRINTS", "is_amtp_send", "send_native", "txt_record"]
 
 BLUEPRINTS = (
     _messages.blueprint,
