@@ -14,6 +14,7 @@ from atp.actors._actor import Actor
 from atp.actors._context import ActorContext
 from atp.actors.commands import (
     AccountCommand,
+    DeactivateAgent,
     DisableWebhookEndpoint,
     EnsureSigningKey,
     IssueAuditorKey,
@@ -99,6 +100,13 @@ class AccountActor(Actor[AccountCommand]):
                 return Reply(200, {})
             case SetSenderPolicy():
                 return await self._set_policy(command, now)
+            case DeactivateAgent():
+                agent = await self._agent(command.agent_id)
+                if agent.status == "active":
+                    agent.deactivate(now)
+                    self.stage(agent)
+                gone = {"message": "Agent unregistered successfully", "name": agent.name or ""}
+                return self.answer(command.ticket, 200, gone, now)
             case _:
                 assert_never(command)
 

@@ -14,6 +14,7 @@ from atp.actors._idempotency import Ticket
 
 __all__ = [
     "AccountCommand",
+    "DeactivateAgent",
     "DisableWebhookEndpoint",
     "EnsureSigningKey",
     "IssueAuditorKey",
@@ -98,6 +99,16 @@ class DisableWebhookEndpoint:
 
 @final
 @attrs.frozen
+class DeactivateAgent:
+    """Unregister an agent of the account (AMTP's ``DELETE /v1/admin/agents``)."""
+
+    account_id: str
+    agent_id: str
+    ticket: Ticket
+
+
+@final
+@attrs.frozen
 class SetSenderPolicy:
     account_id: str
     agent_id: str
@@ -135,4 +146,5 @@ AccountCommand = (
     | EnsureSigningKey
     | DisableWebhookEndpoint
     | SetSenderPolicy
+    | DeactivateAgent
 )

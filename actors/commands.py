@@ -15,6 +15,7 @@ import attrs
 from atp.actors._idempotency import Ticket
 from atp.actors.account_commands import (
     AccountCommand,
+    DeactivateAgent,
     DisableWebhookEndpoint,
     EnsureSigningKey,
     IssueAuditorKey,
@@ -49,6 +50,7 @@ __all__ = [
     "ClaimInbox",
     "CloseSession",
     "Command",
+    "DeactivateAgent",
     "DisableWebhookEndpoint",
     "EnsureSigningKey",
     "EnvelopeCommand",

@@ -84,6 +84,11 @@ class AgentsView(View):
                     "UPDATE atp_agents SET webhook_active = 0 WHERE ledger_id = ?",
                     (str(event.originator_id),),
                 )
+            case Agent.Deactivated():
+                out.execute(
+                    "UPDATE atp_agents SET status = 'inactive' WHERE ledger_id = ?",
+                    (str(event.originator_id),),
+                )
             case Agent.SenderPolicySet():
                 out.execute("DELETE FROM atp_sender_policies WHERE id = ?", (event.policy_id,))
                 out.execute(

@@ -72,6 +72,10 @@ def _name_claimed(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, An
     return e.account_id, {"name": entry.wire_id, "agent_id": e.agent_id}
 
 
+def _agent_deactivated(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    return entry.accounts[0], {}
+
+
 def _key_rotated(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
     return entry.accounts[0], {"key_id": e.key_id}
 
@@ -321,6 +325,7 @@ DATA: Mapping[str, _Handler] = {
     "agent.webhook_endpoint_disabled": _endpoint_disabled,
     "agent.signing_key_rotated": _signing_key_rotated,
     "agent.sender_policy_set": _policy_set,
+    "agent.deactivated": _agent_deactivated,
     "idempotency.recorded": _idempotency,
     "message.sent": _sent,
     "message.rejected": _by_carrier,

@@ -56,6 +56,7 @@ TYPES: Mapping[str, str] = {
     "atp.domain._agent:Agent.WebhookEndpointDisabled": "agent.webhook_endpoint_disabled",
     "atp.domain._agent:Agent.SigningKeyRotated": "agent.signing_key_rotated",
     "atp.domain._agent:Agent.SenderPolicySet": "agent.sender_policy_set",
+    "atp.domain._agent:Agent.Deactivated": "agent.deactivated",
     "atp.domain._envelopes:AmtpEnvelope.Accepted": "amtp.message_accepted",
     "atp.domain._idempotency:IdempotencyRecord.Recorded": "idempotency.recorded",
     "atp.domain._relays:AmtpRelay.Started": "amtp.relay_started",

@@ -101,6 +101,12 @@ class Agent(Aggregate):
         previous_retire_at: datetime
         at: datetime
 
+    class Deactivated(Aggregate.Event):
+        """Unregistered: its key no longer authenticates and nothing more reaches it;
+        its name stays its own (an address is never handed to another agent)."""
+
+        at: datetime
+
     class SenderPolicySet(Aggregate.Event):
         policy_id: str
         effect: Literal["allow", "block"]
@@ -164,6 +170,10 @@ class Agent(Aggregate):
             "sealed_authorization": sealed_authorization,
             "kind": kind,
         }
+
+    @event(Deactivated)
+    def deactivate(self, at: datetime) -> None:
+        self.status = "inactive"
 
     def disable_webhook_endpoint(self, url: str, at: datetime) -> bool:
         """Stop pushing to the endpoint at ``url`` (its receiver answered 410 Gone).

@@ -3,6 +3,7 @@ local recipients, inboxes, acknowledgments, statuses and lists, over a real Hype
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -13,13 +14,15 @@ import pytest
 from atp.amtp import parse_txt
 from atp.settings import Settings
 from tests.support.helpers import Api, text
+from tests.support.receivers import Receiver
 
 DOMAIN = "one.test"
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return attrs.evolve(settings, domain=DOMAIN)
+    # The push test's receiver listens on loopback.
+    return attrs.evolve(settings, domain=DOMAIN, webhook_allow_private=True)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -298,3 +301,46 @@ async def test_admin_routes_discovery_and_capabilities(api: Api) -> None:
     assert published.public_key is not None and len(published.public_key) == 32
     unknown = await api.client.get("/v1/capabilities/nowhere.test")
     assert unknown.status_code == 404 and error_code(unknown) == "CAPABILITIES_NOT_FOUND"
+
+
+async def test_an_unregistered_agent_is_gone_and_its_name_not_reused(api: Api) -> None:
+    admin = await api.signup()
+    alice, bob = await register(api, admin, "alice"), await register(api, admin, "bob")
+    other = await api.client.delete(
+        f"/v1/admin/agents/bob@{DOMAIN}", headers={"X-Admin-Key": await api.signup()}
+    )
+    assert other.status_code == 404 and error_code(other) == "AGENT_NOT_FOUND"
+    gone = await api.client.delete(f"/v1/admin/agents/bob@{DOMAIN}", headers=bearer(admin))
+    assert gone.status_code == 200 and gone.json()["name"] == "bob", gone.text
+    again = await api.client.delete("/v1/admin/agents/bob", headers=bearer(admin))
+    assert again.json() == gone.json()
+    unknown = await send(api, alice["api_key"], note(alice, bob, 1))
+    assert unknown.status_code == 404 and error_code(unknown) == "AGENT_UNKNOWN"
+    keyless = await api.client.get(f"/v1/inbox/{bob['address']}", headers=bearer(bob["api_key"]))
+    assert keyless.status_code == 401
+    reused = await api.client.post(
+        "/v1/admin/agents", json={"address": "bob"}, headers={"X-Admin-Key": admin}
+    )
+    assert reused.status_code == 409 and error_code(reused) == "AGENT_EXISTS"
+    listed = (await api.client.get("/v1/admin/agents", headers={"X-Admin-Key": admin})).json()
+    assert list(listed["agents"]) == [alice["address"]]
+
+
+async def test_a_push_agent_gets_signed_pushes(api: Api, receiver: Receiver) -> None:
+    admin = await api.signup()
+    alice = await register(api, admin, "alice")
+    body = {"address": "hook", "delivery_mode": "push", "push_target": receiver.url(),
+            "headers": {"Authorization": "Bearer hook-secret"}}  # fmt: skip
+    r = await api.client.post("/v1/admin/agents", json=body, headers={"X-Admin-Key": admin})
+    assert r.status_code == 201, r.text
+    hook = r.json()["agent"]
+    assert hook["delivery_mode"] == "push" and "hook-secret" not in r.text
+    bad = {**body, "address": "hook2", "push_target": "ftp://files.example/in"}
+    refused = await api.client.post("/v1/admin/agents", json=bad, headers={"X-Admin-Key": admin})
+    assert refused.status_code == 400 and error_code(refused) == "AGENT_REGISTRATION_FAILED"
+    assert (await send(api, alice["api_key"], note(alice, hook, {"x": 1}))).status_code == 202
+    (pushed,) = await receiver.wait_for(1)
+    assert pushed.headers["authorization"] == "Bearer hook-secret"
+    assert "webhook-signature" in pushed.headers
+    amtp = json.loads(pushed.body)["message"]["payload"]["metadata"]["amtp"]
+    assert amtp["sender"] == alice["address"]

@@ -11,12 +11,13 @@ that have names: a name is how an agent is addressed over AMTP.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from quart import Blueprint, Response, request
 
 from atp.actors import Ticket
-from atp.actors.commands import RegisterAgent
+from atp.actors.commands import DeactivateAgent, RegisterAgent, SetWebhookEndpoint
 from atp.actors.name_commands import ClaimName
 from atp.amtp import AMTP_VERSION, AmtpError, parse_address, txt_value
 from atp.api._liveness import liveness_document
@@ -27,6 +28,7 @@ from atp.api.amtp._schemas import check_patterns
 from atp.domain import check_name, derived_id, schema_matches
 from atp.errors import AtpError
 from atp.projections import DirectoryRow
+from atp.webhooks import check_webhook_url
 from atp.wire import MAX_PAYLOAD_BYTES, iso
 
 __all__ = ["blueprint", "txt_record"]
@@ -35,6 +37,7 @@ blueprint = Blueprint("amtp_agents", __name__)
 
 _REGISTER_SCOPE = "POST /v1/admin/agents"
 _DNS_TTL = 300  # as AMTP's Appendix B publishes its record
+_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]* [\x21-\x7e][\x20-\x7e]*")
 
 
 class RegistrationFailed(AmtpError):
@@ -43,6 +46,14 @@ class RegistrationFailed(AmtpError):
 
 class CapabilitiesNotFound(AmtpError):
     status, code, default = 404, "CAPABILITIES_NOT_FOUND", "that domain publishes no AMTP gateway"
+
+
+class AgentExists(AmtpError):
+    status, code, default = 409, "AGENT_EXISTS", "another agent holds that name"
+
+
+class AgentNotFound(AmtpError):
+    status, code, default = 404, "AGENT_NOT_FOUND", "the account has no agent of that name"
 
 
 class DomainNotFound(AmtpError):
@@ -57,18 +68,16 @@ async def register() -> Response:
     if not isinstance(body, dict):
         raise RegistrationFailed("the body must be a JSON object")
     name = _name_of(body.get("address"))
-    mode = body.get("delivery_mode", "pull")
-    if mode != "pull":
-        raise RegistrationFailed(
-            "delivery_mode must be pull: pushes are set with PUT"
-            " /api/agents/:id/webhook_endpoint (signed Standard Webhooks)"
-        )
+    push_target, authorization = _push(body)
     if body.get("api_key") is not None:
         raise RegistrationFailed("api_key: the gateway makes each agent's key")
     description = body.get("description")
     if description is not None and not isinstance(description, str):
         raise RegistrationFailed("description must be a string")
     rt = carrier()
+    holder = await rt.identities.named(name)
+    if holder is not None and holder.status != "active":
+        raise AgentExists("the name was an agent's that is unregistered: names are not reused")
     schemas = await check_patterns(principal.account_id, body.get("supported_schemas"))
 
     async def build(ticket: Ticket) -> RegisterAgent:
@@ -80,16 +89,69 @@ async def register() -> Response:
 
     reply = await answer_once(principal, _REGISTER_SCOPE, name, body, build)
     registered = reply.body
+    if push_target is not None:  # its pushes: signed Standard Webhooks (docs/api.md)
+
+        async def endpoint(ticket: Ticket) -> SetWebhookEndpoint:
+            return SetWebhookEndpoint(
+                principal.account_id, registered["id"], push_target, authorization, ticket
+            )
+
+        await answer_once(principal, f"{_REGISTER_SCOPE} push", name, body, endpoint)
     agent = {
         "address": f"{name}@{rt.settings.domain}",
         "agent_id": registered["id"],
-        "delivery_mode": "pull",
+        "delivery_mode": "pull" if push_target is None else "push",
+        "push_target": push_target,
         "api_key": registered["agent_api_key"]["token"],
         "supported_schemas": list(schemas),
         "requires_schema": bool(schemas),
         "description": registered["description"],
     }
     return answer({"message": "Agent registered successfully", "agent": agent}, 201)
+
+
+@blueprint.delete("/v1/admin/agents/<address>")
+@amtp_route
+async def unregister(address: str) -> Response:
+    """Unregister one of the account's agents (a bare name or its full address): its key
+    stops working and nothing more reaches it; its name is not given to another."""
+    principal = await admin_caller()
+    name = _name_of(address)
+    rt = carrier()
+    agent = await rt.identities.named(name)
+    if agent is None or agent.account_id != principal.account_id:
+        raise AgentNotFound(address=address)
+
+    async def build(ticket: Ticket) -> DeactivateAgent:
+        return DeactivateAgent(principal.account_id, agent.agent_id, ticket)
+
+    reply = await answer_once(principal, "DELETE /v1/admin/agents", name, {}, build)
+    return answer(reply.body, reply.status)
+
+
+def _push(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    """A push agent's webhook URL (it passes the webhooks' SSRF checks) and the
+    ``Authorization`` header its pushes carry, if its ``headers`` name one."""
+    mode = body.get("delivery_mode", "pull")
+    if mode not in ("pull", "push"):
+        raise RegistrationFailed("delivery_mode must be pull or push")
+    if mode == "pull":
+        return None, None
+    allow_private = carrier().settings.webhook_allow_private
+    try:
+        url = check_webhook_url(body.get("push_target"), allow_private=allow_private)
+    except AtpError as error:
+        raise RegistrationFailed(f"push_target: {error.message}") from None
+    headers = body.get("headers") or {}
+    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+        raise RegistrationFailed("headers must be an object of strings")
+    extra = {k.lower() for k in headers} - {"authorization"}
+    if extra:
+        raise RegistrationFailed("headers: only Authorization is sent with pushes")
+    authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
+    if authorization is not None and not _CREDENTIALS.fullmatch(authorization):
+        raise RegistrationFailed("headers.Authorization must be '<scheme> <credentials>'")
+    return url, authorization
 
 
 @blueprint.get("/v1/admin/agents")
