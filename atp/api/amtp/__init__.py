@@ -3,7 +3,7 @@ and receive AMTP messages, each kept as the carrier's own messages in the one le
 (``atp.amtp``). docs/amtp.md has the surface and how it maps.
 """
 
-from atp.api.amtp import _agents, _inbox, _messages, _schemas, _workflows
+from atp.api.amtp import _agents, _inbox, _message_reads, _messages, _schemas, _workflows
 from atp.api.amtp._agents import txt_record
 from atp.api.amtp._native import is_amtp_send, send_native
 
@@ -11,6 +11,7 @@ __all__ = ["BLUEPRINTS", "is_amtp_send", "send_native", "txt_record"]
 
 BLUEPRINTS = (
     _messages.blueprint,
+    _message_reads.blueprint,
     _inbox.blueprint,
     _agents.blueprint,
     _schemas.blueprint,

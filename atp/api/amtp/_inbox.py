@@ -22,7 +22,7 @@ from atp.amtp import AMTP_VERSION, InvalidMessageFormat, MessageNotFound, parse_
 from atp.api._requests import answer_once, carrier
 from atp.api._scopes import route_scope
 from atp.api.amtp._edge import AccessDenied, address_of, agent_caller, amtp_route, answer
-from atp.api.amtp._messages import number, since
+from atp.api.amtp._message_reads import number, since
 from atp.domain import AckStatus, Agent
 from atp.errors import AtpError
 

@@ -1,5 +1,4 @@
-"""``POST /v1/messages`` (send), ``GET /v1/messages`` (list) and ``GET
-/v1/messages/:id`` (the message, and ``/status``).
+"""``POST /v1/messages``: a send (``atp.api.amtp._message_reads`` reads them back).
 
 A send is a local agent's, with its key, as its own address; or another domain's
 gateway's, signed by it (``atp.federation``), for this domain's recipients only (no
@@ -31,17 +30,10 @@ from atp.amtp import (
     AmtpError,
     AmtpMessage,
     AuthenticationFailed,
-    InvalidMessageFormat,
-    MessageNotFound,
-    message_status,
-    parse_address,
     parse_message,
-    recipient_status,
-    relayed_status,
-    utc_timestamp,
     wrap,
 )
-from atp.api._requests import answer_once, bearer_token, carrier, local_agent, whole_number
+from atp.api._requests import answer_once, bearer_token, carrier, local_agent
 from atp.api.amtp._edge import (
     AccessDenied,
     address_of,
@@ -50,14 +42,12 @@ from atp.api.amtp._edge import (
     answer,
     parse_body,
     read_body,
-    reader,
 )
 from atp.api.amtp._schemas import check_payload_schemas
 from atp.api.amtp._workflows import record_answer, start_workflow, step_message
 from atp.domain import (
     Agent,
     AmtpEnvelope,
-    AmtpRelay,
     EnvelopeRecipient,
     relay_id,
     remote_account_id,
@@ -65,10 +55,9 @@ from atp.domain import (
 )
 from atp.errors import AtpError, MessageIdTaken
 from atp.federation import Sender
-from atp.projections import AMTP_STATUS_FILTERS
-from atp.wire import check_payload, iso
+from atp.wire import check_payload
 
-__all__ = ["blueprint", "number", "since"]
+__all__ = ["accept", "blueprint"]
 
 blueprint = Blueprint("amtp_messages", __name__)
 
@@ -280,121 +269,3 @@ async def _wake_relays(message_id: str, routes: list[tuple[Address, Agent | None
     for domain in dict.fromkeys(a.domain for a, agent in routes if agent is None):
         with contextlib.suppress(AtpError):
             await rt.ask(WakeRelay(relay_id(message_id, domain)))
-
-
-@blueprint.get("/v1/messages/<message_id>")
-@amtp_route
-async def show(message_id: str) -> Response:
-    envelope = await _visible_envelope(message_id)
-    return answer(envelope.document)
-
-
-@blueprint.get("/v1/messages/<message_id>/status")
-@amtp_route
-async def status(message_id: str) -> Response:
-    envelope = await _visible_envelope(message_id)
-    return answer(await _status_of(envelope))
-
-
-@blueprint.get("/v1/messages")
-@amtp_route
-async def list_messages() -> Response:
-    """The AMTP messages the caller sent or received (an account: its agents'), newest
-    first, filtered by ``status``, ``sender``, ``recipient`` and ``since``."""
-    principal = await reader()
-    args = request.args
-    limit = number(args.get("limit", "100"), 1, 1000, "limit")
-    offset = number(args.get("offset", "0"), 0, 10**9, "offset")
-    state = args.get("status")
-    if state is not None and state not in AMTP_STATUS_FILTERS:
-        raise InvalidMessageFormat(f"status must be one of {', '.join(AMTP_STATUS_FILTERS)}")
-    viewer = ("agent", principal.agent_id) if principal.agent_id else ("account", principal.id)
-    rt = carrier()
-    views = await rt.views()
-    ids, total = await views.amtp.messages(
-        viewer,
-        sender=_address_filter(args.get("sender"), "sender"),
-        recipient=_address_filter(args.get("recipient"), "recipient"),
-        since=since(args.get("since")),
-        status=state,
-        limit=limit,
-        offset=offset,
-    )
-    envelopes = await rt.aggregates(AmtpEnvelope, [AmtpEnvelope.create_id(i) for i in ids])
-    messages = [{**e.document, "status": (await _status_of(e))["status"]} for e in envelopes]
-    return answer({"messages": messages, "total": total, "limit": limit, "offset": offset})
-
-
-async def _visible_envelope(message_id: str) -> AmtpEnvelope:
-    """The AMTP message, if the caller sent or received it (or is their account).
-
-    Raises:
-        MessageNotFound: no such message, or not the caller's to see.
-    """
-    principal = await reader()
-    rt = carrier()
-    envelope = None
-    if len(message_id) == 36:  # a UUID, as every AMTP message id
-        envelope = await rt.aggregate(AmtpEnvelope, AmtpEnvelope.create_id(message_id.lower()))
-    if envelope is None:
-        raise MessageNotFound()
-    if principal.agent_id is not None:
-        parties = {envelope.sender_agent_id, *(r["agent_id"] for r in envelope.recipients)}
-        visible = principal.agent_id in parties
-    else:
-        accounts = {envelope.sender_account_id, *(r["account_id"] for r in envelope.recipients)}
-        visible = principal.account_id in accounts
-    if not visible:
-        raise MessageNotFound()
-    return envelope
-
-
-async def _status_of(envelope: AmtpEnvelope) -> dict[str, Any]:
-    rt = carrier()
-    views = await rt.views()
-    recipients = []
-    for r in envelope.recipients:
-        relay = r.get("relay_id")
-        if relay is not None:
-            recipients.append(await _relayed(r["address"], relay))
-            continue
-        row = None if r["message_id"] is None else await views.message(r["message_id"])
-        local = None if row is None else row.document
-        error = r["error_code"], r["error_message"]
-        recipients.append(recipient_status(r["address"], local, error))
-    created_at = envelope.document["timestamp"]
-    return message_status(envelope.message_id, created_at, recipients)
-
-
-async def _relayed(address: str, relay: str) -> dict[str, Any]:
-    found = await carrier().aggregate(AmtpRelay, AmtpRelay.create_id(relay))
-    assert found is not None, "a relay is committed with its envelope"
-    return relayed_status(
-        address,
-        found.state,
-        found.attempts,
-        iso(found.last_attempt_at),
-        iso(found.due_at) if found.attempts else None,
-        iso(found.ended_at),
-        found.reason,
-    )
-
-
-def number(value: str, low: int, high: int, name: str) -> int:
-    try:
-        return whole_number(value, low, high)
-    except AtpError:
-        raise InvalidMessageFormat(f"{name} must be a whole number in [{low}, {high}]") from None
-
-
-def _address_filter(value: str | None, name: str) -> str | None:
-    if value is None:
-        return None
-    address = parse_address(value)
-    if address is None:
-        raise InvalidMessageFormat(f"{name} must be an address local@domain")
-    return str(address).lower()
-
-
-def since(value: str | None) -> str | None:
-    return None if value is None else utc_timestamp(value, "since")
