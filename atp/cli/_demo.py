@@ -15,7 +15,7 @@ from atp.cli._context import Context, text_payload
 from atp.cli._identity import DEFAULT_SERVER
 from atp.cli._output import first_text, when
 from atp.cli._transcript import Transcript, sort_key
-from atp.client import AgentCreated, Client
+from atp.client import AgentCreated, Client, MessageStatus
 
 __all__ = ["demo"]
 
@@ -76,6 +76,7 @@ def _direct_message(
 ) -> None:
     ask = text_payload("Could you summarise the latest delivery incidents?")
     sent = atp.send(researcher.address, ask, token=planner.api_key)
+    assert isinstance(sent, MessageStatus)  # an address of this carrier
     say.step(
         "planner sends researcher a message",
         [f"message {say.id(sent.message.id)}, carrier status {say.state(sent.carrier_status)}"],

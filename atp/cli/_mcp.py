@@ -24,7 +24,7 @@ import anyio
 
 from atp.cli._context import Context, Identity
 from atp.cli._output import CliError
-from atp.client import AsyncClient, Claim, MessageStatus, SessionView
+from atp.client import AmtpSent, AsyncClient, Claim, MessageStatus, SessionView
 
 __all__ = ["INSTRUCTIONS", "build_server", "mcp"]
 
@@ -195,7 +195,9 @@ def _claim_document(claim: Claim) -> dict[str, Any]:
     }
 
 
-def _status_document(status: MessageStatus) -> dict[str, Any]:
+def _status_document(status: MessageStatus | AmtpSent) -> dict[str, Any]:
+    if isinstance(status, AmtpSent):  # another domain's address: relayed over AMTP
+        return {"message_id": status.message_id, "recipients": list(status.recipients)}
     return {
         "message_id": status.message.id,
         "from": status.message.sender,

@@ -17,7 +17,7 @@ from atp.cli._output import (
     public_deliveries,
     when,
 )
-from atp.client import Claim, Message, MessageStatus
+from atp.client import AmtpSent, Claim, Message, MessageStatus
 
 __all__ = ["LEASE_LIMIT", "LEASE_SECONDS", "ack", "extend", "inbox", "message_status", "send"]
 
@@ -30,6 +30,19 @@ def send(ctx: Context, recipient: str, text: str) -> None:
     address, is_alias = ctx.resolve(recipient)
     with ctx.client() as client:
         status = client.send(address, text_payload(text), token=me.token)
+    if isinstance(status, AmtpSent):  # another domain's address: relayed there over AMTP
+        (shown,) = status.recipients
+        ctx.out.report(
+            [
+                "Message sent over AMTP.",
+                f"Sender: {me.alias} ({me.address})",
+                f"Recipient: {recipient}",
+                f"Message: {status.message_id}",
+                f"Status: {shown['status']}",
+            ],
+            as_json(status),
+        )
+        return
     delivery = first_delivery(status)
     ctx.out.report(
         [

@@ -42,6 +42,7 @@ from atp.client._receiver import SignatureError, verify_webhook
 from atp.client._replays import Replay, ReplayFilter
 from atp.client._results import (
     Ack,
+    AmtpSent,
     Answer,
     Claim,
     DeadLetter,
@@ -63,6 +64,7 @@ __all__ = [
     "Agent",
     "AgentCreated",
     "AgentKey",
+    "AmtpSent",
     "Answer",
     "AsyncClient",
     "AuditEvent",

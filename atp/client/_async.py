@@ -172,8 +172,8 @@ class AsyncClient:
     # -- messages, claims and ACKs --------------------------------------------------
 
     async def send(
-        self, to: str, payload: dict[str, Any], *, token: str | None = None
-    ) -> MessageStatus:
+        self, to: _calls.Recipients, payload: dict[str, Any], *, token: str | None = None
+    ) -> _calls.Sent:
         return await self.call(_calls.send(self._token(token), to, payload))
 
     async def ack_batch(

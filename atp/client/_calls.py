@@ -32,12 +32,17 @@ from atp.client._results import (
     Health,
     MessageStatus,
     Readiness,
+    Recipients,
+    Sent,
     SessionPage,
     SessionView,
+    sent,
 )
 
 __all__ = [
     "Call",
+    "Recipients",
+    "Sent",
     "ack",
     "ack_batch",
     "agent",
@@ -157,9 +162,11 @@ def set_sender_policy(
 # -- messages, claims and ACKs ------------------------------------------------------
 
 
-def send(token: str, to: str, payload: dict[str, Any]) -> Call[MessageStatus]:
-    body = {"to": to, "payload": payload}
-    return mutation("POST", "/api/messages", token, body, MessageStatus.of)
+def send(token: str, to: Recipients, payload: dict[str, Any]) -> Call[Sent]:
+    """To one address of this carrier: the message's status; to another domain's
+    address, or to a list: the AMTP message's (``AmtpSent``)."""
+    body = {"to": to if isinstance(to, str) else list(to), "payload": payload}
+    return mutation("POST", "/api/messages", token, body, sent)
 
 
 def send_batch(token: str, messages: Sequence[dict[str, Any]]) -> Call[tuple[BatchResult, ...]]:

@@ -7,6 +7,7 @@ is the API's own names and shape, which ``atp --json`` prints (less its secrets)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ import attrs
 
 __all__ = [
     "Ack",
+    "AmtpSent",
     "Answer",
     "Claim",
     "DeadLetter",
@@ -22,9 +24,12 @@ __all__ = [
     "Message",
     "MessageStatus",
     "Readiness",
+    "Recipients",
+    "Sent",
     "Session",
     "SessionPage",
     "SessionView",
+    "sent",
     "when",
 ]
 
@@ -150,6 +155,28 @@ class MessageStatus(Answer):
         """The status inside an ACK's answer, with the ACK (``document``: the whole answer)."""
         status = cls.of(data["message_status"])
         return attrs.evolve(status, ack=Ack.of(data["ack"]), document=data)
+
+
+@attrs.frozen
+class AmtpSent(Answer):
+    """A send to another domain's address, or to many: an AMTP message, and where each
+    recipient stands at first (``queued``, or ``failed`` with its error)."""
+
+    message_id: str
+    recipients: tuple[dict[str, Any], ...]
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> AmtpSent:
+        return cls(data["message_id"], tuple(data["recipients"]), document=data)
+
+
+Sent = MessageStatus | AmtpSent  # what a send answers
+Recipients = str | Sequence[str]  # whom a send names: one address, or many
+
+
+def sent(data: dict[str, Any]) -> Sent:
+    """A send's answer: a message's status, or (to another domain, or many) AMTP's."""
+    return MessageStatus.of(data) if "message" in data else AmtpSent.of(data)
 
 
 @attrs.frozen

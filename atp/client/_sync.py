@@ -1,8 +1,7 @@
 """``Client``: the blocking client, one method per route of ``docs/api.md``.
 
-``AsyncClient`` (``_async.py``) has the same methods with the same parameters,
-awaited; a test keeps the two in step. Each method builds its call in ``_calls`` and
-sends it with :meth:`Client.call`.
+``AsyncClient`` (``_async.py``) has the same methods, awaited (a test keeps the two in
+step). Each builds its call in ``_calls`` and sends it with :meth:`Client.call`.
 """
 
 from __future__ import annotations
@@ -173,7 +172,9 @@ class Client:
 
     # -- messages, claims and ACKs --------------------------------------------------
 
-    def send(self, to: str, payload: dict[str, Any], *, token: str | None = None) -> MessageStatus:
+    def send(
+        self, to: _calls.Recipients, payload: dict[str, Any], *, token: str | None = None
+    ) -> _calls.Sent:
         return self.call(_calls.send(self._token(token), to, payload))
 
     def ack_batch(
@@ -373,12 +374,10 @@ class Client:
     def follow_session(
         self, session_id: str, after: int = 0, *, token: str | None = None
     ) -> Iterator[SessionEvent]:
-        """The session's events after event ``after``, as they happen, until it ends.
-
-        A lost connection is reopened from the last event seen, so none is missed or
-        repeated. Raises ``NotFound`` for an unknown session, and also from a carrier
-        without streams (the reference carrier): poll :meth:`session` there.
-        """
+        """The session's events after event ``after``, as they happen, until it ends; a
+        lost connection is reopened from the last event seen, so none is missed or
+        repeated. ``NotFound`` for an unknown session, or a carrier without streams (the
+        reference carrier: poll :meth:`session` there)."""
         headers = request_headers(_calls.session(self._token(token), session_id))
         reconnects = Reconnects()
         while True:

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from atp.client import AmtpSent, AsyncClient, MessageStatus
 from tests.federation.conftest import Gateway, Open
 from tests.support.a2a import until
 
@@ -200,3 +201,22 @@ async def test_a_native_send_reaches_another_domain_and_many_recipients(gateways
             headers={**bearer(a["api_key"]), "Idempotency-Key": "native-2"},
         )
         assert single.status_code == 202, single.text
+
+
+async def test_the_client_sends_to_another_domain_and_to_many(gateways: Open) -> None:
+    async with gateways("one.test") as one, gateways("two.test") as two:
+        a, d = await one.register("a"), await one.register("d")
+        b = await two.register("b")
+        a2a = {"messageId": "m-2", "role": "ROLE_USER", "parts": [{"text": "hi"}]}
+        async with AsyncClient(one.url, a["api_key"]) as client:
+            remote = await client.send(b["address"], a2a)
+            assert isinstance(remote, AmtpSent) and remote.recipients[0]["status"] == "queued"
+            many = await client.send([b["address"], d["address"]], a2a)
+            assert isinstance(many, AmtpSent) and len(many.recipients) == 2
+            local = await client.send(d["address"], a2a)
+            assert isinstance(local, MessageStatus)  # one address here: the contract's answer
+
+        async def arrived() -> bool:
+            return len(await inbox(two, b)) == 2
+
+        await until(arrived)
