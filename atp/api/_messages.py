@@ -34,7 +34,7 @@ async def send_message() -> Answer:
     principal = await authenticate("agent")
     assert principal.agent_id is not None
     params = await read_params()
-    if is_amtp_send(params.get("to"), carrier().settings.domain):
+    if is_amtp_send(params, carrier().settings.domain):
         return await send_native(principal, params)  # many recipients, or another domain's
     to = read_send(params)
     sender_agent_id = principal.agent_id

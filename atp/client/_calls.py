@@ -165,7 +165,8 @@ def set_sender_policy(
 def send(token: str, to: Recipients, payload: dict[str, Any]) -> Call[Sent]:
     """To one address of this carrier: the message's status; to another domain's
     address, or to a list: the AMTP message's (``AmtpSent``)."""
-    body = {"to": to if isinstance(to, str) else list(to), "payload": payload}
+    body: dict[str, Any] = {"to": to} if isinstance(to, str) else {"recipients": list(to)}
+    body["payload"] = payload
     return mutation("POST", "/api/messages", token, body, sent)
 
 

@@ -169,14 +169,14 @@ async def test_a_domain_allowed_unsigned_is_taken_and_marked(gateways: Open) -> 
 
 
 async def test_a_native_send_reaches_another_domain_and_many_recipients(gateways: Open) -> None:
-    """``POST /api/messages`` with another domain's address, or a list: the A2A message
+    """``POST /api/messages`` to another domain's address, or to ``recipients``: the A2A message
     itself reaches local recipients, and an AMTP message carrying it the remote ones."""
     async with gateways("one.test") as one, gateways("two.test") as two:
         a, d = await one.register("a"), await one.register("d")
         b = await two.register("b")
         a2a = {"messageId": "m-1", "role": "ROLE_USER", "parts": [{"text": "hello"}]}
         headers = {**bearer(a["api_key"]), "Idempotency-Key": "native-1"}
-        body = {"to": [b["address"], d["address"]], "payload": a2a}
+        body = {"recipients": [b["address"], d["address"]], "payload": a2a}
         r = await one.client.post("/api/messages", json=body, headers=headers)
         assert r.status_code == 202, r.text
         again = await one.client.post("/api/messages", json=body, headers=headers)

@@ -1,8 +1,10 @@
 """A native send (``POST /api/messages``) to another domain's address, or to several
 recipients: an AMTP message from the sending agent, carried as any other.
 
-``to`` names one address of another domain, or a list of 1 to 100 recipients, each an
-``atp://agent/<id>``, a ``name@domain`` or an address of another domain. The payload is
+``to`` names one address of another domain; or, instead of ``to`` (which the reference
+contract holds to one string: a list there is ``recipient_required``), ``recipients``
+lists 1 to 100 recipients, each an ``atp://agent/<id>``, a ``name@domain`` or an
+address of another domain. The payload is
 the A2A message as sent; it rides as the AMTP message's payload (``content-type:
 application/a2a+json``), so a local recipient gets the A2A message itself (with
 ``metadata.amtp``) and a remote one an AMTP message it can read. The request's
@@ -29,10 +31,16 @@ __all__ = ["is_amtp_send", "send_native"]
 _MESSAGE_IDS = uuid.UUID("c3e9d8a1-6f2b-4c7e-9a05-1d4b8e7f6a32")
 
 
-def is_amtp_send(to: object, domain: str) -> bool:
-    """Whether a native send's ``to`` asks for AMTP: a list, or another domain's address."""
-    if isinstance(to, list):
+def is_amtp_send(params: dict[str, Any], domain: str) -> bool:
+    """Whether a native send asks for AMTP: ``recipients`` without ``to``, or ``to``
+    another domain's address."""
+    to = params.get("to")
+    if to is None and "recipients" in params:
         return True
+    return _remote(to, domain)
+
+
+def _remote(to: object, domain: str) -> bool:
     if not isinstance(to, str) or to.startswith(ADDRESS_PREFIX) or "@" not in to:
         return False
     return to.strip().rpartition("@")[2].lower() != domain
@@ -46,14 +54,11 @@ async def send_native(principal: Principal, params: dict[str, Any]) -> Answer:
         PayloadTooLarge, IdempotencyKeyRequired, InvalidRequest.
     """
     assert principal.agent_id is not None
-    to = params.get("to")
-    targets = to if isinstance(to, list) else [to]
-    if not targets or len(targets) > MAX_RECIPIENTS:
-        raise (
-            RecipientRequired()
-            if not targets
-            else InvalidRequest(f"to: at most {MAX_RECIPIENTS} recipients")
-        )
+    targets = params.get("recipients") if params.get("to") is None else [params["to"]]
+    if not isinstance(targets, list) or not targets:
+        raise RecipientRequired()
+    if len(targets) > MAX_RECIPIENTS:
+        raise InvalidRequest(f"recipients: at most {MAX_RECIPIENTS}")
     if "payload" not in params:
         raise PayloadRequired()
     check_payload(params["payload"])
@@ -92,7 +97,7 @@ async def _address(target: object, domain: str) -> str:
     if not isinstance(target, str) or not target.strip():
         raise RecipientRequired()
     target = target.strip()
-    if not is_amtp_send(target, domain):  # this carrier's: atp://agent/… or name@domain
+    if not _remote(target, domain):  # this carrier's: atp://agent/… or name@domain
         agent = await carrier().identities.agent(await resolve_recipient(target))
         if agent is None:
             raise RecipientNotFound()
