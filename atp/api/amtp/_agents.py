@@ -25,7 +25,7 @@ from atp.api._requests import answer_once, carrier
 from atp.api.a2a import public_base
 from atp.api.amtp._edge import admin_caller, amtp_route, answer, read_json
 from atp.api.amtp._schemas import check_patterns
-from atp.domain import check_name, derived_id, schema_matches
+from atp.domain import check_name, derived_id, remote_account_id, schema_matches
 from atp.errors import AtpError
 from atp.projections import DirectoryRow
 from atp.webhooks import check_webhook_url
@@ -220,6 +220,8 @@ async def capabilities(domain: str) -> Response:
                 "auth": list(record.auth),
                 "max_size": record.max_size,
                 "signed": record.public_key is not None,
+                # What sender policies here call the domain's senders' account.
+                "sender_account_id": remote_account_id(domain.lower()),
                 "discovered_at": iso(rt.now()),
             }
         )
