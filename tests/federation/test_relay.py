@@ -39,6 +39,9 @@ async def test_a_message_reaches_local_and_remote_recipients_once(gateways: Open
     async with gateways("one.test") as one, gateways("two.test") as two:
         a, d = await one.register("a"), await one.register("d")
         b, c = await two.register("b"), await two.register("c")
+        caps = (await one.client.get("/v1/capabilities/two.test")).json()
+        assert caps["gateway"] == two.url and caps["signed"] is True
+        assert caps["sender_account_id"].startswith("acct_")
         message = {
             "sender": a["address"],
             "recipients": [b["address"], c["address"], d["address"]],
