@@ -28,7 +28,7 @@ from atp.amtp._message import parse_address
 
 __all__ = ["Condition", "Coordination", "InvalidCoordination", "parse_coordination"]
 
-Kind = Literal["parallel", "sequential", "conditional"]
+_Kind = Literal["parallel", "sequential", "conditional"]
 _KINDS = ("parallel", "sequential", "conditional")
 _MAX_TIMEOUT = 30 * 24 * 3600  # a month
 _COMPARISON = re.compile(r"\s*([A-Za-z_][\w.]*)\s*(==|!=|>=|<=|>|<)\s*(.+?)\s*")
@@ -65,7 +65,7 @@ class Condition:
 
 @attrs.frozen
 class Coordination:
-    kind: Kind
+    kind: _Kind
     timeout: int  # seconds
     participants: tuple[str, ...]  # everyone the workflow may send the message to
     first: tuple[str, ...]  # those it goes to at once

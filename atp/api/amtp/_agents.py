@@ -40,23 +40,23 @@ _DNS_TTL = 300  # as AMTP's Appendix B publishes its record
 _CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]* [\x21-\x7e][\x20-\x7e]*")
 
 
-class RegistrationFailed(AmtpError):
+class _RegistrationFailed(AmtpError):
     status, code, default = 400, "AGENT_REGISTRATION_FAILED", "the agent was not registered"
 
 
-class CapabilitiesNotFound(AmtpError):
+class _CapabilitiesNotFound(AmtpError):
     status, code, default = 404, "CAPABILITIES_NOT_FOUND", "that domain publishes no AMTP gateway"
 
 
-class AgentExists(AmtpError):
+class _AgentExists(AmtpError):
     status, code, default = 409, "AGENT_EXISTS", "another agent holds that name"
 
 
-class AgentNotFound(AmtpError):
+class _AgentNotFound(AmtpError):
     status, code, default = 404, "AGENT_NOT_FOUND", "the account has no agent of that name"
 
 
-class DomainNotFound(AmtpError):
+class _DomainNotFound(AmtpError):
     status, code, default = 404, "DOMAIN_NOT_FOUND", "this gateway does not serve that domain"
 
 
@@ -66,18 +66,18 @@ async def register() -> Response:
     principal = await admin_caller()
     body = await read_json()
     if not isinstance(body, dict):
-        raise RegistrationFailed("the body must be a JSON object")
+        raise _RegistrationFailed("the body must be a JSON object")
     name = _name_of(body.get("address"))
     push_target, authorization = _push(body)
     if body.get("api_key") is not None:
-        raise RegistrationFailed("api_key: the gateway makes each agent's key")
+        raise _RegistrationFailed("api_key: the gateway makes each agent's key")
     description = body.get("description")
     if description is not None and not isinstance(description, str):
-        raise RegistrationFailed("description must be a string")
+        raise _RegistrationFailed("description must be a string")
     rt = carrier()
     holder = await rt.identities.named(name)
     if holder is not None and holder.status != "active":
-        raise AgentExists("the name was an agent's that is unregistered: names are not reused")
+        raise _AgentExists("the name was an agent's that is unregistered: names are not reused")
     schemas = await check_patterns(principal.account_id, body.get("supported_schemas"))
 
     async def build(ticket: Ticket) -> RegisterAgent:
@@ -120,7 +120,7 @@ async def unregister(address: str) -> Response:
     rt = carrier()
     agent = await rt.identities.named(name)
     if agent is None or agent.account_id != principal.account_id:
-        raise AgentNotFound(address=address)
+        raise _AgentNotFound(address=address)
 
     async def build(ticket: Ticket) -> DeactivateAgent:
         return DeactivateAgent(principal.account_id, agent.agent_id, ticket)
@@ -134,23 +134,23 @@ def _push(body: dict[str, Any]) -> tuple[str | None, str | None]:
     ``Authorization`` header its pushes carry, if its ``headers`` name one."""
     mode = body.get("delivery_mode", "pull")
     if mode not in ("pull", "push"):
-        raise RegistrationFailed("delivery_mode must be pull or push")
+        raise _RegistrationFailed("delivery_mode must be pull or push")
     if mode == "pull":
         return None, None
     allow_private = carrier().settings.webhook_allow_private
     try:
         url = check_webhook_url(body.get("push_target"), allow_private=allow_private)
     except AtpError as error:
-        raise RegistrationFailed(f"push_target: {error.message}") from None
+        raise _RegistrationFailed(f"push_target: {error.message}") from None
     headers = body.get("headers") or {}
     if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
-        raise RegistrationFailed("headers must be an object of strings")
+        raise _RegistrationFailed("headers must be an object of strings")
     extra = {k.lower() for k in headers} - {"authorization"}
     if extra:
-        raise RegistrationFailed("headers: only Authorization is sent with pushes")
+        raise _RegistrationFailed("headers: only Authorization is sent with pushes")
     authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
     if authorization is not None and not _CREDENTIALS.fullmatch(authorization):
-        raise RegistrationFailed("headers.Authorization must be '<scheme> <credentials>'")
+        raise _RegistrationFailed("headers.Authorization must be '<scheme> <credentials>'")
     return url, authorization
 
 
@@ -178,7 +178,7 @@ async def discover(domain: str | None = None) -> Response:
     rt = carrier()
     served = rt.settings.domain
     if domain is not None and domain.lower() != served:
-        raise DomainNotFound(requested_domain=domain, served_domain=served)
+        raise _DomainNotFound(requested_domain=domain, served_domain=served)
     args = request.args
     name = None
     if (wanted := args.get("address")) is not None:
@@ -211,7 +211,7 @@ async def capabilities(domain: str) -> Response:
     if domain.lower() != rt.settings.domain:
         record = await federation.directory.gateway(domain)
         if record is None:
-            raise CapabilitiesNotFound(domain=domain)
+            raise _CapabilitiesNotFound(domain=domain)
         return answer(
             {
                 "version": AMTP_VERSION,
@@ -254,17 +254,17 @@ def txt_record(domain: str, gateway: str, public_key: bytes) -> str:
 def _name_of(value: object) -> str:
     """The name a registration asks for: bare, or a full address of this domain."""
     if not isinstance(value, str) or not value.strip():
-        raise RegistrationFailed("address: a name, or name@domain")
+        raise _RegistrationFailed("address: a name, or name@domain")
     local, at, domain = value.strip().partition("@")
     if at and domain.lower() != carrier().settings.domain:
-        raise RegistrationFailed(
+        raise _RegistrationFailed(
             "address: this gateway serves another domain",
             served_domain=carrier().settings.domain,
         )
     try:
         return check_name(local)
     except AtpError as error:
-        raise RegistrationFailed(f"address: {error.message}") from None
+        raise _RegistrationFailed(f"address: {error.message}") from None
 
 
 async def _directory_entry(row: DirectoryRow) -> dict[str, Any]:

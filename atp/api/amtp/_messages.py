@@ -64,7 +64,7 @@ blueprint = Blueprint("amtp_messages", __name__)
 _SEND_SCOPE = "POST /v1/messages"
 
 
-class RelayDenied(AmtpError):
+class _RelayDenied(AmtpError):
     status, code, default = 403, "RELAY_DENIED", "this gateway relays for no other domain"
 
 
@@ -182,7 +182,7 @@ async def _routes(
 
     Raises:
         AgentUnknown: a recipient of this domain that no active agent holds.
-        RelayDenied: another domain's recipient in a message another gateway relayed.
+        _RelayDenied: another domain's recipient in a message another gateway relayed.
     """
     domain = carrier().settings.domain
     found: list[tuple[Address, Agent | None]] = []
@@ -193,7 +193,7 @@ async def _routes(
             if agent is None:
                 raise AgentUnknown(f"no agent {address} at this gateway", address=str(address))
         elif not relaying:
-            raise RelayDenied(f"this gateway serves {domain} only", address=str(address))
+            raise _RelayDenied(f"this gateway serves {domain} only", address=str(address))
         found.append((address, agent))
     return found
 

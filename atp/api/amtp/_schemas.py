@@ -33,7 +33,7 @@ __all__ = ["blueprint", "check_patterns", "check_payload_schemas"]
 blueprint = Blueprint("amtp_schemas", __name__)
 
 
-class InvalidSchemaId(AmtpError):
+class _InvalidSchemaId(AmtpError):
     status, code, default = (
         400,
         "INVALID_SCHEMA_ID",
@@ -41,19 +41,19 @@ class InvalidSchemaId(AmtpError):
     )
 
 
-class SchemaNotFound(AmtpError):
+class _SchemaNotFound(AmtpError):
     status, code, default = 404, "SCHEMA_NOT_FOUND", "no schema of that id is registered"
 
 
-class SchemaAlreadyExists(AmtpError):
+class _SchemaAlreadyExists(AmtpError):
     status, code, default = 409, "SCHEMA_ALREADY_EXISTS", "a schema of that id is registered"
 
 
-class SchemaValidationFailed(AmtpError):
+class _SchemaValidationFailed(AmtpError):
     status, code, default = 400, "SCHEMA_VALIDATION_FAILED", "the payload breaks its schema"
 
 
-class UnsupportedSchema(AmtpError):
+class _UnsupportedSchema(AmtpError):
     status, code, default = 400, "UNSUPPORTED_SCHEMA", "a recipient does not accept the schema"
 
 
@@ -96,9 +96,9 @@ async def _register(
         )
     except SchemaExists:
         hint = "Use force=true to overwrite existing schema"
-        raise SchemaAlreadyExists(schema_id=schema_id, hint=hint) from None
+        raise _SchemaAlreadyExists(schema_id=schema_id, hint=hint) from None
     except NotFound:
-        raise SchemaNotFound(schema_id=schema_id) from None
+        raise _SchemaNotFound(schema_id=schema_id) from None
     return answer(reply.body, reply.status)
 
 
@@ -109,7 +109,7 @@ async def delete(schema_id: str) -> Response:
     schema_id = _schema_id(schema_id)
     rows = await _rows(principal.account_id, schema_id=schema_id)
     if not rows:
-        raise SchemaNotFound(schema_id=schema_id)
+        raise _SchemaNotFound(schema_id=schema_id)
     key = f"{schema_id} {rows[0].published_at}"  # this registration's deletion
 
     async def build(ticket: Ticket) -> DeleteSchema:
@@ -118,7 +118,7 @@ async def delete(schema_id: str) -> Response:
     try:
         reply = await answer_once(principal, "DELETE /v1/admin/schemas", key, {}, build)
     except NotFound:
-        raise SchemaNotFound(schema_id=schema_id) from None
+        raise _SchemaNotFound(schema_id=schema_id) from None
     return answer(reply.body, reply.status)
 
 
@@ -172,14 +172,14 @@ async def check_payload_schemas(
     each recipient agent (its address, the agent) accepts.
 
     Raises:
-        UnsupportedSchema: an agent that declared its schemas does not accept this one.
-        SchemaValidationFailed: the payload breaks the schema an account registered.
+        _UnsupportedSchema: an agent that declared its schemas does not accept this one.
+        _SchemaValidationFailed: the payload breaks the schema an account registered.
     """
     schema = document.get("schema")
     for address, agent in agents:
         supported = agent.supported_schemas
         if supported and (schema is None or not any(schema_matches(p, schema) for p in supported)):
-            raise UnsupportedSchema(
+            raise _UnsupportedSchema(
                 f"{address} accepts {', '.join(supported)}",
                 recipient=address,
                 requested=schema,
@@ -192,7 +192,7 @@ async def check_payload_schemas(
         for row in await _rows(account_id, schema_id=schema):
             errors = payload_errors(row.definition, document.get("payload"))
             if errors:
-                raise SchemaValidationFailed(
+                raise _SchemaValidationFailed(
                     f"the payload breaks {schema}", schema=schema, errors=errors
                 )
 
@@ -202,20 +202,20 @@ async def check_patterns(account_id: str, patterns: object) -> tuple[str, ...]:
     patterns (``agntcy:commerce.*``).
 
     Raises:
-        InvalidSchemaId: anything else.
+        _InvalidSchemaId: anything else.
     """
     if patterns is None:
         return ()
     if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-        raise InvalidSchemaId("supported_schemas must be a list of schema ids or patterns")
+        raise _InvalidSchemaId("supported_schemas must be a list of schema ids or patterns")
     for pattern in patterns:
         if pattern.endswith("*"):
             if not schema_matches(pattern, pattern[:-1]) or "." not in pattern:
-                raise InvalidSchemaId(f"not a pattern agntcy:<prefix>*: {pattern}")
+                raise _InvalidSchemaId(f"not a pattern agntcy:<prefix>*: {pattern}")
         elif parse_schema_id(pattern) is None:
-            raise InvalidSchemaId(f"not a schema id: {pattern}")
+            raise _InvalidSchemaId(f"not a schema id: {pattern}")
         elif not await _rows(account_id, schema_id=pattern):
-            raise SchemaNotFound(f"{pattern} is not registered", schema_id=pattern)
+            raise _SchemaNotFound(f"{pattern} is not registered", schema_id=pattern)
     return tuple(dict.fromkeys(patterns))
 
 
@@ -230,7 +230,7 @@ def _alternatives(schema: str | None, supported: Iterable[str]) -> list[str]:
 
 def _schema_id(value: object) -> str:
     if parse_schema_id(value) is None:
-        raise InvalidSchemaId(schema_id=str(value)[:200])
+        raise _InvalidSchemaId(schema_id=str(value)[:200])
     assert isinstance(value, str)
     return value
 
@@ -245,7 +245,7 @@ async def _rows(
 async def _one(account_id: str, schema_id: str) -> SchemaRow:
     rows = await _rows(account_id, schema_id=schema_id)
     if not rows:
-        raise SchemaNotFound(schema_id=schema_id)
+        raise _SchemaNotFound(schema_id=schema_id)
     return rows[0]
 
 
