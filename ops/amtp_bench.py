@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 import trio
 from dnslib import QTYPE, RR, TXT
-from dnslib.server import BaseResolver, DNSServer
+from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -82,7 +82,8 @@ async def register(url: str, domain: str, name: str) -> dict[str, Any]:
 async def run(store: str, clients: int, seconds: float, work: Path) -> None:
     records = Records()
     dns_port = free_port()
-    dns = DNSServer(records, port=dns_port, address="127.0.0.1")
+    quiet = DNSLogger(log="-request,-reply,-truncated,-error,-recv,-send,-data")
+    dns = DNSServer(records, port=dns_port, address="127.0.0.1", logger=quiet)
     dns.start_thread()
     env = {
         "ATP_AMTP_RESOLVERS": f"127.0.0.1:{dns_port}",
@@ -90,6 +91,8 @@ async def run(store: str, clients: int, seconds: float, work: Path) -> None:
         "ATP_UNKNOWN_SENDER_LIMIT": "100000000",
         "ATP_LOG_LEVEL": "warning",
     }
+    for name in ("one", "two"):
+        (work / name).mkdir()
     with contextlib.ExitStack() as stack:
         one = stack.enter_context(
             atp_server(store, work / "one", extra_env={**env, "ATP_DOMAIN": "one.bench"})
