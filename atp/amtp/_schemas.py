@@ -8,17 +8,27 @@ never fetches a schema from the network.
 
 from __future__ import annotations
 
-from typing import Any
-
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import SchemaError
+import functools
+from typing import TYPE_CHECKING, Any
 
 from atp.amtp._errors import AmtpError
+
+if TYPE_CHECKING:
+    from jsonschema import FormatChecker
 
 __all__ = ["MAX_ERRORS", "InvalidSchema", "check_definition", "payload_errors"]
 
 MAX_ERRORS = 20  # errors a refusal lists; more are summed up in its count
-_FORMATS = FormatChecker()
+
+
+@functools.cache
+def _formats() -> FormatChecker:
+    """The format checkers, made on first use: importing ``jsonschema`` loads every
+    format library installed beside it (one builds a grammar for a second and more),
+    which no process that never checks a payload should pay at its start."""
+    from jsonschema import FormatChecker
+
+    return FormatChecker()
 
 
 class InvalidSchema(AmtpError):
@@ -33,6 +43,9 @@ def check_definition(definition: object) -> dict[str, Any]:
     """
     if not isinstance(definition, dict):
         raise InvalidSchema("definition must be a JSON Schema object")
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
     try:
         Draft202012Validator.check_schema(definition)
     except SchemaError as error:
@@ -46,7 +59,9 @@ def check_definition(definition: object) -> dict[str, Any]:
 def payload_errors(definition: dict[str, Any], payload: Any) -> list[dict[str, str]]:
     """Where ``payload`` breaks ``definition``: ``[{"path", "message"}]``, in document
     order, at most ``MAX_ERRORS``; empty when it is valid."""
-    validator = Draft202012Validator(definition, format_checker=_FORMATS)
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(definition, format_checker=_formats())
     errors = sorted(validator.iter_errors(payload), key=lambda e: [str(p) for p in e.path])
     return [
         {"path": _pointer(error.absolute_path), "message": error.message}
