@@ -83,15 +83,10 @@ def _workflow_ended(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, 
     return CARRIER, {"status": e.status}
 
 
-def _by_carrier(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
-    return CARRIER, {}
-
-
 AMTP_DATA: Mapping[str, Callable[[Any, Entry, Directory], tuple[str, dict[str, Any]]]] = {
     "amtp.message_accepted": _amtp_accepted,
     "amtp.relay_started": _relay_started,
     "amtp.relay_attempt_recorded": _relay_attempt,
-    "amtp.relay_delivered": _by_carrier,
     "amtp.relay_abandoned": _relay_abandoned,
     "amtp.schema_registered": _schema_registered,
     "amtp.schema_replaced": _schema_replaced,

@@ -359,5 +359,6 @@ DATA: Mapping[str, _Handler] = {
     "session.rejected": _session_answered,
     "session.failed": _session_answered,
     "session.closed": _session_closed,
+    "amtp.relay_delivered": _by_carrier,
     **AMTP_DATA,
 }
