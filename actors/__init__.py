@@ -1,5 +1,6 @@
 """Live state: one supervised Trio task per mailbox, account, session, replay, task
-with receipts and agent name, the journal, the webhook dispatcher and the receipt courier.
+with receipts and agent name, the journal, the webhook dispatcher, the receipt courier
+and the AMTP notifier.
 
 The send path through this package: ``ActorContext.ask`` hands the command to the
 ``Router``, which finds (or starts) the owning actor under the ``Supervisor``; the
@@ -16,6 +17,8 @@ replay actor's in ``atp.actors.replay_commands``), and imported from there.
 
 from atp.actors._account import AccountActor
 from atp.actors._actor import Actor, ActorStatistics
+from atp.actors._amtp_notifier import AmtpNotifier
+from atp.actors._amtp_webhooks import webhook_answer
 from atp.actors._carrier import Carrier, CarrierStatistics, WriterLockState
 from atp.actors._context import ActorContext, LedgerReads, Routes, ViewsProgress
 from atp.actors._dispatcher import WebhookDispatcher, WebhookStatistics
@@ -46,6 +49,7 @@ __all__ = [
     "Actor",
     "ActorContext",
     "ActorStatistics",
+    "AmtpNotifier",
     "Carrier",
     "CarrierStatistics",
     "DueSweeper",
@@ -80,4 +84,5 @@ __all__ = [
     "WriterLockState",
     "encode_answer",
     "request_hash",
+    "webhook_answer",
 ]

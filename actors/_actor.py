@@ -26,7 +26,7 @@ from atp.actors._context import ActorContext
 from atp.actors._idempotency import Ticket, encode_answer
 from atp.actors._key_lookup import Answered, KeyLookup
 from atp.actors.commands import Forward, Reply
-from atp.domain import IdempotencyRecord, Message, Session
+from atp.domain import AmtpRelay, IdempotencyRecord, Message, Session
 from atp.errors import AtpError, StoreUnavailable, UnexpectedError
 from atp.ledger import LedgerConflict
 from atp.observe import REQUEST_ID
@@ -293,6 +293,8 @@ class Actor(Generic[C]):
                     arrivals.notify(aggregate.message_id)
                 elif isinstance(aggregate, Session):  # session streams
                     arrivals.notify(aggregate.session_id)
+                elif isinstance(aggregate, AmtpRelay):  # AMTP notices (its message's id)
+                    arrivals.notify(aggregate.message_id)
             self.committed()
             return recorded
         finally:

@@ -23,7 +23,7 @@ from atp.actors._idempotency import IdempotencyGate
 from atp.actors._identities import Identities
 from atp.actors._journal import JournalWriter
 from atp.actors._liveness import Liveness
-from atp.actors._pushes import Pushes, Receipts
+from atp.actors._pushes import Notices, Pushes, Receipts
 from atp.actors.commands import Command, Reply
 from atp.errors import ProjectionStuck
 from atp.federation import Federation
@@ -79,6 +79,8 @@ class ActorContext:
     arrivals: Arrivals = attrs.field(factory=Arrivals)
     # AMTP federation (atp.federation): None in tests of the actors alone.
     federation: Federation | None = None
+    # Where AMTP messages go for their senders' webhooks: None in tests of actors alone.
+    notices: Notices | None = None
     liveness: Liveness = attrs.field(factory=Liveness)
     # Wall-clock time for the domain (leases, expiry); tests may replace it.
     now: Callable[[], datetime] = lambda: datetime.now(UTC)

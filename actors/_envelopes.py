@@ -1,20 +1,27 @@
 """EnvelopesActor: one AMTP message id, the only writer of its ``AmtpEnvelope``.
 
 Two requests naming one ``message_id`` meet here: the first keeps it, the second is
-refused, so one id never names two messages.
+refused, so one id never names two messages. The notifier's reports of what the
+sender's webhooks were told are recorded here too; a message accepted is handed to the
+notifier to follow.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
 from atp.actors._actor import Actor
 from atp.actors._context import ActorContext
 from atp.actors.commands import Reply
-from atp.actors.envelope_commands import EnvelopeCommand, RecordEnvelope
+from atp.actors.envelope_commands import (
+    EnvelopeCommand,
+    RecordEnvelope,
+    RecordNotice,
+    SettleNotices,
+)
 from atp.domain import AmtpEnvelope, AmtpRelay, EnvelopeRecipient
-from atp.errors import MessageIdTaken
+from atp.errors import MessageIdTaken, NotFound
 
 __all__ = ["EnvelopesActor", "send_answer"]
 
@@ -29,12 +36,44 @@ class EnvelopesActor(Actor[EnvelopeCommand]):
         super().__init__(message_id, context)
         self.message_id = message_id
         self.envelope: AmtpEnvelope | None = None
+        self._accepted = False
 
     async def rehydrate(self) -> None:
         envelope_id = AmtpEnvelope.create_id(self.message_id)
         self.envelope = await self.context.ledger.get(AmtpEnvelope, envelope_id)
 
     async def handle(self, command: EnvelopeCommand) -> Reply:
+        match command:
+            case RecordEnvelope():
+                return self._accept(command)
+            case RecordNotice():
+                envelope = self._envelope()
+                if envelope.record_notice(
+                    command.webhook_id,
+                    command.address,
+                    command.event,
+                    command.result,
+                    command.attempts,
+                    command.response_status,
+                    command.error,
+                    self.context.now(),
+                ):
+                    self.stage(envelope)
+                return Reply(200, {})
+            case SettleNotices():
+                envelope = self._envelope()
+                if envelope.settle_notices(self.context.now()):
+                    self.stage(envelope)
+                return Reply(200, {})
+            case _:
+                assert_never(command)
+
+    def _envelope(self) -> AmtpEnvelope:
+        if self.envelope is None:
+            raise NotFound("message")
+        return self.envelope
+
+    def _accept(self, command: RecordEnvelope) -> Reply:
         if self.envelope is not None:
             raise MessageIdTaken()
         now = self.context.now()
@@ -48,7 +87,13 @@ class EnvelopesActor(Actor[EnvelopeCommand]):
             command.authenticated,
         )
         self.stage(self.envelope, *self._relays(command, now))
+        self._accepted = True
         return self.answer(command.ticket, 202, send_answer(self.envelope), now)
+
+    def committed(self) -> None:
+        if self._accepted and self.context.notices is not None:
+            self.context.notices.watch(self.message_id)
+        self._accepted = False
 
     def _relays(self, command: RecordEnvelope, now: datetime) -> list[AmtpRelay]:
         """A relay per other domain, for its recipients (started in the envelope's

@@ -3,7 +3,8 @@
 The mailbox claims a due delivery in its own commit and passes a ``WebhookJob`` to
 ``Pushes`` (the ``WebhookDispatcher``), which makes the attempt outside any actor and
 reports back with a command. A task's receipts actor asks ``Receipts`` (the
-``ReceiptCourier``) to follow the task once it has a config.
+``ReceiptCourier``) to follow the task once it has a config; an AMTP message's actor
+asks ``Notices`` (the ``AmtpNotifier``) to follow the message for its sender's webhooks.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import attrs
 
 from atp.push import PostOutcome
 
-__all__ = ["Pushes", "Receipts", "WebhookJob"]
+__all__ = ["Notices", "Pushes", "Receipts", "WebhookJob"]
 
 
 @attrs.frozen
@@ -52,3 +53,11 @@ class Receipts(Protocol):
     def watch(self, task_id: str) -> None:
         """Send what the task owes its configs, now and as its state changes (a task
         followed already is left as it is)."""
+
+
+class Notices(Protocol):
+    """Where AMTP messages go to have their senders' webhooks told how they went."""
+
+    def watch(self, message_id: str) -> None:
+        """Tell the webhooks what they are owed of the message, now and as it goes on
+        (a message followed already is left as it is)."""

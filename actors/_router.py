@@ -1,8 +1,8 @@
 """The router: which actor owns a command, and the way every command takes to it.
 
 Each command belongs to one of the unions in ``atp.actors.commands`` (account,
-mailbox, session, replay, receipts, name, and AMTP's message, relay, schema and
-workflow); the router reads those unions once and finds the owner by the command's
+mailbox, session, replay, receipts, name, and AMTP's message, relay, schema,
+workflow, webhook); the router reads those unions once and finds the owner by the command's
 class and its key field, starting the actor under the supervisor if it is not running.
 Adding a command is adding it to its union; the router is not touched.
 
@@ -19,6 +19,7 @@ from typing import Any, get_args
 
 from atp.actors._account import AccountActor
 from atp.actors._actor import Actor
+from atp.actors._amtp_webhooks import WebhooksActor
 from atp.actors._context import ActorContext
 from atp.actors._envelopes import EnvelopesActor
 from atp.actors._journal import JournalWriter
@@ -45,6 +46,7 @@ from atp.actors.receipt_commands import ReceiptCommand
 from atp.actors.relay_commands import RelayCommand
 from atp.actors.replay_commands import ReplayCommand
 from atp.actors.schema_commands import SchemaCommand
+from atp.actors.webhook_commands import WebhookCommand
 from atp.actors.workflow_commands import WorkflowCommand
 from atp.errors import StoreUnavailable
 from atp.ledger import LedgerNotHeld, StoreAvailability
@@ -63,6 +65,7 @@ _OWNERS: tuple[tuple[Any, type[Actor[Any]], str], ...] = (
     (RelayCommand, RelayActor, "relay_id"),
     (SchemaCommand, SchemasActor, "key"),
     (WorkflowCommand, WorkflowActor, "workflow_id"),
+    (WebhookCommand, WebhooksActor, "webhook_id"),
 )
 
 

@@ -6,7 +6,8 @@ interval the sweep asks the views which recipients have something due before the
 next sweep (an overdue message, a webhook retry, an attempt lease that a crash left
 behind, a pending session's opening) and wakes their actors, whose timers then fire
 on time; it wakes every replay still running whose actor stopped, and has the receipt
-courier follow every task that may still owe a receipt, and the dispatcher every
+courier follow every task that may still owe a receipt, the AMTP notifier every AMTP
+message that may still owe a notice, and the dispatcher every
 message an A2A recipient answered as going on. It also runs once at start,
 which is what resumes webhook deliveries, replays and receipts after a restart.
 """
@@ -92,6 +93,9 @@ class DueSweeper:
         ]
         for task_id in await context.queries.owed_receipt_tasks():
             context.receipts.watch(task_id)  # one followed already is left alone
+        if context.notices is not None:  # AMTP messages owing their senders' webhooks
+            for message_id in await context.queries.amtp.owed_notices():
+                context.notices.watch(message_id)
         for message_id, recipient in await context.queries.accepted_messages():
             context.pushes.follow(recipient, message_id)  # an A2A recipient's task, if any
         commands: list[Command] = [

@@ -37,6 +37,7 @@ from atp.actors.replay_commands import (
     StartReplayAttempt,
 )
 from atp.actors.schema_commands import SchemaCommand
+from atp.actors.webhook_commands import WebhookCommand
 from atp.actors.workflow_commands import WorkflowCommand
 from atp.domain import AckStatus, Session
 from atp.wire import A2AAnswer
@@ -86,6 +87,7 @@ __all__ = [
     "SetSenderPolicy",
     "SetWebhookEndpoint",
     "TakeMessage",
+    "WebhookCommand",
     "WorkflowCommand",
 ]
 
@@ -372,6 +374,7 @@ Command = (
     | RelayCommand
     | SchemaCommand
     | WorkflowCommand
+    | WebhookCommand
 )
 
 

@@ -1,4 +1,5 @@
-"""The command of an AMTP message's actor: keep the message as accepted."""
+"""The commands of an AMTP message's actor: keep the message as accepted, and what its
+sender's webhooks were told of it."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from typing import Any, final
 import attrs
 
 from atp.actors._idempotency import Ticket
-from atp.domain import EnvelopeRecipient
+from atp.domain import EnvelopeRecipient, NoticeResult
 
-__all__ = ["EnvelopeCommand", "RecordEnvelope"]
+__all__ = ["EnvelopeCommand", "RecordEnvelope", "RecordNotice", "SettleNotices"]
 
 
 @final
@@ -27,4 +28,27 @@ class RecordEnvelope:
     authenticated: bool = True  # False: unsigned, from another domain's gateway
 
 
-EnvelopeCommand = RecordEnvelope
+@final
+@attrs.frozen
+class RecordNotice:
+    """How a notice to a webhook ended (the notifier reports)."""
+
+    message_id: str
+    webhook_id: str
+    address: str
+    event: str
+    result: NoticeResult
+    attempts: int
+    response_status: int | None
+    error: str | None
+
+
+@final
+@attrs.frozen
+class SettleNotices:
+    """Nothing more is owed to the sender's webhooks (the notifier reports)."""
+
+    message_id: str
+
+
+EnvelopeCommand = RecordEnvelope | RecordNotice | SettleNotices

@@ -6,7 +6,8 @@ stop, then the journal commits what is still queued; all within the grace period
 
     carrier nursery:  store watch, journal writer, projection runner
       actors nursery: supervisor (every mailbox and account actor), webhook
-                      dispatcher (every attempt), receipt courier, sweep
+                      dispatcher (every attempt), receipt courier, AMTP
+                      notifier, sweep
         http:         the Quart-Trio app on Hypercorn's connections, from our own
                       accept loop (atp.http: connection cap, every exchange ended)
 
@@ -33,6 +34,7 @@ from hypercorn.config import Config
 
 from atp.actors import (
     ActorContext,
+    AmtpNotifier,
     DueSweeper,
     IdempotencyGate,
     Identities,
@@ -81,6 +83,7 @@ from atp.projections import (
     SchemasView,
     SessionsView,
     ViewStore,
+    WebhooksView,
     apply_migrations,
     open_view_store,
     pending_migrations,
@@ -122,6 +125,7 @@ async def open_runtime(
             ReceiptsView(),
             EnvelopesView(),
             SchemasView(),
+            WebhooksView(),
         ]
         projections = await bridge.run(ProjectionRunner, ledger, store, views)
         queries = Queries(store, bridge)
@@ -142,6 +146,7 @@ async def open_runtime(
         )
         dispatcher = WebhookDispatcher(client, settings.webhook_concurrency)
         courier = ReceiptCourier(client, settings.webhook_concurrency)
+        notifier = AmtpNotifier(client, settings.webhook_concurrency)
         federation = Federation(
             settings.domain,
             GatewayDirectory(settings.amtp_resolvers),
@@ -163,6 +168,7 @@ async def open_runtime(
             routes=Router(supervisor, journal, bridge.store),
             liveness=Liveness(settings.reachable_window),
             federation=federation,
+            notices=notifier,
         )
         runtime = Runtime(
             context=context,
@@ -188,6 +194,7 @@ async def open_runtime(
                 await actors.start(supervisor.run)
                 await actors.start(dispatcher.run, context)
                 await actors.start(courier.run, context)
+                await actors.start(notifier.run, context)
                 await actors.start(DueSweeper(context, supervisor).run)
                 yield runtime
                 actors.cancel_scope.cancel()

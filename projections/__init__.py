@@ -2,13 +2,15 @@
 
 The send path ends here: ``ProjectionRunner`` folds each committed page into the
 views' statements (``AgentsView``, ``MessagesView``, ``SessionsView``,
-``ReplaysView``, ``ReceiptsView``, ``EnvelopesView``, ``SchemasView``) and writes them
-with its tracking position in one transaction; ``Queries`` answers reads from them.
+``ReplaysView``, ``ReceiptsView``, ``EnvelopesView``, ``SchemasView``,
+``WebhooksView``) and writes them with its tracking position in one transaction;
+``Queries`` answers reads from them.
 """
 
 from atp.projections._agents import AgentsView
 from atp.projections._amtp_queries import STATUS_FILTERS as AMTP_STATUS_FILTERS
-from atp.projections._amtp_queries import DirectoryRow, SchemaRow
+from atp.projections._amtp_queries import DirectoryRow, SchemaRow, WebhookRow
+from atp.projections._amtp_webhooks import WebhooksView
 from atp.projections._envelopes import EnvelopesView
 from atp.projections._liveness import LivenessStore
 from atp.projections._messages import DeadLetterStatistics, MessageLoader, MessagesView
@@ -54,6 +56,8 @@ __all__ = [
     "Statements",
     "View",
     "ViewStore",
+    "WebhookRow",
+    "WebhooksView",
     "Writer",
     "apply_migrations",
     "dump_views",

@@ -11,7 +11,7 @@ import attrs
 from atp.ledger import Bridge
 from atp.projections._store import ViewStore
 
-__all__ = ["STATUS_FILTERS", "AmtpQueries", "DirectoryRow", "SchemaRow"]
+__all__ = ["STATUS_FILTERS", "AmtpQueries", "DirectoryRow", "SchemaRow", "WebhookRow"]
 
 # AMTP's message statuses (``GET /v1/messages?status=``) over the local messages and
 # relays that carry an AMTP message: failed if one of them failed (or none carries it to
@@ -59,6 +59,17 @@ class SchemaRow:
     version: int
     definition: dict[str, Any]
     published_at: str
+
+
+@attrs.frozen
+class WebhookRow:
+    """A live delivery-notification webhook (its secret is in the ledger, sealed)."""
+
+    webhook_id: str
+    agent_id: str | None  # None: the whole account's
+    url: str
+    events: tuple[str, ...]
+    created_at: str
 
 
 class AmtpQueries:
@@ -212,4 +223,61 @@ class AmtpQueries:
             "SELECT workflow_id FROM atp_amtp_workflows WHERE status = 'in_progress' LIMIT ?",
             (limit,),
         )
+        return [str(r[0]) for r in rows]
+
+    async def webhooks(
+        self, account_id: str, *, agent_id: str | None = None, webhook_id: str | None = None
+    ) -> list[WebhookRow]:
+        """The account's live webhooks, oldest first: all of them, or only the agent's
+        own (``agent_id``), or the one by ``webhook_id``."""
+        where, params = ["account_id = ?", "removed_at IS NULL"], [account_id]
+        if agent_id is not None:
+            where.append("agent_id = ?")
+            params.append(agent_id)
+        if webhook_id is not None:
+            where.append("webhook_id = ?")
+            params.append(webhook_id)
+        rows = await self._rows(
+            "SELECT webhook_id, agent_id, url, events, created_at FROM atp_amtp_webhooks"
+            f" WHERE {' AND '.join(where)} ORDER BY position",
+            tuple(params),
+        )
+        return [WebhookRow(i, a, u, tuple(json.loads(e)), str(c)) for i, a, u, e, c in rows]
+
+    async def registrations(
+        self, account_id: str, agent_id: str | None, url: str
+    ) -> list[tuple[str, bool]]:
+        """Every webhook an owner (an agent, or the account itself) registered for
+        ``url``, oldest first, and whether it is live."""
+        owner = "agent_id IS NULL" if agent_id is None else "agent_id = ?"
+        rows = await self._rows(
+            "SELECT webhook_id, removed_at IS NULL FROM atp_amtp_webhooks"
+            f" WHERE account_id = ? AND {owner} AND url = ? ORDER BY position",
+            (account_id, url) if agent_id is None else (account_id, agent_id, url),
+        )
+        return [(str(i), bool(live)) for i, live in rows]
+
+    async def hearing_webhooks(self, message_id: str) -> list[str]:
+        """The live webhooks that hear of the AMTP message: its sender's and its
+        sender's account's, registered before it was accepted."""
+        rows = await self._rows(
+            "SELECT w.webhook_id FROM atp_amtp_webhooks w JOIN atp_amtp_messages m"
+            " ON m.message_id = ? AND w.account_id = m.sender_account_id"
+            " WHERE (w.agent_id IS NULL OR w.agent_id = m.sender_agent_id)"
+            " AND w.position < m.position AND w.removed_at IS NULL ORDER BY w.position",
+            (message_id,),
+        )
+        return [str(r[0]) for r in rows]
+
+    async def owes_notices(self, message_id: str) -> bool:
+        """Whether the AMTP message may still owe a webhook a notice."""
+        rows = await self._rows(
+            "SELECT 1 FROM atp_amtp_notices_owed WHERE message_id = ?", (message_id,)
+        )
+        return bool(rows)
+
+    async def owed_notices(self, limit: int = 1000) -> list[str]:
+        """AMTP messages that may still owe a webhook a notice (the sweep has the
+        notifier follow them)."""
+        rows = await self._rows("SELECT message_id FROM atp_amtp_notices_owed LIMIT ?", (limit,))
         return [str(r[0]) for r in rows]

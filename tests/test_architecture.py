@@ -27,6 +27,7 @@ TASK_OWNERS = {
     "atp/api/_batches.py",  # a batch's sends, side by side, all done before it answers
     "atp/api/amtp/_messages.py",  # an AMTP send's recipients, side by side, likewise
     "actors/_receipt_courier.py",  # one task per task followed, one per receipt in flight
+    "actors/_amtp_notifier.py",  # one task per message followed, one per notice in flight
 }  # fmt: skip
 # Past-tense event names that do not end in "ed".
 IRREGULAR_PAST = {"Read", "Redriven", "Sent", "Set"}

@@ -33,9 +33,10 @@ from atp.amtp._message import (
     wrap,
     wrap_document,
 )
+from atp.amtp._notices import notice_body
 from atp.amtp._relaying import failure_report, relay_message
 from atp.amtp._schemas import MAX_ERRORS, InvalidSchema, check_definition, payload_errors
-from atp.amtp._status import message_status, recipient_status, relayed_status
+from atp.amtp._status import local_failure, message_status, recipient_status, relayed_status
 
 __all__ = [
     "A2A_PAYLOAD",
@@ -60,8 +61,10 @@ __all__ = [
     "carries_a2a",
     "check_definition",
     "failure_report",
+    "local_failure",
     "message_status",
     "new_message_id",
+    "notice_body",
     "parse_address",
     "parse_coordination",
     "parse_message",

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["message_status", "recipient_status", "relayed_status"]
+__all__ = ["local_failure", "message_status", "recipient_status", "relayed_status"]
 
 # Why the carrier gave a message up, in AMTP's error codes.
 _FAILURES = {
@@ -64,10 +64,14 @@ def recipient_status(
         status["acknowledged"] = True
         status["ack_status"] = local["ack_status"]
     if status["status"] == "failed":
-        status["error_code"], status["error_message"] = _FAILURES.get(
-            carrier_status, ("DELIVERY_FAILED", carrier_status)
-        )
+        status["error_code"], status["error_message"] = local_failure(carrier_status)
     return status
+
+
+def local_failure(carrier_status: str) -> tuple[str, str]:
+    """Why the carrier gave a local message up (its ``carrier_status``), as AMTP's error
+    code and a message."""
+    return _FAILURES.get(carrier_status, ("DELIVERY_FAILED", carrier_status))
 
 
 def relayed_status(

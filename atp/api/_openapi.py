@@ -24,6 +24,7 @@ from atp.api._openapi_routes import ROUTES as CARRIER_ROUTES
 from atp.api._openapi_schemas import SCHEMAS as CARRIER_SCHEMAS
 from atp.api._openapi_schemas import ref
 from atp.api._openapi_sessions import SESSION_SCHEMAS
+from atp.api._openapi_workflows import WORKFLOW_ROUTES, WORKFLOW_SCHEMAS
 from atp.errors import (
     AtpError,
     MalformedRequest,
@@ -36,8 +37,15 @@ from atp.errors import (
 
 __all__ = ["ROUTES", "SCHEMAS", "blueprint", "openapi_document"]
 
-ROUTES = (*CARRIER_ROUTES, *BATCH_ROUTES, *AUDIT_ROUTES, *REPLAY_ROUTES)
-SCHEMAS = {**CARRIER_SCHEMAS, **SESSION_SCHEMAS, **BATCH_SCHEMAS, **AUDIT_SCHEMAS, **REPLAY_SCHEMAS}
+ROUTES = (*CARRIER_ROUTES, *BATCH_ROUTES, *AUDIT_ROUTES, *REPLAY_ROUTES, *WORKFLOW_ROUTES)
+SCHEMAS = {
+    **CARRIER_SCHEMAS,
+    **SESSION_SCHEMAS,
+    **BATCH_SCHEMAS,
+    **AUDIT_SCHEMAS,
+    **REPLAY_SCHEMAS,
+    **WORKFLOW_SCHEMAS,
+}
 
 blueprint = Blueprint("openapi", __name__)
 

@@ -1,5 +1,6 @@
 """Audit record data of AMTP's events: an AMTP message accepted, its relays to other
-domains, and the accounts' schemas (the rest is ``atp.audit._record_data``)."""
+domains, the accounts' schemas, workflows, and the delivery-notification webhooks and
+what they were told (the rest is ``atp.audit._record_data``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from atp.audit._canonical import payload_sha256
 from atp.audit._directory import CARRIER, Directory, Entry
+from atp.audit._facts import safe_error, url_facts
 from atp.wire import iso as _iso
 
 __all__ = ["AMTP_DATA"]
@@ -83,6 +85,32 @@ def _workflow_ended(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, 
     return CARRIER, {"status": e.status}
 
 
+def _webhook_registered(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    # Never the secret, sealed or not: the URL's host and hash, and what it hears.
+    data = {"webhook_id": e.webhook_id, **url_facts(e.url), "events": list(e.events)}
+    return e.agent_id or e.account_id, data
+
+
+def _webhook_removed(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    return (entry.agents or entry.accounts)[0], {}
+
+
+def _notice_recorded(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    return CARRIER, {
+        "webhook_id": e.webhook_id,
+        "address": e.address,
+        "event": e.event,
+        "result": e.result,
+        "attempts": e.attempts,
+        "response_status": e.response_status,
+        "error": safe_error(e.error),
+    }
+
+
+def _notices_settled(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
+    return CARRIER, {}
+
+
 AMTP_DATA: Mapping[str, Callable[[Any, Entry, Directory], tuple[str, dict[str, Any]]]] = {
     "amtp.message_accepted": _amtp_accepted,
     "amtp.relay_started": _relay_started,
@@ -95,4 +123,8 @@ AMTP_DATA: Mapping[str, Callable[[Any, Entry, Directory], tuple[str, dict[str, A
     "amtp.workflow_response_recorded": _workflow_response,
     "amtp.workflow_step_dispatched": _workflow_step,
     "amtp.workflow_ended": _workflow_ended,
+    "amtp.webhook_registered": _webhook_registered,
+    "amtp.webhook_removed": _webhook_removed,
+    "amtp.notice_recorded": _notice_recorded,
+    "amtp.notices_settled": _notices_settled,
 }

@@ -10,25 +10,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from atp.audit._amtp_data import AMTP_DATA
 from atp.audit._canonical import payload_sha256
 from atp.audit._directory import CARRIER, Directory, Entry
+from atp.audit._facts import safe_error, url_facts
 from atp.domain import aggregate_id
-from atp.wire import SAFE_ERRORS
 from atp.wire import iso as _iso
 
 __all__ = ["CARRIER", "DATA"]
-
-
-def _url_facts(url: str) -> dict[str, Any]:
-    """A webhook URL may carry credentials (user info, a query token): its host and hash."""
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        host = None
-    return {"url_host": host, "url_sha256": hashlib.sha256(url.encode()).hexdigest()}
 
 
 _Handler = Callable[[Any, Entry, Directory], tuple[str, dict[str, Any]]]
@@ -81,7 +71,7 @@ def _key_rotated(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any
 
 
 def _endpoint_set(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
-    data = {**_url_facts(e.url), "authorization": e.sealed_authorization is not None}
+    data = {**url_facts(e.url), "authorization": e.sealed_authorization is not None}
     if getattr(e, "kind", "webhook") != "webhook":  # older records stay as they were
         data["kind"] = e.kind
     return entry.wire_id, data
@@ -169,7 +159,7 @@ def _attempt_recorded(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str
         "attempt_number": e.attempt_number,
         "result": e.result,
         "response_status": e.response_status,
-        "error": _safe(e.error),
+        "error": safe_error(e.error),
         "next_attempt_at": _iso(e.next_attempt_at),
     }
     return CARRIER, data
@@ -200,11 +190,6 @@ def _ack(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
     return _recipient(entry), data
 
 
-def _safe(error: str | None) -> str | None:
-    """An error as the status document shows it: a named class, else "internal_error"."""
-    return error if error is None or error in SAFE_ERRORS else "internal_error"
-
-
 def _replay_attempt_started(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
     return CARRIER, {"replay_id": e.replay_id, "target": e.target, "delivery_id": e.delivery_id}
 
@@ -214,7 +199,7 @@ def _replay_attempt_recorded(e: Any, entry: Entry, d: Directory) -> tuple[str, d
         "replay_id": e.replay_id,
         "result": e.result,
         "response_status": e.response_status,
-        "error": _safe(e.error),
+        "error": safe_error(e.error),
     }
     return CARRIER, data
 
@@ -288,7 +273,7 @@ def _receipts_started(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str
 def _push_config_set(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str, Any]]:
     data = {
         "config_id": e.config_id,
-        **_url_facts(e.url),
+        **url_facts(e.url),
         "token": e.sealed_token is not None,
         "scheme": e.scheme,
         "after_version": e.after_version,
@@ -309,7 +294,7 @@ def _receipt_recorded(e: Any, entry: Entry, d: Directory) -> tuple[str, dict[str
         "result": e.result,
         "attempts": e.attempts,
         "response_status": e.response_status,
-        "error": _safe(e.error),
+        "error": safe_error(e.error),
     }
     return CARRIER, data
 

@@ -58,6 +58,10 @@ TYPES: Mapping[str, str] = {
     "atp.domain._agent:Agent.SenderPolicySet": "agent.sender_policy_set",
     "atp.domain._agent:Agent.Deactivated": "agent.deactivated",
     "atp.domain._envelopes:AmtpEnvelope.Accepted": "amtp.message_accepted",
+    "atp.domain._envelopes:AmtpEnvelope.NoticeRecorded": "amtp.notice_recorded",
+    "atp.domain._envelopes:AmtpEnvelope.NoticesSettled": "amtp.notices_settled",
+    "atp.domain._amtp_webhooks:AmtpWebhook.Registered": "amtp.webhook_registered",
+    "atp.domain._amtp_webhooks:AmtpWebhook.Removed": "amtp.webhook_removed",
     "atp.domain._idempotency:IdempotencyRecord.Recorded": "idempotency.recorded",
     "atp.domain._relays:AmtpRelay.Started": "amtp.relay_started",
     "atp.domain._relays:AmtpRelay.AttemptRecorded": "amtp.relay_attempt_recorded",
@@ -149,6 +153,9 @@ def first_entry(topic: str, e: Any) -> Entry:
         return Entry("amtp_message", e.message_id, tuple(parties), tuple(owners))
     if record_type == "amtp.relay_started":  # the sender's
         return Entry("amtp_relay", e.relay_id, (e.sender_agent_id,), (e.sender_account_id,))
+    if record_type == "amtp.webhook_registered":  # its owner's: an agent, or the account
+        owner: tuple[str, ...] = () if e.agent_id is None else (e.agent_id,)
+        return Entry("amtp_webhook", e.webhook_id, owner, (e.account_id,))
     if record_type == "amtp.schema_registered":  # the account's registry
         return Entry("amtp_schema", e.schema_id, (), (e.account_id,))
     if record_type == "amtp.workflow_started":  # the initiator's

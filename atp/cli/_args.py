@@ -49,6 +49,7 @@ _VALUED = {
     "--target",
     "--rate",
     "--sender",
+    "--pattern",
 }
 _FLAGS = {"--json", "--force", "--help", "-h", "--version", "--follow", "--payloads"}
 

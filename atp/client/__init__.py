@@ -19,10 +19,14 @@ the same ``Call`` again is answered from the carrier's record, never acted on tw
 ``Client.follow_session`` yields a session's turns and status changes as they happen.
 ``Client.replay_message`` and ``Client.start_replay`` hand a recipient's messages out
 again (``Replay``; ``Client.replay`` reads its progress).
-Receivers check pushes with ``verify_webhook``.
+An account's AMTP schema registry is reached with ``amtp_calls``
+(``client.call(amtp_calls.schemas(account_key))``). Receivers check pushes with
+``verify_webhook``.
 """
 
+from atp.client import _amtp_calls as amtp_calls
 from atp.client import _calls as calls
+from atp.client._amtp_calls import SchemaCheck, SchemaEntry
 from atp.client._async import AsyncClient
 from atp.client._audit import AuditEvent, AuditorKey, EventPage, HistoryEntry, MessageHistory
 from atp.client._batches import BatchResult
@@ -84,6 +88,8 @@ __all__ = [
     "Readiness",
     "Replay",
     "ReplayFilter",
+    "SchemaCheck",
+    "SchemaEntry",
     "SenderPolicy",
     "Session",
     "SessionEvent",
@@ -93,6 +99,7 @@ __all__ = [
     "SigningKey",
     "SigningKeys",
     "WebhookEndpoint",
+    "amtp_calls",
     "calls",
     "verify_webhook",
 ]

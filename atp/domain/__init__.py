@@ -13,6 +13,7 @@ from atp.domain._agent import (
     Trust,
     WebhookEndpoint,
 )
+from atp.domain._amtp_webhooks import NOTICE_EVENTS, AmtpWebhook, NoticeEvent
 from atp.domain._delivery import (
     Ack,
     AttemptResult,
@@ -21,7 +22,7 @@ from atp.domain._delivery import (
     RetryPolicy,
     WebhookAttempt,
 )
-from atp.domain._envelopes import AmtpEnvelope, EnvelopeRecipient
+from atp.domain._envelopes import AmtpEnvelope, EnvelopeRecipient, NoticeResult
 from atp.domain._idempotency import IdempotencyRecord
 from atp.domain._ids import (
     AGENT_ID_PREFIX,
@@ -55,6 +56,7 @@ __all__ = [
     "ADDRESS_PREFIX",
     "AGENT_ID_PREFIX",
     "ENDPOINT_KINDS",
+    "NOTICE_EVENTS",
     "ORPHANED_AFTER",
     "STATUS_AFTER",
     "TERMINAL_ACK_STATUSES",
@@ -66,6 +68,7 @@ __all__ = [
     "AmtpEnvelope",
     "AmtpRelay",
     "AmtpSchema",
+    "AmtpWebhook",
     "AttemptResult",
     "CarrierStatus",
     "Delivery",
@@ -75,6 +78,8 @@ __all__ = [
     "IdempotencyRecord",
     "ItemResult",
     "Message",
+    "NoticeEvent",
+    "NoticeResult",
     "Participant",
     "PushConfig",
     "ReceiptResult",

@@ -6,19 +6,24 @@ domain share an ``AmtpRelay`` to that domain's gateway. The envelope keeps the A
 message as accepted and which ``Message`` or relay carries it to whom, so the AMTP
 status of the whole is a read of the envelope and of those. A recipient the carrier
 could not hand the message to is kept with its error.
+
+The envelope also keeps what the sender's webhooks were told of the message
+(``AmtpWebhook``): each notice once recorded, and when nothing more is owed.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from atp.domain._ids import aggregate_id
 
-__all__ = ["AmtpEnvelope", "EnvelopeRecipient"]
+__all__ = ["AmtpEnvelope", "EnvelopeRecipient", "NoticeResult"]
+
+NoticeResult = Literal["delivered", "abandoned"]
 
 
 class EnvelopeRecipient(TypedDict):
@@ -44,6 +49,24 @@ class AmtpEnvelope(Aggregate):
         recipients: list[EnvelopeRecipient]
         at: datetime
         authenticated: bool = True  # False: unsigned, from another domain's gateway
+
+    class NoticeRecorded(Aggregate.Event):
+        """A notice to a webhook ended: taken (a 2xx answer), or abandoned after its
+        attempts."""
+
+        webhook_id: str
+        address: str
+        event: str  # a NoticeEvent
+        result: NoticeResult
+        attempts: int
+        response_status: int | None
+        error: str | None
+        at: datetime
+
+    class NoticesSettled(Aggregate.Event):
+        """Every recipient delivered or failed, and every webhook told: none is owed."""
+
+        at: datetime
 
     @staticmethod
     def create_id(message_id: str) -> UUID:
@@ -90,3 +113,50 @@ class AmtpEnvelope(Aggregate):
         self.recipients = recipients
         self.accepted_at = at
         self.authenticated = authenticated
+        self.told: set[tuple[str, str, str]] = set()  # (webhook, address, event) recorded
+        self.notices_settled = False
+
+    def record_notice(
+        self,
+        webhook_id: str,
+        address: str,
+        event: str,
+        result: NoticeResult,
+        attempts: int,
+        response_status: int | None,
+        error: str | None,
+        at: datetime,
+    ) -> bool:
+        """Record a notice's end; False, and nothing recorded, if it was recorded before
+        (a notifier that lost its place after a restart)."""
+        if (webhook_id, address, event) in self.told:
+            return False
+        self._notice_recorded(
+            webhook_id, address, event, result, attempts, response_status, error, at
+        )
+        return True
+
+    @event(NoticeRecorded)
+    def _notice_recorded(
+        self,
+        webhook_id: str,
+        address: str,
+        event: str,
+        result: str,
+        attempts: int,
+        response_status: int | None,
+        error: str | None,
+        at: datetime,
+    ) -> None:
+        self.told.add((webhook_id, address, event))
+
+    def settle_notices(self, at: datetime) -> bool:
+        """Note that no notice is owed any more; False if noted before."""
+        if self.notices_settled:
+            return False
+        self._notices_settled(at)
+        return True
+
+    @event(NoticesSettled)
+    def _notices_settled(self, at: datetime) -> None:
+        self.notices_settled = True

@@ -6,6 +6,7 @@ client that pushes is ``atp.push``.
 
 from atp.webhooks._signing import (
     SignatureError,
+    check_hmac_secret,
     new_hmac_secret,
     new_signing_key,
     public_key_of,
@@ -18,6 +19,7 @@ from atp.webhooks._urls import check_webhook_url, is_public_address
 
 __all__ = [
     "SignatureError",
+    "check_hmac_secret",
     "check_webhook_url",
     "is_public_address",
     "new_hmac_secret",

@@ -29,6 +29,7 @@ import nacl.signing
 
 __all__ = [
     "SignatureError",
+    "check_hmac_secret",
     "new_hmac_secret",
     "new_signing_key",
     "public_key_of",
@@ -109,6 +110,15 @@ def verify_reference_signature(
 
 
 # --- Standard Webhooks keys (protocols-and-peers §5.1) --------------------------------
+
+
+def check_hmac_secret(whsec: str) -> None:
+    """Check a ``whsec_`` secret that a caller chose.
+
+    Raises:
+        ValueError: not ``whsec_`` and standard base64 of 24-64 bytes.
+    """
+    _hmac_key(whsec)
 
 
 def new_hmac_secret() -> str:

@@ -26,6 +26,7 @@ from atp.actors import (
     relay_commands,
     replay_commands,
     schema_commands,
+    webhook_commands,
     workflow_commands,
 )
 from atp.actors.commands import (
@@ -96,6 +97,7 @@ def test_every_command_class_is_in_a_union_and_has_an_owner() -> None:
             relay_commands,
             schema_commands,
             workflow_commands,
+            webhook_commands,
         )
         for cls in vars(module).values()
         if attrs.has(cls) and cls.__module__ == module.__name__ and cls not in (Reply, Forward)

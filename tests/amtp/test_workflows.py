@@ -120,6 +120,13 @@ async def test_a_parallel_workflow_completes_when_its_required_participants_answ
     }
     other = await api.client.get(f"/v1/workflows/{wf}", headers=bearer(b["api_key"]))
     assert other.status_code == 404  # the initiator's to see
+    # The native route shows the same state, with the contract's error envelope.
+    native = await api.client.get(f"/api/workflows/{wf}", headers=bearer(boss["api_key"]))
+    assert native.status_code == 200 and native.json() == await flow.workflow(boss, wf)
+    hidden = await api.client.get(f"/api/workflows/{wf}", headers=bearer(b["api_key"]))
+    assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "not_found"
+    account = await api.client.get(f"/api/workflows/{wf}", headers=bearer(flow.admin))
+    assert account.status_code == 200 and account.json()["workflow_id"] == wf
 
 
 async def test_a_sequential_workflow_carries_each_answer_to_the_next_step(api: Api) -> None:

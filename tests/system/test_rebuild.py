@@ -28,6 +28,7 @@ from atp.projections import (
     ReplaysView,
     SchemasView,
     SessionsView,
+    WebhooksView,
     dump_views,
     open_view_store,
     rebuild,
@@ -45,6 +46,7 @@ VIEW_TABLES = (
     + ReceiptsView.tables
     + EnvelopesView.tables
     + SchemasView.tables
+    + WebhooksView.tables
 )
 REBUILT = re.compile(r"rebuilt read models up to notification (\d+)")
 

@@ -3,7 +3,15 @@ and receive AMTP messages, each kept as the carrier's own messages in the one le
 (``atp.amtp``). docs/amtp.md has the surface and how it maps.
 """
 
-from atp.api.amtp import _agents, _inbox, _message_reads, _messages, _schemas, _workflows
+from atp.api.amtp import (
+    _agents,
+    _inbox,
+    _message_reads,
+    _messages,
+    _schemas,
+    _webhooks,
+    _workflows,
+)
 from atp.api.amtp._agents import txt_record
 from atp.api.amtp._native import is_amtp_send, send_native
 
@@ -16,4 +24,5 @@ BLUEPRINTS = (
     _agents.blueprint,
     _schemas.blueprint,
     _workflows.blueprint,
+    _webhooks.blueprint,
 )

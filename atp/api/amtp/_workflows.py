@@ -22,9 +22,10 @@ from quart import Blueprint, Response
 from atp.actors import Principal
 from atp.actors.workflow_commands import RecordResponse, StartWorkflow
 from atp.amtp import AMTP_VERSION, AmtpMessage, MessageNotFound, parse_address, parse_coordination
-from atp.api._requests import carrier
+from atp.api._requests import authenticate, carrier
 from atp.api.amtp._edge import amtp_route, answer, reader
 from atp.domain import Workflow
+from atp.errors import NotFound
 from atp.wire import iso, workflow_document
 
 __all__ = ["blueprint", "record_answer", "start_workflow", "step_message"]
@@ -127,16 +128,28 @@ def step_message(step: dict[str, Any], now: datetime) -> tuple[Principal, AmtpMe
 @amtp_route
 async def show(workflow_id: str) -> Response:
     """A workflow's state, to its initiator (or the initiator's account)."""
-    principal = await reader()
-    rt = carrier()
-    workflow = None
-    if len(workflow_id) == 36:
-        workflow = await rt.aggregate(Workflow, Workflow.create_id(workflow_id.lower()))
-    mine = workflow is not None and (
-        principal.agent_id == workflow.initiator_agent_id
-        if principal.agent_id is not None
-        else principal.account_id == workflow.initiator_account_id
-    )
-    if workflow is None or not mine:
+    workflow = await _visible(await reader(), workflow_id)
+    if workflow is None:
         raise MessageNotFound("workflow not found", workflow_id=workflow_id)
     return answer(workflow_document(workflow))
+
+
+@blueprint.get("/api/workflows/<workflow_id>")
+async def show_native(workflow_id: str) -> dict[str, Any]:
+    """The same, on the native API: its keys, the contract's error envelope."""
+    workflow = await _visible(await authenticate("account", "agent"), workflow_id)
+    if workflow is None:
+        raise NotFound("workflow")
+    return workflow_document(workflow)
+
+
+async def _visible(principal: Principal, workflow_id: str) -> Workflow | None:
+    """The workflow, if ``principal`` started it (or its account did)."""
+    workflow = None
+    if len(workflow_id) == 36:
+        workflow = await carrier().aggregate(Workflow, Workflow.create_id(workflow_id.lower()))
+    if workflow is None:
+        return None
+    if principal.agent_id is not None:
+        return workflow if principal.agent_id == workflow.initiator_agent_id else None
+    return workflow if principal.account_id == workflow.initiator_account_id else None
