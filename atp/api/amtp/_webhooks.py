@@ -24,7 +24,7 @@ from atp.amtp import AmtpError
 from atp.api._requests import answer_once, bearer_token, carrier
 from atp.api.amtp._edge import AccessDenied, admin_caller, amtp_route, answer, read_json, reader
 from atp.domain import NOTICE_EVENTS, AmtpWebhook, derived_id
-from atp.errors import InvalidWebhookUrl, NotFound
+from atp.errors import Conflict, InvalidWebhookUrl, NotFound
 from atp.projections import WebhookRow
 from atp.webhooks import check_hmac_secret, check_webhook_url, new_hmac_secret
 from atp.wire import iso
@@ -46,6 +46,10 @@ class _WebhookNotFound(AmtpError):
 
 class _TooManyWebhooks(AmtpError):
     status, code, default = 409, "WEBHOOK_LIMIT_REACHED", "too many webhooks"
+
+
+class _LimitReached(Conflict):
+    """The owner has its most webhooks (raised where a replay still wins)."""
 
 
 class _WebhookExists(AmtpError):
@@ -70,9 +74,6 @@ async def register() -> Response:
     if not isinstance(body, dict):
         raise _ValidationFailed("the body is not a JSON object")
     url, events, secret = _registration(body)
-    rows = await _rows(principal)
-    if len(rows) >= _MAX_WEBHOOKS:
-        raise _TooManyWebhooks(f"at most {_MAX_WEBHOOKS} webhooks", limit=_MAX_WEBHOOKS)
     params = {"url": url, "events": list(events), "secret": secret}
     key = (request.headers.get("Idempotency-Key") or "").strip()
     if not key:
@@ -84,6 +85,10 @@ async def register() -> Response:
         key = f"{url} {len(registered)}"  # a URL registered again after a removal is new
 
     async def build(ticket: Ticket) -> RegisterWebhook:
+        # Here, not before: a request retried with its key replays its answer first.
+        owned = [row for row in await _rows(principal) if row.agent_id == principal.agent_id]
+        if len(owned) >= _MAX_WEBHOOKS:
+            raise _LimitReached()
         return RegisterWebhook(
             derived_id("whk", f"{principal.id} {key}"),
             principal.account_id,
@@ -94,7 +99,10 @@ async def register() -> Response:
             ticket,
         )
 
-    reply = await answer_once(principal, "POST /v1/webhooks", key, params, build)
+    try:
+        reply = await answer_once(principal, "POST /v1/webhooks", key, params, build)
+    except _LimitReached:
+        raise _TooManyWebhooks(f"at most {_MAX_WEBHOOKS} webhooks", limit=_MAX_WEBHOOKS) from None
     return answer(reply.body, reply.status)
 
 

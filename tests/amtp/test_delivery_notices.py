@@ -82,6 +82,14 @@ async def test_webhooks_are_registered_listed_and_removed_by_their_owners(api: A
     assert accounts.status_code == 201 and accounts.json()["scope"] == "account"
     assert accounts.json()["secret"] == secret
 
+    for n in range(19):  # the account's 20 in all; its agents' do not count
+        more = await hook(api, {"X-Admin-Key": admin}, url=f"http://127.0.0.1:9/{n}")
+        assert more.status_code == 201, more.text
+    full = await hook(api, {"X-Admin-Key": admin}, url="http://127.0.0.1:9/21")
+    assert full.status_code == 409 and full.json()["error"]["code"] == "WEBHOOK_LIMIT_REACHED"
+    kept = await hook(api, {"X-Admin-Key": admin}, url="http://127.0.0.1:9/0")
+    assert kept.status_code == 200  # one it has, asked for again, is still answered
+
     for bad, field in (
         ({"url": "ftp://example.com/x"}, "url"),
         ({"url": url, "events": []}, "events"),
@@ -100,7 +108,7 @@ async def test_webhooks_are_registered_listed_and_removed_by_their_owners(api: A
     seen = await api.client.get("/v1/webhooks", headers=bearer(alice["api_key"]))
     assert [w["webhook_id"] for w in seen.json()["webhooks"]] == [created["webhook_id"]]
     listed = await api.client.get("/v1/webhooks", headers={"X-Admin-Key": admin})
-    assert listed.json()["count"] == 2 and "secret" not in listed.text
+    assert listed.json()["count"] == 21 and "secret" not in listed.text
     bobs = await api.client.get(
         f"/v1/webhooks/{created['webhook_id']}", headers=bearer(bob["api_key"])
     )
