@@ -28,7 +28,7 @@ from atp.actors.workflow_commands import (
     StartWorkflow,
     WorkflowCommand,
 )
-from atp.amtp import AMTP_VERSION, parse_coordination
+from atp.amtp import AMTP_VERSION, canonical_address, parse_coordination
 from atp.domain import Workflow
 from atp.errors import NotAParticipant, NotFound
 from atp.wire import iso, workflow_document
@@ -87,7 +87,7 @@ class WorkflowActor(Actor[WorkflowCommand]):
         workflow = self.workflow
         if workflow is None:
             raise NotFound("workflow")
-        address = command.address.lower()
+        address = canonical_address(command.address)
         if workflow.answered(address) and (
             workflow.participants[address]["message_id"] == command.message_id
         ):

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import attrs
 
 from atp.amtp._errors import AmtpError
-from atp.amtp._message import parse_address
+from atp.amtp._message import canonical_address, parse_address
 
 __all__ = ["Condition", "Coordination", "InvalidCoordination", "parse_coordination"]
 
@@ -52,7 +52,7 @@ class Condition:
 
     def holds(self, responder: str, payload: Any) -> bool:
         """Whether the answer ``payload`` from ``responder`` meets the condition."""
-        if self.responder is not None and self.responder != responder.lower():
+        if self.responder is not None and self.responder != canonical_address(responder):
             return False
         found = _field(payload, self.field)
         if found is _MISSING:
@@ -75,7 +75,7 @@ class Coordination:
 
 
 def parse_coordination(block: object, recipients: tuple[str, ...]) -> Coordination:
-    """A ``coordination`` block of a message to ``recipients`` (lower-cased addresses).
+    """A ``coordination`` block of a message to ``recipients`` (canonical addresses).
 
     Raises:
         InvalidCoordination: with the reason.
@@ -125,9 +125,7 @@ def _conditions(value: object) -> tuple[Condition, ...]:
             if responder is None:
                 raise InvalidCoordination(f"not an address in condition: {text!r}")
             value_ = _literal(responds[3])
-            found.append(
-                Condition(responds[2], "==", value_, then, otherwise, str(responder).lower())
-            )
+            found.append(Condition(responds[2], "==", value_, then, otherwise, responder.canonical))
             continue
         comparison = _COMPARISON.fullmatch(text)
         if comparison is None:
@@ -149,7 +147,7 @@ def _addresses(value: object, name: str) -> tuple[str, ...]:
         address = parse_address(item)
         if address is None:
             raise InvalidCoordination(f"coordination.{name}: not an address: {str(item)[:100]!r}")
-        found.append(str(address).lower())
+        found.append(address.canonical)
     return _unique(found)
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "MAX_RECIPIENTS",
     "Address",
     "AmtpMessage",
+    "canonical_address",
     "carries_a2a",
     "new_message_id",
     "parse_address",
@@ -68,6 +69,24 @@ class Address:
 
     def __str__(self) -> str:
         return f"{self.local}@{self.domain}"
+
+    @property
+    def canonical(self) -> str:
+        """The address as the gateway compares it (``canonical_address``)."""
+        return canonical_address(str(self))
+
+
+# atp.domain.AGENT_ID_PREFIX: an unnamed agent's address is its id (no name starts so).
+_AGENT_ID_PREFIX = "agt_"
+
+
+def canonical_address(address: str) -> str:
+    """``address`` as the gateway compares it: a name in lower case (AMTP names are not
+    case-sensitive), an agent id as it is (ids are), the domain in lower case."""
+    local, _, domain = address.rpartition("@")
+    if not local.startswith(_AGENT_ID_PREFIX):
+        local = local.lower()
+    return f"{local}@{domain.lower()}"
 
 
 def parse_address(value: object) -> Address | None:
@@ -232,7 +251,7 @@ def _recipients(value: object) -> tuple[Address, ...]:
         address = parse_address(item)
         if address is None:
             raise InvalidRecipient(f"not an address local@domain: {str(item)[:100]!r}")
-        seen.setdefault(str(address).lower(), address)  # one delivery per recipient
+        seen.setdefault(address.canonical, address)  # one delivery per recipient
     return tuple(seen.values())
 
 

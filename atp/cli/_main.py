@@ -12,6 +12,7 @@ import httpx
 from atp import __version__
 from atp.cli import (
     _agents,
+    _amtp,
     _audit,
     _audit_trail,
     _dead_letters,
@@ -23,7 +24,6 @@ from atp.cli import (
     _operate,
     _policy,
     _replays,
-    _schemas,
     _sessions,
     _watch,
     _webhook,
@@ -230,16 +230,22 @@ _COMMANDS = [
     _command(
         "schema register <schema-id> <file>",
         "register a JSON Schema under an AMTP schema id (the account's key)",
-        _schemas.schema_register,
+        _amtp.schema_register,
         "[--force]",
     ),
-    _command("schema list", "the account's AMTP schemas", _schemas.schema_list, "[--pattern P]"),
-    _command("schema show <schema-id>", "a schema's definition", _schemas.schema_show),
-    _command("schema delete <schema-id>", "remove a schema", _schemas.schema_delete),
+    _command("schema list", "the account's AMTP schemas", _amtp.schema_list, "[--pattern P]"),
+    _command("schema show <schema-id>", "a schema's definition", _amtp.schema_show),
+    _command("schema delete <schema-id>", "remove a schema", _amtp.schema_delete),
     _command(
         "schema validate <schema-id> <file>",
         "check a JSON payload against a schema (exit 1 if it breaks it)",
-        _schemas.schema_validate,
+        _amtp.schema_validate,
+    ),
+    _command(
+        "workflow show <workflow-id>",
+        "an AMTP workflow you started: its status and participants",
+        _amtp.workflow_show,
+        _AS,
     ),
     _command("health", "whether the carrier answers", _health.health, "[--server URL]"),
     _command("ready", "whether it can serve (exit 1 if not)", _health.ready, "[--server URL]"),

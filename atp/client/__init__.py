@@ -58,6 +58,7 @@ from atp.client._results import (
     Session,
     SessionPage,
     SessionView,
+    Workflow,
 )
 from atp.client._sync import Client
 
@@ -99,6 +100,7 @@ __all__ = [
     "SigningKey",
     "SigningKeys",
     "WebhookEndpoint",
+    "Workflow",
     "amtp_calls",
     "calls",
     "verify_webhook",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
@@ -11,7 +10,7 @@ import anyio
 import httpx
 
 from atp.client import _calls
-from atp.client._audit import AuditorKey, EventPage, MessageHistory
+from atp.client._async_history import AsyncClientHistory
 from atp.client._batches import BatchResult
 from atp.client._call import Call
 from atp.client._events import SessionEvent, aread_events
@@ -37,7 +36,6 @@ from atp.client._identity import (
     WebhookEndpoint,
 )
 from atp.client._inbox_stream import afollow_inbox
-from atp.client._replays import Replay
 from atp.client._results import (
     Claim,
     DeadLetterPage,
@@ -46,6 +44,7 @@ from atp.client._results import (
     Readiness,
     SessionPage,
     SessionView,
+    Workflow,
 )
 from atp.errors import AtpError
 
@@ -54,7 +53,7 @@ __all__ = ["AsyncClient"]
 T = TypeVar("T")
 
 
-class AsyncClient:
+class AsyncClient(AsyncClientHistory):
     """The same calls as ``Client``, awaited, under Trio or asyncio."""
 
     def __init__(self, base_url: str, token: str | None = None, *, timeout: float = 30) -> None:
@@ -235,91 +234,10 @@ class AsyncClient:
     ) -> MessageStatus:
         return await self.call(_calls.release_dead_letter(self._token(token), message_id))
 
-    # -- the audit trail --------------------------------------------------------------
+    # -- AMTP workflows --------------------------------------------------------------
 
-    async def events(
-        self,
-        after: str | None = None,
-        limit: int | None = None,
-        *,
-        type: str | None = None,
-        message: str | None = None,
-        session: str | None = None,
-        agent: str | None = None,
-        token: str | None = None,
-    ) -> EventPage:
-        """The audit records this key may see, after the cursor ``after``."""
-        call = _calls.events(
-            self._token(token),
-            after,
-            limit,
-            type=type,
-            message=message,
-            session=session,
-            agent=agent,
-        )
-        return await self.call(call)
-
-    async def message_history(self, message_id: str, *, token: str | None = None) -> MessageHistory:
-        return await self.call(_calls.message_history(self._token(token), message_id))
-
-    async def issue_auditor_key(self, *, token: str | None = None) -> AuditorKey:
-        return await self.call(_calls.issue_auditor_key(self._token(token)))
-
-    # -- replays -------------------------------------------------------------------
-
-    async def replay_message(
-        self,
-        message_id: str,
-        *,
-        target: Literal["webhook", "inbox"] = "webhook",
-        idempotency_key: str | None = None,
-        token: str | None = None,
-    ) -> Replay:
-        """Hand a message the caller received out again (``target``: its webhook
-        endpoint, or its inbox for one more claim)."""
-        call = _calls.replay_message(
-            self._token(token), message_id, target, idempotency_key=idempotency_key
-        )
-        return await self.call(call)
-
-    async def start_replay(
-        self,
-        *,
-        target: Literal["webhook", "inbox"] = "webhook",
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
-        status: Sequence[str] | str | None = None,
-        sender: str | None = None,
-        session: str | None = None,
-        rate_per_second: float | None = None,
-        name: str | None = None,
-        idempotency_key: str | None = None,
-        token: str | None = None,
-    ) -> Replay:
-        """Hand out again the caller's messages that match the filter, at a rate."""
-        call = _calls.start_replay(
-            self._token(token),
-            target=target,
-            since=since,
-            until=until,
-            status=status,
-            sender=sender,
-            session=session,
-            rate_per_second=rate_per_second,
-            name=name,
-            idempotency_key=idempotency_key,
-        )
-        return await self.call(call)
-
-    async def replay(self, replay_id: str, *, token: str | None = None) -> Replay:
-        return await self.call(_calls.replay(self._token(token), replay_id))
-
-    async def cancel_replay(
-        self, replay_id: str, *, idempotency_key: str | None = None, token: str | None = None
-    ) -> Replay:
-        call = _calls.cancel_replay(self._token(token), replay_id, idempotency_key=idempotency_key)
-        return await self.call(call)
+    async def workflow(self, workflow_id: str, *, token: str | None = None) -> Workflow:
+        return await self.call(_calls.workflow(self._token(token), workflow_id))
 
     # -- sessions -------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from atp.client._results import (
     Sent,
     SessionPage,
     SessionView,
+    Workflow,
     sent,
 )
 
@@ -77,6 +78,7 @@ __all__ = [
     "signup",
     "start_replay",
     "status",
+    "workflow",
 ]
 
 # -- the carrier --------------------------------------------------------------------
@@ -185,6 +187,11 @@ def ack_batch(token: str, acks: Sequence[dict[str, Any]]) -> Call[tuple[BatchRes
 
 def status(token: str, message_id: str) -> Call[MessageStatus]:
     return read(f"/api/messages/{message_id}", token, MessageStatus.of)
+
+
+def workflow(token: str, workflow_id: str) -> Call[Workflow]:
+    """An AMTP workflow's state (its initiator, or the initiator's account)."""
+    return read(f"/api/workflows/{workflow_id}", token, Workflow.of)
 
 
 def claim(token: str, lease_seconds: int = 60, wait_seconds: int = 0) -> Call[Claim | None]:

@@ -29,6 +29,7 @@ __all__ = [
     "Session",
     "SessionPage",
     "SessionView",
+    "Workflow",
     "sent",
     "when",
 ]
@@ -297,3 +298,27 @@ class SessionPage(Answer):
     def of(cls, data: dict[str, Any]) -> SessionPage:
         sessions = tuple(Session.of(session) for session in data["sessions"])
         return cls(sessions, data.get("next_after"), document=data)
+
+
+@attrs.frozen
+class Workflow(Answer):
+    """An AMTP workflow the caller started: its kind, where it stands, and each
+    participant's status (``document`` has their answers)."""
+
+    workflow_id: str
+    type: str  # parallel, sequential, conditional
+    status: str  # in_progress, completed, failed, timeout
+    participants: tuple[tuple[str, str], ...]  # (address, status)
+    deadline: datetime | None
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> Workflow:
+        shown = tuple((p["address"], p["status"]) for p in data["participants"])
+        return cls(
+            data["workflow_id"],
+            data["type"],
+            data["status"],
+            shown,
+            when(data["deadline"]),
+            document=data,
+        )

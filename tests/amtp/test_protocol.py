@@ -11,13 +11,14 @@ import pytest
 
 from atp.amtp import (
     InvalidMessageFormat,
+    canonical_address,
     new_message_id,
     parse_message,
     parse_txt,
     relay_message,
     txt_value,
 )
-from atp.domain import AmtpRelay, next_delay
+from atp.domain import AGENT_ID_PREFIX, AmtpRelay, next_delay
 from atp.federation import GatewayKey, verify_request
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -36,6 +37,15 @@ def test_a_txt_record_round_trips_and_other_gateways_records_parse() -> None:
     for bad in ("v=amtp2;gateway=https://x", "v=amtp1", "v=amtp1;gateway=ftp://x", ""):
         assert parse_txt([bad]) is None
     assert parse_txt(["v=amtp1;gateway=https://x;pubkey=ed25519:c2hvcnQ="]).public_key is None  # type: ignore[union-attr]
+
+
+def test_names_compare_in_any_case_and_agent_ids_exactly() -> None:
+    assert canonical_address("Sales@One.TEST") == "sales@one.test"
+    agent = f"{AGENT_ID_PREFIX}pJRpWe5WOzNwAdhs8vrkCA"  # an unnamed agent's address is its id
+    assert canonical_address(f"{agent}@One.Test") == f"{agent}@one.test"
+    recipients = [f"{agent}@one.test", f"{agent.lower()}@one.test", "Bob@one.test", "bob@one.test"]
+    message = parse_message({"sender": "a@one.test", "recipients": recipients, "payload": 1}, NOW)
+    assert [str(r) for r in message.recipients] == recipients[:3]  # two ids, one name
 
 
 def test_message_ids_are_uuid7_in_time_order() -> None:

@@ -63,6 +63,7 @@ ROUTES = {
     "POST /api/replays": ("start_replay", "replay start"),
     "GET /api/replays/:id": ("replay", "replay show"),
     "POST /api/replays/:id/cancel": ("cancel_replay", "replay cancel"),
+    "GET /api/workflows/:id": ("workflow", "workflow show"),
 }  # fmt: skip
 # Arguments that must have a given form to build a call; any other required one is "X".
 SAMPLES: dict[str, Any] = {"payload": {}, "accept": True, "effect": "allow"}

@@ -30,6 +30,7 @@ from atp.amtp import (
     AmtpError,
     AmtpMessage,
     AuthenticationFailed,
+    canonical_address,
     parse_message,
     wrap,
 )
@@ -147,7 +148,7 @@ def _sender_principal(agent: Agent, message: AmtpMessage) -> Principal:
         AccessDenied: the message names another sender.
     """
     own = address_of(agent, carrier().settings.domain)
-    if str(message.sender).lower() != own.lower():
+    if message.sender.canonical != canonical_address(own):
         raise AccessDenied(f"this key sends as {own}", sender=str(message.sender))
     message.document["sender"] = own  # as the carrier writes it
     return Principal("agent", agent.account_id, agent.agent_id)
@@ -170,7 +171,7 @@ async def _gateway(message: AmtpMessage, raw: bytes) -> tuple[Principal, bool]:
     verdict = await federation.authenticate(domain, "POST", url, request.headers.items(), raw)
     if verdict is Sender.REFUSED:
         raise AuthenticationFailed(f"the request is not signed by the gateway of {domain}")
-    sender = str(message.sender).lower()
+    sender = str(message.sender).lower()  # stored ids derive from it: keep its form
     principal = Principal("agent", remote_account_id(domain), remote_agent_id(sender))
     return principal, verdict is Sender.SIGNED
 
@@ -219,7 +220,7 @@ async def _queue(
                 agent.agent_id, sender_agent_id, principal.account_id, payload, ticket
             )
 
-        scope = f"{_SEND_SCOPE} to {str(address).lower()}"
+        scope = f"{_SEND_SCOPE} to {str(address).lower()}"  # a stored scope: keep its form
         try:
             reply = await answer_once(principal, scope, key, body, build)
         except AtpError as error:

@@ -46,7 +46,7 @@ async def start_workflow(principal: Principal, message: AmtpMessage) -> AmtpMess
     block = message.document.get("coordination")
     if not isinstance(block, dict) or "workflow_id" in block:
         return message
-    recipients = tuple(str(r).lower() for r in message.recipients)
+    recipients = tuple(r.canonical for r in message.recipients)
     plan = parse_coordination(block, recipients)
     key = message.idempotency_key or message.message_id  # a retried send: the same workflow
     workflow_id = str(uuid.uuid5(_WORKFLOW_IDS, f"{principal.id}|{key}"))
@@ -88,7 +88,7 @@ async def record_answer(message: AmtpMessage) -> dict[str, Any] | None:
     rt = carrier()
     if await rt.aggregate(Workflow, Workflow.create_id(workflow_id)) is None:
         return None  # not ours: an ordinary reply
-    sender = str(message.sender).lower()
+    sender = message.sender.canonical
     command = RecordResponse(
         workflow_id, sender, failed, document.get("payload"), message.message_id
     )

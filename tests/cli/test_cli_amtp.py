@@ -1,9 +1,12 @@
-"""``atp schema``: the account's AMTP schema registry from the command line."""
+"""AMTP from the command line: ``atp schema``, the account's schema registry, and
+``atp workflow show``."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import httpx
 
 from tests.support.cli_process import Cli
 
@@ -54,3 +57,25 @@ async def test_a_schema_is_registered_shown_checked_and_deleted(
     assert "Schema deleted" in (await local_cli("schema", "delete", SCHEMA_ID)).out
     gone = await local_cli("schema", "show", SCHEMA_ID, code=1)
     assert "SCHEMA_NOT_FOUND" in gone.err
+
+
+async def test_a_workflow_an_alias_started_is_shown(local_cli: Cli, base_url: str) -> None:
+    config, credentials = local_cli.state("config"), local_cli.state("credentials")
+    alpha, beta = (f"{config['aliases'][a]['agent_id']}@localhost" for a in ("alpha", "beta"))
+    key = credentials["agents"]["alpha"]["agent_token"]
+    block = {"type": "parallel", "timeout": 600, "required_responses": [beta]}
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        sent = await client.post(
+            "/v1/messages",
+            json={"sender": alpha, "recipients": [beta], "payload": 1, "coordination": block},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+    assert sent.status_code == 202, sent.text
+    workflow_id = sent.json()["workflow_id"]
+    shown = await local_cli("workflow", "show", workflow_id)
+    assert f"Workflow: {workflow_id} (parallel)" in shown.out
+    assert "Status: in_progress" in shown.out and f"{beta}: pending" in shown.out
+    as_json = json.loads((await local_cli("workflow", "show", workflow_id, "--json")).out)
+    assert as_json["workflow_id"] == workflow_id and as_json["participants"][0]["address"] == beta
+    hidden = await local_cli("workflow", "show", workflow_id, "--as", "beta", code=1)
+    assert "not_found" in hidden.err

@@ -1,6 +1,8 @@
-"""``schema register|list|show|delete|validate``: the account's AMTP schema registry.
+"""AMTP from the command line: ``schema register|list|show|delete|validate``, the
+account's schema registry, and ``workflow show``, a workflow an alias started.
 
-Each acts with the account's key (``atp init`` keeps it), as the AMTP admin routes ask.
+The schema commands act with the account's key (``atp init`` keeps it), as the AMTP
+admin routes ask.
 A schema is a JSON Schema (Draft 2020-12) read from a file, registered under an AMTP
 schema id (``agntcy:<domain>.<entity>.v<N>``); a payload is checked against it before
 any message naming it is taken (docs/amtp.md, "Schemas").
@@ -16,7 +18,14 @@ from atp.cli._context import Context
 from atp.cli._output import CliError, as_json
 from atp.client import amtp_calls
 
-__all__ = ["schema_delete", "schema_list", "schema_register", "schema_show", "schema_validate"]
+__all__ = [
+    "schema_delete",
+    "schema_list",
+    "schema_register",
+    "schema_show",
+    "schema_validate",
+    "workflow_show",
+]
 
 
 def _json_file(path: str) -> Any:
@@ -80,3 +89,16 @@ def schema_validate(ctx: Context, schema_id: str, file: str) -> None:
     reasons = [f"{e.get('path') or '/'}: {e.get('message')}" for e in check.errors]
     ctx.out.report([f"Not valid against {schema_id}:", *reasons], as_json(check))
     raise CliError(f"the payload breaks {schema_id}")
+
+
+def workflow_show(ctx: Context, workflow_id: str) -> None:
+    """A workflow the alias started: where it stands and each participant's status."""
+    me = ctx.identity()
+    with ctx.client() as client:
+        workflow = client.workflow(workflow_id, token=me.token)
+    lines = [
+        f"Workflow: {workflow.workflow_id} ({workflow.type})",
+        f"Status: {workflow.status}",
+        *(f"  {address}: {status}" for address, status in workflow.participants),
+    ]
+    ctx.out.report(lines, as_json(workflow))
