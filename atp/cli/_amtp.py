@@ -2,10 +2,9 @@
 account's schema registry, and ``workflow show``, a workflow an alias started.
 
 The schema commands act with the account's key (``atp init`` keeps it), as the AMTP
-admin routes ask.
-A schema is a JSON Schema (Draft 2020-12) read from a file, registered under an AMTP
-schema id (``agntcy:<domain>.<entity>.v<N>``); a payload is checked against it before
-any message naming it is taken (docs/amtp.md, "Schemas").
+admin routes ask. A schema is a JSON Schema (Draft 2020-12) read from a file,
+registered under an AMTP schema id (``agntcy:<domain>.<entity>.v<N>``); a payload is
+checked against it before any message naming it is taken (docs/amtp.md, "Schemas").
 """
 
 from __future__ import annotations
