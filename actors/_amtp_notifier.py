@@ -23,6 +23,7 @@ import math
 import uuid
 from collections.abc import Sequence
 
+import attrs
 import trio
 
 from atp.actors._context import ActorContext
@@ -43,13 +44,21 @@ from atp.push import PostOutcome, WebhookClient
 from atp.webhooks import standard_headers
 from atp.wire import iso
 
-__all__ = ["AmtpNotifier"]
+__all__ = ["AmtpNotifier", "NoticeStatistics"]
 
 log = logging.getLogger(__name__)
 
 # What a recipient came to: the notice it owes, and the AMTP error of a failure.
 _Outcome = tuple[str, tuple[str, str | None] | None]
 _DELIVERED: _Outcome = ("message.delivered", None)
+
+
+@attrs.frozen
+class NoticeStatistics:
+    """Notices ended so far by result (delivered, abandoned); messages followed now."""
+
+    results: tuple[tuple[str, int], ...]
+    following: int
 
 
 class AmtpNotifier:
@@ -61,6 +70,11 @@ class AmtpNotifier:
         self._send, self._receive = trio.open_memory_channel[str](math.inf)
         self._following: set[str] = set()
         self._context: ActorContext | None = None
+        self._results: dict[str, int] = {}  # notices ended, by result
+
+    def statistics(self) -> NoticeStatistics:
+        """Counters for /metrics."""
+        return NoticeStatistics(tuple(sorted(self._results.items())), len(self._following))
 
     def watch(self, message_id: str) -> None:
         """Follow the AMTP message (``Notices.watch``)."""
@@ -226,6 +240,7 @@ class AmtpNotifier:
         result: NoticeResult = (
             "delivered" if status is not None and 200 <= status < 300 else "abandoned"
         )
+        self._results[result] = self._results.get(result, 0) + 1
         log.info(
             "AMTP notice %s",
             result,

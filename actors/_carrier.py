@@ -18,6 +18,7 @@ import attrs
 import trio
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 
+from atp.actors._amtp_notifier import AmtpNotifier, NoticeStatistics
 from atp.actors._arrivals import Arrivals
 from atp.actors._context import ActorContext
 from atp.actors._dispatcher import WebhookDispatcher, WebhookStatistics
@@ -69,6 +70,7 @@ class CarrierStatistics:
     audit_lag: int  # notifications committed and not yet in the audit log
     webhooks: WebhookStatistics
     receipts: ReceiptStatistics
+    notices: NoticeStatistics  # AMTP delivery notifications
     liveness: LivenessStatistics
 
 
@@ -83,6 +85,7 @@ class Carrier:
         projections: ProjectionRunner,
         dispatcher: WebhookDispatcher,
         courier: ReceiptCourier,
+        notifier: AmtpNotifier,
         audit: AuditLog,
     ) -> None:
         self._context = context
@@ -91,6 +94,7 @@ class Carrier:
         self._projections = projections
         self._dispatcher = dispatcher
         self._courier = courier
+        self._notifier = notifier
         self.audit = audit
         messages = [v for v in projections.views if isinstance(v, MessagesView)]
         self._messages = messages[0] if messages else None
@@ -221,5 +225,6 @@ class Carrier:
             audit_lag=max(0, self._ledger.last_committed - audit.position),
             webhooks=self._dispatcher.statistics(),
             receipts=self._courier.statistics(),
+            notices=self._notifier.statistics(),
             liveness=self._context.liveness.statistics(),
         )

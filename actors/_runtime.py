@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import attrs
 
+from atp.actors._amtp_notifier import AmtpNotifier
 from atp.actors._carrier import Carrier
 from atp.actors._context import ActorContext
 from atp.actors._dispatcher import WebhookDispatcher
@@ -30,6 +31,7 @@ class Runtime:
     projections: ProjectionRunner
     dispatcher: WebhookDispatcher
     courier: ReceiptCourier
+    notifier: AmtpNotifier
     audit: AuditLog
     carrier: Carrier = attrs.field(init=False)
 
@@ -41,5 +43,6 @@ class Runtime:
             self.projections,
             self.dispatcher,
             self.courier,
+            self.notifier,
             self.audit,
         )

@@ -177,6 +177,7 @@ async def open_runtime(
             projections=projections,
             dispatcher=dispatcher,
             courier=courier,
+            notifier=notifier,
             audit=await open_audit_log(settings, ledger, store, bridge),
         )
 

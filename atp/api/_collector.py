@@ -243,6 +243,19 @@ class CarrierCollector(Collector):
             "Tasks with push-notification configs whose receipts are being sent now.",
             carrier.receipts.following,
         )
+        notices = CounterMetricFamily(
+            "atp_amtp_notices",
+            "AMTP delivery notifications ended, by result (delivered, abandoned).",
+            labels=["result"],
+        )
+        for result, count in carrier.notices.results:
+            notices.add_metric([result], count)
+        yield notices
+        yield _gauge(
+            "atp_amtp_messages_followed",
+            "AMTP messages whose senders' webhooks are owed notices, followed now.",
+            carrier.notices.following,
+        )
         liveness = carrier.liveness
         yield _gauge(
             "atp_agents_seen_recently",

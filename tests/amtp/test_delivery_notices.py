@@ -173,6 +173,9 @@ async def test_a_senders_webhooks_hear_of_each_recipient_delivered_or_failed(
     await until(settled, seconds=10)
     await trio.sleep(0.5)
     assert len(receiver.requests) == 3  # nothing told twice
+    metrics = (await api.client.get("/metrics")).text
+    assert 'atp_amtp_notices_total{result="delivered"} 3.0' in metrics
+    assert "atp_amtp_messages_followed 0.0" in metrics
 
 
 async def test_a_notice_owed_when_the_carrier_stops_is_sent_after_it_restarts(
