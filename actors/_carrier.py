@@ -30,7 +30,7 @@ from atp.actors._receipt_courier import ReceiptCourier, ReceiptStatistics
 from atp.actors._supervisor import Supervisor, SupervisorStatistics
 from atp.actors.commands import Command, Reply
 from atp.audit import AuditLog, AuditStatistics
-from atp.federation import Federation
+from atp.federation import DirectoryStatistics, Federation
 from atp.ledger import BridgeStatistics, Ledger, StoreStatistics, WriterLockStatistics
 from atp.projections import (
     DeadLetterStatistics,
@@ -71,6 +71,7 @@ class CarrierStatistics:
     webhooks: WebhookStatistics
     receipts: ReceiptStatistics
     notices: NoticeStatistics  # AMTP delivery notifications
+    gateways: DirectoryStatistics | None  # other domains' AMTP gateways (None: not wired)
     liveness: LivenessStatistics
 
 
@@ -226,5 +227,6 @@ class Carrier:
             webhooks=self._dispatcher.statistics(),
             receipts=self._courier.statistics(),
             notices=self._notifier.statistics(),
+            gateways=None if self.federation is None else self.federation.directory.statistics(),
             liveness=self._context.liveness.statistics(),
         )

@@ -256,6 +256,14 @@ class CarrierCollector(Collector):
             "AMTP messages whose senders' webhooks are owed notices, followed now.",
             carrier.notices.following,
         )
+        if carrier.gateways is not None:
+            gateways = carrier.gateways
+            for name, help_text, value in (
+                ("lookups", "TXT lookups of other domains' _amtp records.", gateways.lookups),
+                ("cache_hits", "Gateway lookups answered from the cache.", gateways.cache_hits),
+                ("lookup_failures", "TXT lookups that found no gateway.", gateways.failures),
+            ):
+                yield CounterMetricFamily(f"atp_amtp_gateway_{name}", help_text, value=value)
         liveness = carrier.liveness
         yield _gauge(
             "atp_agents_seen_recently",

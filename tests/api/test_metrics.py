@@ -42,6 +42,7 @@ FAMILIES = {
     "atp_webhook_attempts", "atp_webhook_attempts_in_flight", "atp_webhook_slots",
     "atp_webhook_slots_available", "atp_webhook_attempts_pending", "atp_a2a_tasks_followed",
     "atp_receipts", "atp_receipt_tasks_followed", "atp_amtp_notices", "atp_amtp_messages_followed",
+    "atp_amtp_gateway_lookups", "atp_amtp_gateway_cache_hits", "atp_amtp_gateway_lookup_failures",
     "process_open_fds", "process_resident_memory_bytes", "process_cpu_seconds",
 }  # fmt: skip
 

@@ -155,6 +155,9 @@ async def test_an_unreachable_gateway_is_retried_then_reported(gateways: Open) -
         assert shown["status"] == "failed"
         (recipient,) = shown["recipients"]
         assert recipient["attempts"] == 2 and recipient["error_code"] == "DELIVERY_FAILED"
+        metrics = (await one.client.get("/metrics")).text  # no gateway: not found, then cached
+        assert "atp_amtp_gateway_lookup_failures_total 1.0" in metrics
+        assert "atp_amtp_gateway_cache_hits_total 1.0" in metrics
 
 
 async def test_a_domain_allowed_unsigned_is_taken_and_marked(gateways: Open) -> None:
