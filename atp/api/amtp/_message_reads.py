@@ -8,6 +8,7 @@ accounts: anyone else is answered as if it did not exist.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from quart import Blueprint, Response, request
@@ -44,7 +45,8 @@ async def show(message_id: str) -> Response:
 @amtp_route
 async def status(message_id: str) -> Response:
     envelope = await _visible_envelope(message_id)
-    return answer(await _status_of(envelope))
+    (shown,) = await _statuses([envelope])
+    return answer(shown)
 
 
 @blueprint.get("/v1/messages")
@@ -72,7 +74,10 @@ async def list_messages() -> Response:
         offset=offset,
     )
     envelopes = await rt.aggregates(AmtpEnvelope, [AmtpEnvelope.create_id(i) for i in ids])
-    messages = [{**e.document, "status": (await _status_of(e))["status"]} for e in envelopes]
+    statuses = await _statuses(envelopes)
+    messages = [
+        {**e.document, "status": s["status"]} for e, s in zip(envelopes, statuses, strict=True)
+    ]
     return answer({"messages": messages, "total": total, "limit": limit, "offset": offset})
 
 
@@ -100,34 +105,41 @@ async def _visible_envelope(message_id: str) -> AmtpEnvelope:
     return envelope
 
 
-async def _status_of(envelope: AmtpEnvelope) -> dict[str, Any]:
+async def _statuses(envelopes: Sequence[AmtpEnvelope]) -> list[dict[str, Any]]:
+    """Each message's status, from its local messages' rows and its relays, read for
+    all of them at once (a page of a hundred messages is two reads, not hundreds)."""
     rt = carrier()
-    views = await rt.views()
-    recipients = []
-    for r in envelope.recipients:
-        relay = r.get("relay_id")
-        if relay is not None:
-            recipients.append(await _relayed(r["address"], relay))
-            continue
-        row = None if r["message_id"] is None else await views.message(r["message_id"])
-        local = None if row is None else row.document
-        error = r["error_code"], r["error_message"]
-        recipients.append(recipient_status(r["address"], local, error))
-    created_at = envelope.document["timestamp"]
-    return message_status(envelope.message_id, created_at, recipients)
+    recipients = [r for e in envelopes for r in e.recipients]
+    local_ids = [r["message_id"] for r in recipients if r["message_id"] is not None]
+    relay_ids = [AmtpRelay.create_id(r["relay_id"]) for r in recipients if r["relay_id"]]
+    documents = await (await rt.views()).amtp.message_documents(local_ids)
+    relays = {r.relay_id: r for r in await rt.aggregates(AmtpRelay, relay_ids)}
+    statuses = []
+    for envelope in envelopes:
+        shown = []
+        for r in envelope.recipients:
+            relay = r["relay_id"]
+            if relay is not None:
+                shown.append(_relayed(r["address"], relays[relay]))
+                continue
+            local = None if r["message_id"] is None else documents.get(r["message_id"])
+            shown.append(
+                recipient_status(r["address"], local, (r["error_code"], r["error_message"]))
+            )
+        created_at = envelope.document["timestamp"]
+        statuses.append(message_status(envelope.message_id, created_at, shown))
+    return statuses
 
 
-async def _relayed(address: str, relay: str) -> dict[str, Any]:
-    found = await carrier().aggregate(AmtpRelay, AmtpRelay.create_id(relay))
-    assert found is not None, "a relay is committed with its envelope"
+def _relayed(address: str, relay: AmtpRelay) -> dict[str, Any]:
     return relayed_status(
         address,
-        found.state,
-        found.attempts,
-        iso(found.last_attempt_at),
-        iso(found.due_at) if found.attempts else None,
-        iso(found.ended_at),
-        found.reason,
+        relay.state,
+        relay.attempts,
+        iso(relay.last_attempt_at),
+        iso(relay.due_at) if relay.attempts else None,
+        iso(relay.ended_at),
+        relay.reason,
     )
 
 
