@@ -11,6 +11,7 @@ from atp.actors.commands import Reply
 from atp.actors.webhook_commands import RegisterWebhook, RemoveWebhook, WebhookCommand
 from atp.domain import AmtpWebhook
 from atp.errors import Conflict, NotFound
+from atp.projections import WebhookRow
 from atp.wire import iso
 
 __all__ = ["WebhooksActor", "webhook_answer"]
@@ -67,11 +68,9 @@ class WebhooksActor(Actor[WebhookCommand]):
 
 
 def webhook_answer(webhook: AmtpWebhook) -> dict[str, Any]:
-    """A webhook as its owner sees it (never its secret, which only registration shows)."""
-    return {
-        "webhook_id": webhook.webhook_id,
-        "url": webhook.url,
-        "events": list(webhook.events),
-        "scope": "account" if webhook.agent_id is None else "agent",
-        "created_at": iso(webhook.registered_at),
-    }
+    """A webhook as its owner sees it: as the view shows it (``WebhookRow``)."""
+    created_at = iso(webhook.registered_at) or ""
+    events = tuple(webhook.events)
+    return WebhookRow(
+        webhook.webhook_id, webhook.agent_id, webhook.url, events, created_at
+    ).document()

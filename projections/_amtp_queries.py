@@ -72,6 +72,17 @@ class WebhookRow:
     events: tuple[str, ...]
     created_at: str
 
+    def document(self) -> dict[str, Any]:
+        """The webhook as its owner sees it (``/v1/webhooks``); never its secret, which
+        only its registration answers."""
+        return {
+            "webhook_id": self.webhook_id,
+            "url": self.url,
+            "events": list(self.events),
+            "scope": "account" if self.agent_id is None else "agent",
+            "created_at": self.created_at,
+        }
+
 
 class AmtpQueries:
     """Named reads for ``atp.api.amtp``."""

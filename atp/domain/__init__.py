@@ -13,7 +13,7 @@ from atp.domain._agent import (
     Trust,
     WebhookEndpoint,
 )
-from atp.domain._amtp_webhooks import NOTICE_EVENTS, AmtpWebhook, NoticeEvent
+from atp.domain._amtp_webhooks import NOTICE_EVENTS, AmtpWebhook
 from atp.domain._delivery import (
     Ack,
     AttemptResult,
@@ -78,7 +78,6 @@ __all__ = [
     "IdempotencyRecord",
     "ItemResult",
     "Message",
-    "NoticeEvent",
     "NoticeResult",
     "Participant",
     "PushConfig",

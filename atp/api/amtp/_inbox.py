@@ -18,7 +18,14 @@ from quart import Blueprint, Response, request
 
 from atp.actors import Principal, Ticket
 from atp.actors.commands import RecordAck, TakeMessage
-from atp.amtp import AMTP_VERSION, InvalidMessageFormat, MessageNotFound, parse_address, unwrap
+from atp.amtp import (
+    AMTP_VERSION,
+    InvalidMessageFormat,
+    MessageNotFound,
+    canonical_address,
+    parse_address,
+    unwrap,
+)
 from atp.api._requests import answer_once, carrier
 from atp.api._scopes import route_scope
 from atp.api.amtp._edge import AccessDenied, address_of, agent_caller, amtp_route, answer
@@ -111,7 +118,7 @@ async def _owner(recipient: str) -> tuple[Principal, Agent]:
     principal, agent = await agent_caller()
     address = parse_address(recipient)
     mine = address_of(agent, carrier().settings.domain)
-    if address is None or str(address).lower() != mine.lower():
+    if address is None or address.canonical != canonical_address(mine):
         raise AccessDenied("an agent reads only its own inbox", agent=recipient)
     return principal, agent
 

@@ -154,7 +154,7 @@ def _registration(body: dict[str, Any]) -> tuple[str, tuple[str, ...], str | Non
 @amtp_route
 async def list_webhooks() -> Response:
     rows = await _rows(await _owner())
-    webhooks = [_shown(row) for row in rows]
+    webhooks = [row.document() for row in rows]
     return answer({"webhooks": webhooks, "count": len(webhooks), "timestamp": _now()})
 
 
@@ -164,7 +164,7 @@ async def show(webhook_id: str) -> Response:
     rows = await _rows(await _owner(), webhook_id)
     if not rows:
         raise _WebhookNotFound(webhook_id=webhook_id)
-    return answer(_shown(rows[0]))
+    return answer(rows[0].document())
 
 
 @blueprint.delete("/v1/webhooks/<webhook_id>")
@@ -188,17 +188,6 @@ async def _rows(principal: Principal, webhook_id: str | None = None) -> list[Web
     return await views.amtp.webhooks(
         principal.account_id, agent_id=principal.agent_id, webhook_id=webhook_id
     )
-
-
-def _shown(row: WebhookRow) -> dict[str, Any]:
-    """A webhook as its owner sees it (``webhook_answer``, from the view)."""
-    return {
-        "webhook_id": row.webhook_id,
-        "url": row.url,
-        "events": list(row.events),
-        "scope": "account" if row.agent_id is None else "agent",
-        "created_at": row.created_at,
-    }
 
 
 def _now() -> str:
